@@ -1,0 +1,50 @@
+import { createHash, createHmac } from 'node:crypto';
+
+/** One form parameter, in the order received. Repeated keys appear once per value. */
+export type FormParam = readonly [key: string, value: string];
+
+export type SignatureAlgorithm = 'sha1' | 'sha256';
+
+/**
+ * The string Twilio signs: the URL exactly as requested, then each parameter's key and value,
+ * sorted by key (byte order); a repeated key contributes its distinct values, sorted.
+ *
+ * @example signatureDataString('https://x.test/cb', [['b','2'],['a','1']]) === 'https://x.test/cba1b2'
+ */
+export function signatureDataString(url: string, params: readonly FormParam[]): string {
+  const byKey = new Map<string, Set<string>>();
+  for (const [key, value] of params) {
+    let values = byKey.get(key);
+    if (!values) byKey.set(key, (values = new Set()));
+    values.add(value);
+  }
+  let data = url;
+  for (const key of [...byKey.keys()].sort(compareBytes)) {
+    for (const value of [...byKey.get(key)!].sort(compareBytes)) data += key + value;
+  }
+  return data;
+}
+
+/**
+ * The base64 `X-Twilio-Signature` Twilio sends for this URL and these parameters.
+ *
+ * @example computeTwilioSignature('12345', 'https://mycompany.com/myapp.php?foo=1&bar=2', params)
+ */
+export function computeTwilioSignature(
+  secret: string,
+  url: string,
+  params: readonly FormParam[],
+  algorithm: SignatureAlgorithm = 'sha1',
+): string {
+  return createHmac(algorithm, secret).update(signatureDataString(url, params), 'utf8').digest('base64');
+}
+
+/** Lower-case hex SHA-256 of a JSON body, as Twilio puts in the `bodySHA256` query parameter. */
+export function bodySha256Hex(body: Buffer | string): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+/** Byte-order comparison of UTF-16 strings that matches UTF-8 byte order for all code points. */
+function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
