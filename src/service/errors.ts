@@ -1,0 +1,42 @@
+/**
+ * Every error the HTTP API answers with, in one registry: code → status and the public
+ * message. docs/errors.md lists the same codes; a test keeps the two in agreement.
+ * Only the service maps errors to HTTP, here, with one envelope:
+ * `{"error":{"code","message","requestId"}}`.
+ */
+export const ERRORS = {
+  // One generic answer for every refused callback: the reason goes to the security log only.
+  WEBHOOK_REFUSED: { status: 403, message: 'Forbidden.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Content type is not supported here.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'Request body is too large.' },
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  VALIDATION_FAILED: { status: 422, message: 'The request failed validation.' },
+  IDENTITY_REJECTED: { status: 422, message: 'The identity does not meet the identity policy.' },
+  UNAUTHENTICATED: { status: 401, message: 'A valid API key is required.' },
+  FORBIDDEN_SCOPE: { status: 403, message: 'The API key lacks the scope this route needs.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  CONFLICT: { status: 409, message: 'The resource is not in a state that allows this.' },
+  STORE_UNAVAILABLE: { status: 503, message: 'Storage is unavailable; retry later.' },
+  UPSTREAM_UNAVAILABLE: { status: 502, message: 'Twilio did not answer as expected.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error the service answers with; `message` may refine the registry's default. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message ?? ERRORS[code].message, options);
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function errorBody(code: ErrorCode, requestId: string, message?: string) {
+  return { error: { code, message: message ?? ERRORS[code].message, requestId } };
+}

@@ -1,0 +1,62 @@
+/**
+ * Prometheus metrics, one registry per app instance (tests build several apps per process).
+ * Labels never carry a secret: `secret` is the verifier's label ('AC…/primary'), not a token.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    callbacks: new Counter({
+      name: 'roomgate_callbacks_total',
+      help: 'Signed callbacks by event type and outcome (stored, duplicate, quarantined, unmatched, unavailable).',
+      labelNames: ['event', 'outcome'] as const,
+      registers: [registry],
+    }),
+    refusals: new Counter({
+      name: 'roomgate_webhook_refusals_total',
+      help: 'Callbacks refused with 403, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    verifications: new Counter({
+      name: 'roomgate_signature_verifications_total',
+      help: 'Verified callbacks by which configured secret matched (watch the previous token drain to zero before removing it).',
+      labelNames: ['secret'] as const,
+      registers: [registry],
+    }),
+    storeErrors: new Counter({
+      name: 'roomgate_store_errors_total',
+      help: 'Operations that failed because the store was unavailable.',
+      labelNames: ['operation'] as const,
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: 'roomgate_http_request_duration_seconds',
+      help: 'HTTP request latency by route and status.',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    alerts: new Counter({
+      name: 'roomgate_alerts_total',
+      help: 'Alerts raised, by kind.',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    outboxDepth: new Gauge({
+      name: 'roomgate_outbox_pending',
+      help: 'Outbox entries not yet done.',
+      registers: [registry],
+    }),
+    outboxOldestAgeSeconds: new Gauge({
+      name: 'roomgate_outbox_oldest_pending_age_seconds',
+      help: 'Age of the oldest outbox entry not yet done.',
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

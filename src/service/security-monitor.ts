@@ -1,0 +1,128 @@
+/**
+ * Where every refused or suspicious callback goes: a metric always, a security_events row
+ * (bounded per window, so a forged flood cannot turn into a write flood), and — when refusals
+ * in a window pass the threshold — one alert log line per window, not one per request.
+ * Never given the signature or any secret, so it cannot leak them.
+ */
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.js';
+
+export interface SecurityEvent {
+  readonly reason: string;
+  readonly remoteAddress: string;
+  readonly path: string;
+  readonly claimedAccountSid?: string | undefined;
+  readonly detail?: Record<string, string | number | undefined>;
+}
+
+export interface SecurityEventSink {
+  record(events: readonly (SecurityEvent & { at: Date })[]): Promise<void>;
+}
+
+export interface SecurityMonitorOptions {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly sink: SecurityEventSink;
+  readonly clock: () => Date;
+  readonly alertThreshold: number;
+  readonly windowMs: number;
+  /** Rows written per window at most; the rest are counted in the window's alert line. */
+  readonly maxStoredPerWindow?: number;
+  /** Called once per window when the threshold is crossed (e.g. the signed alert POST). */
+  readonly onAlert?: (alert: SecurityAlert) => void;
+}
+
+export interface SecurityAlert {
+  readonly kind: 'callback-refusals' | 'quarantine';
+  readonly windowStart: string;
+  readonly count: number;
+  readonly byReason: Record<string, number>;
+}
+
+export class SecurityMonitor {
+  private windowStart = 0;
+  private counts = new Map<string, number>();
+  private total = 0;
+  private stored = 0;
+  private alerted = false;
+  private pending: (SecurityEvent & { at: Date })[] = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly options: SecurityMonitorOptions) {}
+
+  /** A callback refused with 403 (or a signed one quarantined): count, store, maybe alert. */
+  refuse(event: SecurityEvent): void {
+    const { metrics, logger, clock } = this.options;
+    metrics.refusals.inc({ reason: event.reason });
+    const now = clock();
+    this.rollWindow(now.getTime());
+    this.total += 1;
+    this.counts.set(event.reason, (this.counts.get(event.reason) ?? 0) + 1);
+    logger.debug({ security: event }, 'callback refused');
+    if (this.stored < (this.options.maxStoredPerWindow ?? 100)) {
+      this.stored += 1;
+      this.pending.push({ ...event, at: now });
+      this.flushing ??= this.flush();
+    }
+    if (!this.alerted && this.total >= this.options.alertThreshold) {
+      this.alerted = true;
+      this.raise('callback-refusals');
+    }
+  }
+
+  /** A signed callback kept aside (identity policy, never-issued identity): alert at once. */
+  quarantine(event: SecurityEvent): void {
+    this.options.metrics.alerts.inc({ kind: 'quarantine' });
+    this.options.logger.warn({ alert: 'quarantine', security: event }, 'security alert: callback quarantined');
+    this.pending.push({ ...event, at: this.options.clock() });
+    this.flushing ??= this.flush();
+    this.options.onAlert?.({
+      kind: 'quarantine',
+      windowStart: new Date(this.windowStart).toISOString(),
+      count: 1,
+      byReason: { [event.reason]: 1 },
+    });
+  }
+
+  /** Resolves when every event handed in so far has been written (or dropped on error). */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private raise(kind: SecurityAlert['kind']): void {
+    const alert: SecurityAlert = {
+      kind,
+      windowStart: new Date(this.windowStart).toISOString(),
+      count: this.total,
+      byReason: Object.fromEntries(this.counts),
+    };
+    this.options.metrics.alerts.inc({ kind });
+    this.options.logger.warn({ alert }, `security alert: ${this.total} callbacks refused within ${this.options.windowMs / 1000}s`);
+    this.options.onAlert?.(alert);
+  }
+
+  private rollWindow(now: number): void {
+    if (now - this.windowStart < this.options.windowMs) return;
+    this.windowStart = now;
+    this.counts = new Map();
+    this.total = 0;
+    this.stored = 0;
+    this.alerted = false;
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0, this.pending.length);
+        try {
+          await this.options.sink.record(batch);
+        } catch (error) {
+          this.options.metrics.storeErrors.inc({ operation: 'security-event' });
+          this.options.logger.error({ err: error, dropped: batch.length }, 'could not store security events');
+        }
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+}
