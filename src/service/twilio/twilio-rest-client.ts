@@ -1,0 +1,103 @@
+/**
+ * The slice of Twilio's Video REST API Roomgate calls (real Twilio or the sandbox): rooms and
+ * compositions, form-encoded, HTTP Basic with an API key. Failures are typed: a Twilio error
+ * answer (4xx with its code) is not retried; a network failure or 5xx is.
+ */
+export interface TwilioRoom {
+  readonly sid: string;
+  readonly unique_name: string;
+  readonly status: string;
+}
+
+export interface TwilioComposition {
+  readonly sid: string;
+  readonly room_sid: string;
+  readonly status: string;
+}
+
+export class TwilioApiError extends Error {
+  override readonly name = 'TwilioApiError';
+  readonly code = 'UPSTREAM_UNAVAILABLE';
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly twilioCode: number | undefined,
+    /** True when trying again later may succeed (network failure, 429, 5xx). */
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface TwilioRestClient {
+  createRoom(input: { uniqueName: string; statusCallback: string; recordParticipantsOnConnect: boolean; type?: string }): Promise<TwilioRoom>;
+  fetchRoom(sid: string): Promise<TwilioRoom>;
+  completeRoom(sid: string): Promise<TwilioRoom>;
+  createComposition(input: { roomSid: string; statusCallback: string }): Promise<TwilioComposition>;
+}
+
+export function createTwilioRestClient(options: {
+  baseUrl: string;
+  apiKeySid: string;
+  apiKeySecret: string;
+  timeoutMs?: number;
+}): TwilioRestClient {
+  const authorization = `Basic ${Buffer.from(`${options.apiKeySid}:${options.apiKeySecret}`).toString('base64')}`;
+
+  async function call<T>(method: 'GET' | 'POST', path: string, form?: Record<string, string>): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${options.baseUrl}${path}`, {
+        method,
+        headers: {
+          authorization,
+          accept: 'application/json',
+          ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        body: form ? new URLSearchParams(form).toString() : undefined,
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+    } catch (error) {
+      throw new TwilioApiError(`Twilio ${method} ${path} failed: ${(error as Error).message}`, undefined, undefined, true, { cause: error });
+    }
+    const text = await response.text();
+    const body = safeJson(text) as { code?: number; message?: string } | undefined;
+    if (!response.ok) {
+      const retryable = response.status === 429 || response.status >= 500;
+      throw new TwilioApiError(`Twilio ${method} ${path} answered ${response.status}: ${body?.message ?? 'no message'}`, response.status, body?.code, retryable);
+    }
+    if (!body) throw new TwilioApiError(`Twilio ${method} ${path} answered with a body that is not JSON`, response.status, undefined, true);
+    return body as T;
+  }
+
+  return {
+    createRoom: (input) =>
+      call('POST', '/v1/Rooms', {
+        UniqueName: input.uniqueName,
+        Type: input.type ?? 'group',
+        StatusCallback: input.statusCallback,
+        StatusCallbackMethod: 'POST',
+        RecordParticipantsOnConnect: String(input.recordParticipantsOnConnect),
+      }),
+    fetchRoom: (sid) => call('GET', `/v1/Rooms/${encodeURIComponent(sid)}`),
+    completeRoom: (sid) => call('POST', `/v1/Rooms/${encodeURIComponent(sid)}`, { Status: 'completed' }),
+    createComposition: (input) =>
+      call('POST', '/v1/Compositions', {
+        RoomSid: input.roomSid,
+        AudioSources: '*',
+        VideoLayout: JSON.stringify({ grid: { video_sources: ['*'] } }),
+        Format: 'mp4',
+        StatusCallback: input.statusCallback,
+        StatusCallbackMethod: 'POST',
+      }),
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
