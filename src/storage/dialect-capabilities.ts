@@ -1,0 +1,212 @@
+/**
+ * Every difference between the three engines, as data — the one place (with the dialect
+ * factory, open-store.ts) where an engine is named. Repositories and migrations read these
+ * flags instead of asking which engine they run on (kysely's `supportsReturning` is the model).
+ */
+import { sql, type DialectAdapter, type Kysely, type RawBuilder } from 'kysely';
+import type { ConstraintKind } from './store-errors.js';
+
+export type Engine = 'sqlite' | 'postgres' | 'mysql';
+
+export type ErrorClass =
+  | { kind: 'unavailable' }
+  | { kind: 'constraint'; constraint: ConstraintKind }
+  | { kind: 'other' };
+
+export interface DialectCapabilities {
+  readonly engine: Engine;
+  /**
+   * How "insert unless a row with this unique key exists" is spelled without failing the
+   * transaction: `on-conflict-do-nothing` (PostgreSQL, SQLite) or `on-duplicate-key-noop`
+   * (MySQL/MariaDB: `ON DUPLICATE KEY UPDATE id = id`; unlike INSERT IGNORE it still raises
+   * every other error).
+   */
+  readonly insertIfAbsent: 'on-conflict-do-nothing' | 'on-duplicate-key-noop';
+  /**
+   * How to learn which rows an insert-if-absent really inserted: `returning` (the statement
+   * returns only inserted rows) or `read-back-by-id` (select the fresh random ids we just
+   * offered: only inserted rows carry them). MySQL's affected-row count is not used: mysql2
+   * sets CLIENT_FOUND_ROWS, which makes a no-op duplicate count as 1.
+   */
+  readonly insertedRowDetection: 'returning' | 'read-back-by-id';
+  /**
+   * Single-row insert-if-absent: `on-conflict-do-nothing` with RETURNING, or
+   * `catch-duplicate-error` — on MySQL a duplicate-key error fails only the statement, never
+   * the transaction (on PostgreSQL it would abort the transaction, hence ON CONFLICT there).
+   */
+  readonly singleInsertIfAbsent: 'on-conflict-do-nothing' | 'catch-duplicate-error';
+  /** INSERT … RETURNING is available. */
+  readonly supportsReturning: boolean;
+  /** DDL type of JSON documents. Stored as text on every engine, so reads return the same string. */
+  readonly jsonColumnType: 'text' | 'mediumtext';
+  /** Appended to CREATE TABLE: MySQL tables are InnoDB, utf8mb4, binary collation so that
+   * uniqueness and comparisons are exact and case-sensitive as on the other engines. */
+  readonly createTableSuffix: RawBuilder<unknown> | null;
+  /**
+   * How concurrent migrators exclude each other: a session advisory lock (PostgreSQL), GET_LOCK
+   * (MySQL) — both kysely's own — or, on SQLite, running all migrations in one BEGIN IMMEDIATE
+   * transaction (the write lock, waited for with the busy timeout).
+   */
+  readonly migrationLock: 'advisory-lock' | 'get-lock' | 'begin-immediate';
+  /** DDL is transactional: a failed migration leaves nothing behind. */
+  readonly transactionalDdl: boolean;
+  /** Sorts a driver error into: the database is unavailable, a constraint broke, or anything else. */
+  readonly classifyError: (error: unknown) => ErrorClass;
+}
+
+const UNAVAILABLE = { kind: 'unavailable' } as const;
+const OTHER = { kind: 'other' } as const;
+const constraint = (kind: ConstraintKind): ErrorClass => ({ kind: 'constraint', constraint: kind });
+
+/** Socket-level failures, whatever the driver. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isNetworkError(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code && NETWORK_CODES.has(code)) return true;
+  // AggregateError from a dual-stack connect attempt (localhost → ::1 and 127.0.0.1).
+  if (error instanceof AggregateError) return error.errors.some(isNetworkError);
+  return false;
+}
+
+function classifySqlite(error: unknown): ErrorClass {
+  const code = codeOf(error) ?? '';
+  if (/^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|NOMEM|PROTOCOL|READONLY_DBMOVED)/.test(code)) return UNAVAILABLE;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return constraint('unique');
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return constraint('foreign-key');
+  if (code === 'SQLITE_CONSTRAINT_NOTNULL') return constraint('not-null');
+  if (code === 'SQLITE_CONSTRAINT_CHECK') return constraint('check');
+  if (code.startsWith('SQLITE_CONSTRAINT')) return constraint('other');
+  if (/database connection is not open/i.test(messageOf(error))) return UNAVAILABLE;
+  return OTHER;
+}
+
+// node-postgres raises some connection failures without a code; their messages are stable.
+const PG_CONNECTION_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|not queryable|Client was closed|terminating connection|the database system is (starting up|shutting down)/i;
+
+function classifyPostgres(error: unknown): ErrorClass {
+  if (isNetworkError(error)) return UNAVAILABLE;
+  const code = codeOf(error) ?? '';
+  // SQLSTATE classes: 08 connection exception, 53 insufficient resources, 57P admin shutdown /
+  // cannot connect now, 40001/40P01 serialization failure / deadlock, 55P03 lock not available,
+  // 57014 statement timeout.
+  if (/^(08|53|57P)/.test(code) || ['40001', '40P01', '55P03', '57014'].includes(code)) return UNAVAILABLE;
+  if (code === '23505') return constraint('unique');
+  if (code === '23503') return constraint('foreign-key');
+  if (code === '23502') return constraint('not-null');
+  if (code === '23514') return constraint('check');
+  if (code.startsWith('23')) return constraint('other');
+  if (!code && PG_CONNECTION_MESSAGES.test(messageOf(error))) return UNAVAILABLE;
+  return OTHER;
+}
+
+const MYSQL_UNAVAILABLE_CODES = new Set([
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_TOO_MANY_USER_CONNECTIONS',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+  'ER_QUERY_INTERRUPTED',
+  'ER_CONNECTION_KILLED',
+  'ER_NET_READ_ERROR',
+  'ER_NET_READ_INTERRUPTED',
+  'ER_NET_WRITE_INTERRUPTED',
+  'ER_NET_ERROR_ON_WRITE',
+]);
+
+function classifyMysql(error: unknown): ErrorClass {
+  if (isNetworkError(error)) return UNAVAILABLE;
+  const code = codeOf(error) ?? '';
+  if (MYSQL_UNAVAILABLE_CODES.has(code)) return UNAVAILABLE;
+  if ((error as { fatal?: unknown } | null)?.fatal === true) return UNAVAILABLE;
+  if (code === 'ER_DUP_ENTRY' || code === 'ER_DUP_KEY') return constraint('unique');
+  if (code === 'ER_NO_REFERENCED_ROW_2' || code === 'ER_ROW_IS_REFERENCED_2' || code === 'ER_NO_REFERENCED_ROW' || code === 'ER_ROW_IS_REFERENCED') {
+    return constraint('foreign-key');
+  }
+  if (code === 'ER_BAD_NULL_ERROR') return constraint('not-null');
+  // 3819 MySQL / 4025 MariaDB: CHECK constraint violated.
+  if (code === 'ER_CHECK_CONSTRAINT_VIOLATED' || code === 'ER_CONSTRAINT_FAILED') return constraint('check');
+  if (/closed state|connection lost|Pool is closed/i.test(messageOf(error)) && !code.startsWith('ER_')) return UNAVAILABLE;
+  return OTHER;
+}
+
+const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freeze({
+  sqlite: Object.freeze({
+    engine: 'sqlite',
+    insertIfAbsent: 'on-conflict-do-nothing',
+    insertedRowDetection: 'returning',
+    singleInsertIfAbsent: 'on-conflict-do-nothing',
+    supportsReturning: true,
+    jsonColumnType: 'text',
+    createTableSuffix: null,
+    migrationLock: 'begin-immediate',
+    transactionalDdl: true,
+    classifyError: classifySqlite,
+  }),
+  postgres: Object.freeze({
+    engine: 'postgres',
+    insertIfAbsent: 'on-conflict-do-nothing',
+    insertedRowDetection: 'returning',
+    singleInsertIfAbsent: 'on-conflict-do-nothing',
+    supportsReturning: true,
+    jsonColumnType: 'text',
+    createTableSuffix: null,
+    migrationLock: 'advisory-lock',
+    transactionalDdl: true,
+    classifyError: classifyPostgres,
+  }),
+  mysql: Object.freeze({
+    engine: 'mysql',
+    insertIfAbsent: 'on-duplicate-key-noop',
+    insertedRowDetection: 'read-back-by-id',
+    singleInsertIfAbsent: 'catch-duplicate-error',
+    supportsReturning: false,
+    jsonColumnType: 'mediumtext',
+    createTableSuffix: sql.raw('engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin'),
+    migrationLock: 'get-lock',
+    transactionalDdl: false,
+    classifyError: classifyMysql,
+  }),
+});
+
+export function capabilitiesFor(engine: Engine): DialectCapabilities {
+  return CAPABILITIES[engine];
+}
+
+// Repositories receive a Kysely or a Transaction, not the Store; the dialect factory registers
+// each Kysely instance's adapter here so they can find the capabilities of what they were given.
+const byAdapter = new WeakMap<DialectAdapter, DialectCapabilities>();
+
+export function registerCapabilities(adapter: DialectAdapter, capabilities: DialectCapabilities): void {
+  byAdapter.set(adapter, capabilities);
+}
+
+/** The capabilities of the engine behind a Kysely instance or transaction opened by openStore. */
+export function capabilitiesOf(db: Kysely<any>): DialectCapabilities {
+  const capabilities = byAdapter.get(db.getExecutor().adapter);
+  if (!capabilities) throw new Error('this Kysely instance was not opened by openStore()');
+  return capabilities;
+}

@@ -1,0 +1,15 @@
+/**
+ * The migrations, listed in code (no file-system discovery: works the same from src via tsx,
+ * from a bundle, and under vitest). Names sort in the order they must run; never rename one
+ * that has shipped, only append.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import type { DialectCapabilities } from '../dialect-capabilities.js';
+import { initialSchema } from './0001-initial-schema.js';
+
+export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001_initial_schema': initialSchema(capabilities),
+  };
+  return { getMigrations: async () => migrations };
+}

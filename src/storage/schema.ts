@@ -1,0 +1,214 @@
+/**
+ * The Kysely view of Roomgate's database — one interface for all three engines.
+ *
+ * Conventions (the same on every engine, so queries and results never differ):
+ * - ids: random strings from newId(prefix) (`ten_…`, 26 base32 chars after the prefix).
+ * - timestamps: UTC ISO-8601 with milliseconds, `YYYY-MM-DDTHH:mm:ss.sssZ` (Date#toISOString),
+ *   stored as fixed-width char(24) text. Lexical order is time order, so comparisons and
+ *   ORDER BY work on the strings; no driver converts them and no session time zone applies.
+ * - booleans: integers 0/1 (`record`).
+ * - JSON documents (params, intervals, payload, detail): JSON text, written with JSON.stringify
+ *   and read back as the same string on every engine.
+ * - 64-bit integers (size) come back as JavaScript numbers on every engine.
+ */
+import type { Generated, Insertable, Selectable, Transaction, Updateable } from 'kysely';
+
+/** An ISO-8601 UTC timestamp with milliseconds (24 characters). */
+export type IsoTimestamp = string;
+/** A JSON document, as text. */
+export type JsonText = string;
+
+export interface TenantsTable {
+  id: string;
+  slug: string;
+  name: string;
+  kind: 'human' | 'veterinary';
+  billing_rounding_seconds: Generated<number>;
+  retention_days: Generated<number>;
+  created_at: IsoTimestamp;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  /** The public lookup part of the key (unique); the secret part is only stored hashed. */
+  lookup_id: string;
+  secret_hash: string;
+  /** Comma-separated scopes. */
+  scopes: string;
+  expires_at: IsoTimestamp | null;
+  revoked_at: IsoTimestamp | null;
+  last_used_at: IsoTimestamp | null;
+  created_at: IsoTimestamp;
+}
+
+export interface TwilioAccountsTable {
+  id: string;
+  tenant_id: string | null;
+  account_sid: string;
+  label: string;
+  created_at: IsoTimestamp;
+}
+
+export interface ConsultationsTable {
+  id: string;
+  tenant_id: string;
+  room_sid: string | null;
+  room_name: string;
+  status: string;
+  /** 0/1 */
+  record: number;
+  scheduled_at: IsoTimestamp | null;
+  started_at: IsoTimestamp | null;
+  ended_at: IsoTimestamp | null;
+  created_at: IsoTimestamp;
+  updated_at: IsoTimestamp;
+  version: number;
+}
+
+export interface ParticipantsTable {
+  id: string;
+  consultation_id: string;
+  identity: string;
+  role: string;
+  participant_sid: string | null;
+  created_at: IsoTimestamp;
+}
+
+export interface ParticipantSessionsTable {
+  id: string;
+  consultation_id: string;
+  participant_sid: string;
+  identity: string;
+  connected_at: IsoTimestamp;
+  disconnected_at: IsoTimestamp | null;
+}
+
+export interface IssuedIdentitiesTable {
+  consultation_id: string;
+  identity: string;
+  role: string;
+  issued_at: IsoTimestamp;
+  expires_at: IsoTimestamp;
+}
+
+export type CallbackStatus = 'accepted' | 'quarantined' | 'unmatched';
+
+/** The inbox: every signed callback, once (UNIQUE dedupe_key). */
+export interface CallbacksTable {
+  id: string;
+  /** A hash of the event's identity, ≤ 64 characters; the database refuses a second copy. */
+  dedupe_key: string;
+  idempotency_token: string | null;
+  account_sid: string;
+  room_sid: string | null;
+  composition_sid: string | null;
+  event_type: string;
+  event_timestamp: IsoTimestamp;
+  sequence_number: number | null;
+  participant_sid: string | null;
+  participant_identity: string | null;
+  params: JsonText;
+  status: CallbackStatus;
+  received_at: IsoTimestamp;
+  processed_at: IsoTimestamp | null;
+}
+
+export interface RecordingsTable {
+  id: string;
+  consultation_id: string;
+  recording_sid: string;
+  track_name: string | null;
+  status: string;
+  duration: number | null;
+  size: number | null;
+  media_uri: string | null;
+  created_at: IsoTimestamp;
+  completed_at: IsoTimestamp | null;
+}
+
+export interface CompositionsTable {
+  id: string;
+  consultation_id: string;
+  composition_sid: string | null;
+  status: string;
+  attempts: number;
+  media_uri: string | null;
+  created_at: IsoTimestamp;
+  updated_at: IsoTimestamp;
+}
+
+export interface BillingRecordsTable {
+  id: string;
+  consultation_id: string;
+  tenant_id: string;
+  billable_seconds: number;
+  rounded_seconds: number;
+  intervals: JsonText;
+  created_at: IsoTimestamp;
+}
+
+export type OutboxStatus = 'pending' | 'done' | 'failed';
+
+export interface OutboxTable {
+  id: string;
+  kind: string;
+  dedupe_key: string;
+  payload: JsonText;
+  status: OutboxStatus;
+  attempts: number;
+  next_attempt_at: IsoTimestamp;
+  locked_by: string | null;
+  locked_until: IsoTimestamp | null;
+  last_error: string | null;
+  created_at: IsoTimestamp;
+  done_at: IsoTimestamp | null;
+}
+
+/** Append-only. */
+export interface AuditLogTable {
+  id: string;
+  tenant_id: string | null;
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+  detail: JsonText;
+  created_at: IsoTimestamp;
+}
+
+export interface SecurityEventsTable {
+  id: string;
+  reason: string;
+  remote_address: string;
+  path: string;
+  claimed_account_sid: string | null;
+  detail: JsonText;
+  created_at: IsoTimestamp;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  twilio_accounts: TwilioAccountsTable;
+  consultations: ConsultationsTable;
+  participants: ParticipantsTable;
+  participant_sessions: ParticipantSessionsTable;
+  issued_identities: IssuedIdentitiesTable;
+  callbacks: CallbacksTable;
+  recordings: RecordingsTable;
+  compositions: CompositionsTable;
+  billing_records: BillingRecordsTable;
+  outbox: OutboxTable;
+  audit_log: AuditLogTable;
+  security_events: SecurityEventsTable;
+}
+
+export type StoreTransaction = Transaction<Database>;
+
+export type CallbackRow = Selectable<CallbacksTable>;
+export type NewCallback = Insertable<CallbacksTable>;
+export type Tenant = Selectable<TenantsTable>;
+export type NewTenant = Insertable<TenantsTable>;
+export type ConsultationRow = Selectable<ConsultationsTable>;
+export type ConsultationUpdate = Updateable<ConsultationsTable>;

@@ -1,0 +1,89 @@
+/**
+ * Typed errors of the storage layer. Driver errors never leave src/storage raw: each is
+ * classified (by the dialect's capabilities) and wrapped here, with the original kept as `cause`.
+ * Only the service maps these to HTTP (STORE_UNAVAILABLE → 503).
+ */
+
+export type StoreErrorCode =
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CONSTRAINT_VIOLATION'
+  | 'STORE_URL_UNSUPPORTED'
+  | 'STORE_BATCH_FAILED'
+  | 'STORE_CLOSED';
+
+export abstract class StoreError extends Error {
+  abstract readonly code: StoreErrorCode;
+}
+
+/**
+ * The database did not answer or cannot take the write now: connection refused or lost, a
+ * timeout, too many connections, SQLITE_BUSY, a deadlock. Nothing of the failed transaction
+ * remains; retrying later is right (the service answers 503 and Twilio retries).
+ */
+export class StoreUnavailableError extends StoreError {
+  override readonly name = 'StoreUnavailableError';
+  readonly code = 'STORE_UNAVAILABLE' as const;
+  constructor(message = 'the database is unavailable', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export type ConstraintKind = 'unique' | 'foreign-key' | 'not-null' | 'check' | 'other';
+
+/** A write broke a constraint (outside the inbox's dedupe path, which reports duplicates as `false`). */
+export class StoreConstraintError extends StoreError {
+  override readonly name = 'StoreConstraintError';
+  readonly code = 'STORE_CONSTRAINT_VIOLATION' as const;
+  constructor(
+    readonly constraint: ConstraintKind,
+    message = `a ${constraint} constraint was violated`,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** ROOMGATE_DATABASE_URL names no engine Roomgate knows. The value is named; credentials are not. */
+export class UnsupportedDatabaseUrlError extends StoreError {
+  override readonly name = 'UnsupportedDatabaseUrlError';
+  readonly code = 'STORE_URL_UNSUPPORTED' as const;
+  readonly value: string;
+  constructor(value: string) {
+    super(
+      `unsupported database URL '${redactDatabaseUrl(value)}': expected sqlite:PATH, sqlite::memory:, postgres://…, postgresql://…, mysql://… or mariadb://…`,
+    );
+    this.value = redactDatabaseUrl(value);
+  }
+}
+
+/** A group-commit batch failed for a reason other than unavailability; nothing of it was kept. */
+export class BatchFailedError extends StoreError {
+  override readonly name = 'BatchFailedError';
+  readonly code = 'STORE_BATCH_FAILED' as const;
+  constructor(readonly batchSize: number, options?: { cause?: unknown }) {
+    super(`the batch of ${batchSize} item(s) was rolled back`, options);
+  }
+}
+
+/** submit() after close(). */
+export class StoreClosedError extends StoreError {
+  override readonly name = 'StoreClosedError';
+  readonly code = 'STORE_CLOSED' as const;
+  constructor(what = 'the store') {
+    super(`${what} is closed`);
+  }
+}
+
+/** True for StoreUnavailableError, also when it is the cause of another error (a failed batch). */
+export function isStoreUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 8; depth += 1) {
+    if (current instanceof StoreUnavailableError) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Drops the password from a database URL, for messages and logs. */
+export function redactDatabaseUrl(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}
