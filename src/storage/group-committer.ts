@@ -1,0 +1,110 @@
+/**
+ * Group commit: items submitted while a transaction is in flight wait and then go together in
+ * the next one. One fsync'd COMMIT then makes a whole batch durable, so throughput grows with
+ * concurrency instead of being capped by one commit per item.
+ *
+ * Each submit() resolves with its own result only after its batch's COMMIT has returned (on
+ * SQLite in WAL with synchronous=FULL: on disk). If the batch fails, nothing of it remains and
+ * every submitter in it is rejected: with the StoreUnavailableError itself, or a BatchFailedError
+ * carrying the cause.
+ */
+import type { StoreTransaction } from './schema.js';
+import type { Store } from './store.js';
+import { BatchFailedError, StoreClosedError, StoreUnavailableError } from './store-errors.js';
+
+export interface GroupCommitterOptions<I, R> {
+  readonly store: Pick<Store, 'transaction'>;
+  /** Does the work of a batch inside its transaction; returns one result per item, in order. */
+  readonly apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
+  /** Most items per transaction. Default 256. */
+  readonly maxBatch?: number;
+}
+
+interface Pending<I, R> {
+  readonly item: I;
+  readonly resolve: (result: R) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface GroupCommitterStats {
+  /** Transactions committed or attempted. */
+  readonly batches: number;
+  readonly items: number;
+  readonly largestBatch: number;
+}
+
+export class GroupCommitter<I, R> {
+  readonly #store: Pick<Store, 'transaction'>;
+  readonly #apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
+  readonly #maxBatch: number;
+  #queue: Pending<I, R>[] = [];
+  #running = false;
+  #closed = false;
+  #idleWaiters: (() => void)[] = [];
+  #stats = { batches: 0, items: 0, largestBatch: 0 };
+
+  constructor(options: GroupCommitterOptions<I, R>) {
+    this.#store = options.store;
+    this.#apply = options.apply;
+    this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
+  }
+
+  get stats(): GroupCommitterStats {
+    return { ...this.#stats };
+  }
+
+  submit(item: I): Promise<R> {
+    if (this.#closed) return Promise.reject(new StoreClosedError('the group committer'));
+    return new Promise<R>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      if (!this.#running) {
+        this.#running = true;
+        // setImmediate, not a microtask: submits from the other I/O callbacks of this event-loop
+        // turn (requests that arrived together) join the first batch.
+        setImmediate(() => void this.#run());
+      }
+    });
+  }
+
+  /** Resolves once everything submitted so far has been committed or rejected. */
+  drain(): Promise<void> {
+    if (!this.#running && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Refuses new submits (StoreClosedError) and drains. */
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.drain();
+  }
+
+  async #run(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#maxBatch);
+      this.#stats.batches += 1;
+      this.#stats.items += batch.length;
+      this.#stats.largestBatch = Math.max(this.#stats.largestBatch, batch.length);
+      try {
+        const results = await this.#store.transaction(async (trx) => {
+          const out = await this.#apply(
+            trx,
+            batch.map((pending) => pending.item),
+          );
+          // Checked inside the transaction, so a wrong count rolls the batch back.
+          if (!Array.isArray(out) || out.length !== batch.length) {
+            throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${batch.length} items`);
+          }
+          return out;
+        });
+        batch.forEach((pending, index) => pending.resolve(results[index]!));
+      } catch (error) {
+        const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(batch.length, { cause: error });
+        for (const pending of batch) pending.reject(rejection);
+      }
+    }
+    this.#running = false;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * The callback inbox: the database, through the UNIQUE dedupe_key, is the authority on whether
+ * an event was seen before — also when two connections (processes, instances) insert the same
+ * event at the same instant: the second waits for the first to commit and is then refused.
+ */
+import { sql, type Kysely } from 'kysely';
+import { capabilitiesOf } from './dialect-capabilities.js';
+import type { Database, NewCallback } from './schema.js';
+
+/** Rows per INSERT statement: 16 columns each stays far below every engine's parameter limit. */
+const CHUNK = 200;
+
+/**
+ * Inserts callbacks unless their dedupe_key is already stored.
+ * @returns per row, in the order given: true if inserted, false if a duplicate (of a stored row
+ *          or of an earlier row in the same call) was refused. Other errors (a NOT NULL, a type)
+ *          are raised, never swallowed.
+ * Rows must carry fresh ids from newId(): on MySQL the inserted rows are told apart by them.
+ */
+export async function insertCallbacks(db: Kysely<Database>, rows: readonly NewCallback[]): Promise<boolean[]> {
+  const result = rows.map(() => false);
+  const firstIndexByKey = new Map<string, number>();
+  rows.forEach((row, index) => {
+    if (!firstIndexByKey.has(row.dedupe_key)) firstIndexByKey.set(row.dedupe_key, index);
+  });
+  // One row per key; in key order, so that concurrent batches take their locks in the same
+  // order and cannot deadlock each other on PostgreSQL/MySQL.
+  const candidates = [...firstIndexByKey.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, index]) => rows[index]!);
+
+  const capabilities = capabilitiesOf(db);
+  const insertedIds = new Set<string>();
+  for (let start = 0; start < candidates.length; start += CHUNK) {
+    const chunk = candidates.slice(start, start + CHUNK);
+    const insert = db.insertInto('callbacks').values(chunk);
+    const guarded =
+      capabilities.insertIfAbsent === 'on-conflict-do-nothing'
+        ? insert.onConflict((oc) => oc.column('dedupe_key').doNothing())
+        : insert.onDuplicateKeyUpdate({ id: sql.ref('id') }); // a no-op that raises nothing else
+    if (capabilities.insertedRowDetection === 'returning') {
+      for (const row of await guarded.returning('id').execute()) insertedIds.add(row.id);
+    } else {
+      await guarded.execute();
+      const stored = await db
+        .selectFrom('callbacks')
+        .select('id')
+        .where('id', 'in', chunk.map((row) => row.id))
+        .execute();
+      for (const row of stored) insertedIds.add(row.id);
+    }
+  }
+  for (const index of firstIndexByKey.values()) result[index] = insertedIds.has(rows[index]!.id);
+  return result;
+}
