@@ -3,7 +3,7 @@
  * inject() or listen on port 0; server.ts listens. Everything the routes need is composed here.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createTwilioVerifier, type TwilioVerifier } from '../core/signature/verifier.js';
 import type { Store } from '../storage/store.js';
@@ -59,7 +59,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const ingest = createStoreIngest({ store, clock, logger });
 
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: logger as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     bodyLimit: 256 * 1024,
     disableRequestLogging: false,

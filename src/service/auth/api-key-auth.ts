@@ -1,0 +1,99 @@
+/**
+ * One hook for every /v1 route: the route declares its scope in `config.scope`, this decides.
+ * No or bad key → 401; valid key without the scope → 403; the tenant found is the only one the
+ * route may see. A key is checked by shape and checksum first (no lookup for garbage), then by
+ * one primary-key lookup and a constant-time hash comparison.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parseApiKey } from '../../core/api-key/api-key-format.js';
+import type { Store } from '../../storage/store.js';
+import { HttpError } from '../errors.js';
+import type { Scope } from './scopes.js';
+
+export interface AuthenticatedTenant {
+  readonly id: string;
+  readonly slug: string;
+  readonly kind: 'human' | 'veterinary';
+  readonly billingRoundingSeconds: number;
+  readonly apiKeyId: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tenant: AuthenticatedTenant;
+  }
+  interface FastifyContextConfig {
+    scope?: Scope;
+  }
+}
+
+/** How often a key's last_used_at is written at most: usage tracking must not cost a write per request. */
+const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+export function registerApiKeyAuth(app: FastifyInstance, options: { store: Store; clock: () => Date }): void {
+  const lastWritten = new Map<string, number>();
+  app.decorateRequest('tenant', null as unknown as AuthenticatedTenant);
+  app.addHook('onRequest', async (request) => {
+    const scope = request.routeOptions.config.scope;
+    if (!scope) return;
+    request.tenant = await authenticate(request, scope, options, lastWritten);
+  });
+}
+
+async function authenticate(
+  request: FastifyRequest,
+  scope: Scope,
+  options: { store: Store; clock: () => Date },
+  lastWritten: Map<string, number>,
+): Promise<AuthenticatedTenant> {
+  const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
+  if (!match) throw new HttpError('UNAUTHENTICATED');
+  const parsed = parseApiKey(match[1]!);
+  if (!parsed.ok) throw new HttpError('UNAUTHENTICATED');
+
+  const row = await options.store.db
+    .selectFrom('api_keys')
+    .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
+    .select([
+      'api_keys.id as keyId',
+      'api_keys.secret_hash',
+      'api_keys.scopes',
+      'api_keys.expires_at',
+      'api_keys.revoked_at',
+      'tenants.id as tenantId',
+      'tenants.slug',
+      'tenants.kind',
+      'tenants.billing_rounding_seconds',
+    ])
+    .where('api_keys.lookup_id', '=', parsed.lookupId)
+    .executeTakeFirst();
+  const now = options.clock();
+  if (!row || !sameHash(row.secret_hash, parsed.secretHash)) throw new HttpError('UNAUTHENTICATED');
+  if (row.revoked_at || (row.expires_at && row.expires_at <= now.toISOString())) throw new HttpError('UNAUTHENTICATED');
+  if (!row.scopes.split(',').includes(scope)) throw new HttpError('FORBIDDEN_SCOPE');
+
+  const previous = lastWritten.get(row.keyId) ?? 0;
+  if (now.getTime() - previous >= LAST_USED_WRITE_INTERVAL_MS) {
+    lastWritten.set(row.keyId, now.getTime());
+    options.store.db
+      .updateTable('api_keys')
+      .set({ last_used_at: now.toISOString() })
+      .where('id', '=', row.keyId)
+      .execute()
+      .catch((error: unknown) => request.log.warn({ err: error }, 'could not record API key use'));
+  }
+  return {
+    id: row.tenantId,
+    slug: row.slug,
+    kind: row.kind as AuthenticatedTenant['kind'],
+    billingRoundingSeconds: row.billing_rounding_seconds,
+    apiKeyId: row.keyId,
+  };
+}
+
+function sameHash(storedHex: string, candidateHex: string): boolean {
+  const stored = Buffer.from(storedHex, 'hex');
+  const candidate = Buffer.from(candidateHex, 'hex');
+  return stored.length === candidate.length && timingSafeEqual(stored, candidate);
+}

@@ -1,0 +1,79 @@
+/**
+ * POST /v1/consultations/:id/access-tokens — the identity passes the policy, the role is one the
+ * tenant's kind allows, the consultation is still open; then the identity is recorded as issued
+ * for this room (so a callback naming any other identity is caught) and a Video token bound to
+ * this room alone is signed. The token is in the answer only: never logged, never stored.
+ */
+import type { FastifyInstance } from 'fastify';
+import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
+import { rolesForTenantKind } from '../../core/consultation/billing-rule.js';
+import { checkIdentity } from '../../core/identity/identity-policy.js';
+import { insertIfAbsent } from '../../storage/insert-if-absent.js';
+import type { Store } from '../../storage/store.js';
+import { findTenantConsultation } from '../consultations/consultation-queries.js';
+import { HttpError } from '../errors.js';
+
+export interface AccessTokenRouteOptions {
+  readonly store: Store;
+  readonly clock: () => Date;
+  readonly accountSid: string;
+  readonly apiKey: { readonly sid: string; readonly secret: string };
+  /** Long enough to join; a reconnect later asks for a new token. */
+  readonly ttlSeconds: number;
+  readonly audit: (entry: { tenantId: string; actor: string; action: string; target: string; outcome: string; detail?: Record<string, unknown> }) => void;
+}
+
+export async function accessTokenRoutes(app: FastifyInstance, options: AccessTokenRouteOptions): Promise<void> {
+  app.post<{ Params: { id: string }; Body: { identity?: unknown; role?: unknown } }>(
+    '/v1/consultations/:id/access-tokens',
+    { config: { scope: 'tokens:issue' } },
+    async (request, reply) => {
+      const { identity, role } = (request.body ?? {}) as Record<string, unknown>;
+      if (typeof identity !== 'string') throw new HttpError('VALIDATION_FAILED', 'identity must be a string');
+      const policy = checkIdentity(identity);
+      if (!policy.ok) {
+        options.audit({ tenantId: request.tenant.id, actor: request.tenant.apiKeyId, action: 'token.issue', target: request.params.id, outcome: `refused:${policy.reason}` });
+        throw new HttpError('IDENTITY_REJECTED', policy.message);
+      }
+      const allowedRoles = rolesForTenantKind(request.tenant.kind);
+      if (typeof role !== 'string' || !(allowedRoles as readonly string[]).includes(role)) {
+        throw new HttpError('VALIDATION_FAILED', `role must be one of: ${allowedRoles.join(', ')}`);
+      }
+      const consultation = await findTenantConsultation(options.store, request.tenant.id, request.params.id);
+      if (!consultation) throw new HttpError('NOT_FOUND');
+      if (['completed', 'cancelled', 'no-show'].includes(consultation.status)) {
+        throw new HttpError('CONFLICT', `The consultation is ${consultation.status}.`);
+      }
+      const now = options.clock();
+      const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
+      await options.store.transaction(async (trx) => {
+        await insertIfAbsent(trx, 'participants', { consultation_id: consultation.id, identity }, {
+          id: `par_${consultation.id}_${identity}`.slice(0, 64),
+          consultation_id: consultation.id,
+          identity,
+          role,
+          participant_sid: null,
+          created_at: now.toISOString(),
+        });
+        await insertIfAbsent(trx, 'issued_identities', { consultation_id: consultation.id, identity }, {
+          consultation_id: consultation.id,
+          identity,
+          role,
+          issued_at: now.toISOString(),
+          expires_at: expiresAt.toISOString(),
+        });
+      });
+      const token = createVideoAccessToken({
+        accountSid: options.accountSid,
+        apiKeySid: options.apiKey.sid,
+        apiKeySecret: options.apiKey.secret,
+        identity,
+        roomName: consultation.room_name,
+        ttlSeconds: options.ttlSeconds,
+        now,
+      });
+      options.audit({ tenantId: request.tenant.id, actor: request.tenant.apiKeyId, action: 'token.issue', target: consultation.id, outcome: 'issued', detail: { identity, role } });
+      return reply.code(201).send({ token, identity, role, roomName: consultation.room_name, expiresAt: expiresAt.toISOString() });
+    },
+  );
+}

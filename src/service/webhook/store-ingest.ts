@@ -1,0 +1,127 @@
+/**
+ * Stores signed callbacks durably, exactly once, and applies them — all in group commits:
+ * callbacks that arrive together share one transaction, and each is answered when that
+ * transaction's COMMIT returns. Within the transaction, per callback:
+ *   - the inbox row, whose UNIQUE dedupe_key makes the database refuse a second copy;
+ *   - screening: an unknown room is kept as 'unmatched'; a participant identity that breaks the
+ *     policy or was never issued for the room is kept as 'quarantined' — neither is applied;
+ *   - then, once per room touched, the consultation record is recomputed from all its accepted
+ *     callbacks (so order, lateness and repetition cannot change the result).
+ */
+import type { Logger } from 'pino';
+import { eventDedupeKey } from '../../core/consultation/consultation-event.js';
+import { checkIdentity } from '../../core/identity/identity-policy.js';
+import { GroupCommitter } from '../../storage/group-committer.js';
+import { newId } from '../../storage/ids.js';
+import { insertCallbacks } from '../../storage/inbox-repository.js';
+import type { Store, StoreTransaction } from '../../storage/store.js';
+import { projectConsultations } from '../consultations/consultation-projector.js';
+import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
+
+type Screening =
+  | { status: 'accepted'; consultationId: string }
+  | { status: 'unmatched' }
+  | { status: 'quarantined'; reason: string; identity: string };
+
+export interface StoreIngest extends CallbackIngest {
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createStoreIngest(options: { store: Store; clock: () => Date; logger: Logger }): StoreIngest {
+  const committer = new GroupCommitter<SignedCallback, IngestOutcome>({
+    store: options.store,
+    maxBatch: 256,
+    apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
+  });
+  return {
+    submit: (callback) => committer.submit(callback),
+    drain: () => committer.drain(),
+    close: () => committer.close(),
+  };
+}
+
+async function ingestBatch(
+  trx: StoreTransaction,
+  callbacks: readonly SignedCallback[],
+  options: { clock: () => Date; logger: Logger },
+): Promise<IngestOutcome[]> {
+  const fields = callbacks.map((callback) => Object.fromEntries(callback.params) as Record<string, string>);
+  const screenings = await screen(trx, fields);
+  const now = options.clock().toISOString();
+  const inserted = await insertCallbacks(
+    trx,
+    callbacks.map((callback, index) => {
+      const params = fields[index]!;
+      const screening = screenings[index]!;
+      return {
+        id: newId('cb'),
+        dedupe_key: eventDedupeKey(params),
+        idempotency_token: callback.idempotencyToken ?? null,
+        account_sid: params.AccountSid ?? '',
+        room_sid: params.RoomSid ?? null,
+        composition_sid: params.CompositionSid ?? null,
+        event_type: params.StatusCallbackEvent ?? 'unknown',
+        event_timestamp: params.Timestamp ? new Date(params.Timestamp).toISOString() : now,
+        sequence_number: params.SequenceNumber && /^\d+$/.test(params.SequenceNumber) ? Number(params.SequenceNumber) : null,
+        participant_sid: params.ParticipantSid ?? null,
+        participant_identity: params.ParticipantIdentity ?? null,
+        params: JSON.stringify(callback.params),
+        status: screening.status,
+        received_at: callback.receivedAt.toISOString(),
+        processed_at: null,
+      };
+    }),
+  );
+
+  const touched = new Set<string>();
+  const outcomes = callbacks.map((_, index): IngestOutcome => {
+    const event = fields[index]!.StatusCallbackEvent ?? 'unknown';
+    const screening = screenings[index]!;
+    if (!inserted[index]) return { outcome: 'duplicate', event };
+    if (screening.status === 'quarantined') return { outcome: 'quarantined', event, reason: screening.reason, identity: screening.identity };
+    if (screening.status === 'unmatched') {
+      options.logger.warn({ alert: 'unmatched-callback', event, roomSid: fields[index]!.RoomSid }, 'callback for a room Roomgate does not know');
+      return { outcome: 'unmatched', event };
+    }
+    touched.add(screening.consultationId);
+    return { outcome: 'stored', event };
+  });
+  if (touched.size > 0) await projectConsultations(trx, [...touched], now);
+  return outcomes;
+}
+
+/** Decides, per callback, whether it may be applied — without trusting anything but the signed params. */
+async function screen(trx: StoreTransaction, fields: readonly Record<string, string>[]): Promise<Screening[]> {
+  const roomSids = [...new Set(fields.map((params) => params.RoomSid).filter((sid): sid is string => Boolean(sid)))];
+  const consultations = roomSids.length
+    ? await trx.selectFrom('consultations').select(['id', 'room_sid']).where('room_sid', 'in', roomSids).execute()
+    : [];
+  const byRoom = new Map(consultations.map((row) => [row.room_sid!, row.id]));
+
+  const identities = fields
+    .map((params) => ({ consultationId: params.RoomSid ? byRoom.get(params.RoomSid) : undefined, identity: params.ParticipantIdentity }))
+    .filter((entry): entry is { consultationId: string; identity: string } => Boolean(entry.consultationId && entry.identity));
+  const issued = new Set<string>();
+  if (identities.length > 0) {
+    const rows = await trx
+      .selectFrom('issued_identities')
+      .select(['consultation_id', 'identity'])
+      .where('consultation_id', 'in', [...new Set(identities.map((entry) => entry.consultationId))])
+      .where('identity', 'in', [...new Set(identities.map((entry) => entry.identity))])
+      .execute();
+    for (const row of rows) issued.add(`${row.consultation_id}\u0000${row.identity}`);
+  }
+
+  return fields.map((params): Screening => {
+    const consultationId = params.RoomSid ? byRoom.get(params.RoomSid) : undefined;
+    if (!consultationId) return { status: 'unmatched' };
+    const identity = params.ParticipantIdentity;
+    if (identity !== undefined) {
+      const policy = checkIdentity(identity);
+      if (!policy.ok) return { status: 'quarantined', reason: `identity-${policy.reason}`, identity };
+      if (!issued.has(`${consultationId}\u0000${identity}`)) return { status: 'quarantined', reason: 'identity-never-issued', identity };
+    }
+    return { status: 'accepted', consultationId };
+  });
+}
