@@ -98,9 +98,13 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
         options: '-c TimeZone=UTC',
         types: pgTypes,
       });
-      // An idle client whose server went away emits 'error'; the pool drops it. Without a
-      // listener the process would crash.
+      // A client whose server went away emits 'error' — idle ones through the pool, checked-out
+      // ones on themselves. Without listeners the process would crash. The failed query rejects
+      // anyway, and pg-pool drops a client that is no longer queryable when it is released.
       pool.on('error', (error) => options.logger?.warn({ err: error }, 'postgres: idle connection lost'));
+      pool.on('connect', (client) => {
+        client.on('error', (error) => options.logger?.warn({ err: error }, 'postgres: connection lost'));
+      });
       return new PostgresDialect({ pool });
     }
     case 'mysql': {
