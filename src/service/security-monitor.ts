@@ -5,6 +5,7 @@
  * Never given the signature or any secret, so it cannot leak them.
  */
 import type { Logger } from 'pino';
+import { BufferedWriter } from './buffered-writer.js';
 import type { Metrics } from './metrics.js';
 
 export interface SecurityEvent {
@@ -45,10 +46,17 @@ export class SecurityMonitor {
   private total = 0;
   private stored = 0;
   private alerted = false;
-  private pending: (SecurityEvent & { at: Date })[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly writer: BufferedWriter<SecurityEvent & { at: Date }>;
 
-  constructor(private readonly options: SecurityMonitorOptions) {}
+  constructor(private readonly options: SecurityMonitorOptions) {
+    this.writer = new BufferedWriter(
+      (rows) => options.sink.record(rows),
+      (error, dropped) => {
+        options.metrics.storeErrors.inc({ operation: 'security-event' });
+        options.logger.error({ err: error, dropped }, 'could not store security events');
+      },
+    );
+  }
 
   /** A callback refused with 403 (or a signed one quarantined): count, store, maybe alert. */
   refuse(event: SecurityEvent): void {
@@ -61,8 +69,7 @@ export class SecurityMonitor {
     logger.debug({ security: event }, 'callback refused');
     if (this.stored < (this.options.maxStoredPerWindow ?? 100)) {
       this.stored += 1;
-      this.pending.push({ ...event, at: now });
-      this.flushing ??= this.flush();
+      this.writer.add({ ...event, at: now });
     }
     if (!this.alerted && this.total >= this.options.alertThreshold) {
       this.alerted = true;
@@ -74,8 +81,7 @@ export class SecurityMonitor {
   quarantine(event: SecurityEvent): void {
     this.options.metrics.alerts.inc({ kind: 'quarantine' });
     this.options.logger.warn({ alert: 'quarantine', security: event }, 'security alert: callback quarantined');
-    this.pending.push({ ...event, at: this.options.clock() });
-    this.flushing ??= this.flush();
+    this.writer.add({ ...event, at: this.options.clock() });
     this.options.onAlert?.({
       kind: 'quarantine',
       windowStart: new Date(this.windowStart).toISOString(),
@@ -85,8 +91,8 @@ export class SecurityMonitor {
   }
 
   /** Resolves when every event handed in so far has been written (or dropped on error). */
-  async drain(): Promise<void> {
-    while (this.flushing) await this.flushing;
+  drain(): Promise<void> {
+    return this.writer.drain();
   }
 
   private raise(kind: SecurityAlert['kind']): void {
@@ -108,21 +114,5 @@ export class SecurityMonitor {
     this.total = 0;
     this.stored = 0;
     this.alerted = false;
-  }
-
-  private async flush(): Promise<void> {
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, this.pending.length);
-        try {
-          await this.options.sink.record(batch);
-        } catch (error) {
-          this.options.metrics.storeErrors.inc({ operation: 'security-event' });
-          this.options.logger.error({ err: error, dropped: batch.length }, 'could not store security events');
-        }
-      }
-    } finally {
-      this.flushing = undefined;
-    }
   }
 }

@@ -31,23 +31,31 @@ declare module 'fastify' {
 /** How often a key's last_used_at is written at most: usage tracking must not cost a write per request. */
 const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
-export function registerApiKeyAuth(app: FastifyInstance, options: { store: Store; clock: () => Date }): void {
+export type Authenticate = (authorization: string | undefined, scope: Scope, log: FastifyRequest['log']) => Promise<AuthenticatedTenant>;
+
+/** Installs the hook; returns the same check for callers outside a route (WebSocket upgrade). */
+export function registerApiKeyAuth(app: FastifyInstance, options: { store: Store; clock: () => Date }): Authenticate {
   const lastWritten = new Map<string, number>();
   app.decorateRequest('tenant', null as unknown as AuthenticatedTenant);
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config.scope;
     if (!scope) return;
-    request.tenant = await authenticate(request, scope, options, lastWritten);
+    request.tenant = await authenticateApiKey(request.headers.authorization, scope, { ...options, lastWritten, log: request.log });
   });
+  return (authorization, scope, log) => authenticateApiKey(authorization, scope, { ...options, lastWritten, log });
 }
 
-async function authenticate(
-  request: FastifyRequest,
+/**
+ * Resolves an `Authorization: Bearer …` header to its tenant, or throws HttpError
+ * (UNAUTHENTICATED / FORBIDDEN_SCOPE). Shared by the hook and the WebSocket upgrade.
+ */
+export async function authenticateApiKey(
+  authorization: string | undefined,
   scope: Scope,
-  options: { store: Store; clock: () => Date },
-  lastWritten: Map<string, number>,
+  options: { store: Store; clock: () => Date; lastWritten: Map<string, number>; log: FastifyRequest['log'] },
 ): Promise<AuthenticatedTenant> {
-  const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
+  const { lastWritten } = options;
+  const match = /^Bearer (\S+)$/.exec(authorization ?? '');
   if (!match) throw new HttpError('UNAUTHENTICATED');
   const parsed = parseApiKey(match[1]!);
   if (!parsed.ok) throw new HttpError('UNAUTHENTICATED');
@@ -81,7 +89,7 @@ async function authenticate(
       .set({ last_used_at: now.toISOString() })
       .where('id', '=', row.keyId)
       .execute()
-      .catch((error: unknown) => request.log.warn({ err: error }, 'could not record API key use'));
+      .catch((error: unknown) => options.log.warn({ err: error }, 'could not record API key use'));
   }
   return {
     id: row.tenantId,

@@ -1,0 +1,71 @@
+/** Recordings and the composition of one consultation; the tenant's billing records. */
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../../storage/store.js';
+import { findTenantConsultation } from '../consultations/consultation-queries.js';
+import { HttpError } from '../errors.js';
+
+export async function recordRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+  const { store } = options;
+
+  app.get<{ Params: { id: string } }>('/v1/consultations/:id/recordings', { config: { scope: 'recordings:read' } }, async (request) => {
+    const consultation = await findTenantConsultation(store, request.tenant.id, request.params.id);
+    if (!consultation) throw new HttpError('NOT_FOUND');
+    const [recordings, composition] = await Promise.all([
+      store.db
+        .selectFrom('recordings')
+        .select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at'])
+        .where('consultation_id', '=', consultation.id)
+        .orderBy('created_at')
+        .execute(),
+      store.db
+        .selectFrom('compositions')
+        .select(['composition_sid', 'status', 'attempts', 'media_uri', 'updated_at'])
+        .where('consultation_id', '=', consultation.id)
+        .executeTakeFirst(),
+    ]);
+    return {
+      recordings: recordings.map((row) => ({
+        recordingSid: row.recording_sid,
+        trackName: row.track_name,
+        status: row.status,
+        duration: row.duration,
+        size: row.size,
+        mediaUri: row.status === 'completed' ? row.media_uri : null,
+        completedAt: row.completed_at,
+      })),
+      composition: composition
+        ? {
+            compositionSid: composition.composition_sid,
+            status: composition.status,
+            attempts: composition.attempts,
+            // The media link is shown only once Twilio said composition-available.
+            mediaUri: composition.status === 'available' ? composition.media_uri : null,
+            updatedAt: composition.updated_at,
+          }
+        : null,
+    };
+  });
+
+  app.get<{ Querystring: { since?: string; limit?: string } }>('/v1/billing-records', { config: { scope: 'billing:read' } }, async (request) => {
+    const limit = Math.min(500, Math.max(1, Number(request.query.limit ?? 100) || 100));
+    let query = store.db
+      .selectFrom('billing_records')
+      .select(['id', 'consultation_id', 'billable_seconds', 'rounded_seconds', 'intervals', 'created_at'])
+      .where('tenant_id', '=', request.tenant.id)
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit);
+    if (request.query.since) query = query.where('created_at', '>', request.query.since);
+    const rows = await query.execute();
+    return {
+      data: rows.map((row) => ({
+        id: row.id,
+        consultationId: row.consultation_id,
+        billableSeconds: row.billable_seconds,
+        roundedSeconds: row.rounded_seconds,
+        intervals: JSON.parse(row.intervals) as unknown,
+        recordedAt: row.created_at,
+      })),
+    };
+  });
+}
