@@ -64,15 +64,15 @@ describe('database URL', () => {
 
 for (const engine of enginesUnderTest()) {
   describe(`storage on ${engine.name}`, () => {
-    let database: TestDatabase;
+    let database: TestDatabase | undefined;
     const opened: Store[] = [];
-    const open = async (url = database.url, options?: OpenStoreOptions) => {
+    const open = async (url = database!.url, options?: OpenStoreOptions) => {
       const store = await openStore(url, options);
       opened.push(store);
       return store;
     };
     const migrated = async (options?: OpenStoreOptions) => {
-      const store = await open(database.url, options);
+      const store = await open(database!.url, options);
       await store.migrate();
       return store;
     };
@@ -82,7 +82,8 @@ for (const engine of enginesUnderTest()) {
     });
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((store) => store.close().catch(() => undefined)));
-      await database.drop();
+      await database?.drop();
+      database = undefined;
     });
 
     it('runs the migrations once, and a second run applies nothing', async () => {
@@ -237,7 +238,7 @@ for (const engine of enginesUnderTest()) {
       const { server, viaAddress } = engine;
 
       it('answers StoreUnavailableError for a server that does not answer', async () => {
-        const store = await open(viaAddress(database.url, { host: '127.0.0.1', port: 1 }), { connectTimeoutMs: 1000 });
+        const store = await open(viaAddress(database!.url, { host: '127.0.0.1', port: 1 }), { connectTimeoutMs: 1000 });
         const error = await store.ping().catch((e: unknown) => e);
         expect(error).toBeInstanceOf(StoreUnavailableError);
         expect((error as StoreUnavailableError).code).toBe('STORE_UNAVAILABLE');
@@ -248,7 +249,7 @@ for (const engine of enginesUnderTest()) {
       it('recovers by itself when the server comes back, without a poisoned pool', async () => {
         const proxy = await startTcpProxy(server);
         try {
-          const store = await open(viaAddress(database.url, { host: '127.0.0.1', port: proxy.port }), { poolSize: 3, connectTimeoutMs: 1000 });
+          const store = await open(viaAddress(database!.url, { host: '127.0.0.1', port: proxy.port }), { poolSize: 3, connectTimeoutMs: 1000 });
           await store.migrate();
           const committer = new GroupCommitter({ store, apply: (trx, rows: NewCallback[]) => insertCallbacks(trx, rows) });
           // Fill the pool with several live connections, then cut every one of them.
@@ -270,7 +271,7 @@ for (const engine of enginesUnderTest()) {
     } else {
       it('answers StoreUnavailableError while another connection holds the write lock, then recovers', async () => {
         const store = await migrated({ busyTimeoutMs: 150 });
-        const file = database.url.slice('sqlite:'.length);
+        const file = database!.url.slice('sqlite:'.length);
         const holder = new BetterSqlite3(file);
         try {
           holder.exec('begin immediate');
