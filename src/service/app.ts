@@ -7,13 +7,24 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import { createTwilioVerifier, type TwilioVerifier } from '../core/signature/verifier.js';
 import type { Store } from '../storage/store.js';
-import { isStoreUnavailable } from '../storage/store-errors.js';
+import { isStoreUnavailable, StoreConstraintError } from '../storage/store-errors.js';
 import type { Config, TwilioAccountConfig } from './config.js';
 import { ERRORS, HttpError, errorBody, type ErrorCode } from './errors.js';
+import { AuditLog } from './audit-log.js';
+import { registerApiKeyAuth } from './auth/api-key-auth.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { createLocalLiveEvents, type LiveEvents } from './live/live-events.js';
+import { createCompositionHandler } from './outbox/composition-handler.js';
+import { OutboxWorker } from './outbox/outbox-worker.js';
+import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { consultationRoutes } from './routes/consultation-routes.js';
+import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
-import { webhookRoute } from './routes/webhook-route.js';
+import { recordRoutes } from './routes/record-routes.js';
+import { subjectRoutes } from './routes/subject-routes.js';
+import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
+import { createTwilioRestClient } from './twilio/twilio-rest-client.js';
 import { SecurityMonitor } from './security-monitor.js';
 import { securityEventSink } from './security-event-sink.js';
 import { signingSecrets } from './signing-secrets.js';
@@ -24,11 +35,19 @@ export interface AppOptions {
   readonly store: Store;
   readonly logger?: Logger;
   readonly clock?: () => Date;
+  /** Cross-instance fan-out (PostgreSQL LISTEN/NOTIFY); in-process when absent. */
+  readonly live?: LiveEvents;
+  /** Run the outbox worker inside this app (default true). */
+  readonly outboxWorker?: boolean;
+  readonly outboxPollIntervalMs?: number;
 }
 
 export interface RoomgateContext {
   readonly metrics: Metrics;
   readonly security: SecurityMonitor;
+  readonly audit: AuditLog;
+  readonly live: LiveEvents;
+  readonly outbox: OutboxWorker;
   /** Swaps the accepted Twilio secrets at once (rotation); requests in flight keep theirs. */
   setAccounts(accounts: readonly TwilioAccountConfig[]): void;
   /** Waits for buffered work (group commits, security events) to be written. */
@@ -56,7 +75,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     alertThreshold: config.alertRefusalThreshold,
     windowMs: config.alertWindowMs,
   });
-  const ingest = createStoreIngest({ store, clock, logger });
+  const live = options.live ?? createLocalLiveEvents();
+  const audit = new AuditLog(store, logger, clock);
+  const twilio = createTwilioRestClient({
+    baseUrl: config.apiBaseUrl,
+    apiKeySid: config.apiKey?.sid ?? 'SK-not-configured',
+    apiKeySecret: config.apiKey?.secret ?? '',
+  });
+  let statusCallbackUrl = (): string => `${config.publicUrl ?? `http://${config.host}:${config.port}`}${WEBHOOK_PATH}`;
+  const outbox = new OutboxWorker({
+    store,
+    logger,
+    metrics,
+    clock,
+    pollIntervalMs: options.outboxPollIntervalMs ?? 1000,
+    handlers: { 'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() }) },
+  });
+  const ingest = createStoreIngest({ store, clock, logger, live, onOutbox: () => outbox.wake() });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -68,12 +103,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('roomgate', {
     metrics,
     security,
+    audit,
+    live,
+    outbox,
     setAccounts(accounts) {
       verifier = createTwilioVerifier({ secrets: signingSecrets(accounts) });
     },
     async drain() {
       await ingest.drain();
       await security.drain();
+      await audit.drain();
     },
   } satisfies RoomgateContext);
 
@@ -97,11 +136,33 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));
 
+  // Until a public URL is configured, callbacks go to the address this instance listens on.
+  app.addHook('onListen', async () => {
+    const address = app.server.address();
+    if (!config.publicUrl && address && typeof address === 'object') {
+      statusCallbackUrl = () => `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${WEBHOOK_PATH}`;
+    }
+  });
+
+  const authenticate = registerApiKeyAuth(app, { store, clock });
   await app.register(healthRoutes, { store, metrics });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
+  await app.register(consultationRoutes, { store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() });
+  await app.register(recordRoutes, { store });
+  await app.register(subjectRoutes, { store, audit });
+  await app.register(eventRoutes, { live, authenticate });
+  const account = config.accounts[0];
+  if (account && config.apiKey) {
+    await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
+  }
+
+  if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
   app.addHook('onClose', async () => {
     await ingest.close();
+    await outbox.stop();
     await security.drain();
+    await audit.drain();
+    if (!options.live) await live.close();
   });
   return app;
 }
@@ -110,6 +171,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 function errorCodeOf(error: FastifyError): ErrorCode {
   if (error instanceof HttpError) return error.code;
   if (isStoreUnavailable(error)) return 'STORE_UNAVAILABLE';
+  if (error instanceof StoreConstraintError) return 'CONFLICT';
   switch (error.statusCode) {
     case 413:
       return 'PAYLOAD_TOO_LARGE';

@@ -10,6 +10,7 @@ import { rolesForTenantKind } from '../../core/consultation/billing-rule.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { insertIfAbsent } from '../../storage/insert-if-absent.js';
 import type { Store } from '../../storage/store.js';
+import type { AuditLog } from '../audit-log.js';
 import { findTenantConsultation } from '../consultations/consultation-queries.js';
 import { HttpError } from '../errors.js';
 
@@ -20,7 +21,7 @@ export interface AccessTokenRouteOptions {
   readonly apiKey: { readonly sid: string; readonly secret: string };
   /** Long enough to join; a reconnect later asks for a new token. */
   readonly ttlSeconds: number;
-  readonly audit: (entry: { tenantId: string; actor: string; action: string; target: string; outcome: string; detail?: Record<string, unknown> }) => void;
+  readonly audit: AuditLog;
 }
 
 export async function accessTokenRoutes(app: FastifyInstance, options: AccessTokenRouteOptions): Promise<void> {
@@ -32,7 +33,7 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
       if (typeof identity !== 'string') throw new HttpError('VALIDATION_FAILED', 'identity must be a string');
       const policy = checkIdentity(identity);
       if (!policy.ok) {
-        options.audit({ tenantId: request.tenant.id, actor: request.tenant.apiKeyId, action: 'token.issue', target: request.params.id, outcome: `refused:${policy.reason}` });
+        options.audit.record({ tenantId: request.tenant.id, actor: request.tenant.apiKeyId, action: 'token.issue', target: request.params.id, outcome: `refused:${policy.reason}` });
         throw new HttpError('IDENTITY_REJECTED', policy.message);
       }
       const allowedRoles = rolesForTenantKind(request.tenant.kind);
@@ -72,7 +73,7 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
         ttlSeconds: options.ttlSeconds,
         now,
       });
-      options.audit({ tenantId: request.tenant.id, actor: request.tenant.apiKeyId, action: 'token.issue', target: consultation.id, outcome: 'issued', detail: { identity, role } });
+      options.audit.record({ tenantId: request.tenant.id, actor: request.tenant.apiKeyId, action: 'token.issue', target: consultation.id, outcome: 'issued', detail: { identity, role } });
       return reply.code(201).send({ token, identity, role, roomName: consultation.room_name, expiresAt: expiresAt.toISOString() });
     },
   );

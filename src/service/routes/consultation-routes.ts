@@ -7,16 +7,15 @@ import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
 import { HttpError } from '../errors.js';
 import { loadConsultationView, findTenantConsultation } from '../consultations/consultation-queries.js';
-import type { LiveEvents } from '../live/live-events.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { TwilioApiError } from '../twilio/twilio-rest-client.js';
 
 export interface ConsultationRouteOptions {
   readonly store: Store;
   readonly twilio: TwilioRestClient;
-  readonly statusCallbackUrl: string;
+  /** A getter: the address is known only once the server listens (unless a public URL is set). */
+  readonly statusCallbackUrl: () => string;
   readonly clock: () => Date;
-  readonly live: LiveEvents;
 }
 
 const MAX_PAGE = 100;
@@ -59,7 +58,7 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
         .execute();
       let room;
       try {
-        room = await twilio.createRoom({ uniqueName: roomName, statusCallback: options.statusCallbackUrl, recordParticipantsOnConnect: record });
+        room = await twilio.createRoom({ uniqueName: roomName, statusCallback: options.statusCallbackUrl(), recordParticipantsOnConnect: record });
       } catch (error) {
         await store.db.updateTable('consultations').set({ status: 'cancelled', updated_at: clock().toISOString() }).where('id', '=', id).execute();
         throw new HttpError('UPSTREAM_UNAVAILABLE', 'Twilio could not create the room; the consultation was cancelled.', { cause: error });

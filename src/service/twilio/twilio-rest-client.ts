@@ -35,6 +35,7 @@ export interface TwilioRestClient {
   fetchRoom(sid: string): Promise<TwilioRoom>;
   completeRoom(sid: string): Promise<TwilioRoom>;
   createComposition(input: { roomSid: string; statusCallback: string }): Promise<TwilioComposition>;
+  listCompositions(roomSid: string): Promise<TwilioComposition[]>;
 }
 
 export function createTwilioRestClient(options: {
@@ -91,6 +92,8 @@ export function createTwilioRestClient(options: {
         StatusCallback: input.statusCallback,
         StatusCallbackMethod: 'POST',
       }),
+    listCompositions: async (roomSid) =>
+      (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`)).compositions,
   };
 }
 

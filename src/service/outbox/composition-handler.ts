@@ -1,0 +1,53 @@
+/**
+ * The 'request-composition' side effect: ask Twilio to compose a finished room's recordings.
+ * Idempotent at the far end: if Twilio already has a live (not failed) composition for the room
+ * — say this worker crashed after creating it but before marking the entry done — it is
+ * adopted instead of creating a second one.
+ */
+import { insertIfAbsent } from '../../storage/insert-if-absent.js';
+import { newId } from '../../storage/ids.js';
+import type { Store } from '../../storage/store.js';
+import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
+import { TwilioApiError } from '../twilio/twilio-rest-client.js';
+import { PermanentOutboxError, type OutboxHandler } from './outbox-worker.js';
+
+export function createCompositionHandler(options: {
+  store: Store;
+  twilio: TwilioRestClient;
+  clock: () => Date;
+  statusCallbackUrl: () => string;
+}): OutboxHandler {
+  return async (entry) => {
+    const { consultationId, roomSid } = entry.payload as { consultationId: string; roomSid: string };
+    let composition;
+    try {
+      const existing = await options.twilio.listCompositions(roomSid);
+      composition =
+        existing.find((candidate) => candidate.status !== 'failed' && candidate.status !== 'deleted') ??
+        (await options.twilio.createComposition({ roomSid, statusCallback: options.statusCallbackUrl() }));
+    } catch (error) {
+      if (error instanceof TwilioApiError && !error.retryable) throw new PermanentOutboxError(error.message);
+      throw error;
+    }
+    const now = options.clock().toISOString();
+    await options.store.transaction(async (trx) => {
+      await insertIfAbsent(trx, 'compositions', { consultation_id: consultationId }, {
+        id: newId('cmp'),
+        consultation_id: consultationId,
+        composition_sid: null,
+        status: 'requested',
+        attempts: 0,
+        media_uri: null,
+        created_at: now,
+        updated_at: now,
+      });
+      const row = await trx.selectFrom('compositions').select(['composition_sid', 'attempts', 'status']).where('consultation_id', '=', consultationId).executeTakeFirstOrThrow();
+      if (row.composition_sid === composition.sid) return;
+      await trx
+        .updateTable('compositions')
+        .set({ composition_sid: composition.sid, status: 'enqueued', attempts: row.attempts + 1, updated_at: now })
+        .where('consultation_id', '=', consultationId)
+        .execute();
+    });
+  };
+}
