@@ -28,9 +28,9 @@ export async function runCommand(command: CommandModule, argv: string[]): Promis
 }
 
 /** node:util parseArgs, with its errors turned into UsageError (exit 2). */
-export function parseOptions<T extends ParseArgsConfig>(argv: string[], config: Omit<T, 'args'>) {
+export function parseOptions<const T extends Omit<ParseArgsConfig, 'args' | 'strict'>>(argv: string[], config: T) {
   try {
-    return parseArgs({ ...config, args: argv, strict: true } as T & { args: string[] });
+    return parseArgs<T & { strict: true }>({ ...config, args: argv, strict: true } as T & { strict: true });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }

@@ -1,5 +1,122 @@
-// Placeholder until the command is built (see the open issues); fails loudly, never pretends.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('roomgate key: not available in this build');
-  return 1;
+/**
+ * `roomgate key create --tenant SLUG --scopes a,b [--expires 90d]` (prints the key once),
+ * `roomgate key list [--tenant SLUG]`, `roomgate key revoke ID`.
+ */
+import { randomBytes } from 'node:crypto';
+import { generateApiKey } from '../../core/api-key/api-key-format.js';
+import { isScope, SCOPES } from '../../service/auth/scopes.js';
+import { parseDuration } from '../../service/duration.js';
+import { newId } from '../../storage/ids.js';
+import { parseOptions, UsageError } from '../command.js';
+import { openCliStore } from '../cli-store.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    allowPositionals: true,
+    options: { tenant: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' } },
+  });
+  switch (positionals[0]) {
+    case 'create':
+      return create(values.tenant, values.scopes, values.expires);
+    case 'list':
+      return list(values.tenant);
+    case 'revoke':
+      if (!positionals[1]) throw new UsageError('usage: roomgate key revoke ID');
+      return revoke(positionals[1]);
+    default:
+      throw new UsageError('usage: roomgate key create|list|revoke');
+  }
+}
+
+async function create(slug: string | undefined, scopeList: string | undefined, expires: string | undefined): Promise<number> {
+  if (!slug) throw new UsageError('--tenant SLUG is required');
+  const scopes = (scopeList ?? '').split(',').map((scope) => scope.trim()).filter(Boolean);
+  if (scopes.length === 0) throw new UsageError(`--scopes is required: a comma list of ${SCOPES.join(', ')}`);
+  const unknown = scopes.filter((scope) => !isScope(scope));
+  if (unknown.length > 0) throw new UsageError(`unknown scope(s): ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`);
+  let expiresAt: string | null = null;
+  if (expires !== undefined) {
+    const ms = parseDuration(expires);
+    if (!ms) throw new UsageError('--expires must be a duration such as 90d or 12h');
+    expiresAt = new Date(Date.now() + ms).toISOString();
+  }
+  const store = await openCliStore();
+  try {
+    const tenant = await store.db.selectFrom('tenants').select('id').where('slug', '=', slug).executeTakeFirst();
+    if (!tenant) {
+      console.error(`roomgate: no tenant '${slug}'`);
+      return 1;
+    }
+    const generated = generateApiKey(randomBytes);
+    const id = newId('key');
+    await store.db
+      .insertInto('api_keys')
+      .values({
+        id,
+        tenant_id: tenant.id,
+        lookup_id: generated.lookupId,
+        secret_hash: generated.secretHash,
+        scopes: scopes.join(','),
+        expires_at: expiresAt,
+        revoked_at: null,
+        last_used_at: null,
+        created_at: new Date().toISOString(),
+      })
+      .execute();
+    // The key itself goes to stdout once, for the operator to hand over; it is not stored.
+    console.log(JSON.stringify({ id, tenant: slug, scopes, expiresAt, key: generated.key }));
+    console.error('roomgate: store this key now; only its hash is kept and it cannot be shown again');
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function list(slug: string | undefined): Promise<number> {
+  const store = await openCliStore();
+  try {
+    let query = store.db
+      .selectFrom('api_keys')
+      .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
+      .select(['api_keys.id', 'tenants.slug', 'api_keys.lookup_id', 'api_keys.scopes', 'api_keys.expires_at', 'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.created_at'])
+      .orderBy('api_keys.created_at');
+    if (slug) query = query.where('tenants.slug', '=', slug);
+    for (const row of await query.execute()) {
+      console.log(
+        JSON.stringify({
+          id: row.id,
+          tenant: row.slug,
+          prefix: `rgk_${row.lookup_id.slice(0, 6)}…`,
+          scopes: row.scopes.split(','),
+          expiresAt: row.expires_at,
+          revokedAt: row.revoked_at,
+          lastUsedAt: row.last_used_at,
+          createdAt: row.created_at,
+        }),
+      );
+    }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function revoke(id: string): Promise<number> {
+  const store = await openCliStore();
+  try {
+    const result = await store.db
+      .updateTable('api_keys')
+      .set({ revoked_at: new Date().toISOString() })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) {
+      console.error(`roomgate: no active key '${id}'`);
+      return 1;
+    }
+    console.log(JSON.stringify({ id, revoked: true }));
+    return 0;
+  } finally {
+    await store.close();
+  }
 }
