@@ -1,0 +1,79 @@
+/**
+ * The URLs a request may have been signed with, most likely first: the URL exactly as
+ * received, then with the default port added or the explicit port removed (the SDKs accept
+ * both, because Twilio is inconsistent about ports), then — only where different — the forms
+ * `new URL()` normalises to, for senders that signed a normalised URL.
+ */
+
+/** @example urlCandidates('https://a.test/x') → ['https://a.test/x', 'https://a.test:443/x'] */
+export function urlCandidates(url: string): string[] {
+  const candidates = [url];
+  const toggled = togglePort(url);
+  if (toggled) candidates.push(toggled);
+  const normalised = normalise(url);
+  if (normalised && !candidates.includes(normalised)) {
+    candidates.push(normalised);
+    const normalisedToggled = togglePort(normalised);
+    if (normalisedToggled && !candidates.includes(normalisedToggled)) candidates.push(normalisedToggled);
+  }
+  return candidates;
+}
+
+/** Adds `:443`/`:80` when there is no port; removes an explicit port. Undefined if not a URL. */
+export function togglePort(url: string): string | undefined {
+  const parts = splitUrl(url);
+  if (!parts) return undefined;
+  const { scheme, userinfo, host, port, rest } = parts;
+  const newPort = port === undefined ? (scheme.toLowerCase() === 'https' ? ':443' : ':80') : '';
+  return `${scheme}://${userinfo}${host}${newPort}${rest}`;
+}
+
+interface UrlParts {
+  readonly scheme: string;
+  readonly userinfo: string;
+  readonly host: string;
+  readonly port: string | undefined;
+  readonly rest: string;
+}
+
+/** Splits without normalising: host case, escapes and everything after the authority stay as sent. */
+export function splitUrl(url: string): UrlParts | undefined {
+  const schemeEnd = url.indexOf('://');
+  if (schemeEnd <= 0) return undefined;
+  const scheme = url.slice(0, schemeEnd);
+  const authorityStart = schemeEnd + 3;
+  let authorityEnd = url.length;
+  for (const terminator of ['/', '?', '#']) {
+    const index = url.indexOf(terminator, authorityStart);
+    if (index >= 0 && index < authorityEnd) authorityEnd = index;
+  }
+  const authority = url.slice(authorityStart, authorityEnd);
+  const at = authority.lastIndexOf('@');
+  const userinfo = at >= 0 ? authority.slice(0, at + 1) : '';
+  const hostPort = authority.slice(at + 1);
+  let host = hostPort;
+  let port: string | undefined;
+  if (hostPort.startsWith('[')) {
+    const close = hostPort.indexOf(']');
+    host = hostPort.slice(0, close + 1);
+    if (hostPort[close + 1] === ':') port = hostPort.slice(close + 2);
+  } else {
+    const colon = hostPort.lastIndexOf(':');
+    if (colon >= 0) {
+      host = hostPort.slice(0, colon);
+      port = hostPort.slice(colon + 1);
+    }
+  }
+  if (!host) return undefined;
+  return { scheme, userinfo, host, port, rest: url.slice(authorityEnd) };
+}
+
+function normalise(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    // URL drops a default port; a signer that normalised kept the rest as URL serialises it.
+    return parsed.href === url ? undefined : parsed.href;
+  } catch {
+    return undefined;
+  }
+}
