@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
-import { rolesForTenantKind } from '../../core/consultation/billing-rule.js';
+import { rolesForTenantKind } from '../../core/consultation/roles.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { insertIfAbsent } from '../../storage/insert-if-absent.js';
 import type { Store } from '../../storage/store.js';
