@@ -89,7 +89,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     clock,
     pollIntervalMs: options.outboxPollIntervalMs ?? 1000,
-    handlers: { 'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() }) },
+    handlers: {
+      'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() }),
+      'report-composition-failure': async (entry) => {
+        metrics.alerts.inc({ kind: 'composition-failed' });
+        logger.error({ alert: 'composition-failed', consultationId: entry.payload.consultationId }, 'composition failed after every retry');
+      },
+    },
   });
   const ingest = createStoreIngest({ store, clock, logger, live, onOutbox: () => outbox.wake() });
 

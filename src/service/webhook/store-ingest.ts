@@ -9,6 +9,7 @@
  *     callbacks (so order, lateness and repetition cannot change the result).
  */
 import type { Logger } from 'pino';
+import type { LiveEvents, LiveEvent } from '../live/live-events.js';
 import { eventDedupeKey } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { GroupCommitter } from '../../storage/group-committer.js';
@@ -28,14 +29,38 @@ export interface StoreIngest extends CallbackIngest {
   close(): Promise<void>;
 }
 
-export function createStoreIngest(options: { store: Store; clock: () => Date; logger: Logger }): StoreIngest {
-  const committer = new GroupCommitter<SignedCallback, IngestOutcome>({
+interface BatchOutcome {
+  readonly outcome: IngestOutcome;
+  /** Set on one callback of the batch: what to do once the batch has committed. */
+  readonly afterCommit?: { live: LiveEvent[]; queuedEffects: boolean };
+}
+
+export interface StoreIngestOptions {
+  readonly store: Store;
+  readonly clock: () => Date;
+  readonly logger: Logger;
+  readonly live: LiveEvents;
+  /** Called after a commit that queued outbox entries. */
+  readonly onOutbox: () => void;
+}
+
+export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
+  const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
     maxBatch: 256,
     apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
   });
   return {
-    submit: (callback) => committer.submit(callback),
+    async submit(callback) {
+      const { outcome, afterCommit } = await committer.submit(callback);
+      if (afterCommit) {
+        if (afterCommit.queuedEffects) options.onOutbox();
+        if (afterCommit.live.length > 0) {
+          options.live.publish(afterCommit.live).catch((error: unknown) => options.logger.warn({ err: error }, 'could not publish live events'));
+        }
+      }
+      return outcome;
+    },
     drain: () => committer.drain(),
     close: () => committer.close(),
   };
@@ -45,7 +70,7 @@ async function ingestBatch(
   trx: StoreTransaction,
   callbacks: readonly SignedCallback[],
   options: { clock: () => Date; logger: Logger },
-): Promise<IngestOutcome[]> {
+): Promise<BatchOutcome[]> {
   const fields = callbacks.map((callback) => Object.fromEntries(callback.params) as Record<string, string>);
   const screenings = await screen(trx, fields);
   const now = options.clock().toISOString();
@@ -87,17 +112,35 @@ async function ingestBatch(
     touched.add(screening.consultationId);
     return { outcome: 'stored', event };
   });
-  if (touched.size > 0) await projectConsultations(trx, [...touched], now);
-  return outcomes;
+  if (touched.size === 0) return outcomes.map((outcome) => ({ outcome }));
+  const afterCommit = await projectConsultations(trx, [...touched], now);
+  return outcomes.map((outcome, index) => (index === 0 ? { outcome, afterCommit } : { outcome }));
 }
 
 /** Decides, per callback, whether it may be applied — without trusting anything but the signed params. */
 async function screen(trx: StoreTransaction, fields: readonly Record<string, string>[]): Promise<Screening[]> {
   const roomSids = [...new Set(fields.map((params) => params.RoomSid).filter((sid): sid is string => Boolean(sid)))];
+  const roomNames = [...new Set(fields.map((params) => params.RoomName).filter((name): name is string => Boolean(name)))];
   const consultations = roomSids.length
-    ? await trx.selectFrom('consultations').select(['id', 'room_sid']).where('room_sid', 'in', roomSids).execute()
+    ? await trx
+        .selectFrom('consultations')
+        .select(['id', 'room_sid', 'room_name'])
+        .where((eb) => eb.or([eb('room_sid', 'in', roomSids), ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : [])]))
+        .execute()
     : [];
-  const byRoom = new Map(consultations.map((row) => [row.room_sid!, row.id]));
+  const byRoom = new Map<string, string>();
+  for (const row of consultations) {
+    if (row.room_sid) {
+      byRoom.set(row.room_sid, row.id);
+      continue;
+    }
+    // A callback can overtake the API's own write of the room's SID: match by our unguessable
+    // room name (signed by Twilio) and record the SID now.
+    const roomSid = fields.find((params) => params.RoomName === row.room_name)?.RoomSid;
+    if (!roomSid) continue;
+    await trx.updateTable('consultations').set({ room_sid: roomSid }).where('id', '=', row.id).where('room_sid', 'is', null).execute();
+    byRoom.set(roomSid, row.id);
+  }
 
   const identities = fields
     .map((params) => ({ consultationId: params.RoomSid ? byRoom.get(params.RoomSid) : undefined, identity: params.ParticipantIdentity }))
