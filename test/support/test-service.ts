@@ -1,0 +1,143 @@
+/**
+ * A Roomgate app on a fresh database of one engine, with a Twilio account, and helpers to seed
+ * tenants, keys and consultations the way the CLI and API would. Log output is captured so tests
+ * can prove what was (and was not) logged.
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { generateApiKey } from '../../src/core/api-key/api-key-format.js';
+import { buildApp, type AppOptions } from '../../src/service/app.js';
+import { loadConfig, type Config } from '../../src/service/config.js';
+import { createLogger } from '../../src/service/logger.js';
+import { newId } from '../../src/storage/ids.js';
+import { openStore } from '../../src/storage/open-store.js';
+import type { Store } from '../../src/storage/store.js';
+import type { EngineUnderTest, TestDatabase } from './engines.js';
+
+export interface TestService {
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly config: Config;
+  readonly accountSid: string;
+  readonly authToken: string;
+  readonly database: TestDatabase;
+  /** Every log line written so far. */
+  logs(): string;
+  seedTenant(kind?: 'human' | 'veterinary', scopes?: string[], options?: { expiresAt?: string; revoked?: boolean }): Promise<{ tenantId: string; key: string; keyId: string }>;
+  seedKey(tenantId: string, scopes: string[], options?: { expiresAt?: string; revoked?: boolean }): Promise<{ key: string; keyId: string }>;
+  seedConsultation(tenantId: string, options?: { roomSid?: string; identities?: Record<string, string>; record?: boolean }): Promise<{ id: string; roomSid: string; roomName: string }>;
+  close(): Promise<void>;
+}
+
+export const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+export async function startTestService(
+  engine: EngineUnderTest,
+  options: { env?: Record<string, string>; app?: Partial<AppOptions>; database?: TestDatabase; storeUrl?: (url: string) => string } = {},
+): Promise<TestService> {
+  const accountSid = `AC${randomHex(16)}`;
+  const authToken = randomHex(16);
+  const database = options.database ?? (await engine.createTestDatabase());
+  const storeUrl = options.storeUrl ? options.storeUrl(database.url) : database.url;
+  const config = loadConfig({
+    TWILIO_ACCOUNT_SID: accountSid,
+    TWILIO_AUTH_TOKEN: authToken,
+    TWILIO_API_KEY_SID: `SK${randomHex(16)}`,
+    TWILIO_API_KEY_SECRET: randomHex(16),
+    ROOMGATE_DATABASE_URL: storeUrl,
+    LOG_LEVEL: 'debug',
+    ...options.env,
+  });
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(String(chunk));
+      callback();
+    },
+  });
+  const logger = createLogger({ level: 'debug', destination });
+  const store = await openStore(storeUrl, { logger });
+  await store.migrate();
+  const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
+  await app.ready();
+  const now = () => new Date().toISOString();
+
+  const seedKey: TestService['seedKey'] = async (tenantId, scopes, keyOptions = {}) => {
+    const generated = generateApiKey(randomBytes);
+    const keyId = newId('key');
+    await store.db
+      .insertInto('api_keys')
+      .values({
+        id: keyId,
+        tenant_id: tenantId,
+        lookup_id: generated.lookupId,
+        secret_hash: generated.secretHash,
+        scopes: scopes.join(','),
+        expires_at: keyOptions.expiresAt ?? null,
+        revoked_at: keyOptions.revoked ? now() : null,
+        last_used_at: null,
+        created_at: now(),
+      })
+      .execute();
+    return { key: generated.key, keyId };
+  };
+
+  return {
+    app,
+    store,
+    config,
+    accountSid,
+    authToken,
+    database,
+    logs: () => lines.join(''),
+    seedKey,
+    async seedTenant(kind = 'human', scopes = [], keyOptions = {}) {
+      const tenantId = newId('ten');
+      await store.db
+        .insertInto('tenants')
+        .values({ id: tenantId, slug: `t-${randomHex(4)}`, name: 'Test clinic', kind, created_at: now() })
+        .execute();
+      const { key, keyId } = await seedKey(tenantId, scopes, keyOptions);
+      return { tenantId, key, keyId };
+    },
+    async seedConsultation(tenantId, consultationOptions = {}) {
+      const id = newId('con');
+      const roomSid = consultationOptions.roomSid ?? `RM${randomHex(16)}`;
+      const roomName = `rg-${id}`;
+      await store.db
+        .insertInto('consultations')
+        .values({
+          id,
+          tenant_id: tenantId,
+          room_sid: roomSid,
+          room_name: roomName,
+          status: 'scheduled',
+          record: consultationOptions.record === false ? 0 : 1,
+          scheduled_at: null,
+          started_at: null,
+          ended_at: null,
+          created_at: now(),
+          updated_at: now(),
+          version: 0,
+        })
+        .execute();
+      for (const [identity, role] of Object.entries(consultationOptions.identities ?? {})) {
+        await store.db
+          .insertInto('issued_identities')
+          .values({ consultation_id: id, identity, role, issued_at: now(), expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+          .execute();
+        await store.db
+          .insertInto('participants')
+          .values({ id: newId('par'), consultation_id: id, identity, role, participant_sid: null, created_at: now() })
+          .execute();
+      }
+      return { id, roomSid, roomName };
+    },
+    async close() {
+      await app.close();
+      await store.close();
+      if (!options.database) await database.drop();
+    },
+  };
+}
