@@ -34,7 +34,7 @@ export const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 export async function startTestService(
   engine: EngineUnderTest,
-  options: { env?: Record<string, string>; app?: Partial<AppOptions>; database?: TestDatabase; storeUrl?: (url: string) => string } = {},
+  options: { env?: Record<string, string>; app?: Partial<AppOptions>; database?: TestDatabase; storeUrl?: (url: string) => string; busyTimeoutMs?: number } = {},
 ): Promise<TestService> {
   const accountSid = `AC${randomHex(16)}`;
   const authToken = randomHex(16);
@@ -57,7 +57,7 @@ export async function startTestService(
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const store = await openStore(storeUrl, { logger });
+  const store = await openStore(storeUrl, { logger, ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
   await app.ready();
