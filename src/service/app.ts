@@ -103,7 +103,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     bodyLimit: 256 * 1024,
-    disableRequestLogging: false,
   });
 
   app.decorate('roomgate', {

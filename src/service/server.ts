@@ -23,7 +23,10 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, options: { logger?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  options: { logger?: Logger; /** Stopped after the app, e.g. the sandbox. */ companions?: { close(): Promise<void> }[] } = {},
+): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   if (config.databaseUrl.startsWith('sqlite:') && !config.databaseUrl.includes(':memory:')) {
     mkdirSync(dirname(config.databaseUrl.slice('sqlite:'.length)), { recursive: true });
@@ -43,6 +46,7 @@ export async function startServer(config: Config, options: { logger?: Logger } =
       url: address,
       async close() {
         await app.close();
+        for (const companion of options.companions ?? []) await companion.close();
         await store.close();
       },
     };
