@@ -29,6 +29,8 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
     '/v1/consultations/:id/access-tokens',
     { config: { scope: 'tokens:issue' } },
     async (request, reply) => {
+      const consultation = await findTenantConsultation(options.store, request.tenant.id, request.params.id);
+      if (!consultation) throw new HttpError('NOT_FOUND');
       const { identity, role } = (request.body ?? {}) as Record<string, unknown>;
       if (typeof identity !== 'string') throw new HttpError('VALIDATION_FAILED', 'identity must be a string');
       const policy = checkIdentity(identity);
@@ -40,8 +42,6 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
       if (typeof role !== 'string' || !(allowedRoles as readonly string[]).includes(role)) {
         throw new HttpError('VALIDATION_FAILED', `role must be one of: ${allowedRoles.join(', ')}`);
       }
-      const consultation = await findTenantConsultation(options.store, request.tenant.id, request.params.id);
-      if (!consultation) throw new HttpError('NOT_FOUND');
       if (['completed', 'cancelled', 'no-show'].includes(consultation.status)) {
         throw new HttpError('CONFLICT', `The consultation is ${consultation.status}.`);
       }
