@@ -1,187 +1,418 @@
 /**
- * The sandbox Twilio: the Video REST slice Roomgate uses, with Twilio's field names, HTTP Basic
- * auth (API key or account credentials) and Twilio-style errors; plus a control API under
- * /_sandbox for participants joining and leaving. See src/sandbox/README.md.
+ * The sandbox Twilio: the Video REST slice Roomgate uses (Twilio's routes, field names, HTTP
+ * Basic auth with the API key or the account credentials, Twilio's error body), the control
+ * API under `/_sandbox` that plays participants and scenarios, and the signed status
+ * callbacks. `startSandbox` listens; see src/sandbox/README.md for the routes.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
 import { CallbackSender, type CallbackAttempt } from './callback-sender.js';
-import { SandboxState, TwilioError, type SandboxComposition, type SandboxRoom } from './sandbox-state.js';
-import type { SandboxCredentials } from './twilio-ids.js';
+import { SandboxClock } from './sandbox-clock.js';
+import type { SandboxCredentials } from './sandbox-credentials.js';
+import { invalidParameter, notFound, SANDBOX_ERROR_CODES as E, SandboxTwilioError } from './sandbox-errors.js';
+import { compositionResource, participantResource, recordingResource, roomResource, twilioDate } from './twilio-resources.js';
+import { VideoEmulator, type SandboxRoom, type TrackKind } from './video-emulator.js';
 
 export interface SandboxOptions extends SandboxCredentials {
+  /** 0 (the default) picks a free port. */
   readonly port?: number;
+  /** Default 127.0.0.1. */
   readonly host?: string;
+  /** Where Timestamps and durations come from; the control API can move it forward. */
   readonly clock?: () => Date;
-  /** Callback retries after the first attempt (Twilio's default: 1). */
+  readonly logger?: Logger;
+  /** Callback retries after the first attempt (Twilio's default: 1); a URL's `#rc=` wins. */
   readonly callbackRetries?: number;
+  /** Pause before a callback retry. Default 250 ms. */
   readonly callbackRetryDelayMs?: number;
+  /** Real milliseconds between a composition's steps. Default 20. */
+  readonly compositionStepMs?: number;
+  /** How often the empty-room and unused-room timeouts are checked. Default 1000 ms. */
+  readonly timeoutCheckIntervalMs?: number;
 }
 
 export interface Sandbox {
+  /** Base URL, e.g. http://127.0.0.1:PORT — Roomgate's TWILIO_API_BASE_URL. */
   readonly url: string;
-  readonly state: SandboxState;
+  readonly accountSid: string;
+  /** Rooms, participants, recordings and compositions, for inspection (`state.rooms`, `state.compositions`). */
+  readonly state: VideoEmulator;
+  /** Every callback delivery attempt, oldest first. */
   readonly callbackLog: readonly CallbackAttempt[];
+  /** A participant joins the room (SID or in-progress UniqueName) and publishes audio and video; returns its SID. */
+  connectParticipant(input: { room: string; identity: string; tracks?: readonly TrackKind[] }): string;
+  /** A participant (SID, or identity of a connected one) leaves. */
+  disconnectParticipant(input: { room: string; participant: string }): void;
+  /** Shorthand of connectParticipant. */
   connect(room: string, identity: string): string;
+  /** Shorthand of disconnectParticipant. */
   disconnect(room: string, participant: string): void;
-  endRoom(room: string): void;
-  failNextComposition(): void;
-  /** Resolves when every callback queued so far has been delivered or given up. */
+  /** Ends the room as `POST /v1/Rooms/{sid}` with `Status=completed` does. */
+  endRoom(room: string): SandboxRoom;
+  /** The next composition created ends with composition-failed. */
+  failNextComposition(errorMessage?: string): void;
+  now(): Date;
+  /** Moves the sandbox clock forward, then ends rooms whose timeout has passed. */
+  advanceTime(ms: number): Date;
+  /** Sets the sandbox clock (never backwards), then ends rooms whose timeout has passed. */
+  setTime(to: Date): Date;
+  /** Resolves when no composition is processing and every queued callback is delivered or given up. */
   idle(): Promise<void>;
   close(): Promise<void>;
 }
 
+type Form = URLSearchParams;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    form: URLSearchParams;
+  }
+}
+
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
-  const sender = new CallbackSender({ authToken: options.authToken, retries: options.callbackRetries ?? 1, retryDelayMs: options.callbackRetryDelayMs ?? 500 });
-  let baseUrl = '';
-  const state = new SandboxState(options.accountSid, sender, options.clock ?? (() => new Date()), () => baseUrl);
-
-  const server = http.createServer((request, response) => {
-    readBody(request)
-      .then((body) => route(request, body))
-      .then(({ status, json }) => send(response, status, json))
-      .catch((error: unknown) => {
-        if (error instanceof TwilioError) {
-          return send(response, error.status, { code: error.code, message: error.message, more_info: `https://www.twilio.com/docs/errors/${error.code}`, status: error.status });
-        }
-        return send(response, 500, { code: 20500, message: 'Internal Server Error', status: 500 });
-      });
+  const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'sandbox' });
+  const clock = new SandboxClock(options.clock);
+  const sender = new CallbackSender({
+    authToken: options.authToken,
+    retries: options.callbackRetries ?? 1,
+    retryDelayMs: options.callbackRetryDelayMs ?? 250,
+    logger,
   });
+  const emulator = new VideoEmulator({
+    accountSid: options.accountSid,
+    clock,
+    callbacks: sender,
+    compositionStepMs: options.compositionStepMs ?? 20,
+  });
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  let base = '';
 
-  const authorized = (request: http.IncomingMessage): boolean => {
-    const match = /^Basic (.+)$/.exec(request.headers.authorization ?? '');
-    if (!match) return false;
-    const given = Buffer.from(match[1]!, 'base64');
-    return [`${options.apiKeySid}:${options.apiKeySecret}`, `${options.accountSid}:${options.authToken}`].some((pair) => {
-      const expected = Buffer.from(pair);
-      return expected.length === given.length && timingSafeEqual(expected, given);
-    });
+  const checkTimeouts = () => {
+    try {
+      emulator.checkTimeouts();
+    } catch (error) {
+      logger.error({ err: error }, 'sandbox timeout check failed');
+    }
   };
 
-  async function route(request: http.IncomingMessage, body: URLSearchParams): Promise<{ status: number; json: unknown }> {
-    const url = new URL(request.url ?? '/', 'http://sandbox');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    const method = request.method ?? 'GET';
-    if (parts[0] === '_sandbox') return control(method, parts.slice(1), body);
-    if (parts[0] !== 'v1') throw new TwilioError(404, 20404, 'The requested resource was not found');
-    if (!authorized(request)) throw new TwilioError(401, 20003, 'Authenticate');
-    const [, collection, sid] = parts;
-    if (collection === 'Rooms' && method === 'POST' && !sid) {
-      const room = state.createRoom({
-        uniqueName: body.get('UniqueName') ?? undefined,
-        type: body.get('Type') ?? undefined,
-        statusCallback: body.get('StatusCallback') ?? undefined,
-        record: body.get('RecordParticipantsOnConnect') === 'true',
-      });
-      return { status: 201, json: roomJson(room) };
-    }
-    if (collection === 'Rooms' && method === 'GET' && sid) return { status: 200, json: roomJson(state.findRoom(sid)) };
-    if (collection === 'Rooms' && method === 'POST' && sid) {
-      if (body.get('Status') !== 'completed') throw new TwilioError(400, 53112, 'Status must be completed');
-      return { status: 200, json: roomJson(state.completeRoom(sid)) };
-    }
-    if (collection === 'Compositions' && method === 'POST' && !sid) {
-      const roomSid = body.get('RoomSid');
-      if (!roomSid) throw new TwilioError(400, 53602, 'RoomSid is required');
-      return { status: 201, json: compositionJson(state.createComposition({ roomSid, statusCallback: body.get('StatusCallback') ?? undefined })) };
-    }
-    if (collection === 'Compositions' && method === 'GET' && sid) return { status: 200, json: compositionJson(state.findComposition(sid)) };
-    if (collection === 'Compositions' && method === 'GET' && !sid) {
-      const roomSid = url.searchParams.get('RoomSid');
-      const list = [...state.compositions.values()].filter((composition) => !roomSid || composition.roomSid === roomSid);
-      return { status: 200, json: { compositions: list.map(compositionJson), meta: { page: 0, page_size: 50, key: 'compositions' } } };
-    }
-    throw new TwilioError(404, 20404, 'The requested resource was not found');
-  }
-
-  async function control(method: string, parts: string[], body: URLSearchParams): Promise<{ status: number; json: unknown }> {
-    if (method !== 'POST') throw new TwilioError(405, 20004, 'Method not allowed');
-    const [collection, room, sub, participant, action] = parts;
-    if (collection === 'Rooms' && room && sub === 'Participants' && !participant) {
-      const identity = body.get('Identity');
-      if (!identity) throw new TwilioError(400, 53200, 'Identity is required');
-      return { status: 201, json: { sid: state.connect(room, identity).sid, identity } };
-    }
-    if (collection === 'Rooms' && room && sub === 'Participants' && participant && action === 'Disconnect') {
-      return { status: 200, json: { sid: state.disconnect(room, participant).sid } };
-    }
-    if (collection === 'Rooms' && room && sub === 'End') return { status: 200, json: roomJson(state.completeRoom(room)) };
-    if (collection === 'Compositions' && room === 'FailNext') {
-      state.failNextCompositionRequest();
-      return { status: 200, json: { failNext: true } };
-    }
-    throw new TwilioError(404, 20404, 'Unknown sandbox control route');
-  }
-
-  function roomJson(room: SandboxRoom) {
-    return {
-      sid: room.sid,
-      account_sid: options.accountSid,
-      unique_name: room.uniqueName,
-      status: room.status,
-      type: room.type,
-      status_callback: room.statusCallback ?? null,
-      status_callback_method: 'POST',
-      record_participants_on_connect: room.record,
-      date_created: room.createdAt.toISOString(),
-      end_time: room.endedAt?.toISOString() ?? null,
-      duration: room.endedAt ? Math.round((room.endedAt.getTime() - room.createdAt.getTime()) / 1000) : null,
-      url: `${baseUrl}/v1/Rooms/${room.sid}`,
-      links: { participants: `${baseUrl}/v1/Rooms/${room.sid}/Participants`, recordings: `${baseUrl}/v1/Rooms/${room.sid}/Recordings` },
-    };
-  }
-
-  function compositionJson(composition: SandboxComposition) {
-    return {
-      sid: composition.sid,
-      account_sid: options.accountSid,
-      room_sid: composition.roomSid,
-      status: composition.status,
-      format: 'mp4',
-      status_callback: composition.statusCallback ?? null,
-      date_created: composition.createdAt.toISOString(),
-      url: `${baseUrl}/v1/Compositions/${composition.sid}`,
-      links: { media: `${baseUrl}/v1/Compositions/${composition.sid}/Media` },
-    };
-  }
-
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
-  const address = server.address() as AddressInfo;
-  baseUrl = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-
-  return {
-    url: baseUrl,
-    state,
+  const sandbox: Sandbox = {
+    get url() {
+      return base;
+    },
+    accountSid: options.accountSid,
+    state: emulator,
     callbackLog: sender.log,
-    connect: (room, identity) => state.connect(room, identity).sid,
-    disconnect: (room, participant) => void state.disconnect(room, participant),
-    endRoom: (room) => void state.completeRoom(room),
-    failNextComposition: () => state.failNextCompositionRequest(),
-    idle: () => sender.idle(),
+    connectParticipant: (input) => emulator.connectParticipant(input).sid,
+    disconnectParticipant: (input) => void emulator.disconnectParticipant(input),
+    connect: (room, identity) => emulator.connectParticipant({ room, identity }).sid,
+    disconnect: (room, participant) => void emulator.disconnectParticipant({ room, participant }),
+    endRoom: (room) => emulator.completeRoom(room),
+    failNextComposition: (errorMessage) => emulator.failNextComposition(errorMessage),
+    now: () => clock.now(),
+    advanceTime(ms) {
+      const now = clock.advance(ms);
+      checkTimeouts();
+      return now;
+    },
+    setTime(to) {
+      const now = clock.set(to);
+      checkTimeouts();
+      return now;
+    },
+    async idle() {
+      do {
+        await emulator.settled();
+        await sender.idle();
+      } while (emulator.busy);
+    },
     async close() {
-      await sender.idle();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      clearInterval(timeoutChecker);
+      emulator.close();
+      await sender.close();
+      await app.close();
     },
   };
+
+  registerParsers(app);
+  registerErrors(app, logger);
+  registerAuth(app, options);
+  registerRest(app, emulator, options.accountSid, () => base);
+  registerControl(app, sandbox, () => base);
+
+  await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  const address = app.server.address() as AddressInfo;
+  base = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const timeoutChecker = setInterval(checkTimeouts, options.timeoutCheckIntervalMs ?? 1_000);
+  timeoutChecker.unref();
+  logger.info({ url: base, accountSid: options.accountSid, apiKeySid: options.apiKeySid }, 'sandbox Twilio listening');
+  return sandbox;
 }
 
-async function readBody(request: http.IncomingMessage): Promise<URLSearchParams> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > 64 * 1024) throw new TwilioError(413, 20413, 'Request entity too large');
-    chunks.push(chunk);
+/** Twilio takes form-encoded bodies; the control API takes JSON too, for convenience. */
+function registerParsers(app: FastifyInstance): void {
+  app.decorateRequest('form', null as unknown as URLSearchParams);
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, new URLSearchParams(body as string));
+  });
+  app.addHook('preHandler', async (request) => {
+    request.form = toForm(request.body);
+  });
+}
+
+function toForm(body: unknown): Form {
+  if (body instanceof URLSearchParams) return body;
+  const form = new URLSearchParams();
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    for (const [key, value] of Object.entries(body)) {
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (item === null || item === undefined) continue;
+        form.append(key, typeof item === 'object' ? JSON.stringify(item) : String(item));
+      }
+    }
+  } else if (body !== undefined && body !== null && body !== '') {
+    throw invalidParameter('The body must be form-encoded (or a JSON object)');
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return form;
 }
 
-function send(response: http.ServerResponse, status: number, json: unknown): void {
-  const body = JSON.stringify(json);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  response.end(body);
+function registerErrors(app: FastifyInstance, logger: Logger): void {
+  app.setErrorHandler((error: unknown, request, reply) => {
+    if (error instanceof SandboxTwilioError) return reply.status(error.status).send(error.toJSON());
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500) {
+      return reply.status(status).send(new SandboxTwilioError(status, E.INVALID_PARAMETER, (error as Error).message).toJSON());
+    }
+    logger.error({ err: error, method: request.method, url: request.url }, 'sandbox route failed');
+    return reply.status(500).send(new SandboxTwilioError(500, E.INTERNAL, 'Internal Server Error').toJSON());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(notFound(request.url.split('?')[0]!).toJSON());
+  });
+}
+
+/**
+ * HTTP Basic with the API key (SID:secret) or the account (SID:auth token), on every route —
+ * the control routes too: a web page must not be able to drive a developer's sandbox by a
+ * cross-site form POST to 127.0.0.1.
+ */
+function registerAuth(app: FastifyInstance, credentials: SandboxCredentials): void {
+  const accepted = [
+    Buffer.from(`${credentials.apiKeySid}:${credentials.apiKeySecret}`),
+    Buffer.from(`${credentials.accountSid}:${credentials.authToken}`),
+  ];
+  app.addHook('onRequest', async (request, reply) => {
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(request.headers.authorization ?? '');
+    const given = match ? Buffer.from(match[1]!, 'base64') : Buffer.alloc(0);
+    // Compare against every pair, without stopping early: time does not say which one was close.
+    let ok = false;
+    for (const expected of accepted) ok = (expected.length === given.length && timingSafeEqual(expected, given)) || ok;
+    if (!ok) {
+      reply.header('www-authenticate', 'Basic realm="Twilio API"');
+      return reply.status(401).send(new SandboxTwilioError(401, E.AUTHENTICATE, 'Authenticate').toJSON());
+    }
+  });
+}
+
+type Params<K extends string> = { Params: Record<K, string> };
+
+function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid: string, base: () => string): void {
+  const room = (r: SandboxRoom) => roomResource(base(), accountSid, r);
+
+  app.post('/v1/Rooms', async (request, reply) => {
+    const f = request.form;
+    const created = emulator.createRoom({
+      uniqueName: optional(f, 'UniqueName'),
+      type: optional(f, 'Type'),
+      statusCallback: optional(f, 'StatusCallback'),
+      statusCallbackMethod: optional(f, 'StatusCallbackMethod'),
+      recordParticipantsOnConnect: bool(f, 'RecordParticipantsOnConnect'),
+      emptyRoomTimeout: int(f, 'EmptyRoomTimeout'),
+      unusedRoomTimeout: int(f, 'UnusedRoomTimeout'),
+      maxParticipants: int(f, 'MaxParticipants'),
+    });
+    return reply.status(201).send(room(created));
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/Rooms', async (request) => {
+    const { Status, UniqueName } = request.query;
+    const rooms = emulator.listRooms().filter((r) => (!Status || r.status === Status) && (!UniqueName || r.uniqueName === UniqueName));
+    return page(base(), '/v1/Rooms', 'rooms', rooms.reverse().map(room), request.query.PageSize);
+  });
+
+  app.get<Params<'room'>>('/v1/Rooms/:room', async (request) => {
+    const found = emulator.getRoom(request.params.room);
+    if (!found) throw notFound(`/Rooms/${request.params.room}`);
+    return room(found);
+  });
+
+  app.post<Params<'room'>>('/v1/Rooms/:room', async (request) => {
+    const status = optional(request.form, 'Status');
+    if (status !== 'completed') throw new SandboxTwilioError(400, E.ROOM_STATUS_INVALID, 'Status is invalid: only completed is accepted');
+    return room(emulator.completeRoom(request.params.room));
+  });
+
+  app.get<Params<'room'>>('/v1/Rooms/:room/Participants', async (request) => {
+    const found = emulator.getRoom(request.params.room);
+    if (!found) throw notFound(`/Rooms/${request.params.room}`);
+    const status = (request.query as Record<string, string | undefined>).Status;
+    const participants = found.participants.filter((p) => !status || p.status === status);
+    return page(base(), `/v1/Rooms/${found.sid}/Participants`, 'participants', participants.map((p) => participantResource(base(), accountSid, p)));
+  });
+
+  app.get<Params<'room' | 'participant'>>('/v1/Rooms/:room/Participants/:participant', async (request) => {
+    const found = emulator.getParticipant(request.params.room, request.params.participant);
+    if (!found) throw notFound(`/Rooms/${request.params.room}/Participants/${request.params.participant}`);
+    return participantResource(base(), accountSid, found);
+  });
+
+  // Twilio's way to remove a participant from a room: Status=disconnected.
+  app.post<Params<'room' | 'participant'>>('/v1/Rooms/:room/Participants/:participant', async (request) => {
+    if (optional(request.form, 'Status') !== 'disconnected') throw invalidParameter('Status must be disconnected');
+    const left = emulator.disconnectParticipant({ room: request.params.room, participant: request.params.participant });
+    return participantResource(base(), accountSid, left);
+  });
+
+  app.get<Params<'sid'>>('/v1/Recordings/:sid', async (request) => {
+    const found = emulator.getRecording(request.params.sid);
+    if (!found) throw notFound(`/Recordings/${request.params.sid}`);
+    return recordingResource(base(), accountSid, found);
+  });
+
+  app.post('/v1/Compositions', async (request, reply) => {
+    const f = request.form;
+    const layout = optional(f, 'VideoLayout');
+    let videoLayout: unknown;
+    if (layout !== undefined) {
+      try {
+        videoLayout = JSON.parse(layout);
+      } catch {
+        throw new SandboxTwilioError(400, E.COMPOSITION_INVALID, 'VideoLayout is not valid JSON');
+      }
+    }
+    const created = emulator.createComposition({
+      roomSid: optional(f, 'RoomSid') ?? '',
+      audioSources: list(f, 'AudioSources'),
+      audioSourcesExcluded: list(f, 'AudioSourcesExcluded'),
+      videoLayout,
+      format: optional(f, 'Format'),
+      resolution: optional(f, 'Resolution'),
+      trim: bool(f, 'Trim'),
+      statusCallback: optional(f, 'StatusCallback'),
+      statusCallbackMethod: optional(f, 'StatusCallbackMethod'),
+    });
+    return reply.status(201).send(compositionResource(base(), accountSid, created));
+  });
+
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/Compositions', async (request) => {
+    const { RoomSid, Status, PageSize } = request.query;
+    const found = emulator.listCompositions({ roomSid: RoomSid, status: Status }).reverse();
+    return page(base(), '/v1/Compositions', 'compositions', found.map((c) => compositionResource(base(), accountSid, c)), PageSize);
+  });
+
+  app.get<Params<'sid'>>('/v1/Compositions/:sid', async (request) => {
+    const found = emulator.getComposition(request.params.sid);
+    if (!found) throw notFound(`/Compositions/${request.params.sid}`);
+    return compositionResource(base(), accountSid, found);
+  });
+}
+
+function registerControl(app: FastifyInstance, sandbox: Sandbox, base: () => string): void {
+  const { state } = sandbox;
+
+  app.post<Params<'room'>>('/_sandbox/Rooms/:room/Participants', async (request, reply) => {
+    const identity = optional(request.form, 'Identity');
+    if (!identity) throw invalidParameter('Identity is required');
+    const tracks = list(request.form, 'Tracks')?.flatMap((t) => t.split(',')).map((t) => t.trim());
+    if (tracks?.some((t) => t !== 'audio' && t !== 'video')) throw invalidParameter('Tracks must be audio and/or video');
+    const sid = sandbox.connectParticipant({ room: request.params.room, identity, ...(tracks ? { tracks: tracks as TrackKind[] } : {}) });
+    return reply.status(201).send(participantResource(base(), sandbox.accountSid, state.getParticipant(request.params.room, sid)!));
+  });
+
+  app.post<Params<'room' | 'participant'>>('/_sandbox/Rooms/:room/Participants/:participant/Disconnect', async (request) => {
+    const left = state.disconnectParticipant({ room: request.params.room, participant: request.params.participant });
+    return participantResource(base(), sandbox.accountSid, left);
+  });
+
+  app.post<Params<'room'>>('/_sandbox/Rooms/:room/End', async (request) =>
+    roomResource(base(), sandbox.accountSid, sandbox.endRoom(request.params.room)),
+  );
+
+  app.post('/_sandbox/Compositions/FailNext', async (request) => {
+    sandbox.failNextComposition(optional(request.form, 'ErrorMessage'));
+    return { fail_next: true };
+  });
+
+  app.get('/_sandbox/Clock', async () => ({ now: sandbox.now().toISOString() }));
+
+  app.post('/_sandbox/Clock', async (request) => {
+    const advance = optional(request.form, 'AdvanceSeconds');
+    const set = optional(request.form, 'Now');
+    if ((advance === undefined) === (set === undefined)) throw invalidParameter('Give exactly one of AdvanceSeconds or Now');
+    try {
+      if (advance !== undefined) {
+        if (!/^\d+(\.\d+)?$/.test(advance)) throw invalidParameter('AdvanceSeconds must be a non-negative number');
+        sandbox.advanceTime(Number(advance) * 1000);
+      } else {
+        const to = new Date(set!);
+        if (Number.isNaN(to.getTime())) throw invalidParameter('Now must be an ISO 8601 date');
+        sandbox.setTime(to);
+      }
+    } catch (error) {
+      if (error instanceof RangeError) throw invalidParameter(error.message);
+      throw error;
+    }
+    return { now: sandbox.now().toISOString() };
+  });
+
+  app.get('/_sandbox/Callbacks', async () => ({
+    callbacks: sandbox.callbackLog.map((a) => ({
+      url: a.url,
+      event: a.event,
+      attempt: a.attempt,
+      idempotency_token: a.idempotencyToken,
+      status: a.status ?? null,
+      error: a.error ?? null,
+      date: a.at,
+    })),
+  }));
+
+  app.post('/_sandbox/Idle', async () => {
+    await sandbox.idle();
+    return { idle: true, now: twilioDate(sandbox.now()) };
+  });
+}
+
+function page(base: string, path: string, key: string, items: unknown[], pageSize?: string) {
+  const size = Math.min(1000, Math.max(1, Number(pageSize) || 50));
+  const url = `${base}${path}?PageSize=${size}&Page=0`;
+  return {
+    [key]: items.slice(0, size),
+    meta: { page: 0, page_size: size, first_page_url: url, previous_page_url: null, url, next_page_url: null, key },
+  };
+}
+
+function optional(form: Form, key: string): string | undefined {
+  return form.get(key) ?? undefined;
+}
+
+function list(form: Form, key: string): string[] | undefined {
+  const values = form.getAll(key);
+  return values.length ? values : undefined;
+}
+
+function bool(form: Form, key: string): boolean | undefined {
+  const value = form.get(key);
+  if (value === null) return undefined;
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  throw invalidParameter(`${key} must be true or false`);
+}
+
+function int(form: Form, key: string): number | undefined {
+  const value = form.get(key);
+  if (value === null) return undefined;
+  if (!/^\d+$/.test(value)) throw invalidParameter(`${key} must be a whole number`);
+  return Number(value);
 }

@@ -1,23 +1,52 @@
-/** `roomgate sandbox [--port P] [--host H]`: the Twilio emulator alone, until SIGINT/SIGTERM. */
-import { loadOrCreateSandboxCredentials, DEFAULT_SANDBOX_CREDENTIALS_FILE } from '../../sandbox/sandbox-credentials-file.js';
+/**
+ * `roomgate sandbox [--port P] [--host H] [--credentials FILE]`: the Twilio emulator alone,
+ * until SIGINT/SIGTERM. Its credentials are kept in a 0600 file and reused on the next start;
+ * the secrets are never printed, only where they are.
+ */
+import { resolve } from 'node:path';
+import { DEFAULT_SANDBOX_CREDENTIALS_FILE, loadOrCreateSandboxCredentials } from '../../sandbox/sandbox-credentials-file.js';
 import { startSandbox } from '../../sandbox/sandbox-server.js';
-import { parseOptions, UsageError } from '../command.js';
+import { createLogger } from '../../service/logger.js';
+import { EXIT_OK, parseOptions, UsageError } from '../command.js';
+
+export const DEFAULT_SANDBOX_PORT = 8081;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions(argv, { options: { port: { type: 'string' }, host: { type: 'string' }, credentials: { type: 'string' } } });
-  const port = Number(values.port ?? 8081);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be a port number');
+  const { values, positionals } = parseOptions(argv, {
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      credentials: { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  if (positionals.length > 0) throw new UsageError(`sandbox takes no arguments (got '${positionals[0]}')`);
+  const portText = values.port ?? String(DEFAULT_SANDBOX_PORT);
+  if (!/^\d+$/.test(portText) || Number(portText) > 65_535) throw new UsageError('--port must be a port number (0–65535)');
+  const host = values.host ?? '127.0.0.1';
+  if (host.trim() === '') throw new UsageError('--host must not be empty');
   const file = values.credentials ?? DEFAULT_SANDBOX_CREDENTIALS_FILE;
+
   const { credentials, created } = loadOrCreateSandboxCredentials(file);
-  const sandbox = await startSandbox({ ...credentials, port, host: values.host ?? '127.0.0.1' });
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+  const sandbox = await startSandbox({ ...credentials, port: Number(portText), host, logger });
+
+  console.log('');
   console.log(`Sandbox Twilio listening on ${sandbox.url}`);
-  console.log(`  account ${credentials.accountSid}, API key ${credentials.apiKeySid}`);
-  console.log(`  auth token and API key secret: ${file} (${created ? 'created now' : 'reused'}, mode 0600)`);
-  console.log(`  REST: ${sandbox.url}/v1/Rooms, /v1/Compositions  ·  control: ${sandbox.url}/_sandbox/… (src/sandbox/README.md)`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+  console.log(`  account SID:  ${credentials.accountSid}`);
+  console.log(`  API key SID:  ${credentials.apiKeySid}`);
+  console.log(`  auth token and API key secret: in ${file} (mode 0600, ${created ? 'created now' : 'reused'})`);
+  console.log(`  REST:     ${sandbox.url}/v1/Rooms, ${sandbox.url}/v1/Compositions  (HTTP Basic: API key SID and secret)`);
+  console.log(`  control:  ${sandbox.url}/_sandbox/…  (same auth; routes in src/sandbox/README.md), e.g.`);
+  console.log(`            SECRET=$(node -p "require('${resolve(file)}').apiKeySecret")`);
+  console.log(`            curl -u ${credentials.apiKeySid}:$SECRET -d Identity=patient-1 ${sandbox.url}/_sandbox/Rooms/<room>/Participants`);
+  console.log(`  Roomgate: TWILIO_API_BASE_URL=${sandbox.url} with these credentials (npm start does this by itself)`);
+  console.log('');
+
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
   });
   await sandbox.close();
-  return 0;
+  return EXIT_OK;
 }
