@@ -1,5 +1,39 @@
-// Placeholder until the command is built (see the open issues); fails loudly, never pretends.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('roomgate retention: not available in this build');
-  return 1;
+/**
+ * `roomgate retention run [--dry-run]` — removes what is past each tenant's retention period
+ * (see src/service/retention/retention.ts) and prints the report as JSON. With --dry-run,
+ * every transaction is rolled back: the report says what would be removed.
+ */
+import pino from 'pino';
+import { AuditLog } from '../../service/audit-log.js';
+import { loadConfig } from '../../service/config.js';
+import { createLogger } from '../../service/logger.js';
+import { runRetention } from '../../service/retention/retention.js';
+import { parseOptions, UsageError } from '../command.js';
+import { openCliStore } from '../cli-store.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    allowPositionals: true,
+    options: { 'dry-run': { type: 'boolean', default: false } },
+  });
+  if (positionals[0] !== 'run' || positionals.length > 1) throw new UsageError('usage: roomgate retention run [--dry-run]');
+  // The replay window comes from the same configuration the service uses.
+  const config = loadConfig();
+  const dryRun = values['dry-run'] ?? false;
+  const store = await openCliStore();
+  try {
+    const now = new Date();
+    const report = await runRetention(store, { now, replayWindowMs: config.webhookMaxAgeMs + config.webhookFutureSkewMs, dryRun });
+    if (!dryRun) {
+      const audit = new AuditLog(store, createLogger({ level: 'warn', destination: pino.destination(2) }), () => new Date());
+      audit.record({ tenantId: null, actor: 'operator', action: 'retention.run', target: 'all-tenants', outcome: 'completed', detail: { totals: report.totals } });
+      await audit.drain();
+    }
+    console.log(JSON.stringify(report, null, 2));
+    const total = Object.values(report.totals).reduce((sum, count) => sum + count, 0);
+    console.error(`roomgate: ${dryRun ? 'would remove' : 'removed'} ${total} rows across ${report.tenants.length} tenants${dryRun ? ' (dry run: nothing changed)' : ''}`);
+    return 0;
+  } finally {
+    await store.close();
+  }
 }
