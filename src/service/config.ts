@@ -33,6 +33,10 @@ export interface Config {
   /** Refusals within alertWindowMs above this raise one alert log line per window. */
   readonly alertRefusalThreshold: number;
   readonly alertWindowMs: number;
+  /** Quarantined callbacks within alertWindowMs above this raise one 'quarantine-rate' alert. */
+  readonly alertQuarantineThreshold: number;
+  /** Where alerts are POSTed, signed like Standard Webhooks; undefined when not configured. */
+  readonly alertWebhook: { readonly url: string; readonly secret: string } | undefined;
   readonly logLevel: string;
 }
 
@@ -71,6 +75,8 @@ export function loadConfig(env: Env = process.env): Config {
     webhookBodyLimitBytes: integer(env, 'ROOMGATE_WEBHOOK_BODY_LIMIT', 64 * 1024, 1024, 1024 * 1024),
     alertRefusalThreshold: integer(env, 'ROOMGATE_ALERT_REFUSALS', 20, 1, 1_000_000),
     alertWindowMs: duration(env, 'ROOMGATE_ALERT_WINDOW', '1m'),
+    alertQuarantineThreshold: integer(env, 'ROOMGATE_ALERT_QUARANTINES', 5, 1, 1_000_000),
+    alertWebhook: alertWebhook(env),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
   });
 }
@@ -124,6 +130,18 @@ function apiKey(env: Env): Config['apiKey'] {
   if (!sid || !/^SK[0-9a-fA-F]{32}$/.test(sid)) throw new ConfigError('TWILIO_API_KEY_SID', 'must be SK followed by 32 hex digits');
   if (!secret) throw new ConfigError('TWILIO_API_KEY_SECRET', 'required when TWILIO_API_KEY_SID is set');
   return { sid, secret };
+}
+
+function alertWebhook(env: Env): Config['alertWebhook'] {
+  const target = nonEmpty(env.ROOMGATE_ALERT_URL);
+  const secret = nonEmpty(env.ROOMGATE_ALERT_SECRET);
+  if (!target && !secret) return undefined;
+  if (!target) throw new ConfigError('ROOMGATE_ALERT_URL', 'required when ROOMGATE_ALERT_SECRET is set');
+  if (!secret) throw new ConfigError('ROOMGATE_ALERT_SECRET', 'required when ROOMGATE_ALERT_URL is set');
+  // Never echo the URL: alert URLs often carry a token in their path.
+  if (!/^https?:$/.test(tryUrl(target)?.protocol ?? '')) throw new ConfigError('ROOMGATE_ALERT_URL', 'must be an http(s) URL');
+  if (secret.length < 16) throw new ConfigError('ROOMGATE_ALERT_SECRET', 'must be at least 16 characters');
+  return Object.freeze({ url: target, secret });
 }
 
 function databaseUrl(env: Env): string {

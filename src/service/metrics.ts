@@ -46,6 +46,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    alertDeliveries: new Counter({
+      name: 'roomgate_alert_deliveries_total',
+      help: 'Alert POSTs to ROOMGATE_ALERT_URL by outcome (delivered, failed, suppressed: one of the same kind was in flight or sent within the window).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     outboxDepth: new Gauge({
       name: 'roomgate_outbox_pending',
       help: 'Outbox entries not yet done.',

@@ -1,7 +1,8 @@
 /**
  * Where every refused or suspicious callback goes: a metric always, a security_events row
  * (bounded per window, so a forged flood cannot turn into a write flood), and — when refusals
- * in a window pass the threshold — one alert log line per window, not one per request.
+ * in a window pass the threshold — one alert log line per window, not one per request; the same
+ * for quarantined callbacks past their own threshold ('quarantine-rate').
  * Never given the signature or any secret, so it cannot leak them.
  */
 import type { Logger } from 'pino';
@@ -29,12 +30,14 @@ export interface SecurityMonitorOptions {
   readonly windowMs: number;
   /** Rows written per window at most; the rest are counted in the window's alert line. */
   readonly maxStoredPerWindow?: number;
+  /** Quarantined callbacks within a window above this raise one 'quarantine-rate' alert (default 5). */
+  readonly quarantineAlertThreshold?: number;
   /** Called once per window when the threshold is crossed (e.g. the signed alert POST). */
   readonly onAlert?: (alert: SecurityAlert) => void;
 }
 
 export interface SecurityAlert {
-  readonly kind: 'callback-refusals' | 'quarantine';
+  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate';
   readonly windowStart: string;
   readonly count: number;
   readonly byReason: Record<string, number>;
@@ -46,6 +49,9 @@ export class SecurityMonitor {
   private total = 0;
   private stored = 0;
   private alerted = false;
+  private quarantined = 0;
+  private quarantineCounts = new Map<string, number>();
+  private quarantineAlerted = false;
   private readonly writer: BufferedWriter<SecurityEvent & { at: Date }>;
 
   constructor(private readonly options: SecurityMonitorOptions) {
@@ -81,13 +87,21 @@ export class SecurityMonitor {
   quarantine(event: SecurityEvent): void {
     this.options.metrics.alerts.inc({ kind: 'quarantine' });
     this.options.logger.warn({ alert: 'quarantine', security: event }, 'security alert: callback quarantined');
-    this.writer.add({ ...event, at: this.options.clock() });
+    const now = this.options.clock();
+    this.rollWindow(now.getTime());
+    this.writer.add({ ...event, at: now });
+    this.quarantined += 1;
+    this.quarantineCounts.set(event.reason, (this.quarantineCounts.get(event.reason) ?? 0) + 1);
     this.options.onAlert?.({
       kind: 'quarantine',
       windowStart: new Date(this.windowStart).toISOString(),
       count: 1,
       byReason: { [event.reason]: 1 },
     });
+    if (!this.quarantineAlerted && this.quarantined > (this.options.quarantineAlertThreshold ?? 5)) {
+      this.quarantineAlerted = true;
+      this.raise('quarantine-rate');
+    }
   }
 
   /** Resolves when every event handed in so far has been written (or dropped on error). */
@@ -95,15 +109,17 @@ export class SecurityMonitor {
     return this.writer.drain();
   }
 
-  private raise(kind: SecurityAlert['kind']): void {
+  private raise(kind: 'callback-refusals' | 'quarantine-rate'): void {
+    const quarantine = kind === 'quarantine-rate';
+    const count = quarantine ? this.quarantined : this.total;
     const alert: SecurityAlert = {
       kind,
       windowStart: new Date(this.windowStart).toISOString(),
-      count: this.total,
-      byReason: Object.fromEntries(this.counts),
+      count,
+      byReason: Object.fromEntries(quarantine ? this.quarantineCounts : this.counts),
     };
     this.options.metrics.alerts.inc({ kind });
-    this.options.logger.warn({ alert }, `security alert: ${this.total} callbacks refused within ${this.options.windowMs / 1000}s`);
+    this.options.logger.warn({ alert }, `security alert: ${count} callbacks ${quarantine ? 'quarantined' : 'refused'} within ${this.options.windowMs / 1000}s`);
     this.options.onAlert?.(alert);
   }
 
@@ -114,5 +130,8 @@ export class SecurityMonitor {
     this.total = 0;
     this.stored = 0;
     this.alerted = false;
+    this.quarantined = 0;
+    this.quarantineCounts = new Map();
+    this.quarantineAlerted = false;
   }
 }
