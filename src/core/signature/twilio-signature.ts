@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { parameterSuffix } from './parameter-suffix.js';
 
 /** One form parameter, in the order received. Repeated keys appear once per value. */
 export type FormParam = readonly [key: string, value: string];
@@ -8,21 +9,12 @@ export type SignatureAlgorithm = 'sha1' | 'sha256';
 /**
  * The string Twilio signs: the URL exactly as requested, then each parameter's key and value,
  * sorted by key (byte order); a repeated key contributes its distinct values, sorted.
+ * See parameter-suffix.ts for the order and why it is byte order, not UTF-16.
  *
  * @example signatureDataString('https://x.test/cb', [['b','2'],['a','1']]) === 'https://x.test/cba1b2'
  */
 export function signatureDataString(url: string, params: readonly FormParam[]): string {
-  const byKey = new Map<string, Set<string>>();
-  for (const [key, value] of params) {
-    let values = byKey.get(key);
-    if (!values) byKey.set(key, (values = new Set()));
-    values.add(value);
-  }
-  let data = url;
-  for (const key of [...byKey.keys()].sort(compareBytes)) {
-    for (const value of [...byKey.get(key)!].sort(compareBytes)) data += key + value;
-  }
-  return data;
+  return url + parameterSuffix(params).bytewise;
 }
 
 /**
@@ -42,9 +34,4 @@ export function computeTwilioSignature(
 /** Lower-case hex SHA-256 of a JSON body, as Twilio puts in the `bodySHA256` query parameter. */
 export function bodySha256Hex(body: Buffer | string): string {
   return createHash('sha256').update(body).digest('hex');
-}
-
-/** Byte-order comparison of UTF-16 strings that matches UTF-8 byte order for all code points. */
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }

@@ -5,18 +5,34 @@
  * `new URL()` normalises to, for senders that signed a normalised URL.
  */
 
-/** @example urlCandidates('https://a.test/x') → ['https://a.test/x', 'https://a.test:443/x'] */
+/**
+ * All candidates, in the order the verifier tries them.
+ *
+ * @example urlCandidates('https://a.test/x') → ['https://a.test/x', 'https://a.test:443/x']
+ */
 export function urlCandidates(url: string): string[] {
   const candidates = [url];
   const toggled = togglePort(url);
-  if (toggled) candidates.push(toggled);
-  const normalised = normalise(url);
-  if (normalised && !candidates.includes(normalised)) {
-    candidates.push(normalised);
-    const normalisedToggled = togglePort(normalised);
-    if (normalisedToggled && !candidates.includes(normalisedToggled)) candidates.push(normalisedToggled);
-  }
+  if (toggled !== undefined && toggled !== url) candidates.push(toggled);
+  for (const normalised of normalisedCandidates(url)) if (!candidates.includes(normalised)) candidates.push(normalised);
   return candidates;
+}
+
+/**
+ * The `new URL()` forms of a URL (with and without the port), only those that differ from the
+ * URL as received and its port variant. Never needed for a URL that verifies as received.
+ *
+ * @example normalisedCandidates("https://A.test/x?q='") → ["https://a.test/x?q=%27", "https://a.test:443/x?q=%27"]
+ */
+export function normalisedCandidates(url: string): string[] {
+  const normalised = normalise(url);
+  if (normalised === undefined) return [];
+  const received = [url, togglePort(url)];
+  const result: string[] = [];
+  for (const candidate of [normalised, togglePort(normalised)]) {
+    if (candidate !== undefined && !received.includes(candidate) && !result.includes(candidate)) result.push(candidate);
+  }
+  return result;
 }
 
 /** Adds `:443`/`:80` when there is no port; removes an explicit port. Undefined if not a URL. */
@@ -71,7 +87,8 @@ export function splitUrl(url: string): UrlParts | undefined {
 function normalise(url: string): string | undefined {
   try {
     const parsed = new URL(url);
-    // URL drops a default port; a signer that normalised kept the rest as URL serialises it.
+    // URL drops a default port, lower-cases the host and re-encodes `'` (twilio-node #1059):
+    // a signer that normalised kept the rest as URL serialises it.
     return parsed.href === url ? undefined : parsed.href;
   } catch {
     return undefined;
