@@ -11,6 +11,7 @@ import { isStoreUnavailable, StoreConstraintError } from '../storage/store-error
 import type { Config, TwilioAccountConfig } from './config.js';
 import { ERRORS, HttpError, errorBody, type ErrorCode } from './errors.js';
 import { AuditLog } from './audit-log.js';
+import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -18,6 +19,7 @@ import { createLocalLiveEvents, type LiveEvents } from './live/live-events.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -27,6 +29,7 @@ import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
 import { createTwilioRestClient } from './twilio/twilio-rest-client.js';
 import { SecurityMonitor } from './security-monitor.js';
 import { securityEventSink } from './security-event-sink.js';
+import { RetentionSchedule } from './retention/retention-schedule.js';
 import { signingSecrets } from './signing-secrets.js';
 import { createStoreIngest } from './webhook/store-ingest.js';
 
@@ -40,6 +43,8 @@ export interface AppOptions {
   /** Run the outbox worker inside this app (default true). */
   readonly outboxWorker?: boolean;
   readonly outboxPollIntervalMs?: number;
+  /** Run retention on a timer inside this app (default off here; server.ts turns it on). */
+  readonly retention?: boolean | { readonly intervalMs?: number; readonly firstRunDelayMs?: number };
 }
 
 export interface RoomgateContext {
@@ -48,6 +53,8 @@ export interface RoomgateContext {
   readonly audit: AuditLog;
   readonly live: LiveEvents;
   readonly outbox: OutboxWorker;
+  /** The retention timer, when this app runs one. */
+  readonly retention: RetentionSchedule | undefined;
   /** Swaps the accepted Twilio secrets at once (rotation); requests in flight keep theirs. */
   setAccounts(accounts: readonly TwilioAccountConfig[]): void;
   /** Waits for buffered work (group commits, security events) to be written. */
@@ -67,6 +74,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = createMetrics();
 
   let verifier: TwilioVerifier = createTwilioVerifier({ secrets: signingSecrets(config.accounts) });
+  const alerts = config.alertWebhook
+    ? new AlertNotifier({ ...config.alertWebhook, logger, metrics, clock, minIntervalMs: config.alertWindowMs })
+    : undefined;
   const security = new SecurityMonitor({
     logger,
     metrics,
@@ -74,9 +84,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     sink: securityEventSink(store),
     alertThreshold: config.alertRefusalThreshold,
     windowMs: config.alertWindowMs,
+    quarantineAlertThreshold: config.alertQuarantineThreshold,
+    ...(alerts ? { onAlert: (alert) => alerts.notify(alert) } : {}),
   });
   const live = options.live ?? createLocalLiveEvents();
   const audit = new AuditLog(store, logger, clock);
+  const retention = options.retention
+    ? new RetentionSchedule({
+        store,
+        logger,
+        audit,
+        clock,
+        replayWindowMs: config.webhookMaxAgeMs + config.webhookFutureSkewMs,
+        ...(typeof options.retention === 'object' ? options.retention : {}),
+      })
+    : undefined;
   const twilio = createTwilioRestClient({
     baseUrl: config.apiBaseUrl,
     apiKeySid: config.apiKey?.sid ?? 'SK-not-configured',
@@ -111,6 +133,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     audit,
     live,
     outbox,
+    retention,
     setAccounts(accounts) {
       verifier = createTwilioVerifier({ secrets: signingSecrets(accounts) });
     },
@@ -126,6 +149,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    // API key use, off the request path (buffered): which key, which route, what it got.
+    if (request.tenant) {
+      audit.record({
+        tenantId: request.tenant.id,
+        actor: request.tenant.apiKeyId,
+        action: 'api.request',
+        target: `${request.method} ${request.routeOptions.url ?? 'unmatched'}`,
+        outcome: String(reply.statusCode),
+        detail: { requestId: request.id },
+      });
+    }
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -156,15 +190,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(recordRoutes, { store });
   await app.register(subjectRoutes, { store, audit });
   await app.register(eventRoutes, { live, authenticate });
+  await app.register(auditRoutes, { store });
   const account = config.accounts[0];
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
   }
 
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
+  if (retention) app.addHook('onReady', async () => retention.start());
   app.addHook('onClose', async () => {
     await ingest.close();
     await outbox.stop();
+    await retention?.stop();
+    await alerts?.drain();
     await security.drain();
     await audit.drain();
     if (!options.live) await live.close();

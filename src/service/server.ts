@@ -36,7 +36,7 @@ export async function startServer(
     const applied = await store.migrate();
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
     const live = store.engine === 'postgres' ? await createPostgresLiveEvents({ connectionString: config.databaseUrl, logger }) : undefined;
-    const app = await buildApp({ config, store, logger, ...(live ? { live } : {}) });
+    const app = await buildApp({ config, store, logger, retention: true, ...(live ? { live } : {}) });
     if (live) app.addHook('onClose', () => live.close());
     const address = await app.listen({ port: config.port, host: config.host });
     logger.info({ address, database: redactDatabaseUrl(config.databaseUrl), engine: store.engine }, 'roomgate listening');

@@ -1,0 +1,81 @@
+/**
+ * GET /v1/audit-log — the authenticated tenant's audit rows, newest first. `since` (ISO 8601)
+ * keeps rows at or after that instant; `cursor` (from the previous page's `nextCursor`) pages
+ * towards older rows; `limit` 1–500 (default 100). Operator rows (no tenant) and other tenants'
+ * rows are never returned.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../../storage/store.js';
+import { HttpError } from '../errors.js';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 500;
+
+export async function auditRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+  const { store } = options;
+
+  app.get<{ Querystring: { since?: string; cursor?: string; limit?: string } }>(
+    '/v1/audit-log',
+    { config: { scope: 'audit:read' } },
+    async (request) => {
+      const limit = parseLimit(request.query.limit);
+      let query = store.db
+        .selectFrom('audit_log')
+        .select(['id', 'actor', 'action', 'target', 'outcome', 'detail', 'created_at'])
+        .where('tenant_id', '=', request.tenant.id)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1);
+      if (request.query.since !== undefined) query = query.where('created_at', '>=', parseSince(request.query.since));
+      if (request.query.cursor !== undefined) {
+        const cursor = decodeCursor(request.query.cursor);
+        query = query.where((eb) =>
+          eb.or([eb('created_at', '<', cursor.createdAt), eb.and([eb('created_at', '=', cursor.createdAt), eb('id', '<', cursor.id)])]),
+        );
+      }
+      const rows = await query.execute();
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        data: page.map((row) => ({
+          id: row.id,
+          actor: row.actor,
+          action: row.action,
+          target: row.target,
+          outcome: row.outcome,
+          detail: JSON.parse(row.detail) as unknown,
+          createdAt: row.created_at,
+        })),
+        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+      };
+    },
+  );
+}
+
+function parseLimit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_LIMIT;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > MAX_LIMIT) throw new HttpError('VALIDATION_FAILED', `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  return value;
+}
+
+/** Any ISO 8601 instant, compared as the stored UTC form (lexical order is time order). */
+function parseSince(raw: string): string {
+  const time = /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : Number.NaN;
+  if (Number.isNaN(time)) throw new HttpError('VALIDATION_FAILED', 'since must be an ISO 8601 date-time');
+  return new Date(time).toISOString();
+}
+
+function encodeCursor(cursor: { createdAt: string; id: string }): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
+}
+
+function decodeCursor(text: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'string' && typeof id === 'string') return { createdAt, id };
+  } catch {
+    // fall through
+  }
+  throw new HttpError('VALIDATION_FAILED', 'cursor is not valid');
+}
