@@ -174,6 +174,18 @@ describe('sandbox REST', () => {
     });
   });
 
+  it('closes at once with a composition still processing, and idle() then resolves', async () => {
+    const other = await startSandbox({ ...createSandboxCredentials(), compositionStepMs: 60_000 });
+    const room = other.state.createRoom({ uniqueName: 'slow', recordParticipantsOnConnect: true });
+    other.connect(room.sid, 'clin-1');
+    other.endRoom(room.sid);
+    other.state.createComposition({ roomSid: room.sid, audioSources: ['*'] });
+    const started = Date.now();
+    await other.close();
+    await other.idle();
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
   describe('control routes', () => {
     it('connects and disconnects participants, moves the clock, ends rooms and lists callbacks', async () => {
       const room = (await call('POST', '/v1/Rooms', { UniqueName: 'room-ctl', RecordParticipantsOnConnect: 'true' })).json;

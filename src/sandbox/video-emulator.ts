@@ -151,7 +151,7 @@ export class VideoEmulator {
   private readonly roomStates = new Map<string, RoomState>();
   private readonly compositionStates = new Map<string, CompositionState>();
   private readonly jobs = new Set<Promise<void>>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly pauses = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private failNext: string[] = [];
   private closed = false;
 
@@ -410,8 +410,11 @@ export class VideoEmulator {
 
   close(): void {
     this.closed = true;
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    for (const pause of this.pauses) {
+      clearTimeout(pause.timer);
+      pause.resolve();
+    }
+    this.pauses.clear();
   }
 
   // ---- internals ----------------------------------------------------------------------
@@ -540,15 +543,18 @@ export class VideoEmulator {
     ]);
   }
 
+  /** A pause between composition steps; close() ends every pause at once, so no job hangs. */
   private step(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        resolve();
-      }, this.options.compositionStepMs ?? 20);
-      this.timers.add(timer);
-      // A closed emulator must not keep a test waiting on a cleared timer.
-      if (this.closed) resolve();
+      const pause = {
+        timer: setTimeout(() => {
+          this.pauses.delete(pause);
+          resolve();
+        }, this.options.compositionStepMs ?? 20),
+        resolve,
+      };
+      this.pauses.add(pause);
     });
   }
 
