@@ -1,5 +1,115 @@
-// Placeholder until the command is built (see the open issues); fails loudly, never pretends.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('roomgate demo: not available in this build');
-  return 1;
+/**
+ * `roomgate demo`: one command that starts the service on a fresh SQLite database with the
+ * sandbox Twilio, creates a demo tenant and key, plays every simulate scenario, waits for the
+ * side effects, and prints a short summary. Exit 0 when everything went as the contract says.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateApiKey } from '../../core/api-key/api-key-format.js';
+import { createSandboxCredentials } from '../../sandbox/sandbox-credentials.js';
+import { startSandbox } from '../../sandbox/sandbox-server.js';
+import { SCOPES } from '../../service/auth/scopes.js';
+import { loadConfig } from '../../service/config.js';
+import { createLogger } from '../../service/logger.js';
+import { startServer } from '../../service/server.js';
+import { simulate } from '../../simulate/simulator.js';
+import { newId } from '../../storage/ids.js';
+import { parseOptions } from '../command.js';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseOptions(argv, { options: { keep: { type: 'boolean' } } });
+  const directory = mkdtempSync(join(tmpdir(), 'roomgate-demo-'));
+  const credentials = createSandboxCredentials();
+  const sandbox = await startSandbox({ ...credentials, port: 0, host: '127.0.0.1' });
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ROOMGATE_DATABASE_URL: `sqlite:${join(directory, 'roomgate.db')}`,
+    TWILIO_ACCOUNT_SID: credentials.accountSid,
+    TWILIO_AUTH_TOKEN: credentials.authToken,
+    TWILIO_API_KEY_SID: credentials.apiKeySid,
+    TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
+    TWILIO_API_BASE_URL: sandbox.url,
+  });
+  const server = await startServer(config, { logger: createLogger({ level: 'silent' }), companions: [sandbox] });
+  try {
+    const { store } = server;
+    const now = new Date().toISOString();
+    const tenantId = newId('ten');
+    await store.db.insertInto('tenants').values({ id: tenantId, slug: 'demo-clinic', name: 'Demo clinic', kind: 'human', created_at: now }).execute();
+    const key = generateApiKey(randomBytes);
+    await store.db
+      .insertInto('api_keys')
+      .values({ id: newId('key'), tenant_id: tenantId, lookup_id: key.lookupId, secret_hash: key.secretHash, scopes: SCOPES.join(','), expires_at: null, revoked_at: null, last_used_at: null, created_at: now })
+      .execute();
+
+    console.log(`Roomgate demo: service ${server.url}, sandbox Twilio ${sandbox.url}, database ${directory}\n`);
+    const report = await simulate(
+      { baseUrl: server.url, apiKey: key.key, accountSid: credentials.accountSid, authToken: credentials.authToken, sandboxUrl: sandbox.url },
+      { log: (line) => console.log(`  ${line}`) },
+    );
+
+    // Let the sandbox deliver its own callbacks (room-ended, compositions) and the outbox drain.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      await sandbox.idle();
+      const pending = await store.db.selectFrom('outbox').select('id').where('status', '=', 'pending').execute();
+      const available = await store.db.selectFrom('compositions').select('id').where('status', '=', 'available').execute();
+      if ((pending.length === 0 && available.length >= report.consultations.length) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await server.app.roomgate.drain();
+    return await summarise(server, report);
+  } finally {
+    await server.close();
+    if (!values.keep) rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+async function summarise(server: Awaited<ReturnType<typeof startServer>>, report: Awaited<ReturnType<typeof simulate>>): Promise<number> {
+  const { store } = server;
+  const accepted = report.results.filter((result) => result.answered === 204).length;
+  const refused = report.results.filter((result) => result.answered === 403).length;
+  const reasons = await store.db.selectFrom('security_events').select('reason').execute();
+  const byReason = new Map<string, number>();
+  for (const { reason } of reasons) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
+  const metrics = await server.app.roomgate.metrics.callbacks.get();
+  const duplicates = metrics.values.filter((value) => value.labels.outcome === 'duplicate').reduce((total, value) => total + value.value, 0);
+  const billing = await store.db.selectFrom('billing_records').select(['consultation_id', 'billable_seconds', 'rounded_seconds']).execute();
+  const compositions = await store.db.selectFrom('compositions').select(['consultation_id', 'status', 'composition_sid', 'media_uri']).execute();
+  const requests = await store.db.selectFrom('outbox').select(['kind', 'status']).where('kind', '=', 'request-composition').execute();
+
+  const normal = report.consultations.find((consultation) => consultation.scenario === 'normal');
+  console.log('\nSummary');
+  console.log(`  callbacks answered 204: ${accepted}   refused 403: ${refused}   duplicates absorbed: ${duplicates}`);
+  console.log(`  refusals and quarantines by reason: ${[...byReason].map(([reason, count]) => `${reason} ×${count}`).join(', ') || 'none'}`);
+  if (normal) {
+    const timeline = await store.db
+      .selectFrom('callbacks')
+      .select(['event_type', 'event_timestamp', 'participant_identity', 'status'])
+      .where('room_sid', '=', normal.roomSid)
+      .where('event_type', 'not like', 'track-%')
+      .orderBy('event_timestamp')
+      .execute();
+    console.log(`  timeline of consultation ${normal.id} (scenario 'normal'):`);
+    for (const entry of timeline) console.log(`    ${entry.event_timestamp}  ${entry.event_type.padEnd(26)} ${entry.participant_identity ?? ''}${entry.status === 'accepted' ? '' : `  [${entry.status}]`}`);
+  }
+  console.log(`  billing records: ${billing.length} for ${report.consultations.length} consultations`);
+  for (const row of billing) console.log(`    ${row.consultation_id}: ${row.billable_seconds} s billable, ${row.rounded_seconds} s billed`);
+  const byStatus = new Map<string, number>();
+  for (const row of compositions) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1);
+  console.log(`  compositions: ${[...byStatus].map(([status, count]) => `${count} ${status}`).join(', ') || 'none'}; composition requests sent to Twilio: ${requests.length}`);
+  const example = compositions.find((row) => row.media_uri);
+  if (example) console.log(`    e.g. ${example.composition_sid}: ${example.media_uri}`);
+
+  const problems: string[] = [];
+  if (!report.ok) problems.push('some callbacks were not answered as the contract requires');
+  if (billing.length !== report.consultations.length) problems.push(`expected ${report.consultations.length} billing records, found ${billing.length}`);
+  if (new Set(billing.map((row) => row.consultation_id)).size !== billing.length) problems.push('a consultation was billed twice');
+  if (requests.length !== report.consultations.length) problems.push(`expected one composition request per consultation, found ${requests.length}`);
+  if (compositions.some((row) => row.status !== 'available')) problems.push('a composition is not available');
+  console.log(problems.length === 0 ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, one billing record each.' : `\nDemo found problems:\n  - ${problems.join('\n  - ')}`);
+  return problems.length === 0 ? 0 : 1;
 }
