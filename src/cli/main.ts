@@ -2,7 +2,7 @@
  * `roomgate <command> …` — parses nothing itself: each command module owns its arguments.
  * Exit codes: 0 success, 1 failure of the operation, 2 bad usage.
  */
-import { UsageError, runCommand, type CommandModule } from './command.js';
+import { runCommand, type CommandModule } from './command.js';
 
 const commands: Record<string, () => Promise<CommandModule>> = {
   serve: () => import('./commands/serve.js'),
