@@ -122,4 +122,68 @@ describe('failure reasons', () => {
     expect(bounded.verify(good)).toMatchObject({ ok: false, reason: 'signature-mismatch' });
     expect(count).toBe(MAX_HMACS);
   });
+
+  it('scopes shared keys by AccountSid too; SHA-1 shared keys as twilio-node allows', () => {
+    const a = 'AC' + 'a'.repeat(32);
+    const v = createTwilioVerifier({
+      secrets: [
+        { id: `${a}/primary`, accountSid: a, algorithm: 'sha1', secret: TOKEN },
+        { id: `${a}/shared:k1`, accountSid: a, algorithm: 'sha256', keyId: 'k1', secret: 'shared-secret' },
+        { id: 'shared:k2', algorithm: 'sha1', keyId: 'k2', secret: 'sha1-shared' },
+      ],
+    });
+    const params: FormParam[] = [['AccountSid', a], ['RoomSid', 'RM1']];
+    const signature = computeTwilioSignature('shared-secret', BASE, params, 'sha256');
+    const request = { url: BASE, signature, contentType: FORM, body: form(params), signatureSettings: 'key=k1,algorithm=HMAC_SHA256' };
+    expect(v.verify(request)).toMatchObject({ ok: true, secretId: `${a}/shared:k1` });
+    const other: FormParam[] = [['AccountSid', 'AC' + 'b'.repeat(32)], ['RoomSid', 'RM1']];
+    expect(v.verify({ ...request, body: form(other) })).toMatchObject({ ok: false, reason: 'unknown-account' });
+    // A key announced without its algorithm, or with HMAC_SHA1, is a SHA-1 shared key.
+    const sha1 = computeTwilioSignature('sha1-shared', BASE, params);
+    expect(v.verify({ ...request, signature: sha1, signatureSettings: 'key=k2' })).toMatchObject({ ok: true, secretId: 'shared:k2' });
+    expect(v.verify({ ...request, signature: sha1, signatureSettings: 'key=k2,algorithm=HMAC_SHA1' })).toMatchObject({ ok: true, secretId: 'shared:k2' });
+    // HMAC_SHA256 without a key names no key.
+    expect(v.verify({ ...request, signatureSettings: 'algorithm=HMAC_SHA256' })).toMatchObject({ ok: false, reason: 'unknown-key' });
+    // algorithm=HMAC_SHA1 alone is the auth token.
+    const byToken = computeTwilioSignature(TOKEN, BASE, params);
+    expect(v.verify({ ...request, signature: byToken, signatureSettings: 'algorithm=HMAC_SHA1' })).toMatchObject({ ok: true, secretId: `${a}/primary` });
+  });
+
+  it('JSON: a URL without a well-formed bodySHA256, or a body that is not JSON', () => {
+    const body = Buffer.from('{"a":1}');
+    const noHash = { url: BASE, signature: computeTwilioSignature(TOKEN, BASE, []), contentType: 'application/json', body };
+    expect(verifier.verify(noHash)).toEqual({ ok: false, reason: 'body-hash-mismatch' });
+    const notJson = Buffer.from('{"a":');
+    const url = `${BASE}&bodySHA256=${bodySha256Hex(notJson)}`;
+    const signed = { url, signature: computeTwilioSignature(TOKEN, url, []), contentType: 'application/json; charset=utf-8', body: notJson };
+    expect(verifier.verify(signed)).toEqual({ ok: false, reason: 'malformed-body' });
+  });
+
+  it('refuses bad configuration at construction', () => {
+    expect(() => createTwilioVerifier({ secrets: [{ id: 'empty', algorithm: 'sha1', secret: '' }] })).toThrow("'empty' is empty");
+    expect(() => createTwilioVerifier({ secrets: [{ id: 'x', algorithm: 'md5' as never, secret: 's' }] })).toThrow('unknown algorithm');
+  });
+
+  it('HMAC count by construction: 1 for a valid request, 2 for a forged one on a plain URL, 0 before the shape check', async () => {
+    let count = 0;
+    vi.resetModules();
+    vi.doMock('node:crypto', async () => {
+      const actual = await vi.importActual<typeof import('node:crypto')>('node:crypto');
+      return { ...actual, createHmac: (...args: Parameters<typeof actual.createHmac>) => (count++, actual.createHmac(...args)) };
+    });
+    const fresh = await import('./verifier.js');
+    vi.doUnmock('node:crypto');
+    const v = fresh.createTwilioVerifier({ secrets: [{ id: 'primary', algorithm: 'sha1', secret: TOKEN }] });
+    const measure = (request: typeof good) => ((count = 0), v.verify(request), count);
+    expect(measure(good)).toBe(1);
+    expect(measure({ ...good, signature: 'kvajT1Ptam85bY51eRf/AJRuM3w=' })).toBe(2); // the port variant matched
+    expect(measure({ ...good, signature: Buffer.alloc(20).toString('base64') })).toBe(2); // as received, port variant; URL() form is the same
+    expect(measure({ ...good, url: "https://MyCompany.com/myapp.php?foo='", signature: Buffer.alloc(20).toString('base64') })).toBe(4);
+    expect(measure({ ...good, signature: 'not base64!' })).toBe(0);
+    const scoped = fresh.createTwilioVerifier({ secrets: [{ id: 'a', accountSid: 'AC1', algorithm: 'sha1', secret: TOKEN }] });
+    count = 0;
+    expect(scoped.verify({ ...good, body: form([['AccountSid', 'AC2']]) })).toMatchObject({ reason: 'unknown-account' });
+    expect(count).toBe(0);
+  });
 });
+
