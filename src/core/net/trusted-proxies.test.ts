@@ -15,6 +15,14 @@ describe('parseTrustedProxies', () => {
     expect(trusted('')).toBe(false);
   });
 
+  it('unmaps IPv4-mapped peers in any spelling and drops IPv6 zones', () => {
+    const trusted = parseTrustedProxies('127.0.0.1, fe80::/10');
+    expect(trusted('::FFFF:127.0.0.1')).toBe(true);
+    expect(trusted('::ffff:7f00:1')).toBe(true);
+    expect(trusted('::ffff:7f00:2')).toBe(false);
+    expect(trusted('fe80::1%eth0')).toBe(true);
+  });
+
   it('knows loopback and private keywords', () => {
     expect(parseTrustedProxies('loopback')('127.0.0.1')).toBe(true);
     expect(parseTrustedProxies('loopback')('::1')).toBe(true);

@@ -1,7 +1,8 @@
 /**
  * Which peers' forwarded headers are believed. A comma list of IPv4/IPv6 addresses and CIDR
- * ranges, plus the keywords `loopback` and `private`. IPv4-mapped IPv6 peers (`::ffff:10.0.0.1`)
- * match their IPv4 entries.
+ * ranges, plus the keywords `loopback` (127.0.0.0/8, ::1) and `private` (RFC 1918, fc00::/7 and
+ * loopback). IPv4-mapped IPv6 peers (`::ffff:10.0.0.1`) match their IPv4 entries. A bad entry
+ * throws an Error naming it (the service turns it into a start-up error naming the variable).
  *
  * @example parseTrustedProxies('10.0.0.0/8, ::1')('::ffff:10.1.2.3') === true
  */
@@ -34,9 +35,26 @@ export function parseTrustedProxies(list: string): (address: string) => boolean 
     blocks.addSubnet(address!, prefix, type);
   }
   return (candidate) => {
-    const address = candidate.startsWith('::ffff:') && isIP(candidate.slice(7)) === 4 ? candidate.slice(7) : candidate;
+    const address = unmapIpv4(candidate);
     const family = isIP(address);
     if (!family) return false;
     return blocks.check(address, family === 4 ? 'ipv4' : 'ipv6');
   };
+}
+
+/**
+ * `::ffff:10.1.2.3` and its hex spelling `::ffff:a01:203` → `10.1.2.3` (a dual-stack server
+ * reports IPv4 peers so); an IPv6 zone (`fe80::1%eth0`) is dropped. Anything else unchanged.
+ */
+function unmapIpv4(address: string): string {
+  const zone = address.indexOf('%');
+  const bare = (zone >= 0 ? address.slice(0, zone) : address).toLowerCase();
+  if (!bare.startsWith('::ffff:')) return bare;
+  const tail = bare.slice(7);
+  if (isIP(tail) === 4) return tail;
+  const hex = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(tail);
+  if (!hex) return bare;
+  const high = parseInt(hex[1]!, 16);
+  const low = parseInt(hex[2]!, 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
 }
