@@ -27,6 +27,12 @@ export async function run(argv: string[]): Promise<number> {
   if (host.trim() === '') throw new UsageError('--host must not be empty');
   const file = values.credentials ?? DEFAULT_SANDBOX_CREDENTIALS_FILE;
 
+  // Listen for signals before anything is printed: a signal right after the banner must stop
+  // the sandbox cleanly, not kill the process.
+  const stopped = new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
   const { credentials, created } = loadOrCreateSandboxCredentials(file);
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const sandbox = await startSandbox({ ...credentials, port: Number(portText), host, logger });
@@ -43,10 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`  Roomgate: TWILIO_API_BASE_URL=${sandbox.url} with these credentials (npm start does this by itself)`);
   console.log('');
 
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
+  await stopped;
   await sandbox.close();
   return EXIT_OK;
 }
