@@ -6,7 +6,7 @@
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVideoEvent } from '../core/consultation/consultation-event.js';
-import { startCallbackReceiver, type CallbackReceiver, type ReceivedCallback } from './callback-receiver.js';
+import { startCallbackReceiver, type CallbackReceiver } from './callback-receiver.js';
 import { createSandboxCredentials } from './sandbox-credentials.js';
 import { startSandbox, type Sandbox } from './sandbox-server.js';
 

@@ -160,6 +160,14 @@ describe('sandbox REST', () => {
       expect(listed.json.compositions.map((c: { sid: string }) => c.sid)).toEqual([sid]);
       expect(listed.json.meta).toMatchObject({ key: 'compositions', page: 0, page_size: 50 });
       expect(sandbox.state.compositions.get(sid)).toMatchObject({ roomSid: room.sid, status: 'completed' });
+      // The media link resolves inside the sandbox (Twilio: a redirect to short-lived media).
+      const media = await fetch(`${sandbox.url}/v1/Compositions/${sid}/Media`, { headers: { authorization: `Basic ${Buffer.from(apiKey).toString('base64')}` }, redirect: 'manual' });
+      expect(media.status).toBe(302);
+      expect(media.headers.get('location')).toBe(`${sandbox.url}/_sandbox/Media/${sid}.mp4`);
+      const file = await fetch(media.headers.get('location')!, { headers: { authorization: `Basic ${Buffer.from(apiKey).toString('base64')}` } });
+      expect([file.status, file.headers.get('content-type')]).toEqual([200, 'video/mp4']);
+      const recordingSid = sandbox.state.rooms.get(room.sid)!.recordings[0]!.sid;
+      expect((await call('GET', `/v1/Recordings/${recordingSid}`)).json).toMatchObject({ sid: recordingSid, status: 'completed', type: 'audio', container: 'mka' });
     });
 
     it('refuses a room still in progress, an unknown room, and missing sources', async () => {

@@ -311,6 +311,29 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
     return page(base(), '/v1/Compositions', 'compositions', found.map((c) => compositionResource(base(), accountSid, c)), PageSize);
   });
 
+  // Media: Twilio answers with a redirect to a short-lived media URL; the sandbox redirects to
+  // a placeholder it serves itself, so a client following the link stays in the sandbox.
+  app.get<Params<'sid'>>('/v1/Compositions/:sid/Media', async (request, reply) => {
+    const found = emulator.getComposition(request.params.sid);
+    if (!found) throw notFound(`/Compositions/${request.params.sid}/Media`);
+    if (found.status !== 'completed') throw notFound(`/Compositions/${request.params.sid}/Media`);
+    return reply.redirect(`${base()}/_sandbox/Media/${found.sid}.${found.format}`, 302);
+  });
+
+  app.get<Params<'sid'>>('/v1/Recordings/:sid/Media', async (request, reply) => {
+    const found = emulator.getRecording(request.params.sid);
+    if (!found || found.status !== 'completed') throw notFound(`/Recordings/${request.params.sid}/Media`);
+    return reply.redirect(`${base()}/_sandbox/Media/${found.sid}.${found.container}`, 302);
+  });
+
+  app.get<Params<'file'>>('/_sandbox/Media/:file', async (request, reply) => {
+    const match = /^((?:CJ|RT)[0-9a-f]{32})\.(mp4|webm|mka|mkv)$/.exec(request.params.file);
+    const known = match && (emulator.getComposition(match[1]!) ?? emulator.getRecording(match[1]!));
+    if (!match || !known) throw notFound(`/_sandbox/Media/${request.params.file}`);
+    const type = { mp4: 'video/mp4', webm: 'video/webm', mka: 'audio/x-matroska', mkv: 'video/x-matroska' }[match[2] as 'mp4'];
+    return reply.type(type).header('content-disposition', `attachment; filename="${request.params.file}"`).send(Buffer.from(`roomgate sandbox placeholder media for ${match[1]}\n`));
+  });
+
   app.get<Params<'sid'>>('/v1/Compositions/:sid', async (request) => {
     const found = emulator.getComposition(request.params.sid);
     if (!found) throw notFound(`/Compositions/${request.params.sid}`);
