@@ -65,12 +65,6 @@ export interface Sandbox {
 
 type Form = URLSearchParams;
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    form: URLSearchParams;
-  }
-}
-
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'sandbox' });
   const clock = new SandboxClock(options.clock);
@@ -152,12 +146,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
 /** Twilio takes form-encoded bodies; the control API takes JSON too, for convenience. */
 function registerParsers(app: FastifyInstance): void {
-  app.decorateRequest('form', null as unknown as URLSearchParams);
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
     done(null, new URLSearchParams(body as string));
-  });
-  app.addHook('preHandler', async (request) => {
-    request.form = toForm(request.body);
   });
 }
 
@@ -221,7 +211,7 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
   const room = (r: SandboxRoom) => roomResource(base(), accountSid, r);
 
   app.post('/v1/Rooms', async (request, reply) => {
-    const f = request.form;
+    const f = toForm(request.body);
     const created = emulator.createRoom({
       uniqueName: optional(f, 'UniqueName'),
       type: optional(f, 'Type'),
@@ -248,7 +238,7 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
   });
 
   app.post<Params<'room'>>('/v1/Rooms/:room', async (request) => {
-    const status = optional(request.form, 'Status');
+    const status = optional(toForm(request.body), 'Status');
     if (status !== 'completed') throw new SandboxTwilioError(400, E.ROOM_STATUS_INVALID, 'Status is invalid: only completed is accepted');
     return room(emulator.completeRoom(request.params.room));
   });
@@ -269,7 +259,7 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
 
   // Twilio's way to remove a participant from a room: Status=disconnected.
   app.post<Params<'room' | 'participant'>>('/v1/Rooms/:room/Participants/:participant', async (request) => {
-    if (optional(request.form, 'Status') !== 'disconnected') throw invalidParameter('Status must be disconnected');
+    if (optional(toForm(request.body), 'Status') !== 'disconnected') throw invalidParameter('Status must be disconnected');
     const left = emulator.disconnectParticipant({ room: request.params.room, participant: request.params.participant });
     return participantResource(base(), accountSid, left);
   });
@@ -281,7 +271,7 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
   });
 
   app.post('/v1/Compositions', async (request, reply) => {
-    const f = request.form;
+    const f = toForm(request.body);
     const layout = optional(f, 'VideoLayout');
     let videoLayout: unknown;
     if (layout !== undefined) {
@@ -345,9 +335,10 @@ function registerControl(app: FastifyInstance, sandbox: Sandbox, base: () => str
   const { state } = sandbox;
 
   app.post<Params<'room'>>('/_sandbox/Rooms/:room/Participants', async (request, reply) => {
-    const identity = optional(request.form, 'Identity');
+    const form = toForm(request.body);
+    const identity = optional(form, 'Identity');
     if (!identity) throw invalidParameter('Identity is required');
-    const tracks = list(request.form, 'Tracks')?.flatMap((t) => t.split(',')).map((t) => t.trim());
+    const tracks = list(form, 'Tracks')?.flatMap((t) => t.split(',')).map((t) => t.trim());
     if (tracks?.some((t) => t !== 'audio' && t !== 'video')) throw invalidParameter('Tracks must be audio and/or video');
     const sid = sandbox.connectParticipant({ room: request.params.room, identity, ...(tracks ? { tracks: tracks as TrackKind[] } : {}) });
     return reply.status(201).send(participantResource(base(), sandbox.accountSid, state.getParticipant(request.params.room, sid)!));
@@ -363,15 +354,16 @@ function registerControl(app: FastifyInstance, sandbox: Sandbox, base: () => str
   );
 
   app.post('/_sandbox/Compositions/FailNext', async (request) => {
-    sandbox.failNextComposition(optional(request.form, 'ErrorMessage'));
+    sandbox.failNextComposition(optional(toForm(request.body), 'ErrorMessage'));
     return { fail_next: true };
   });
 
   app.get('/_sandbox/Clock', async () => ({ now: sandbox.now().toISOString() }));
 
   app.post('/_sandbox/Clock', async (request) => {
-    const advance = optional(request.form, 'AdvanceSeconds');
-    const set = optional(request.form, 'Now');
+    const form = toForm(request.body);
+    const advance = optional(form, 'AdvanceSeconds');
+    const set = optional(form, 'Now');
     if ((advance === undefined) === (set === undefined)) throw invalidParameter('Give exactly one of AdvanceSeconds or Now');
     try {
       if (advance !== undefined) {
