@@ -137,7 +137,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = app.server.address() as AddressInfo;
-  base = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  // Listening on every interface: links and the printed URL use loopback, which always answers.
+  const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+  base = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   const timeoutChecker = setInterval(checkTimeouts, options.timeoutCheckIntervalMs ?? 1_000);
   timeoutChecker.unref();
   logger.info({ url: base, accountSid: options.accountSid, apiKeySid: options.apiKeySid }, 'sandbox Twilio listening');
