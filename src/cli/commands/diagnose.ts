@@ -1,5 +1,43 @@
-// Placeholder until the command is built (see the open issues); fails loudly, never pretends.
-export async function run(_argv: string[]): Promise<number> {
-  console.error('roomgate diagnose: not available in this build');
-  return 1;
+/**
+ * `roomgate diagnose --url URL --token T --signature S [--param K=V]… [--body-file F]
+ *  [--algorithm sha1|sha256] [--prefix /p]…` says whether the signature matches and, if not,
+ * the most likely cause (scheme, host, port, path prefix, query encoding, parameters, token)
+ * with the URL that would have matched. Exit 0 when it matches, 1 when not, 2 bad usage.
+ * Neither the token nor the signature is ever printed.
+ */
+import { diagnoseSignature } from '../../core/signature/diagnose.js';
+import { EXIT_FAILURE, EXIT_OK, parseOptions, UsageError } from '../command.js';
+import { signingInputs } from './sign.js';
+
+const USAGE = 'usage: roomgate diagnose --url URL --token T --signature S [--param K=V]… [--body-file F] [--algorithm sha1|sha256] [--prefix /p]…';
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseOptions(argv, {
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      signature: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      'body-file': { type: 'string' },
+      algorithm: { type: 'string', default: 'sha1' },
+      prefix: { type: 'string', multiple: true },
+    },
+  });
+  if (!values.signature) throw new UsageError(`--signature is required\n${USAGE}`);
+  const inputs = await signingInputs(values, USAGE);
+  const result = diagnoseSignature({
+    // A JSON body: the diagnosis checks the body against the URL's bodySHA256 itself.
+    ...(inputs.json ? { url: values.url!, body: inputs.body, contentType: 'application/json' } : { url: inputs.url, params: inputs.params }),
+    signature: values.signature,
+    secrets: [{ id: 'token', algorithm: inputs.algorithm, secret: inputs.token }],
+    prefixHints: values.prefix,
+  });
+  if (result.match) {
+    console.log(`match: the signature is valid for ${result.url}`);
+    return EXIT_OK;
+  }
+  console.log(`no match — likely cause: ${result.likelyCause}`);
+  console.log(result.explanation);
+  if (result.matchingUrl) console.log(`matching URL: ${result.matchingUrl}`);
+  return EXIT_FAILURE;
 }
