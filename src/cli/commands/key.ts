@@ -8,7 +8,7 @@ import { isScope, SCOPES } from '../../service/auth/scopes.js';
 import { parseDuration } from '../../service/duration.js';
 import { newId } from '../../storage/ids.js';
 import { parseOptions, UsageError } from '../command.js';
-import { openCliStore } from '../cli-store.js';
+import { auditCli, openCliStore } from '../cli-store.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, {
@@ -63,6 +63,7 @@ async function create(slug: string | undefined, scopeList: string | undefined, e
         created_at: new Date().toISOString(),
       })
       .execute();
+    await auditCli(store, { tenantId: tenant.id, action: 'key.create', target: id, outcome: 'created', detail: { scopes, expiresAt } });
     // The key itself goes to stdout once, for the operator to hand over; it is not stored.
     console.log(JSON.stringify({ id, tenant: slug, scopes, expiresAt, key: generated.key }));
     console.error('roomgate: store this key now; only its hash is kept and it cannot be shown again');
@@ -104,6 +105,7 @@ async function list(slug: string | undefined): Promise<number> {
 async function revoke(id: string): Promise<number> {
   const store = await openCliStore();
   try {
+    const key = await store.db.selectFrom('api_keys').select('tenant_id').where('id', '=', id).executeTakeFirst();
     const result = await store.db
       .updateTable('api_keys')
       .set({ revoked_at: new Date().toISOString() })
@@ -114,6 +116,7 @@ async function revoke(id: string): Promise<number> {
       console.error(`roomgate: no active key '${id}'`);
       return 1;
     }
+    await auditCli(store, { tenantId: key?.tenant_id ?? null, action: 'key.revoke', target: id, outcome: 'revoked' });
     console.log(JSON.stringify({ id, revoked: true }));
     return 0;
   } finally {

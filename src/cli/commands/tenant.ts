@@ -1,6 +1,6 @@
 /** `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650]` */
 import { parseOptions, UsageError } from '../command.js';
-import { openCliStore } from '../cli-store.js';
+import { auditCli, openCliStore } from '../cli-store.js';
 import { newId } from '../../storage/ids.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -35,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
       .insertInto('tenants')
       .values({ id, slug, name, kind, billing_rounding_seconds: rounding, retention_days: retentionDays, created_at: new Date().toISOString() })
       .execute();
+    await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(JSON.stringify({ id, slug, name, kind, billingRoundingSeconds: rounding, retentionDays }));
     return 0;
   } finally {

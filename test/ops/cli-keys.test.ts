@@ -1,0 +1,62 @@
+/**
+ * Tenant and key management as an operator does it, through the real CLI process: the key is
+ * printed once, only its hash is stored, a revoked key stops working at once, and every action
+ * is audited. Exit codes per the contract.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/service/app.js';
+import { loadConfig } from '../../src/service/config.js';
+import { createLogger } from '../../src/service/logger.js';
+import { openStore } from '../../src/storage/open-store.js';
+
+const exec = promisify(execFile);
+
+describe('roomgate tenant and key commands', () => {
+  const database = `sqlite:${join(mkdtempSync(join(tmpdir(), 'roomgate-cli-')), 'rg.db')}`;
+  const roomgate = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ROOMGATE_DATABASE_URL: database } });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  };
+
+  it('creates, lists and revokes keys; revocation takes effect at once; all audited', async () => {
+    expect((await roomgate('tenant', 'create', 'paws-clinic', '--name', 'Paws', '--kind', 'veterinary')).code).toBe(0);
+    expect((await roomgate('tenant', 'create', 'paws-clinic', '--name', 'Paws', '--kind', 'veterinary')).code).toBe(1);
+    expect((await roomgate('tenant', 'create', 'x', '--kind', 'feline')).code).toBe(2);
+    expect((await roomgate('key', 'create', '--tenant', 'paws-clinic', '--scopes', 'nonsense')).code).toBe(2);
+
+    const created = await roomgate('key', 'create', '--tenant', 'paws-clinic', '--scopes', 'consultations:read', '--expires', '30d');
+    expect(created.code).toBe(0);
+    const { id, key } = JSON.parse(created.stdout) as { id: string; key: string };
+    expect(key).toMatch(/^rgk_[0-9A-Za-z]{54}$/);
+    const listed = await roomgate('key', 'list');
+    expect(listed.stdout).toContain(id);
+    expect(listed.stdout).not.toContain(key.slice(4 + 16));
+
+    const store = await openStore(database);
+    const app = await buildApp({ config: loadConfig({ ROOMGATE_DATABASE_URL: database }), store, logger: createLogger({ level: 'silent' }), outboxWorker: false });
+    try {
+      const row = await store.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      expect(JSON.stringify(row)).not.toContain(key.slice(4 + 16, 4 + 48));
+      const list = () => app.inject({ method: 'GET', url: '/v1/consultations', headers: { authorization: `Bearer ${key}` } });
+      expect((await list()).statusCode).toBe(200);
+      expect((await roomgate('key', 'revoke', id)).code).toBe(0);
+      expect((await list()).statusCode).toBe(401);
+      expect((await roomgate('key', 'revoke', id)).code).toBe(1);
+      const audit = await store.db.selectFrom('audit_log').select(['action', 'target']).where('actor', '=', 'operator:cli').orderBy('created_at').execute();
+      expect(audit.map((entry) => entry.action)).toEqual(['tenant.create', 'key.create', 'key.revoke']);
+    } finally {
+      await app.close();
+      await store.close();
+    }
+  });
+});
