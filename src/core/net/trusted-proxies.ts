@@ -3,8 +3,6 @@
  * ranges, plus the keywords `loopback` (127.0.0.0/8, ::1) and `private` (RFC 1918, fc00::/7 and
  * loopback). IPv4-mapped IPv6 peers (`::ffff:10.0.0.1`) match their IPv4 entries. A bad entry
  * throws an Error naming it (the service turns it into a start-up error naming the variable).
- *
- * @example parseTrustedProxies('10.0.0.0/8, ::1')('::ffff:10.1.2.3') === true
  */
 import { BlockList, isIP } from 'node:net';
 
@@ -13,6 +11,11 @@ const KEYWORDS: Record<string, readonly string[]> = {
   private: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7', '127.0.0.0/8', '::1/128'],
 };
 
+/**
+ * @example parseTrustedProxies('10.0.0.0/8, ::1')('::ffff:10.1.2.3') === true
+ * @example parseTrustedProxies('loopback, 192.168.0.0/16')('192.168.4.2') === true
+ * @throws Error naming the entry, e.g. `'10.0.0.0/33' has an invalid prefix length`
+ */
 export function parseTrustedProxies(list: string): (address: string) => boolean {
   const entries = list
     .split(',')

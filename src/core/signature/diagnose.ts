@@ -130,7 +130,12 @@ function isJson(body: Buffer): boolean {
   }
 }
 
-/** Variants of the URL, most likely cause first; each differs from the URL as received. */
+/**
+ * Variants of the URL, most likely cause first; each differs from the URL as received and from
+ * its port variant (which the verifier already accepts).
+ *
+ * @example urlVariants('http://api.example.com/cb')[0] → { url: 'https://api.example.com/cb', cause: 'scheme', explanation: '…' }
+ */
 export function urlVariants(url: string, prefixHints: readonly string[] = DEFAULT_PREFIX_HINTS): Omit<Variant, 'params'>[] {
   const parts = splitUrl(url);
   if (!parts) return [];

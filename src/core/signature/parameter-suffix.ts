@@ -32,14 +32,13 @@ const HIGH_CODE_UNIT = /[\uD800-\uFFFF]/;
  * body was plain ASCII) that spares the scan.
  */
 export function parameterSuffix(params: readonly FormParam[], mayHoldHighCodeUnits?: boolean): ParameterSuffix {
-  const pairs = params.slice();
   const careful = mayHoldHighCodeUnits ?? params.some(([key, value]) => HIGH_CODE_UNIT.test(key) || HIGH_CODE_UNIT.test(value));
   if (!careful) {
     // Below U+D800, UTF-16 order is code point order is UTF-8 byte order: the native
     // comparison is exact and fast.
-    pairs.sort(compareNative);
-    return { bytewise: join(pairs) };
+    return { bytewise: joinSortedNative(params) };
   }
+  const pairs = params.slice();
   disagreed = false;
   pairs.sort(compareCodePointsNoting);
   const bytewise = join(pairs);
@@ -48,6 +47,60 @@ export function parameterSuffix(params: readonly FormParam[], mayHoldHighCodeUni
   // the UTF-16 sort would have produced the same order. It did disagree, so build that one too.
   const utf16 = join(params.slice().sort(compareNative));
   return utf16 === bytewise ? { bytewise } : { bytewise, utf16 };
+}
+
+/**
+ * Callbacks of one kind carry the same keys in the same order, so the order that sorted the last
+ * few parameter lists of each length is remembered and tried first. It is only used after
+ * checking that it puts this list's keys in strictly increasing order — which proves it is the
+ * sorted order (and that no key repeats) — so the cache can never change a result, only skip a
+ * sort. Anything else (repeated keys, a new shape) is sorted.
+ */
+const recentOrders = new Map<number, Uint16Array[]>();
+const ORDERS_PER_LENGTH = 4;
+const MAX_CACHED_LENGTH = 64;
+
+function joinSortedNative(params: readonly FormParam[]): string {
+  const length = params.length;
+  if (length <= MAX_CACHED_LENGTH) {
+    const orders = recentOrders.get(length);
+    if (orders !== undefined) {
+      for (const order of orders) if (sortsStrictly(params, order)) return joinInOrder(params, order);
+    }
+  }
+  const sorted = params.slice().sort(compareNative);
+  if (length > 1 && length <= MAX_CACHED_LENGTH) remember(params, sorted);
+  return join(sorted);
+}
+
+function sortsStrictly(params: readonly FormParam[], order: Uint16Array): boolean {
+  let previous = params[order[0]!]![0];
+  for (let i = 1; i < order.length; i++) {
+    const key = params[order[i]!]![0];
+    if (!(previous < key)) return false;
+    previous = key;
+  }
+  return true;
+}
+
+function joinInOrder(params: readonly FormParam[], order: Uint16Array): string {
+  let suffix = '';
+  for (let i = 0; i < order.length; i++) {
+    const pair = params[order[i]!]!;
+    suffix += pair[0] + pair[1];
+  }
+  return suffix;
+}
+
+function remember(params: readonly FormParam[], sorted: readonly FormParam[]): void {
+  // Only orders of distinct keys can be proven by sortsStrictly; others are not worth keeping.
+  for (let i = 1; i < sorted.length; i++) if (sorted[i - 1]![0] === sorted[i]![0]) return;
+  const order = new Uint16Array(sorted.length);
+  for (let i = 0; i < sorted.length; i++) order[i] = params.indexOf(sorted[i]!);
+  const orders = recentOrders.get(params.length) ?? [];
+  orders.unshift(order);
+  if (orders.length > ORDERS_PER_LENGTH) orders.pop();
+  recentOrders.set(params.length, orders);
 }
 
 /** Pairs sorted by (key, value); identical pairs are adjacent and kept once. */

@@ -31,7 +31,11 @@ export function computeTwilioSignature(
   return createHmac(algorithm, secret).update(signatureDataString(url, params), 'utf8').digest('base64');
 }
 
-/** Lower-case hex SHA-256 of a JSON body, as Twilio puts in the `bodySHA256` query parameter. */
+/**
+ * Lower-case hex SHA-256 of a JSON body, as Twilio puts in the `bodySHA256` query parameter.
+ *
+ * @example bodySha256Hex('{"property": "value", "boolean": true}') === '0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620'
+ */
 export function bodySha256Hex(body: Buffer | string): string {
   return createHash('sha256').update(body).digest('hex');
 }

@@ -35,7 +35,11 @@ export function normalisedCandidates(url: string): string[] {
   return result;
 }
 
-/** Adds `:443`/`:80` when there is no port; removes an explicit port. Undefined if not a URL. */
+/**
+ * Adds `:443`/`:80` when there is no port; removes an explicit port. Undefined if not a URL.
+ *
+ * @example togglePort('https://a.test/x') === 'https://a.test:443/x'; togglePort('http://[::1]:8080/x') === 'http://[::1]/x'
+ */
 export function togglePort(url: string): string | undefined {
   const parts = splitUrl(url);
   if (!parts) return undefined;
@@ -52,7 +56,11 @@ interface UrlParts {
   readonly rest: string;
 }
 
-/** Splits without normalising: host case, escapes and everything after the authority stay as sent. */
+/**
+ * Splits without normalising: host case, escapes and everything after the authority stay as sent.
+ *
+ * @example splitUrl("https://u:p@Host.test:8443/a?b='") → { scheme: 'https', userinfo: 'u:p@', host: 'Host.test', port: '8443', rest: "/a?b='" }
+ */
 export function splitUrl(url: string): UrlParts | undefined {
   const schemeEnd = url.indexOf('://');
   if (schemeEnd <= 0) return undefined;

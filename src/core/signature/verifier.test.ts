@@ -162,6 +162,7 @@ describe('failure reasons', () => {
   it('refuses bad configuration at construction', () => {
     expect(() => createTwilioVerifier({ secrets: [{ id: 'empty', algorithm: 'sha1', secret: '' }] })).toThrow("'empty' is empty");
     expect(() => createTwilioVerifier({ secrets: [{ id: 'x', algorithm: 'md5' as never, secret: 's' }] })).toThrow('unknown algorithm');
+    expect(() => createTwilioVerifier({ secrets: [{ id: 'y', algorithm: 'sha256', secret: 's' }] })).toThrow('needs its keyId');
   });
 
   it('HMAC count by construction: 1 for a valid request, 2 for a forged one on a plain URL, 0 before the shape check', async () => {

@@ -226,6 +226,8 @@ function prepareSecret(secret: SigningSecret): PreparedSecret {
     throw new Error(`signing secret '${secret.id}': unknown algorithm '${String(secret.algorithm)}'`);
   }
   if (typeof secret.secret !== 'string' || secret.secret.length === 0) throw new Error(`signing secret '${secret.id}' is empty`);
+  // Auth tokens sign with HMAC-SHA1; HMAC-SHA256 exists only for shared keys, named by key=.
+  if (secret.algorithm === 'sha256' && !secret.keyId) throw new Error(`signing secret '${secret.id}': an sha256 secret needs its keyId`);
   return {
     id: secret.id,
     accountSid: secret.accountSid || undefined,

@@ -1,0 +1,11 @@
+export { createTwilioVerifier, MAX_HMACS } from './verifier.js';
+export type { SignatureFailureReason, SignedRequest, SigningSecret, TwilioVerifier, VerifyResult } from './verifier.js';
+export { bodySha256Hex, computeTwilioSignature, signatureDataString } from './twilio-signature.js';
+export type { FormParam, SignatureAlgorithm } from './twilio-signature.js';
+export { MalformedBodyError, parseFormBody } from './form-params.js';
+export type { MalformedBodyCode } from './form-params.js';
+export { reconstructSignedUrl } from './request-url.js';
+export type { RequestUrlInput } from './request-url.js';
+export { diagnoseSignature } from './diagnose.js';
+export type { DiagnoseInput, Diagnosis, LikelyCause } from './diagnose.js';
+export { urlCandidates } from './url-candidates.js';
