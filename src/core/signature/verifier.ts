@@ -61,7 +61,10 @@ export interface TwilioVerifier {
  * Most HMACs one request can cost: (URL candidates ≤ 4) × (parameter orders, 1 in practice) ×
  * (eligible secrets) is cut off here. 8 covers a rotation (2 tokens) on all 4 URL forms, or 8
  * tokens on the URL as received; with more secrets per account the later ones are only tried
- * on the first URL forms. An invalid request therefore costs at most 8 HMACs of ~1.7 µs.
+ * on the first URL forms. An invalid request therefore costs at most 8 HMACs of ~2 µs.
+ * Note: a JSON body carries no AccountSid, so every auth token is eligible for it, in
+ * configuration order — with more than 8 tokens configured, JSON callbacks of the accounts
+ * listed last are not tried (Video status callbacks are form-encoded, so this stays theoretical).
  */
 export const MAX_HMACS = 8;
 
@@ -96,7 +99,8 @@ interface PreparedSecret {
  *   const result = verifier.verify({ url: 'https://api.example.com/webhooks/twilio/video',
  *     signature: req.headers['x-twilio-signature'], contentType: req.headers['content-type'], body });
  *   if (!result.ok) reply(403); else use(result.params, result.secretId);
- * @throws Error when a secret is empty or names an unknown algorithm (a configuration mistake).
+ * @throws Error when a secret is empty, names an unknown algorithm, or is sha256 without a keyId
+ *   (configuration mistakes, caught at start-up rather than on the first callback).
  */
 export function createTwilioVerifier(options: { secrets: readonly SigningSecret[] }): TwilioVerifier {
   const prepared = options.secrets.map(prepareSecret);
