@@ -3,7 +3,7 @@
  * inject() or listen on port 0; server.ts listens. Everything the routes need is composed here.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { createTwilioVerifier, type TwilioVerifier } from '../core/signature/verifier.js';
 import type { Store } from '../storage/store.js';
@@ -125,6 +125,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     bodyLimit: 256 * 1024,
+    // The router's own refusals (bad percent-encoding, over-long parameter) get the same envelope.
+    frameworkErrors: (_error, request, reply) => (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', request.id)),
   });
 
   app.decorate('roomgate', {

@@ -81,6 +81,7 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .limit(limit + 1);
+      if (request.query.status !== undefined && typeof request.query.status !== 'string') throw new HttpError('VALIDATION_FAILED', 'status must be given once');
       if (request.query.status) query = query.where('status', '=', request.query.status);
       if (request.query.cursor) {
         const cursor = decodeCursor(request.query.cursor);

@@ -55,6 +55,7 @@ export async function recordRoutes(app: FastifyInstance, options: { store: Store
       .orderBy('created_at')
       .orderBy('id')
       .limit(limit);
+    if (request.query.since !== undefined && typeof request.query.since !== 'string') throw new HttpError('VALIDATION_FAILED', 'since must be given once');
     if (request.query.since) query = query.where('created_at', '>', request.query.since);
     const rows = await query.execute();
     return {
