@@ -95,6 +95,7 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
         remoteAddress: remoteAddress(request),
       });
       metrics.callbacks.inc({ event, outcome: result.outcome });
+      if (result.outcome === 'unmatched') metrics.alerts.inc({ kind: 'unmatched-callback' });
       if (result.outcome === 'quarantined') {
         security.quarantine({
           reason: result.reason,
