@@ -81,6 +81,8 @@ export interface SpawnedService {
   output(): string;
   /** Resolves with the exit code or signal once the process is gone. */
   readonly exited: Promise<number | NodeJS.Signals | null>;
+  /** Signals the service process itself (and the tsx wrapper), not only the wrapper. */
+  kill(signal: NodeJS.Signals): void;
 }
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -92,6 +94,8 @@ export async function spawnService(env: Record<string, string>, options: { timeo
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: tsx runs the service in a child node process, and a kill must reach both.
+    detached: true,
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -110,10 +114,19 @@ export async function spawnService(env: Record<string, string>, options: { timeo
       // not listening yet
     }
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      kill(child, 'SIGKILL');
       throw new Error(`roomgate serve did not become ready:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { child, url, output: () => output, exited };
+  return { child, url, output: () => output, exited, kill: (signal) => kill(child, signal) };
+}
+
+/** Signals the whole process group (tsx and the node process running the service). */
+function kill(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    // already gone
+  }
 }
