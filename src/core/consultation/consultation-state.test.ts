@@ -1,143 +1,330 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { computeBilling } from './billing-rule.js';
 import type { VideoEvent } from './consultation-event.js';
-import { foldConsultation, type ConsultationFacts } from './consultation-state.js';
+import { foldConsultation, nextStatus, type ConsultationFoldInput, type ConsultationStatus, type ParticipantSession } from './consultation-state.js';
 
 const ROOM = 'RM00000000000000000000000000000001';
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+const min = (n: number) => T0 + n * 60_000;
 
-function event(type: VideoEvent['type'], at: number, extra: Partial<VideoEvent> = {}): VideoEvent {
-  return {
-    type,
-    at,
-    sequenceNumber: undefined,
-    roomSid: ROOM,
-    participantSid: undefined,
-    identity: undefined,
-    recordingSid: undefined,
-    trackName: undefined,
-    compositionSid: undefined,
-    mediaUri: undefined,
-    duration: undefined,
-    size: undefined,
-    ...extra,
-  };
-}
-
-const facts = (roles: Record<string, string>, record = true): ConsultationFacts => ({
-  id: 'con_1',
+const roomEvent = (type: 'room-created' | 'room-ended', timestamp: number): VideoEvent => ({ type, timestamp, roomSid: ROOM });
+const connect = (participantSid: string, identity: string, timestamp: number): VideoEvent => ({ type: 'participant-connected', timestamp, roomSid: ROOM, participantSid, identity });
+const disconnect = (participantSid: string, identity: string, timestamp: number): VideoEvent => ({ type: 'participant-disconnected', timestamp, roomSid: ROOM, participantSid, identity });
+const recording = (type: 'recording-started' | 'recording-completed' | 'recording-failed', recordingSid: string, timestamp: number, extra: object = {}): VideoEvent => ({
+  type,
+  timestamp,
   roomSid: ROOM,
-  record,
-  cancelled: false,
-  roles: new Map(Object.entries(roles)),
-  roundingSeconds: 60,
+  recordingSid,
+  ...extra,
+});
+const composition = (type: 'composition-enqueued' | 'composition-available' | 'composition-failed', compositionSid: string, timestamp: number, extra: object = {}): VideoEvent => ({
+  type,
+  timestamp,
+  roomSid: ROOM,
+  compositionSid,
+  ...extra,
 });
 
+const ROLES = new Map([
+  ['clin-1', 'clinician'],
+  ['pt-1', 'patient'],
+  ['obs-1', 'observer'],
+]);
+
+const fold = (events: readonly VideoEvent[], consultation: Partial<ConsultationFoldInput['consultation']> = {}, roles = ROLES) =>
+  foldConsultation({ consultation: { id: 'con_1', roomSid: ROOM, record: true, roundingSeconds: 60, ...consultation }, events, roles });
+
 describe('foldConsultation', () => {
-  const roles = { 'clin-1': 'clinician', 'pt-1': 'patient' };
-  const stream = [
-    event('room-created', T0),
-    event('participant-connected', T0 + 60_000, { participantSid: 'PA1', identity: 'clin-1' }),
-    event('participant-connected', T0 + 120_000, { participantSid: 'PA2', identity: 'pt-1' }),
-    event('recording-started', T0 + 120_000, { recordingSid: 'RT1', trackName: 'audio' }),
-    event('participant-disconnected', T0 + 1_020_000, { participantSid: 'PA2', identity: 'pt-1' }),
-    event('room-ended', T0 + 1_500_000),
-    event('recording-completed', T0 + 1_510_000, { recordingSid: 'RT1', mediaUri: '/media/RT1', duration: 900 }),
+  // clinician 10:01–(room end 10:25), patient 10:02–10:17, recording RT1, room ends 10:25.
+  const stream: VideoEvent[] = [
+    roomEvent('room-created', T0),
+    connect('PA1', 'clin-1', min(1)),
+    connect('PA2', 'pt-1', min(2)),
+    recording('recording-started', 'RT1', min(2), { trackName: 'audio' }),
+    disconnect('PA2', 'pt-1', min(17)),
+    roomEvent('room-ended', min(25)),
+    recording('recording-completed', 'RT1', min(25) + 10_000, { mediaUri: '/media/RT1', duration: 900 }),
   ];
 
   it('walks scheduled → waiting → in-progress → completed, bills the overlap, requests one composition', () => {
-    expect(foldConsultation(facts(roles), []).status).toBe('scheduled');
-    expect(foldConsultation(facts(roles), stream.slice(0, 2)).status).toBe('waiting');
-    expect(foldConsultation(facts(roles), stream.slice(0, 3)).status).toBe('in-progress');
-    const record = foldConsultation(facts(roles), stream);
+    expect(fold([]).status).toBe('scheduled');
+    expect(fold(stream.slice(0, 2)).status).toBe('waiting');
+    expect(fold(stream.slice(0, 3)).status).toBe('in-progress');
+    expect(fold(stream.slice(0, 5)).status).toBe('in-progress'); // until the room ends
+    const record = fold(stream, { scheduledAt: T0 - 60_000 });
     expect(record.status).toBe('completed');
-    expect(record.startedAt).toBe(T0 + 120_000);
-    expect(record.endedAt).toBe(T0 + 1_500_000);
+    expect(record.startedAt).toBe(min(2));
+    expect(record.endedAt).toBe(min(25));
+    expect(record.timeline).toEqual([
+      { status: 'scheduled', at: T0 - 60_000 },
+      { status: 'waiting', at: T0 },
+      { status: 'in-progress', at: min(2) },
+      { status: 'completed', at: min(25) },
+    ]);
     // The room's end closes the clinician's open session.
-    expect(record.sessions.map((s) => [s.identity, s.connectedAt, s.disconnectedAt])).toEqual([
-      ['clin-1', T0 + 60_000, T0 + 1_500_000],
-      ['pt-1', T0 + 120_000, T0 + 1_020_000],
+    expect(record.sessions).toEqual([
+      { participantSid: 'PA1', identity: 'clin-1', role: 'clinician', connectedAt: min(1), disconnectedAt: min(25) },
+      { participantSid: 'PA2', identity: 'pt-1', role: 'patient', connectedAt: min(2), disconnectedAt: min(17) },
+    ]);
+    expect(record.recordings).toEqual([
+      { recordingSid: 'RT1', trackName: 'audio', status: 'completed', startedAt: min(2), completedAt: min(25) + 10_000, duration: 900, size: undefined, mediaUri: '/media/RT1' },
     ]);
     expect(record.effects).toEqual([
       { kind: 'request-composition', key: `composition:${ROOM}`, attempt: 0 },
-      { kind: 'record-billing', key: 'billing:con_1', billing: { billableSeconds: 900, roundedSeconds: 900, intervals: [{ start: T0 + 120_000, end: T0 + 1_020_000 }] } },
+      { kind: 'record-billing', key: 'billing:con_1', billing: { billableSeconds: 900, roundedSeconds: 900, intervals: [{ start: min(2), end: min(17) }] } },
     ]);
   });
 
-  it('waits for every recording to settle before composing', () => {
-    const record = foldConsultation(facts(roles), stream.slice(0, 6));
-    expect(record.effects.map((e) => e.kind)).toEqual(['record-billing']);
+  it('takes the positional form (facts, events) and gives the same record', () => {
+    const positional = foldConsultation({ id: 'con_1', roomSid: ROOM, record: true, cancelled: false, roles: ROLES, roundingSeconds: 60 }, stream);
+    expect(positional).toEqual(fold(stream));
   });
 
-  it('is a no-show when the room ends without clinician and patient together', () => {
-    const record = foldConsultation(facts(roles), [stream[0]!, stream[1]!, event('room-ended', T0 + 600_000)]);
+  it('bills up to the room end when nobody disconnected: room-ended closes every open interval', () => {
+    const record = fold([connect('PA1', 'clin-1', min(0)), connect('PA2', 'pt-1', min(5)), roomEvent('room-ended', min(20)), disconnect('PA2', 'pt-1', min(20) + 3_000)]);
+    expect(record.sessions.map((s) => s.disconnectedAt)).toEqual([min(20), min(20)]);
+    expect(record.effects).toContainEqual({ kind: 'record-billing', key: 'billing:con_1', billing: { billableSeconds: 900, roundedSeconds: 900, intervals: [{ start: min(5), end: min(20) }] } });
+  });
+
+  it('does not bill the gap of a reconnect (a new ParticipantSid for the same identity)', () => {
+    const record = fold([
+      connect('PA1', 'clin-1', min(0)),
+      connect('PA2', 'pt-1', min(0)),
+      disconnect('PA2', 'pt-1', min(10)),
+      connect('PA3', 'pt-1', min(12)),
+      disconnect('PA3', 'pt-1', min(30)),
+      disconnect('PA1', 'clin-1', min(30)),
+      roomEvent('room-ended', min(35)),
+    ]);
+    expect(record.sessions).toHaveLength(3);
+    expect(record.effects.find((e) => e.kind === 'record-billing')).toMatchObject({ billing: { billableSeconds: 28 * 60, roundedSeconds: 28 * 60 } });
+  });
+
+  it('keeps a disconnect whose connect never arrived, with connectedAt unknown, and does not bill it', () => {
+    const record = fold([connect('PA1', 'clin-1', min(0)), disconnect('PA2', 'pt-1', min(10)), roomEvent('room-ended', min(20))]);
+    expect(record.sessions).toContainEqual({ participantSid: 'PA2', identity: 'pt-1', role: 'patient', connectedAt: null, disconnectedAt: min(10) });
     expect(record.status).toBe('no-show');
-    expect(record.effects).toEqual([]);
+    expect(record.effects.filter((e) => e.kind === 'record-billing')).toEqual([]);
+  });
+
+  it('is a no-show when the room ends without clinician and patient together; a recording is still composed', () => {
+    const events = [roomEvent('room-created', T0), connect('PA1', 'clin-1', min(1)), recording('recording-started', 'RT1', min(1)), roomEvent('room-ended', min(10)), recording('recording-completed', 'RT1', min(10) + 1)];
+    const record = fold(events);
+    expect(record.status).toBe('no-show');
+    expect(record.startedAt).toBeNull();
+    expect(record.effects).toEqual([{ kind: 'request-composition', key: `composition:${ROOM}`, attempt: 0 }]);
+    expect(fold(events, { record: false }).effects).toEqual([]);
+  });
+
+  it('is a no-show when only an observer and a clinician met, or when the room ended unused', () => {
+    expect(fold([connect('PA1', 'clin-1', min(0)), connect('PA2', 'obs-1', min(0)), roomEvent('room-ended', min(10))]).status).toBe('no-show');
+    expect(fold([roomEvent('room-created', T0), roomEvent('room-ended', min(5))]).status).toBe('no-show');
+  });
+
+  it('does not count a clinician leaving at the very millisecond the patient joins as a meeting', () => {
+    const record = fold([connect('PA1', 'clin-1', min(0)), disconnect('PA1', 'clin-1', min(10)), connect('PA2', 'pt-1', min(10)), roomEvent('room-ended', min(20))]);
+    expect(record.status).toBe('no-show');
+  });
+
+  it('orders a connect before a disconnect of the same participant in the same millisecond', () => {
+    const record = fold([disconnect('PA1', 'clin-1', min(0)), connect('PA1', 'clin-1', min(0)), roomEvent('room-ended', min(1))]);
+    expect(record.sessions).toEqual([{ participantSid: 'PA1', identity: 'clin-1', role: 'clinician', connectedAt: min(0), disconnectedAt: min(0) }]);
+  });
+
+  it('ignores a connect stamped after the room ended, and clamps a late disconnect to the end', () => {
+    const record = fold([connect('PA1', 'clin-1', min(0)), connect('PA2', 'pt-1', min(0)), roomEvent('room-ended', min(10)), connect('PA3', 'pt-1', min(11)), disconnect('PA4', 'obs-1', min(12))]);
+    expect(record.sessions.map((s) => s.participantSid)).toEqual(['PA1', 'PA2', 'PA4']);
+    expect(record.sessions.find((s) => s.participantSid === 'PA4')).toMatchObject({ connectedAt: null, disconnectedAt: min(10) });
+    expect(record.status).toBe('completed');
+  });
+
+  it('waits for every recording to settle before composing, and composes when one failed and one completed', () => {
+    const two = [...stream, recording('recording-started', 'RT2', min(3))];
+    expect(fold(two).effects.map((e) => e.kind)).toEqual(['record-billing']);
+    const settled = fold([...two, recording('recording-failed', 'RT2', min(26))]);
+    expect(settled.effects.map((e) => e.kind)).toEqual(['request-composition', 'record-billing']);
+    expect(settled.recordings.map((r) => r.status)).toEqual(['completed', 'failed']);
+    expect(fold(stream.filter((e) => e.type !== 'recording-completed')).effects.map((e) => e.kind)).toEqual(['record-billing']);
+    expect(fold(stream, { record: false }).effects.map((e) => e.kind)).toEqual(['record-billing']);
+  });
+
+  it('follows the composition to available, and a failure after it changes nothing', () => {
+    const record = fold([
+      ...stream,
+      composition('composition-enqueued', 'CJ1', min(30)),
+      composition('composition-available', 'CJ1', min(40), { mediaUri: '/media/CJ1' }),
+      composition('composition-failed', 'CJ0', min(41)),
+    ]);
+    expect(record.composition).toEqual({ status: 'available', compositionSid: 'CJ1', mediaUri: '/media/CJ1', failures: 1 });
+    expect(record.effects.map((e) => e.key)).toEqual([`composition:${ROOM}`, 'billing:con_1']);
   });
 
   it('retries a failed composition a bounded number of times, then reports it', () => {
-    const failures = [1, 2, 3].map((n) => event('composition-failed', T0 + 2_000_000 + n, { compositionSid: `CJ${n}` }));
-    const kinds = (n: number) => foldConsultation(facts(roles), [...stream, ...failures.slice(0, n)]).effects.map((e) => e.key);
-    expect(kinds(1)).toEqual([`composition:${ROOM}`, `composition:${ROOM}:retry-1`, 'billing:con_1']);
-    expect(kinds(3)).toEqual([`composition:${ROOM}`, `composition:${ROOM}:retry-1`, `composition:${ROOM}:retry-2`, `composition-failed:${ROOM}`, 'billing:con_1']);
+    const failures = [1, 2, 3].map((n) => composition('composition-failed', `CJ${n}`, min(30) + n));
+    const keys = (n: number) => fold([...stream, ...failures.slice(0, n)]).effects.map((e) => e.key);
+    expect(keys(1)).toEqual([`composition:${ROOM}`, `composition:${ROOM}:retry-1`, 'billing:con_1']);
+    expect(keys(3)).toEqual([`composition:${ROOM}`, `composition:${ROOM}:retry-1`, `composition:${ROOM}:retry-2`, `composition-failed:${ROOM}`, 'billing:con_1']);
+  });
+
+  it('is cancelled when cancelled before it started, and stays so; a cancellation after the start is ignored', () => {
+    const cancelled = fold(stream, { cancelledAt: T0 - 1 });
+    expect(cancelled.status).toBe('cancelled');
+    expect(cancelled.effects.filter((e) => e.kind === 'record-billing')).toEqual([]);
+    expect(cancelled.timeline).toEqual([
+      { status: 'scheduled', at: null },
+      { status: 'cancelled', at: T0 - 1 },
+    ]);
+    expect(fold(stream, { cancelledAt: min(5) }).status).toBe('completed');
+    expect(foldConsultation({ id: 'con_1', roomSid: ROOM, record: true, cancelled: true, roles: ROLES, roundingSeconds: 60 }, stream).status).toBe('cancelled');
+  });
+
+  it('skips parse errors and events of other rooms', () => {
+    const noise = [{ error: 'Timestamp is missing' }, { ...connect('PA9', 'pt-1', min(3)), roomSid: 'RM_other' }, { ...roomEvent('room-ended', min(4)), roomSid: 'RM_other' }];
+    expect(foldConsultation({ consultation: { id: 'con_1', roomSid: ROOM, record: true, roundingSeconds: 60 }, events: [...noise, ...stream], roles: ROLES })).toEqual(fold(stream));
+  });
+
+  it('ignores track events', () => {
+    const tracks: VideoEvent[] = [
+      { type: 'track-added', timestamp: min(2), roomSid: ROOM, participantSid: 'PA1', trackSid: 'MT1', trackKind: 'audio' },
+      { type: 'track-removed', timestamp: min(17), roomSid: ROOM, participantSid: 'PA2', trackSid: 'MT2' },
+    ];
+    expect(fold([...stream, ...tracks])).toEqual(fold(stream));
   });
 });
 
-/** A generated consultation: participants with roles, connect/disconnect times, optional recording, the room's end. */
-const consultationArbitrary = fc
-  .record({
-    participants: fc.array(
-      fc.record({
-        role: fc.constantFrom('clinician', 'patient', 'pet-owner', 'observer'),
-        sessions: fc.array(fc.tuple(fc.integer({ min: 0, max: 3_600 }), fc.integer({ min: 1, max: 3_600 }), fc.boolean()), { minLength: 1, maxLength: 3 }),
-      }),
-      { minLength: 1, maxLength: 4 },
-    ),
-    recorded: fc.boolean(),
-    endAt: fc.integer({ min: 3_600, max: 8_000 }),
-  })
-  .map(({ participants, recorded, endAt }) => {
-    const roles: Record<string, string> = {};
-    const events: VideoEvent[] = [event('room-created', T0)];
-    let sid = 0;
-    participants.forEach((participant, index) => {
-      const identity = `id-${index}`;
-      roles[identity] = participant.role;
-      for (const [start, length, leaves] of participant.sessions) {
-        const participantSid = `PA${++sid}`;
-        events.push(event('participant-connected', T0 + start * 1000, { participantSid, identity }));
-        if (leaves && start + length < endAt) events.push(event('participant-disconnected', T0 + (start + length) * 1000, { participantSid, identity }));
-      }
-    });
-    if (recorded) {
-      events.push(event('recording-started', T0 + 1000, { recordingSid: 'RT1' }));
-      events.push(event('recording-completed', T0 + endAt * 1000 + 5000, { recordingSid: 'RT1', mediaUri: '/m' }));
-    }
-    events.push(event('room-ended', T0 + endAt * 1000));
-    return { roles, events, recorded };
+describe('nextStatus', () => {
+  const clinician: ParticipantSession = { participantSid: 'PA1', identity: 'clin-1', role: 'clinician', connectedAt: min(0), disconnectedAt: null };
+  const patient: ParticipantSession = { participantSid: 'PA2', identity: 'pt-1', role: 'patient', connectedAt: min(1), disconnectedAt: min(9) };
+  const cases: ReadonlyArray<readonly [ConsultationStatus, VideoEvent['type'] | 'cancelled', number, ConsultationStatus]> = [
+    ['scheduled', 'room-created', min(0), 'waiting'],
+    ['scheduled', 'participant-connected', min(0), 'waiting'],
+    ['waiting', 'participant-connected', min(1), 'in-progress'],
+    ['scheduled', 'participant-connected', min(1), 'in-progress'],
+    ['waiting', 'participant-connected', min(9), 'waiting'], // the patient has gone by then
+    ['waiting', 'participant-disconnected', min(1), 'waiting'],
+    ['in-progress', 'room-created', min(1), 'in-progress'],
+    ['in-progress', 'room-ended', min(10), 'completed'],
+    ['waiting', 'room-ended', min(10), 'no-show'],
+    ['scheduled', 'room-ended', min(10), 'no-show'],
+    ['scheduled', 'cancelled', min(0), 'cancelled'],
+    ['waiting', 'cancelled', min(0), 'cancelled'],
+    ['in-progress', 'cancelled', min(2), 'in-progress'],
+    ['completed', 'participant-connected', min(1), 'completed'],
+    ['no-show', 'participant-connected', min(1), 'no-show'],
+    ['cancelled', 'room-ended', min(10), 'cancelled'],
+    ['waiting', 'track-added', min(1), 'waiting'],
+  ];
+  it.each(cases)('%s + %s at %s → %s', (status, type, now, expected) => {
+    const event = { type, timestamp: now, roomSid: ROOM, participantSid: 'PA2' } as VideoEvent;
+    expect(nextStatus({ status, sessions: [clinician, patient] }, event, now)).toBe(expected);
   });
+});
 
-describe('foldConsultation property', () => {
-  it('any permutation of the stream, with any events duplicated, gives the same record and effects at most once', () => {
+// ── Property: the record depends only on the SET of events ──────────────────────────────────
+
+interface Generated {
+  readonly roles: Map<string, string>;
+  readonly events: VideoEvent[];
+  readonly recorded: boolean;
+}
+
+/** 1–4 participants with roles, 1–3 sessions each at random times, optional recording, the room's end. */
+function consultationArbitrary(options: { guaranteeMeeting: boolean }) {
+  const session = fc.tuple(fc.integer({ min: 0, max: 3_600 }), fc.integer({ min: 1, max: 3_600 }), fc.boolean());
+  const participant = fc.record({
+    role: fc.constantFrom('clinician', 'patient', 'pet-owner', 'caregiver', 'interpreter', 'observer'),
+    sessions: fc.array(session, { minLength: 1, maxLength: 3 }),
+  });
+  return fc
+    .record({
+      participants: fc.array(participant, { minLength: 1, maxLength: 4 }),
+      meeting: fc.tuple(fc.integer({ min: 0, max: 3_000 }), fc.integer({ min: 1, max: 600 }), fc.constantFrom('patient', 'pet-owner')),
+      recorded: fc.boolean(),
+      recordings: fc.integer({ min: 1, max: 2 }),
+      endAt: fc.integer({ min: 3_600, max: 8_000 }),
+      msJitter: fc.boolean(),
+    })
+    .map(({ participants, meeting, recorded, recordings, endAt, msJitter }): Generated => {
+      const all = options.guaranteeMeeting
+        ? [
+            ...participants.slice(0, 2),
+            { role: 'clinician', sessions: [[meeting[0], meeting[1], true] as [number, number, boolean]] },
+            { role: meeting[2], sessions: [[meeting[0], meeting[1], true] as [number, number, boolean]] },
+          ]
+        : participants;
+      const roles = new Map<string, string>();
+      const time = (seconds: number, salt: number) => T0 + seconds * 1000 + (msJitter ? salt % 7 : 0);
+      const events: VideoEvent[] = [roomEvent('room-created', T0)];
+      let sid = 0;
+      all.forEach((p, index) => {
+        const identity = `id-${index}`;
+        roles.set(identity, p.role);
+        for (const [start, length, leaves] of p.sessions) {
+          const participantSid = `PA${++sid}`;
+          events.push(connect(participantSid, identity, time(start, sid)));
+          if (leaves) events.push(disconnect(participantSid, identity, time(start + length, sid + 3)));
+        }
+      });
+      if (recorded) {
+        for (let r = 1; r <= recordings; r++) {
+          events.push(recording('recording-started', `RT${r}`, T0 + 1000 * r));
+          events.push(recording('recording-completed', `RT${r}`, T0 + endAt * 1000 + 5000 * r, { mediaUri: `/m/${r}`, duration: endAt }));
+        }
+      }
+      events.push(roomEvent('room-ended', T0 + endAt * 1000));
+      return { roles, events, recorded };
+    });
+}
+
+/** The generated events shuffled, with any of them delivered again. */
+const deliveries = (c: Generated) =>
+  fc.tuple(fc.shuffledSubarray(c.events, { minLength: c.events.length, maxLength: c.events.length }), fc.array(fc.nat(c.events.length - 1), { maxLength: 8 }));
+
+function foldGenerated(c: Generated, events: readonly VideoEvent[]) {
+  return foldConsultation({ consultation: { id: 'con_1', roomSid: ROOM, record: c.recorded, roundingSeconds: 60 }, events, roles: c.roles });
+}
+
+describe('foldConsultation properties', () => {
+  it('any permutation of the stream, with any events duplicated, gives the same record; effects at most once', () => {
     fc.assert(
       fc.property(
-        consultationArbitrary.chain((c) =>
-          fc.tuple(fc.constant(c), fc.shuffledSubarray(c.events, { minLength: c.events.length, maxLength: c.events.length }), fc.array(fc.nat(c.events.length - 1), { maxLength: 6 })),
-        ),
-        ([c, shuffled, duplicates]) => {
-          const f = facts(c.roles, c.recorded);
-          const expected = foldConsultation(f, c.events);
-          const delivered = [...shuffled, ...duplicates.map((i) => c.events[i]!)];
-          const record = foldConsultation(f, delivered);
+        consultationArbitrary({ guaranteeMeeting: false }).chain((c) => fc.tuple(fc.constant(c), deliveries(c))),
+        ([c, [shuffled, duplicates]]) => {
+          const expected = foldGenerated(c, c.events);
+          const record = foldGenerated(c, [...shuffled, ...duplicates.map((i) => c.events[i]!)]);
           expect(record).toEqual(expected);
           const keys = record.effects.map((e) => e.key);
           expect(new Set(keys).size).toBe(keys.length);
-          expect(record.effects.filter((e) => e.kind === 'record-billing').length).toBe(record.status === 'completed' ? 1 : 0);
-          const compositions = record.effects.filter((e) => e.kind === 'request-composition').length;
-          expect(compositions).toBe(c.recorded ? 1 : 0);
+          // Completed exactly when a clinician and a patient or pet owner overlapped.
+          const overlap = computeBilling(record.sessions, { roundingSeconds: 60 });
+          expect(record.status).toBe(overlap.intervals.length > 0 ? 'completed' : 'no-show');
+          expect(record.effects.filter((e) => e.kind === 'record-billing')).toHaveLength(record.status === 'completed' ? 1 : 0);
+          expect(record.effects.filter((e) => e.kind === 'request-composition')).toHaveLength(c.recorded ? 1 : 0);
+          // Every session is closed by the room's end.
+          expect(record.sessions.every((s) => s.disconnectedAt !== null && s.disconnectedAt <= record.endedAt!)).toBe(true);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 400 },
+    );
+  });
+
+  it('a consultation where clinician and patient met: exactly one billing record and one composition request when recorded', () => {
+    fc.assert(
+      fc.property(
+        consultationArbitrary({ guaranteeMeeting: true }).chain((c) => fc.tuple(fc.constant(c), deliveries(c))),
+        ([c, [shuffled, duplicates]]) => {
+          const record = foldGenerated(c, [...shuffled, ...duplicates.map((i) => c.events[i]!)]);
+          expect(record).toEqual(foldGenerated(c, c.events));
+          expect(record.status).toBe('completed');
+          expect(record.startedAt).not.toBeNull();
+          const billing = record.effects.filter((e) => e.kind === 'record-billing');
+          expect(billing).toHaveLength(1);
+          expect(billing[0]).toMatchObject({ key: 'billing:con_1' });
+          expect(record.effects.filter((e) => e.kind === 'request-composition')).toEqual(c.recorded ? [{ kind: 'request-composition', key: `composition:${ROOM}`, attempt: 0 }] : []);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

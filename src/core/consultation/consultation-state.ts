@@ -1,25 +1,34 @@
 /**
- * A consultation's record as a pure fold of its room's events. Events are applied in Twilio's
- * Timestamp order (never arrival order), duplicates collapse, so the same SET of events always
- * yields the same record — a late event simply corrects it.
+ * A consultation's record as a pure fold of its room's accepted callbacks. The events are
+ * sorted into one total order — Twilio's Timestamp first (never arrival order), then a fixed
+ * tie-break — and walked through the transition function; duplicates collapse because every step
+ * is idempotent. The same SET of events therefore always yields the same record: a late event
+ * simply corrects it, a retried one changes nothing.
  *
  *   scheduled ──room-created / participant-connected──▶ waiting
- *   waiting ──clinician and care recipient connected at once──▶ in-progress
- *   in-progress ──room-ended──▶ completed        waiting ──room-ended──▶ no-show
- *   scheduled | waiting ──cancel (API)──▶ cancelled
+ *   scheduled | waiting ──a clinician and a patient or pet owner connected at once──▶ in-progress
+ *   in-progress ──room-ended──▶ completed
+ *   scheduled | waiting ──room-ended──▶ no-show
+ *   scheduled | waiting ──cancelled (cancelledAt)──▶ cancelled
+ *   completed, no-show, cancelled: final
+ *
+ * docs/lifecycle.md draws it, with the billing rule.
  */
 import { computeBilling, type Billing } from './billing-rule.js';
-import type { VideoEvent, VideoEventType } from './consultation-event.js';
+import { isVideoEvent, type CompositionEvent, type ParticipantEvent, type RecordingEvent, type VideoEvent, type VideoEventError, type VideoEventType } from './consultation-event.js';
 import { isCareRecipient } from './roles.js';
 
 export type ConsultationStatus = 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
+
+export const FINAL_STATUSES: readonly ConsultationStatus[] = ['completed', 'no-show', 'cancelled'];
 
 export interface ParticipantSession {
   readonly participantSid: string;
   readonly identity: string | undefined;
   readonly role: string | undefined;
-  /** null when only the disconnect is known (its connect never arrived): not billed. */
+  /** null when only the disconnect is known (its connect never arrived): kept, never billed. */
   readonly connectedAt: number | null;
+  /** null while connected; the room's end closes every open session at room-ended. */
   readonly disconnectedAt: number | null;
 }
 
@@ -38,8 +47,14 @@ export interface CompositionState {
   readonly status: 'none' | 'enqueued' | 'started' | 'available' | 'failed';
   readonly compositionSid: string | undefined;
   readonly mediaUri: string | undefined;
-  /** composition-failed events seen: each may trigger a bounded retry. */
+  /** Distinct compositions that failed: each may trigger a bounded retry. */
   readonly failures: number;
+}
+
+export interface StatusChange {
+  readonly status: ConsultationStatus;
+  /** ms since the epoch; null for the initial status when no scheduled time is known. */
+  readonly at: number | null;
 }
 
 export type ConsultationEffect =
@@ -49,30 +64,101 @@ export type ConsultationEffect =
 
 export interface ConsultationRecord {
   readonly status: ConsultationStatus;
+  /** The first moment a clinician and a patient or pet owner were connected at once. */
   readonly startedAt: number | null;
+  /** The room-ended Timestamp. */
   readonly endedAt: number | null;
   readonly sessions: readonly ParticipantSession[];
   readonly recordings: readonly RecordingState[];
   readonly composition: CompositionState;
-  /** The side effects the record requires, each with a key that makes it happen at most once. */
+  /** Every status the consultation went through, in order, with the moment it did. */
+  readonly timeline: readonly StatusChange[];
+  /** The side effects the record requires, each under a key that makes it happen at most once. */
   readonly effects: readonly ConsultationEffect[];
 }
 
+/** What the fold needs to know about the consultation besides its events. */
+export interface ConsultationFoldInput {
+  readonly consultation: {
+    readonly id: string;
+    readonly roomSid: string;
+    /** Whether the room records (RecordParticipantsOnConnect): a composition is then requested. */
+    readonly record: boolean;
+    /** ms since the epoch; the initial timeline entry. */
+    readonly scheduledAt?: number | undefined;
+    /** ms since the epoch; a consultation not yet in progress then is cancelled. */
+    readonly cancelledAt?: number | undefined;
+    /** The tenant's billing unit, seconds; 60 when absent (the tenants' default). */
+    readonly roundingSeconds?: number | undefined;
+  };
+  /** Every accepted callback of the room, in any order, duplicates allowed. Parse errors are skipped. */
+  readonly events: readonly (VideoEvent | VideoEventError)[];
+  /** Role of each identity a token was issued to for this consultation. */
+  readonly roles: ReadonlyMap<string, string>;
+}
+
+/** The positional form the projector uses: `foldConsultation(facts, events)`. */
 export interface ConsultationFacts {
   readonly id: string;
   readonly roomSid: string;
   readonly record: boolean;
+  /** True when the consultation was cancelled before its room existed. */
   readonly cancelled: boolean;
-  /** Role of each identity issued a token for this consultation. */
   readonly roles: ReadonlyMap<string, string>;
   readonly roundingSeconds: number;
 }
 
 /** Composition requests in all (the first and its retries after composition-failed), then reported. */
 export const MAX_COMPOSITION_ATTEMPTS = 3;
+export const DEFAULT_ROUNDING_SECONDS = 60;
 
-/** Same-millisecond events: a connect before its disconnect, the room's end last. */
-const TYPE_RANK: Record<VideoEventType, number> = {
+/** A cancellation, placed among the events at cancelledAt. */
+export interface CancelTrigger {
+  readonly type: 'cancelled';
+  readonly timestamp: number;
+}
+
+export type LifecycleEvent = VideoEvent | CancelTrigger;
+
+/**
+ * What the transition looks at: the current status and the participant sessions as known (in the
+ * fold: all of them, complete, so a session is "open at now" when it connected at or before now
+ * and disconnected strictly after).
+ */
+export interface LifecycleState {
+  readonly status: ConsultationStatus;
+  readonly sessions: Iterable<ParticipantSession>;
+}
+
+/**
+ * The state machine, one step. `now` is the moment the step takes effect (in the fold, the
+ * event's Timestamp): a participant-connected makes the consultation in progress when a
+ * clinician and a patient or pet owner have sessions open at `now`. Final statuses never change.
+ *
+ * @example
+ * nextStatus({ status: 'in-progress', sessions: [] }, roomEnded, roomEnded.timestamp) // 'completed'
+ * nextStatus({ status: 'waiting', sessions: [] }, roomEnded, roomEnded.timestamp)     // 'no-show'
+ */
+export function nextStatus(state: LifecycleState, event: LifecycleEvent, now: number): ConsultationStatus {
+  const { status } = state;
+  if (FINAL_STATUSES.includes(status)) return status;
+  switch (event.type) {
+    case 'cancelled':
+      return status === 'in-progress' ? status : 'cancelled';
+    case 'room-ended':
+      return status === 'in-progress' ? 'completed' : 'no-show';
+    case 'room-created':
+      return status === 'scheduled' ? 'waiting' : status;
+    case 'participant-connected':
+      if (status !== 'in-progress' && bothSidesConnected(state.sessions, now)) return 'in-progress';
+      return status === 'scheduled' ? 'waiting' : status;
+    default:
+      return status;
+  }
+}
+
+/** Same-millisecond events: a connect before its disconnect, recordings settle before the room's end, compositions last. */
+const TYPE_RANK: Record<VideoEventType | CancelTrigger['type'], number> = {
   'room-created': 0,
   'participant-connected': 1,
   'track-added': 2,
@@ -83,23 +169,31 @@ const TYPE_RANK: Record<VideoEventType, number> = {
   'recording-completed': 5,
   'recording-failed': 5,
   'participant-disconnected': 6,
-  'room-ended': 7,
-  'composition-enqueued': 8,
-  'composition-hook-failed': 8,
-  'composition-started': 9,
-  'composition-progress': 10,
-  'composition-available': 11,
-  'composition-failed': 11,
+  cancelled: 7,
+  'room-ended': 8,
+  'composition-enqueued': 9,
+  'composition-hook-failed': 9,
+  'composition-started': 10,
+  'composition-progress': 11,
+  'composition-available': 12,
+  'composition-failed': 12,
 };
 
-/** Deterministic order: Timestamp, then type rank, sequence number, then ids. */
-export function compareEvents(a: VideoEvent, b: VideoEvent): number {
+/**
+ * The fold's total order: Timestamp, type rank, SequenceNumber, participant SID, recording or
+ * composition SID, then the event's canonical form — so two different events never tie and the
+ * input order can never show through.
+ *
+ * @example [...events].sort(compareEvents)
+ */
+export function compareEvents(a: LifecycleEvent, b: LifecycleEvent): number {
   return (
-    a.at - b.at ||
+    a.timestamp - b.timestamp ||
     TYPE_RANK[a.type] - TYPE_RANK[b.type] ||
-    (a.sequenceNumber ?? 0) - (b.sequenceNumber ?? 0) ||
-    (a.participantSid ?? '').localeCompare(b.participantSid ?? '') ||
-    (a.recordingSid ?? a.compositionSid ?? '').localeCompare(b.recordingSid ?? b.compositionSid ?? '')
+    (field(a, 'sequenceNumber') ?? -1) - (field(b, 'sequenceNumber') ?? -1) ||
+    compareText(field(a, 'participantSid'), field(b, 'participantSid')) ||
+    compareText(field(a, 'recordingSid') ?? field(a, 'compositionSid'), field(b, 'recordingSid') ?? field(b, 'compositionSid')) ||
+    compareText(canonical(a), canonical(b))
   );
 }
 
@@ -107,155 +201,224 @@ interface FoldState {
   status: ConsultationStatus;
   startedAt: number | null;
   endedAt: number | null;
-  sessions: Map<string, ParticipantSession>;
-  recordings: Map<string, RecordingState>;
-  composition: CompositionState;
-  compositionFailures: Set<string>;
-}
-
-/** The pure transition: one event applied to the state. Mutates only the state it is given. */
-export function applyEvent(state: FoldState, event: VideoEvent, facts: ConsultationFacts): void {
-  switch (event.type) {
-    case 'room-created':
-      if (state.status === 'scheduled') state.status = 'waiting';
-      break;
-    case 'participant-connected': {
-      if (!event.participantSid) break;
-      const existing = state.sessions.get(event.participantSid);
-      state.sessions.set(event.participantSid, {
-        participantSid: event.participantSid,
-        identity: event.identity,
-        role: event.identity ? facts.roles.get(event.identity) : undefined,
-        connectedAt: existing?.connectedAt ?? event.at,
-        disconnectedAt: existing?.disconnectedAt ?? null,
-      });
-      if (state.status === 'scheduled') state.status = 'waiting';
-      if (state.endedAt === null && state.startedAt === null && bothSidesConnected(state, event.at)) {
-        state.startedAt = event.at;
-        state.status = 'in-progress';
-      }
-      break;
-    }
-    case 'participant-disconnected': {
-      if (!event.participantSid) break;
-      const existing = state.sessions.get(event.participantSid);
-      if (existing?.disconnectedAt != null) break;
-      state.sessions.set(event.participantSid, {
-        participantSid: event.participantSid,
-        identity: event.identity ?? existing?.identity,
-        role: existing?.role ?? (event.identity ? facts.roles.get(event.identity) : undefined),
-        connectedAt: existing?.connectedAt ?? null,
-        disconnectedAt: event.at,
-      });
-      break;
-    }
-    case 'room-ended':
-      if (state.endedAt !== null) break;
-      state.endedAt = event.at;
-      // A room that ends closes every open interval.
-      for (const [sid, session] of state.sessions) {
-        if (session.disconnectedAt === null) state.sessions.set(sid, { ...session, disconnectedAt: event.at });
-      }
-      break;
-    case 'recording-started':
-    case 'recording-completed':
-    case 'recording-failed': {
-      if (!event.recordingSid) break;
-      const existing = state.recordings.get(event.recordingSid);
-      const status = event.type === 'recording-started' ? 'started' : event.type === 'recording-completed' ? 'completed' : 'failed';
-      if (existing && existing.status !== 'started' && status === 'started') {
-        state.recordings.set(event.recordingSid, { ...existing, startedAt: existing.startedAt ?? event.at });
-        break;
-      }
-      state.recordings.set(event.recordingSid, {
-        recordingSid: event.recordingSid,
-        trackName: event.trackName ?? existing?.trackName,
-        status,
-        startedAt: existing?.startedAt ?? (status === 'started' ? event.at : null),
-        completedAt: status === 'started' ? null : event.at,
-        duration: event.duration ?? existing?.duration,
-        size: event.size ?? existing?.size,
-        mediaUri: event.mediaUri ?? existing?.mediaUri,
-      });
-      break;
-    }
-    case 'composition-enqueued':
-    case 'composition-started':
-    case 'composition-progress':
-      if (state.composition.status === 'available') break;
-      state.composition = {
-        ...state.composition,
-        status: event.type === 'composition-enqueued' ? 'enqueued' : 'started',
-        compositionSid: event.compositionSid ?? state.composition.compositionSid,
-      };
-      break;
-    case 'composition-available':
-      state.composition = { ...state.composition, status: 'available', compositionSid: event.compositionSid, mediaUri: event.mediaUri };
-      break;
-    case 'composition-failed':
-    case 'composition-hook-failed':
-      state.compositionFailures.add(event.compositionSid ?? `at-${event.at}`);
-      if (state.composition.status !== 'available') {
-        state.composition = { ...state.composition, status: 'failed', compositionSid: event.compositionSid ?? state.composition.compositionSid };
-      }
-      break;
-    default:
-      break; // track events change nothing in the record
-  }
+  readonly sessions: Map<string, ParticipantSession>;
+  readonly recordings: Map<string, RecordingState>;
+  composition: Omit<CompositionState, 'failures'>;
+  readonly failedCompositions: Set<string>;
+  readonly timeline: StatusChange[];
 }
 
 /**
- * @example foldConsultation(facts, events).status === 'completed' once room-ended is among the events
- * and a clinician and a patient were connected at once.
+ * Folds a consultation's events into its record. The result depends only on the SET of events:
+ * any order, any duplicates, late events included.
+ *
+ * @example
+ * foldConsultation({ consultation: { id: 'con_1', roomSid: 'RM1', record: true }, events, roles: new Map([['clin-1', 'clinician'], ['pt-1', 'patient']]) })
+ * // { status: 'completed', startedAt, endedAt, sessions, recordings, composition, timeline,
+ * //   effects: [{ kind: 'request-composition', key: 'composition:RM1', attempt: 0 }, { kind: 'record-billing', key: 'billing:con_1', billing }] }
  */
-export function foldConsultation(facts: ConsultationFacts, events: readonly VideoEvent[]): ConsultationRecord {
+export function foldConsultation(input: ConsultationFoldInput): ConsultationRecord;
+export function foldConsultation(facts: ConsultationFacts, events: readonly (VideoEvent | VideoEventError)[]): ConsultationRecord;
+export function foldConsultation(first: ConsultationFoldInput | ConsultationFacts, legacyEvents?: readonly (VideoEvent | VideoEventError)[]): ConsultationRecord {
+  const input: ConsultationFoldInput =
+    'consultation' in first
+      ? first
+      : {
+          consultation: { id: first.id, roomSid: first.roomSid, record: first.record, roundingSeconds: first.roundingSeconds },
+          events: legacyEvents ?? [],
+          roles: first.roles,
+        };
+  const legacyCancelled = !('consultation' in first) && first.cancelled;
+  const { consultation, roles } = input;
+
+  const initial: ConsultationStatus = legacyCancelled ? 'cancelled' : 'scheduled';
   const state: FoldState = {
-    status: facts.cancelled ? 'cancelled' : 'scheduled',
+    status: initial,
     startedAt: null,
     endedAt: null,
     sessions: new Map(),
     recordings: new Map(),
-    composition: { status: 'none', compositionSid: undefined, mediaUri: undefined, failures: 0 },
-    compositionFailures: new Set(),
+    composition: { status: 'none', compositionSid: undefined, mediaUri: undefined },
+    failedCompositions: new Set(),
+    timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
   };
-  for (const event of [...events].sort(compareEvents)) {
-    if (event.roomSid !== undefined && event.roomSid !== facts.roomSid) continue;
-    applyEvent(state, event, facts);
+
+  const steps: LifecycleEvent[] = input.events.filter((event): event is VideoEvent => isVideoEvent(event) && event.roomSid === consultation.roomSid);
+  if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
+  steps.sort(compareEvents);
+
+  // Pass 1: sessions, recordings, composition. Pass 2: the status walk, which judges who was
+  // connected from the complete sessions — so a clinician leaving at the very millisecond a
+  // patient joins is not a meeting, whatever the tie-break order of the two events.
+  for (const event of steps) if (event.type !== 'cancelled') applyEvent(state, event, roles);
+  const known = [...state.sessions.values()];
+  for (const event of steps) {
+    const status = nextStatus({ status: state.status, sessions: known }, event, event.timestamp);
+    if (status === state.status) continue;
+    if (status === 'in-progress') state.startedAt = event.timestamp;
+    state.status = status;
+    state.timeline.push({ status, at: event.timestamp });
   }
+
   const sessions = [...state.sessions.values()].sort(
-    (a, b) => (a.connectedAt ?? a.disconnectedAt ?? 0) - (b.connectedAt ?? b.disconnectedAt ?? 0) || a.participantSid.localeCompare(b.participantSid),
+    (a, b) => (a.connectedAt ?? a.disconnectedAt ?? 0) - (b.connectedAt ?? b.disconnectedAt ?? 0) || compareText(a.participantSid, b.participantSid),
   );
-  const recordings = [...state.recordings.values()].sort((a, b) => a.recordingSid.localeCompare(b.recordingSid));
-  const composition = { ...state.composition, failures: state.compositionFailures.size };
-  const billing = computeBilling(sessions, { roundingSeconds: facts.roundingSeconds });
-
-  let status = state.status;
-  if (state.endedAt !== null && status !== 'cancelled') status = billing.billableSeconds > 0 || state.startedAt !== null ? 'completed' : 'no-show';
-
-  const effects: ConsultationEffect[] = [];
-  const allRecordingsSettled = recordings.length > 0 && recordings.every((recording) => recording.status !== 'started');
-  const anyRecordingCompleted = recordings.some((recording) => recording.status === 'completed');
-  if (facts.record && state.endedAt !== null && allRecordingsSettled && anyRecordingCompleted) {
-    effects.push({ kind: 'request-composition', key: `composition:${facts.roomSid}`, attempt: 0 });
-    const retries = Math.min(composition.failures, MAX_COMPOSITION_ATTEMPTS);
-    for (let attempt = 1; attempt <= retries && composition.status !== 'available'; attempt++) {
-      if (attempt < MAX_COMPOSITION_ATTEMPTS) effects.push({ kind: 'request-composition', key: `composition:${facts.roomSid}:retry-${attempt}`, attempt });
-      else effects.push({ kind: 'report-composition-failure', key: `composition-failed:${facts.roomSid}` });
-    }
-  }
-  if (status === 'completed') effects.push({ kind: 'record-billing', key: `billing:${facts.id}`, billing });
-
-  return { status, startedAt: state.startedAt, endedAt: state.endedAt, sessions, recordings, composition, effects };
+  const recordings = [...state.recordings.values()].sort((a, b) => compareText(a.recordingSid, b.recordingSid));
+  const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.size };
+  const effects = requiredEffects(consultation, state, recordings, composition, sessions);
+  return { status: state.status, startedAt: state.startedAt, endedAt: state.endedAt, sessions, recordings, composition, timeline: state.timeline, effects };
 }
 
-function bothSidesConnected(state: FoldState, at: number): boolean {
+/** Applies one event to sessions, recordings and composition. Idempotent: the same event twice is once. */
+function applyEvent(state: FoldState, event: VideoEvent, roles: ReadonlyMap<string, string>): void {
+  switch (event.type) {
+    case 'participant-connected':
+    case 'participant-disconnected':
+      applyParticipant(state, event, roles);
+      break;
+    case 'room-ended':
+      if (state.endedAt !== null) break;
+      state.endedAt = event.timestamp;
+      // The room's end closes every open session (Twilio's own disconnects may come later, or never).
+      for (const [sid, session] of state.sessions) {
+        if (session.disconnectedAt === null) state.sessions.set(sid, { ...session, disconnectedAt: event.timestamp });
+      }
+      break;
+    case 'recording-started':
+    case 'recording-completed':
+    case 'recording-failed':
+      applyRecording(state, event);
+      break;
+    case 'composition-enqueued':
+    case 'composition-started':
+    case 'composition-progress':
+    case 'composition-available':
+    case 'composition-failed':
+    case 'composition-hook-failed':
+      applyComposition(state, event);
+      break;
+    default:
+      break; // room-created and track events change no session, recording or composition
+  }
+}
+
+function applyParticipant(state: FoldState, event: ParticipantEvent, roles: ReadonlyMap<string, string>): void {
+  const existing = state.sessions.get(event.participantSid);
+  const identity = existing?.identity ?? event.identity;
+  const role = existing?.role ?? (identity === undefined ? undefined : roles.get(identity));
+  if (event.type === 'participant-connected') {
+    // A connect stamped after the room's end belongs to no consultation time.
+    if (state.endedAt !== null && event.timestamp > state.endedAt) return;
+    state.sessions.set(event.participantSid, {
+      participantSid: event.participantSid,
+      identity,
+      role,
+      connectedAt: existing?.connectedAt ?? event.timestamp,
+      disconnectedAt: existing?.disconnectedAt ?? null,
+    });
+    return;
+  }
+  if (existing?.disconnectedAt != null) return; // already closed: by itself, or by the room's end
+  state.sessions.set(event.participantSid, {
+    participantSid: event.participantSid,
+    identity,
+    role,
+    connectedAt: existing?.connectedAt ?? null,
+    disconnectedAt: state.endedAt === null ? event.timestamp : Math.min(event.timestamp, state.endedAt),
+  });
+}
+
+function applyRecording(state: FoldState, event: RecordingEvent): void {
+  const existing = state.recordings.get(event.recordingSid);
+  const status = event.type === 'recording-started' ? 'started' : event.type === 'recording-completed' ? 'completed' : 'failed';
+  if (existing && existing.status !== 'started' && status === 'started') return; // settled stays settled
+  state.recordings.set(event.recordingSid, {
+    recordingSid: event.recordingSid,
+    trackName: event.trackName ?? existing?.trackName,
+    status,
+    startedAt: existing?.startedAt ?? (status === 'started' ? event.timestamp : null),
+    completedAt: status === 'started' ? null : event.timestamp,
+    duration: event.duration ?? existing?.duration,
+    size: event.size ?? existing?.size,
+    mediaUri: event.mediaUri ?? existing?.mediaUri,
+  });
+}
+
+function applyComposition(state: FoldState, event: CompositionEvent): void {
+  const current = state.composition;
+  switch (event.type) {
+    case 'composition-available':
+      state.composition = { status: 'available', compositionSid: event.compositionSid ?? current.compositionSid, mediaUri: event.mediaUri ?? current.mediaUri };
+      return;
+    case 'composition-failed':
+    case 'composition-hook-failed':
+      state.failedCompositions.add(event.compositionSid ?? `${event.type}@${event.timestamp}`);
+      if (current.status !== 'available') state.composition = { ...current, status: 'failed', compositionSid: event.compositionSid ?? current.compositionSid };
+      return;
+    default:
+      if (current.status === 'available') return;
+      state.composition = { ...current, status: event.type === 'composition-enqueued' ? 'enqueued' : 'started', compositionSid: event.compositionSid ?? current.compositionSid };
+  }
+}
+
+/**
+ * - request-composition (`composition:<roomSid>`): the room ended, it recorded, every recording
+ *   has settled and at least one completed. A failed composition is retried under
+ *   `composition:<roomSid>:retry-N`, then reported, MAX_COMPOSITION_ATTEMPTS requests in all.
+ * - record-billing (`billing:<consultation id>`): the consultation completed.
+ */
+function requiredEffects(
+  consultation: ConsultationFoldInput['consultation'],
+  state: FoldState,
+  recordings: readonly RecordingState[],
+  composition: CompositionState,
+  sessions: readonly ParticipantSession[],
+): ConsultationEffect[] {
+  const effects: ConsultationEffect[] = [];
+  const settled = recordings.length > 0 && recordings.every((recording) => recording.status !== 'started');
+  const anyCompleted = recordings.some((recording) => recording.status === 'completed');
+  if (consultation.record && state.endedAt !== null && settled && anyCompleted) {
+    effects.push({ kind: 'request-composition', key: `composition:${consultation.roomSid}`, attempt: 0 });
+    const retries = Math.min(composition.failures, MAX_COMPOSITION_ATTEMPTS);
+    for (let attempt = 1; attempt <= retries && composition.status !== 'available'; attempt++) {
+      if (attempt < MAX_COMPOSITION_ATTEMPTS) effects.push({ kind: 'request-composition', key: `composition:${consultation.roomSid}:retry-${attempt}`, attempt });
+      else effects.push({ kind: 'report-composition-failure', key: `composition-failed:${consultation.roomSid}` });
+    }
+  }
+  if (state.status === 'completed') {
+    const billing = computeBilling(sessions, { roundingSeconds: consultation.roundingSeconds ?? DEFAULT_ROUNDING_SECONDS });
+    effects.push({ kind: 'record-billing', key: `billing:${consultation.id}`, billing });
+  }
+  return effects;
+}
+
+function bothSidesConnected(sessions: Iterable<ParticipantSession>, now: number): boolean {
   let clinician = false;
   let recipient = false;
-  for (const session of state.sessions.values()) {
-    const open = session.connectedAt !== null && session.connectedAt <= at && (session.disconnectedAt === null || session.disconnectedAt > at);
+  for (const session of sessions) {
+    const open = session.connectedAt !== null && session.connectedAt <= now && (session.disconnectedAt === null || session.disconnectedAt > now);
     if (!open) continue;
     if (session.role === 'clinician') clinician = true;
     if (isCareRecipient(session.role)) recipient = true;
   }
   return clinician && recipient;
+}
+
+function field(event: LifecycleEvent, name: 'sequenceNumber'): number | undefined;
+function field(event: LifecycleEvent, name: 'participantSid' | 'recordingSid' | 'compositionSid'): string | undefined;
+function field(event: LifecycleEvent, name: string): unknown {
+  return (event as unknown as Record<string, unknown>)[name];
+}
+
+/** Code-unit order: unlike localeCompare, the same on every host and locale. */
+function compareText(a: string | undefined, b: string | undefined): number {
+  const x = a ?? '';
+  const y = b ?? '';
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The event as sorted [key, value] pairs, undefined fields left out. */
+function canonical(event: LifecycleEvent): string {
+  const entries = Object.entries(event).filter(([, value]) => value !== undefined);
+  return JSON.stringify(entries.sort(([a], [b]) => compareText(a, b)));
 }
