@@ -11,7 +11,11 @@ export function rolesForTenantKind(kind: 'human' | 'veterinary'): readonly Parti
   return ROLES_BY_KIND[kind];
 }
 
-/** The side of the consultation that receives care: billed time needs one of these with a clinician. */
+/**
+ * The side of the consultation that receives care: billed time needs one of these with a clinician.
+ *
+ * @example isCareRecipient('pet-owner') // true; isCareRecipient('caregiver') // false
+ */
 export function isCareRecipient(role: string | undefined): boolean {
   return role === 'patient' || role === 'pet-owner';
 }
