@@ -5,7 +5,7 @@
  */
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseVideoEvent } from '../core/consultation/consultation-event.js';
+import { isVideoEvent, parseVideoEvent } from '../core/consultation/consultation-event.js';
 import { startCallbackReceiver, type CallbackReceiver } from './callback-receiver.js';
 import { createSandboxCredentials } from './sandbox-credentials.js';
 import { startSandbox, type Sandbox } from './sandbox-server.js';
@@ -122,7 +122,7 @@ describe('sandbox callbacks', () => {
       expect(callback.values.AccountSid).toBe(credentials.accountSid);
       expect(callback.values.RoomSid).toBe(roomSid);
       expect(callback.values.Timestamp).toMatch(TIMESTAMP);
-      expect(parseVideoEvent(callback.values)).toBeDefined();
+      expect(isVideoEvent(parseVideoEvent(callback.values))).toBe(true);
     }
     expect(new Set(received.map((c) => c.idempotencyToken)).size).toBe(received.length);
 

@@ -4,7 +4,7 @@
  * keys the fold gives them, so the database itself keeps each to one; the billing record is
  * unique per consultation. Returns the live events the change produced, published after commit.
  */
-import { parseVideoEvent, type VideoEvent } from '../../core/consultation/consultation-event.js';
+import { isVideoEvent, parseVideoEvent } from '../../core/consultation/consultation-event.js';
 import { foldConsultation, type ConsultationRecord } from '../../core/consultation/consultation-state.js';
 import { newId } from '../../storage/ids.js';
 import { insertIfAbsent } from '../../storage/insert-if-absent.js';
@@ -53,7 +53,7 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
     .execute();
   const events = callbacks
     .map((row) => parseVideoEvent(Object.fromEntries(JSON.parse(row.params) as [string, string][])))
-    .filter((event): event is VideoEvent => event !== undefined);
+    .filter(isVideoEvent);
   const roomSid = consultation.room_sid;
   if (!roomSid) return { live: [], queuedEffects: false };
 
