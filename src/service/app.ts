@@ -127,7 +127,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: 256 * 1024,
     // The router's own refusals (bad percent-encoding, over-long parameter) get the same envelope.
     frameworkErrors: (_error, request, reply) => (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', request.id)),
+    // What Node's HTTP parser itself refuses (bad method, NUL in the path, conflicting lengths,
+    // oversized headers) gets the same envelope; there is no request yet, so no request id.
+    clientErrorHandler: (error, socket) => {
+      const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify(errorBody('BAD_REQUEST', 'none'));
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      } else {
+        socket.destroy(error);
+      }
+    },
   });
+  // Only JSON bodies on the API (the webhook registers its own raw parsers): text/plain is 415.
+  app.removeContentTypeParser('text/plain');
 
   app.decorate('roomgate', {
     metrics,
