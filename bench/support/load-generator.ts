@@ -26,19 +26,41 @@ export async function runLoad(options: {
   port: number;
   connections: number;
   requests: readonly (LoadRequest & { tag?: string })[];
+  /** Requests to send in all (default requests.length); beyond the array it starts again at 0. */
+  total?: number;
+  /**
+   * Open-loop pacing: request i is due at start + i / ratePerSecond, and its latency is counted
+   * from when it was due (so a stalled server is not hidden by the generator waiting for it).
+   * Default: closed loop, as fast as the answers come.
+   */
+  ratePerSecond?: number;
+  /** Stops sending new requests once aborted (those in flight still finish). */
+  signal?: AbortSignal;
+  /** A request not answered within this is counted as status 'timeout'. Default 30 s. */
+  timeoutMs?: number;
 }): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
   const tagged = new Map<string, { latencies: number[]; statuses: Record<string, number> }>();
+  const total = options.total ?? options.requests.length;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  if (options.requests.length === 0 && total > 0) throw new Error('runLoad: no requests');
   let next = 0;
   const started = process.hrtime.bigint();
 
   const worker = async () => {
-    while (next < options.requests.length) {
-      const request = options.requests[next++]!;
-      const t0 = process.hrtime.bigint();
-      const status = await send(agent, options.port, request);
+    while (next < total && !options.signal?.aborted) {
+      const index = next++;
+      const request = options.requests[index % options.requests.length]!;
+      let t0 = process.hrtime.bigint();
+      if (options.ratePerSecond) {
+        const due = started + BigInt(Math.round((index * 1e9) / options.ratePerSecond));
+        const wait = Number(due - t0) / 1e6;
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        t0 = due;
+      }
+      const status = await send(agent, options.port, request, timeoutMs);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       latencies.push(ms);
       statuses[status] = (statuses[status] ?? 0) + 1;
@@ -69,7 +91,7 @@ export async function runLoad(options: {
   };
 }
 
-function send(agent: http.Agent, port: number, request: LoadRequest): Promise<string> {
+function send(agent: http.Agent, port: number, request: LoadRequest, timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
     const req = http.request(
       { host: '127.0.0.1', port, method: 'POST', path: request.path, headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) }, agent },
@@ -78,6 +100,10 @@ function send(agent: http.Agent, port: number, request: LoadRequest): Promise<st
         res.on('end', () => resolve(String(res.statusCode)));
       },
     );
+    req.setTimeout(timeoutMs, () => {
+      resolve('timeout');
+      req.destroy();
+    });
     req.on('error', () => resolve('error'));
     req.end(request.body);
   });
