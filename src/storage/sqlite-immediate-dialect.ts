@@ -47,11 +47,27 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const isBusy = (error: unknown) => /^SQLITE_BUSY/.test(String((error as { code?: unknown } | null)?.code ?? ''));
 
+/** Prepared statements kept per SQL text: preparing costs as much as running a small query. */
+const STATEMENT_CACHE_SIZE = 512;
+
 class SqliteImmediateConnection implements DatabaseConnection {
+  readonly #statements = new Map<string, BetterSqlite3.Statement>();
+
   constructor(
     private readonly db: BetterSqlite3.Database,
     private readonly busyTimeoutMs: number,
   ) {}
+
+  #prepare(sql: string): BetterSqlite3.Statement {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      // Multi-row inserts make many distinct texts; a full cache starts over rather than grow.
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const deadline = Date.now() + this.busyTimeoutMs;
@@ -67,7 +83,7 @@ class SqliteImmediateConnection implements DatabaseConnection {
   }
 
   private run<R>(compiledQuery: CompiledQuery): QueryResult<R> {
-    const stmt = this.db.prepare(compiledQuery.sql);
+    const stmt = this.#prepare(compiledQuery.sql);
     const parameters = compiledQuery.parameters as unknown[];
     if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
     const { changes, lastInsertRowid } = stmt.run(parameters);

@@ -71,21 +71,20 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
   );
 
   const before = await snapshot(trx, id);
-  await trx
-    .updateTable('consultations')
-    .set({
-      status: record.status,
-      started_at: iso(record.startedAt),
-      ended_at: iso(record.endedAt),
-      updated_at: now,
-      version: consultation.version + 1,
-    })
-    .where('id', '=', id)
-    .execute();
-  await writeSessions(trx, id, record);
-  await writeRecordings(trx, id, record, now);
-  await writeComposition(trx, id, record, now);
-  const queuedEffects = await writeEffects(trx, id, consultation.tenant_id, roomSid, record, now);
+  // Only what changed is written: most callbacks touch one session or one recording.
+  const startedAt = iso(record.startedAt);
+  const endedAt = iso(record.endedAt);
+  if (before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt) {
+    await trx
+      .updateTable('consultations')
+      .set({ status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: consultation.version + 1 })
+      .where('id', '=', id)
+      .execute();
+  }
+  await writeSessions(trx, id, record, before.sessions);
+  await writeRecordings(trx, id, record, before.recordings, now);
+  await writeComposition(trx, id, record, before.composition, now);
+  const queuedEffects = await writeEffects(trx, id, consultation.tenant_id, roomSid, record, before.billing, now);
 
   const at = now;
   const base = { tenantId: consultation.tenant_id, consultationId: id, at };
@@ -97,69 +96,96 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
     if (session.disconnectedAt !== null && !previous?.disconnected_at) live.push({ ...base, type: 'participant.left', data: { identity: session.identity, at: iso(session.disconnectedAt) } });
   }
   for (const recording of record.recordings) {
-    if (recording.status === 'completed' && before.recordings.get(recording.recordingSid) !== 'completed') {
+    if (recording.status === 'completed' && before.recordings.get(recording.recordingSid)?.status !== 'completed') {
       live.push({ ...base, type: 'recording.available', data: { recordingSid: recording.recordingSid } });
     }
   }
-  if (record.composition.status === 'available' && before.compositionStatus !== 'available') {
+  if (record.composition.status === 'available' && before.composition?.status !== 'available') {
     live.push({ ...base, type: 'composition.available', data: { compositionSid: record.composition.compositionSid } });
   }
   const billing = record.effects.find((effect) => effect.kind === 'record-billing');
-  if (billing && !before.billed) live.push({ ...base, type: 'billing.recorded', data: { billableSeconds: billing.billing.billableSeconds, roundedSeconds: billing.billing.roundedSeconds } });
+  if (billing && !before.billing) live.push({ ...base, type: 'billing.recorded', data: { billableSeconds: billing.billing.billableSeconds, roundedSeconds: billing.billing.roundedSeconds } });
   return { live, queuedEffects };
 }
 
 async function snapshot(trx: StoreTransaction, id: string) {
   const [row, sessions, recordings, composition, billing] = await Promise.all([
-    trx.selectFrom('consultations').select('status').where('id', '=', id).executeTakeFirstOrThrow(),
-    trx.selectFrom('participant_sessions').select(['participant_sid', 'disconnected_at']).where('consultation_id', '=', id).execute(),
-    trx.selectFrom('recordings').select(['recording_sid', 'status']).where('consultation_id', '=', id).execute(),
-    trx.selectFrom('compositions').select('status').where('consultation_id', '=', id).executeTakeFirst(),
-    trx.selectFrom('billing_records').select('id').where('consultation_id', '=', id).executeTakeFirst(),
+    trx.selectFrom('consultations').select(['status', 'started_at', 'ended_at']).where('id', '=', id).executeTakeFirstOrThrow(),
+    trx.selectFrom('participant_sessions').select(['participant_sid', 'identity', 'connected_at', 'disconnected_at']).where('consultation_id', '=', id).execute(),
+    trx.selectFrom('recordings').select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at']).where('consultation_id', '=', id).execute(),
+    trx.selectFrom('compositions').select(['status', 'composition_sid', 'media_uri']).where('consultation_id', '=', id).executeTakeFirst(),
+    trx.selectFrom('billing_records').select(['billable_seconds', 'rounded_seconds', 'intervals']).where('consultation_id', '=', id).executeTakeFirst(),
   ]);
   return {
     status: row.status,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
     sessions: new Map(sessions.map((session) => [session.participant_sid, session])),
-    recordings: new Map(recordings.map((recording) => [recording.recording_sid, recording.status])),
-    compositionStatus: composition?.status,
-    billed: Boolean(billing),
+    recordings: new Map(recordings.map((recording) => [recording.recording_sid, recording])),
+    composition,
+    billing,
   };
 }
 
-async function writeSessions(trx: StoreTransaction, id: string, record: ConsultationRecord): Promise<void> {
-  await trx.deleteFrom('participant_sessions').where('consultation_id', '=', id).execute();
-  const rows = record.sessions
-    .filter((session) => session.connectedAt !== null)
-    .map((session) => ({
-      id: `ps_${id}_${session.participantSid}`.slice(0, 64),
-      consultation_id: id,
-      participant_sid: session.participantSid,
-      identity: session.identity ?? '',
-      connected_at: iso(session.connectedAt)!,
-      disconnected_at: iso(session.disconnectedAt),
-    }));
-  if (rows.length > 0) await trx.insertInto('participant_sessions').values(rows).execute();
+type Snapshot = Awaited<ReturnType<typeof snapshot>>;
+
+/** True when every field of `next` equals the same field of `previous`. */
+function same(previous: object | undefined, next: Record<string, unknown>): boolean {
+  return previous !== undefined && Object.entries(next).every(([key, value]) => (previous as Record<string, unknown>)[key] === value);
 }
 
-async function writeRecordings(trx: StoreTransaction, id: string, record: ConsultationRecord, now: string): Promise<void> {
-  await trx.deleteFrom('recordings').where('consultation_id', '=', id).execute();
-  const rows = record.recordings.map((recording) => ({
-    id: `rec_${recording.recordingSid}`.slice(0, 64),
-    consultation_id: id,
-    recording_sid: recording.recordingSid,
-    track_name: recording.trackName ?? null,
-    status: recording.status,
-    duration: recording.duration ?? null,
-    size: recording.size ?? null,
-    media_uri: recording.mediaUri ?? null,
-    created_at: iso(recording.startedAt) ?? now,
-    completed_at: iso(recording.completedAt),
-  }));
-  if (rows.length > 0) await trx.insertInto('recordings').values(rows).execute();
+async function writeSessions(trx: StoreTransaction, id: string, record: ConsultationRecord, before: Snapshot['sessions']): Promise<void> {
+  const keep = new Set<string>();
+  for (const session of record.sessions) {
+    if (session.connectedAt === null) continue;
+    keep.add(session.participantSid);
+    const fields = { identity: session.identity ?? '', connected_at: iso(session.connectedAt)!, disconnected_at: iso(session.disconnectedAt) };
+    const previous = before.get(session.participantSid);
+    if (same(previous, fields)) continue;
+    if (previous) {
+      await trx.updateTable('participant_sessions').set(fields).where('consultation_id', '=', id).where('participant_sid', '=', session.participantSid).execute();
+    } else {
+      await trx
+        .insertInto('participant_sessions')
+        .values({ id: `ps_${id}_${session.participantSid}`.slice(0, 64), consultation_id: id, participant_sid: session.participantSid, ...fields })
+        .execute();
+    }
+  }
+  const gone = [...before.keys()].filter((sid) => !keep.has(sid));
+  if (gone.length > 0) await trx.deleteFrom('participant_sessions').where('consultation_id', '=', id).where('participant_sid', 'in', gone).execute();
 }
 
-async function writeComposition(trx: StoreTransaction, id: string, record: ConsultationRecord, now: string): Promise<void> {
+async function writeRecordings(trx: StoreTransaction, id: string, record: ConsultationRecord, before: Snapshot['recordings'], now: string): Promise<void> {
+  for (const recording of record.recordings) {
+    const fields = {
+      track_name: recording.trackName ?? null,
+      status: recording.status,
+      duration: recording.duration ?? null,
+      size: recording.size ?? null,
+      media_uri: recording.mediaUri ?? null,
+      created_at: iso(recording.startedAt) ?? before.get(recording.recordingSid)?.created_at ?? now,
+      completed_at: iso(recording.completedAt),
+    };
+    const previous = before.get(recording.recordingSid);
+    if (same(previous, fields)) continue;
+    if (previous) {
+      await trx.updateTable('recordings').set(fields).where('recording_sid', '=', recording.recordingSid).execute();
+    } else {
+      await trx
+        .insertInto('recordings')
+        .values({ id: `rec_${recording.recordingSid}`.slice(0, 64), consultation_id: id, recording_sid: recording.recordingSid, ...fields })
+        .execute();
+    }
+  }
+}
+
+async function writeComposition(trx: StoreTransaction, id: string, record: ConsultationRecord, before: Snapshot['composition'], now: string): Promise<void> {
   if (record.composition.status === 'none') return;
+  const unchanged =
+    before?.status === record.composition.status &&
+    before.media_uri === (record.composition.mediaUri ?? null) &&
+    (!record.composition.compositionSid || before.composition_sid === record.composition.compositionSid);
+  if (unchanged) return;
   await insertIfAbsent(trx, 'compositions', { consultation_id: id }, {
     id: newId('cmp'),
     consultation_id: id,
@@ -188,9 +214,14 @@ async function writeEffects(
   tenantId: string,
   roomSid: string,
   record: ConsultationRecord,
+  billed: Snapshot['billing'],
   now: string,
 ): Promise<boolean> {
   let queued = false;
+  const outboxKeys = record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key);
+  const known = new Set(
+    outboxKeys.length === 0 ? [] : (await trx.selectFrom('outbox').select('dedupe_key').where('dedupe_key', 'in', outboxKeys).execute()).map((row) => row.dedupe_key),
+  );
   for (const effect of record.effects) {
     if (effect.kind === 'record-billing') {
       const row = {
@@ -198,11 +229,13 @@ async function writeEffects(
         rounded_seconds: effect.billing.roundedSeconds,
         intervals: JSON.stringify(effect.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) }))),
       };
+      if (same(billed, row)) continue;
       const inserted = await insertIfAbsent(trx, 'billing_records', { consultation_id: id }, { id: newId('bil'), consultation_id: id, tenant_id: tenantId, created_at: now, ...row });
       // Still one record: a late event that changes the overlap corrects it in place.
       if (!inserted) await trx.updateTable('billing_records').set(row).where('consultation_id', '=', id).execute();
       continue;
     }
+    if (known.has(effect.key)) continue;
     const inserted = await insertIfAbsent(trx, 'outbox', { dedupe_key: effect.key }, {
       id: newId('obx'),
       kind: effect.kind,

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { LiveEvents, LiveEvent } from '../live/live-events.js';
-import { eventDedupeKey } from '../../core/consultation/consultation-event.js';
+import { eventDedupeKey, TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { GroupCommitter } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
@@ -109,7 +109,8 @@ async function ingestBatch(
       options.logger.warn({ alert: 'unmatched-callback', event, roomSid: fields[index]!.RoomSid }, 'callback for a room Roomgate does not know');
       return { outcome: 'unmatched', event };
     }
-    touched.add(screening.consultationId);
+    // Track events are kept in the inbox (and the timeline) but change nothing in the record.
+    if (!(TRACK_EVENT_TYPES as readonly string[]).includes(event)) touched.add(screening.consultationId);
     return { outcome: 'stored', event };
   });
   if (touched.size === 0) return outcomes.map((outcome) => ({ outcome }));
