@@ -50,6 +50,13 @@ export interface DialectCapabilities {
   readonly migrationLock: 'advisory-lock' | 'get-lock' | 'begin-immediate';
   /** DDL is transactional: a failed migration leaves nothing behind. */
   readonly transactionalDdl: boolean;
+  /**
+   * How a transaction serialises work on some rows against other connections: `for-update` row
+   * locks (PostgreSQL; MySQL, whose sessions run READ COMMITTED so that a read after the lock
+   * sees what the lock waited for), or nothing to do because a SQLite write transaction already
+   * holds the whole database (`BEGIN IMMEDIATE`).
+   */
+  readonly rowLocks: 'for-update' | 'whole-database';
   /** Sorts a driver error into: the database is unavailable, a constraint broke, or anything else. */
   readonly classifyError: (error: unknown) => ErrorClass;
 }
@@ -164,6 +171,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     createTableSuffix: null,
     migrationLock: 'begin-immediate',
     transactionalDdl: true,
+    rowLocks: 'whole-database',
     classifyError: classifySqlite,
   }),
   postgres: Object.freeze({
@@ -176,6 +184,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     createTableSuffix: null,
     migrationLock: 'advisory-lock',
     transactionalDdl: true,
+    rowLocks: 'for-update',
     classifyError: classifyPostgres,
   }),
   mysql: Object.freeze({
@@ -188,6 +197,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     createTableSuffix: sql.raw('engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin'),
     migrationLock: 'get-lock',
     transactionalDdl: false,
+    rowLocks: 'for-update',
     classifyError: classifyMysql,
   }),
 });

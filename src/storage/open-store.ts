@@ -122,6 +122,8 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
         pool,
         onCreateConnection: async (connection) => {
           await connection.executeQuery(CompiledQuery.raw("set time_zone = '+00:00'"));
+          // As PostgreSQL: each statement sees what committed before it (see rowLocks).
+          await connection.executeQuery(CompiledQuery.raw('set session transaction isolation level read committed'));
           await connection.executeQuery(
             CompiledQuery.raw("set session sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION'"),
           );

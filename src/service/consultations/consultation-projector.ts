@@ -8,6 +8,7 @@ import { isVideoEvent, parseVideoEvent } from '../../core/consultation/consultat
 import { foldConsultation, type ConsultationRecord } from '../../core/consultation/consultation-state.js';
 import { newId } from '../../storage/ids.js';
 import { insertIfAbsent } from '../../storage/insert-if-absent.js';
+import { lockConsultations } from '../../storage/row-locks.js';
 import type { StoreTransaction } from '../../storage/store.js';
 import type { LiveEvent } from '../live/live-events.js';
 
@@ -22,7 +23,11 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export async function projectConsultations(trx: StoreTransaction, consultationIds: readonly string[], now: string): Promise<ProjectionResult> {
   const live: LiveEvent[] = [];
   let queuedEffects = false;
-  for (const id of consultationIds) {
+  // Another instance may be projecting the same consultation from callbacks this transaction
+  // cannot see yet: the row lock makes it wait, then read them.
+  const ids = [...consultationIds].sort();
+  await lockConsultations(trx, ids);
+  for (const id of ids) {
     const result = await projectOne(trx, id, now);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
