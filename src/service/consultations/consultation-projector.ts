@@ -11,6 +11,7 @@ import { insertIfAbsent } from '../../storage/insert-if-absent.js';
 import { lockConsultations } from '../../storage/row-locks.js';
 import type { StoreTransaction } from '../../storage/store.js';
 import type { LiveEvent } from '../live/live-events.js';
+import { ensureCompositionRow } from './composition-row.js';
 
 export interface ProjectionResult {
   readonly live: LiveEvent[];
@@ -191,16 +192,7 @@ async function writeComposition(trx: StoreTransaction, id: string, record: Consu
     before.media_uri === (record.composition.mediaUri ?? null) &&
     (!record.composition.compositionSid || before.composition_sid === record.composition.compositionSid);
   if (unchanged) return;
-  await insertIfAbsent(trx, 'compositions', { consultation_id: id }, {
-    id: newId('cmp'),
-    consultation_id: id,
-    composition_sid: null,
-    status: 'requested',
-    attempts: 0,
-    media_uri: null,
-    created_at: now,
-    updated_at: now,
-  });
+  await ensureCompositionRow(trx, id, now);
   await trx
     .updateTable('compositions')
     .set({

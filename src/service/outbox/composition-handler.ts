@@ -4,8 +4,7 @@
  * — say this worker crashed after creating it but before marking the entry done — it is
  * adopted instead of creating a second one.
  */
-import { insertIfAbsent } from '../../storage/insert-if-absent.js';
-import { newId } from '../../storage/ids.js';
+import { ensureCompositionRow } from '../consultations/composition-row.js';
 import type { Store } from '../../storage/store.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { TwilioApiError } from '../twilio/twilio-rest-client.js';
@@ -31,16 +30,7 @@ export function createCompositionHandler(options: {
     }
     const now = options.clock().toISOString();
     await options.store.transaction(async (trx) => {
-      await insertIfAbsent(trx, 'compositions', { consultation_id: consultationId }, {
-        id: newId('cmp'),
-        consultation_id: consultationId,
-        composition_sid: null,
-        status: 'requested',
-        attempts: 0,
-        media_uri: null,
-        created_at: now,
-        updated_at: now,
-      });
+      await ensureCompositionRow(trx, consultationId, now);
       const row = await trx.selectFrom('compositions').select(['composition_sid', 'attempts', 'status']).where('consultation_id', '=', consultationId).executeTakeFirstOrThrow();
       if (row.composition_sid === composition.sid) return;
       await trx

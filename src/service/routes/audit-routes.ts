@@ -7,6 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../storage/store.js';
 import { HttpError } from '../errors.js';
+import { decodeCursor, encodeCursor } from './page-cursor.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 500;
@@ -64,18 +65,4 @@ function parseSince(raw: string): string {
   const time = /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : Number.NaN;
   if (Number.isNaN(time)) throw new HttpError('VALIDATION_FAILED', 'since must be an ISO 8601 date-time');
   return new Date(time).toISOString();
-}
-
-function encodeCursor(cursor: { createdAt: string; id: string }): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
-}
-
-function decodeCursor(text: string): { createdAt: string; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string') return { createdAt, id };
-  } catch {
-    // fall through
-  }
-  throw new HttpError('VALIDATION_FAILED', 'cursor is not valid');
 }

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
 import { HttpError } from '../errors.js';
+import { decodeCursor, encodeCursor } from './page-cursor.js';
 import { loadConsultationView, findTenantConsultation } from '../consultations/consultation-queries.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { TwilioApiError } from '../twilio/twilio-rest-client.js';
@@ -121,18 +122,4 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
     // The record changes when Twilio's room-ended callback arrives, as for every other change.
     return loadConsultationView(store, request.tenant.id, consultation.id);
   });
-}
-
-function encodeCursor(cursor: { createdAt: string; id: string }): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.id])).toString('base64url');
-}
-
-function decodeCursor(text: string): { createdAt: string; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string') return { createdAt, id };
-  } catch {
-    // fall through
-  }
-  throw new HttpError('VALIDATION_FAILED', 'cursor is not valid');
 }
