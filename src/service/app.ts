@@ -32,6 +32,7 @@ import { securityEventSink } from './security-event-sink.js';
 import { RetentionSchedule } from './retention/retention-schedule.js';
 import { signingSecrets } from './signing-secrets.js';
 import { createStoreIngest } from './webhook/store-ingest.js';
+import { ProjectionWorker } from './consultations/projection-worker.js';
 
 export interface AppOptions {
   readonly config: Config;
@@ -57,7 +58,7 @@ export interface RoomgateContext {
   readonly retention: RetentionSchedule | undefined;
   /** Swaps the accepted Twilio secrets at once (rotation); requests in flight keep theirs. */
   setAccounts(accounts: readonly TwilioAccountConfig[]): void;
-  /** Waits for buffered work (group commits, security events) to be written. */
+  /** Waits for buffered work (group commits, projections, security and audit records) to be written. */
   drain(): Promise<void>;
 }
 
@@ -119,7 +120,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     },
   });
-  const ingest = createStoreIngest({ store, clock, logger, live, onOutbox: () => outbox.wake() });
+  const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
+  const ingest = createStoreIngest({ store, clock, logger, onCommitted: (ids) => projection.markDirty(ids) });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -154,6 +156,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     async drain() {
       await ingest.drain();
+      await projection.idle();
       await security.drain();
       await audit.drain();
     },
@@ -211,10 +214,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
   }
 
+  app.addHook('onReady', async () => projection.start());
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
   if (retention) app.addHook('onReady', async () => retention.start());
   app.addHook('onClose', async () => {
     await ingest.close();
+    await projection.stop();
     await outbox.stop();
     await retention?.stop();
     await alerts?.drain();

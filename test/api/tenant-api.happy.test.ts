@@ -105,6 +105,7 @@ describe('tenant API', () => {
     });
     const ingested = await service.app.inject({ method: 'POST', url: '/webhooks/twilio/video', headers: signed.headers, payload: signed.body });
     expect(ingested.statusCode).toBe(204);
+    await service.app.roomgate.drain();
 
     const erased = await api('DELETE', '/v1/subjects/pt-erase-me');
     expect(erased.status).toBe(200);

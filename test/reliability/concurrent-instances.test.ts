@@ -71,6 +71,7 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
         );
       }
       expect(answers.every((status) => status === 204)).toBe(true);
+      await Promise.all([a.app.roomgate.drain(), b.app.roomgate.drain()]);
 
       for (const { id } of rooms) {
         const consultation = await a.store.db.selectFrom('consultations').select(['status', 'started_at', 'ended_at']).where('id', '=', id).executeTakeFirstOrThrow();

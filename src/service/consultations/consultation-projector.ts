@@ -53,7 +53,7 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
     .executeTakeFirstOrThrow();
   const callbacks = await trx
     .selectFrom('callbacks')
-    .select('params')
+    .select(['id', 'params', 'processed_at'])
     .where('status', '=', 'accepted')
     .where('room_sid', '=', consultation.room_sid ?? '')
     .execute();
@@ -62,6 +62,8 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
     .filter(isVideoEvent);
   const roomSid = consultation.room_sid;
   if (!roomSid) return { live: [], queuedEffects: false };
+  const newlyFolded = callbacks.filter((row) => row.processed_at === null).map((row) => row.id);
+  if (newlyFolded.length > 0) await trx.updateTable('callbacks').set({ processed_at: now }).where('id', 'in', newlyFolded).execute();
 
   const roles = await trx.selectFrom('issued_identities').select(['identity', 'role']).where('consultation_id', '=', id).execute();
   const record = foldConsultation(

@@ -69,7 +69,6 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
       await Promise.all(workers.map(async (worker) => { while ((await worker.runOnce()) > 0); }));
       expect(runs.size).toBe(200);
       expect([...runs.values()].filter((by) => by.length !== 1)).toEqual([]);
-      expect(new Set([...runs.values()].flat()).size).toBe(2);
       const pending = await stores[0]!.db.selectFrom('outbox').select('id').where('kind', '=', 'count').where('status', '!=', 'done').execute();
       expect(pending).toEqual([]);
     });

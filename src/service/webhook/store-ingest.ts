@@ -1,22 +1,21 @@
 /**
- * Stores signed callbacks durably, exactly once, and applies them — all in group commits:
- * callbacks that arrive together share one transaction, and each is answered when that
- * transaction's COMMIT returns. Within the transaction, per callback:
- *   - the inbox row, whose UNIQUE dedupe_key makes the database refuse a second copy;
+ * Stores signed callbacks durably, exactly once — in group commits: callbacks that arrive
+ * together share one transaction, and each is answered when that transaction's COMMIT returns.
+ * Within the transaction, per callback:
  *   - screening: an unknown room is kept as 'unmatched'; a participant identity that breaks the
  *     policy or was never issued for the room is kept as 'quarantined' — neither is applied;
- *   - then, once per room touched, the consultation record is recomputed from all its accepted
- *     callbacks (so order, lateness and repetition cannot change the result).
+ *   - the inbox row, whose UNIQUE dedupe_key makes the database refuse a second copy.
+ * After the commit, the consultations that received new accepted callbacks are handed to the
+ * projection worker, which recomputes each record from all its accepted callbacks (so order,
+ * lateness and repetition cannot change the result).
  */
 import type { Logger } from 'pino';
-import type { LiveEvents, LiveEvent } from '../live/live-events.js';
 import { eventDedupeKey, TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { GroupCommitter } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
-import { projectConsultations } from '../consultations/consultation-projector.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
 
 type Screening =
@@ -31,17 +30,16 @@ export interface StoreIngest extends CallbackIngest {
 
 interface BatchOutcome {
   readonly outcome: IngestOutcome;
-  /** Set on one callback of the batch: what to do once the batch has committed. */
-  readonly afterCommit?: { live: LiveEvent[]; queuedEffects: boolean };
+  /** The consultation to fold once the batch has committed, if this callback changes it. */
+  readonly dirty?: string;
 }
 
 export interface StoreIngestOptions {
   readonly store: Store;
   readonly clock: () => Date;
   readonly logger: Logger;
-  readonly live: LiveEvents;
-  /** Called after a commit that queued outbox entries. */
-  readonly onOutbox: () => void;
+  /** Called after the commit with the consultations that received new accepted callbacks. */
+  readonly onCommitted: (consultationIds: string[]) => void;
 }
 
 export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
@@ -52,18 +50,18 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   });
   return {
     async submit(callback) {
-      const { outcome, afterCommit } = await committer.submit(callback);
-      if (afterCommit) {
-        if (afterCommit.queuedEffects) options.onOutbox();
-        if (afterCommit.live.length > 0) {
-          options.live.publish(afterCommit.live).catch((error: unknown) => options.logger.warn({ err: error }, 'could not publish live events'));
-        }
-      }
+      const { outcome, dirty } = await committer.submit(callback);
+      if (dirty) options.onCommitted([dirty]);
       return outcome;
     },
     drain: () => committer.drain(),
     close: () => committer.close(),
   };
+}
+
+/** Track events are kept in the inbox (and the timeline) but change nothing in the record. */
+function changesRecord(event: string | undefined): boolean {
+  return !(TRACK_EVENT_TYPES as readonly string[]).includes(event ?? '');
 }
 
 async function ingestBatch(
@@ -94,28 +92,23 @@ async function ingestBatch(
         params: JSON.stringify(callback.params),
         status: screening.status,
         received_at: callback.receivedAt.toISOString(),
-        processed_at: null,
+        // Track events change nothing in the record: nothing to fold.
+        processed_at: screening.status === 'accepted' && !changesRecord(params.StatusCallbackEvent) ? now : null,
       };
     }),
   );
 
-  const touched = new Set<string>();
-  const outcomes = callbacks.map((_, index): IngestOutcome => {
+  return callbacks.map((_, index): BatchOutcome => {
     const event = fields[index]!.StatusCallbackEvent ?? 'unknown';
     const screening = screenings[index]!;
-    if (!inserted[index]) return { outcome: 'duplicate', event };
-    if (screening.status === 'quarantined') return { outcome: 'quarantined', event, reason: screening.reason, identity: screening.identity };
+    if (!inserted[index]) return { outcome: { outcome: 'duplicate', event } };
+    if (screening.status === 'quarantined') return { outcome: { outcome: 'quarantined', event, reason: screening.reason, identity: screening.identity } };
     if (screening.status === 'unmatched') {
       options.logger.warn({ alert: 'unmatched-callback', event, roomSid: fields[index]!.RoomSid }, 'callback for a room Roomgate does not know');
-      return { outcome: 'unmatched', event };
+      return { outcome: { outcome: 'unmatched', event } };
     }
-    // Track events are kept in the inbox (and the timeline) but change nothing in the record.
-    if (!(TRACK_EVENT_TYPES as readonly string[]).includes(event)) touched.add(screening.consultationId);
-    return { outcome: 'stored', event };
+    return changesRecord(event) ? { outcome: { outcome: 'stored', event }, dirty: screening.consultationId } : { outcome: { outcome: 'stored', event } };
   });
-  if (touched.size === 0) return outcomes.map((outcome) => ({ outcome }));
-  const afterCommit = await projectConsultations(trx, [...touched], now);
-  return outcomes.map((outcome, index) => (index === 0 ? { outcome, afterCommit } : { outcome }));
 }
 
 /** Decides, per callback, whether it may be applied — without trusting anything but the signed params. */

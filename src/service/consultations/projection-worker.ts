@@ -1,0 +1,103 @@
+/**
+ * Folds stored callbacks into their consultations after the callbacks' own commit, so that
+ * acknowledging a callback costs one durable inbox insert and not the record's recomputation.
+ * Consultations touched while a projection runs are coalesced into the next one: under load a
+ * room's many events are folded once. A callback is marked `processed_at` in the transaction
+ * that folded it; after a crash (or another instance's crash) the sweep finds the rest.
+ */
+import type { Logger } from 'pino';
+import type { Store } from '../../storage/store.js';
+import type { LiveEvents } from '../live/live-events.js';
+import { projectConsultations } from './consultation-projector.js';
+
+export interface ProjectionWorkerOptions {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly live: LiveEvents;
+  readonly clock: () => Date;
+  /** Called after a projection that queued outbox entries. */
+  readonly onOutbox: () => void;
+  /** Consultations folded per transaction at most. */
+  readonly batchSize?: number;
+  /** How often to look for callbacks left unprojected (a crash). Default 10 s. */
+  readonly sweepIntervalMs?: number;
+  /** Pause after a failed projection (store down) before trying again. Default 500 ms. */
+  readonly retryDelayMs?: number;
+}
+
+export class ProjectionWorker {
+  private readonly dirty = new Set<string>();
+  private running: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private draining = false;
+
+  constructor(private readonly options: ProjectionWorkerOptions) {}
+
+  /** Recovers what a previous process left unprojected, then sweeps now and then. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.draining = false;
+    await this.sweep().catch((error: unknown) => this.options.logger.warn({ err: error }, 'projection sweep failed'));
+    this.sweepTimer = setInterval(() => void this.sweep().catch(() => undefined), this.options.sweepIntervalMs ?? 10_000);
+    this.sweepTimer.unref();
+  }
+
+  /** These consultations have new callbacks: fold them soon. */
+  markDirty(consultationIds: Iterable<string>): void {
+    for (const id of consultationIds) this.dirty.add(id);
+    if (this.dirty.size > 0 && !this.running && !this.stopped) this.running = this.loop();
+  }
+
+  /** Resolves when nothing is waiting to be folded. */
+  idle(): Promise<void> {
+    if (!this.running && (this.dirty.size === 0 || this.stopped)) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Finishes what was handed in (unless the store is down), then stops. */
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.draining = true;
+    await this.idle();
+    this.stopped = true;
+  }
+
+  private async loop(): Promise<void> {
+    // Let the other callbacks of this moment arrive first: they are folded together.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.dirty.size > 0 && !this.stopped) {
+      const ids = [...this.dirty].slice(0, this.options.batchSize ?? 200);
+      for (const id of ids) this.dirty.delete(id);
+      try {
+        const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()));
+        if (result.queuedEffects) this.options.onOutbox();
+        if (result.live.length > 0) {
+          this.options.live.publish(result.live).catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not publish live events'));
+        }
+      } catch (error) {
+        for (const id of ids) this.dirty.add(id);
+        this.options.logger.warn({ err: error, consultations: ids.length }, 'projection failed; retrying');
+        // Stopping with the store down: leave it to the next start's sweep.
+        if (this.draining) break;
+        await new Promise((resolve) => setTimeout(resolve, this.options.retryDelayMs ?? 500));
+      }
+    }
+    this.running = undefined;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** Consultations with accepted callbacks not yet folded — left by a crash. */
+  private async sweep(): Promise<void> {
+    const rows = await this.options.store.db
+      .selectFrom('callbacks')
+      .innerJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
+      .select('consultations.id')
+      .distinct()
+      .where('callbacks.processed_at', 'is', null)
+      .where('callbacks.status', '=', 'accepted')
+      .execute();
+    this.markDirty(rows.map((row) => row.id));
+  }
+}
