@@ -17,12 +17,17 @@ export interface ProjectionWorkerOptions {
   readonly clock: () => Date;
   /** Called after a projection that queued outbox entries. */
   readonly onOutbox: () => void;
-  /** Consultations folded per transaction at most. */
+  /** Consultations folded per transaction at most: bounds how long one fold holds the store. Default 50. */
   readonly batchSize?: number;
   /** How often to look for callbacks left unprojected (a crash). Default 10 s. */
   readonly sweepIntervalMs?: number;
   /** Pause after a failed projection (store down) before trying again. Default 500 ms. */
   readonly retryDelayMs?: number;
+  /**
+   * How long the first dirty consultation waits for more callbacks to arrive before a fold
+   * starts; the record lags the acknowledgement by about this much. Default 20 ms.
+   */
+  readonly gatherMs?: number;
 }
 
 export class ProjectionWorker {
@@ -66,9 +71,9 @@ export class ProjectionWorker {
 
   private async loop(): Promise<void> {
     // Let the other callbacks of this moment arrive first: they are folded together.
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, this.options.gatherMs ?? 20));
     while (this.dirty.size > 0 && !this.stopped) {
-      const ids = [...this.dirty].slice(0, this.options.batchSize ?? 200);
+      const ids = [...this.dirty].slice(0, this.options.batchSize ?? 50);
       for (const id of ids) this.dirty.delete(id);
       try {
         const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()));
