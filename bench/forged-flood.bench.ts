@@ -21,7 +21,15 @@ import { freePort, startChild, roomgateEnv } from './support/child-server.js';
 import { runLoad, type LoadResult } from './support/load-generator.js';
 import { freshDatabase, roomgateCounts, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
 import { startTwilioStub } from './support/twilio-stub.js';
-import { benchAccount, benchRooms, CALLBACKS_PER_ROOM, forgedRequest, signedRequest, videoCallbacks, webhookUrl } from './support/video-callbacks.js';
+import {
+  benchAccount,
+  benchRooms,
+  CALLBACKS_PER_ROOM,
+  forgedRequest,
+  signedRequest,
+  videoCallbacks,
+  webhookUrl,
+} from './support/video-callbacks.js';
 
 const args = benchArgs(
   process.argv.slice(2),
@@ -44,7 +52,9 @@ const underFlood = genuine.slice(G);
 const forged = videoCallbacks(account, benchRooms(300, 'f'), 5_000).map((params) => forgedRequest(url, params));
 const warmupGenuine = quiet.splice(0, Math.min(500, Math.floor(G / 5)));
 
-console.log(`forged-flood bench: engine ${args.engine}, genuine ${fmt(G)} quiet + ${fmt(G)} under flood at ${args.rate}/s over ${args['genuine-connections']} connections; flood ${args['flood-connections']} connections`);
+console.log(
+  `forged-flood bench: engine ${args.engine}, genuine ${fmt(G)} quiet + ${fmt(G)} under flood at ${args.rate}/s over ${args['genuine-connections']} connections; flood ${args['flood-connections']} connections`,
+);
 
 const stub = await startTwilioStub();
 const db = await freshDatabase(args.engine as BenchEngine, 'flood');
@@ -54,7 +64,13 @@ let genuineResult: LoadResult;
 let forgedResult: LoadResult;
 try {
   await seedRoomgate(db.url, rooms);
-  const child = await startChild({ name: 'roomgate', script: 'src/cli/main.ts', args: ['serve'], port, env: roomgateEnv({ ...account, databaseUrl: db.url, twilioApiBaseUrl: stub.url }) });
+  const child = await startChild({
+    name: 'roomgate',
+    script: 'src/cli/main.ts',
+    args: ['serve'],
+    port,
+    env: roomgateEnv({ ...account, databaseUrl: db.url, twilioApiBaseUrl: stub.url }),
+  });
   try {
     // Warm-up: some genuine, some forged.
     await runLoad({ port, connections: 16, requests: warmupGenuine });
@@ -63,8 +79,19 @@ try {
     quietResult = await runLoad({ port, connections: args['genuine-connections'], requests: quiet, ratePerSecond: args.rate });
 
     const stopFlood = new AbortController();
-    const flood = runLoad({ port, connections: args['flood-connections'], requests: forged, total: args['max-forged'], signal: stopFlood.signal });
-    genuineResult = await runLoad({ port, connections: args['genuine-connections'], requests: underFlood, ratePerSecond: args.rate }).finally(() => stopFlood.abort());
+    const flood = runLoad({
+      port,
+      connections: args['flood-connections'],
+      requests: forged,
+      total: args['max-forged'],
+      signal: stopFlood.signal,
+    });
+    genuineResult = await runLoad({
+      port,
+      connections: args['genuine-connections'],
+      requests: underFlood,
+      ratePerSecond: args.rate,
+    }).finally(() => stopFlood.abort());
     forgedResult = await flood;
     const counts = await roomgateCounts(db.url);
     console.log(`  inbox: ${JSON.stringify(counts.byStatus)}; security events stored: ${fmt(counts.securityEvents)}`);
@@ -86,10 +113,18 @@ check('genuine (flood)', genuineResult, '204', underFlood.length);
 check('forged', forgedResult, '403', forgedResult.requests);
 
 console.log('');
-console.log(`genuine, quiet:       ${fmt(quietResult.requests)} at ${fmt(quietResult.perSecond)}/s   p50 ${quietResult.p50Ms.toFixed(2)} ms   p99 ${quietResult.p99Ms.toFixed(2)} ms   ${JSON.stringify(quietResult.statuses)}`);
-console.log(`genuine, under flood: ${fmt(genuineResult.requests)} at ${fmt(genuineResult.perSecond)}/s   p50 ${genuineResult.p50Ms.toFixed(2)} ms   p99 ${genuineResult.p99Ms.toFixed(2)} ms   ${JSON.stringify(genuineResult.statuses)}`);
-console.log(`forged refused:       ${fmt(forgedResult.requests)} in ${forgedResult.seconds.toFixed(1)} s = ${fmt(forgedResult.perSecond)} refusals/s   p50 ${forgedResult.p50Ms.toFixed(2)} ms   p99 ${forgedResult.p99Ms.toFixed(2)} ms   ${JSON.stringify(forgedResult.statuses)}`);
-console.log(`genuine p99 under flood: ${genuineResult.p99Ms.toFixed(2)} ms (target < 50 ms: ${genuineResult.p99Ms < 50 ? 'MET' : 'MISSED'}); ×${(genuineResult.p99Ms / quietResult.p99Ms).toFixed(2)} the quiet p99`);
+console.log(
+  `genuine, quiet:       ${fmt(quietResult.requests)} at ${fmt(quietResult.perSecond)}/s   p50 ${quietResult.p50Ms.toFixed(2)} ms   p99 ${quietResult.p99Ms.toFixed(2)} ms   ${JSON.stringify(quietResult.statuses)}`,
+);
+console.log(
+  `genuine, under flood: ${fmt(genuineResult.requests)} at ${fmt(genuineResult.perSecond)}/s   p50 ${genuineResult.p50Ms.toFixed(2)} ms   p99 ${genuineResult.p99Ms.toFixed(2)} ms   ${JSON.stringify(genuineResult.statuses)}`,
+);
+console.log(
+  `forged refused:       ${fmt(forgedResult.requests)} in ${forgedResult.seconds.toFixed(1)} s = ${fmt(forgedResult.perSecond)} refusals/s   p50 ${forgedResult.p50Ms.toFixed(2)} ms   p99 ${forgedResult.p99Ms.toFixed(2)} ms   ${JSON.stringify(forgedResult.statuses)}`,
+);
+console.log(
+  `genuine p99 under flood: ${genuineResult.p99Ms.toFixed(2)} ms (target < 50 ms: ${genuineResult.p99Ms < 50 ? 'MET' : 'MISSED'}); ×${(genuineResult.p99Ms / quietResult.p99Ms).toFixed(2)} the quiet p99`,
+);
 if (failures.length > 0) {
   console.error(`\nFAILED checks:\n  ${failures.join('\n  ')}`);
   process.exitCode = 1;

@@ -57,7 +57,9 @@ const callbackParams = videoCallbacks(account, rooms, N + W);
 const all = callbackParams.map((params) => signedRequest(url, account.authToken, params));
 const warmup = all.slice(0, W);
 const measured = all.slice(W);
-console.log(`ingest bench: engine ${engine}, ${fmt(N)} callbacks measured (+${fmt(W)} warm-up), ${rooms.length} rooms, ${args.connections} connections, port ${port}`);
+console.log(
+  `ingest bench: engine ${engine}, ${fmt(N)} callbacks measured (+${fmt(W)} warm-up), ${rooms.length} rooms, ${args.connections} connections, port ${port}`,
+);
 console.log(`  ${fmt(N + W)} callbacks signed with twilio.getExpectedTwilioSignature in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
 interface Outcome {
@@ -102,7 +104,9 @@ try {
     try {
       t = Date.now();
       await seedRoomgate(db.url, rooms);
-      console.log(`  Roomgate database seeded (${rooms.length} consultations, ${rooms.length * 2} issued identities) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      console.log(
+        `  Roomgate database seeded (${rooms.length} consultations, ${rooms.length * 2} issued identities) in ${((Date.now() - t) / 1000).toFixed(1)} s`,
+      );
       const child = await startChild({
         name: 'roomgate',
         script: 'src/cli/main.ts',
@@ -114,10 +118,17 @@ try {
       const outcome = await measure('roomgate', child, async () => (await roomgateCounts(db.url)).callbacks);
       const counts = await roomgateCounts(db.url);
       const finishedRooms = callbackParams.filter((params) => params.StatusCallbackEvent === 'room-ended').length;
-      if ((counts.byStatus.accepted ?? 0) !== N + W) outcome.failures.push(`roomgate: inbox by status ${JSON.stringify(counts.byStatus)}, expected ${N + W} accepted`);
+      if ((counts.byStatus.accepted ?? 0) !== N + W)
+        outcome.failures.push(`roomgate: inbox by status ${JSON.stringify(counts.byStatus)}, expected ${N + W} accepted`);
       else outcome.checks.push(`all ${fmt(N + W)} stored as accepted`);
-      if (counts.completed !== finishedRooms) outcome.failures.push(`roomgate: ${counts.completed} consultations completed, expected ${finishedRooms} (consultations by status ${JSON.stringify(counts.consultations)})`);
-      else outcome.checks.push(`${fmt(counts.completed)} consultations completed, ${fmt(counts.billing)} billing records, ${fmt(counts.outbox)} outbox entries`);
+      if (counts.completed !== finishedRooms)
+        outcome.failures.push(
+          `roomgate: ${counts.completed} consultations completed, expected ${finishedRooms} (consultations by status ${JSON.stringify(counts.consultations)})`,
+        );
+      else
+        outcome.checks.push(
+          `${fmt(counts.completed)} consultations completed, ${fmt(counts.billing)} billing records, ${fmt(counts.outbox)} outbox entries`,
+        );
       outcomes.push(outcome);
     } finally {
       await db.drop();
@@ -157,14 +168,18 @@ console.log('');
 console.log(`server     callbacks/s     p50 ms   p99 ms   checks`);
 for (const outcome of outcomes) {
   const r = outcome.result;
-  console.log(`${outcome.name.padEnd(9)} ${fmt(r.perSecond).padStart(12)} ${r.p50Ms.toFixed(2).padStart(10)} ${r.p99Ms.toFixed(2).padStart(8)}   ${outcome.checks.join('; ')}`);
+  console.log(
+    `${outcome.name.padEnd(9)} ${fmt(r.perSecond).padStart(12)} ${r.p50Ms.toFixed(2).padStart(10)} ${r.p99Ms.toFixed(2).padStart(8)}   ${outcome.checks.join('; ')}`,
+  );
   failures.push(...outcome.failures);
 }
 const vsBaseline = roomgate.result.perSecond / baseline.result.perSecond;
 const vsCeiling = roomgate.result.perSecond / ceiling.result.perSecond;
 const verdict = (ok: boolean) => (ok ? 'MET' : 'MISSED');
 console.log('');
-console.log(`Roomgate / baseline throughput: ${vsBaseline.toFixed(2)}×   (target ≥ 4× on SQLite: ${engine === 'sqlite' ? verdict(vsBaseline >= 4) : 'n/a on postgres'})`);
+console.log(
+  `Roomgate / baseline throughput: ${vsBaseline.toFixed(2)}×   (target ≥ 4× on SQLite: ${engine === 'sqlite' ? verdict(vsBaseline >= 4) : 'n/a on postgres'})`,
+);
 console.log(`Roomgate / ceiling  throughput: ${vsCeiling.toFixed(2)}×   (target ≥ 0.5×: ${verdict(vsCeiling >= 0.5)})`);
 console.log(`Roomgate p99: ${roomgate.result.p99Ms.toFixed(2)} ms   (target < 25 ms: ${verdict(roomgate.result.p99Ms < 25)})`);
 console.log(`Roomgate p99 / baseline p99: ${(roomgate.result.p99Ms / baseline.result.p99Ms).toFixed(2)}×`);
@@ -181,4 +196,3 @@ if (failures.length > 0) {
 } else {
   console.log('\nall correctness checks passed');
 }
-

@@ -51,13 +51,21 @@ try {
   let t = Date.now();
   await seedRoomgate(db.url, rooms);
   console.log(`  seeded ${fmt(rooms.length)} consultations in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-  const child = await startChild({ name: 'roomgate', script: 'src/cli/main.ts', args: ['serve'], port, env: roomgateEnv({ ...account, databaseUrl: db.url, twilioApiBaseUrl: stub.url }) });
+  const child = await startChild({
+    name: 'roomgate',
+    script: 'src/cli/main.ts',
+    args: ['serve'],
+    port,
+    env: roomgateEnv({ ...account, databaseUrl: db.url, twilioApiBaseUrl: stub.url }),
+  });
   try {
     await sleep(1000);
     const sample = (sent: number, perSecond: number, p99Ms: number) => {
       const row = { sent, rssMiB: child.rssKiB() / 1024, perSecond, p99Ms };
       series.push(row);
-      console.log(`  ${fmt(sent).padStart(10)} callbacks   RSS ${row.rssMiB.toFixed(1).padStart(7)} MiB   ${sent === 0 ? '' : `${fmt(perSecond)}/s, p99 ${p99Ms.toFixed(1)} ms`}`);
+      console.log(
+        `  ${fmt(sent).padStart(10)} callbacks   RSS ${row.rssMiB.toFixed(1).padStart(7)} MiB   ${sent === 0 ? '' : `${fmt(perSecond)}/s, p99 ${p99Ms.toFixed(1)} ms`}`,
+      );
     };
     sample(0, 0, 0);
 
@@ -86,7 +94,8 @@ try {
       const signSeconds = (Date.now() - t) / 1000;
       const result = await runLoad({ port, connections: args.connections, requests });
       const ok = result.statuses['204'] ?? 0;
-      if (ok !== requests.length) failures.push(`step at ${sent}: ${ok}/${requests.length} answered 204 ${JSON.stringify(result.statuses)}`);
+      if (ok !== requests.length)
+        failures.push(`step at ${sent}: ${ok}/${requests.length} answered 204 ${JSON.stringify(result.statuses)}`);
       sent += requests.length;
       requests = [];
       if (signSeconds > 5) console.log(`    (signing that step took ${signSeconds.toFixed(1)} s, outside the measurement)`);
@@ -108,8 +117,12 @@ try {
 const first = series[1] ?? series[0]!;
 const last = series.at(-1)!;
 console.log('');
-console.log(`RSS before load ${series[0]!.rssMiB.toFixed(1)} MiB; after the first ${fmt(first.sent)}: ${first.rssMiB.toFixed(1)} MiB; after ${fmt(last.sent)}: ${last.rssMiB.toFixed(1)} MiB`);
-console.log(`growth first → last sample: ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB (${((100 * (last.rssMiB - first.rssMiB)) / first.rssMiB).toFixed(1)} %)`);
+console.log(
+  `RSS before load ${series[0]!.rssMiB.toFixed(1)} MiB; after the first ${fmt(first.sent)}: ${first.rssMiB.toFixed(1)} MiB; after ${fmt(last.sent)}: ${last.rssMiB.toFixed(1)} MiB`,
+);
+console.log(
+  `growth first → last sample: ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB (${((100 * (last.rssMiB - first.rssMiB)) / first.rssMiB).toFixed(1)} %)`,
+);
 console.log(`throughput first step ${fmt(first.perSecond)}/s, last step ${fmt(last.perSecond)}/s`);
 if (failures.length > 0) {
   console.error(`\nFAILED checks:\n  ${failures.join('\n  ')}`);

@@ -65,7 +65,10 @@ async function drive(store: Store, insert: (row: NewCallback) => Promise<unknown
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const stored = await store.db.selectFrom('callbacks').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const stored = await store.db
+    .selectFrom('callbacks')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   if (Number(stored.n) !== EVENTS) throw new Error(`expected ${EVENTS} rows, found ${stored.n}`);
   return { seconds, latencies };
 }

@@ -53,7 +53,10 @@ const invalidRequest: SignedRequest = { ...validRequest, signature: forged };
 
 // Sanity: every case computes what it claims to.
 if (!verifier.verify(validRequest).ok || verifier.verify(invalidRequest).ok) throw new Error('ours: wrong verdicts');
-if (!twilio.validateRequest(TOKEN, signature, URL_AS_SENT, paramObject) || twilio.validateRequest(TOKEN, forged, URL_AS_SENT, paramObject)) {
+if (
+  !twilio.validateRequest(TOKEN, signature, URL_AS_SENT, paramObject) ||
+  twilio.validateRequest(TOKEN, forged, URL_AS_SENT, paramObject)
+) {
   throw new Error('twilio: wrong verdicts');
 }
 if (createHmac('sha1', TOKEN).update(dataBytes).digest('base64') !== signature) throw new Error('bare: wrong digest');
@@ -64,7 +67,8 @@ const cases: Record<string, () => void> = {
   'ours invalid': () => void (sink += verifier.verify(invalidRequest).ok ? 1 : 0),
   'twilio valid': () => void (sink += twilio.validateRequest(TOKEN, signature, URL_AS_SENT, paramObject) ? 1 : 0),
   'twilio invalid': () => void (sink += twilio.validateRequest(TOKEN, forged, URL_AS_SENT, paramObject) ? 1 : 0),
-  'twilio valid + parse': () => void (sink += twilio.validateRequest(TOKEN, signature, URL_AS_SENT, parseQuerystring(body.toString('utf8'))) ? 1 : 0),
+  'twilio valid + parse': () =>
+    void (sink += twilio.validateRequest(TOKEN, signature, URL_AS_SENT, parseQuerystring(body.toString('utf8'))) ? 1 : 0),
   'bare HMAC-SHA1': () => void (sink += createHmac('sha1', TOKEN).update(dataBytes).digest()[0]!),
 };
 const names = Object.keys(cases);
@@ -93,7 +97,9 @@ const median = (values: number[]) => {
 };
 const ns = Object.fromEntries(names.map((name) => [name, median(samples.get(name)!)])) as Record<string, number>;
 
-console.log(`node ${process.version}, ${ROUNDS} rounds × ${ITERATIONS} calls, medians, data string ${dataBytes.length} bytes, ${PARAMS.length} params`);
+console.log(
+  `node ${process.version}, ${ROUNDS} rounds × ${ITERATIONS} calls, medians, data string ${dataBytes.length} bytes, ${PARAMS.length} params`,
+);
 console.table(Object.fromEntries(names.map((name) => [name, { 'ns/op': Math.round(ns[name]!), 'ops/s': Math.round(1e9 / ns[name]!) }])));
 const ratio = (a: string, b: string) => ns[a]! / ns[b]!;
 const ratios: [string, number, number | undefined][] = [

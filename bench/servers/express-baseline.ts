@@ -26,7 +26,8 @@ if (dbUrl.startsWith('sqlite:')) {
 } else {
   const pool = new pg.Pool({ connectionString: dbUrl, max: 10 });
   await pool.query('CREATE TABLE IF NOT EXISTS baseline_callbacks (id SERIAL PRIMARY KEY, room_sid TEXT, event TEXT, body TEXT)');
-  insert = async (sid, event, body) => void (await pool.query('INSERT INTO baseline_callbacks (room_sid, event, body) VALUES ($1, $2, $3)', [sid, event, body]));
+  insert = async (sid, event, body) =>
+    void (await pool.query('INSERT INTO baseline_callbacks (room_sid, event, body) VALUES ($1, $2, $3)', [sid, event, body]));
 }
 
 const app = express();

@@ -46,11 +46,22 @@ export async function startChild(options: {
   nodeArgs?: readonly string[];
   readyTimeoutMs?: number;
 }): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.script, ...(options.args ?? [])], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', ...options.env, PORT: String(options.port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', options.script, ...(options.args ?? [])],
+    {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        NODE_ENV: 'production',
+        ...options.env,
+        PORT: String(options.port),
+        HOST: '127.0.0.1',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-65_536);
@@ -106,7 +117,13 @@ function canConnect(port: number): Promise<boolean> {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Environment for a Roomgate child: a configured (non-sandbox) account, quiet logs. */
-export function roomgateEnv(options: { accountSid: string; authToken: string; databaseUrl: string; twilioApiBaseUrl: string; maxAge?: string }): Record<string, string> {
+export function roomgateEnv(options: {
+  accountSid: string;
+  authToken: string;
+  databaseUrl: string;
+  twilioApiBaseUrl: string;
+  maxAge?: string;
+}): Record<string, string> {
   return {
     TWILIO_ACCOUNT_SID: options.accountSid,
     TWILIO_AUTH_TOKEN: options.authToken,

@@ -79,9 +79,12 @@ export function summariseProfile(profile: Profile, top = 25): ProfileSummary {
 
 export function printProfile(label: string, summary: ProfileSummary): void {
   const busy = summary.totalMs - summary.idleMs;
-  console.log(`\nCPU profile of ${label}: ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${(busy / 1000).toFixed(1)} s busy (${((100 * busy) / summary.totalMs).toFixed(0)} %)`);
+  console.log(
+    `\nCPU profile of ${label}: ${(summary.totalMs / 1000).toFixed(1)} s sampled, ${(busy / 1000).toFixed(1)} s busy (${((100 * busy) / summary.totalMs).toFixed(0)} %)`,
+  );
   console.log('  self time by area (share of busy time):');
-  for (const area of summary.areas.slice(0, 15)) console.log(`    ${(100 * area.share).toFixed(1).padStart(5)} %  ${(area.selfMs / 1000).toFixed(2).padStart(7)} s  ${area.area}`);
+  for (const area of summary.areas.slice(0, 15))
+    console.log(`    ${(100 * area.share).toFixed(1).padStart(5)} %  ${(area.selfMs / 1000).toFixed(2).padStart(7)} s  ${area.area}`);
   console.log('  hottest functions (self time):');
   for (const fn of summary.functions) console.log(`    ${(100 * fn.share).toFixed(1).padStart(5)} %  ${fn.name}`);
 }

@@ -85,7 +85,12 @@ export async function runLoad(options: {
     byTag: Object.fromEntries(
       [...tagged].map(([tag, entry]) => [
         tag,
-        { count: entry.latencies.length, p50Ms: percentile(entry.latencies, 0.5), p99Ms: percentile(entry.latencies, 0.99), statuses: entry.statuses },
+        {
+          count: entry.latencies.length,
+          p50Ms: percentile(entry.latencies, 0.5),
+          p99Ms: percentile(entry.latencies, 0.99),
+          statuses: entry.statuses,
+        },
       ]),
     ),
   };
@@ -94,7 +99,14 @@ export async function runLoad(options: {
 function send(agent: http.Agent, port: number, request: LoadRequest, timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: request.path, headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) }, agent },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: request.path,
+        headers: { ...request.headers, 'content-length': Buffer.byteLength(request.body) },
+        agent,
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(String(res.statusCode)));

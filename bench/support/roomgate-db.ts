@@ -40,7 +40,10 @@ export async function seedRoomgate(url: string, rooms: readonly BenchRoom[]): Pr
     const now = new Date().toISOString();
     const expires = new Date(Date.now() + 7 * 86_400_000).toISOString();
     const tenantId = 'ten_bench';
-    await store.db.insertInto('tenants').values({ id: tenantId, slug: 'bench-clinic', name: 'Bench clinic', kind: 'human', created_at: now }).execute();
+    await store.db
+      .insertInto('tenants')
+      .values({ id: tenantId, slug: 'bench-clinic', name: 'Bench clinic', kind: 'human', created_at: now })
+      .execute();
     for (let offset = 0; offset < rooms.length; offset += CHUNK) {
       const chunk = rooms.slice(offset, offset + CHUNK);
       await store.db.transaction().execute(async (trx) => {
@@ -69,11 +72,28 @@ export async function seedRoomgate(url: string, rooms: readonly BenchRoom[]): Pr
         ]);
         await trx
           .insertInto('issued_identities')
-          .values(people.map((p) => ({ consultation_id: p.room.consultationId, identity: p.identity, role: p.role, issued_at: now, expires_at: expires })))
+          .values(
+            people.map((p) => ({
+              consultation_id: p.room.consultationId,
+              identity: p.identity,
+              role: p.role,
+              issued_at: now,
+              expires_at: expires,
+            })),
+          )
           .execute();
         await trx
           .insertInto('participants')
-          .values(people.map((p, i) => ({ id: `par_${p.room.consultationId.slice(4)}_${i % 2}`, consultation_id: p.room.consultationId, identity: p.identity, role: p.role, participant_sid: null, created_at: now })))
+          .values(
+            people.map((p, i) => ({
+              id: `par_${p.room.consultationId.slice(4)}_${i % 2}`,
+              consultation_id: p.room.consultationId,
+              identity: p.identity,
+              role: p.role,
+              participant_sid: null,
+              created_at: now,
+            })),
+          )
           .execute();
       });
     }
@@ -83,14 +103,37 @@ export async function seedRoomgate(url: string, rooms: readonly BenchRoom[]): Pr
 }
 
 /** Counts in Roomgate's tables after a run: the inbox by status, and what the projection wrote. */
-export async function roomgateCounts(url: string): Promise<{ callbacks: number; byStatus: Record<string, number>; consultations: Record<string, number>; completed: number; billing: number; outbox: number; securityEvents: number }> {
+export async function roomgateCounts(url: string): Promise<{
+  callbacks: number;
+  byStatus: Record<string, number>;
+  consultations: Record<string, number>;
+  completed: number;
+  billing: number;
+  outbox: number;
+  securityEvents: number;
+}> {
   const store: Store = await openStore(url);
   try {
-    const rows = await store.db.selectFrom('callbacks').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+    const rows = await store.db
+      .selectFrom('callbacks')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute();
     const byStatus = Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
     const count = async (table: 'billing_records' | 'outbox' | 'security_events') =>
-      Number((await store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-    const statuses = await store.db.selectFrom('consultations').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+      Number(
+        (
+          await store.db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const statuses = await store.db
+      .selectFrom('consultations')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute();
     const consultations = Object.fromEntries(statuses.map((row) => [row.status, Number(row.n)]));
     const completed = consultations.completed ?? 0;
     return {

@@ -76,7 +76,13 @@ function roomCallbacks(account: BenchAccount, room: BenchRoom, start: number): T
     for (const [k, kind] of ['audio', 'video'].entries()) {
       const trackSid = `MT${hex(16)}`;
       const track = `${kind}-${person.identity}`;
-      add(person.joins + 300 + k, 'track-added', { ...who, ParticipantStatus: 'connected', TrackSid: trackSid, TrackKind: kind, TrackName: track });
+      add(person.joins + 300 + k, 'track-added', {
+        ...who,
+        ParticipantStatus: 'connected',
+        TrackSid: trackSid,
+        TrackKind: kind,
+        TrackName: track,
+      });
       const recordingSid = `RT${hex(16)}`;
       recordings.push({ sid: recordingSid, track, person });
       add(person.joins + 600 + k, 'recording-started', {
@@ -114,7 +120,10 @@ function roomCallbacks(account: BenchAccount, room: BenchRoom, start: number): T
   }
   add(CONSULTATION_MS, 'room-ended', { RoomDuration: String(CONSULTATION_MS / 1000) }, 'completed');
   out.sort((a, b) => a.at - b.at);
-  return out.map((entry, sequence) => ({ at: entry.at, params: { ...entry.params, SequenceNumber: String(sequence), Timestamp: new Date(entry.at).toISOString() } }));
+  return out.map((entry, sequence) => ({
+    at: entry.at,
+    params: { ...entry.params, SequenceNumber: String(sequence), Timestamp: new Date(entry.at).toISOString() },
+  }));
 }
 
 /**
@@ -122,7 +131,12 @@ function roomCallbacks(account: BenchAccount, room: BenchRoom, start: number): T
  * about one minute before `now`, so a long run needs ROOMGATE_WEBHOOK_MAX_AGE above the span
  * (rooms × 0.7 s); the benches set it.
  */
-export function videoCallbacks(account: BenchAccount, rooms: readonly BenchRoom[], count: number, now = Date.now()): Record<string, string>[] {
+export function videoCallbacks(
+  account: BenchAccount,
+  rooms: readonly BenchRoom[],
+  count: number,
+  now = Date.now(),
+): Record<string, string>[] {
   const out: Record<string, string>[] = [];
   for (const block of videoCallbackBlocks(account, rooms, rooms.length, now)) {
     out.push(...block.slice(0, count - out.length));
@@ -136,10 +150,17 @@ export function videoCallbacks(account: BenchAccount, rooms: readonly BenchRoom[
  * memory as objects): each block in Timestamp order; only the few rooms live across a block
  * boundary are delivered slightly out of order, which Twilio does too.
  */
-export function* videoCallbackBlocks(account: BenchAccount, rooms: readonly BenchRoom[], blockRooms: number, now = Date.now()): Generator<Record<string, string>[]> {
+export function* videoCallbackBlocks(
+  account: BenchAccount,
+  rooms: readonly BenchRoom[],
+  blockRooms: number,
+  now = Date.now(),
+): Generator<Record<string, string>[]> {
   const first = now - 60_000 - CONSULTATION_MS - rooms.length * ROOM_SPACING_MS;
   for (let offset = 0; offset < rooms.length; offset += blockRooms) {
-    const block = rooms.slice(offset, offset + blockRooms).flatMap((room, index) => roomCallbacks(account, room, first + (offset + index) * ROOM_SPACING_MS));
+    const block = rooms
+      .slice(offset, offset + blockRooms)
+      .flatMap((room, index) => roomCallbacks(account, room, first + (offset + index) * ROOM_SPACING_MS));
     block.sort((a, b) => a.at - b.at);
     yield block.map((entry) => entry.params);
   }

@@ -16,7 +16,13 @@ const secrets = [
   { id: 'primary', algorithm: 'sha1' as const, secret: TOKEN },
   { id: 'previous', algorithm: 'sha1' as const, secret: PREVIOUS },
 ];
-const PARAMS = { AccountSid: 'AC123', RoomSid: 'RM1', StatusCallbackEvent: 'participant-connected', ParticipantIdentity: 'pt-1', Body: 'x + y é' };
+const PARAMS = {
+  AccountSid: 'AC123',
+  RoomSid: 'RM1',
+  StatusCallbackEvent: 'participant-connected',
+  ParticipantIdentity: 'pt-1',
+  Body: 'x + y é',
+};
 const form = new URLSearchParams(PARAMS).toString();
 const failures: string[] = [];
 
@@ -48,11 +54,14 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 function post(path: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -81,7 +90,11 @@ describe('twilioWebhookGuard (Express)', () => {
     expect(missing).toEqual({ status: 403, body: 'Forbidden' });
     expect(failures).toEqual(['signature-mismatch', 'missing-signature']);
     // A body changed after signing.
-    const tampered = await post('/raw/cb', { 'x-twilio-signature': sign(TOKEN, `http://127.0.0.1:${port}/raw/cb`) }, form.replace('pt-1', 'pt-2'));
+    const tampered = await post(
+      '/raw/cb',
+      { 'x-twilio-signature': sign(TOKEN, `http://127.0.0.1:${port}/raw/cb`) },
+      form.replace('pt-1', 'pt-2'),
+    );
     expect(tampered.status).toBe(403);
   });
 
@@ -117,6 +130,8 @@ describe('twilioWebhookGuard (Express)', () => {
     const response = await post(path, { 'content-type': 'application/json', 'x-twilio-signature': signature }, body);
     expect(response.status).toBe(200);
     expect(JSON.parse(response.body)).toEqual({ params: [], secretId: 'primary', json: JSON.parse(body) });
-    expect((await post(path, { 'content-type': 'application/json', 'x-twilio-signature': signature }, body.replace('RM1', 'RM2'))).status).toBe(403);
+    expect(
+      (await post(path, { 'content-type': 'application/json', 'x-twilio-signature': signature }, body.replace('RM1', 'RM2'))).status,
+    ).toBe(403);
   });
 });

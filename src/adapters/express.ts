@@ -73,7 +73,11 @@ export function twilioWebhookGuard(options: TwilioWebhookGuardOptions): RequestH
           return;
         }
         if (body === 'parsed') {
-          next(new Error('twilioWebhookGuard needs the raw body: use express.raw({ type: [...] }) before it, not express.urlencoded()/express.json()'));
+          next(
+            new Error(
+              'twilioWebhookGuard needs the raw body: use express.raw({ type: [...] }) before it, not express.urlencoded()/express.json()',
+            ),
+          );
           return;
         }
         const url = reconstructSignedUrl({
@@ -96,7 +100,10 @@ export function twilioWebhookGuard(options: TwilioWebhookGuardOptions): RequestH
           res.status(403).type('text/plain').send('Forbidden');
           return;
         }
-        req.twilio = result.json === undefined ? { params: result.params, secretId: result.secretId } : { params: result.params, secretId: result.secretId, json: result.json };
+        req.twilio =
+          result.json === undefined
+            ? { params: result.params, secretId: result.secretId }
+            : { params: result.params, secretId: result.secretId, json: result.json };
         next();
       },
       (error: unknown) => next(error),

@@ -24,17 +24,33 @@ describe('verifyFetchRequest', () => {
   });
 
   it('refuses forged, missing and tampered requests with the reason', async () => {
-    expect(await verifyFetchRequest(formRequest(url, twilio.getExpectedTwilioSignature('nope', url, PARAMS)), { secrets })).toMatchObject({ ok: false, reason: 'signature-mismatch', claimedAccountSid: 'AC123' });
+    expect(await verifyFetchRequest(formRequest(url, twilio.getExpectedTwilioSignature('nope', url, PARAMS)), { secrets })).toMatchObject({
+      ok: false,
+      reason: 'signature-mismatch',
+      claimedAccountSid: 'AC123',
+    });
     expect(await verifyFetchRequest(formRequest(url, undefined), { secrets })).toEqual({ ok: false, reason: 'missing-signature' });
-    const tampered = formRequest(url, twilio.getExpectedTwilioSignature(TOKEN, url, PARAMS), new URLSearchParams({ ...PARAMS, RoomDuration: '43' }).toString());
+    const tampered = formRequest(
+      url,
+      twilio.getExpectedTwilioSignature(TOKEN, url, PARAMS),
+      new URLSearchParams({ ...PARAMS, RoomDuration: '43' }).toString(),
+    );
     expect(await verifyFetchRequest(tampered, { secrets })).toMatchObject({ ok: false, reason: 'signature-mismatch' });
   });
 
   it('uses publicUrl when the host saw another origin (edge behind a proxy)', async () => {
     const signedUrl = 'https://api.example.com:8443/telehealth/webhooks/twilio/video?tenant=clinic-1';
-    const internal = formRequest('http://worker.internal/webhooks/twilio/video?tenant=clinic-1', twilio.getExpectedTwilioSignature(TOKEN, signedUrl, PARAMS));
-    expect(await verifyFetchRequest(internal, { secrets, publicUrl: 'https://api.example.com:8443/telehealth' })).toMatchObject({ ok: true });
-    const again = formRequest('http://worker.internal/webhooks/twilio/video?tenant=clinic-1', twilio.getExpectedTwilioSignature(TOKEN, signedUrl, PARAMS));
+    const internal = formRequest(
+      'http://worker.internal/webhooks/twilio/video?tenant=clinic-1',
+      twilio.getExpectedTwilioSignature(TOKEN, signedUrl, PARAMS),
+    );
+    expect(await verifyFetchRequest(internal, { secrets, publicUrl: 'https://api.example.com:8443/telehealth' })).toMatchObject({
+      ok: true,
+    });
+    const again = formRequest(
+      'http://worker.internal/webhooks/twilio/video?tenant=clinic-1',
+      twilio.getExpectedTwilioSignature(TOKEN, signedUrl, PARAMS),
+    );
     expect(await verifyFetchRequest(again, { secrets })).toMatchObject({ ok: false });
   });
 
@@ -43,8 +59,18 @@ describe('verifyFetchRequest', () => {
     const jsonUrl = `https://hooks.example.com/cb?bodySHA256=${twilio.getExpectedBodyHash(body)}`;
     const signature = twilio.getExpectedTwilioSignature(TOKEN, jsonUrl, {});
     const verifier = createTwilioVerifier({ secrets });
-    const make = (text: string) => new Request(jsonUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-twilio-signature': signature }, body: text });
-    expect(await verifyFetchRequest(make(body), { verifier })).toEqual({ ok: true, secretId: 'primary', params: [], json: { event: 'room-created' } });
+    const make = (text: string) =>
+      new Request(jsonUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-twilio-signature': signature },
+        body: text,
+      });
+    expect(await verifyFetchRequest(make(body), { verifier })).toEqual({
+      ok: true,
+      secretId: 'primary',
+      params: [],
+      json: { event: 'room-created' },
+    });
     expect(await verifyFetchRequest(make('{"event":"room-ended"}'), { verifier })).toEqual({ ok: false, reason: 'body-hash-mismatch' });
   });
 
@@ -56,7 +82,11 @@ describe('verifyFetchRequest', () => {
   });
 
   it('refuses an oversized body without reading it', async () => {
-    const request = new Request(url, { method: 'POST', headers: { 'content-type': FORM, 'content-length': '5000000', 'x-twilio-signature': 'x' }, body: 'a=1' });
+    const request = new Request(url, {
+      method: 'POST',
+      headers: { 'content-type': FORM, 'content-length': '5000000', 'x-twilio-signature': 'x' },
+      body: 'a=1',
+    });
     expect(await verifyFetchRequest(request, { secrets, maxBodyBytes: 1024 })).toEqual({ ok: false, reason: 'malformed-body' });
   });
 });

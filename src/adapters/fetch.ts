@@ -68,5 +68,12 @@ function verifierFor(secrets: readonly SigningSecret[] | undefined): TwilioVerif
 function signedUrl(requestUrl: string, publicUrl: string | undefined): string {
   if (!publicUrl) return requestUrl;
   // An absolute-form target is reduced to its path and query by reconstructSignedUrl.
-  return reconstructSignedUrl({ publicUrl, isTrustedProxy: () => false, remoteAddress: '', encrypted: false, headers: {}, rawUrl: requestUrl });
+  return reconstructSignedUrl({
+    publicUrl,
+    isTrustedProxy: () => false,
+    remoteAddress: '',
+    encrypted: false,
+    headers: {},
+    rawUrl: requestUrl,
+  });
 }

@@ -20,9 +20,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
 const [name, ...rest] = process.argv.slice(2);
 const load = name ? commands[name] : undefined;
 if (!load) {
-  console.error(
-    name ? `roomgate: unknown command '${name}'` : 'usage: roomgate <command> [options]',
-  );
+  console.error(name ? `roomgate: unknown command '${name}'` : 'usage: roomgate <command> [options]');
   console.error(`commands: ${Object.keys(commands).join(', ')}`);
   process.exit(2);
 }

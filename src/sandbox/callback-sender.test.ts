@@ -101,7 +101,13 @@ describe('callback delivery', () => {
   it('stops waiting for a receiver that never answers after the read timeout (rt)', async () => {
     const silent = http.createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
-    cleanup.push(() => new Promise<void>((resolve) => { silent.close(() => resolve()); silent.closeAllConnections(); }));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          silent.close(() => resolve());
+          silent.closeAllConnections();
+        }),
+    );
     const { port } = silent.address() as { port: number };
     const sender = new CallbackSender({ authToken: credentials.authToken });
     cleanup.push(() => sender.close());
@@ -116,7 +122,8 @@ describe('callback delivery', () => {
     const port = await unusedPort();
     const sender = new CallbackSender({ authToken: credentials.authToken, retryDelayMs: 300 });
     cleanup.push(() => sender.close());
-    for (const event of ['room-created', 'participant-connected', 'room-ended']) sender.send(`http://127.0.0.1:${port}/cb`, 'POST', params(event));
+    for (const event of ['room-created', 'participant-connected', 'room-ended'])
+      sender.send(`http://127.0.0.1:${port}/cb`, 'POST', params(event));
     await until(() => sender.log.length === 1, 'the first attempt');
     const receiver = await startCallbackReceiver({ port });
     cleanup.push(() => receiver.close());

@@ -105,18 +105,26 @@ export class CallbackSender {
     const form = new URLSearchParams(params as FormParam[] as [string, string][]).toString();
     // A GET carries the parameters in the query, and the signature covers that full URL alone.
     const requestUrl = method === 'GET' ? `${url}${url.includes('?') ? '&' : '?'}${form}` : url;
-    const signature = method === 'GET'
-      ? computeTwilioSignature(this.options.authToken, requestUrl, [])
-      : computeTwilioSignature(this.options.authToken, url, params);
+    const signature =
+      method === 'GET'
+        ? computeTwilioSignature(this.options.authToken, requestUrl, [])
+        : computeTwilioSignature(this.options.authToken, url, params);
     const deadline = Date.now() + overrides.totalTimeMs;
 
     for (let attempt = 1; attempt <= 1 + overrides.retryCount && !this.closed; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
-      const outcome = await this.attempt(requestUrl, method, method === 'POST' ? form : undefined, {
-        'x-twilio-signature': signature,
-        'i-twilio-idempotency-token': idempotencyToken,
-      }, Math.min(overrides.connectTimeoutMs, remaining), Math.min(overrides.readTimeoutMs, remaining));
+      const outcome = await this.attempt(
+        requestUrl,
+        method,
+        method === 'POST' ? form : undefined,
+        {
+          'x-twilio-signature': signature,
+          'i-twilio-idempotency-token': idempotencyToken,
+        },
+        Math.min(overrides.connectTimeoutMs, remaining),
+        Math.min(overrides.readTimeoutMs, remaining),
+      );
       const at = new Date().toISOString();
       let retryReason: RetryReason | undefined;
       if ('status' in outcome) {

@@ -17,7 +17,19 @@ const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const ROOM = ['AccountSid', 'RoomName', 'RoomSid', 'RoomStatus', 'RoomType', 'StatusCallbackEvent', 'Timestamp', 'SequenceNumber'];
 const PARTICIPANT = [...ROOM, 'ParticipantSid', 'ParticipantStatus', 'ParticipantIdentity'];
 const TRACK = [...PARTICIPANT, 'TrackSid', 'TrackKind', 'TrackName'];
-const RECORDING = [...ROOM, 'RecordingSid', 'SourceSid', 'RecordingUri', 'Container', 'Codec', 'Type', 'TrackName', 'ParticipantSid', 'ParticipantIdentity', 'OffsetFromTwilioVideoEpoch'];
+const RECORDING = [
+  ...ROOM,
+  'RecordingSid',
+  'SourceSid',
+  'RecordingUri',
+  'Container',
+  'Codec',
+  'Type',
+  'TrackName',
+  'ParticipantSid',
+  'ParticipantIdentity',
+  'OffsetFromTwilioVideoEpoch',
+];
 const COMPOSITION = ['AccountSid', 'RoomSid', 'CompositionSid', 'CompositionUri', 'StatusCallbackEvent', 'Timestamp'];
 const KEYS: Record<string, string[]> = {
   'room-created': ROOM,
@@ -106,7 +118,11 @@ describe('sandbox callbacks', () => {
     expect(composition.status).toBe(201);
     expect(composition.json.status).toBe('enqueued');
     await sandbox.idle();
-    expect((await rest('GET', `/v1/Compositions/${composition.json.sid}`)).json).toMatchObject({ status: 'completed', format: 'mp4', duration: 105 });
+    expect((await rest('GET', `/v1/Compositions/${composition.json.sid}`)).json).toMatchObject({
+      status: 'completed',
+      format: 'mp4',
+      duration: 105,
+    });
 
     const received = receiver.received;
     // Every callback: signed with the auth token over the URL as configured and the sorted
@@ -144,9 +160,21 @@ describe('sandbox callbacks', () => {
       roomEvents.filter((c) => c.values.StatusCallbackEvent === name && (!identity || c.values.ParticipantIdentity === identity));
 
     expect(event('room-created')[0]!.values.Timestamp).toBe('2026-03-02T09:00:00.000Z');
-    expect(event('participant-connected', 'pt-91c2')[0]!.values).toMatchObject({ ParticipantSid: patient, ParticipantStatus: 'connected', Timestamp: '2026-03-02T09:00:30.000Z' });
-    expect(event('participant-disconnected', 'pt-91c2')[0]!.values).toMatchObject({ ParticipantSid: patient, ParticipantStatus: 'disconnected', ParticipantDuration: '60' });
-    expect(event('participant-disconnected', 'clin-7f3a')[0]!.values).toMatchObject({ ParticipantSid: clinician, ParticipantDuration: '105', Timestamp: '2026-03-02T09:01:45.000Z' });
+    expect(event('participant-connected', 'pt-91c2')[0]!.values).toMatchObject({
+      ParticipantSid: patient,
+      ParticipantStatus: 'connected',
+      Timestamp: '2026-03-02T09:00:30.000Z',
+    });
+    expect(event('participant-disconnected', 'pt-91c2')[0]!.values).toMatchObject({
+      ParticipantSid: patient,
+      ParticipantStatus: 'disconnected',
+      ParticipantDuration: '60',
+    });
+    expect(event('participant-disconnected', 'clin-7f3a')[0]!.values).toMatchObject({
+      ParticipantSid: clinician,
+      ParticipantDuration: '105',
+      Timestamp: '2026-03-02T09:01:45.000Z',
+    });
     expect(event('room-ended')[0]!.values).toMatchObject({ RoomDuration: '105', Timestamp: '2026-03-02T09:01:45.000Z' });
 
     const tracks = event('track-added', 'pt-91c2');
@@ -206,7 +234,12 @@ describe('sandbox callbacks', () => {
     const composition = await rest('POST', '/v1/Compositions', { RoomSid: room.json.sid, AudioSources: '*', StatusCallback: callback });
     await sandbox.idle();
     const events = receiver.received.filter((c) => c.url === callback);
-    expect(events.map((c) => c.values.StatusCallbackEvent)).toEqual(['composition-enqueued', 'composition-started', 'composition-progress', 'composition-failed']);
+    expect(events.map((c) => c.values.StatusCallbackEvent)).toEqual([
+      'composition-enqueued',
+      'composition-started',
+      'composition-progress',
+      'composition-failed',
+    ]);
     expect(events[3]!.values).toMatchObject({ CompositionSid: composition.json.sid, ErrorMessage: 'disk full' });
     expect(Object.keys(events[3]!.values).sort()).toEqual([...KEYS['composition-failed']!].sort());
     expect(twilio.validateRequest(credentials.authToken, events[3]!.signature!, events[3]!.url, events[3]!.values)).toBe(true);
@@ -214,7 +247,11 @@ describe('sandbox callbacks', () => {
   });
 
   it('signs a GET callback over the full URL with the parameters in its query', async () => {
-    await rest('POST', '/v1/Rooms', { UniqueName: 'consult-get', StatusCallback: `${receiver.url}/cb/get?x=1`, StatusCallbackMethod: 'GET' });
+    await rest('POST', '/v1/Rooms', {
+      UniqueName: 'consult-get',
+      StatusCallback: `${receiver.url}/cb/get?x=1`,
+      StatusCallbackMethod: 'GET',
+    });
     await sandbox.idle();
     const callback = receiver.received.find((c) => c.url.startsWith(`${receiver.url}/cb/get?x=1&`))!;
     expect(callback.method).toBe('GET');

@@ -47,7 +47,11 @@ describe('roomgate sandbox', () => {
 
     const url = /listening on (http:\/\/\S+)/.exec(banner)![1]!;
     const auth = `Basic ${Buffer.from(`${credentials.apiKeySid}:${credentials.apiKeySecret}`).toString('base64')}`;
-    const created = await fetch(`${url}/v1/Rooms`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: 'UniqueName=cli-room' });
+    const created = await fetch(`${url}/v1/Rooms`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'UniqueName=cli-room',
+    });
     expect(created.status).toBe(201);
 
     first.child.kill('SIGTERM');

@@ -35,7 +35,9 @@ describe('sandbox credentials', () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     writeFileSync(path, JSON.stringify({ ...credentials, accountSid: 'nope' }));
     // The refusal names the file, never what is in it.
-    expect(() => loadOrCreateSandboxCredentials(path)).toThrow(expect.objectContaining({ message: expect.not.stringContaining(credentials.authToken) }));
+    expect(() => loadOrCreateSandboxCredentials(path)).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining(credentials.authToken) }),
+    );
     expect(() => loadOrCreateSandboxCredentials(path)).toThrow(/does not hold sandbox credentials/);
     writeFileSync(path, 'not json');
     expect(() => loadOrCreateSandboxCredentials(path)).toThrow(/not valid JSON/);

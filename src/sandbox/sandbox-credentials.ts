@@ -26,9 +26,13 @@ export function isSandboxCredentials(value: unknown): value is SandboxCredential
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   return (
-    typeof v.accountSid === 'string' && /^AC[0-9a-f]{32}$/.test(v.accountSid) &&
-    typeof v.authToken === 'string' && /^[0-9a-f]{32}$/.test(v.authToken) &&
-    typeof v.apiKeySid === 'string' && /^SK[0-9a-f]{32}$/.test(v.apiKeySid) &&
-    typeof v.apiKeySecret === 'string' && v.apiKeySecret.length >= 16
+    typeof v.accountSid === 'string' &&
+    /^AC[0-9a-f]{32}$/.test(v.accountSid) &&
+    typeof v.authToken === 'string' &&
+    /^[0-9a-f]{32}$/.test(v.authToken) &&
+    typeof v.apiKeySid === 'string' &&
+    /^SK[0-9a-f]{32}$/.test(v.apiKeySid) &&
+    typeof v.apiKeySecret === 'string' &&
+    v.apiKeySecret.length >= 16
   );
 }

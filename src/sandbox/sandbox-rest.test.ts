@@ -23,7 +23,12 @@ describe('sandbox REST', () => {
     });
     return { status: response.status, headers: response.headers, json: (await response.json()) as Record<string, any> };
   };
-  const twilioError = (status: number, code: number) => ({ status, code, message: expect.any(String), more_info: `https://www.twilio.com/docs/errors/${code}` });
+  const twilioError = (status: number, code: number) => ({
+    status,
+    code,
+    message: expect.any(String),
+    more_info: `https://www.twilio.com/docs/errors/${code}`,
+  });
 
   beforeAll(async () => {
     receiver = await startCallbackReceiver();
@@ -42,7 +47,12 @@ describe('sandbox REST', () => {
       ['the secret of another key', `SK${'0'.repeat(32)}:${credentials.apiKeySecret}`],
       ['the API key SID with the auth token', `${credentials.apiKeySid}:${credentials.authToken}`],
     ])('refuses %s with 401 and Twilio’s error body', async (_name, auth) => {
-      for (const [method, path] of [['GET', '/v1/Rooms/anything'], ['POST', '/v1/Rooms'], ['POST', '/_sandbox/Rooms/x/End'], ['GET', '/_sandbox/Callbacks']] as const) {
+      for (const [method, path] of [
+        ['GET', '/v1/Rooms/anything'],
+        ['POST', '/v1/Rooms'],
+        ['POST', '/_sandbox/Rooms/x/End'],
+        ['GET', '/_sandbox/Callbacks'],
+      ] as const) {
         const answer = await call(method, path, method === 'POST' ? { UniqueName: 'x' } : undefined, auth);
         expect(answer.status).toBe(401);
         expect(answer.json).toEqual(twilioError(401, 20003));
@@ -92,7 +102,9 @@ describe('sandbox REST', () => {
 
       sandbox.connect('room-a', 'clin-1');
       const participants = await call('GET', `/v1/Rooms/${sid}/Participants`);
-      expect(participants.json.participants).toEqual([expect.objectContaining({ identity: 'clin-1', status: 'connected', sid: expect.stringMatching(/^PA[0-9a-f]{32}$/) })]);
+      expect(participants.json.participants).toEqual([
+        expect.objectContaining({ identity: 'clin-1', status: 'connected', sid: expect.stringMatching(/^PA[0-9a-f]{32}$/) }),
+      ]);
 
       const completed = await call('POST', `/v1/Rooms/${sid}`, { Status: 'completed' });
       expect(completed.status).toBe(200);
@@ -107,7 +119,14 @@ describe('sandbox REST', () => {
 
     it('names a room after its SID when no UniqueName is given, and defaults like Twilio', async () => {
       const created = await call('POST', '/v1/Rooms', {});
-      expect(created.json).toMatchObject({ unique_name: created.json.sid, type: 'group', record_participants_on_connect: false, status_callback: null, empty_room_timeout: 5, unused_room_timeout: 5 });
+      expect(created.json).toMatchObject({
+        unique_name: created.json.sid,
+        type: 'group',
+        record_participants_on_connect: false,
+        status_callback: null,
+        empty_room_timeout: 5,
+        unused_room_timeout: 5,
+      });
     });
 
     it('answers Twilio’s errors', async () => {
@@ -155,29 +174,47 @@ describe('sandbox REST', () => {
         links: { media: `${sandbox.url}/v1/Compositions/${sid}/Media` },
       });
       await sandbox.idle();
-      expect((await call('GET', `/v1/Compositions/${sid}`)).json).toMatchObject({ sid, status: 'completed', date_completed: '2026-05-01T12:00:00Z' });
+      expect((await call('GET', `/v1/Compositions/${sid}`)).json).toMatchObject({
+        sid,
+        status: 'completed',
+        date_completed: '2026-05-01T12:00:00Z',
+      });
       const listed = await call('GET', `/v1/Compositions?RoomSid=${room.sid}&PageSize=50`);
       expect(listed.json.compositions.map((c: { sid: string }) => c.sid)).toEqual([sid]);
       expect(listed.json.meta).toMatchObject({ key: 'compositions', page: 0, page_size: 50 });
       expect(sandbox.state.compositions.get(sid)).toMatchObject({ roomSid: room.sid, status: 'completed' });
       // The media link resolves inside the sandbox (Twilio: a redirect to short-lived media).
-      const media = await fetch(`${sandbox.url}/v1/Compositions/${sid}/Media`, { headers: { authorization: `Basic ${Buffer.from(apiKey).toString('base64')}` }, redirect: 'manual' });
+      const media = await fetch(`${sandbox.url}/v1/Compositions/${sid}/Media`, {
+        headers: { authorization: `Basic ${Buffer.from(apiKey).toString('base64')}` },
+        redirect: 'manual',
+      });
       expect(media.status).toBe(302);
       expect(media.headers.get('location')).toBe(`${sandbox.url}/_sandbox/Media/${sid}.mp4`);
-      const file = await fetch(media.headers.get('location')!, { headers: { authorization: `Basic ${Buffer.from(apiKey).toString('base64')}` } });
+      const file = await fetch(media.headers.get('location')!, {
+        headers: { authorization: `Basic ${Buffer.from(apiKey).toString('base64')}` },
+      });
       expect([file.status, file.headers.get('content-type')]).toEqual([200, 'video/mp4']);
       const recordingSid = sandbox.state.rooms.get(room.sid)!.recordings[0]!.sid;
-      expect((await call('GET', `/v1/Recordings/${recordingSid}`)).json).toMatchObject({ sid: recordingSid, status: 'completed', type: 'audio', container: 'mka' });
+      expect((await call('GET', `/v1/Recordings/${recordingSid}`)).json).toMatchObject({
+        sid: recordingSid,
+        status: 'completed',
+        type: 'audio',
+        container: 'mka',
+      });
     });
 
     it('refuses a room still in progress, an unknown room, and missing sources', async () => {
       const open = (await call('POST', '/v1/Rooms', { UniqueName: 'room-open' })).json;
       expect((await call('POST', '/v1/Compositions', { RoomSid: open.sid, AudioSources: '*' })).json).toEqual(twilioError(400, 53620));
-      expect((await call('POST', '/v1/Compositions', { RoomSid: `RM${'0'.repeat(32)}`, AudioSources: '*' })).json).toEqual(twilioError(400, 53106));
+      expect((await call('POST', '/v1/Compositions', { RoomSid: `RM${'0'.repeat(32)}`, AudioSources: '*' })).json).toEqual(
+        twilioError(400, 53106),
+      );
       expect((await call('POST', '/v1/Compositions', { AudioSources: '*' })).status).toBe(400);
       sandbox.endRoom(open.sid);
       expect((await call('POST', '/v1/Compositions', { RoomSid: open.sid })).json).toEqual(twilioError(400, 53621));
-      expect((await call('POST', '/v1/Compositions', { RoomSid: open.sid, VideoLayout: '{not json' })).json).toEqual(twilioError(400, 53621));
+      expect((await call('POST', '/v1/Compositions', { RoomSid: open.sid, VideoLayout: '{not json' })).json).toEqual(
+        twilioError(400, 53621),
+      );
       expect((await call('GET', `/v1/Compositions/CJ${'0'.repeat(32)}`)).json).toEqual(twilioError(404, 20404));
     });
   });
@@ -213,7 +250,9 @@ describe('sandbox REST', () => {
       expect((await call('POST', `/_sandbox/Rooms/room-ctl/Participants/pt-1/Disconnect`, '')).status).toBe(404);
 
       // Twilio's own REST way to remove a participant.
-      expect((await call('POST', `/v1/Rooms/${room.sid}/Participants/${audioOnly.json.sid}`, { Status: 'disconnected' })).json.status).toBe('disconnected');
+      expect((await call('POST', `/v1/Rooms/${room.sid}/Participants/${audioOnly.json.sid}`, { Status: 'disconnected' })).json.status).toBe(
+        'disconnected',
+      );
 
       const ended = await call('POST', '/_sandbox/Rooms/room-ctl/End', '');
       expect(ended.json).toMatchObject({ sid: room.sid, status: 'completed' });

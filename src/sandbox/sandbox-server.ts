@@ -250,7 +250,12 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
     if (!found) throw notFound(`/Rooms/${request.params.room}`);
     const status = (request.query as Record<string, string | undefined>).Status;
     const participants = found.participants.filter((p) => !status || p.status === status);
-    return page(base(), `/v1/Rooms/${found.sid}/Participants`, 'participants', participants.map((p) => participantResource(base(), accountSid, p)));
+    return page(
+      base(),
+      `/v1/Rooms/${found.sid}/Participants`,
+      'participants',
+      participants.map((p) => participantResource(base(), accountSid, p)),
+    );
   });
 
   app.get<Params<'room' | 'participant'>>('/v1/Rooms/:room/Participants/:participant', async (request) => {
@@ -300,7 +305,13 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
   app.get<{ Querystring: Record<string, string | undefined> }>('/v1/Compositions', async (request) => {
     const { RoomSid, Status, PageSize } = request.query;
     const found = emulator.listCompositions({ roomSid: RoomSid, status: Status }).reverse();
-    return page(base(), '/v1/Compositions', 'compositions', found.map((c) => compositionResource(base(), accountSid, c)), PageSize);
+    return page(
+      base(),
+      '/v1/Compositions',
+      'compositions',
+      found.map((c) => compositionResource(base(), accountSid, c)),
+      PageSize,
+    );
   });
 
   // Media: Twilio answers with a redirect to a short-lived media URL; the sandbox redirects to
@@ -323,7 +334,10 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
     const known = match && (emulator.getComposition(match[1]!) ?? emulator.getRecording(match[1]!));
     if (!match || !known) throw notFound(`/_sandbox/Media/${request.params.file}`);
     const type = { mp4: 'video/mp4', webm: 'video/webm', mka: 'audio/x-matroska', mkv: 'video/x-matroska' }[match[2] as 'mp4'];
-    return reply.type(type).header('content-disposition', `attachment; filename="${request.params.file}"`).send(Buffer.from(`roomgate sandbox placeholder media for ${match[1]}\n`));
+    return reply
+      .type(type)
+      .header('content-disposition', `attachment; filename="${request.params.file}"`)
+      .send(Buffer.from(`roomgate sandbox placeholder media for ${match[1]}\n`));
   });
 
   app.get<Params<'sid'>>('/v1/Compositions/:sid', async (request) => {
@@ -340,7 +354,9 @@ function registerControl(app: FastifyInstance, sandbox: Sandbox, base: () => str
     const form = toForm(request.body);
     const identity = optional(form, 'Identity');
     if (!identity) throw invalidParameter('Identity is required');
-    const tracks = list(form, 'Tracks')?.flatMap((t) => t.split(',')).map((t) => t.trim());
+    const tracks = list(form, 'Tracks')
+      ?.flatMap((t) => t.split(','))
+      .map((t) => t.trim());
     if (tracks?.some((t) => t !== 'audio' && t !== 'video')) throw invalidParameter('Tracks must be audio and/or video');
     const sid = sandbox.connectParticipant({ room: request.params.room, identity, ...(tracks ? { tracks: tracks as TrackKind[] } : {}) });
     return reply.status(201).send(participantResource(base(), sandbox.accountSid, state.getParticipant(request.params.room, sid)!));

@@ -332,7 +332,11 @@ export class VideoEmulator {
     const room = this.roomStates.get(input.roomSid);
     if (!room) throw new SandboxTwilioError(400, E.ROOM_NOT_FOUND, `Room ${input.roomSid} not found`);
     if (room.status !== 'completed') {
-      throw new SandboxTwilioError(400, E.COMPOSITION_ROOM_NOT_COMPLETED, `Room ${room.sid} is not completed: compositions need a completed room`);
+      throw new SandboxTwilioError(
+        400,
+        E.COMPOSITION_ROOM_NOT_COMPLETED,
+        `Room ${room.sid} is not completed: compositions need a completed room`,
+      );
     }
     const audioSources = [...(input.audioSources ?? [])];
     if (audioSources.length === 0 && input.videoLayout === undefined) {
@@ -392,9 +396,10 @@ export class VideoEmulator {
     for (const room of this.roomStates.values()) {
       if (room.status !== 'in-progress' || room.participants.some((p) => p.status === 'connected')) continue;
       const lastLeft = Math.max(0, ...room.participants.map((p) => p.endTime?.getTime() ?? 0));
-      const expired = room.participants.length === 0
-        ? now - room.dateCreated.getTime() >= room.unusedRoomTimeout * 60_000
-        : now - lastLeft >= room.emptyRoomTimeout * 60_000;
+      const expired =
+        room.participants.length === 0
+          ? now - room.dateCreated.getTime() >= room.unusedRoomTimeout * 60_000
+          : now - lastLeft >= room.emptyRoomTimeout * 60_000;
       if (expired) this.endRoom(room);
     }
   }

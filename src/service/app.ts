@@ -135,7 +135,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
       const body = JSON.stringify(errorBody('BAD_REQUEST', 'none'));
       if (socket.writable) {
-        socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
       } else {
         socket.destroy(error);
       }
@@ -197,7 +199,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onListen', async () => {
     const address = app.server.address();
     if (!config.publicUrl && address && typeof address === 'object') {
-      statusCallbackUrl = () => `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${WEBHOOK_PATH}`;
+      statusCallbackUrl = () =>
+        `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${WEBHOOK_PATH}`;
     }
   });
 

@@ -25,23 +25,26 @@ export class AuditLog {
     logger: Logger,
     private readonly clock: () => Date,
   ) {
-    this.writer = new BufferedWriter(async (rows) => {
-      await store.db
-        .insertInto('audit_log')
-        .values(
-          rows.map((row) => ({
-            id: newId('aud'),
-            tenant_id: row.tenantId,
-            actor: row.actor,
-            action: row.action,
-            target: row.target,
-            outcome: row.outcome,
-            detail: JSON.stringify(row.detail ?? {}),
-            created_at: row.at.toISOString(),
-          })),
-        )
-        .execute();
-    }, logDropped(logger, 'audit entries'));
+    this.writer = new BufferedWriter(
+      async (rows) => {
+        await store.db
+          .insertInto('audit_log')
+          .values(
+            rows.map((row) => ({
+              id: newId('aud'),
+              tenant_id: row.tenantId,
+              actor: row.actor,
+              action: row.action,
+              target: row.target,
+              outcome: row.outcome,
+              detail: JSON.stringify(row.detail ?? {}),
+              created_at: row.at.toISOString(),
+            })),
+          )
+          .execute();
+      },
+      logDropped(logger, 'audit entries'),
+    );
   }
 
   record(entry: AuditEntry): void {

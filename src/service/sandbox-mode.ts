@@ -6,7 +6,10 @@ import { loadOrCreateSandboxCredentials } from '../sandbox/sandbox-credentials-f
 import { startSandbox, type Sandbox } from '../sandbox/sandbox-server.js';
 import type { Config } from './config.js';
 
-export async function withSandbox(config: Config, options: { credentialsFile?: string; port?: number } = {}): Promise<{ config: Config; sandbox: Sandbox }> {
+export async function withSandbox(
+  config: Config,
+  options: { credentialsFile?: string; port?: number } = {},
+): Promise<{ config: Config; sandbox: Sandbox }> {
   const { credentials } = loadOrCreateSandboxCredentials(options.credentialsFile);
   const sandbox = await startSandbox({ ...credentials, port: options.port ?? 0, host: '127.0.0.1' });
   return {

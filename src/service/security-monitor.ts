@@ -119,7 +119,10 @@ export class SecurityMonitor {
       byReason: Object.fromEntries(quarantine ? this.quarantineCounts : this.counts),
     };
     this.options.metrics.alerts.inc({ kind });
-    this.options.logger.warn({ alert }, `security alert: ${count} callbacks ${quarantine ? 'quarantined' : 'refused'} within ${this.options.windowMs / 1000}s`);
+    this.options.logger.warn(
+      { alert },
+      `security alert: ${count} callbacks ${quarantine ? 'quarantined' : 'refused'} within ${this.options.windowMs / 1000}s`,
+    );
     this.options.onAlert?.(alert);
   }
 

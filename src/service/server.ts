@@ -62,8 +62,18 @@ export function handleSignals(server: RunningServer, logger: Logger, env: NodeJS
     try {
       const next = loadConfig(env);
       server.app.roomgate.setAccounts(next.accounts);
-      server.app.roomgate.audit.record({ tenantId: null, actor: 'operator', action: 'config.reload', target: 'twilio-secrets', outcome: 'applied', detail: { accounts: next.accounts.length } });
-      logger.info({ accounts: next.accounts.map((account) => ({ accountSid: account.accountSid, tokens: account.authTokens.length })) }, 'Twilio secrets reloaded');
+      server.app.roomgate.audit.record({
+        tenantId: null,
+        actor: 'operator',
+        action: 'config.reload',
+        target: 'twilio-secrets',
+        outcome: 'applied',
+        detail: { accounts: next.accounts.length },
+      });
+      logger.info(
+        { accounts: next.accounts.map((account) => ({ accountSid: account.accountSid, tokens: account.authTokens.length })) },
+        'Twilio secrets reloaded',
+      );
     } catch (error) {
       logger.error({ err: error }, 'reload refused; the previous secrets stay in force');
     }

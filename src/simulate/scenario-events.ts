@@ -24,7 +24,9 @@ export function consultationScript(input: {
   const at = (minutesBeforeEnd: number) => new Date(input.end.getTime() - minutesBeforeEnd * 60_000).toISOString();
   let sequence = 0;
   const room = (event: string, minutes: number, extra: FormParam[] = [], status = 'in-progress'): ScriptedEvent => ({
-    label: event + (extra.find(([key]) => key === 'ParticipantIdentity')?.[1] ? ` (${extra.find(([key]) => key === 'ParticipantIdentity')![1]})` : ''),
+    label:
+      event +
+      (extra.find(([key]) => key === 'ParticipantIdentity')?.[1] ? ` (${extra.find(([key]) => key === 'ParticipantIdentity')![1]})` : ''),
     params: [
       ['AccountSid', input.accountSid],
       ['RoomName', input.roomName],
@@ -59,7 +61,14 @@ export function consultationScript(input: {
     ['ParticipantSid', r.participant],
     ['ParticipantIdentity', r.identity],
     ['OffsetFromTwilioVideoEpoch', '0'],
-    ...(completed ? ([['MediaUri', `/v1/Recordings/${r.sid}/Media`], ['Duration', '540'], ['Size', '8640000'], ['MediaExternalLocation', '']] as FormParam[]) : []),
+    ...(completed
+      ? ([
+          ['MediaUri', `/v1/Recordings/${r.sid}/Media`],
+          ['Duration', '540'],
+          ['Size', '8640000'],
+          ['MediaExternalLocation', ''],
+        ] as FormParam[])
+      : []),
   ];
   return [
     room('room-created', 12),

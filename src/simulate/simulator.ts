@@ -43,7 +43,10 @@ export interface SimulationReport {
 
 const WEBHOOK_PATH = '/webhooks/twilio/video';
 
-export async function simulate(target: SimulationTarget, options: { scenarios?: readonly ScenarioName[]; log?: (line: string) => void } = {}): Promise<SimulationReport> {
+export async function simulate(
+  target: SimulationTarget,
+  options: { scenarios?: readonly ScenarioName[]; log?: (line: string) => void } = {},
+): Promise<SimulationReport> {
   const log = options.log ?? (() => undefined);
   const webhookUrl = target.webhookUrl ?? `${target.baseUrl}${WEBHOOK_PATH}`;
   const results: CallbackResult[] = [];
@@ -66,7 +69,7 @@ export async function simulate(target: SimulationTarget, options: { scenarios?: 
     const signature = computeTwilioSignature(token, webhookUrl, event.params);
     let answered: number | 'no answer' = 'no answer';
     let attempts = 0;
-    for (; attempts < 4; ) {
+    for (; attempts < 4;) {
       attempts += 1;
       try {
         const response = await fetch(`${target.baseUrl}${WEBHOOK_PATH}`, {
@@ -83,7 +86,9 @@ export async function simulate(target: SimulationTarget, options: { scenarios?: 
       await new Promise((resolve) => setTimeout(resolve, 200 * attempts));
     }
     results.push({ scenario, label: event.label, expected, answered, attempts });
-    log(`${answered === expected ? 'ok  ' : 'FAIL'} ${scenario.padEnd(16)} ${event.label.padEnd(44)} expected ${expected}, answered ${answered}`);
+    log(
+      `${answered === expected ? 'ok  ' : 'FAIL'} ${scenario.padEnd(16)} ${event.label.padEnd(44)} expected ${expected}, answered ${answered}`,
+    );
   };
 
   const start = async (scenario: ScenarioName) => {
@@ -100,7 +105,14 @@ export async function simulate(target: SimulationTarget, options: { scenarios?: 
       await api('POST', `/v1/consultations/${created.id}/access-tokens`, { identity: observer, role: 'observer' });
       await sandboxControl(target, `/_sandbox/Rooms/${created.roomSid}/Participants`, { Identity: observer });
     }
-    const script = consultationScript({ accountSid: target.accountSid, roomSid: created.roomSid, roomName: created.roomName, clinician, recipient, end: new Date() });
+    const script = consultationScript({
+      accountSid: target.accountSid,
+      roomSid: created.roomSid,
+      roomName: created.roomName,
+      clinician,
+      recipient,
+      end: new Date(),
+    });
     return { ...created, script };
   };
   const end = (id: string) => api('POST', `/v1/consultations/${id}/end`);
@@ -117,7 +129,9 @@ export async function simulate(target: SimulationTarget, options: { scenarios?: 
           await deliver(scenario, event, 204);
           await deliver(scenario, { ...event, label: `${event.label} (again)` }, 204);
         }
-        await Promise.all(Array.from({ length: 5 }, () => deliver(scenario, { ...script[0]!, label: `${script[0]!.label} (5 at once)` }, 204)));
+        await Promise.all(
+          Array.from({ length: 5 }, () => deliver(scenario, { ...script[0]!, label: `${script[0]!.label} (5 at once)` }, 204)),
+        );
         break;
       case 'reordered':
         await Promise.all(
@@ -136,13 +150,19 @@ export async function simulate(target: SimulationTarget, options: { scenarios?: 
       case 'replay': {
         for (const event of script) await deliver(scenario, event, 204);
         const old = script[1]!;
-        const replayed = old.params.map(([key, value]): FormParam => [key, key === 'Timestamp' ? new Date(Date.now() - 20 * 60_000).toISOString() : value]);
+        const replayed = old.params.map(([key, value]): FormParam => [
+          key,
+          key === 'Timestamp' ? new Date(Date.now() - 20 * 60_000).toISOString() : value,
+        ]);
         await deliver(scenario, { label: `${old.label} replayed after the max age`, params: replayed }, 403);
         break;
       }
       case 'unknown-identity': {
         for (const event of script) await deliver(scenario, event, 204);
-        const intruder = script[3]!.params.map(([key, value]): FormParam => [key, key === 'ParticipantIdentity' ? 'intruder-42' : key === 'ParticipantSid' ? `PA${'f'.repeat(32)}` : value]);
+        const intruder = script[3]!.params.map(([key, value]): FormParam => [
+          key,
+          key === 'ParticipantIdentity' ? 'intruder-42' : key === 'ParticipantSid' ? `PA${'f'.repeat(32)}` : value,
+        ]);
         await deliver(scenario, { label: 'participant-connected (identity never issued)', params: intruder }, 204);
         break;
       }

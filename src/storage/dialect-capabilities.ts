@@ -8,10 +8,7 @@ import type { ConstraintKind } from './store-errors.js';
 
 export type Engine = 'sqlite' | 'postgres' | 'mysql';
 
-export type ErrorClass =
-  | { kind: 'unavailable' }
-  | { kind: 'constraint'; constraint: ConstraintKind }
-  | { kind: 'other' };
+export type ErrorClass = { kind: 'unavailable' } | { kind: 'constraint'; constraint: ConstraintKind } | { kind: 'other' };
 
 export interface DialectCapabilities {
   readonly engine: Engine;
@@ -150,7 +147,12 @@ function classifyMysql(error: unknown): ErrorClass {
   if (MYSQL_UNAVAILABLE_CODES.has(code)) return UNAVAILABLE;
   if ((error as { fatal?: unknown } | null)?.fatal === true) return UNAVAILABLE;
   if (code === 'ER_DUP_ENTRY' || code === 'ER_DUP_KEY') return constraint('unique');
-  if (code === 'ER_NO_REFERENCED_ROW_2' || code === 'ER_ROW_IS_REFERENCED_2' || code === 'ER_NO_REFERENCED_ROW' || code === 'ER_ROW_IS_REFERENCED') {
+  if (
+    code === 'ER_NO_REFERENCED_ROW_2' ||
+    code === 'ER_ROW_IS_REFERENCED_2' ||
+    code === 'ER_NO_REFERENCED_ROW' ||
+    code === 'ER_ROW_IS_REFERENCED'
+  ) {
     return constraint('foreign-key');
   }
   if (code === 'ER_BAD_NULL_ERROR') return constraint('not-null');

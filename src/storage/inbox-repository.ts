@@ -25,9 +25,7 @@ export async function insertCallbacks(db: Kysely<Database>, rows: readonly NewCa
   });
   // One row per key; in key order, so that concurrent batches take their locks in the same
   // order and cannot deadlock each other on PostgreSQL/MySQL.
-  const candidates = [...firstIndexByKey.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([, index]) => rows[index]!);
+  const candidates = [...firstIndexByKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, index]) => rows[index]!);
 
   const capabilities = capabilitiesOf(db);
   const insertedIds = new Set<string>();
@@ -45,7 +43,11 @@ export async function insertCallbacks(db: Kysely<Database>, rows: readonly NewCa
       const stored = await db
         .selectFrom('callbacks')
         .select('id')
-        .where('id', 'in', chunk.map((row) => row.id))
+        .where(
+          'id',
+          'in',
+          chunk.map((row) => row.id),
+        )
         .execute();
       for (const row of stored) insertedIds.add(row.id);
     }

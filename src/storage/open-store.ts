@@ -65,7 +65,9 @@ export function parseDatabaseUrl(value: string): DatabaseTarget {
 const PG_INT8_OID = 20;
 const pgTypes = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === PG_INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === PG_INT8_OID && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Dialect {
@@ -125,7 +127,9 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
           // As PostgreSQL: each statement sees what committed before it (see rowLocks).
           await connection.executeQuery(CompiledQuery.raw('set session transaction isolation level read committed'));
           await connection.executeQuery(
-            CompiledQuery.raw("set session sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION'"),
+            CompiledQuery.raw(
+              "set session sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION'",
+            ),
           );
         },
       });

@@ -5,11 +5,7 @@
  */
 
 export type StoreErrorCode =
-  | 'STORE_UNAVAILABLE'
-  | 'STORE_CONSTRAINT_VIOLATION'
-  | 'STORE_URL_UNSUPPORTED'
-  | 'STORE_BATCH_FAILED'
-  | 'STORE_CLOSED';
+  'STORE_UNAVAILABLE' | 'STORE_CONSTRAINT_VIOLATION' | 'STORE_URL_UNSUPPORTED' | 'STORE_BATCH_FAILED' | 'STORE_CLOSED';
 
 export abstract class StoreError extends Error {
   abstract readonly code: StoreErrorCode;
@@ -60,7 +56,10 @@ export class UnsupportedDatabaseUrlError extends StoreError {
 export class BatchFailedError extends StoreError {
   override readonly name = 'BatchFailedError';
   readonly code = 'STORE_BATCH_FAILED' as const;
-  constructor(readonly batchSize: number, options?: { cause?: unknown }) {
+  constructor(
+    readonly batchSize: number,
+    options?: { cause?: unknown },
+  ) {
     super(`the batch of ${batchSize} item(s) was rolled back`, options);
   }
 }

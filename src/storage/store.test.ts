@@ -42,7 +42,14 @@ function callback(dedupeKey: string, overrides: Partial<NewCallback> = {}): NewC
 }
 
 const countCallbacks = async (store: Store) =>
-  Number((await store.db.selectFrom('callbacks').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await store.db
+        .selectFrom('callbacks')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 describe('database URL', () => {
   it('chooses the engine from the URL alone', () => {
@@ -116,12 +123,9 @@ for (const engine of enginesUnderTest()) {
       const store = await migrated();
       expect(await store.transaction((trx) => insertCallbacks(trx, [callback('k1')]))).toEqual([true]);
       expect(await store.transaction((trx) => insertCallbacks(trx, [callback('k1')]))).toEqual([false]);
-      expect(await store.transaction((trx) => insertCallbacks(trx, [callback('k2'), callback('k1'), callback('k2'), callback('k3')]))).toEqual([
-        true,
-        false,
-        false,
-        true,
-      ]);
+      expect(
+        await store.transaction((trx) => insertCallbacks(trx, [callback('k2'), callback('k1'), callback('k2'), callback('k3')])),
+      ).toEqual([true, false, false, true]);
       expect(await countCallbacks(store)).toBe(3);
     });
 
@@ -155,7 +159,20 @@ for (const engine of enginesUnderTest()) {
         await trx.insertInto('tenants').values({ id: tenantId, slug: 'clinic', name: 'Clinic', kind: 'human', created_at: NOW }).execute();
         await trx
           .insertInto('consultations')
-          .values({ id: consultationId, tenant_id: tenantId, room_sid: null, room_name: `rg-${consultationId}`, status: 'scheduled', record: 1, scheduled_at: null, started_at: null, ended_at: null, created_at: NOW, updated_at: NOW, version: 0 })
+          .values({
+            id: consultationId,
+            tenant_id: tenantId,
+            room_sid: null,
+            room_name: `rg-${consultationId}`,
+            status: 'scheduled',
+            record: 1,
+            scheduled_at: null,
+            started_at: null,
+            ended_at: null,
+            created_at: NOW,
+            updated_at: NOW,
+            version: 0,
+          })
           .execute();
         const row = { consultation_id: consultationId, identity: 'pat-1', role: 'patient', issued_at: NOW, expires_at: NOW };
         const key = { consultation_id: consultationId, identity: 'pat-1' };
@@ -171,7 +188,11 @@ for (const engine of enginesUnderTest()) {
       const store = await migrated();
       const tenant = () => ({ id: newId('ten'), slug: 'vets', name: 'Vets', kind: 'veterinary' as const, created_at: NOW });
       await store.db.insertInto('tenants').values(tenant()).execute();
-      const error = await store.db.insertInto('tenants').values(tenant()).execute().catch((e: unknown) => e);
+      const error = await store.db
+        .insertInto('tenants')
+        .values(tenant())
+        .execute()
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(StoreConstraintError);
       expect((error as StoreConstraintError).constraint).toBe('unique');
       expect((error as StoreConstraintError).code).toBe('STORE_CONSTRAINT_VIOLATION');
@@ -182,7 +203,10 @@ for (const engine of enginesUnderTest()) {
       await expect(
         store.transaction(async (trx) => {
           await insertCallbacks(trx, [callback('k-rollback')]);
-          await trx.insertInto('tenants').values({ id: newId('ten'), slug: 'gone', name: 'Gone', kind: 'human', created_at: NOW }).execute();
+          await trx
+            .insertInto('tenants')
+            .values({ id: newId('ten'), slug: 'gone', name: 'Gone', kind: 'human', created_at: NOW })
+            .execute();
           throw new Error('boom');
         }),
       ).rejects.toThrow('boom');
@@ -243,13 +267,18 @@ for (const engine of enginesUnderTest()) {
         expect(error).toBeInstanceOf(StoreUnavailableError);
         expect((error as StoreUnavailableError).code).toBe('STORE_UNAVAILABLE');
         expect((error as StoreUnavailableError).cause).toBeDefined();
-        await expect(store.transaction(async (trx) => trx.selectFrom('callbacks').selectAll().execute())).rejects.toBeInstanceOf(StoreUnavailableError);
+        await expect(store.transaction(async (trx) => trx.selectFrom('callbacks').selectAll().execute())).rejects.toBeInstanceOf(
+          StoreUnavailableError,
+        );
       });
 
       it('recovers by itself when the server comes back, without a poisoned pool', async () => {
         const proxy = await startTcpProxy(server);
         try {
-          const store = await open(viaAddress(database!.url, { host: '127.0.0.1', port: proxy.port }), { poolSize: 3, connectTimeoutMs: 1000 });
+          const store = await open(viaAddress(database!.url, { host: '127.0.0.1', port: proxy.port }), {
+            poolSize: 3,
+            connectTimeoutMs: 1000,
+          });
           await store.migrate();
           const committer = new GroupCommitter({ store, apply: (trx, rows: NewCallback[]) => insertCallbacks(trx, rows) });
           // Fill the pool with several live connections, then cut every one of them.

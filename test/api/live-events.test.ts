@@ -39,7 +39,12 @@ async function openSse(url: string, key: string) {
       // aborted
     }
   })();
-  return { status: response.status, contentType: response.headers.get('content-type'), events, close: async () => (controller.abort(), await pump) };
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    events,
+    close: async () => (controller.abort(), await pump),
+  };
 }
 
 async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -106,10 +111,15 @@ describe.runIf(postgres)('live events across two instances on postgres', () => {
       Timestamp: new Date().toISOString(),
       SequenceNumber: '1',
     });
-    expect((await a.app.inject({ method: 'POST', url: '/webhooks/twilio/video', headers: signed.headers, payload: signed.body })).statusCode).toBe(204);
+    expect(
+      (await a.app.inject({ method: 'POST', url: '/webhooks/twilio/video', headers: signed.headers, payload: signed.body })).statusCode,
+    ).toBe(204);
 
     await until(() => sse.events.some((e) => e.event === 'participant.joined') && wsMessages.some((m) => m.type === 'participant.joined'));
-    expect(sse.events.find((e) => e.event === 'participant.joined')!.data).toMatchObject({ consultationId: id, data: { identity: 'clin-1', role: 'clinician' } });
+    expect(sse.events.find((e) => e.event === 'participant.joined')!.data).toMatchObject({
+      consultationId: id,
+      data: { identity: 'clin-1', role: 'clinician' },
+    });
     expect(sse.events.map((e) => e.event)).toContain('consultation.status');
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(strangerSse.events).toEqual([]);
@@ -121,7 +131,9 @@ describe.runIf(postgres)('live events across two instances on postgres', () => {
 
   it('refuses a WebSocket without a valid key', async () => {
     const ws = new WebSocket(`${baseB.replace('http', 'ws')}/v1/events/ws`);
-    const status = await new Promise<number>((resolve) => ws.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)));
+    const status = await new Promise<number>((resolve) =>
+      ws.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0)),
+    );
     expect(status).toBe(401);
   });
 });

@@ -20,7 +20,12 @@ describe('tenant API', () => {
   let key: string;
 
   const api = async (method: 'GET' | 'POST' | 'DELETE', url: string, payload?: Record<string, unknown>) => {
-    const response = await service.app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, ...(payload ? { payload } : {}) });
+    const response = await service.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${key}` },
+      ...(payload ? { payload } : {}),
+    });
     return { status: response.statusCode, json: response.json() as Record<string, any> };
   };
 
@@ -55,7 +60,10 @@ describe('tenant API', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { status: number; json: Record<string, any> } = await api('GET', `/v1/consultations?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: { status: number; json: Record<string, any> } = await api(
+        'GET',
+        `/v1/consultations?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(page.status).toBe(200);
       expect(page.json.data.length).toBeLessThanOrEqual(2);
       seen.push(...page.json.data.map((row: { id: string }) => row.id));
@@ -69,8 +77,20 @@ describe('tenant API', () => {
 
   it('issues a Video token bound to the room only for identities that pass the policy', async () => {
     const { json: consultation } = await api('POST', '/v1/consultations', {});
-    const issue = (identity: unknown, role = 'patient') => api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity, role });
-    for (const bad of ['admin', 'Support-1', 'jane@example.com', '+14155551234', '4155551234', 'x'.repeat(101), 'pt\u0000x', 'p\u0430tient', 'ab', 42]) {
+    const issue = (identity: unknown, role = 'patient') =>
+      api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity, role });
+    for (const bad of [
+      'admin',
+      'Support-1',
+      'jane@example.com',
+      '+14155551234',
+      '4155551234',
+      'x'.repeat(101),
+      'pt\u0000x',
+      'p\u0430tient',
+      'ab',
+      42,
+    ]) {
       const answer = await issue(bad);
       expect(answer.status, `identity ${JSON.stringify(bad)}`).toBe(422);
       expect(answer.json.error.code).toMatch(/IDENTITY_REJECTED|VALIDATION_FAILED/);
@@ -80,7 +100,11 @@ describe('tenant API', () => {
     expect(issued.status).toBe(201);
     const [, payload] = (issued.json.token as string).split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, any>;
-    expect(claims).toMatchObject({ iss: credentials.apiKeySid, sub: credentials.accountSid, grants: { identity: 'pt_7f3a9c', video: { room: consultation.roomName } } });
+    expect(claims).toMatchObject({
+      iss: credentials.apiKeySid,
+      sub: credentials.accountSid,
+      grants: { identity: 'pt_7f3a9c', video: { room: consultation.roomName } },
+    });
     expect(claims.exp - claims.iat).toBeLessThanOrEqual(3600);
     // The token is never logged.
     await service.app.roomgate.drain();
@@ -89,7 +113,9 @@ describe('tenant API', () => {
 
   it('erases a subject: the identity is gone from every record, and the erasure is audited', async () => {
     const { json: consultation } = await api('POST', '/v1/consultations', {});
-    expect((await api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity: 'pt-erase-me', role: 'patient' })).status).toBe(201);
+    expect(
+      (await api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity: 'pt-erase-me', role: 'patient' })).status,
+    ).toBe(201);
     const signed = signForm('http://localhost:80/webhooks/twilio/video', credentials.authToken, {
       AccountSid: credentials.accountSid,
       RoomSid: consultation.roomSid,
@@ -103,7 +129,12 @@ describe('tenant API', () => {
       Timestamp: new Date().toISOString(),
       SequenceNumber: '1',
     });
-    const ingested = await service.app.inject({ method: 'POST', url: '/webhooks/twilio/video', headers: signed.headers, payload: signed.body });
+    const ingested = await service.app.inject({
+      method: 'POST',
+      url: '/webhooks/twilio/video',
+      headers: signed.headers,
+      payload: signed.body,
+    });
     expect(ingested.statusCode).toBe(204);
     await service.app.roomgate.drain();
 
@@ -112,7 +143,9 @@ describe('tenant API', () => {
     expect(erased.json).toMatchObject({ erased: true, participants: 1, sessions: 1, callbacks: 1 });
     const view = JSON.stringify((await api('GET', `/v1/consultations/${consultation.id}`)).json);
     expect(view).not.toContain('pt-erase-me');
-    const stored = JSON.stringify(await service.store.db.selectFrom('callbacks').selectAll().where('room_sid', '=', consultation.roomSid).execute());
+    const stored = JSON.stringify(
+      await service.store.db.selectFrom('callbacks').selectAll().where('room_sid', '=', consultation.roomSid).execute(),
+    );
     expect(stored).not.toContain('pt-erase-me');
     expect((await api('DELETE', '/v1/subjects/pt-erase-me')).status).toBe(404);
     await service.app.roomgate.drain();

@@ -21,7 +21,13 @@ const ROUTES: Route[] = [
   { method: 'POST', path: () => '/v1/consultations', scope: 'consultations:write', body: { record: false }, owned: false },
   { method: 'GET', path: () => '/v1/consultations', scope: 'consultations:read', owned: false },
   { method: 'GET', path: ({ consultationId }) => `/v1/consultations/${consultationId}`, scope: 'consultations:read', owned: true },
-  { method: 'POST', path: ({ consultationId }) => `/v1/consultations/${consultationId}/access-tokens`, scope: 'tokens:issue', body: { identity: 'pt-7', role: 'patient' }, owned: true },
+  {
+    method: 'POST',
+    path: ({ consultationId }) => `/v1/consultations/${consultationId}/access-tokens`,
+    scope: 'tokens:issue',
+    body: { identity: 'pt-7', role: 'patient' },
+    owned: true,
+  },
   { method: 'POST', path: ({ consultationId }) => `/v1/consultations/${consultationId}/end`, scope: 'consultations:write', owned: true },
   { method: 'GET', path: ({ consultationId }) => `/v1/consultations/${consultationId}/recordings`, scope: 'recordings:read', owned: true },
   { method: 'GET', path: () => '/v1/billing-records', scope: 'billing:read', owned: false },
@@ -29,7 +35,16 @@ const ROUTES: Route[] = [
   { method: 'DELETE', path: () => '/v1/subjects/pt-secret-1', scope: 'privacy:erase', owned: true },
 ];
 
-const ALL_SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'recordings:read', 'billing:read', 'events:read', 'privacy:erase', 'audit:read'];
+const ALL_SCOPES = [
+  'consultations:read',
+  'consultations:write',
+  'tokens:issue',
+  'recordings:read',
+  'billing:read',
+  'events:read',
+  'privacy:erase',
+  'audit:read',
+];
 
 for (const engine of enginesUnderTest()) {
   describe(`tenant API security on ${engine.name}`, () => {
@@ -49,7 +64,14 @@ for (const engine of enginesUnderTest()) {
       keys.other = (await service.seedTenant('veterinary', ALL_SCOPES)).key;
       // A well-formed key that was never issued: right shape and checksum, unknown id.
       keys.unknown = (await service.seedKey(owner.tenantId, ALL_SCOPES)).key;
-      await service.store.db.deleteFrom('api_keys').where('scopes', '=', ALL_SCOPES.join(',')).where('last_used_at', 'is', null).where('revoked_at', 'is', null).where('expires_at', 'is', null).where('tenant_id', '=', owner.tenantId).execute();
+      await service.store.db
+        .deleteFrom('api_keys')
+        .where('scopes', '=', ALL_SCOPES.join(','))
+        .where('last_used_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', 'is', null)
+        .where('tenant_id', '=', owner.tenantId)
+        .execute();
       keys.owner = (await service.seedKey(owner.tenantId, ALL_SCOPES)).key;
     });
     afterAll(async () => {
@@ -80,7 +102,9 @@ for (const engine of enginesUnderTest()) {
         it.each(badCredentials)('answers 401 to %s', async (_label, authorization) => {
           const response = await call(route, authorization());
           expect(response.statusCode).toBe(401);
-          expect(response.json()).toEqual({ error: { code: 'UNAUTHENTICATED', message: expect.any(String), requestId: expect.any(String) } });
+          expect(response.json()).toEqual({
+            error: { code: 'UNAUTHENTICATED', message: expect.any(String), requestId: expect.any(String) },
+          });
         });
 
         it('answers 403 to a valid key lacking the scope', async () => {
@@ -106,13 +130,21 @@ for (const engine of enginesUnderTest()) {
     }
 
     it('answers an unknown id like another tenant’s: 404, same body shape', async () => {
-      const response = await service.app.inject({ method: 'GET', url: '/v1/consultations/con_doesnotexist', headers: { authorization: `Bearer ${keys.owner}` } });
+      const response = await service.app.inject({
+        method: 'GET',
+        url: '/v1/consultations/con_doesnotexist',
+        headers: { authorization: `Bearer ${keys.owner}` },
+      });
       expect(response.statusCode).toBe(404);
       expect(response.json().error.code).toBe('NOT_FOUND');
     });
 
     it('lets the owner in', async () => {
-      const response = await service.app.inject({ method: 'GET', url: `/v1/consultations/${consultationId}`, headers: { authorization: `Bearer ${keys.owner}` } });
+      const response = await service.app.inject({
+        method: 'GET',
+        url: `/v1/consultations/${consultationId}`,
+        headers: { authorization: `Bearer ${keys.owner}` },
+      });
       expect(response.statusCode).toBe(200);
       expect(response.json()).toMatchObject({ id: consultationId, roomSid });
     });

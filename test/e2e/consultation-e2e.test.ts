@@ -49,7 +49,13 @@ for (const engine of enginesUnderTest()) {
     });
 
     it('records participants, requests one composition, and bills the overlap once', async () => {
-      const { key } = await service.seedTenant('veterinary', ['consultations:read', 'consultations:write', 'tokens:issue', 'recordings:read', 'billing:read']);
+      const { key } = await service.seedTenant('veterinary', [
+        'consultations:read',
+        'consultations:write',
+        'tokens:issue',
+        'recordings:read',
+        'billing:read',
+      ]);
       const api = async (method: string, path: string, body?: unknown) => {
         const response = await fetch(`${base}${path}`, {
           method,
@@ -64,10 +70,15 @@ for (const engine of enginesUnderTest()) {
       const { id, roomSid, roomName } = created.json as { id: string; roomSid: string; roomName: string };
       expect(roomSid).toMatch(/^RM[0-9a-f]{32}$/);
 
-      for (const [identity, role] of [['vet-1', 'clinician'], ['owner-1', 'pet-owner']]) {
+      for (const [identity, role] of [
+        ['vet-1', 'clinician'],
+        ['owner-1', 'pet-owner'],
+      ]) {
         expect((await api('POST', `/v1/consultations/${id}/access-tokens`, { identity, role })).status).toBe(201);
       }
-      expect((await api('POST', `/v1/consultations/${id}/access-tokens`, { identity: 'owner@example.com', role: 'pet-owner' })).status).toBe(422);
+      expect(
+        (await api('POST', `/v1/consultations/${id}/access-tokens`, { identity: 'owner@example.com', role: 'pet-owner' })).status,
+      ).toBe(422);
       expect((await api('POST', `/v1/consultations/${id}/access-tokens`, { identity: 'pt-2', role: 'patient' })).status).toBe(422);
 
       sandbox.connect(roomName, 'vet-1');
@@ -94,7 +105,11 @@ for (const engine of enginesUnderTest()) {
         ['vet-1', 'clinician'],
       ]);
 
-      const billing = (await api('GET', '/v1/billing-records')).json.data as { consultationId: string; billableSeconds: number; roundedSeconds: number }[];
+      const billing = (await api('GET', '/v1/billing-records')).json.data as {
+        consultationId: string;
+        billableSeconds: number;
+        roundedSeconds: number;
+      }[];
       expect(billing).toEqual([expect.objectContaining({ consultationId: id, billableSeconds: 480, roundedSeconds: 480 })]);
 
       const compositionsAtTwilio = [...sandbox.state.compositions.values()].filter((composition) => composition.roomSid === roomSid);

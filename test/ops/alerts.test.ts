@@ -29,7 +29,9 @@ for (const engine of enginesUnderTest()) {
       });
       await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
       const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts/secret-path-token`;
-      service = await startTestService(engine, { env: { ROOMGATE_ALERT_URL: url, ROOMGATE_ALERT_SECRET: SECRET, ROOMGATE_ALERT_REFUSALS: '3' } });
+      service = await startTestService(engine, {
+        env: { ROOMGATE_ALERT_URL: url, ROOMGATE_ALERT_SECRET: SECRET, ROOMGATE_ALERT_REFUSALS: '3' },
+      });
     });
     afterAll(async () => {
       await service?.close();
@@ -59,7 +61,8 @@ for (const engine of enginesUnderTest()) {
       expect(metrics).toMatch(/^roomgate_alert_deliveries_total\{outcome="delivered"\} 1$/m);
       await service.app.roomgate.drain();
       const logs = service.logs();
-      for (const forbidden of [SECRET, 'secret-path-token', String(post!.headers['webhook-signature'])]) expect(logs).not.toContain(forbidden);
+      for (const forbidden of [SECRET, 'secret-path-token', String(post!.headers['webhook-signature'])])
+        expect(logs).not.toContain(forbidden);
     });
   });
 }

@@ -20,7 +20,9 @@ describe('roomgate tenant and key commands', () => {
   const database = `sqlite:${join(mkdtempSync(join(tmpdir(), 'roomgate-cli-')), 'rg.db')}`;
   const roomgate = async (...args: string[]) => {
     try {
-      const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ROOMGATE_DATABASE_URL: database } });
+      const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+        env: { ...process.env, ROOMGATE_DATABASE_URL: database },
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const failed = error as { code: number; stdout: string; stderr: string };
@@ -43,7 +45,12 @@ describe('roomgate tenant and key commands', () => {
     expect(listed.stdout).not.toContain(key.slice(4 + 16));
 
     const store = await openStore(database);
-    const app = await buildApp({ config: loadConfig({ ROOMGATE_DATABASE_URL: database }), store, logger: createLogger({ level: 'silent' }), outboxWorker: false });
+    const app = await buildApp({
+      config: loadConfig({ ROOMGATE_DATABASE_URL: database }),
+      store,
+      logger: createLogger({ level: 'silent' }),
+      outboxWorker: false,
+    });
     try {
       const row = await store.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
       expect(JSON.stringify(row)).not.toContain(key.slice(4 + 16, 4 + 48));
@@ -52,7 +59,12 @@ describe('roomgate tenant and key commands', () => {
       expect((await roomgate('key', 'revoke', id)).code).toBe(0);
       expect((await list()).statusCode).toBe(401);
       expect((await roomgate('key', 'revoke', id)).code).toBe(1);
-      const audit = await store.db.selectFrom('audit_log').select(['action', 'target']).where('actor', '=', 'operator:cli').orderBy('created_at').execute();
+      const audit = await store.db
+        .selectFrom('audit_log')
+        .select(['action', 'target'])
+        .where('actor', '=', 'operator:cli')
+        .orderBy('created_at')
+        .execute();
       expect(audit.map((entry) => entry.action)).toEqual(['tenant.create', 'key.create', 'key.revoke']);
     } finally {
       await app.close();

@@ -29,7 +29,16 @@ describe('graceful shutdown', () => {
     const authToken = randomHex(16);
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
-      env: { ...process.env, PORT: String(port), ROOMGATE_DATABASE_URL: database, TWILIO_ACCOUNT_SID: accountSid, TWILIO_AUTH_TOKEN: authToken, TWILIO_API_KEY_SID: `SK${randomHex(16)}`, TWILIO_API_KEY_SECRET: randomHex(16), LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        ROOMGATE_DATABASE_URL: database,
+        TWILIO_ACCOUNT_SID: accountSid,
+        TWILIO_AUTH_TOKEN: authToken,
+        TWILIO_API_KEY_SID: `SK${randomHex(16)}`,
+        TWILIO_API_KEY_SECRET: randomHex(16),
+        LOG_LEVEL: 'warn',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -60,14 +69,18 @@ describe('graceful shutdown', () => {
           Timestamp: new Date().toISOString(),
           SequenceNumber: String(n),
         });
-        const request = http.request(url, { method: 'POST', agent, headers: { ...signed.headers, 'content-length': Buffer.byteLength(signed.body) } }, (response) => {
-          response.resume();
-          response.on('end', () => {
-            outcomes[response.statusCode!] = (outcomes[response.statusCode!] ?? 0) + 1;
-            if (response.statusCode === 204) acknowledged.push(roomSid);
-            resolve();
-          });
-        });
+        const request = http.request(
+          url,
+          { method: 'POST', agent, headers: { ...signed.headers, 'content-length': Buffer.byteLength(signed.body) } },
+          (response) => {
+            response.resume();
+            response.on('end', () => {
+              outcomes[response.statusCode!] = (outcomes[response.statusCode!] ?? 0) + 1;
+              if (response.statusCode === 204) acknowledged.push(roomSid);
+              resolve();
+            });
+          },
+        );
         request.on('error', () => {
           outcomes.refused = (outcomes.refused ?? 0) + 1;
           resolve();

@@ -44,7 +44,9 @@ describe('token rotation in process', () => {
     let n = 0;
     const send = (token: string) => {
       const signed = signForm(`http://localhost:80${PATH}`, token, callback(accountSid, ++n));
-      return service.app.inject({ method: 'POST', url: PATH, headers: signed.headers, payload: signed.body }).then((response) => response.statusCode);
+      return service.app
+        .inject({ method: 'POST', url: PATH, headers: signed.headers, payload: signed.body })
+        .then((response) => response.statusCode);
     };
 
     // Old-token traffic in flight while the secrets are swapped to [new, old].
@@ -61,7 +63,8 @@ describe('token rotation in process', () => {
 
     const metrics = (await service.app.inject({ method: 'GET', url: '/metrics' })).body;
     // Which token matched: the old one first as primary, then as previous; the new one as primary.
-    const count = (label: string) => Number(new RegExp(`roomgate_signature_verifications_total\\{secret="${accountSid}/${label}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    const count = (label: string) =>
+      Number(new RegExp(`roomgate_signature_verifications_total\\{secret="${accountSid}/${label}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
     expect(count('previous')).toBeGreaterThan(0);
     expect(count('primary') + count('previous')).toBe(62);
   });
@@ -81,7 +84,8 @@ describe('token rotation by SIGHUP on a running service', () => {
     const configFile = join(directory, 'accounts.json');
     const accountSid = `AC${randomHex(16)}`;
     const [oldToken, newToken] = [randomHex(16), randomHex(16)];
-    const writeAccounts = (tokens: string[]) => writeFileSync(configFile, JSON.stringify({ accounts: [{ accountSid, authTokens: tokens }] }));
+    const writeAccounts = (tokens: string[]) =>
+      writeFileSync(configFile, JSON.stringify({ accounts: [{ accountSid, authTokens: tokens }] }));
     writeAccounts([oldToken]);
     const port = await freePort();
     // One process (no tsx wrapper), so SIGHUP reaches the service itself.

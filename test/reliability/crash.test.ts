@@ -52,16 +52,57 @@ describe('crash: SIGKILL during load, restart, resend', () => {
       await seed.migrate();
       const now = new Date().toISOString();
       const tenantId = newId('ten');
-      await seed.db.insertInto('tenants').values({ id: tenantId, slug: `crash-${hex(3)}`, name: 'Crash clinic', kind: 'human', created_at: now }).execute();
+      await seed.db
+        .insertInto('tenants')
+        .values({ id: tenantId, slug: `crash-${hex(3)}`, name: 'Crash clinic', kind: 'human', created_at: now })
+        .execute();
       const key = generateApiKey(randomBytes);
-      await seed.db.insertInto('api_keys').values({ id: newId('key'), tenant_id: tenantId, lookup_id: key.lookupId, secret_hash: key.secretHash, scopes: 'billing:read', expires_at: null, revoked_at: null, last_used_at: null, created_at: now }).execute();
+      await seed.db
+        .insertInto('api_keys')
+        .values({
+          id: newId('key'),
+          tenant_id: tenantId,
+          lookup_id: key.lookupId,
+          secret_hash: key.secretHash,
+          scopes: 'billing:read',
+          expires_at: null,
+          revoked_at: null,
+          last_used_at: null,
+          created_at: now,
+        })
+        .execute();
       for (let index = 0; index < CONSULTATIONS; index += 1) {
         const id = newId('con');
         const roomSid = `RM${hex(16)}`;
-        await seed.db.insertInto('consultations').values({ id, tenant_id: tenantId, room_sid: roomSid, room_name: `rg-${id}`, status: 'scheduled', record: 1, scheduled_at: null, started_at: null, ended_at: null, created_at: now, updated_at: now, version: 0 }).execute();
-        for (const [identity, role] of [[`clin-${index}`, 'clinician'], [`pat-${index}`, 'patient']] as const) {
-          await seed.db.insertInto('issued_identities').values({ consultation_id: id, identity, role, issued_at: now, expires_at: new Date(Date.now() + 3_600_000).toISOString() }).execute();
-          await seed.db.insertInto('participants').values({ id: newId('par'), consultation_id: id, identity, role, participant_sid: null, created_at: now }).execute();
+        await seed.db
+          .insertInto('consultations')
+          .values({
+            id,
+            tenant_id: tenantId,
+            room_sid: roomSid,
+            room_name: `rg-${id}`,
+            status: 'scheduled',
+            record: 1,
+            scheduled_at: null,
+            started_at: null,
+            ended_at: null,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+          })
+          .execute();
+        for (const [identity, role] of [
+          [`clin-${index}`, 'clinician'],
+          [`pat-${index}`, 'patient'],
+        ] as const) {
+          await seed.db
+            .insertInto('issued_identities')
+            .values({ consultation_id: id, identity, role, issued_at: now, expires_at: new Date(Date.now() + 3_600_000).toISOString() })
+            .execute();
+          await seed.db
+            .insertInto('participants')
+            .values({ id: newId('par'), consultation_id: id, identity, role, participant_sid: null, created_at: now })
+            .execute();
         }
         consultations.push({ id, roomSid });
       }
@@ -76,8 +117,22 @@ describe('crash: SIGKILL during load, restart, resend', () => {
       let sequence = 0;
       const at = (seconds: number) => new Date(start + seconds * 1000).toISOString();
       const event = (StatusCallbackEvent: string, seconds: number, extra: Record<string, string> = {}) =>
-        callbacks.push({ AccountSid: accountSid, RoomSid: roomSid, RoomName: `room-${index}`, RoomStatus: StatusCallbackEvent === 'room-ended' ? 'completed' : 'in-progress', RoomType: 'group', StatusCallbackEvent, Timestamp: at(seconds), SequenceNumber: String(sequence++), ...extra });
-      const who = (role: 'clin' | 'pat') => ({ ParticipantSid: `PA${role}${hex(15)}`.slice(0, 34), ParticipantIdentity: `${role}-${index}`, ParticipantStatus: 'connected' });
+        callbacks.push({
+          AccountSid: accountSid,
+          RoomSid: roomSid,
+          RoomName: `room-${index}`,
+          RoomStatus: StatusCallbackEvent === 'room-ended' ? 'completed' : 'in-progress',
+          RoomType: 'group',
+          StatusCallbackEvent,
+          Timestamp: at(seconds),
+          SequenceNumber: String(sequence++),
+          ...extra,
+        });
+      const who = (role: 'clin' | 'pat') => ({
+        ParticipantSid: `PA${role}${hex(15)}`.slice(0, 34),
+        ParticipantIdentity: `${role}-${index}`,
+        ParticipantStatus: 'connected',
+      });
       const clin = who('clin');
       const pat = who('pat');
       const recordings = [`RT${hex(16)}`, `RT${hex(16)}`];
@@ -115,7 +170,14 @@ describe('crash: SIGKILL during load, restart, resend', () => {
       new Promise<number>((resolve) => {
         const signed = signForm(`http://127.0.0.1:${port}${WEBHOOK}`, authToken, params);
         const request = http.request(
-          { host: '127.0.0.1', port, method: 'POST', path: WEBHOOK, agent, headers: { ...signed.headers, 'content-length': Buffer.byteLength(signed.body) } },
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: WEBHOOK,
+            agent,
+            headers: { ...signed.headers, 'content-length': Buffer.byteLength(signed.body) },
+          },
           (response) => {
             response.resume();
             response.on('end', () => resolve(response.statusCode ?? 0));
@@ -147,12 +209,16 @@ describe('crash: SIGKILL during load, restart, resend', () => {
     child = await spawnService(env(firstPort));
     const first = child;
     let killed = false;
-    const firstStatuses = await sendAll(firstPort, callbacks.map((_, index) => index), (done) => {
-      if (!killed && done >= callbacks.length * 0.4) {
-        killed = true;
-        first.kill('SIGKILL');
-      }
-    });
+    const firstStatuses = await sendAll(
+      firstPort,
+      callbacks.map((_, index) => index),
+      (done) => {
+        if (!killed && done >= callbacks.length * 0.4) {
+          killed = true;
+          first.kill('SIGKILL');
+        }
+      },
+    );
     expect(await first.exited).toBe('SIGKILL');
     const acknowledged = [...firstStatuses].filter(([, status]) => status === 204).map(([index]) => index);
     const unacknowledged = callbacks.map((_, index) => index).filter((index) => firstStatuses.get(index) !== 204);
@@ -165,7 +231,12 @@ describe('crash: SIGKILL during load, restart, resend', () => {
     // by ageing them, while no process runs. Nothing else about the file is touched.
     const aged = await openStore(databaseUrl);
     try {
-      await aged.db.updateTable('outbox').set({ locked_until: new Date(Date.now() - 1000).toISOString() }).where('status', '!=', 'done').where('locked_until', 'is not', null).execute();
+      await aged.db
+        .updateTable('outbox')
+        .set({ locked_until: new Date(Date.now() - 1000).toISOString() })
+        .where('status', '!=', 'done')
+        .where('locked_until', 'is not', null)
+        .execute();
     } finally {
       await aged.close();
     }
@@ -182,7 +253,12 @@ describe('crash: SIGKILL during load, restart, resend', () => {
     try {
       const deadline = Date.now() + 20_000;
       for (;;) {
-        const pending = await store.db.selectFrom('outbox').select('id').where('kind', '=', 'request-composition').where('status', '!=', 'done').execute();
+        const pending = await store.db
+          .selectFrom('outbox')
+          .select('id')
+          .where('kind', '=', 'request-composition')
+          .where('status', '!=', 'done')
+          .execute();
         const total = await store.db.selectFrom('outbox').select('id').where('kind', '=', 'request-composition').execute();
         if (pending.length === 0 && total.length >= CONSULTATIONS) break;
         if (Date.now() > deadline) throw new Error(`outbox did not drain: ${pending.length} pending of ${total.length}\n${child.output()}`);
@@ -203,7 +279,11 @@ describe('crash: SIGKILL during load, restart, resend', () => {
       expect(new Set(stored)).toEqual(new Set(keys));
       expect(rows.filter((row) => row.status !== 'accepted')).toEqual([]);
 
-      const outbox = await check.db.selectFrom('outbox').select(['kind', 'payload', 'status']).where('kind', '=', 'request-composition').execute();
+      const outbox = await check.db
+        .selectFrom('outbox')
+        .select(['kind', 'payload', 'status'])
+        .where('kind', '=', 'request-composition')
+        .execute();
       const byRoom = new Map<string, number>();
       for (const entry of outbox) {
         const { roomSid } = JSON.parse(entry.payload) as { roomSid: string };

@@ -18,7 +18,15 @@ const WEBHOOK = '/webhooks/twilio/video';
 const KiB = 1024;
 const WEBHOOK_LIMIT = 64 * KiB;
 const APP_LIMIT = 256 * KiB;
-const ALL_SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'recordings:read', 'billing:read', 'privacy:erase', 'audit:read'];
+const ALL_SCOPES = [
+  'consultations:read',
+  'consultations:write',
+  'tokens:issue',
+  'recordings:read',
+  'billing:read',
+  'privacy:erase',
+  'audit:read',
+];
 
 interface Case {
   readonly method: string;
@@ -49,9 +57,40 @@ const deepJson = (depth: number) => Buffer.from('{"a":'.repeat(depth) + '1' + '}
 const bodyArb = fc.oneof(
   { weight: 2, arbitrary: fc.constant(Buffer.alloc(0)) },
   { weight: 3, arbitrary: fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes)) },
-  { weight: 2, arbitrary: fc.constantFrom('{bad', '{"record":', '[', '{"__proto__":{"x":1}}', '{"constructor":{"prototype":{"x":1}}}', 'null', '"str"', '42', '[]', '\u0000', '{"record":"x"}', '{"identity":"ab\\u0000c","role":"patient"}', '{"identity":"admin","role":"clinician"}', '{"record":true,"scheduledAt":"not a date"}').map((text) => Buffer.from(text)) },
-  { weight: 2, arbitrary: fc.constantFrom('a=%ZZ&b=%', 'a=%C0%AF&%FF=1', 'Timestamp=%00&AccountSid=AC%E0%A4%A', '=&&==&', 'a=\u0000\u0000').map((text) => Buffer.from(text)) },
-  { weight: 1, arbitrary: fc.constantFrom(Buffer.from([0xff, 0xfe, 0xc0, 0xaf, 0xed, 0xa0, 0x80]), Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d])) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom(
+        '{bad',
+        '{"record":',
+        '[',
+        '{"__proto__":{"x":1}}',
+        '{"constructor":{"prototype":{"x":1}}}',
+        'null',
+        '"str"',
+        '42',
+        '[]',
+        '\u0000',
+        '{"record":"x"}',
+        '{"identity":"ab\\u0000c","role":"patient"}',
+        '{"identity":"admin","role":"clinician"}',
+        '{"record":true,"scheduledAt":"not a date"}',
+      )
+      .map((text) => Buffer.from(text)),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom('a=%ZZ&b=%', 'a=%C0%AF&%FF=1', 'Timestamp=%00&AccountSid=AC%E0%A4%A', '=&&==&', 'a=\u0000\u0000')
+      .map((text) => Buffer.from(text)),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      Buffer.from([0xff, 0xfe, 0xc0, 0xaf, 0xed, 0xa0, 0x80]),
+      Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+    ),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 1000, max: 20000 }).map(deepJson) },
   { weight: 1, arbitrary: fc.constantFrom(WEBHOOK_LIMIT + 1, APP_LIMIT + 1, 1024 * KiB + 7).map((size) => Buffer.alloc(size, 0x61)) },
 );
@@ -62,7 +101,17 @@ const junkSegment = fc.oneof(
 );
 const queryArb = fc.oneof(
   fc.constant(''),
-  fc.constantFrom('?limit=%ZZ', '?limit=-1&limit=2', '?cursor=%FF%FE', '?cursor=a&cursor=b', '?status=a&status=b', '?since=a&since=b', '?since=%00', '?x=' + 'y'.repeat(5000), '?&&=&='),
+  fc.constantFrom(
+    '?limit=%ZZ',
+    '?limit=-1&limit=2',
+    '?cursor=%FF%FE',
+    '?cursor=a&cursor=b',
+    '?status=a&status=b',
+    '?since=a&since=b',
+    '?since=%00',
+    '?x=' + 'y'.repeat(5000),
+    '?&&=&=',
+  ),
 );
 const isBadEncoding = (segment: string) => {
   try {
@@ -149,22 +198,44 @@ describe('hostile input on sqlite', () => {
         .map(({ signature, ct, body, query }): Case => {
           const headers: Record<string, string> = {};
           if (ct.value !== undefined) headers['content-type'] = ct.value;
-          if (signature !== 'none') headers['x-twilio-signature'] = signature === 'junk' ? 'bm90IGEgc2lnbmF0dXJl' : signature === 'huge' ? 'A'.repeat(12 * KiB) : '';
+          if (signature !== 'none')
+            headers['x-twilio-signature'] =
+              signature === 'junk' ? 'bm90IGEgc2lnbmF0dXJl' : signature === 'huge' ? 'A'.repeat(12 * KiB) : '';
           let expected: number[];
           if (signature === 'none') expected = [403];
           else if (!(ct.json || ct.form)) expected = [415];
           else if (body.length > WEBHOOK_LIMIT) expected = [413];
           else expected = [403];
-          return { method: 'POST', url: `${WEBHOOK}${query}`, headers, body, expected, label: `webhook sig=${signature} ct=${ct.value} len=${body.length}` };
+          return {
+            method: 'POST',
+            url: `${WEBHOOK}${query}`,
+            headers,
+            body,
+            expected,
+            label: `webhook sig=${signature} ct=${ct.value} len=${body.length}`,
+          };
         }),
       // Health and metrics.
       fc
-        .record({ path: fc.constantFrom('/healthz', '/readyz', '/metrics'), method: fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'), ct: fc.constantFrom(...CONTENT_TYPES), body: bodyArb, query: queryArb })
+        .record({
+          path: fc.constantFrom('/healthz', '/readyz', '/metrics'),
+          method: fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'),
+          ct: fc.constantFrom(...CONTENT_TYPES),
+          body: bodyArb,
+          query: queryArb,
+        })
         .map(({ path, method, ct, body, query }): Case => {
           const headers: Record<string, string> = ct.value === undefined ? {} : { 'content-type': ct.value };
           const payload = method === 'GET' || method === 'HEAD' || method === 'TRACE' ? Buffer.alloc(0) : body;
           const expected = method === 'GET' || method === 'HEAD' ? [200] : (bodyStage(method, ct, payload, false) ?? [404]);
-          return { method, url: `${path}${query}`, headers, body: payload, expected, label: `${method} ${path} ct=${ct.value} len=${payload.length}` };
+          return {
+            method,
+            url: `${path}${query}`,
+            headers,
+            body: payload,
+            expected,
+            label: `${method} ${path} ct=${ct.value} len=${payload.length}`,
+          };
         }),
       // Every /v1 route, with no key, a garbage key, a key without the scope, and a valid key.
       fc
@@ -180,7 +251,9 @@ describe('hostile input on sqlite', () => {
           const segment = id === 'KNOWN' ? consultationId : id;
           const path = route.path(segment);
           const headers: Record<string, string> = ct.value === undefined ? {} : { 'content-type': ct.value };
-          const authorization = { none: undefined, garbage: 'Bearer rg_live_garbage', scopeless, valid: key, basic: 'Basic Zm9vOmJhcg==' }[auth];
+          const authorization = { none: undefined, garbage: 'Bearer rg_live_garbage', scopeless, valid: key, basic: 'Basic Zm9vOmJhcg==' }[
+            auth
+          ];
           if (authorization) headers.authorization = authorization.startsWith('B') ? authorization : `Bearer ${authorization}`;
           const effectiveAuth = 'stream' in route && auth === 'valid' ? 'scopeless' : auth;
           if (effectiveAuth !== auth) headers.authorization = `Bearer ${scopeless}`;
@@ -190,25 +263,54 @@ describe('hostile input on sqlite', () => {
           else if (effectiveAuth !== 'valid' && effectiveAuth !== 'scopeless') expected = [401];
           else if (effectiveAuth === 'scopeless') expected = [403];
           else expected = bodyStage(route.method, ct, payload, true) ?? route.ok;
-          return { method: route.method, url: `${path}${query}`, headers, body: payload, expected, label: `${route.method} ${path} auth=${auth} ct=${ct.value} len=${payload.length}` };
+          return {
+            method: route.method,
+            url: `${path}${query}`,
+            headers,
+            body: payload,
+            expected,
+            label: `${route.method} ${path} auth=${auth} ct=${ct.value} len=${payload.length}`,
+          };
         }),
       // Unknown paths and methods.
       fc
-        .record({ segments: fc.array(junkSegment, { minLength: 1, maxLength: 4 }), method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'), ct: fc.constantFrom(...CONTENT_TYPES), body: bodyArb })
+        .record({
+          segments: fc.array(junkSegment, { minLength: 1, maxLength: 4 }),
+          method: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
+          ct: fc.constantFrom(...CONTENT_TYPES),
+          body: bodyArb,
+        })
         .map(({ segments, method, ct, body }): Case => {
           const path = `/zz-${segments.join('/')}`;
           const headers: Record<string, string> = ct.value === undefined ? {} : { 'content-type': ct.value };
           const payload = method === 'GET' ? Buffer.alloc(0) : body;
           const expected = [...(segments.some(isBadEncoding) ? [400] : []), ...(bodyStage(method, ct, payload, false) ?? [404])];
-          return { method, url: path, headers, body: payload, expected, label: `${method} ${path.slice(0, 80)} ct=${ct.value} len=${payload.length}` };
+          return {
+            method,
+            url: path,
+            headers,
+            body: payload,
+            expected,
+            label: `${method} ${path.slice(0, 80)} ct=${ct.value} len=${payload.length}`,
+          };
         }),
       // Validly signed callbacks whose values are hostile: stored (or kept unmatched/quarantined), 204.
       fc
         .record({
-          event: fc.constantFrom('room-created', 'participant-connected', 'recording-completed', 'room-ended', 'composition-available', 'bogus-event', ''),
+          event: fc.constantFrom(
+            'room-created',
+            'participant-connected',
+            'recording-completed',
+            'room-ended',
+            'composition-available',
+            'bogus-event',
+            '',
+          ),
           room: fc.oneof(fc.constant('KNOWN'), fc.string({ unit: 'binary', maxLength: 40 })),
           identity: fc.oneof(fc.constant('clin-1'), fc.string({ unit: 'binary', maxLength: 120 })),
-          extra: fc.dictionary(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 60 }), { maxKeys: 4 }),
+          extra: fc.dictionary(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), fc.string({ unit: 'binary', maxLength: 60 }), {
+            maxKeys: 4,
+          }),
           sequence: fc.oneof(fc.nat().map(String), fc.string({ maxLength: 10 })),
         })
         .map(({ event, room, identity, extra, sequence }): Case => {
@@ -222,7 +324,14 @@ describe('hostile input on sqlite', () => {
             Timestamp: new Date().toISOString(),
             SequenceNumber: sequence,
           };
-          return { method: 'POST', url: WEBHOOK, headers: {}, body: Buffer.from(JSON.stringify(params)), expected: [204], label: `signed ${event} ${JSON.stringify(params).slice(0, 200)}` };
+          return {
+            method: 'POST',
+            url: WEBHOOK,
+            headers: {},
+            body: Buffer.from(JSON.stringify(params)),
+            expected: [204],
+            label: `signed ${event} ${JSON.stringify(params).slice(0, 200)}`,
+          };
         }),
     );
 
@@ -260,11 +369,33 @@ describe('hostile input on sqlite', () => {
   });
 
   it('answers every route with a valid key and every hostile query string without a 5xx (exhaustive)', async () => {
-    const queries = ['?limit=%ZZ', '?limit=-1&limit=2', '?limit=1e309', '?cursor=%FF%FE', '?cursor=a&cursor=b', '?status=a&status=b', '?status=%00', '?since=a&since=b', '?since=%00', '?since=9999-99-99', '?limit[]=1', '?status[a]=b', '?__proto__[x]=1', '?constructor=1'];
+    const queries = [
+      '?limit=%ZZ',
+      '?limit=-1&limit=2',
+      '?limit=1e309',
+      '?cursor=%FF%FE',
+      '?cursor=a&cursor=b',
+      '?status=a&status=b',
+      '?status=%00',
+      '?since=a&since=b',
+      '?since=%00',
+      '?since=9999-99-99',
+      '?limit[]=1',
+      '?status[a]=b',
+      '?__proto__[x]=1',
+      '?constructor=1',
+    ];
     const failures: string[] = [];
     for (const route of v1Routes().filter((candidate) => !('stream' in candidate))) {
       for (const query of queries) {
-        const c: Case = { method: route.method, url: `${route.path(consultationId)}${query}`, headers: { authorization: `Bearer ${key}` }, body: Buffer.alloc(0), expected: route.ok, label: `${route.method} ${route.path(':id')}${query}` };
+        const c: Case = {
+          method: route.method,
+          url: `${route.path(consultationId)}${query}`,
+          headers: { authorization: `Bearer ${key}` },
+          body: Buffer.alloc(0),
+          expected: route.ok,
+          label: `${route.method} ${route.path(':id')}${query}`,
+        };
         const response = await service.app.inject({ method: c.method as 'GET', url: c.url, headers: c.headers });
         if (!c.expected.includes(response.statusCode)) failures.push(`${c.label} → ${response.statusCode} ${response.body.slice(0, 120)}`);
       }
@@ -285,11 +416,21 @@ describe('hostile input on sqlite', () => {
     };
     const sendOn = (c: Case, via: http.Agent | false) =>
       new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const request = http.request({ host: '127.0.0.1', port, method: c.method, path: c.url, headers: { ...c.headers, 'content-length': c.body.length }, agent: via }, (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        });
+        const request = http.request(
+          {
+            host: '127.0.0.1',
+            port,
+            method: c.method,
+            path: c.url,
+            headers: { ...c.headers, 'content-length': c.body.length },
+            agent: via,
+          },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          },
+        );
         request.on('error', reject);
         request.end(c.body);
       });
@@ -299,7 +440,8 @@ describe('hostile input on sqlite', () => {
           const c = prepare(raw, `http://127.0.0.1:${port}${WEBHOOK}`);
           const { status, text } = await send(c);
           // Over 16 KiB of request line and headers: Node's parser answers 431 before any route.
-          const headerBytes = c.url.length + Object.entries(c.headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
+          const headerBytes =
+            c.url.length + Object.entries(c.headers).reduce((sum, [name, value]) => sum + name.length + value.length + 4, 0);
           if (headerBytes > 15 * KiB) expect(status, c.label).toBe(431);
           else check(c, status, text);
         }),
@@ -325,18 +467,82 @@ describe('hostile input on sqlite', () => {
     const statusOf = (answer: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
     const form = 'content-type: application/x-www-form-urlencoded\r\n';
     const cases: { name: string; request: string | Buffer; expected: number[]; envelope: boolean }[] = [
-      { name: 'webhook, signature, no content-length (empty body)', request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\nconnection: close\r\n\r\n`, expected: [403], envelope: true },
-      { name: 'webhook, chunked body, no content-length', request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\na=%ZZ\r\n0\r\n\r\n`, expected: [403], envelope: true },
-      { name: 'webhook, 1 MiB chunked body', request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n100000\r\n${'a'.repeat(0x100000)}\r\n0\r\n\r\n`, expected: [413], envelope: true },
-      { name: 'webhook, duplicated signature headers', request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\nx-twilio-signature: def\r\ncontent-length: 3\r\nconnection: close\r\n\r\na=1`, expected: [403], envelope: true },
-      { name: 'webhook, duplicated content types', request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\n${form}x-twilio-signature: abc\r\ncontent-length: 3\r\nconnection: close\r\n\r\na=1`, expected: [415], envelope: true },
-      { name: 'conflicting content-lengths', request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\ncontent-length: 3\r\ncontent-length: 5\r\nconnection: close\r\n\r\na=1`, expected: [400], envelope: false },
-      { name: 'a 64 KiB signature header', request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: ${'A'.repeat(64 * KiB)}\r\ncontent-length: 3\r\nconnection: close\r\n\r\na=1`, expected: [431], envelope: false },
-      { name: 'unknown method', request: `FROB /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`, expected: [400], envelope: false },
-      { name: 'NUL in the request target', request: Buffer.from(`GET /heal\u0000thz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`, 'latin1'), expected: [400], envelope: false },
-      { name: 'invalid UTF-8 in the path', request: Buffer.concat([Buffer.from('GET /v1/consultations/'), Buffer.from([0xff, 0xc0]), Buffer.from(` HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key}\r\nconnection: close\r\n\r\n`)]), expected: [400], envelope: false },
-      { name: 'garbage instead of HTTP', request: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x01, 0x00]), expected: [400], envelope: false },
-      { name: 'a v1 route, 1 MiB body, no key', request: `POST /v1/consultations HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${1024 * KiB}\r\nconnection: close\r\n\r\n${'x'.repeat(1024 * KiB)}`, expected: [401], envelope: true },
+      {
+        name: 'webhook, signature, no content-length (empty body)',
+        request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\nconnection: close\r\n\r\n`,
+        expected: [403],
+        envelope: true,
+      },
+      {
+        name: 'webhook, chunked body, no content-length',
+        request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n5\r\na=%ZZ\r\n0\r\n\r\n`,
+        expected: [403],
+        envelope: true,
+      },
+      {
+        name: 'webhook, 1 MiB chunked body',
+        request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n100000\r\n${'a'.repeat(0x100000)}\r\n0\r\n\r\n`,
+        expected: [413],
+        envelope: true,
+      },
+      {
+        name: 'webhook, duplicated signature headers',
+        request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\nx-twilio-signature: def\r\ncontent-length: 3\r\nconnection: close\r\n\r\na=1`,
+        expected: [403],
+        envelope: true,
+      },
+      {
+        name: 'webhook, duplicated content types',
+        request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\ncontent-type: text/plain\r\n${form}x-twilio-signature: abc\r\ncontent-length: 3\r\nconnection: close\r\n\r\na=1`,
+        expected: [415],
+        envelope: true,
+      },
+      {
+        name: 'conflicting content-lengths',
+        request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: abc\r\ncontent-length: 3\r\ncontent-length: 5\r\nconnection: close\r\n\r\na=1`,
+        expected: [400],
+        envelope: false,
+      },
+      {
+        name: 'a 64 KiB signature header',
+        request: `POST ${WEBHOOK} HTTP/1.1\r\nhost: x\r\n${form}x-twilio-signature: ${'A'.repeat(64 * KiB)}\r\ncontent-length: 3\r\nconnection: close\r\n\r\na=1`,
+        expected: [431],
+        envelope: false,
+      },
+      {
+        name: 'unknown method',
+        request: `FROB /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`,
+        expected: [400],
+        envelope: false,
+      },
+      {
+        name: 'NUL in the request target',
+        request: Buffer.from(`GET /heal\u0000thz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`, 'latin1'),
+        expected: [400],
+        envelope: false,
+      },
+      {
+        name: 'invalid UTF-8 in the path',
+        request: Buffer.concat([
+          Buffer.from('GET /v1/consultations/'),
+          Buffer.from([0xff, 0xc0]),
+          Buffer.from(` HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${key}\r\nconnection: close\r\n\r\n`),
+        ]),
+        expected: [400],
+        envelope: false,
+      },
+      {
+        name: 'garbage instead of HTTP',
+        request: Buffer.from([0x16, 0x03, 0x01, 0x00, 0xff, 0x01, 0x00]),
+        expected: [400],
+        envelope: false,
+      },
+      {
+        name: 'a v1 route, 1 MiB body, no key',
+        request: `POST /v1/consultations HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${1024 * KiB}\r\nconnection: close\r\n\r\n${'x'.repeat(1024 * KiB)}`,
+        expected: [401],
+        envelope: true,
+      },
     ];
     for (const c of cases) {
       const answer = await raw(c.request);

@@ -51,7 +51,14 @@ function post(port: number, token: string, params: Record<string, string>): Prom
   const signed = signForm(`http://127.0.0.1:${port}${WEBHOOK}`, token, params);
   return new Promise((resolve, reject) => {
     const request = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: WEBHOOK, agent: false, headers: { ...signed.headers, 'content-length': Buffer.byteLength(signed.body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: WEBHOOK,
+        agent: false,
+        headers: { ...signed.headers, 'content-length': Buffer.byteLength(signed.body) },
+      },
       (response) => {
         response.resume();
         response.on('end', () => resolve(response.statusCode ?? 0));
@@ -123,7 +130,11 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name ===
       ];
 
       for (const params of callbacks) {
-        const statuses = await Promise.all([post(ports[0]!, a.authToken, params), post(ports[1]!, a.authToken, params), post(proxy.port, a.authToken, params)]);
+        const statuses = await Promise.all([
+          post(ports[0]!, a.authToken, params),
+          post(ports[1]!, a.authToken, params),
+          post(proxy.port, a.authToken, params),
+        ]);
         expect(statuses).toEqual([204, 204, 204]);
       }
       expect(proxy.connections.every((count) => count > 0)).toBe(true);
@@ -143,7 +154,11 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name ===
       const rows = await a.store.db.selectFrom('callbacks').select(['event_type', 'status']).where('room_sid', '=', roomSid).execute();
       expect(rows.length).toBe(callbacks.length);
       expect(rows.every((row) => row.status === 'accepted')).toBe(true);
-      const billing = await a.store.db.selectFrom('billing_records').select(['billable_seconds']).where('consultation_id', '=', id).execute();
+      const billing = await a.store.db
+        .selectFrom('billing_records')
+        .select(['billable_seconds'])
+        .where('consultation_id', '=', id)
+        .execute();
       expect(billing).toEqual([{ billable_seconds: 120 }]);
       const outbox = await a.store.db.selectFrom('outbox').select(['kind', 'status', 'attempts']).execute();
       expect(outbox).toEqual([{ kind: 'request-composition', status: 'done', attempts: 1 }]);
@@ -151,7 +166,11 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name ===
       expect(twilio.requests.filter((request) => request.method === 'POST' && request.path === '/v1/Compositions')).toHaveLength(1);
       const consultation = await a.store.db.selectFrom('consultations').select('status').where('id', '=', id).executeTakeFirstOrThrow();
       expect(consultation.status).toBe('completed');
-      const compositions = await a.store.db.selectFrom('compositions').select(['status', 'attempts']).where('consultation_id', '=', id).execute();
+      const compositions = await a.store.db
+        .selectFrom('compositions')
+        .select(['status', 'attempts'])
+        .where('consultation_id', '=', id)
+        .execute();
       expect(compositions).toEqual([{ status: 'enqueued', attempts: 1 }]);
     });
   });

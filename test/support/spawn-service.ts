@@ -38,7 +38,12 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
         return json(201, { sid: `RM${hex(16)}`, unique_name: form.get('UniqueName') ?? '', status: 'in-progress' });
       }
       const room = /^\/v1\/Rooms\/([^/]+)$/.exec(url.pathname);
-      if (room) return json(200, { sid: decodeURIComponent(room[1]!), unique_name: 'room', status: request.method === 'POST' ? 'completed' : 'in-progress' });
+      if (room)
+        return json(200, {
+          sid: decodeURIComponent(room[1]!),
+          unique_name: 'room',
+          status: request.method === 'POST' ? 'completed' : 'in-progress',
+        });
       if (request.method === 'POST' && url.pathname === '/v1/Compositions') {
         const roomSid = form.get('RoomSid') ?? '';
         const composition = { sid: `CJ${hex(16)}`, room_sid: roomSid, status: 'enqueued' };

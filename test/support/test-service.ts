@@ -24,9 +24,16 @@ export interface TestService {
   readonly database: TestDatabase;
   /** Every log line written so far. */
   logs(): string;
-  seedTenant(kind?: 'human' | 'veterinary', scopes?: string[], options?: { expiresAt?: string; revoked?: boolean }): Promise<{ tenantId: string; key: string; keyId: string }>;
+  seedTenant(
+    kind?: 'human' | 'veterinary',
+    scopes?: string[],
+    options?: { expiresAt?: string; revoked?: boolean },
+  ): Promise<{ tenantId: string; key: string; keyId: string }>;
   seedKey(tenantId: string, scopes: string[], options?: { expiresAt?: string; revoked?: boolean }): Promise<{ key: string; keyId: string }>;
-  seedConsultation(tenantId: string, options?: { roomSid?: string; identities?: Record<string, string>; record?: boolean }): Promise<{ id: string; roomSid: string; roomName: string }>;
+  seedConsultation(
+    tenantId: string,
+    options?: { roomSid?: string; identities?: Record<string, string>; record?: boolean },
+  ): Promise<{ id: string; roomSid: string; roomName: string }>;
   close(): Promise<void>;
 }
 
@@ -34,7 +41,13 @@ export const randomHex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 export async function startTestService(
   engine: EngineUnderTest,
-  options: { env?: Record<string, string>; app?: Partial<AppOptions>; database?: TestDatabase; storeUrl?: (url: string) => string; busyTimeoutMs?: number } = {},
+  options: {
+    env?: Record<string, string>;
+    app?: Partial<AppOptions>;
+    database?: TestDatabase;
+    storeUrl?: (url: string) => string;
+    busyTimeoutMs?: number;
+  } = {},
 ): Promise<TestService> {
   const accountSid = `AC${randomHex(16)}`;
   const authToken = randomHex(16);

@@ -62,7 +62,8 @@ for (const engine of enginesUnderTest()) {
           Timestamp: new Date().toISOString(),
           SequenceNumber: String(n),
         });
-      const send = (signed: ReturnType<typeof callback>) => service.app.inject({ method: 'POST', url: PATH, headers: signed.headers, payload: signed.body });
+      const send = (signed: ReturnType<typeof callback>) =>
+        service.app.inject({ method: 'POST', url: PATH, headers: signed.headers, payload: signed.body });
       const before = callback(1);
       expect((await send(before)).statusCode).toBe(204);
 
@@ -77,7 +78,12 @@ for (const engine of enginesUnderTest()) {
       // Twilio's retries after the outage: every one lands once, the first is not duplicated.
       for (const signed of [...during, before]) expect((await send(signed)).statusCode).toBe(204);
       expect((await service.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
-      const rows = await service.store.db.selectFrom('callbacks').select('sequence_number').where('room_sid', '=', roomSid).orderBy('sequence_number').execute();
+      const rows = await service.store.db
+        .selectFrom('callbacks')
+        .select('sequence_number')
+        .where('room_sid', '=', roomSid)
+        .orderBy('sequence_number')
+        .execute();
       expect(rows.map((row) => row.sequence_number)).toEqual([1, 2, 3, 4]);
     });
   });

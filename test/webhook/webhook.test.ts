@@ -38,7 +38,10 @@ for (const engine of enginesUnderTest()) {
     let tenantId: string;
     const signatures: string[] = [];
 
-    const post = (params: Record<string, string>, options: { url?: string; headers?: Record<string, string>; remoteAddress?: string } = {}) => {
+    const post = (
+      params: Record<string, string>,
+      options: { url?: string; headers?: Record<string, string>; remoteAddress?: string } = {},
+    ) => {
       const signed = signForm(options.url ?? INJECT_URL, service.authToken, params);
       signatures.push(signed.headers['x-twilio-signature']!);
       return service.app.inject({
@@ -71,7 +74,11 @@ for (const engine of enginesUnderTest()) {
       expect(await countCallbacks(service, roomSid)).toBe(1);
       // The record is folded right after the commit that answered 204.
       await service.app.roomgate.drain();
-      const stored = await service.store.db.selectFrom('consultations').select('status').where('room_sid', '=', roomSid).executeTakeFirstOrThrow();
+      const stored = await service.store.db
+        .selectFrom('consultations')
+        .select('status')
+        .where('room_sid', '=', roomSid)
+        .executeTakeFirstOrThrow();
       expect(stored.status).toBe('waiting');
     });
 
@@ -84,7 +91,12 @@ for (const engine of enginesUnderTest()) {
         form,
         { ...form, 'x-twilio-signature': 'not-a-signature' },
         { ...form, 'x-twilio-signature': signForm(INJECT_URL, 'another-token', params).headers['x-twilio-signature']! },
-        { ...form, 'x-twilio-signature': signForm('https://localhost/webhooks/twilio/video', service.authToken, params).headers['x-twilio-signature']! },
+        {
+          ...form,
+          'x-twilio-signature': signForm('https://localhost/webhooks/twilio/video', service.authToken, params).headers[
+            'x-twilio-signature'
+          ]!,
+        },
       ];
       for (const headers of cases) {
         const response = await service.app.inject({ method: 'POST', url: PATH, headers, payload: body });
@@ -129,16 +141,29 @@ for (const engine of enginesUnderTest()) {
     it('believes X-Forwarded-Proto from a trusted proxy only', async () => {
       const { roomSid } = await service.seedConsultation(tenantId);
       const httpsUrl = `https://localhost${PATH}`;
-      const trusted = await post(roomEvent(service, roomSid), { url: httpsUrl, headers: { 'x-forwarded-proto': 'https' }, remoteAddress: '10.1.2.3' });
+      const trusted = await post(roomEvent(service, roomSid), {
+        url: httpsUrl,
+        headers: { 'x-forwarded-proto': 'https' },
+        remoteAddress: '10.1.2.3',
+      });
       expect(trusted.statusCode).toBe(204);
-      const untrusted = await post(roomEvent(service, roomSid, { SequenceNumber: '1' }), { url: httpsUrl, headers: { 'x-forwarded-proto': 'https' }, remoteAddress: '192.0.2.7' });
+      const untrusted = await post(roomEvent(service, roomSid, { SequenceNumber: '1' }), {
+        url: httpsUrl,
+        headers: { 'x-forwarded-proto': 'https' },
+        remoteAddress: '192.0.2.7',
+      });
       expect(untrusted.statusCode).toBe(403);
       expect(await countCallbacks(service, roomSid)).toBe(1);
     });
 
     it('refuses other content types with 415 and oversized bodies with 413', async () => {
       const signature = signForm(INJECT_URL, service.authToken, {}).headers['x-twilio-signature']!;
-      const text = await service.app.inject({ method: 'POST', url: PATH, headers: { 'content-type': 'text/plain', 'x-twilio-signature': signature }, payload: 'hello' });
+      const text = await service.app.inject({
+        method: 'POST',
+        url: PATH,
+        headers: { 'content-type': 'text/plain', 'x-twilio-signature': signature },
+        payload: 'hello',
+      });
       expect(text.statusCode).toBe(415);
       const huge = await service.app.inject({
         method: 'POST',
@@ -159,18 +184,34 @@ for (const engine of enginesUnderTest()) {
     it('quarantines a participant whose identity was never issued, or breaks the policy', async () => {
       const { roomSid, id } = await service.seedConsultation(tenantId, { identities: { 'clin-1': 'clinician' } });
       const connect = (identity: string, sid: string) =>
-        post(roomEvent(service, roomSid, { StatusCallbackEvent: 'participant-connected', ParticipantSid: sid, ParticipantIdentity: identity, ParticipantStatus: 'connected' }));
+        post(
+          roomEvent(service, roomSid, {
+            StatusCallbackEvent: 'participant-connected',
+            ParticipantSid: sid,
+            ParticipantIdentity: identity,
+            ParticipantStatus: 'connected',
+          }),
+        );
       expect((await connect('clin-1', 'PA1')).statusCode).toBe(204);
       expect((await connect('intruder-9', 'PA2')).statusCode).toBe(204);
       expect((await connect('admin', 'PA3')).statusCode).toBe(204);
-      const rows = await service.store.db.selectFrom('callbacks').select(['participant_identity', 'status']).where('room_sid', '=', roomSid).orderBy('participant_identity').execute();
+      const rows = await service.store.db
+        .selectFrom('callbacks')
+        .select(['participant_identity', 'status'])
+        .where('room_sid', '=', roomSid)
+        .orderBy('participant_identity')
+        .execute();
       expect(rows).toEqual([
         { participant_identity: 'admin', status: 'quarantined' },
         { participant_identity: 'clin-1', status: 'accepted' },
         { participant_identity: 'intruder-9', status: 'quarantined' },
       ]);
       await service.app.roomgate.drain();
-      const sessions = await service.store.db.selectFrom('participant_sessions').select('identity').where('consultation_id', '=', id).execute();
+      const sessions = await service.store.db
+        .selectFrom('participant_sessions')
+        .select('identity')
+        .where('consultation_id', '=', id)
+        .execute();
       expect(sessions).toEqual([{ identity: 'clin-1' }]);
     });
 
@@ -179,7 +220,16 @@ for (const engine of enginesUnderTest()) {
       const events = await service.store.db.selectFrom('security_events').selectAll().execute();
       expect(events.length).toBeGreaterThan(0);
       expect(new Set(events.map((event) => event.reason))).toEqual(
-        new Set(['missing-signature', 'malformed-signature', 'signature-mismatch', 'replay-too-old', 'timestamp-in-future', 'missing-timestamp', 'identity-never-issued', 'identity-reserved']),
+        new Set([
+          'missing-signature',
+          'malformed-signature',
+          'signature-mismatch',
+          'replay-too-old',
+          'timestamp-in-future',
+          'missing-timestamp',
+          'identity-never-issued',
+          'identity-reserved',
+        ]),
       );
       const serialized = JSON.stringify(events);
       for (const signature of signatures) expect(serialized).not.toContain(signature);
@@ -188,7 +238,10 @@ for (const engine of enginesUnderTest()) {
     });
 
     it('works over real HTTP with a public URL that has a path prefix and a port', async () => {
-      const prefixed = await startTestService(engine, { env: { ROOMGATE_PUBLIC_URL: 'https://api.example.com:8443/telehealth' }, database: service.database });
+      const prefixed = await startTestService(engine, {
+        env: { ROOMGATE_PUBLIC_URL: 'https://api.example.com:8443/telehealth' },
+        database: service.database,
+      });
       try {
         const { roomSid } = await prefixed.seedConsultation(tenantId);
         await prefixed.app.listen({ port: 0, host: '127.0.0.1' });
@@ -198,7 +251,9 @@ for (const engine of enginesUnderTest()) {
         const response = await fetch(`http://127.0.0.1:${port}${PATH}`, { method: 'POST', headers: signed.headers, body: signed.body });
         expect(response.status).toBe(204);
         const wrongPrefix = signForm(`https://api.example.com:8443${PATH}`, prefixed.authToken, { ...params, SequenceNumber: '9' });
-        expect((await fetch(`http://127.0.0.1:${port}${PATH}`, { method: 'POST', headers: wrongPrefix.headers, body: wrongPrefix.body })).status).toBe(403);
+        expect(
+          (await fetch(`http://127.0.0.1:${port}${PATH}`, { method: 'POST', headers: wrongPrefix.headers, body: wrongPrefix.body })).status,
+        ).toBe(403);
       } finally {
         await prefixed.app.close();
         await prefixed.store.close();

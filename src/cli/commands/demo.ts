@@ -38,16 +38,35 @@ export async function run(argv: string[]): Promise<number> {
     const { store } = server;
     const now = new Date().toISOString();
     const tenantId = newId('ten');
-    await store.db.insertInto('tenants').values({ id: tenantId, slug: 'demo-clinic', name: 'Demo clinic', kind: 'human', created_at: now }).execute();
+    await store.db
+      .insertInto('tenants')
+      .values({ id: tenantId, slug: 'demo-clinic', name: 'Demo clinic', kind: 'human', created_at: now })
+      .execute();
     const key = generateApiKey(randomBytes);
     await store.db
       .insertInto('api_keys')
-      .values({ id: newId('key'), tenant_id: tenantId, lookup_id: key.lookupId, secret_hash: key.secretHash, scopes: SCOPES.join(','), expires_at: null, revoked_at: null, last_used_at: null, created_at: now })
+      .values({
+        id: newId('key'),
+        tenant_id: tenantId,
+        lookup_id: key.lookupId,
+        secret_hash: key.secretHash,
+        scopes: SCOPES.join(','),
+        expires_at: null,
+        revoked_at: null,
+        last_used_at: null,
+        created_at: now,
+      })
       .execute();
 
     console.log(`Roomgate demo: service ${server.url}, sandbox Twilio ${sandbox.url}, database ${directory}\n`);
     const report = await simulate(
-      { baseUrl: server.url, apiKey: key.key, accountSid: credentials.accountSid, authToken: credentials.authToken, sandboxUrl: sandbox.url },
+      {
+        baseUrl: server.url,
+        apiKey: key.key,
+        accountSid: credentials.accountSid,
+        authToken: credentials.authToken,
+        sandboxUrl: sandbox.url,
+      },
       { log: (line) => console.log(`  ${line}`) },
     );
 
@@ -76,15 +95,22 @@ async function summarise(server: Awaited<ReturnType<typeof startServer>>, report
   const byReason = new Map<string, number>();
   for (const { reason } of reasons) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   const metrics = await server.app.roomgate.metrics.callbacks.get();
-  const duplicates = metrics.values.filter((value) => value.labels.outcome === 'duplicate').reduce((total, value) => total + value.value, 0);
+  const duplicates = metrics.values
+    .filter((value) => value.labels.outcome === 'duplicate')
+    .reduce((total, value) => total + value.value, 0);
   const billing = await store.db.selectFrom('billing_records').select(['consultation_id', 'billable_seconds', 'rounded_seconds']).execute();
-  const compositions = await store.db.selectFrom('compositions').select(['consultation_id', 'status', 'composition_sid', 'media_uri']).execute();
+  const compositions = await store.db
+    .selectFrom('compositions')
+    .select(['consultation_id', 'status', 'composition_sid', 'media_uri'])
+    .execute();
   const requests = await store.db.selectFrom('outbox').select(['kind', 'status']).where('kind', '=', 'request-composition').execute();
 
   const normal = report.consultations.find((consultation) => consultation.scenario === 'normal');
   console.log('\nSummary');
   console.log(`  callbacks answered 204: ${accepted}   refused 403: ${refused}   duplicates absorbed: ${duplicates}`);
-  console.log(`  refusals and quarantines by reason: ${[...byReason].map(([reason, count]) => `${reason} ×${count}`).join(', ') || 'none'}`);
+  console.log(
+    `  refusals and quarantines by reason: ${[...byReason].map(([reason, count]) => `${reason} ×${count}`).join(', ') || 'none'}`,
+  );
   if (normal) {
     const timeline = await store.db
       .selectFrom('callbacks')
@@ -94,22 +120,33 @@ async function summarise(server: Awaited<ReturnType<typeof startServer>>, report
       .orderBy('event_timestamp')
       .execute();
     console.log(`  timeline of consultation ${normal.id} (scenario 'normal'):`);
-    for (const entry of timeline) console.log(`    ${entry.event_timestamp}  ${entry.event_type.padEnd(26)} ${entry.participant_identity ?? ''}${entry.status === 'accepted' ? '' : `  [${entry.status}]`}`);
+    for (const entry of timeline)
+      console.log(
+        `    ${entry.event_timestamp}  ${entry.event_type.padEnd(26)} ${entry.participant_identity ?? ''}${entry.status === 'accepted' ? '' : `  [${entry.status}]`}`,
+      );
   }
   console.log(`  billing records: ${billing.length} for ${report.consultations.length} consultations`);
   for (const row of billing) console.log(`    ${row.consultation_id}: ${row.billable_seconds} s billable, ${row.rounded_seconds} s billed`);
   const byStatus = new Map<string, number>();
   for (const row of compositions) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1);
-  console.log(`  compositions: ${[...byStatus].map(([status, count]) => `${count} ${status}`).join(', ') || 'none'}; composition requests sent to Twilio: ${requests.length}`);
+  console.log(
+    `  compositions: ${[...byStatus].map(([status, count]) => `${count} ${status}`).join(', ') || 'none'}; composition requests sent to Twilio: ${requests.length}`,
+  );
   const example = compositions.find((row) => row.media_uri);
   if (example) console.log(`    e.g. ${example.composition_sid}: ${example.media_uri}`);
 
   const problems: string[] = [];
   if (!report.ok) problems.push('some callbacks were not answered as the contract requires');
-  if (billing.length !== report.consultations.length) problems.push(`expected ${report.consultations.length} billing records, found ${billing.length}`);
+  if (billing.length !== report.consultations.length)
+    problems.push(`expected ${report.consultations.length} billing records, found ${billing.length}`);
   if (new Set(billing.map((row) => row.consultation_id)).size !== billing.length) problems.push('a consultation was billed twice');
-  if (requests.length !== report.consultations.length) problems.push(`expected one composition request per consultation, found ${requests.length}`);
+  if (requests.length !== report.consultations.length)
+    problems.push(`expected one composition request per consultation, found ${requests.length}`);
   if (compositions.some((row) => row.status !== 'available')) problems.push('a composition is not available');
-  console.log(problems.length === 0 ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, one billing record each.' : `\nDemo found problems:\n  - ${problems.join('\n  - ')}`);
+  console.log(
+    problems.length === 0
+      ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, one billing record each.'
+      : `\nDemo found problems:\n  - ${problems.join('\n  - ')}`,
+  );
   return problems.length === 0 ? 0 : 1;
 }

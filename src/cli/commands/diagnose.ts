@@ -9,7 +9,8 @@ import { diagnoseSignature } from '../../core/signature/diagnose.js';
 import { EXIT_FAILURE, EXIT_OK, parseOptions, UsageError } from '../command.js';
 import { signingInputs } from './sign.js';
 
-const USAGE = 'usage: roomgate diagnose --url URL --token T --signature S [--param K=V]… [--body-file F] [--algorithm sha1|sha256] [--prefix /p]…';
+const USAGE =
+  'usage: roomgate diagnose --url URL --token T --signature S [--param K=V]… [--body-file F] [--algorithm sha1|sha256] [--prefix /p]…';
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseOptions(argv, {
@@ -27,7 +28,9 @@ export async function run(argv: string[]): Promise<number> {
   const inputs = await signingInputs(values, USAGE);
   const result = diagnoseSignature({
     // A JSON body: the diagnosis checks the body against the URL's bodySHA256 itself.
-    ...(inputs.json ? { url: values.url!, body: inputs.body, contentType: 'application/json' } : { url: inputs.url, params: inputs.params }),
+    ...(inputs.json
+      ? { url: values.url!, body: inputs.body, contentType: 'application/json' }
+      : { url: inputs.url, params: inputs.params }),
     signature: values.signature,
     secrets: [{ id: 'token', algorithm: inputs.algorithm, secret: inputs.token }],
     prefixHints: values.prefix,

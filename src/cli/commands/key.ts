@@ -30,7 +30,10 @@ export async function run(argv: string[]): Promise<number> {
 
 async function create(slug: string | undefined, scopeList: string | undefined, expires: string | undefined): Promise<number> {
   if (!slug) throw new UsageError('--tenant SLUG is required');
-  const scopes = (scopeList ?? '').split(',').map((scope) => scope.trim()).filter(Boolean);
+  const scopes = (scopeList ?? '')
+    .split(',')
+    .map((scope) => scope.trim())
+    .filter(Boolean);
   if (scopes.length === 0) throw new UsageError(`--scopes is required: a comma list of ${SCOPES.join(', ')}`);
   const unknown = scopes.filter((scope) => !isScope(scope));
   if (unknown.length > 0) throw new UsageError(`unknown scope(s): ${unknown.join(', ')}; known: ${SCOPES.join(', ')}`);
@@ -79,7 +82,16 @@ async function list(slug: string | undefined): Promise<number> {
     let query = store.db
       .selectFrom('api_keys')
       .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
-      .select(['api_keys.id', 'tenants.slug', 'api_keys.lookup_id', 'api_keys.scopes', 'api_keys.expires_at', 'api_keys.revoked_at', 'api_keys.last_used_at', 'api_keys.created_at'])
+      .select([
+        'api_keys.id',
+        'tenants.slug',
+        'api_keys.lookup_id',
+        'api_keys.scopes',
+        'api_keys.expires_at',
+        'api_keys.revoked_at',
+        'api_keys.last_used_at',
+        'api_keys.created_at',
+      ])
       .orderBy('api_keys.created_at');
     if (slug) query = query.where('tenants.slug', '=', slug);
     for (const row of await query.execute()) {

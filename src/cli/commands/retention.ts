@@ -26,12 +26,21 @@ export async function run(argv: string[]): Promise<number> {
     const report = await runRetention(store, { now, replayWindowMs: config.webhookMaxAgeMs + config.webhookFutureSkewMs, dryRun });
     if (!dryRun) {
       const audit = new AuditLog(store, createLogger({ level: 'warn', destination: pino.destination(2) }), () => new Date());
-      audit.record({ tenantId: null, actor: 'operator', action: 'retention.run', target: 'all-tenants', outcome: 'completed', detail: { totals: report.totals } });
+      audit.record({
+        tenantId: null,
+        actor: 'operator',
+        action: 'retention.run',
+        target: 'all-tenants',
+        outcome: 'completed',
+        detail: { totals: report.totals },
+      });
       await audit.drain();
     }
     console.log(JSON.stringify(report, null, 2));
     const total = Object.values(report.totals).reduce((sum, count) => sum + count, 0);
-    console.error(`roomgate: ${dryRun ? 'would remove' : 'removed'} ${total} rows across ${report.tenants.length} tenants${dryRun ? ' (dry run: nothing changed)' : ''}`);
+    console.error(
+      `roomgate: ${dryRun ? 'would remove' : 'removed'} ${total} rows across ${report.tenants.length} tenants${dryRun ? ' (dry run: nothing changed)' : ''}`,
+    );
     return 0;
   } finally {
     await store.close();

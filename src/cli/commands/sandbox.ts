@@ -45,7 +45,9 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`  REST:     ${sandbox.url}/v1/Rooms, ${sandbox.url}/v1/Compositions  (HTTP Basic: API key SID and secret)`);
   console.log(`  control:  ${sandbox.url}/_sandbox/…  (same auth; routes in src/sandbox/README.md), e.g.`);
   console.log(`            SECRET=$(node -p "require('${resolve(file)}').apiKeySecret")`);
-  console.log(`            curl -u ${credentials.apiKeySid}:$SECRET -d Identity=patient-1 ${sandbox.url}/_sandbox/Rooms/<room>/Participants`);
+  console.log(
+    `            curl -u ${credentials.apiKeySid}:$SECRET -d Identity=patient-1 ${sandbox.url}/_sandbox/Rooms/<room>/Participants`,
+  );
   console.log(`  Roomgate: TWILIO_API_BASE_URL=${sandbox.url} with these credentials (npm start does this by itself)`);
   console.log('');
 

@@ -28,7 +28,11 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('roomgate sign', () => {
   it('prints the reference signature; --param order kept, repeated keys as Twilio signs them', async () => {
-    expect(await capture(sign, ['--url', BASE, '--token', '12345', ...paramArgs(PARAMS)])).toEqual({ code: 0, stdout: 'RSOYDt4T1cUTdK1PDd93/VVr8B8=', stderr: '' });
+    expect(await capture(sign, ['--url', BASE, '--token', '12345', ...paramArgs(PARAMS)])).toEqual({
+      code: 0,
+      stdout: 'RSOYDt4T1cUTdK1PDd93/VVr8B8=',
+      stderr: '',
+    });
     const repeated = ['Sid=CA123', 'SidAccount=AC123', 'Digits=5678', 'Digits=1234', 'Digits=1234'];
     expect((await capture(sign, ['--url', BASE, '--token', '12345', ...paramArgs(repeated)])).stdout).toBe('IK+Dwps556ElfBT0I3Rgjkr1wJU=');
     // A value may itself hold '='.
@@ -52,7 +56,9 @@ describe('roomgate sign', () => {
     writeFileSync(file, 'CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212');
     expect((await capture(sign, ['--url', BASE, '--token', '12345', '--body-file', file])).stdout).toBe('RSOYDt4T1cUTdK1PDd93/VVr8B8=');
     const sha256 = await capture(sign, ['--url', BASE, '--token', 'shared', '--algorithm', 'sha256', ...paramArgs(PARAMS)]);
-    expect(sha256.stdout).toBe(twilio.getExpectedTwilioSignature('shared', BASE, Object.fromEntries(PARAMS.map((p) => p.split('='))), 'HMAC_SHA256'));
+    expect(sha256.stdout).toBe(
+      twilio.getExpectedTwilioSignature('shared', BASE, Object.fromEntries(PARAMS.map((p) => p.split('='))), 'HMAC_SHA256'),
+    );
   });
 
   it.each([
@@ -86,13 +92,29 @@ describe('roomgate diagnose', () => {
   });
 
   it('exit 1 with the likely cause and the matching URL; never prints the token or signature', async () => {
-    const result = await capture(diagnose, ['--url', BASE.replace('https', 'http'), '--token', '12345', '--signature', signature, ...paramArgs(PARAMS)]);
+    const result = await capture(diagnose, [
+      '--url',
+      BASE.replace('https', 'http'),
+      '--token',
+      '12345',
+      '--signature',
+      signature,
+      ...paramArgs(PARAMS),
+    ]);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('likely cause: scheme');
     expect(result.stdout).toContain(`matching URL: ${BASE}`);
     expect(result.stdout + result.stderr).not.toContain(signature);
     expect(result.stdout + result.stderr).not.toContain('12345');
-    const params = await capture(diagnose, ['--url', BASE, '--token', '12345', '--signature', signature, ...paramArgs([...PARAMS, 'Extra=1'])]);
+    const params = await capture(diagnose, [
+      '--url',
+      BASE,
+      '--token',
+      '12345',
+      '--signature',
+      signature,
+      ...paramArgs([...PARAMS, 'Extra=1']),
+    ]);
     expect(params).toMatchObject({ code: 1, stdout: expect.stringContaining('likely cause: parameters') });
   });
 
@@ -101,7 +123,8 @@ describe('roomgate diagnose', () => {
   });
 
   it('runs as `roomgate` from the command line, with its exit codes', () => {
-    const cli = (args: string[]) => spawnSync('npx', ['tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, TWILIO_AUTH_TOKEN: '' } });
+    const cli = (args: string[]) =>
+      spawnSync('npx', ['tsx', 'src/cli/main.ts', ...args], { encoding: 'utf8', env: { ...process.env, TWILIO_AUTH_TOKEN: '' } });
     const signed = cli(['sign', '--url', BASE, '--token', '12345', ...paramArgs(PARAMS)]);
     expect({ status: signed.status, stdout: signed.stdout.trim() }).toEqual({ status: 0, stdout: signature });
     expect(cli(['diagnose', '--url', BASE, '--token', '12345', '--signature', signature, ...paramArgs(PARAMS)]).status).toBe(0);

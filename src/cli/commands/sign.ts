@@ -46,11 +46,18 @@ export interface SigningInputs {
 
 /** The options shared by `sign` and `diagnose`, validated; UsageError (exit 2) when wrong. */
 export async function signingInputs(
-  values: { url?: string | undefined; token?: string | undefined; param?: string[] | undefined; 'body-file'?: string | undefined; algorithm?: string | undefined },
+  values: {
+    url?: string | undefined;
+    token?: string | undefined;
+    param?: string[] | undefined;
+    'body-file'?: string | undefined;
+    algorithm?: string | undefined;
+  },
   usage: string,
 ): Promise<SigningInputs> {
   if (!values.url) throw new UsageError(`--url is required\n${usage}`);
-  if (!/^https?:\/\/[^/?#]+/i.test(values.url)) throw new UsageError('--url must be an absolute http(s) URL, exactly as configured in Twilio');
+  if (!/^https?:\/\/[^/?#]+/i.test(values.url))
+    throw new UsageError('--url must be an absolute http(s) URL, exactly as configured in Twilio');
   const token = values.token ?? process.env.TWILIO_AUTH_TOKEN;
   if (!token) throw new UsageError(`--token is required (or TWILIO_AUTH_TOKEN)\n${usage}`);
   const algorithm = values.algorithm ?? 'sha1';
@@ -64,10 +71,12 @@ export async function signingInputs(
   if (file === undefined) return { url: values.url, token, params, algorithm, json: false, body: undefined };
   const body = await readFile(file);
   if (isJson(body)) {
-    if (params.length > 0) throw new UsageError('--param cannot be combined with a JSON --body-file (a JSON body is signed through bodySHA256)');
+    if (params.length > 0)
+      throw new UsageError('--param cannot be combined with a JSON --body-file (a JSON body is signed through bodySHA256)');
     const hash = bodySha256Hex(body);
     const present = /[?&]bodySHA256=([^&#]*)/.exec(values.url)?.[1];
-    if (present !== undefined && present.toLowerCase() !== hash) throw new UsageError("the URL's bodySHA256 is not the SHA-256 of --body-file");
+    if (present !== undefined && present.toLowerCase() !== hash)
+      throw new UsageError("the URL's bodySHA256 is not the SHA-256 of --body-file");
     const url = present !== undefined ? values.url : `${values.url}${values.url.includes('?') ? '&' : '?'}bodySHA256=${hash}`;
     return { url, token, params: [], algorithm, json: true, body };
   }

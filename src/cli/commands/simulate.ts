@@ -25,7 +25,8 @@ export async function run(argv: string[]): Promise<number> {
   const unknown = scenarios.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
   if (unknown.length) throw new UsageError(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
   if (Boolean(values.account) !== Boolean(values.token)) throw new UsageError('--account and --token go together');
-  const credentials = values.account && values.token ? { accountSid: values.account, authToken: values.token } : loadOrCreateSandboxCredentials().credentials;
+  const credentials =
+    values.account && values.token ? { accountSid: values.account, authToken: values.token } : loadOrCreateSandboxCredentials().credentials;
   const report = await simulate(
     {
       baseUrl: values.url.replace(/\/+$/, ''),

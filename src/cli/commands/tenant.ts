@@ -14,7 +14,8 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   const [action, slug] = positionals;
-  if (action !== 'create' || !slug || positionals.length !== 2) throw new UsageError('usage: roomgate tenant create SLUG --name NAME --kind human|veterinary');
+  if (action !== 'create' || !slug || positionals.length !== 2)
+    throw new UsageError('usage: roomgate tenant create SLUG --name NAME --kind human|veterinary');
   if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(slug)) throw new UsageError('SLUG: lower-case letters, digits and -, 2 to 63 characters');
   const kind = values.kind;
   if (kind !== 'human' && kind !== 'veterinary') throw new UsageError('--kind must be human or veterinary');
@@ -33,7 +34,15 @@ export async function run(argv: string[]): Promise<number> {
     const id = newId('ten');
     await store.db
       .insertInto('tenants')
-      .values({ id, slug, name, kind, billing_rounding_seconds: rounding, retention_days: retentionDays, created_at: new Date().toISOString() })
+      .values({
+        id,
+        slug,
+        name,
+        kind,
+        billing_rounding_seconds: rounding,
+        retention_days: retentionDays,
+        created_at: new Date().toISOString(),
+      })
       .execute();
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(JSON.stringify({ id, slug, name, kind, billingRoundingSeconds: rounding, retentionDays }));

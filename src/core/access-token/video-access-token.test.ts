@@ -33,7 +33,10 @@ describe('createVideoAccessToken', () => {
 
   it.each([
     ['one hour', input],
-    ['24 hours, another room and identity', { ...input, ttlSeconds: MAX_TTL_SECONDS, roomName: 'RM' + 'a'.repeat(32), identity: 'owner:8812a' }],
+    [
+      '24 hours, another room and identity',
+      { ...input, ttlSeconds: MAX_TTL_SECONDS, roomName: 'RM' + 'a'.repeat(32), identity: 'owner:8812a' },
+    ],
     ['one second, with nbf', { ...input, ttlSeconds: 1, notBefore: new Date('2026-05-01T10:05:00Z') }],
   ])('decodes to the same header and claims as the official twilio AccessToken (%s)', (_name, options) => {
     const [refHeader, refPayload] = referenceToken(options).split('.');

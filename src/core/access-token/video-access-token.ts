@@ -40,7 +40,8 @@ export function createVideoAccessToken(input: VideoAccessTokenInput): string {
   for (const field of ['accountSid', 'apiKeySid', 'apiKeySecret', 'identity', 'roomName'] as const) {
     if (typeof input[field] !== 'string' || input[field].length === 0) throw new TypeError(`${field} is required`);
   }
-  if (Buffer.byteLength(input.identity, 'utf8') > MAX_IDENTITY_BYTES) throw new RangeError(`identity must be at most ${MAX_IDENTITY_BYTES} bytes`);
+  if (Buffer.byteLength(input.identity, 'utf8') > MAX_IDENTITY_BYTES)
+    throw new RangeError(`identity must be at most ${MAX_IDENTITY_BYTES} bytes`);
   if (!Number.isInteger(input.ttlSeconds) || input.ttlSeconds < 1 || input.ttlSeconds > MAX_TTL_SECONDS) {
     throw new RangeError(`ttlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}`);
   }

@@ -16,21 +16,30 @@ describe('API key format', () => {
   it('rejects every one-character typo by checksum, without a lookup', () => {
     const { key } = generateApiKey(randomBytes);
     fc.assert(
-      fc.property(fc.integer({ min: API_KEY_PREFIX.length, max: key.length - 1 }), fc.constantFrom(...'0123456789abcXYZ'), (index, char) => {
-        fc.pre(key[index] !== char);
-        const typo = key.slice(0, index) + char + key.slice(index + 1);
-        expect(parseApiKey(typo)).toEqual({ ok: false, reason: 'checksum' });
-      }),
+      fc.property(
+        fc.integer({ min: API_KEY_PREFIX.length, max: key.length - 1 }),
+        fc.constantFrom(...'0123456789abcXYZ'),
+        (index, char) => {
+          fc.pre(key[index] !== char);
+          const typo = key.slice(0, index) + char + key.slice(index + 1);
+          expect(parseApiKey(typo)).toEqual({ ok: false, reason: 'checksum' });
+        },
+      ),
       { numRuns: 500 },
     );
   });
 
-  it.each(['', 'rgk_', 'Bearer x', 'rgk_' + 'a'.repeat(53), 'rgk_' + 'a'.repeat(55), 'xyz_' + 'a'.repeat(54), 'rgk_' + 'a'.repeat(53) + '!'])(
-    'rejects malformed %j',
-    (candidate) => {
-      expect(parseApiKey(candidate)).toEqual({ ok: false, reason: 'malformed' });
-    },
-  );
+  it.each([
+    '',
+    'rgk_',
+    'Bearer x',
+    'rgk_' + 'a'.repeat(53),
+    'rgk_' + 'a'.repeat(55),
+    'xyz_' + 'a'.repeat(54),
+    'rgk_' + 'a'.repeat(53) + '!',
+  ])('rejects malformed %j', (candidate) => {
+    expect(parseApiKey(candidate)).toEqual({ ok: false, reason: 'malformed' });
+  });
 
   it('never puts the secret in the stored hash', () => {
     const generated = generateApiKey(randomBytes);

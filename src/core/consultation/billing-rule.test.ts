@@ -4,7 +4,11 @@ import { computeBilling, mergeIntervals, type BillableSession } from './billing-
 import { rolesForTenantKind } from './roles.js';
 
 const at = (hhmmss: string) => Date.parse(`2026-03-01T${hhmmss.length === 5 ? `${hhmmss}:00` : hhmmss}.000Z`);
-const session = (role: string, from: string, to: string | null): BillableSession => ({ role, connectedAt: at(from), disconnectedAt: to ? at(to) : null });
+const session = (role: string, from: string, to: string | null): BillableSession => ({
+  role,
+  connectedAt: at(from),
+  disconnectedAt: to ? at(to) : null,
+});
 
 describe('billing rule', () => {
   it('bills the overlap of clinician and patient: 10:00–10:20 with 10:05–10:25 → 900 s, rounded to 60 → 900', () => {
@@ -44,7 +48,12 @@ describe('billing rule', () => {
 
   it('counts overlapping sessions of the same side once (union, not sum)', () => {
     const billing = computeBilling(
-      [session('clinician', '10:00', '10:10'), session('clinician', '10:05', '10:15'), session('pet-owner', '10:00', '10:15'), session('patient', '10:02', '10:12')],
+      [
+        session('clinician', '10:00', '10:10'),
+        session('clinician', '10:05', '10:15'),
+        session('pet-owner', '10:00', '10:15'),
+        session('patient', '10:02', '10:12'),
+      ],
       { roundingSeconds: 1 },
     );
     expect(billing).toEqual({ billableSeconds: 15 * 60, roundedSeconds: 15 * 60, intervals: [{ start: at('10:00'), end: at('10:15') }] });
@@ -74,7 +83,10 @@ describe('billing rule', () => {
   });
 
   it('sessions that only touch do not overlap', () => {
-    expect(computeBilling([session('clinician', '10:00', '10:10'), session('patient', '10:10', '10:20')], { roundingSeconds: 60 }).billableSeconds).toBe(0);
+    expect(
+      computeBilling([session('clinician', '10:00', '10:10'), session('patient', '10:10', '10:20')], { roundingSeconds: 60 })
+        .billableSeconds,
+    ).toBe(0);
   });
 
   it('never bills more than either side was connected, and is order-independent', () => {
@@ -88,10 +100,11 @@ describe('billing rule', () => {
         const sessions = raw.map(({ role, connectedAt, length }) => ({ role, connectedAt, disconnectedAt: connectedAt + length }));
         const billing = computeBilling(sessions, { roundingSeconds: unit });
         const sideMs = (test: (role: string) => boolean) =>
-          mergeIntervals(sessions.filter((s) => test(s.role) && s.disconnectedAt > s.connectedAt).map((s) => ({ start: s.connectedAt, end: s.disconnectedAt }))).reduce(
-            (total, i) => total + i.end - i.start,
-            0,
-          );
+          mergeIntervals(
+            sessions
+              .filter((s) => test(s.role) && s.disconnectedAt > s.connectedAt)
+              .map((s) => ({ start: s.connectedAt, end: s.disconnectedAt })),
+          ).reduce((total, i) => total + i.end - i.start, 0);
         expect(billing.billableSeconds * 1000).toBeLessThanOrEqual(sideMs((r) => r === 'clinician'));
         expect(billing.billableSeconds * 1000).toBeLessThanOrEqual(sideMs((r) => r === 'patient' || r === 'pet-owner'));
         expect(billing.roundedSeconds % unit).toBe(0);

@@ -40,8 +40,18 @@ export interface Billing {
 export function computeBilling(sessions: readonly BillableSession[], options: { roundingSeconds: number }): Billing {
   const closed = (session: BillableSession): session is BillableSession & { connectedAt: number; disconnectedAt: number } =>
     session.connectedAt !== null && session.disconnectedAt !== null && session.disconnectedAt > session.connectedAt;
-  const clinician = mergeIntervals(sessions.filter((s) => s.role === 'clinician').filter(closed).map(toInterval));
-  const recipient = mergeIntervals(sessions.filter((s) => isCareRecipient(s.role)).filter(closed).map(toInterval));
+  const clinician = mergeIntervals(
+    sessions
+      .filter((s) => s.role === 'clinician')
+      .filter(closed)
+      .map(toInterval),
+  );
+  const recipient = mergeIntervals(
+    sessions
+      .filter((s) => isCareRecipient(s.role))
+      .filter(closed)
+      .map(toInterval),
+  );
   const intervals = intersect(clinician, recipient);
   const billableMs = intervals.reduce((total, interval) => total + (interval.end - interval.start), 0);
   const billableSeconds = Math.floor(billableMs / 1000);

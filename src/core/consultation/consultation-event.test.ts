@@ -6,7 +6,15 @@ const base = { AccountSid: 'AC1', RoomSid: 'RM1', RoomName: 'rg-con_1', RoomStat
 describe('parseVideoEvent', () => {
   it('parses a participant event with Twilio names', () => {
     expect(
-      parseVideoEvent({ ...base, StatusCallbackEvent: 'participant-disconnected', Timestamp: '2026-03-01T10:20:00.250Z', ParticipantSid: 'PA1', ParticipantIdentity: 'pt_1', ParticipantStatus: 'disconnected', ParticipantDuration: '1200' }),
+      parseVideoEvent({
+        ...base,
+        StatusCallbackEvent: 'participant-disconnected',
+        Timestamp: '2026-03-01T10:20:00.250Z',
+        ParticipantSid: 'PA1',
+        ParticipantIdentity: 'pt_1',
+        ParticipantStatus: 'disconnected',
+        ParticipantDuration: '1200',
+      }),
     ).toEqual({
       type: 'participant-disconnected',
       timestamp: Date.parse('2026-03-01T10:20:00.250Z'),
@@ -20,23 +28,68 @@ describe('parseVideoEvent', () => {
   });
 
   it('parses room, recording, track and composition events', () => {
-    expect(parseVideoEvent({ ...base, StatusCallbackEvent: 'room-ended', Timestamp: '2026-03-01T10:30:00Z', RoomDuration: '1800' })).toMatchObject({ type: 'room-ended', roomDuration: 1800 });
     expect(
-      parseVideoEvent({ ...base, StatusCallbackEvent: 'recording-completed', Timestamp: '2026-03-01T10:30:05Z', RecordingSid: 'RT1', TrackName: 'audio', MediaUri: '/v1/Recordings/RT1/Media', Duration: '900', Size: '1024' }),
-    ).toMatchObject({ type: 'recording-completed', recordingSid: 'RT1', trackName: 'audio', mediaUri: '/v1/Recordings/RT1/Media', duration: 900, size: 1024 });
-    expect(parseVideoEvent({ ...base, StatusCallbackEvent: 'track-added', Timestamp: '2026-03-01T10:00:00Z', ParticipantSid: 'PA1', TrackSid: 'MT1', TrackKind: 'audio' })).toMatchObject({
+      parseVideoEvent({ ...base, StatusCallbackEvent: 'room-ended', Timestamp: '2026-03-01T10:30:00Z', RoomDuration: '1800' }),
+    ).toMatchObject({ type: 'room-ended', roomDuration: 1800 });
+    expect(
+      parseVideoEvent({
+        ...base,
+        StatusCallbackEvent: 'recording-completed',
+        Timestamp: '2026-03-01T10:30:05Z',
+        RecordingSid: 'RT1',
+        TrackName: 'audio',
+        MediaUri: '/v1/Recordings/RT1/Media',
+        Duration: '900',
+        Size: '1024',
+      }),
+    ).toMatchObject({
+      type: 'recording-completed',
+      recordingSid: 'RT1',
+      trackName: 'audio',
+      mediaUri: '/v1/Recordings/RT1/Media',
+      duration: 900,
+      size: 1024,
+    });
+    expect(
+      parseVideoEvent({
+        ...base,
+        StatusCallbackEvent: 'track-added',
+        Timestamp: '2026-03-01T10:00:00Z',
+        ParticipantSid: 'PA1',
+        TrackSid: 'MT1',
+        TrackKind: 'audio',
+      }),
+    ).toMatchObject({
       type: 'track-added',
       trackSid: 'MT1',
       trackKind: 'audio',
     });
     expect(
-      parseVideoEvent({ AccountSid: 'AC1', RoomSid: 'RM1', StatusCallbackEvent: 'composition-available', Timestamp: '2026-03-01T10:40:00Z', CompositionSid: 'CJ1', MediaUri: '/v1/Compositions/CJ1/Media', Duration: '900' }),
+      parseVideoEvent({
+        AccountSid: 'AC1',
+        RoomSid: 'RM1',
+        StatusCallbackEvent: 'composition-available',
+        Timestamp: '2026-03-01T10:40:00Z',
+        CompositionSid: 'CJ1',
+        MediaUri: '/v1/Compositions/CJ1/Media',
+        Duration: '900',
+      }),
     ).toMatchObject({ type: 'composition-available', compositionSid: 'CJ1', mediaUri: '/v1/Compositions/CJ1/Media', duration: 900 });
-    expect(parseVideoEvent({ RoomSid: 'RM1', StatusCallbackEvent: 'composition-progress', Timestamp: '2026-03-01T10:40:00+02:00', CompositionSid: 'CJ1', PercentageDone: '40' })).toMatchObject({
+    expect(
+      parseVideoEvent({
+        RoomSid: 'RM1',
+        StatusCallbackEvent: 'composition-progress',
+        Timestamp: '2026-03-01T10:40:00+02:00',
+        CompositionSid: 'CJ1',
+        PercentageDone: '40',
+      }),
+    ).toMatchObject({
       timestamp: Date.parse('2026-03-01T08:40:00Z'),
       percentageDone: 40,
     });
-    expect(parseVideoEvent({ RoomSid: 'RM1', StatusCallbackEvent: 'composition-hook-failed', Timestamp: '2026-03-01T10:40:00Z' })).toMatchObject({ type: 'composition-hook-failed' });
+    expect(
+      parseVideoEvent({ RoomSid: 'RM1', StatusCallbackEvent: 'composition-hook-failed', Timestamp: '2026-03-01T10:40:00Z' }),
+    ).toMatchObject({ type: 'composition-hook-failed' });
   });
 
   it.each([
@@ -66,7 +119,13 @@ describe('parseVideoEvent', () => {
 });
 
 describe('eventDedupeKey', () => {
-  const connected = { ...base, StatusCallbackEvent: 'participant-connected', Timestamp: '2026-03-01T10:00:00Z', ParticipantSid: 'PA1', ParticipantIdentity: 'pt_1' };
+  const connected = {
+    ...base,
+    StatusCallbackEvent: 'participant-connected',
+    Timestamp: '2026-03-01T10:00:00Z',
+    ParticipantSid: 'PA1',
+    ParticipantIdentity: 'pt_1',
+  };
 
   it('is 64 hex characters, and the same for the same event whatever else changes', () => {
     const key = eventDedupeKey(connected);
@@ -91,11 +150,18 @@ describe('eventDedupeKey', () => {
     for (const change of changes) {
       expect(eventDedupeKey({ ...connected, ...change }), JSON.stringify(change)).not.toBe(key);
     }
-    const progress = { RoomSid: 'RM1', CompositionSid: 'CJ1', StatusCallbackEvent: 'composition-progress', Timestamp: '2026-03-01T10:40:00Z' };
+    const progress = {
+      RoomSid: 'RM1',
+      CompositionSid: 'CJ1',
+      StatusCallbackEvent: 'composition-progress',
+      Timestamp: '2026-03-01T10:40:00Z',
+    };
     expect(eventDedupeKey({ ...progress, PercentageDone: '10' })).not.toBe(eventDedupeKey({ ...progress, PercentageDone: '20' }));
   });
 
   it('keeps field boundaries: moving text from one field to the next is another key', () => {
-    expect(eventDedupeKey({ RoomSid: 'RM1a', StatusCallbackEvent: 'b' })).not.toBe(eventDedupeKey({ RoomSid: 'RM1', StatusCallbackEvent: 'ab' }));
+    expect(eventDedupeKey({ RoomSid: 'RM1a', StatusCallbackEvent: 'b' })).not.toBe(
+      eventDedupeKey({ RoomSid: 'RM1', StatusCallbackEvent: 'ab' }),
+    );
   });
 });

@@ -125,7 +125,13 @@ export function parseVideoEvent(params: Readonly<Record<string, string>>): Video
     case 'participant': {
       const participantSid = text(params.ParticipantSid);
       if (!participantSid) return { error: 'ParticipantSid is missing' };
-      return { ...base, type: type as ParticipantEventType, participantSid, identity: text(params.ParticipantIdentity), participantDuration: integer(params.ParticipantDuration) };
+      return {
+        ...base,
+        type: type as ParticipantEventType,
+        participantSid,
+        identity: text(params.ParticipantIdentity),
+        participantDuration: integer(params.ParticipantDuration),
+      };
     }
     case 'track':
       return {
@@ -201,7 +207,9 @@ export function eventDedupeKey(params: Readonly<Record<string, string>>): string
     params.SequenceNumber,
     params.PercentageDone,
   ];
-  return createHash('sha256').update(parts.map((part) => part ?? '').join('\u0000')).digest('hex');
+  return createHash('sha256')
+    .update(parts.map((part) => part ?? '').join('\u0000'))
+    .digest('hex');
 }
 
 function text(value: string | undefined): string | undefined {

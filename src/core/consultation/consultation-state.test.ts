@@ -2,23 +2,51 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { computeBilling } from './billing-rule.js';
 import type { VideoEvent } from './consultation-event.js';
-import { foldConsultation, nextStatus, type ConsultationFoldInput, type ConsultationStatus, type ParticipantSession } from './consultation-state.js';
+import {
+  foldConsultation,
+  nextStatus,
+  type ConsultationFoldInput,
+  type ConsultationStatus,
+  type ParticipantSession,
+} from './consultation-state.js';
 
 const ROOM = 'RM00000000000000000000000000000001';
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const min = (n: number) => T0 + n * 60_000;
 
 const roomEvent = (type: 'room-created' | 'room-ended', timestamp: number): VideoEvent => ({ type, timestamp, roomSid: ROOM });
-const connect = (participantSid: string, identity: string, timestamp: number): VideoEvent => ({ type: 'participant-connected', timestamp, roomSid: ROOM, participantSid, identity });
-const disconnect = (participantSid: string, identity: string, timestamp: number): VideoEvent => ({ type: 'participant-disconnected', timestamp, roomSid: ROOM, participantSid, identity });
-const recording = (type: 'recording-started' | 'recording-completed' | 'recording-failed', recordingSid: string, timestamp: number, extra: object = {}): VideoEvent => ({
+const connect = (participantSid: string, identity: string, timestamp: number): VideoEvent => ({
+  type: 'participant-connected',
+  timestamp,
+  roomSid: ROOM,
+  participantSid,
+  identity,
+});
+const disconnect = (participantSid: string, identity: string, timestamp: number): VideoEvent => ({
+  type: 'participant-disconnected',
+  timestamp,
+  roomSid: ROOM,
+  participantSid,
+  identity,
+});
+const recording = (
+  type: 'recording-started' | 'recording-completed' | 'recording-failed',
+  recordingSid: string,
+  timestamp: number,
+  extra: object = {},
+): VideoEvent => ({
   type,
   timestamp,
   roomSid: ROOM,
   recordingSid,
   ...extra,
 });
-const composition = (type: 'composition-enqueued' | 'composition-available' | 'composition-failed', compositionSid: string, timestamp: number, extra: object = {}): VideoEvent => ({
+const composition = (
+  type: 'composition-enqueued' | 'composition-available' | 'composition-failed',
+  compositionSid: string,
+  timestamp: number,
+  extra: object = {},
+): VideoEvent => ({
   type,
   timestamp,
   roomSid: ROOM,
@@ -68,23 +96,48 @@ describe('foldConsultation', () => {
       { participantSid: 'PA2', identity: 'pt-1', role: 'patient', connectedAt: min(2), disconnectedAt: min(17) },
     ]);
     expect(record.recordings).toEqual([
-      { recordingSid: 'RT1', trackName: 'audio', status: 'completed', startedAt: min(2), completedAt: min(25) + 10_000, duration: 900, size: undefined, mediaUri: '/media/RT1' },
+      {
+        recordingSid: 'RT1',
+        trackName: 'audio',
+        status: 'completed',
+        startedAt: min(2),
+        completedAt: min(25) + 10_000,
+        duration: 900,
+        size: undefined,
+        mediaUri: '/media/RT1',
+      },
     ]);
     expect(record.effects).toEqual([
       { kind: 'request-composition', key: `composition:${ROOM}`, attempt: 0 },
-      { kind: 'record-billing', key: 'billing:con_1', billing: { billableSeconds: 900, roundedSeconds: 900, intervals: [{ start: min(2), end: min(17) }] } },
+      {
+        kind: 'record-billing',
+        key: 'billing:con_1',
+        billing: { billableSeconds: 900, roundedSeconds: 900, intervals: [{ start: min(2), end: min(17) }] },
+      },
     ]);
   });
 
   it('takes the positional form (facts, events) and gives the same record', () => {
-    const positional = foldConsultation({ id: 'con_1', roomSid: ROOM, record: true, cancelled: false, roles: ROLES, roundingSeconds: 60 }, stream);
+    const positional = foldConsultation(
+      { id: 'con_1', roomSid: ROOM, record: true, cancelled: false, roles: ROLES, roundingSeconds: 60 },
+      stream,
+    );
     expect(positional).toEqual(fold(stream));
   });
 
   it('bills up to the room end when nobody disconnected: room-ended closes every open interval', () => {
-    const record = fold([connect('PA1', 'clin-1', min(0)), connect('PA2', 'pt-1', min(5)), roomEvent('room-ended', min(20)), disconnect('PA2', 'pt-1', min(20) + 3_000)]);
+    const record = fold([
+      connect('PA1', 'clin-1', min(0)),
+      connect('PA2', 'pt-1', min(5)),
+      roomEvent('room-ended', min(20)),
+      disconnect('PA2', 'pt-1', min(20) + 3_000),
+    ]);
     expect(record.sessions.map((s) => s.disconnectedAt)).toEqual([min(20), min(20)]);
-    expect(record.effects).toContainEqual({ kind: 'record-billing', key: 'billing:con_1', billing: { billableSeconds: 900, roundedSeconds: 900, intervals: [{ start: min(5), end: min(20) }] } });
+    expect(record.effects).toContainEqual({
+      kind: 'record-billing',
+      key: 'billing:con_1',
+      billing: { billableSeconds: 900, roundedSeconds: 900, intervals: [{ start: min(5), end: min(20) }] },
+    });
   });
 
   it('does not bill the gap of a reconnect (a new ParticipantSid for the same identity)', () => {
@@ -98,18 +151,32 @@ describe('foldConsultation', () => {
       roomEvent('room-ended', min(35)),
     ]);
     expect(record.sessions).toHaveLength(3);
-    expect(record.effects.find((e) => e.kind === 'record-billing')).toMatchObject({ billing: { billableSeconds: 28 * 60, roundedSeconds: 28 * 60 } });
+    expect(record.effects.find((e) => e.kind === 'record-billing')).toMatchObject({
+      billing: { billableSeconds: 28 * 60, roundedSeconds: 28 * 60 },
+    });
   });
 
   it('keeps a disconnect whose connect never arrived, with connectedAt unknown, and does not bill it', () => {
     const record = fold([connect('PA1', 'clin-1', min(0)), disconnect('PA2', 'pt-1', min(10)), roomEvent('room-ended', min(20))]);
-    expect(record.sessions).toContainEqual({ participantSid: 'PA2', identity: 'pt-1', role: 'patient', connectedAt: null, disconnectedAt: min(10) });
+    expect(record.sessions).toContainEqual({
+      participantSid: 'PA2',
+      identity: 'pt-1',
+      role: 'patient',
+      connectedAt: null,
+      disconnectedAt: min(10),
+    });
     expect(record.status).toBe('no-show');
     expect(record.effects.filter((e) => e.kind === 'record-billing')).toEqual([]);
   });
 
   it('is a no-show when the room ends without clinician and patient together; a recording is still composed', () => {
-    const events = [roomEvent('room-created', T0), connect('PA1', 'clin-1', min(1)), recording('recording-started', 'RT1', min(1)), roomEvent('room-ended', min(10)), recording('recording-completed', 'RT1', min(10) + 1)];
+    const events = [
+      roomEvent('room-created', T0),
+      connect('PA1', 'clin-1', min(1)),
+      recording('recording-started', 'RT1', min(1)),
+      roomEvent('room-ended', min(10)),
+      recording('recording-completed', 'RT1', min(10) + 1),
+    ];
     const record = fold(events);
     expect(record.status).toBe('no-show');
     expect(record.startedAt).toBeNull();
@@ -118,22 +185,37 @@ describe('foldConsultation', () => {
   });
 
   it('is a no-show when only an observer and a clinician met, or when the room ended unused', () => {
-    expect(fold([connect('PA1', 'clin-1', min(0)), connect('PA2', 'obs-1', min(0)), roomEvent('room-ended', min(10))]).status).toBe('no-show');
+    expect(fold([connect('PA1', 'clin-1', min(0)), connect('PA2', 'obs-1', min(0)), roomEvent('room-ended', min(10))]).status).toBe(
+      'no-show',
+    );
     expect(fold([roomEvent('room-created', T0), roomEvent('room-ended', min(5))]).status).toBe('no-show');
   });
 
   it('does not count a clinician leaving at the very millisecond the patient joins as a meeting', () => {
-    const record = fold([connect('PA1', 'clin-1', min(0)), disconnect('PA1', 'clin-1', min(10)), connect('PA2', 'pt-1', min(10)), roomEvent('room-ended', min(20))]);
+    const record = fold([
+      connect('PA1', 'clin-1', min(0)),
+      disconnect('PA1', 'clin-1', min(10)),
+      connect('PA2', 'pt-1', min(10)),
+      roomEvent('room-ended', min(20)),
+    ]);
     expect(record.status).toBe('no-show');
   });
 
   it('orders a connect before a disconnect of the same participant in the same millisecond', () => {
     const record = fold([disconnect('PA1', 'clin-1', min(0)), connect('PA1', 'clin-1', min(0)), roomEvent('room-ended', min(1))]);
-    expect(record.sessions).toEqual([{ participantSid: 'PA1', identity: 'clin-1', role: 'clinician', connectedAt: min(0), disconnectedAt: min(0) }]);
+    expect(record.sessions).toEqual([
+      { participantSid: 'PA1', identity: 'clin-1', role: 'clinician', connectedAt: min(0), disconnectedAt: min(0) },
+    ]);
   });
 
   it('ignores a connect stamped after the room ended, and clamps a late disconnect to the end', () => {
-    const record = fold([connect('PA1', 'clin-1', min(0)), connect('PA2', 'pt-1', min(0)), roomEvent('room-ended', min(10)), connect('PA3', 'pt-1', min(11)), disconnect('PA4', 'obs-1', min(12))]);
+    const record = fold([
+      connect('PA1', 'clin-1', min(0)),
+      connect('PA2', 'pt-1', min(0)),
+      roomEvent('room-ended', min(10)),
+      connect('PA3', 'pt-1', min(11)),
+      disconnect('PA4', 'obs-1', min(12)),
+    ]);
     expect(record.sessions.map((s) => s.participantSid)).toEqual(['PA1', 'PA2', 'PA4']);
     expect(record.sessions.find((s) => s.participantSid === 'PA4')).toMatchObject({ connectedAt: null, disconnectedAt: min(10) });
     expect(record.status).toBe('completed');
@@ -164,7 +246,13 @@ describe('foldConsultation', () => {
     const failures = [1, 2, 3].map((n) => composition('composition-failed', `CJ${n}`, min(30) + n));
     const keys = (n: number) => fold([...stream, ...failures.slice(0, n)]).effects.map((e) => e.key);
     expect(keys(1)).toEqual([`composition:${ROOM}`, `composition:${ROOM}:retry-1`, 'billing:con_1']);
-    expect(keys(3)).toEqual([`composition:${ROOM}`, `composition:${ROOM}:retry-1`, `composition:${ROOM}:retry-2`, `composition-failed:${ROOM}`, 'billing:con_1']);
+    expect(keys(3)).toEqual([
+      `composition:${ROOM}`,
+      `composition:${ROOM}:retry-1`,
+      `composition:${ROOM}:retry-2`,
+      `composition-failed:${ROOM}`,
+      'billing:con_1',
+    ]);
   });
 
   it('is cancelled when cancelled before it started, and stays so; a cancellation after the start is ignored', () => {
@@ -176,12 +264,24 @@ describe('foldConsultation', () => {
       { status: 'cancelled', at: T0 - 1 },
     ]);
     expect(fold(stream, { cancelledAt: min(5) }).status).toBe('completed');
-    expect(foldConsultation({ id: 'con_1', roomSid: ROOM, record: true, cancelled: true, roles: ROLES, roundingSeconds: 60 }, stream).status).toBe('cancelled');
+    expect(
+      foldConsultation({ id: 'con_1', roomSid: ROOM, record: true, cancelled: true, roles: ROLES, roundingSeconds: 60 }, stream).status,
+    ).toBe('cancelled');
   });
 
   it('skips parse errors and events of other rooms', () => {
-    const noise = [{ error: 'Timestamp is missing' }, { ...connect('PA9', 'pt-1', min(3)), roomSid: 'RM_other' }, { ...roomEvent('room-ended', min(4)), roomSid: 'RM_other' }];
-    expect(foldConsultation({ consultation: { id: 'con_1', roomSid: ROOM, record: true, roundingSeconds: 60 }, events: [...noise, ...stream], roles: ROLES })).toEqual(fold(stream));
+    const noise = [
+      { error: 'Timestamp is missing' },
+      { ...connect('PA9', 'pt-1', min(3)), roomSid: 'RM_other' },
+      { ...roomEvent('room-ended', min(4)), roomSid: 'RM_other' },
+    ];
+    expect(
+      foldConsultation({
+        consultation: { id: 'con_1', roomSid: ROOM, record: true, roundingSeconds: 60 },
+        events: [...noise, ...stream],
+        roles: ROLES,
+      }),
+    ).toEqual(fold(stream));
   });
 
   it('ignores track events', () => {
@@ -194,8 +294,20 @@ describe('foldConsultation', () => {
 });
 
 describe('nextStatus', () => {
-  const clinician: ParticipantSession = { participantSid: 'PA1', identity: 'clin-1', role: 'clinician', connectedAt: min(0), disconnectedAt: null };
-  const patient: ParticipantSession = { participantSid: 'PA2', identity: 'pt-1', role: 'patient', connectedAt: min(1), disconnectedAt: min(9) };
+  const clinician: ParticipantSession = {
+    participantSid: 'PA1',
+    identity: 'clin-1',
+    role: 'clinician',
+    connectedAt: min(0),
+    disconnectedAt: null,
+  };
+  const patient: ParticipantSession = {
+    participantSid: 'PA2',
+    identity: 'pt-1',
+    role: 'patient',
+    connectedAt: min(1),
+    disconnectedAt: min(9),
+  };
   const cases: ReadonlyArray<readonly [ConsultationStatus, VideoEvent['type'] | 'cancelled', number, ConsultationStatus]> = [
     ['scheduled', 'room-created', min(0), 'waiting'],
     ['scheduled', 'participant-connected', min(0), 'waiting'],
@@ -279,10 +391,17 @@ function consultationArbitrary(options: { guaranteeMeeting: boolean }) {
 
 /** The generated events shuffled, with any of them delivered again. */
 const deliveries = (c: Generated) =>
-  fc.tuple(fc.shuffledSubarray(c.events, { minLength: c.events.length, maxLength: c.events.length }), fc.array(fc.nat(c.events.length - 1), { maxLength: 8 }));
+  fc.tuple(
+    fc.shuffledSubarray(c.events, { minLength: c.events.length, maxLength: c.events.length }),
+    fc.array(fc.nat(c.events.length - 1), { maxLength: 8 }),
+  );
 
 function foldGenerated(c: Generated, events: readonly VideoEvent[]) {
-  return foldConsultation({ consultation: { id: 'con_1', roomSid: ROOM, record: c.recorded, roundingSeconds: 60 }, events, roles: c.roles });
+  return foldConsultation({
+    consultation: { id: 'con_1', roomSid: ROOM, record: c.recorded, roundingSeconds: 60 },
+    events,
+    roles: c.roles,
+  });
 }
 
 describe('foldConsultation properties', () => {
@@ -321,7 +440,9 @@ describe('foldConsultation properties', () => {
           const billing = record.effects.filter((e) => e.kind === 'record-billing');
           expect(billing).toHaveLength(1);
           expect(billing[0]).toMatchObject({ key: 'billing:con_1' });
-          expect(record.effects.filter((e) => e.kind === 'request-composition')).toEqual(c.recorded ? [{ kind: 'request-composition', key: `composition:${ROOM}`, attempt: 0 }] : []);
+          expect(record.effects.filter((e) => e.kind === 'request-composition')).toEqual(
+            c.recorded ? [{ kind: 'request-composition', key: `composition:${ROOM}`, attempt: 0 }] : [],
+          );
         },
       ),
       { numRuns: 300 },

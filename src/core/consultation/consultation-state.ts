@@ -15,7 +15,15 @@
  * docs/lifecycle.md draws it, with the billing rule.
  */
 import { computeBilling, type Billing } from './billing-rule.js';
-import { isVideoEvent, type CompositionEvent, type ParticipantEvent, type RecordingEvent, type VideoEvent, type VideoEventError, type VideoEventType } from './consultation-event.js';
+import {
+  isVideoEvent,
+  type CompositionEvent,
+  type ParticipantEvent,
+  type RecordingEvent,
+  type VideoEvent,
+  type VideoEventError,
+  type VideoEventType,
+} from './consultation-event.js';
 import { isCareRecipient } from './roles.js';
 
 export type ConsultationStatus = 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
@@ -219,7 +227,10 @@ interface FoldState {
  */
 export function foldConsultation(input: ConsultationFoldInput): ConsultationRecord;
 export function foldConsultation(facts: ConsultationFacts, events: readonly (VideoEvent | VideoEventError)[]): ConsultationRecord;
-export function foldConsultation(first: ConsultationFoldInput | ConsultationFacts, legacyEvents?: readonly (VideoEvent | VideoEventError)[]): ConsultationRecord {
+export function foldConsultation(
+  first: ConsultationFoldInput | ConsultationFacts,
+  legacyEvents?: readonly (VideoEvent | VideoEventError)[],
+): ConsultationRecord {
   const input: ConsultationFoldInput =
     'consultation' in first
       ? first
@@ -243,7 +254,9 @@ export function foldConsultation(first: ConsultationFoldInput | ConsultationFact
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
   };
 
-  const steps: LifecycleEvent[] = input.events.filter((event): event is VideoEvent => isVideoEvent(event) && event.roomSid === consultation.roomSid);
+  const steps: LifecycleEvent[] = input.events.filter(
+    (event): event is VideoEvent => isVideoEvent(event) && event.roomSid === consultation.roomSid,
+  );
   if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
   steps.sort(compareEvents);
 
@@ -261,12 +274,23 @@ export function foldConsultation(first: ConsultationFoldInput | ConsultationFact
   }
 
   const sessions = [...state.sessions.values()].sort(
-    (a, b) => (a.connectedAt ?? a.disconnectedAt ?? 0) - (b.connectedAt ?? b.disconnectedAt ?? 0) || compareText(a.participantSid, b.participantSid),
+    (a, b) =>
+      (a.connectedAt ?? a.disconnectedAt ?? 0) - (b.connectedAt ?? b.disconnectedAt ?? 0) ||
+      compareText(a.participantSid, b.participantSid),
   );
   const recordings = [...state.recordings.values()].sort((a, b) => compareText(a.recordingSid, b.recordingSid));
   const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.size };
   const effects = requiredEffects(consultation, state, recordings, composition, sessions);
-  return { status: state.status, startedAt: state.startedAt, endedAt: state.endedAt, sessions, recordings, composition, timeline: state.timeline, effects };
+  return {
+    status: state.status,
+    startedAt: state.startedAt,
+    endedAt: state.endedAt,
+    sessions,
+    recordings,
+    composition,
+    timeline: state.timeline,
+    effects,
+  };
 }
 
 /** Applies one event to sessions, recordings and composition. Idempotent: the same event twice is once. */
@@ -348,16 +372,25 @@ function applyComposition(state: FoldState, event: CompositionEvent): void {
   const current = state.composition;
   switch (event.type) {
     case 'composition-available':
-      state.composition = { status: 'available', compositionSid: event.compositionSid ?? current.compositionSid, mediaUri: event.mediaUri ?? current.mediaUri };
+      state.composition = {
+        status: 'available',
+        compositionSid: event.compositionSid ?? current.compositionSid,
+        mediaUri: event.mediaUri ?? current.mediaUri,
+      };
       return;
     case 'composition-failed':
     case 'composition-hook-failed':
       state.failedCompositions.add(event.compositionSid ?? `${event.type}@${event.timestamp}`);
-      if (current.status !== 'available') state.composition = { ...current, status: 'failed', compositionSid: event.compositionSid ?? current.compositionSid };
+      if (current.status !== 'available')
+        state.composition = { ...current, status: 'failed', compositionSid: event.compositionSid ?? current.compositionSid };
       return;
     default:
       if (current.status === 'available') return;
-      state.composition = { ...current, status: event.type === 'composition-enqueued' ? 'enqueued' : 'started', compositionSid: event.compositionSid ?? current.compositionSid };
+      state.composition = {
+        ...current,
+        status: event.type === 'composition-enqueued' ? 'enqueued' : 'started',
+        compositionSid: event.compositionSid ?? current.compositionSid,
+      };
   }
 }
 
@@ -381,7 +414,8 @@ function requiredEffects(
     effects.push({ kind: 'request-composition', key: `composition:${consultation.roomSid}`, attempt: 0 });
     const retries = Math.min(composition.failures, MAX_COMPOSITION_ATTEMPTS);
     for (let attempt = 1; attempt <= retries && composition.status !== 'available'; attempt++) {
-      if (attempt < MAX_COMPOSITION_ATTEMPTS) effects.push({ kind: 'request-composition', key: `composition:${consultation.roomSid}:retry-${attempt}`, attempt });
+      if (attempt < MAX_COMPOSITION_ATTEMPTS)
+        effects.push({ kind: 'request-composition', key: `composition:${consultation.roomSid}:retry-${attempt}`, attempt });
       else effects.push({ kind: 'report-composition-failure', key: `composition-failed:${consultation.roomSid}` });
     }
   }
@@ -396,7 +430,8 @@ function bothSidesConnected(sessions: Iterable<ParticipantSession>, now: number)
   let clinician = false;
   let recipient = false;
   for (const session of sessions) {
-    const open = session.connectedAt !== null && session.connectedAt <= now && (session.disconnectedAt === null || session.disconnectedAt > now);
+    const open =
+      session.connectedAt !== null && session.connectedAt <= now && (session.disconnectedAt === null || session.disconnectedAt > now);
     if (!open) continue;
     if (session.role === 'clinician') clinician = true;
     if (isCareRecipient(session.role)) recipient = true;

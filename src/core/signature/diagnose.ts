@@ -51,17 +51,30 @@ const DEFAULT_PREFIX_HINTS = ['/api', '/v1', '/webhooks', '/twilio'];
 export function diagnoseSignature(input: DiagnoseInput): Diagnosis {
   const signature = input.signature.trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature) || ![28, 44].includes(signature.length)) {
-    return { match: false, likelyCause: 'unknown', explanation: 'the signature is not base64 of an HMAC-SHA1 (28 characters) or HMAC-SHA256 (44 characters) digest' };
+    return {
+      match: false,
+      likelyCause: 'unknown',
+      explanation: 'the signature is not base64 of an HMAC-SHA1 (28 characters) or HMAC-SHA256 (44 characters) digest',
+    };
   }
   const subject = readSubject(input);
   if ('failure' in subject) return subject.failure;
   const { url, params } = subject;
 
-  const sign = (secret: DiagnoseInput['secrets'][number], algorithm: SignatureAlgorithm, variant: { url: string; params: readonly FormParam[] }) => {
+  const sign = (
+    secret: DiagnoseInput['secrets'][number],
+    algorithm: SignatureAlgorithm,
+    variant: { url: string; params: readonly FormParam[] },
+  ) => {
     if (computeTwilioSignature(secret.secret, variant.url, variant.params, algorithm) === signature) return true;
     // twilio-node's UTF-16 parameter order (see parameter-suffix.ts), when it differs.
     const utf16 = parameterSuffix(variant.params).utf16;
-    return utf16 !== undefined && createHmac(algorithm, secret.secret).update(variant.url + utf16, 'utf8').digest('base64') === signature;
+    return (
+      utf16 !== undefined &&
+      createHmac(algorithm, secret.secret)
+        .update(variant.url + utf16, 'utf8')
+        .digest('base64') === signature
+    );
   };
 
   // What Roomgate's verifier accepts: the URL as received and its port variant.
@@ -70,11 +83,19 @@ export function diagnoseSignature(input: DiagnoseInput): Diagnosis {
       if (sign(secret, secret.algorithm, { url: candidate, params })) return { match: true, secretId: secret.id, url: candidate };
     }
   }
-  const variants = [...urlVariants(url, input.prefixHints ?? DEFAULT_PREFIX_HINTS).map((v) => ({ ...v, params })), ...parameterVariants(url, params)];
+  const variants = [
+    ...urlVariants(url, input.prefixHints ?? DEFAULT_PREFIX_HINTS).map((v) => ({ ...v, params })),
+    ...parameterVariants(url, params),
+  ];
   for (const variant of variants) {
     for (const secret of input.secrets) {
       if (sign(secret, secret.algorithm, variant)) {
-        return { match: false, likelyCause: variant.cause, explanation: variant.explanation, ...(variant.url === url ? {} : { matchingUrl: variant.url }) };
+        return {
+          match: false,
+          likelyCause: variant.cause,
+          explanation: variant.explanation,
+          ...(variant.url === url ? {} : { matchingUrl: variant.url }),
+        };
       }
     }
   }
@@ -90,7 +111,11 @@ export function diagnoseSignature(input: DiagnoseInput): Diagnosis {
   }
   const expectedLength = input.secrets.some((s) => s.algorithm === 'sha256') ? 44 : 28;
   if (signature.length !== expectedLength && input.secrets.every((s) => s.algorithm === input.secrets[0]!.algorithm)) {
-    return { match: false, likelyCause: 'token', explanation: `the signature has the length of an HMAC-${signature.length === 44 ? 'SHA256' : 'SHA1'} digest: it was made with another algorithm or key` };
+    return {
+      match: false,
+      likelyCause: 'token',
+      explanation: `the signature has the length of an HMAC-${signature.length === 44 ? 'SHA256' : 'SHA1'} digest: it was made with another algorithm or key`,
+    };
   }
   return {
     match: false,
@@ -109,14 +134,22 @@ function readSubject(input: DiagnoseInput): { url: string; params: readonly Form
     try {
       return { url: input.url, params: parseFormBody(input.body) };
     } catch (error) {
-      return { failure: { match: false, likelyCause: 'parameters', explanation: `the body is not valid form data: ${(error as Error).message}` } };
+      return {
+        failure: { match: false, likelyCause: 'parameters', explanation: `the body is not valid form data: ${(error as Error).message}` },
+      };
     }
   }
   const hash = bodySha256Hex(input.body);
   const claimed = /[?&]bodySHA256=([^&#]*)/.exec(input.url)?.[1];
   if (claimed === undefined) return { url: `${input.url}${input.url.includes('?') ? '&' : '?'}bodySHA256=${hash}`, params: [] };
   if (claimed.toLowerCase() !== hash) {
-    return { failure: { match: false, likelyCause: 'parameters', explanation: "the body's SHA-256 differs from the URL's bodySHA256: the body was changed (re-serialised JSON?)" } };
+    return {
+      failure: {
+        match: false,
+        likelyCause: 'parameters',
+        explanation: "the body's SHA-256 differs from the URL's bodySHA256: the body was changed (re-serialised JSON?)",
+      },
+    };
   }
   return { url: input.url, params: [] };
 }
@@ -152,17 +185,28 @@ export function urlVariants(url: string, prefixHints: readonly string[] = DEFAUL
   // Scheme: a TLS-terminating proxy forwards http (twilio-node #321, #505).
   const otherScheme = scheme.toLowerCase() === 'https' ? 'http' : 'https';
   for (const p of [port, undefined, otherScheme === 'https' ? '443' : '80']) {
-    add(build(otherScheme, host, p, rest), 'scheme', `Twilio called ${otherScheme}, the server saw ${scheme}: a TLS-terminating proxy? Set ROOMGATE_PUBLIC_URL or trust the proxy's X-Forwarded-Proto`);
+    add(
+      build(otherScheme, host, p, rest),
+      'scheme',
+      `Twilio called ${otherScheme}, the server saw ${scheme}: a TLS-terminating proxy? Set ROOMGATE_PUBLIC_URL or trust the proxy's X-Forwarded-Proto`,
+    );
   }
   // Port: Twilio signs the port only when the configured URL has one (#411).
   for (const p of [undefined, ...COMMON_PORTS]) {
-    add(build(scheme, host, p, rest), 'port', p === undefined ? 'without the port: the server saw a port Twilio did not use' : `with port ${p}: the configured callback URL names it`);
+    add(
+      build(scheme, host, p, rest),
+      'port',
+      p === undefined
+        ? 'without the port: the server saw a port Twilio did not use'
+        : `with port ${p}: the configured callback URL names it`,
+    );
   }
   // Host: case as configured, or the public host rather than an internal one.
   add(build(scheme, host.toLowerCase(), port, rest), 'host', 'the host in lower case');
   try {
     const normalised = new URL(url);
-    if (normalised.host !== `${host}${port === undefined ? '' : `:${port}`}`) add(build(scheme, normalised.hostname, port, rest), 'host', 'the host as new URL() normalises it');
+    if (normalised.host !== `${host}${port === undefined ? '' : `:${port}`}`)
+      add(build(scheme, normalised.hostname, port, rest), 'host', 'the host as new URL() normalises it');
   } catch {
     // not parseable: nothing to normalise
   }
@@ -171,12 +215,26 @@ export function urlVariants(url: string, prefixHints: readonly string[] = DEFAUL
   const path = question < 0 ? rest : rest.slice(0, question);
   const query = question < 0 ? '' : rest.slice(question);
   const segments = path.split('/').filter((segment, index) => index > 0 || segment !== '');
-  if (segments.length > 1) add(build(scheme, host, port, `/${segments.slice(1).join('/')}${query}`), 'path-prefix', `without the first path segment '/${segments[0]}'`);
+  if (segments.length > 1)
+    add(
+      build(scheme, host, port, `/${segments.slice(1).join('/')}${query}`),
+      'path-prefix',
+      `without the first path segment '/${segments[0]}'`,
+    );
   for (const hint of prefixHints) {
     const prefix = `/${hint.replace(/^\/+|\/+$/g, '')}`;
-    if (prefix !== '/' && !path.startsWith(`${prefix}/`)) add(build(scheme, host, port, `${prefix}${path}${query}`), 'path-prefix', `with the path prefix '${prefix}' that the proxy stripped: set it in ROOMGATE_PUBLIC_URL or X-Forwarded-Prefix`);
+    if (prefix !== '/' && !path.startsWith(`${prefix}/`))
+      add(
+        build(scheme, host, port, `${prefix}${path}${query}`),
+        'path-prefix',
+        `with the path prefix '${prefix}' that the proxy stripped: set it in ROOMGATE_PUBLIC_URL or X-Forwarded-Prefix`,
+      );
   }
-  add(build(scheme, host, port, `${path.endsWith('/') ? path.slice(0, -1) : `${path}/`}${query}`), 'path-prefix', path.endsWith('/') ? 'without the trailing slash' : 'with a trailing slash');
+  add(
+    build(scheme, host, port, `${path.endsWith('/') ? path.slice(0, -1) : `${path}/`}${query}`),
+    'path-prefix',
+    path.endsWith('/') ? 'without the trailing slash' : 'with a trailing slash',
+  );
   // Query encoding (#306, #1059, #1183).
   if (query) {
     const body = query.slice(1);
@@ -192,7 +250,12 @@ export function urlVariants(url: string, prefixHints: readonly string[] = DEFAUL
     for (const [candidateQuery, what] of reencoded) add(build(scheme, host, port, `${path}?${candidateQuery}`), 'query-encoding', what);
     add(build(scheme, host, port, path), 'query-encoding', 'without the query string');
   }
-  if (path.includes('%3F') || path.includes('%3f')) add(build(scheme, host, port, `${path.replace(/%3F/i, '?')}${query}`), 'query-encoding', '`%3F` in the path was the `?` starting the query');
+  if (path.includes('%3F') || path.includes('%3f'))
+    add(
+      build(scheme, host, port, `${path.replace(/%3F/i, '?')}${query}`),
+      'query-encoding',
+      '`%3F` in the path was the `?` starting the query',
+    );
   try {
     add(new URL(url).href, 'query-encoding', 'the URL as new URL() normalises it');
   } catch {
@@ -203,14 +266,48 @@ export function urlVariants(url: string, prefixHints: readonly string[] = DEFAUL
 
 function parameterVariants(url: string, params: readonly FormParam[]): Variant[] {
   const variants: Variant[] = [];
-  if (params.length > 0) variants.push({ url, params: [], cause: 'parameters', explanation: 'signed with no parameters: was the body parsed (raw body needed), or was it JSON signed through bodySHA256?' });
+  if (params.length > 0)
+    variants.push({
+      url,
+      params: [],
+      cause: 'parameters',
+      explanation: 'signed with no parameters: was the body parsed (raw body needed), or was it JSON signed through bodySHA256?',
+    });
   params.forEach(([key, value], index) => {
     const without = params.filter((_, i) => i !== index);
-    variants.push({ url, params: without, cause: 'parameters', explanation: `signed without the parameter '${key}': it was added after Twilio signed` });
-    variants.push({ url, params: [...params, [key, value]], cause: 'parameters', explanation: `signed with '${key}' twice: a repeated value was dropped` });
-    if (value.includes(' ')) variants.push({ url, params: params.map((p, i) => (i === index ? [key, value.replaceAll(' ', '+')] as const : p)), cause: 'parameters', explanation: `'${key}' holds '+' where the server decoded a space` });
-    if (value.includes('+')) variants.push({ url, params: params.map((p, i) => (i === index ? [key, value.replaceAll('+', ' ')] as const : p)), cause: 'parameters', explanation: `'${key}' holds a space where the server kept '+'` });
-    if (value !== value.trim()) variants.push({ url, params: params.map((p, i) => (i === index ? [key, value.trim()] as const : p)), cause: 'parameters', explanation: `'${key}' was signed without its surrounding spaces` });
+    variants.push({
+      url,
+      params: without,
+      cause: 'parameters',
+      explanation: `signed without the parameter '${key}': it was added after Twilio signed`,
+    });
+    variants.push({
+      url,
+      params: [...params, [key, value]],
+      cause: 'parameters',
+      explanation: `signed with '${key}' twice: a repeated value was dropped`,
+    });
+    if (value.includes(' '))
+      variants.push({
+        url,
+        params: params.map((p, i) => (i === index ? ([key, value.replaceAll(' ', '+')] as const) : p)),
+        cause: 'parameters',
+        explanation: `'${key}' holds '+' where the server decoded a space`,
+      });
+    if (value.includes('+'))
+      variants.push({
+        url,
+        params: params.map((p, i) => (i === index ? ([key, value.replaceAll('+', ' ')] as const) : p)),
+        cause: 'parameters',
+        explanation: `'${key}' holds a space where the server kept '+'`,
+      });
+    if (value !== value.trim())
+      variants.push({
+        url,
+        params: params.map((p, i) => (i === index ? ([key, value.trim()] as const) : p)),
+        cause: 'parameters',
+        explanation: `'${key}' was signed without its surrounding spaces`,
+      });
   });
   return variants;
 }

@@ -5,16 +5,30 @@ const parse = (body: string | Buffer) => parseFormBody(typeof body === 'string' 
 
 describe('parseFormBody', () => {
   it('decodes + and percent-escapes, keeps order and repeated keys', () => {
-    expect(parse('a=1&b=x+y&a=%C3%A9&c=%2B1415&d=%25')).toEqual([['a', '1'], ['b', 'x y'], ['a', 'é'], ['c', '+1415'], ['d', '%']]);
+    expect(parse('a=1&b=x+y&a=%C3%A9&c=%2B1415&d=%25')).toEqual([
+      ['a', '1'],
+      ['b', 'x y'],
+      ['a', 'é'],
+      ['c', '+1415'],
+      ['d', '%'],
+    ]);
   });
 
   it('handles empty bodies, empty pairs, missing = and empty keys or values', () => {
     expect(parse('')).toEqual([]);
-    expect(parse('a&&b=&=c&d=e=f')).toEqual([['a', ''], ['b', ''], ['', 'c'], ['d', 'e=f']]);
+    expect(parse('a&&b=&=c&d=e=f')).toEqual([
+      ['a', ''],
+      ['b', ''],
+      ['', 'c'],
+      ['d', 'e=f'],
+    ]);
   });
 
   it('keeps raw UTF-8 and astral characters; lowercase hex is fine', () => {
-    expect(parse('k=😀&%f0%9f%98%80=%e4%b8%ad')).toEqual([['k', '😀'], ['😀', '中']]);
+    expect(parse('k=😀&%f0%9f%98%80=%e4%b8%ad')).toEqual([
+      ['k', '😀'],
+      ['😀', '中'],
+    ]);
   });
 
   it('agrees with URLSearchParams on what it accepts', () => {

@@ -25,7 +25,11 @@ describe('reconstructSignedUrl', () => {
   });
 
   it('public URL wins over forwarded headers, even from a trusted proxy', () => {
-    const url = reconstructSignedUrl({ ...base, publicUrl: 'https://api.example.com', headers: { host: 'x', 'x-forwarded-host': 'evil.test' } });
+    const url = reconstructSignedUrl({
+      ...base,
+      publicUrl: 'https://api.example.com',
+      headers: { host: 'x', 'x-forwarded-host': 'evil.test' },
+    });
     expect(url).toBe("https://api.example.com/webhooks/twilio/video?tenant=o'brien&x=a+b%2B");
   });
 
@@ -35,23 +39,47 @@ describe('reconstructSignedUrl', () => {
   });
 
   it('the same headers from an untrusted address are ignored', () => {
-    const headers = { host: 'app.internal:8080', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', forwarded: 'proto=https;host=evil.test', 'x-forwarded-prefix': '/x' };
-    expect(reconstructSignedUrl({ ...base, remoteAddress: '198.51.100.7', headers })).toBe("http://app.internal:8080/webhooks/twilio/video?tenant=o'brien&x=a+b%2B");
+    const headers = {
+      host: 'app.internal:8080',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'evil.test',
+      forwarded: 'proto=https;host=evil.test',
+      'x-forwarded-prefix': '/x',
+    };
+    expect(reconstructSignedUrl({ ...base, remoteAddress: '198.51.100.7', headers })).toBe(
+      "http://app.internal:8080/webhooks/twilio/video?tenant=o'brien&x=a+b%2B",
+    );
   });
 
   it('X-Forwarded-Port and X-Forwarded-Prefix', () => {
-    const headers = { host: 'app:8080', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com:1', 'x-forwarded-port': '8443', 'x-forwarded-prefix': '/telehealth/' };
+    const headers = {
+      host: 'app:8080',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'api.example.com:1',
+      'x-forwarded-port': '8443',
+      'x-forwarded-prefix': '/telehealth/',
+    };
     expect(reconstructSignedUrl({ ...base, headers, rawUrl: '/cb' })).toBe('https://api.example.com:8443/telehealth/cb');
   });
 
   it('uses the value of the nearest proxy when a client sent its own (appended lists)', () => {
-    const headers = { host: 'app', 'x-forwarded-for': '203.0.113.5', 'x-forwarded-proto': 'http, https', 'x-forwarded-host': 'evil.test, api.example.com' };
+    const headers = {
+      host: 'app',
+      'x-forwarded-for': '203.0.113.5',
+      'x-forwarded-proto': 'http, https',
+      'x-forwarded-host': 'evil.test, api.example.com',
+    };
     expect(reconstructSignedUrl({ ...base, headers, rawUrl: '/cb' })).toBe('https://api.example.com/cb');
   });
 
   it('walks back over a chain of trusted proxies, never into what the client wrote', () => {
     // client 203.0.113.5 → CDN 10.1.1.1 → LB 10.0.0.1 → us. The LB appended proto=http.
-    const headers = { host: 'app', 'x-forwarded-for': '203.0.113.5, 10.1.1.1', 'x-forwarded-proto': 'https, http', 'x-forwarded-host': 'api.example.com, lb.internal' };
+    const headers = {
+      host: 'app',
+      'x-forwarded-for': '203.0.113.5, 10.1.1.1',
+      'x-forwarded-proto': 'https, http',
+      'x-forwarded-host': 'api.example.com, lb.internal',
+    };
     expect(reconstructSignedUrl({ ...base, headers, rawUrl: '/cb' })).toBe('https://api.example.com/cb');
     const spoofed = { ...headers, 'x-forwarded-for': '10.9.9.9, 203.0.113.5, 10.1.1.1', 'x-forwarded-proto': 'http, https, http' };
     expect(reconstructSignedUrl({ ...base, headers: spoofed, rawUrl: '/cb' })).toBe('https://api.example.com/cb');
@@ -61,7 +89,11 @@ describe('reconstructSignedUrl', () => {
     const single = { host: 'app', forwarded: 'for=203.0.113.5;proto=https;host="Api.Example.com:8443"' };
     expect(reconstructSignedUrl({ ...base, headers: single, rawUrl: '/cb?a=1' })).toBe('https://Api.Example.com:8443/cb?a=1');
     // The client's own element first, then the CDN's (for= the client), then the LB's (for= the CDN).
-    const chain = { host: 'app', forwarded: 'proto=http;host=evil.test, for=203.0.113.5;proto=https;host=api.example.com, for="[fd00::7]:4711";proto=http;host=lb.internal' };
+    const chain = {
+      host: 'app',
+      forwarded:
+        'proto=http;host=evil.test, for=203.0.113.5;proto=https;host=api.example.com, for="[fd00::7]:4711";proto=http;host=lb.internal',
+    };
     expect(reconstructSignedUrl({ ...base, headers: chain, rawUrl: '/cb' })).toBe('https://api.example.com/cb');
     // Garbage values are ignored field by field.
     const garbage = { host: 'app:1', forwarded: 'proto=javascript;host="a/b"' };
@@ -71,19 +103,29 @@ describe('reconstructSignedUrl', () => {
   it('IPv6 and IPv4-mapped remote addresses', () => {
     const headers = { host: '[2001:db8::1]:8080', 'x-forwarded-proto': 'https' };
     expect(reconstructSignedUrl({ ...base, remoteAddress: 'fd00::1', headers, rawUrl: '/cb' })).toBe('https://[2001:db8::1]:8080/cb');
-    expect(reconstructSignedUrl({ ...base, remoteAddress: '::ffff:10.2.3.4', headers, rawUrl: '/cb' })).toBe('https://[2001:db8::1]:8080/cb');
+    expect(reconstructSignedUrl({ ...base, remoteAddress: '::ffff:10.2.3.4', headers, rawUrl: '/cb' })).toBe(
+      'https://[2001:db8::1]:8080/cb',
+    );
     expect(reconstructSignedUrl({ ...base, remoteAddress: '2001:db8::99', headers, rawUrl: '/cb' })).toBe('http://[2001:db8::1]:8080/cb');
     const port = { ...headers, 'x-forwarded-port': '443' };
     expect(reconstructSignedUrl({ ...base, remoteAddress: 'fd00::1', headers: port, rawUrl: '/cb' })).toBe('https://[2001:db8::1]:443/cb');
   });
 
   it('no proxy: the connection scheme and the Host header as received', () => {
-    expect(reconstructSignedUrl({ ...base, isTrustedProxy: () => false, encrypted: true, headers: { host: 'MyCompany.com' }, rawUrl: '/a%3Fb?c=%27' })).toBe(
-      'https://MyCompany.com/a%3Fb?c=%27',
-    );
+    expect(
+      reconstructSignedUrl({
+        ...base,
+        isTrustedProxy: () => false,
+        encrypted: true,
+        headers: { host: 'MyCompany.com' },
+        rawUrl: '/a%3Fb?c=%27',
+      }),
+    ).toBe('https://MyCompany.com/a%3Fb?c=%27');
   });
 
   it('an absolute-form request target keeps only its path and query', () => {
-    expect(reconstructSignedUrl({ ...base, isTrustedProxy: () => false, headers: { host: 'h.test' }, rawUrl: 'http://other.test:81/cb?x=1' })).toBe('http://h.test/cb?x=1');
+    expect(
+      reconstructSignedUrl({ ...base, isTrustedProxy: () => false, headers: { host: 'h.test' }, rawUrl: 'http://other.test:81/cb?x=1' }),
+    ).toBe('http://h.test/cb?x=1');
   });
 });

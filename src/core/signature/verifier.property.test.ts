@@ -19,25 +19,54 @@ const FORM = 'application/x-www-form-urlencoded';
 // the UTF-16/UTF-8 ordering boundary (U+E000–U+FFFF against astral characters).
 const TRICKY = ["'", '+', '%', '%27', '%3F', '%2B', '%20', '?', '=', '&', '/', 'é', 'ß', '\uFF01', '\uE000', '😀', '𝄞', '中'];
 const trickyString = (maxLength: number) =>
-  fc.array(fc.oneof(fc.constantFrom(...TRICKY), fc.string({ unit: 'grapheme-ascii', maxLength: 3 }), fc.string({ unit: 'binary', maxLength: 2 })), { maxLength }).map((parts) => parts.join(''));
+  fc
+    .array(
+      fc.oneof(
+        fc.constantFrom(...TRICKY),
+        fc.string({ unit: 'grapheme-ascii', maxLength: 3 }),
+        fc.string({ unit: 'binary', maxLength: 2 }),
+      ),
+      { maxLength },
+    )
+    .map((parts) => parts.join(''));
 // Inside a URL: no fragment, no whitespace or control characters (they cannot arrive raw).
 const urlSafe = (text: string) => text.replace(/[#\s\x00-\x1f\x7f]/g, '');
 
 const randomCase = (text: string) =>
-  fc.array(fc.boolean(), { minLength: text.length, maxLength: text.length }).map((upper) => [...text].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(''));
+  fc
+    .array(fc.boolean(), { minLength: text.length, maxLength: text.length })
+    .map((upper) => [...text].map((c, i) => (upper[i] ? c.toUpperCase() : c)).join(''));
 const host = fc.oneof(
   { weight: 3, arbitrary: fc.domain().chain(randomCase) },
   { weight: 1, arbitrary: fc.ipV4() },
   { weight: 1, arbitrary: fc.ipV6().map((address) => `[${address}]`) },
 );
-const userinfo = fc.option(fc.tuple(fc.stringMatching(/^[a-z0-9]{1,6}$/), fc.stringMatching(/^[A-Za-z0-9]{0,6}$/)).map(([u, p]) => `${u}:${p}@`), { nil: '' });
-const port = fc.option(fc.oneof(fc.constantFrom(80, 443, 8443), fc.integer({ min: 1, max: 65535 })).map((p) => `:${p}`), { nil: '' });
-const path = fc.array(trickyString(4).map((segment) => urlSafe(segment).replaceAll('?', '')), { maxLength: 4 }).map((segments) => `/${segments.join('/')}`);
-const query = fc.option(
-  fc.array(fc.tuple(trickyString(3), trickyString(4)).map(([k, v]) => `${urlSafe(k)}=${urlSafe(v)}`), { minLength: 1, maxLength: 4 }).map((pairs) => `?${pairs.join('&')}`),
+const userinfo = fc.option(
+  fc.tuple(fc.stringMatching(/^[a-z0-9]{1,6}$/), fc.stringMatching(/^[A-Za-z0-9]{0,6}$/)).map(([u, p]) => `${u}:${p}@`),
   { nil: '' },
 );
-const url = fc.tuple(fc.constantFrom('https', 'http', 'HTTPS'), userinfo, host, port, path, query).map(([s, u, h, p, pa, q]) => `${s}://${u}${h}${p}${pa}${q}`);
+const port = fc.option(
+  fc.oneof(fc.constantFrom(80, 443, 8443), fc.integer({ min: 1, max: 65535 })).map((p) => `:${p}`),
+  { nil: '' },
+);
+const path = fc
+  .array(
+    trickyString(4).map((segment) => urlSafe(segment).replaceAll('?', '')),
+    { maxLength: 4 },
+  )
+  .map((segments) => `/${segments.join('/')}`);
+const query = fc.option(
+  fc
+    .array(
+      fc.tuple(trickyString(3), trickyString(4)).map(([k, v]) => `${urlSafe(k)}=${urlSafe(v)}`),
+      { minLength: 1, maxLength: 4 },
+    )
+    .map((pairs) => `?${pairs.join('&')}`),
+  { nil: '' },
+);
+const url = fc
+  .tuple(fc.constantFrom('https', 'http', 'HTTPS'), userinfo, host, port, path, query)
+  .map(([s, u, h, p, pa, q]) => `${s}://${u}${h}${p}${pa}${q}`);
 
 const key = fc.oneof(fc.constantFrom('AccountSid', 'RoomSid', 'Digits', 'Sid', 'SidAccount', 'a', 'A', ''), trickyString(3));
 const params = fc.array(fc.tuple(key, trickyString(5)), { maxLength: 12 }).map((pairs) => pairs as FormParam[]);
@@ -100,12 +129,22 @@ describe('verifier against twilio-node (property)', () => {
           const body = Buffer.from(s.json);
           const signedUrl = `${s.url}${s.url.includes('?') ? '&' : '?'}bodySHA256=${bodySha256Hex(body)}`;
           list = [];
-          request = { url: signedUrl, signature: referenceSignature(secretValue, signedUrl, [], sha256), contentType: 'application/json', body };
+          request = {
+            url: signedUrl,
+            signature: referenceSignature(secretValue, signedUrl, [], sha256),
+            contentType: 'application/json',
+            body,
+          };
         } else {
           list = s.params;
           let encoded = new URLSearchParams(list as [string, string][]).toString();
           if (s.spaceAsPercent) encoded = encoded.replaceAll('+', '%20');
-          request = { url: s.url, signature: referenceSignature(secretValue, s.url, list, sha256), contentType: FORM, body: Buffer.from(encoded) };
+          request = {
+            url: s.url,
+            signature: referenceSignature(secretValue, s.url, list, sha256),
+            contentType: FORM,
+            body: Buffer.from(encoded),
+          };
         }
         if (sha256) {
           seen.sha256++;
@@ -146,7 +185,8 @@ describe('verifier against twilio-node (property)', () => {
             } catch {
               reparsed = undefined;
             }
-            const stillSigned = reparsed !== undefined && referenceSignature(secretValue, request.url, reparsed, sha256) === request.signature;
+            const stillSigned =
+              reparsed !== undefined && referenceSignature(secretValue, request.url, reparsed, sha256) === request.signature;
             expect(bodyVerdict.ok).toBe(stillSigned);
             if (reparsed === undefined) expect(bodyVerdict).toMatchObject({ reason: 'malformed-body' });
           }
@@ -156,8 +196,13 @@ describe('verifier against twilio-node (property)', () => {
         if (list.length > 0) {
           const index = seed % list.length;
           const [k, v] = list[index]!;
-          const changed = list.map((pair, i) => (i === index ? ([k, v.length > 0 ? mutateString(v, seed, 'aZ0+%é😀 ') : 'x'] as const) : pair));
-          const paramVerdict = verifier.verify({ ...request, body: Buffer.from(new URLSearchParams(changed as [string, string][]).toString()) });
+          const changed = list.map((pair, i) =>
+            i === index ? ([k, v.length > 0 ? mutateString(v, seed, 'aZ0+%é😀 ') : 'x'] as const) : pair,
+          );
+          const paramVerdict = verifier.verify({
+            ...request,
+            body: Buffer.from(new URLSearchParams(changed as [string, string][]).toString()),
+          });
           const collision = referenceSignature(secretValue, request.url, changed, sha256) === request.signature;
           if (collision) seen.paramCollision++;
           expect(paramVerdict.ok).toBe(collision);
@@ -173,7 +218,10 @@ describe('verifier against twilio-node (property)', () => {
   }, 120_000);
 
   it('the UTF-16 (twilio-node) and byte (Twilio docs) orders disagree for astral vs U+E000–U+FFFF keys; both verify', () => {
-    const list: FormParam[] = [['\uFF01', '1'], ['😀', '2']];
+    const list: FormParam[] = [
+      ['\uFF01', '1'],
+      ['😀', '2'],
+    ];
     const u = 'https://example.com/cb';
     const node = twilio.getExpectedTwilioSignature('tok', u, paramObject(list));
     const ours = computeTwilioSignature('tok', u, list);

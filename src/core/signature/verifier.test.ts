@@ -24,8 +24,27 @@ describe('reference vectors', () => {
     ['http with :1234', 'http://mycompany.com:1234/myapp.php?foo=1&bar=2', PARAMS, 'Zmvh+3yNM1Phv2jhDCwEM3q5ebU='],
     ['https with :1234', 'https://mycompany.com:1234/myapp.php?foo=1&bar=2', PARAMS, 'CYn1h0gLBdNxDGkKJg6hYohgeD8='],
     ['upper-case host', 'https://MyCompany.com/myapp.php?foo=1&bar=2', PARAMS, 'g9IN/x4Cft2g517EjYvEvM/W7LU='],
-    ['repeated key', BASE, [['MessagingBinding.Address', '+1325xxxxxxx'], ['MessagingBinding.Address', '+1415xxxxxxx']], '83O6e2vORAoJHUNzJjDWN1jz+BA='],
-    ['repeated values, duplicates once', BASE, [['Sid', 'CA123'], ['SidAccount', 'AC123'], ['Digits', '5678'], ['Digits', '1234'], ['Digits', '1234']], 'IK+Dwps556ElfBT0I3Rgjkr1wJU='],
+    [
+      'repeated key',
+      BASE,
+      [
+        ['MessagingBinding.Address', '+1325xxxxxxx'],
+        ['MessagingBinding.Address', '+1415xxxxxxx'],
+      ],
+      '83O6e2vORAoJHUNzJjDWN1jz+BA=',
+    ],
+    [
+      'repeated values, duplicates once',
+      BASE,
+      [
+        ['Sid', 'CA123'],
+        ['SidAccount', 'AC123'],
+        ['Digits', '5678'],
+        ['Digits', '1234'],
+        ['Digits', '1234'],
+      ],
+      'IK+Dwps556ElfBT0I3Rgjkr1wJU=',
+    ],
   ] as const)('%s: signs and verifies', (_name, url, params, signature) => {
     expect(computeTwilioSignature(TOKEN, url, params)).toBe(signature);
     expect(verifier.verify({ url, signature, contentType: FORM, body: form(params) })).toMatchObject({ ok: true, secretId: 'primary' });
@@ -33,7 +52,9 @@ describe('reference vectors', () => {
 
   it('accepts the URL signed without the port when received with it, and the reverse', () => {
     const withPort = 'https://mycompany.com:443/myapp.php?foo=1&bar=2';
-    expect(verifier.verify({ url: withPort, signature: 'RSOYDt4T1cUTdK1PDd93/VVr8B8=', contentType: FORM, body: form(PARAMS) }).ok).toBe(true);
+    expect(verifier.verify({ url: withPort, signature: 'RSOYDt4T1cUTdK1PDd93/VVr8B8=', contentType: FORM, body: form(PARAMS) }).ok).toBe(
+      true,
+    );
     expect(verifier.verify({ url: BASE, signature: 'kvajT1Ptam85bY51eRf/AJRuM3w=', contentType: FORM, body: form(PARAMS) }).ok).toBe(true);
   });
 
@@ -45,7 +66,10 @@ describe('reference vectors', () => {
     const result = verifier.verify({ url, signature: 'y77kIzt2vzLz71DgmJGsen2scGs=', contentType: 'application/json', body });
     expect(result).toMatchObject({ ok: true, json: { property: 'value', boolean: true } });
     const tampered = Buffer.from('{"property": "value", "boolean": false}');
-    expect(verifier.verify({ url, signature: 'y77kIzt2vzLz71DgmJGsen2scGs=', contentType: 'application/json', body: tampered })).toEqual({ ok: false, reason: 'body-hash-mismatch' });
+    expect(verifier.verify({ url, signature: 'y77kIzt2vzLz71DgmJGsen2scGs=', contentType: 'application/json', body: tampered })).toEqual({
+      ok: false,
+      reason: 'body-hash-mismatch',
+    });
   });
 });
 
@@ -62,7 +86,7 @@ describe('failure reasons', () => {
     ['unsupported-content-type', { contentType: undefined }],
     ['malformed-body', { body: Buffer.from('a=%ZZ') }],
     ['malformed-body', { body: Buffer.from([0x61, 0x3d, 0xff]) }],
-    ['signature-mismatch', { signature: 'kvajT1Ptam85bY51eRf/AJRuM3w=' .replace('k', 'K') }],
+    ['signature-mismatch', { signature: 'kvajT1Ptam85bY51eRf/AJRuM3w='.replace('k', 'K') }],
     ['malformed-signature', { signature: 'RSOYDt4T1cUTdK1PDd93/VVr8B9=' }], // same bytes, non-canonical padding bits
     ['signature-mismatch', { body: form([...PARAMS.slice(0, 4), ['To', '+18005551213']]) }],
     ['signature-mismatch', { url: 'http://mycompany.com/myapp.php?foo=1&bar=2' }],
@@ -80,11 +104,21 @@ describe('failure reasons', () => {
         { id: `${b}/primary`, accountSid: b, algorithm: 'sha1', secret: 'token-b' },
       ],
     });
-    const params: FormParam[] = [['AccountSid', b], ['RoomSid', 'RM1']];
+    const params: FormParam[] = [
+      ['AccountSid', b],
+      ['RoomSid', 'RM1'],
+    ];
     const signature = computeTwilioSignature('token-b', BASE, params);
-    expect(scoped.verify({ url: BASE, signature, contentType: FORM, body: form(params) })).toMatchObject({ ok: true, secretId: `${b}/primary` });
+    expect(scoped.verify({ url: BASE, signature, contentType: FORM, body: form(params) })).toMatchObject({
+      ok: true,
+      secretId: `${b}/primary`,
+    });
     const stranger: FormParam[] = [['AccountSid', 'AC' + 'c'.repeat(32)]];
-    expect(scoped.verify({ url: BASE, signature, contentType: FORM, body: form(stranger) })).toEqual({ ok: false, reason: 'unknown-account', claimedAccountSid: 'AC' + 'c'.repeat(32) });
+    expect(scoped.verify({ url: BASE, signature, contentType: FORM, body: form(stranger) })).toEqual({
+      ok: false,
+      reason: 'unknown-account',
+      claimedAccountSid: 'AC' + 'c'.repeat(32),
+    });
   });
 
   it('accepts the previous token during a rotation and says which one matched', () => {
@@ -105,7 +139,10 @@ describe('failure reasons', () => {
     expect(v.verify(request)).toMatchObject({ ok: true, secretId: 'shared:k1' });
     expect(v.verify({ ...request, signatureSettings: 'key=k2,algorithm=HMAC_SHA256' })).toMatchObject({ ok: false, reason: 'unknown-key' });
     // A SHA-1 signature is not accepted where SHA-256 is announced.
-    expect(v.verify({ ...good, signatureSettings: 'key=k1,algorithm=HMAC_SHA256' })).toMatchObject({ ok: false, reason: 'malformed-signature' });
+    expect(v.verify({ ...good, signatureSettings: 'key=k1,algorithm=HMAC_SHA256' })).toMatchObject({
+      ok: false,
+      reason: 'malformed-signature',
+    });
   });
 
   it(`costs at most ${MAX_HMACS} HMACs however many secrets are configured`, async () => {
@@ -132,21 +169,33 @@ describe('failure reasons', () => {
         { id: 'shared:k2', algorithm: 'sha1', keyId: 'k2', secret: 'sha1-shared' },
       ],
     });
-    const params: FormParam[] = [['AccountSid', a], ['RoomSid', 'RM1']];
+    const params: FormParam[] = [
+      ['AccountSid', a],
+      ['RoomSid', 'RM1'],
+    ];
     const signature = computeTwilioSignature('shared-secret', BASE, params, 'sha256');
     const request = { url: BASE, signature, contentType: FORM, body: form(params), signatureSettings: 'key=k1,algorithm=HMAC_SHA256' };
     expect(v.verify(request)).toMatchObject({ ok: true, secretId: `${a}/shared:k1` });
-    const other: FormParam[] = [['AccountSid', 'AC' + 'b'.repeat(32)], ['RoomSid', 'RM1']];
+    const other: FormParam[] = [
+      ['AccountSid', 'AC' + 'b'.repeat(32)],
+      ['RoomSid', 'RM1'],
+    ];
     expect(v.verify({ ...request, body: form(other) })).toMatchObject({ ok: false, reason: 'unknown-account' });
     // A key announced without its algorithm, or with HMAC_SHA1, is a SHA-1 shared key.
     const sha1 = computeTwilioSignature('sha1-shared', BASE, params);
     expect(v.verify({ ...request, signature: sha1, signatureSettings: 'key=k2' })).toMatchObject({ ok: true, secretId: 'shared:k2' });
-    expect(v.verify({ ...request, signature: sha1, signatureSettings: 'key=k2,algorithm=HMAC_SHA1' })).toMatchObject({ ok: true, secretId: 'shared:k2' });
+    expect(v.verify({ ...request, signature: sha1, signatureSettings: 'key=k2,algorithm=HMAC_SHA1' })).toMatchObject({
+      ok: true,
+      secretId: 'shared:k2',
+    });
     // HMAC_SHA256 without a key names no key.
     expect(v.verify({ ...request, signatureSettings: 'algorithm=HMAC_SHA256' })).toMatchObject({ ok: false, reason: 'unknown-key' });
     // algorithm=HMAC_SHA1 alone is the auth token.
     const byToken = computeTwilioSignature(TOKEN, BASE, params);
-    expect(v.verify({ ...request, signature: byToken, signatureSettings: 'algorithm=HMAC_SHA1' })).toMatchObject({ ok: true, secretId: `${a}/primary` });
+    expect(v.verify({ ...request, signature: byToken, signatureSettings: 'algorithm=HMAC_SHA1' })).toMatchObject({
+      ok: true,
+      secretId: `${a}/primary`,
+    });
   });
 
   it('JSON: a URL without a well-formed bodySHA256, or a body that is not JSON', () => {
@@ -155,7 +204,12 @@ describe('failure reasons', () => {
     expect(verifier.verify(noHash)).toEqual({ ok: false, reason: 'body-hash-mismatch' });
     const notJson = Buffer.from('{"a":');
     const url = `${BASE}&bodySHA256=${bodySha256Hex(notJson)}`;
-    const signed = { url, signature: computeTwilioSignature(TOKEN, url, []), contentType: 'application/json; charset=utf-8', body: notJson };
+    const signed = {
+      url,
+      signature: computeTwilioSignature(TOKEN, url, []),
+      contentType: 'application/json; charset=utf-8',
+      body: notJson,
+    };
     expect(verifier.verify(signed)).toEqual({ ok: false, reason: 'malformed-body' });
   });
 
@@ -187,4 +241,3 @@ describe('failure reasons', () => {
     expect(count).toBe(0);
   });
 });
-

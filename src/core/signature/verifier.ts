@@ -110,7 +110,10 @@ export function createTwilioVerifier(options: { secrets: readonly SigningSecret[
   const tokensByAccount = new Map<string, PreparedSecret[]>();
   for (const secret of tokens) {
     if (secret.accountSid !== undefined && !tokensByAccount.has(secret.accountSid)) {
-      tokensByAccount.set(secret.accountSid, tokens.filter((t) => t.accountSid === undefined || t.accountSid === secret.accountSid));
+      tokensByAccount.set(
+        secret.accountSid,
+        tokens.filter((t) => t.accountSid === undefined || t.accountSid === secret.accountSid),
+      );
     }
   }
   const sharedKeys = prepared.filter((secret) => secret.keyId !== undefined);
@@ -161,7 +164,10 @@ export function createTwilioVerifier(options: { secrets: readonly SigningSecret[
       if (settings !== undefined) {
         const named = sharedKeys.filter((secret) => secret.keyId === settings.keyId && secret.algorithm === algorithm);
         if (named.length === 0) return refuse('unknown-key', claimedAccountSid);
-        candidates = claimedAccountSid === undefined ? named : named.filter((secret) => secret.accountSid === undefined || secret.accountSid === claimedAccountSid);
+        candidates =
+          claimedAccountSid === undefined
+            ? named
+            : named.filter((secret) => secret.accountSid === undefined || secret.accountSid === claimedAccountSid);
       } else if (claimedAccountSid === undefined) {
         // No AccountSid to choose by (a JSON body): every token is eligible, within the bound.
         candidates = tokens;

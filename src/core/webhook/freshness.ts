@@ -7,12 +7,7 @@ export type Freshness = 'fresh' | 'missing-timestamp' | 'stale' | 'future';
  *
  * @example checkFreshness('2026-01-01T10:00:00.000Z', new Date('2026-01-01T10:05:00Z'), 900_000, 300_000) === 'fresh'
  */
-export function checkFreshness(
-  timestamp: string | undefined,
-  now: Date,
-  maxAgeMs: number,
-  futureSkewMs: number,
-): Freshness {
+export function checkFreshness(timestamp: string | undefined, now: Date, maxAgeMs: number, futureSkewMs: number): Freshness {
   if (!timestamp || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/.test(timestamp)) {
     return 'missing-timestamp';
   }

@@ -60,7 +60,15 @@ describe('alert notifier', () => {
       }),
     });
     metrics = createMetrics();
-    notifier = new AlertNotifier({ url: options.targetUrl ?? url, secret: SECRET, logger, metrics, clock: () => now, minIntervalMs: WINDOW_MS, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) });
+    notifier = new AlertNotifier({
+      url: options.targetUrl ?? url,
+      secret: SECRET,
+      logger,
+      metrics,
+      clock: () => now,
+      minIntervalMs: WINDOW_MS,
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    });
     monitor = new SecurityMonitor({
       logger,
       metrics,
@@ -73,7 +81,8 @@ describe('alert notifier', () => {
     });
   };
   const refuse = () => monitor.refuse({ reason: 'signature-mismatch', remoteAddress: '203.0.113.7', path: '/webhooks/twilio/video' });
-  const quarantine = () => monitor.quarantine({ reason: 'identity-not-issued', remoteAddress: '203.0.113.7', path: '/webhooks/twilio/video' });
+  const quarantine = () =>
+    monitor.quarantine({ reason: 'identity-not-issued', remoteAddress: '203.0.113.7', path: '/webhooks/twilio/video' });
   const counter = async (name: string, labels: string) => {
     const text = await metrics.registry.metrics();
     return Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
@@ -109,9 +118,9 @@ describe('alert notifier', () => {
   });
 
   it('signs as Standard Webhooks does (the spec known-answer vector)', () => {
-    expect(signStandardWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}')).toBe(
-      'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
-    );
+    expect(
+      signStandardWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}'),
+    ).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
   });
 
   it('sends exactly one signed POST per window when a burst of refusals crosses the threshold', async () => {
@@ -149,7 +158,9 @@ describe('alert notifier', () => {
     await settle();
     const kinds = received.map((entry) => (JSON.parse(entry.body) as { data: { kind: string } }).data.kind);
     expect(kinds.sort()).toEqual(['quarantine', 'quarantine-rate']);
-    const rate = received.map((entry) => JSON.parse(entry.body) as { data: { kind: string; count: number } }).find((entry) => entry.data.kind === 'quarantine-rate')!;
+    const rate = received
+      .map((entry) => JSON.parse(entry.body) as { data: { kind: string; count: number } })
+      .find((entry) => entry.data.kind === 'quarantine-rate')!;
     expect(rate.data.count).toBe(4); // the first count above the threshold of 3
     expect(received.every((entry) => verifies(SECRET, entry))).toBe(true);
     expect(await counter('roomgate_alerts_total', 'kind="quarantine-rate"')).toBe(1);
@@ -211,7 +222,14 @@ describe('alert configuration', () => {
   it('is off unless both ROOMGATE_ALERT_URL and ROOMGATE_ALERT_SECRET are set', () => {
     expect(loadConfig(base).alertWebhook).toBeUndefined();
     expect(loadConfig(base).alertQuarantineThreshold).toBe(5);
-    expect(loadConfig({ ...base, ROOMGATE_ALERT_URL: 'https://alerts.example/h', ROOMGATE_ALERT_SECRET: SECRET, ROOMGATE_ALERT_QUARANTINES: '9' })).toMatchObject({
+    expect(
+      loadConfig({
+        ...base,
+        ROOMGATE_ALERT_URL: 'https://alerts.example/h',
+        ROOMGATE_ALERT_SECRET: SECRET,
+        ROOMGATE_ALERT_QUARANTINES: '9',
+      }),
+    ).toMatchObject({
       alertWebhook: { url: 'https://alerts.example/h', secret: SECRET },
       alertQuarantineThreshold: 9,
     });
@@ -228,7 +246,9 @@ describe('alert configuration', () => {
     };
     expect(attempt({ ROOMGATE_ALERT_URL: 'https://alerts.example/h' })).toMatch(/^ROOMGATE_ALERT_SECRET: required/);
     expect(attempt({ ROOMGATE_ALERT_SECRET: SECRET })).toMatch(/^ROOMGATE_ALERT_URL: required/);
-    expect(attempt({ ROOMGATE_ALERT_URL: 'ftp://alerts.example/h', ROOMGATE_ALERT_SECRET: SECRET })).toMatch(/^ROOMGATE_ALERT_URL: must be an http/);
+    expect(attempt({ ROOMGATE_ALERT_URL: 'ftp://alerts.example/h', ROOMGATE_ALERT_SECRET: SECRET })).toMatch(
+      /^ROOMGATE_ALERT_URL: must be an http/,
+    );
     const short = attempt({ ROOMGATE_ALERT_URL: 'https://alerts.example/h', ROOMGATE_ALERT_SECRET: 'short-secret-15' });
     expect(short).toMatch(/^ROOMGATE_ALERT_SECRET: must be at least 16 characters$/);
     expect(short).not.toContain('short-secret');

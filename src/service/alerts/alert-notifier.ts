@@ -102,7 +102,10 @@ export class AlertNotifier {
       metrics.alertDeliveries.inc({ outcome: 'failed' });
       // The message and code only: an error object could carry the request and its headers.
       const cause = (error as { cause?: { code?: unknown } }).cause;
-      logger.error({ alert: alert.kind, webhookId: id, error: (error as Error).name, code: typeof cause?.code === 'string' ? cause.code : undefined }, 'alert POST failed');
+      logger.error(
+        { alert: alert.kind, webhookId: id, error: (error as Error).name, code: typeof cause?.code === 'string' ? cause.code : undefined },
+        'alert POST failed',
+      );
     }
   }
 }

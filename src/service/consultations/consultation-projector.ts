@@ -21,7 +21,11 @@ export interface ProjectionResult {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export async function projectConsultations(trx: StoreTransaction, consultationIds: readonly string[], now: string): Promise<ProjectionResult> {
+export async function projectConsultations(
+  trx: StoreTransaction,
+  consultationIds: readonly string[],
+  now: string,
+): Promise<ProjectionResult> {
   const live: LiveEvent[] = [];
   let queuedEffects = false;
   // Another instance may be projecting the same consultation from callbacks this transaction
@@ -97,11 +101,18 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
   const at = now;
   const base = { tenantId: consultation.tenant_id, consultationId: id, at };
   const live: LiveEvent[] = [];
-  if (before.status !== record.status) live.push({ ...base, type: 'consultation.status', data: { from: before.status, to: record.status } });
+  if (before.status !== record.status)
+    live.push({ ...base, type: 'consultation.status', data: { from: before.status, to: record.status } });
   for (const session of record.sessions) {
     const previous = before.sessions.get(session.participantSid);
-    if (!previous && session.connectedAt !== null) live.push({ ...base, type: 'participant.joined', data: { identity: session.identity, role: session.role, at: iso(session.connectedAt) } });
-    if (session.disconnectedAt !== null && !previous?.disconnected_at) live.push({ ...base, type: 'participant.left', data: { identity: session.identity, at: iso(session.disconnectedAt) } });
+    if (!previous && session.connectedAt !== null)
+      live.push({
+        ...base,
+        type: 'participant.joined',
+        data: { identity: session.identity, role: session.role, at: iso(session.connectedAt) },
+      });
+    if (session.disconnectedAt !== null && !previous?.disconnected_at)
+      live.push({ ...base, type: 'participant.left', data: { identity: session.identity, at: iso(session.disconnectedAt) } });
   }
   for (const recording of record.recordings) {
     if (recording.status === 'completed' && before.recordings.get(recording.recordingSid)?.status !== 'completed') {
@@ -112,17 +123,34 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
     live.push({ ...base, type: 'composition.available', data: { compositionSid: record.composition.compositionSid } });
   }
   const billing = record.effects.find((effect) => effect.kind === 'record-billing');
-  if (billing && !before.billing) live.push({ ...base, type: 'billing.recorded', data: { billableSeconds: billing.billing.billableSeconds, roundedSeconds: billing.billing.roundedSeconds } });
+  if (billing && !before.billing)
+    live.push({
+      ...base,
+      type: 'billing.recorded',
+      data: { billableSeconds: billing.billing.billableSeconds, roundedSeconds: billing.billing.roundedSeconds },
+    });
   return { live, queuedEffects };
 }
 
 async function snapshot(trx: StoreTransaction, id: string) {
   const [row, sessions, recordings, composition, billing] = await Promise.all([
     trx.selectFrom('consultations').select(['status', 'started_at', 'ended_at']).where('id', '=', id).executeTakeFirstOrThrow(),
-    trx.selectFrom('participant_sessions').select(['participant_sid', 'identity', 'connected_at', 'disconnected_at']).where('consultation_id', '=', id).execute(),
-    trx.selectFrom('recordings').select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at']).where('consultation_id', '=', id).execute(),
+    trx
+      .selectFrom('participant_sessions')
+      .select(['participant_sid', 'identity', 'connected_at', 'disconnected_at'])
+      .where('consultation_id', '=', id)
+      .execute(),
+    trx
+      .selectFrom('recordings')
+      .select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at'])
+      .where('consultation_id', '=', id)
+      .execute(),
     trx.selectFrom('compositions').select(['status', 'composition_sid', 'media_uri']).where('consultation_id', '=', id).executeTakeFirst(),
-    trx.selectFrom('billing_records').select(['billable_seconds', 'rounded_seconds', 'intervals']).where('consultation_id', '=', id).executeTakeFirst(),
+    trx
+      .selectFrom('billing_records')
+      .select(['billable_seconds', 'rounded_seconds', 'intervals'])
+      .where('consultation_id', '=', id)
+      .executeTakeFirst(),
   ]);
   return {
     status: row.status,
@@ -147,23 +175,44 @@ async function writeSessions(trx: StoreTransaction, id: string, record: Consulta
   for (const session of record.sessions) {
     if (session.connectedAt === null) continue;
     keep.add(session.participantSid);
-    const fields = { identity: session.identity ?? '', connected_at: iso(session.connectedAt)!, disconnected_at: iso(session.disconnectedAt) };
+    const fields = {
+      identity: session.identity ?? '',
+      connected_at: iso(session.connectedAt)!,
+      disconnected_at: iso(session.disconnectedAt),
+    };
     const previous = before.get(session.participantSid);
     if (same(previous, fields)) continue;
     if (previous) {
-      await trx.updateTable('participant_sessions').set(fields).where('consultation_id', '=', id).where('participant_sid', '=', session.participantSid).execute();
+      await trx
+        .updateTable('participant_sessions')
+        .set(fields)
+        .where('consultation_id', '=', id)
+        .where('participant_sid', '=', session.participantSid)
+        .execute();
     } else {
       await trx
         .insertInto('participant_sessions')
-        .values({ id: `ps_${id}_${session.participantSid}`.slice(0, 64), consultation_id: id, participant_sid: session.participantSid, ...fields })
+        .values({
+          id: `ps_${id}_${session.participantSid}`.slice(0, 64),
+          consultation_id: id,
+          participant_sid: session.participantSid,
+          ...fields,
+        })
         .execute();
     }
   }
   const gone = [...before.keys()].filter((sid) => !keep.has(sid));
-  if (gone.length > 0) await trx.deleteFrom('participant_sessions').where('consultation_id', '=', id).where('participant_sid', 'in', gone).execute();
+  if (gone.length > 0)
+    await trx.deleteFrom('participant_sessions').where('consultation_id', '=', id).where('participant_sid', 'in', gone).execute();
 }
 
-async function writeRecordings(trx: StoreTransaction, id: string, record: ConsultationRecord, before: Snapshot['recordings'], now: string): Promise<void> {
+async function writeRecordings(
+  trx: StoreTransaction,
+  id: string,
+  record: ConsultationRecord,
+  before: Snapshot['recordings'],
+  now: string,
+): Promise<void> {
   for (const recording of record.recordings) {
     const fields = {
       track_name: recording.trackName ?? null,
@@ -187,7 +236,13 @@ async function writeRecordings(trx: StoreTransaction, id: string, record: Consul
   }
 }
 
-async function writeComposition(trx: StoreTransaction, id: string, record: ConsultationRecord, before: Snapshot['composition'], now: string): Promise<void> {
+async function writeComposition(
+  trx: StoreTransaction,
+  id: string,
+  record: ConsultationRecord,
+  before: Snapshot['composition'],
+  now: string,
+): Promise<void> {
   if (record.composition.status === 'none') return;
   const unchanged =
     before?.status === record.composition.status &&
@@ -219,7 +274,9 @@ async function writeEffects(
   let queued = false;
   const outboxKeys = record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key);
   const known = new Set(
-    outboxKeys.length === 0 ? [] : (await trx.selectFrom('outbox').select('dedupe_key').where('dedupe_key', 'in', outboxKeys).execute()).map((row) => row.dedupe_key),
+    outboxKeys.length === 0
+      ? []
+      : (await trx.selectFrom('outbox').select('dedupe_key').where('dedupe_key', 'in', outboxKeys).execute()).map((row) => row.dedupe_key),
   );
   for (const effect of record.effects) {
     if (effect.kind === 'record-billing') {
@@ -229,26 +286,36 @@ async function writeEffects(
         intervals: JSON.stringify(effect.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) }))),
       };
       if (same(billed, row)) continue;
-      const inserted = await insertIfAbsent(trx, 'billing_records', { consultation_id: id }, { id: newId('bil'), consultation_id: id, tenant_id: tenantId, created_at: now, ...row });
+      const inserted = await insertIfAbsent(
+        trx,
+        'billing_records',
+        { consultation_id: id },
+        { id: newId('bil'), consultation_id: id, tenant_id: tenantId, created_at: now, ...row },
+      );
       // Still one record: a late event that changes the overlap corrects it in place.
       if (!inserted) await trx.updateTable('billing_records').set(row).where('consultation_id', '=', id).execute();
       continue;
     }
     if (known.has(effect.key)) continue;
-    const inserted = await insertIfAbsent(trx, 'outbox', { dedupe_key: effect.key }, {
-      id: newId('obx'),
-      kind: effect.kind,
-      dedupe_key: effect.key,
-      payload: JSON.stringify({ consultationId: id, roomSid }),
-      status: 'pending',
-      attempts: 0,
-      next_attempt_at: now,
-      locked_by: null,
-      locked_until: null,
-      last_error: null,
-      created_at: now,
-      done_at: null,
-    });
+    const inserted = await insertIfAbsent(
+      trx,
+      'outbox',
+      { dedupe_key: effect.key },
+      {
+        id: newId('obx'),
+        kind: effect.kind,
+        dedupe_key: effect.key,
+        payload: JSON.stringify({ consultationId: id, roomSid }),
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        locked_by: null,
+        locked_until: null,
+        last_error: null,
+        created_at: now,
+        done_at: null,
+      },
+    );
     queued ||= inserted;
   }
   return queued;

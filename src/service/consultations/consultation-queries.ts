@@ -2,12 +2,7 @@
 import type { Store } from '../../storage/store.js';
 
 export async function findTenantConsultation(store: Store, tenantId: string, id: string) {
-  return store.db
-    .selectFrom('consultations')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('id', '=', id)
-    .executeTakeFirst();
+  return store.db.selectFrom('consultations').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
 }
 
 /** The consultation as the API shows it: state, participants with their intervals, timeline. */
@@ -31,7 +26,11 @@ export async function loadConsultationView(store: Store, tenantId: string, id: s
           .orderBy('id')
           .execute()
       : Promise.resolve([]),
-    store.db.selectFrom('billing_records').select(['id', 'billable_seconds', 'rounded_seconds', 'created_at']).where('consultation_id', '=', id).executeTakeFirst(),
+    store.db
+      .selectFrom('billing_records')
+      .select(['id', 'billable_seconds', 'rounded_seconds', 'created_at'])
+      .where('consultation_id', '=', id)
+      .executeTakeFirst(),
   ]);
   return {
     id: consultation.id,
@@ -48,7 +47,11 @@ export async function loadConsultationView(store: Store, tenantId: string, id: s
       role: participant.role,
       sessions: sessions
         .filter((session) => session.identity === participant.identity)
-        .map((session) => ({ participantSid: session.participant_sid, connectedAt: session.connected_at, disconnectedAt: session.disconnected_at })),
+        .map((session) => ({
+          participantSid: session.participant_sid,
+          connectedAt: session.connected_at,
+          disconnectedAt: session.disconnected_at,
+        })),
     })),
     timeline: timeline.map((entry) => ({
       event: entry.event_type,
@@ -57,7 +60,12 @@ export async function loadConsultationView(store: Store, tenantId: string, id: s
       status: entry.status,
     })),
     billing: billing
-      ? { id: billing.id, billableSeconds: billing.billable_seconds, roundedSeconds: billing.rounded_seconds, recordedAt: billing.created_at }
+      ? {
+          id: billing.id,
+          billableSeconds: billing.billable_seconds,
+          roundedSeconds: billing.rounded_seconds,
+          recordedAt: billing.created_at,
+        }
       : null,
   };
 }

@@ -79,7 +79,9 @@ export class ProjectionWorker {
         const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()));
         if (result.queuedEffects) this.options.onOutbox();
         if (result.live.length > 0) {
-          this.options.live.publish(result.live).catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not publish live events'));
+          this.options.live
+            .publish(result.live)
+            .catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not publish live events'));
         }
       } catch (error) {
         for (const id of ids) this.dirty.add(id);

@@ -10,7 +10,13 @@ import type { Logger } from 'pino';
 export interface LiveEvent {
   readonly tenantId: string;
   readonly consultationId: string;
-  readonly type: 'consultation.status' | 'participant.joined' | 'participant.left' | 'recording.available' | 'composition.available' | 'billing.recorded';
+  readonly type:
+    | 'consultation.status'
+    | 'participant.joined'
+    | 'participant.left'
+    | 'recording.available'
+    | 'composition.available'
+    | 'billing.recorded';
   readonly at: string;
   readonly data: Record<string, unknown>;
 }

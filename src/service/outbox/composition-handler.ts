@@ -31,7 +31,11 @@ export function createCompositionHandler(options: {
     const now = options.clock().toISOString();
     await options.store.transaction(async (trx) => {
       await ensureCompositionRow(trx, consultationId, now);
-      const row = await trx.selectFrom('compositions').select(['composition_sid', 'attempts', 'status']).where('consultation_id', '=', consultationId).executeTakeFirstOrThrow();
+      const row = await trx
+        .selectFrom('compositions')
+        .select(['composition_sid', 'attempts', 'status'])
+        .where('consultation_id', '=', consultationId)
+        .executeTakeFirstOrThrow();
       if (row.composition_sid === composition.sid) return;
       await trx
         .updateTable('compositions')

@@ -66,10 +66,19 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
           }),
       );
       // Both poll as fast as they can, at the same time, until nothing is left.
-      await Promise.all(workers.map(async (worker) => { while ((await worker.runOnce()) > 0); }));
+      await Promise.all(
+        workers.map(async (worker) => {
+          while ((await worker.runOnce()) > 0);
+        }),
+      );
       expect(runs.size).toBe(200);
       expect([...runs.values()].filter((by) => by.length !== 1)).toEqual([]);
-      const pending = await stores[0]!.db.selectFrom('outbox').select('id').where('kind', '=', 'count').where('status', '!=', 'done').execute();
+      const pending = await stores[0]!.db
+        .selectFrom('outbox')
+        .select('id')
+        .where('kind', '=', 'count')
+        .where('status', '!=', 'done')
+        .execute();
       expect(pending).toEqual([]);
     });
 
@@ -98,7 +107,12 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
       await worker.runOnce();
       now += 2_000;
       await worker.runOnce();
-      const rows = await stores[0]!.db.selectFrom('outbox').select(['kind', 'status', 'attempts', 'last_error']).where('kind', 'in', ['flaky', 'broken']).orderBy('kind').execute();
+      const rows = await stores[0]!.db
+        .selectFrom('outbox')
+        .select(['kind', 'status', 'attempts', 'last_error'])
+        .where('kind', 'in', ['flaky', 'broken'])
+        .orderBy('kind')
+        .execute();
       expect(rows).toEqual([
         { kind: 'broken', status: 'failed', attempts: 1, last_error: 'Twilio answered 400' },
         { kind: 'flaky', status: 'done', attempts: 3, last_error: null },

@@ -123,7 +123,13 @@ export class OutboxWorker {
         .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 1) {
-        claimed.push({ id: row.id, kind: row.kind, dedupeKey: row.dedupe_key, payload: JSON.parse(row.payload) as Record<string, unknown>, attempts: row.attempts });
+        claimed.push({
+          id: row.id,
+          kind: row.kind,
+          dedupeKey: row.dedupe_key,
+          payload: JSON.parse(row.payload) as Record<string, unknown>,
+          attempts: row.attempts,
+        });
       }
     }
     return claimed;
@@ -162,7 +168,10 @@ export class OutboxWorker {
         .execute();
       if (give_up) {
         this.options.metrics?.alerts.inc({ kind: 'outbox-failed' });
-        logger.error({ alert: 'outbox-failed', outbox: entry.kind, key: entry.dedupeKey, attempts, error: message }, 'outbox entry failed for good');
+        logger.error(
+          { alert: 'outbox-failed', outbox: entry.kind, key: entry.dedupeKey, attempts, error: message },
+          'outbox entry failed for good',
+        );
       } else {
         logger.warn({ outbox: entry.kind, key: entry.dedupeKey, attempts, backoffMs, error: message }, 'outbox entry failed; will retry');
       }

@@ -63,12 +63,29 @@ export class RetentionSchedule {
     const startedAt = clock();
     try {
       const report = await runRetention(store, { now: startedAt, replayWindowMs });
-      audit.record({ tenantId: null, actor: 'retention-schedule', action: 'retention.run', target: 'all-tenants', outcome: 'completed', detail: { totals: report.totals } });
-      logger.info({ retention: report.totals, tenants: report.tenants.length, ms: clock().getTime() - startedAt.getTime() }, 'retention run completed');
+      audit.record({
+        tenantId: null,
+        actor: 'retention-schedule',
+        action: 'retention.run',
+        target: 'all-tenants',
+        outcome: 'completed',
+        detail: { totals: report.totals },
+      });
+      logger.info(
+        { retention: report.totals, tenants: report.tenants.length, ms: clock().getTime() - startedAt.getTime() },
+        'retention run completed',
+      );
       return report;
     } catch (error) {
       // A failed tenant transaction rolled back whole; the next run tries again.
-      audit.record({ tenantId: null, actor: 'retention-schedule', action: 'retention.run', target: 'all-tenants', outcome: 'failed', detail: { error: (error as Error).message } });
+      audit.record({
+        tenantId: null,
+        actor: 'retention-schedule',
+        action: 'retention.run',
+        target: 'all-tenants',
+        outcome: 'failed',
+        detail: { error: (error as Error).message },
+      });
       logger.error({ err: error }, 'retention run failed; the next run will try again');
       return undefined;
     }

@@ -44,7 +44,14 @@ for (const engine of enginesUnderTest()) {
       const id = newId('ten');
       await store.db
         .insertInto('tenants')
-        .values({ id, slug: `t-${id.slice(-8)}`, name: 'Clinic', kind: 'human', retention_days: retentionDays, created_at: ago(1000 * DAY) })
+        .values({
+          id,
+          slug: `t-${id.slice(-8)}`,
+          name: 'Clinic',
+          kind: 'human',
+          retention_days: retentionDays,
+          created_at: ago(1000 * DAY),
+        })
         .execute();
       return id;
     }
@@ -85,13 +92,27 @@ for (const engine of enginesUnderTest()) {
         const participantId = newId('par');
         await store.db
           .insertInto('participants')
-          .values({ id: participantId, consultation_id: id, identity, role: identity.split('-')[0]!, participant_sid: `PA${participantId.slice(-30)}`, created_at: spec.createdAt })
+          .values({
+            id: participantId,
+            consultation_id: id,
+            identity,
+            role: identity.split('-')[0]!,
+            participant_sid: `PA${participantId.slice(-30)}`,
+            created_at: spec.createdAt,
+          })
           .execute();
         add('participants', participantId, spec.goes);
         const sessionId = newId('pss');
         await store.db
           .insertInto('participant_sessions')
-          .values({ id: sessionId, consultation_id: id, participant_sid: `PA${participantId.slice(-30)}`, identity, connected_at: spec.createdAt, disconnected_at: spec.endedAt })
+          .values({
+            id: sessionId,
+            consultation_id: id,
+            participant_sid: `PA${participantId.slice(-30)}`,
+            identity,
+            connected_at: spec.createdAt,
+            disconnected_at: spec.endedAt,
+          })
           .execute();
         add('participant_sessions', sessionId, spec.goes);
         await store.db
@@ -103,13 +124,33 @@ for (const engine of enginesUnderTest()) {
       const recordingId = newId('rec');
       await store.db
         .insertInto('recordings')
-        .values({ id: recordingId, consultation_id: id, recording_sid: `RT${recordingId.slice(-30)}`, track_name: 'audio', status: 'completed', duration: 60, size: 1000, media_uri: null, created_at: at, completed_at: at })
+        .values({
+          id: recordingId,
+          consultation_id: id,
+          recording_sid: `RT${recordingId.slice(-30)}`,
+          track_name: 'audio',
+          status: 'completed',
+          duration: 60,
+          size: 1000,
+          media_uri: null,
+          created_at: at,
+          completed_at: at,
+        })
         .execute();
       add('recordings', recordingId, spec.goes);
       const compositionRowId = newId('cmp');
       await store.db
         .insertInto('compositions')
-        .values({ id: compositionRowId, consultation_id: id, composition_sid: compositionSid, status: 'available', attempts: 1, media_uri: null, created_at: at, updated_at: at })
+        .values({
+          id: compositionRowId,
+          consultation_id: id,
+          composition_sid: compositionSid,
+          status: 'available',
+          attempts: 1,
+          media_uri: null,
+          created_at: at,
+          updated_at: at,
+        })
         .execute();
       add('compositions', compositionRowId, spec.goes);
       const callbacks: { roomSid: string | null; compositionSid: string | null; receivedAt: string }[] = [
@@ -124,14 +165,27 @@ for (const engine of enginesUnderTest()) {
         const billingId = newId('bil');
         await store.db
           .insertInto('billing_records')
-          .values({ id: billingId, consultation_id: id, tenant_id: tenantId, billable_seconds: 600, rounded_seconds: 600, intervals: '[]', created_at: at })
+          .values({
+            id: billingId,
+            consultation_id: id,
+            tenant_id: tenantId,
+            billable_seconds: 600,
+            rounded_seconds: 600,
+            intervals: '[]',
+            created_at: at,
+          })
           .execute();
         add('billing_records', billingId, false);
       }
       return id;
     }
 
-    async function insertCallback(spec: { roomSid: string | null; compositionSid: string | null; receivedAt: string; status?: 'accepted' | 'unmatched' }) {
+    async function insertCallback(spec: {
+      roomSid: string | null;
+      compositionSid: string | null;
+      receivedAt: string;
+      status?: 'accepted' | 'unmatched';
+    }) {
       const id = newId('cb');
       await store.db
         .insertInto('callbacks')
@@ -160,7 +214,16 @@ for (const engine of enginesUnderTest()) {
       const id = newId('aud');
       await store.db
         .insertInto('audit_log')
-        .values({ id, tenant_id: tenantId, actor: 'key_x', action: 'token.issue', target: 'con_x', outcome: 'issued', detail: '{}', created_at: createdAt })
+        .values({
+          id,
+          tenant_id: tenantId,
+          actor: 'key_x',
+          action: 'token.issue',
+          target: 'con_x',
+          outcome: 'issued',
+          detail: '{}',
+          created_at: createdAt,
+        })
         .execute();
       add('audit_log', id, goes);
     }
@@ -169,7 +232,15 @@ for (const engine of enginesUnderTest()) {
       const id = newId('sev');
       await store.db
         .insertInto('security_events')
-        .values({ id, reason: 'signature-mismatch', remote_address: '203.0.113.9', path: '/webhooks/twilio/video', claimed_account_sid: null, detail: '{}', created_at: createdAt })
+        .values({
+          id,
+          reason: 'signature-mismatch',
+          remote_address: '203.0.113.9',
+          path: '/webhooks/twilio/video',
+          claimed_account_sid: null,
+          detail: '{}',
+          created_at: createdAt,
+        })
         .execute();
       add('security_events', id, goes);
     }
@@ -178,14 +249,30 @@ for (const engine of enginesUnderTest()) {
       const id = newId('obx');
       await store.db
         .insertInto('outbox')
-        .values({ id, kind: 'request-composition', dedupe_key: id, payload: '{}', status, attempts: 1, next_attempt_at: at, locked_by: null, locked_until: null, last_error: null, created_at: at, done_at: status === 'done' ? at : null })
+        .values({
+          id,
+          kind: 'request-composition',
+          dedupe_key: id,
+          payload: '{}',
+          status,
+          attempts: 1,
+          next_attempt_at: at,
+          locked_by: null,
+          locked_until: null,
+          last_error: null,
+          created_at: at,
+          done_at: status === 'done' ? at : null,
+        })
         .execute();
       add('outbox', id, goes);
     }
 
     const expectedAfter = async (removedTables: (s: Seeded) => boolean) => {
       for (const table of [...RETENTION_TABLES, 'billing_records'] as Table[]) {
-        const want = seeded.filter((row) => row.table === table && !removedTables(row)).map((row) => row.key).sort();
+        const want = seeded
+          .filter((row) => row.table === table && !removedTables(row))
+          .map((row) => row.key)
+          .sort();
         expect(await keysOf(store, table), table).toEqual(want);
       }
     };
@@ -222,8 +309,18 @@ for (const engine of enginesUnderTest()) {
 
       const c = await tenant(1);
       // A late callback 5 min ago, then 19 min ago: both inside the 20 min replay window.
-      deferredTwice = await consultation(c, { createdAt: ago(3 * DAY), endedAt: ago(2 * DAY), lateCallbackAt: ago(5 * 60_000), goes: false });
-      deferredOnce = await consultation(c, { createdAt: ago(3 * DAY), endedAt: ago(2 * DAY), lateCallbackAt: ago(19 * 60_000), goes: false });
+      deferredTwice = await consultation(c, {
+        createdAt: ago(3 * DAY),
+        endedAt: ago(2 * DAY),
+        lateCallbackAt: ago(5 * 60_000),
+        goes: false,
+      });
+      deferredOnce = await consultation(c, {
+        createdAt: ago(3 * DAY),
+        endedAt: ago(2 * DAY),
+        lateCallbackAt: ago(19 * 60_000),
+        goes: false,
+      });
       await consultation(c, { createdAt: ago(3 * DAY), endedAt: ago(2 * DAY), goes: true });
       await audit(c, ago(2 * DAY), true);
 
@@ -233,9 +330,17 @@ for (const engine of enginesUnderTest()) {
       await securityEvent(ago(91 * DAY), true);
       await securityEvent(ago(89 * DAY), false);
       // Callbacks of rooms no consultation knows: 90 days.
-      add('callbacks', await insertCallback({ roomSid: 'RMunknown1', compositionSid: null, receivedAt: ago(91 * DAY), status: 'unmatched' }), true);
+      add(
+        'callbacks',
+        await insertCallback({ roomSid: 'RMunknown1', compositionSid: null, receivedAt: ago(91 * DAY), status: 'unmatched' }),
+        true,
+      );
       add('callbacks', await insertCallback({ roomSid: null, compositionSid: null, receivedAt: ago(91 * DAY), status: 'unmatched' }), true);
-      add('callbacks', await insertCallback({ roomSid: 'RMunknown2', compositionSid: null, receivedAt: ago(10 * DAY), status: 'unmatched' }), false);
+      add(
+        'callbacks',
+        await insertCallback({ roomSid: 'RMunknown2', compositionSid: null, receivedAt: ago(10 * DAY), status: 'unmatched' }),
+        false,
+      );
       await outbox('done', ago(91 * DAY), true);
       await outbox('done', ago(10 * DAY), false);
       await outbox('failed', ago(100 * DAY), false); // an operator must look at it first
@@ -263,7 +368,11 @@ for (const engine of enginesUnderTest()) {
       expect(byDays[1]).toMatchObject({ keptForBilling: 0, deferred: 2, removed: { consultations: 1, callbacks: 3 } });
       expect(report.global.removed).toMatchObject({ security_events: 1, audit_log: 1, callbacks: 2, outbox: 1 });
       // The stub: its row and billing record stay, nothing that names a person does.
-      const stubs = await store.db.selectFrom('billing_records').innerJoin('consultations', 'consultations.id', 'billing_records.consultation_id').select('consultations.id').execute();
+      const stubs = await store.db
+        .selectFrom('billing_records')
+        .innerJoin('consultations', 'consultations.id', 'billing_records.consultation_id')
+        .select('consultations.id')
+        .execute();
       expect(stubs).toHaveLength(2);
     });
 
@@ -272,7 +381,15 @@ for (const engine of enginesUnderTest()) {
       const report = await runRetention(store, { now: later, replayWindowMs: REPLAY_WINDOW_MS });
       const c = report.tenants.find((tenant) => tenant.retentionDays === 1)!;
       expect(c.deferred).toBe(1);
-      expect(c.removed).toMatchObject({ consultations: 1, participants: 2, participant_sessions: 2, issued_identities: 2, recordings: 1, compositions: 1, callbacks: 4 });
+      expect(c.removed).toMatchObject({
+        consultations: 1,
+        participants: 2,
+        participant_sessions: 2,
+        issued_identities: 2,
+        recordings: 1,
+        compositions: 1,
+        callbacks: 4,
+      });
       const consultations = (await store.db.selectFrom('consultations').select('id').execute()).map((row) => row.id);
       expect(consultations).toContain(deferredTwice);
       expect(consultations).not.toContain(deferredOnce);

@@ -179,7 +179,12 @@ async function purgeTenant(trx: StoreTransaction, tenantId: string, cutoff: stri
     const ids = chunk.map((row) => row.id);
     const roomSids = roomSidsOf(chunk);
     const compositionSids = (
-      await trx.selectFrom('compositions').select('composition_sid').where('consultation_id', 'in', ids).where('composition_sid', 'is not', null).execute()
+      await trx
+        .selectFrom('compositions')
+        .select('composition_sid')
+        .where('consultation_id', 'in', ids)
+        .where('composition_sid', 'is not', null)
+        .execute()
     ).map((row) => row.composition_sid!);
 
     if (roomSids.length > 0 || compositionSids.length > 0) {
@@ -201,7 +206,9 @@ async function purgeTenant(trx: StoreTransaction, tenantId: string, cutoff: stri
       removed[table] += deleted(await trx.deleteFrom(table).where('consultation_id', 'in', ids).executeTakeFirst());
     }
     const billed = new Set(
-      (await trx.selectFrom('billing_records').select('consultation_id').where('consultation_id', 'in', ids).execute()).map((row) => row.consultation_id),
+      (await trx.selectFrom('billing_records').select('consultation_id').where('consultation_id', 'in', ids).execute()).map(
+        (row) => row.consultation_id,
+      ),
     );
     keptForBilling += billed.size;
     const unbilled = ids.filter((id) => !billed.has(id));
@@ -233,9 +240,15 @@ async function purgeGlobal(
   cutoffs: { operatorAuditCutoff: string; securityCutoff: string; replayCutoff: string },
 ): Promise<RemovedCounts> {
   const removed = emptyCounts();
-  removed.security_events = deleted(await trx.deleteFrom('security_events').where('created_at', '<', cutoffs.securityCutoff).executeTakeFirst());
+  removed.security_events = deleted(
+    await trx.deleteFrom('security_events').where('created_at', '<', cutoffs.securityCutoff).executeTakeFirst(),
+  );
   removed.audit_log = deleted(
-    await trx.deleteFrom('audit_log').where('tenant_id', 'is', null).where('created_at', '<', cutoffs.operatorAuditCutoff).executeTakeFirst(),
+    await trx
+      .deleteFrom('audit_log')
+      .where('tenant_id', 'is', null)
+      .where('created_at', '<', cutoffs.operatorAuditCutoff)
+      .executeTakeFirst(),
   );
   // Callbacks of no consultation (unknown rooms): evidence for an investigation, kept as long as
   // security events, and never inside the replay window.
@@ -247,7 +260,11 @@ async function purgeGlobal(
       .where((eb) =>
         eb.or([
           eb('room_sid', 'is', null),
-          eb('room_sid', 'not in', eb.selectFrom('consultations').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>()),
+          eb(
+            'room_sid',
+            'not in',
+            eb.selectFrom('consultations').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
+          ),
         ]),
       )
       .where((eb) =>
@@ -256,7 +273,11 @@ async function purgeGlobal(
           eb(
             'composition_sid',
             'not in',
-            eb.selectFrom('compositions').select('composition_sid').where('composition_sid', 'is not', null).$narrowType<{ composition_sid: string }>(),
+            eb
+              .selectFrom('compositions')
+              .select('composition_sid')
+              .where('composition_sid', 'is not', null)
+              .$narrowType<{ composition_sid: string }>(),
           ),
         ]),
       )

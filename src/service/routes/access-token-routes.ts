@@ -35,7 +35,13 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
       if (typeof identity !== 'string') throw new HttpError('VALIDATION_FAILED', 'identity must be a string');
       const policy = checkIdentity(identity);
       if (!policy.ok) {
-        options.audit.record({ tenantId: request.tenant.id, actor: request.tenant.apiKeyId, action: 'token.issue', target: request.params.id, outcome: `refused:${policy.reason}` });
+        options.audit.record({
+          tenantId: request.tenant.id,
+          actor: request.tenant.apiKeyId,
+          action: 'token.issue',
+          target: request.params.id,
+          outcome: `refused:${policy.reason}`,
+        });
         throw new HttpError('IDENTITY_REJECTED', policy.message);
       }
       const allowedRoles = rolesForTenantKind(request.tenant.kind);
@@ -48,21 +54,31 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
       const now = options.clock();
       const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
       await options.store.transaction(async (trx) => {
-        await insertIfAbsent(trx, 'participants', { consultation_id: consultation.id, identity }, {
-          id: `par_${consultation.id}_${identity}`.slice(0, 64),
-          consultation_id: consultation.id,
-          identity,
-          role,
-          participant_sid: null,
-          created_at: now.toISOString(),
-        });
-        await insertIfAbsent(trx, 'issued_identities', { consultation_id: consultation.id, identity }, {
-          consultation_id: consultation.id,
-          identity,
-          role,
-          issued_at: now.toISOString(),
-          expires_at: expiresAt.toISOString(),
-        });
+        await insertIfAbsent(
+          trx,
+          'participants',
+          { consultation_id: consultation.id, identity },
+          {
+            id: `par_${consultation.id}_${identity}`.slice(0, 64),
+            consultation_id: consultation.id,
+            identity,
+            role,
+            participant_sid: null,
+            created_at: now.toISOString(),
+          },
+        );
+        await insertIfAbsent(
+          trx,
+          'issued_identities',
+          { consultation_id: consultation.id, identity },
+          {
+            consultation_id: consultation.id,
+            identity,
+            role,
+            issued_at: now.toISOString(),
+            expires_at: expiresAt.toISOString(),
+          },
+        );
       });
       const token = createVideoAccessToken({
         accountSid: options.accountSid,
@@ -73,7 +89,14 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
         ttlSeconds: options.ttlSeconds,
         now,
       });
-      options.audit.record({ tenantId: request.tenant.id, actor: request.tenant.apiKeyId, action: 'token.issue', target: consultation.id, outcome: 'issued', detail: { identity, role } });
+      options.audit.record({
+        tenantId: request.tenant.id,
+        actor: request.tenant.apiKeyId,
+        action: 'token.issue',
+        target: consultation.id,
+        outcome: 'issued',
+        detail: { identity, role },
+      });
       return reply.code(201).send({ token, identity, role, roomName: consultation.room_name, expiresAt: expiresAt.toISOString() });
     },
   );

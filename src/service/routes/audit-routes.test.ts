@@ -33,7 +33,16 @@ for (const engine of enginesUnderTest()) {
       const id = newId('aud');
       await service.store.db
         .insertInto('audit_log')
-        .values({ id, tenant_id: tenantId, actor: 'key_seed', action, target: 'con_x', outcome: 'issued', detail: JSON.stringify({ n: createdAt }), created_at: createdAt })
+        .values({
+          id,
+          tenant_id: tenantId,
+          actor: 'key_seed',
+          action,
+          target: 'con_x',
+          outcome: 'issued',
+          detail: JSON.stringify({ n: createdAt }),
+          created_at: createdAt,
+        })
         .execute();
       return id;
     };
@@ -44,7 +53,13 @@ for (const engine of enginesUnderTest()) {
       b = await service.seedTenant('veterinary', ['audit:read']);
       noScope = await service.seedKey(a.tenantId, ['consultations:read']);
       // Two rows share a timestamp: the id breaks the tie, and paging must not skip either.
-      for (const at of ['2020-01-01T00:00:05.000Z', '2020-01-01T00:00:04.000Z', '2020-01-01T00:00:03.000Z', '2020-01-01T00:00:03.000Z', '2020-01-01T00:00:01.000Z']) {
+      for (const at of [
+        '2020-01-01T00:00:05.000Z',
+        '2020-01-01T00:00:04.000Z',
+        '2020-01-01T00:00:03.000Z',
+        '2020-01-01T00:00:03.000Z',
+        '2020-01-01T00:00:01.000Z',
+      ]) {
         seededA.push(await seed(a.tenantId, at));
       }
       for (const at of ['2020-01-01T00:00:02.000Z', '2020-01-01T00:00:06.000Z']) await seed(b.tenantId, at);
@@ -71,8 +86,13 @@ for (const engine of enginesUnderTest()) {
     });
 
     it('records each authenticated request: key id, route and status', async () => {
-      expect((await service.app.inject({ method: 'GET', url: '/v1/consultations', headers: { authorization: `Bearer ${a.key}` } })).statusCode).toBe(200);
-      expect((await service.app.inject({ method: 'GET', url: '/v1/consultations/con_nope', headers: { authorization: `Bearer ${a.key}` } })).statusCode).toBe(404);
+      expect(
+        (await service.app.inject({ method: 'GET', url: '/v1/consultations', headers: { authorization: `Bearer ${a.key}` } })).statusCode,
+      ).toBe(200);
+      expect(
+        (await service.app.inject({ method: 'GET', url: '/v1/consultations/con_nope', headers: { authorization: `Bearer ${a.key}` } }))
+          .statusCode,
+      ).toBe(404);
       await service.app.roomgate.drain();
       const rows = (await get(a.key, `?since=${startedAt}`)).json<{ data: AuditRow[] }>().data;
       const uses = rows.filter((row) => row.action === 'api.request').map((row) => [row.actor, row.target, row.outcome]);
@@ -92,7 +112,9 @@ for (const engine of enginesUnderTest()) {
       const collected: AuditRow[] = [];
       let cursor: string | null = null;
       do {
-        const page: { data: AuditRow[]; nextCursor: string | null } = (await get(a.key, `?limit=2${cursor ? `&cursor=${cursor}` : ''}`)).json();
+        const page: { data: AuditRow[]; nextCursor: string | null } = (
+          await get(a.key, `?limit=2${cursor ? `&cursor=${cursor}` : ''}`)
+        ).json();
         expect(page.data.length).toBeLessThanOrEqual(2);
         collected.push(...page.data);
         cursor = page.nextCursor;
@@ -109,9 +131,15 @@ for (const engine of enginesUnderTest()) {
 
       const since = (await get(a.key, '?since=2020-01-01T00:00:03.000Z&limit=500')).json<{ data: AuditRow[] }>().data;
       const seededSince = since.filter((row) => row.action === 'token.issue').map((row) => row.createdAt);
-      expect(seededSince).toEqual(['2020-01-01T00:00:05.000Z', '2020-01-01T00:00:04.000Z', '2020-01-01T00:00:03.000Z', '2020-01-01T00:00:03.000Z']);
+      expect(seededSince).toEqual([
+        '2020-01-01T00:00:05.000Z',
+        '2020-01-01T00:00:04.000Z',
+        '2020-01-01T00:00:03.000Z',
+        '2020-01-01T00:00:03.000Z',
+      ]);
       // Any ISO 8601 offset means the same instant.
-      const offset = (await get(a.key, `?since=${encodeURIComponent('2020-01-01T01:00:04+01:00')}&limit=500`)).json<{ data: AuditRow[] }>().data;
+      const offset = (await get(a.key, `?since=${encodeURIComponent('2020-01-01T01:00:04+01:00')}&limit=500`)).json<{ data: AuditRow[] }>()
+        .data;
       expect(offset.filter((row) => row.action === 'token.issue')).toHaveLength(2);
     });
 
@@ -121,7 +149,15 @@ for (const engine of enginesUnderTest()) {
       const forbidden = await get(noScope.key);
       expect(forbidden.statusCode).toBe(403);
       expect(forbidden.json()).toMatchObject({ error: { code: 'FORBIDDEN_SCOPE' } });
-      for (const query of ['?limit=0', '?limit=501', '?limit=x', '?since=yesterday', '?since=2029-13-45T00:00:00Z', '?cursor=%%%', '?cursor=bm9wZQ']) {
+      for (const query of [
+        '?limit=0',
+        '?limit=501',
+        '?limit=x',
+        '?since=yesterday',
+        '?since=2029-13-45T00:00:00Z',
+        '?cursor=%%%',
+        '?cursor=bm9wZQ',
+      ]) {
         const response = await get(a.key, query);
         expect(response.statusCode, query).toBe(422);
         expect(response.json()).toMatchObject({ error: { code: 'VALIDATION_FAILED' } });

@@ -56,7 +56,8 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store 
 function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_LIMIT;
   const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < 1 || value > MAX_LIMIT) throw new HttpError('VALIDATION_FAILED', `limit must be an integer from 1 to ${MAX_LIMIT}`);
+  if (!/^\d+$/.test(raw) || value < 1 || value > MAX_LIMIT)
+    throw new HttpError('VALIDATION_FAILED', `limit must be an integer from 1 to ${MAX_LIMIT}`);
   return value;
 }
 

@@ -59,9 +59,17 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
         .execute();
       let room;
       try {
-        room = await twilio.createRoom({ uniqueName: roomName, statusCallback: options.statusCallbackUrl(), recordParticipantsOnConnect: record });
+        room = await twilio.createRoom({
+          uniqueName: roomName,
+          statusCallback: options.statusCallbackUrl(),
+          recordParticipantsOnConnect: record,
+        });
       } catch (error) {
-        await store.db.updateTable('consultations').set({ status: 'cancelled', updated_at: clock().toISOString() }).where('id', '=', id).execute();
+        await store.db
+          .updateTable('consultations')
+          .set({ status: 'cancelled', updated_at: clock().toISOString() })
+          .where('id', '=', id)
+          .execute();
         throw new HttpError('UPSTREAM_UNAVAILABLE', 'Twilio could not create the room; the consultation was cancelled.', { cause: error });
       }
       await store.db.updateTable('consultations').set({ room_sid: room.sid }).where('id', '=', id).execute();
@@ -82,7 +90,8 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .limit(limit + 1);
-      if (request.query.status !== undefined && typeof request.query.status !== 'string') throw new HttpError('VALIDATION_FAILED', 'status must be given once');
+      if (request.query.status !== undefined && typeof request.query.status !== 'string')
+        throw new HttpError('VALIDATION_FAILED', 'status must be given once');
       if (request.query.status) query = query.where('status', '=', request.query.status);
       if (request.query.cursor) {
         const cursor = decodeCursor(request.query.cursor);

@@ -41,13 +41,17 @@ export async function eventRoutes(app: FastifyInstance, options: { live: LiveEve
     try {
       const tenant = await options.authenticate(request.headers.authorization, 'events:read', app.log);
       sockets.handleUpgrade(request, socket, head, (ws) => {
-        const unsubscribe = options.live.subscribe(tenant.id, (event) => ws.send(JSON.stringify({ type: event.type, ...publicEvent(event) })));
+        const unsubscribe = options.live.subscribe(tenant.id, (event) =>
+          ws.send(JSON.stringify({ type: event.type, ...publicEvent(event) })),
+        );
         ws.on('close', unsubscribe);
         ws.on('error', unsubscribe);
       });
     } catch (error) {
       const status = error instanceof HttpError ? error.status : ERRORS.STORE_UNAVAILABLE.status;
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`,
+      );
     }
   };
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => void onUpgrade(request, socket, head));

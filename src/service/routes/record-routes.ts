@@ -46,27 +46,32 @@ export async function recordRoutes(app: FastifyInstance, options: { store: Store
     };
   });
 
-  app.get<{ Querystring: { since?: string; limit?: string } }>('/v1/billing-records', { config: { scope: 'billing:read' } }, async (request) => {
-    const limit = Math.min(500, Math.max(1, Number(request.query.limit ?? 100) || 100));
-    let query = store.db
-      .selectFrom('billing_records')
-      .select(['id', 'consultation_id', 'billable_seconds', 'rounded_seconds', 'intervals', 'created_at'])
-      .where('tenant_id', '=', request.tenant.id)
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(limit);
-    if (request.query.since !== undefined && typeof request.query.since !== 'string') throw new HttpError('VALIDATION_FAILED', 'since must be given once');
-    if (request.query.since) query = query.where('created_at', '>', request.query.since);
-    const rows = await query.execute();
-    return {
-      data: rows.map((row) => ({
-        id: row.id,
-        consultationId: row.consultation_id,
-        billableSeconds: row.billable_seconds,
-        roundedSeconds: row.rounded_seconds,
-        intervals: JSON.parse(row.intervals) as unknown,
-        recordedAt: row.created_at,
-      })),
-    };
-  });
+  app.get<{ Querystring: { since?: string; limit?: string } }>(
+    '/v1/billing-records',
+    { config: { scope: 'billing:read' } },
+    async (request) => {
+      const limit = Math.min(500, Math.max(1, Number(request.query.limit ?? 100) || 100));
+      let query = store.db
+        .selectFrom('billing_records')
+        .select(['id', 'consultation_id', 'billable_seconds', 'rounded_seconds', 'intervals', 'created_at'])
+        .where('tenant_id', '=', request.tenant.id)
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(limit);
+      if (request.query.since !== undefined && typeof request.query.since !== 'string')
+        throw new HttpError('VALIDATION_FAILED', 'since must be given once');
+      if (request.query.since) query = query.where('created_at', '>', request.query.since);
+      const rows = await query.execute();
+      return {
+        data: rows.map((row) => ({
+          id: row.id,
+          consultationId: row.consultation_id,
+          billableSeconds: row.billable_seconds,
+          roundedSeconds: row.rounded_seconds,
+          intervals: JSON.parse(row.intervals) as unknown,
+          recordedAt: row.created_at,
+        })),
+      };
+    },
+  );
 }

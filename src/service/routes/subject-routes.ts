@@ -30,9 +30,9 @@ export async function subjectRoutes(app: FastifyInstance, options: { store: Stor
 }
 
 async function erase(trx: StoreTransaction, tenantId: string, identity: string, pseudonym: string) {
-  const consultationIds = (
-    await trx.selectFrom('consultations').select('id').where('tenant_id', '=', tenantId).execute()
-  ).map((row) => row.id);
+  const consultationIds = (await trx.selectFrom('consultations').select('id').where('tenant_id', '=', tenantId).execute()).map(
+    (row) => row.id,
+  );
   if (consultationIds.length === 0) return { participants: 0, sessions: 0, callbacks: 0 };
   const participants = await trx
     .updateTable('participants')
@@ -68,7 +68,11 @@ async function erase(trx: StoreTransaction, tenantId: string, identity: string, 
         key,
         key === 'ParticipantIdentity' ? pseudonym : value,
       ]);
-      await trx.updateTable('callbacks').set({ participant_identity: pseudonym, params: JSON.stringify(params) }).where('id', '=', row.id).execute();
+      await trx
+        .updateTable('callbacks')
+        .set({ participant_identity: pseudonym, params: JSON.stringify(params) })
+        .where('id', '=', row.id)
+        .execute();
       callbacks += 1;
     }
   }

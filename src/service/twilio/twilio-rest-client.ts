@@ -31,7 +31,12 @@ export class TwilioApiError extends Error {
 }
 
 export interface TwilioRestClient {
-  createRoom(input: { uniqueName: string; statusCallback: string; recordParticipantsOnConnect: boolean; type?: string }): Promise<TwilioRoom>;
+  createRoom(input: {
+    uniqueName: string;
+    statusCallback: string;
+    recordParticipantsOnConnect: boolean;
+    type?: string;
+  }): Promise<TwilioRoom>;
   fetchRoom(sid: string): Promise<TwilioRoom>;
   completeRoom(sid: string): Promise<TwilioRoom>;
   createComposition(input: { roomSid: string; statusCallback: string }): Promise<TwilioComposition>;
@@ -60,13 +65,20 @@ export function createTwilioRestClient(options: {
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });
     } catch (error) {
-      throw new TwilioApiError(`Twilio ${method} ${path} failed: ${(error as Error).message}`, undefined, undefined, true, { cause: error });
+      throw new TwilioApiError(`Twilio ${method} ${path} failed: ${(error as Error).message}`, undefined, undefined, true, {
+        cause: error,
+      });
     }
     const text = await response.text();
     const body = safeJson(text) as { code?: number; message?: string } | undefined;
     if (!response.ok) {
       const retryable = response.status === 429 || response.status >= 500;
-      throw new TwilioApiError(`Twilio ${method} ${path} answered ${response.status}: ${body?.message ?? 'no message'}`, response.status, body?.code, retryable);
+      throw new TwilioApiError(
+        `Twilio ${method} ${path} answered ${response.status}: ${body?.message ?? 'no message'}`,
+        response.status,
+        body?.code,
+        retryable,
+      );
     }
     if (!body) throw new TwilioApiError(`Twilio ${method} ${path} answered with a body that is not JSON`, response.status, undefined, true);
     return body as T;
@@ -93,7 +105,8 @@ export function createTwilioRestClient(options: {
         StatusCallbackMethod: 'POST',
       }),
     listCompositions: async (roomSid) =>
-      (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`)).compositions,
+      (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`))
+        .compositions,
   };
 }
 

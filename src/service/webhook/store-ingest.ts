@@ -19,9 +19,7 @@ import type { Store, StoreTransaction } from '../../storage/store.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
 
 type Screening =
-  | { status: 'accepted'; consultationId: string }
-  | { status: 'unmatched' }
-  | { status: 'quarantined'; reason: string; identity: string };
+  { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string; identity: string };
 
 export interface StoreIngest extends CallbackIngest {
   drain(): Promise<void>;
@@ -102,12 +100,18 @@ async function ingestBatch(
     const event = fields[index]!.StatusCallbackEvent ?? 'unknown';
     const screening = screenings[index]!;
     if (!inserted[index]) return { outcome: { outcome: 'duplicate', event } };
-    if (screening.status === 'quarantined') return { outcome: { outcome: 'quarantined', event, reason: screening.reason, identity: screening.identity } };
+    if (screening.status === 'quarantined')
+      return { outcome: { outcome: 'quarantined', event, reason: screening.reason, identity: screening.identity } };
     if (screening.status === 'unmatched') {
-      options.logger.warn({ alert: 'unmatched-callback', event, roomSid: fields[index]!.RoomSid }, 'callback for a room Roomgate does not know');
+      options.logger.warn(
+        { alert: 'unmatched-callback', event, roomSid: fields[index]!.RoomSid },
+        'callback for a room Roomgate does not know',
+      );
       return { outcome: { outcome: 'unmatched', event } };
     }
-    return changesRecord(event) ? { outcome: { outcome: 'stored', event }, dirty: screening.consultationId } : { outcome: { outcome: 'stored', event } };
+    return changesRecord(event)
+      ? { outcome: { outcome: 'stored', event }, dirty: screening.consultationId }
+      : { outcome: { outcome: 'stored', event } };
   });
 }
 
@@ -119,7 +123,12 @@ async function screen(trx: StoreTransaction, fields: readonly Record<string, str
     ? await trx
         .selectFrom('consultations')
         .select(['id', 'room_sid', 'room_name'])
-        .where((eb) => eb.or([eb('room_sid', 'in', roomSids), ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : [])]))
+        .where((eb) =>
+          eb.or([
+            eb('room_sid', 'in', roomSids),
+            ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : []),
+          ]),
+        )
         .execute()
     : [];
   const byRoom = new Map<string, string>();

@@ -67,7 +67,11 @@ export function initialSchema(capabilities: DialectCapabilities): Migration {
         .addColumn('version', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
       // Listing (newest first, keyset on created_at, id) and retention (ended before a date).
-      await db.schema.createIndex('consultations_tenant_created_idx').on('consultations').columns(['tenant_id', 'created_at', 'id']).execute();
+      await db.schema
+        .createIndex('consultations_tenant_created_idx')
+        .on('consultations')
+        .columns(['tenant_id', 'created_at', 'id'])
+        .execute();
       await db.schema.createIndex('consultations_tenant_status_idx').on('consultations').columns(['tenant_id', 'status']).execute();
       await db.schema.createIndex('consultations_ended_idx').on('consultations').columns(['ended_at']).execute();
 
