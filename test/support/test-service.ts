@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { generateApiKey } from '../../src/core/api-key/api-key-format.js';
 import { buildApp, type AppOptions } from '../../src/service/app.js';
 import { loadConfig, type Config } from '../../src/service/config.js';
 import { createLogger } from '../../src/service/logger.js';
+import { createApiKey, createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { newId } from '../../src/storage/ids.js';
 import { openStore } from '../../src/storage/open-store.js';
 import type { Store } from '../../src/storage/store.js';
@@ -77,23 +77,13 @@ export async function startTestService(
   const now = () => new Date().toISOString();
 
   const seedKey: TestService['seedKey'] = async (tenantId, scopes, keyOptions = {}) => {
-    const generated = generateApiKey(randomBytes);
-    const keyId = newId('key');
-    await store.db
-      .insertInto('api_keys')
-      .values({
-        id: keyId,
-        tenant_id: tenantId,
-        lookup_id: generated.lookupId,
-        secret_hash: generated.secretHash,
-        scopes: scopes.join(','),
-        expires_at: keyOptions.expiresAt ?? null,
-        revoked_at: keyOptions.revoked ? now() : null,
-        last_used_at: null,
-        created_at: now(),
-      })
-      .execute();
-    return { key: generated.key, keyId };
+    const { id, key } = await createApiKey(store, {
+      tenantId,
+      scopes,
+      expiresAt: keyOptions.expiresAt ?? null,
+      revokedAt: keyOptions.revoked ? now() : null,
+    });
+    return { key, keyId: id };
   };
 
   return {
@@ -106,11 +96,7 @@ export async function startTestService(
     logs: () => lines.join(''),
     seedKey,
     async seedTenant(kind = 'human', scopes = [], keyOptions = {}) {
-      const tenantId = newId('ten');
-      await store.db
-        .insertInto('tenants')
-        .values({ id: tenantId, slug: `t-${randomHex(4)}`, name: 'Test clinic', kind, created_at: now() })
-        .execute();
+      const tenantId = await createTenant(store, { slug: `t-${randomHex(4)}`, name: 'Test clinic', kind });
       const { key, keyId } = await seedKey(tenantId, scopes, keyOptions);
       return { tenantId, key, keyId };
     },

@@ -3,19 +3,17 @@
  * sandbox Twilio, creates a demo tenant and key, plays every simulate scenario, waits for the
  * side effects, and prints a short summary. Exit 0 when everything went as the contract says.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateApiKey } from '../../core/api-key/api-key-format.js';
 import { createSandboxCredentials } from '../../sandbox/sandbox-credentials.js';
 import { startSandbox } from '../../sandbox/sandbox-server.js';
 import { SCOPES } from '../../service/auth/scopes.js';
 import { loadConfig } from '../../service/config.js';
 import { createLogger } from '../../service/logger.js';
 import { startServer } from '../../service/server.js';
+import { createApiKey, createTenant } from '../../service/tenants/tenant-admin.js';
 import { simulate } from '../../simulate/simulator.js';
-import { newId } from '../../storage/ids.js';
 import { parseOptions } from '../command.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -36,27 +34,8 @@ export async function run(argv: string[]): Promise<number> {
   const server = await startServer(config, { logger: createLogger({ level: 'silent' }), companions: [sandbox] });
   try {
     const { store } = server;
-    const now = new Date().toISOString();
-    const tenantId = newId('ten');
-    await store.db
-      .insertInto('tenants')
-      .values({ id: tenantId, slug: 'demo-clinic', name: 'Demo clinic', kind: 'human', created_at: now })
-      .execute();
-    const key = generateApiKey(randomBytes);
-    await store.db
-      .insertInto('api_keys')
-      .values({
-        id: newId('key'),
-        tenant_id: tenantId,
-        lookup_id: key.lookupId,
-        secret_hash: key.secretHash,
-        scopes: SCOPES.join(','),
-        expires_at: null,
-        revoked_at: null,
-        last_used_at: null,
-        created_at: now,
-      })
-      .execute();
+    const tenantId = await createTenant(store, { slug: 'demo-clinic', name: 'Demo clinic', kind: 'human' });
+    const key = await createApiKey(store, { tenantId, scopes: SCOPES });
 
     console.log(`Roomgate demo: service ${server.url}, sandbox Twilio ${sandbox.url}, database ${directory}\n`);
     const report = await simulate(

@@ -2,11 +2,9 @@
  * `roomgate key create --tenant SLUG --scopes a,b [--expires 90d]` (prints the key once),
  * `roomgate key list [--tenant SLUG]`, `roomgate key revoke ID`.
  */
-import { randomBytes } from 'node:crypto';
-import { generateApiKey } from '../../core/api-key/api-key-format.js';
 import { isScope, SCOPES } from '../../service/auth/scopes.js';
 import { parseDuration } from '../../service/duration.js';
-import { newId } from '../../storage/ids.js';
+import { createApiKey } from '../../service/tenants/tenant-admin.js';
 import { parseOptions, UsageError } from '../command.js';
 import { auditCli, openCliStore } from '../cli-store.js';
 
@@ -50,25 +48,10 @@ async function create(slug: string | undefined, scopeList: string | undefined, e
       console.error(`roomgate: no tenant '${slug}'`);
       return 1;
     }
-    const generated = generateApiKey(randomBytes);
-    const id = newId('key');
-    await store.db
-      .insertInto('api_keys')
-      .values({
-        id,
-        tenant_id: tenant.id,
-        lookup_id: generated.lookupId,
-        secret_hash: generated.secretHash,
-        scopes: scopes.join(','),
-        expires_at: expiresAt,
-        revoked_at: null,
-        last_used_at: null,
-        created_at: new Date().toISOString(),
-      })
-      .execute();
+    const { id, key } = await createApiKey(store, { tenantId: tenant.id, scopes, expiresAt });
     await auditCli(store, { tenantId: tenant.id, action: 'key.create', target: id, outcome: 'created', detail: { scopes, expiresAt } });
     // The key itself goes to stdout once, for the operator to hand over; it is not stored.
-    console.log(JSON.stringify({ id, tenant: slug, scopes, expiresAt, key: generated.key }));
+    console.log(JSON.stringify({ id, tenant: slug, scopes, expiresAt, key }));
     console.error('roomgate: store this key now; only its hash is kept and it cannot be shown again');
     return 0;
   } finally {

@@ -1,7 +1,7 @@
 /** `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650]` */
 import { parseOptions, UsageError } from '../command.js';
 import { auditCli, openCliStore } from '../cli-store.js';
-import { newId } from '../../storage/ids.js';
+import { createTenant } from '../../service/tenants/tenant-admin.js';
 
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, {
@@ -31,19 +31,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`roomgate: tenant '${slug}' already exists`);
       return 1;
     }
-    const id = newId('ten');
-    await store.db
-      .insertInto('tenants')
-      .values({
-        id,
-        slug,
-        name,
-        kind,
-        billing_rounding_seconds: rounding,
-        retention_days: retentionDays,
-        created_at: new Date().toISOString(),
-      })
-      .execute();
+    const id = await createTenant(store, { slug, name, kind, billingRoundingSeconds: rounding, retentionDays });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(JSON.stringify({ id, slug, name, kind, billingRoundingSeconds: rounding, retentionDays }));
     return 0;

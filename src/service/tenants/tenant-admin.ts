@@ -1,0 +1,58 @@
+/**
+ * Creating tenants and their API keys — the one way the CLI, the demo and the tests do it.
+ * The full key is returned once and never stored; only its lookup id and secret hash are.
+ */
+import { randomBytes } from 'node:crypto';
+import { generateApiKey } from '../../core/api-key/api-key-format.js';
+import { newId } from '../../storage/ids.js';
+import type { Store } from '../../storage/store.js';
+import type { Scope } from '../auth/scopes.js';
+
+export interface NewTenant {
+  readonly slug: string;
+  readonly name: string;
+  readonly kind: 'human' | 'veterinary';
+  readonly billingRoundingSeconds?: number;
+  readonly retentionDays?: number;
+}
+
+export async function createTenant(store: Store, tenant: NewTenant, now = new Date()): Promise<string> {
+  const id = newId('ten');
+  await store.db
+    .insertInto('tenants')
+    .values({
+      id,
+      slug: tenant.slug,
+      name: tenant.name,
+      kind: tenant.kind,
+      ...(tenant.billingRoundingSeconds !== undefined ? { billing_rounding_seconds: tenant.billingRoundingSeconds } : {}),
+      ...(tenant.retentionDays !== undefined ? { retention_days: tenant.retentionDays } : {}),
+      created_at: now.toISOString(),
+    })
+    .execute();
+  return id;
+}
+
+export async function createApiKey(
+  store: Store,
+  input: { tenantId: string; scopes: readonly (Scope | string)[]; expiresAt?: string | null; revokedAt?: string | null },
+  now = new Date(),
+): Promise<{ id: string; key: string }> {
+  const generated = generateApiKey(randomBytes);
+  const id = newId('key');
+  await store.db
+    .insertInto('api_keys')
+    .values({
+      id,
+      tenant_id: input.tenantId,
+      lookup_id: generated.lookupId,
+      secret_hash: generated.secretHash,
+      scopes: input.scopes.join(','),
+      expires_at: input.expiresAt ?? null,
+      revoked_at: input.revokedAt ?? null,
+      last_used_at: null,
+      created_at: now.toISOString(),
+    })
+    .execute();
+  return { id, key: generated.key };
+}
