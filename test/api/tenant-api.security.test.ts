@@ -5,6 +5,7 @@
  * error envelope and nothing of the resource in the body.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SCOPES } from '../../src/service/auth/scopes.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -35,16 +36,7 @@ const ROUTES: Route[] = [
   { method: 'DELETE', path: () => '/v1/subjects/pt-secret-1', scope: 'privacy:erase', owned: true },
 ];
 
-const ALL_SCOPES = [
-  'consultations:read',
-  'consultations:write',
-  'tokens:issue',
-  'recordings:read',
-  'billing:read',
-  'events:read',
-  'privacy:erase',
-  'audit:read',
-];
+const ALL_SCOPES = SCOPES;
 
 for (const engine of enginesUnderTest()) {
   describe(`tenant API security on ${engine.name}`, () => {

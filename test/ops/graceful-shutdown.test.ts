@@ -5,21 +5,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/storage/open-store.js';
 import { signForm } from '../support/signed-callback.js';
+import { freePort } from '../support/spawn-service.js';
 import { randomHex } from '../support/test-service.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('graceful shutdown', () => {
   it('answers or refuses every request cleanly and keeps every acknowledged callback', async () => {

@@ -6,12 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
+import { freePort } from '../support/spawn-service.js';
 import { randomHex, startTestService, type TestService } from '../support/test-service.js';
 
 const PATH = '/webhooks/twilio/video';
@@ -69,14 +69,6 @@ describe('token rotation in process', () => {
     expect(count('primary') + count('previous')).toBe(62);
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('token rotation by SIGHUP on a running service', () => {
   it('reloads ROOMGATE_CONFIG without a restart', async () => {

@@ -26,10 +26,14 @@ export interface TestService {
   logs(): string;
   seedTenant(
     kind?: 'human' | 'veterinary',
-    scopes?: string[],
+    scopes?: readonly string[],
     options?: { expiresAt?: string; revoked?: boolean },
   ): Promise<{ tenantId: string; key: string; keyId: string }>;
-  seedKey(tenantId: string, scopes: string[], options?: { expiresAt?: string; revoked?: boolean }): Promise<{ key: string; keyId: string }>;
+  seedKey(
+    tenantId: string,
+    scopes: readonly string[],
+    options?: { expiresAt?: string; revoked?: boolean },
+  ): Promise<{ key: string; keyId: string }>;
   seedConsultation(
     tenantId: string,
     options?: { roomSid?: string; identities?: Record<string, string>; record?: boolean },
