@@ -121,6 +121,16 @@ const post = (base: string, signature: string, params: Record<string, string>) =
     body: new URLSearchParams(params).toString(),
   }).then((response) => response.status);
 
+describe('README "Library use"', () => {
+  it('shows each example verbatim', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const name of EXAMPLES) {
+      const source = readFileSync(path.join(ROOT, 'examples', name, 'server.js'), 'utf8').trimEnd();
+      expect(readme, `examples/${name}/server.js`).toContain(`\`\`\`js\n${source}\n\`\`\``);
+    }
+  });
+});
+
 describe.each(EXAMPLES)('examples/%s under plain node', (name) => {
   it('genuine → 204, tampered → 403, replayed → 403', async () => {
     const { base, output } = await startExample(name);
