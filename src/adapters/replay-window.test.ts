@@ -17,7 +17,12 @@ describe('replayWindow', () => {
         fc.integer({ min: -7_200_000, max: 7_200_000 }),
         (maxAgeMs, futureSkewMs, offsetMs) => {
           const window = replayWindow({ maxAgeMs, futureSkewMs, now: () => NOW });
-          const result = window(verified([['AccountSid', 'AC1'], ['Timestamp', at(-offsetMs)]]));
+          const result = window(
+            verified([
+              ['AccountSid', 'AC1'],
+              ['Timestamp', at(-offsetMs)],
+            ]),
+          );
           const expected = offsetMs > maxAgeMs ? 'replay-too-old' : -offsetMs > futureSkewMs ? 'timestamp-in-future' : undefined;
           expect(result.ok ? undefined : result.reason).toBe(expected);
           if (!result.ok) expect(result.claimedAccountSid).toBe('AC1');
