@@ -103,6 +103,13 @@ async function startExample(name: string): Promise<{ base: string; output: () =>
   }
 }
 
+/** The app's log line arrives through a pipe, possibly after its HTTP answer: wait for it, bounded. */
+async function logged(output: () => string, line: string): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  while (!output().includes(line) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  return output();
+}
+
 function callback(minutesOld: number) {
   const params = {
     AccountSid: `AC${'0'.repeat(32)}`,
@@ -136,14 +143,16 @@ describe.each(EXAMPLES)('examples/%s under plain node', (name) => {
     const { base, output } = await startExample(name);
     const genuine = callback(0);
     expect(await post(base, genuine.signature, genuine.params)).toBe(204);
-    expect(output()).toContain(`verified: participant-connected ${genuine.params.RoomSid}`);
+    expect(await logged(output, `verified: participant-connected ${genuine.params.RoomSid}`)).toContain(
+      `verified: participant-connected ${genuine.params.RoomSid}`,
+    );
 
     expect(await post(base, genuine.signature, { ...genuine.params, ParticipantIdentity: 'intruder' })).toBe(403);
-    expect(output()).toContain('refused: signature-mismatch');
+    expect(await logged(output, 'refused: signature-mismatch')).toContain('refused: signature-mismatch');
 
     // Genuinely signed, captured an hour ago and sent again: only the replay window stops it.
     const replayed = callback(60);
     expect(await post(base, replayed.signature, replayed.params)).toBe(403);
-    expect(output()).toContain('refused: replay-too-old');
+    expect(await logged(output, 'refused: replay-too-old')).toContain('refused: replay-too-old');
   });
 });
