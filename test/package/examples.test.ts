@@ -27,6 +27,8 @@ const npm = (args: string[], cwd: string) =>
 
 let workdir: string;
 let project: string;
+/** node_modules of the empty project right after the tarball alone was installed. */
+let installedAlone: string[] = [];
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -37,6 +39,9 @@ beforeAll(async () => {
   cpSync(path.join(ROOT, 'examples'), path.join(project, 'examples'), { recursive: true });
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   await npm(['install', tarball], project);
+  installedAlone = readdirSync(path.join(project, 'node_modules'), { recursive: true })
+    .map(String)
+    .filter((entry) => !entry.includes('/dist'));
   // Then the frameworks the examples name (the versions their package.json files ask for).
   const frameworks = EXAMPLES.flatMap((name) => {
     const { dependencies } = JSON.parse(readFileSync(path.join(ROOT, 'examples', name, 'package.json'), 'utf8')) as {
@@ -57,6 +62,11 @@ afterAll(() => {
 describe('the packed verifier', () => {
   it('installs with nothing but itself: no runtime dependency, only node: built-ins imported', () => {
     const installed = path.join(project, 'node_modules', PACKAGE);
+    expect(installedAlone.filter((entry) => !entry.startsWith('@roomgate/twilio-verifier/')).sort()).toEqual([
+      '.package-lock.json',
+      '@roomgate',
+      '@roomgate/twilio-verifier',
+    ]);
     const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(manifest.dependencies).toBeUndefined();
     expect(manifest.license).toBe('Apache-2.0');
