@@ -133,9 +133,10 @@ for (const engine of enginesUnderTest()) {
       if (!isOpen(overWs)) expect(JSON.parse(overWs.body)).toMatchObject({ error: { code: 'TOO_MANY_STREAMS' } });
 
       // Per tenant (5): the second key gets the two slots left, then 429.
-      const more = [await openSse(`${baseA}/v1/events`, second.key), await openWs(wsUrl, second.key)];
-      expect(more[0]!.status).toBe(200);
-      expect(isOpen(more[1] as WsClient)).toBe(true);
+      const moreSse = await openSse(`${baseA}/v1/events`, second.key);
+      const moreWs = await openWs(wsUrl, second.key);
+      expect(moreSse.status).toBe(200);
+      expect(isOpen(moreWs)).toBe(true);
       const overTenant = await openWs(wsUrl, second.key);
       expect(isOpen(overTenant) ? 'open' : overTenant.refused).toBe(429);
 
@@ -157,8 +158,8 @@ for (const engine of enginesUnderTest()) {
 
       await onB.close();
       await first[1]!.close();
-      await (more[0] as SseClient).close();
-      for (const client of [ws, more[1]]) if (isOpen(client as WsClient)) (client as WsClient).socket.close();
+      await moreSse.close();
+      for (const client of [ws, moreWs]) if (isOpen(client)) client.socket.close();
     });
 
     it('closes a WebSocket that sends a frame over ROOMGATE_WS_MAX_PAYLOAD (1009); small frames are ignored', async () => {
