@@ -17,7 +17,15 @@ import { enginesUnderTest } from '../support/engines.js';
 import { openSse, openWs, until, type SseClient, type WsClient } from '../support/live-clients.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
-const LIMITS = { ROOMGATE_STREAMS_PER_KEY: '3', ROOMGATE_STREAMS_PER_TENANT: '5', ROOMGATE_WS_MAX_PAYLOAD: '4096' };
+const LIMITS = {
+  ROOMGATE_STREAMS_PER_KEY: '3',
+  ROOMGATE_STREAMS_PER_TENANT: '5',
+  ROOMGATE_WS_MAX_PAYLOAD: '4096',
+  // Short request timeouts: a live stream's request is complete once its headers are in, so the
+  // streams below must outlive them (the kept ones stay open for seconds).
+  ROOMGATE_HEADERS_TIMEOUT: '500ms',
+  ROOMGATE_REQUEST_TIMEOUT: '1s',
+};
 const CONTRACT_BOUND_MS = 5000;
 
 const listen = async (service: TestService) => {
@@ -105,7 +113,8 @@ for (const engine of enginesUnderTest()) {
           expect(ws.closed()!.at - since).toBeLessThanOrEqual(CONTRACT_BOUND_MS);
         }
       }
-      // The other tenant's streams are untouched, on both instances.
+      // The other tenant's streams are untouched, on both instances — and outlived the request timeout.
+      expect(Date.now() - revokedAt).toBeGreaterThan(1000);
       expect(keptStreams.sse.map((sse) => sse.endedAt())).toEqual([undefined, undefined]);
       expect(keptStreams.ws.map((ws) => ws.closed())).toEqual([undefined, undefined]);
       // A revoked key cannot open a new stream either.
