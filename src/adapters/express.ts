@@ -46,6 +46,8 @@ export interface TwilioWebhookGuardOptions {
   readonly publicUrl?: string | undefined;
   /** Comma list of proxy addresses/CIDRs (and `loopback`, `private`) whose forwarded headers are believed. */
   readonly trustProxy?: string | undefined;
+  /** The header family those proxies write (`x-forwarded`, the default, or `forwarded`); the other is ignored. */
+  readonly trustProxyHeaders?: 'x-forwarded' | 'forwarded' | undefined;
   /** Largest body the guard reads itself (when no express.raw ran before it). Default 1 MiB. */
   readonly maxBodyBytes?: number | undefined;
   /** The `Timestamp` replay window: on by default (15 min old, 5 min ahead); `false` turns it off. */
@@ -86,6 +88,7 @@ export function twilioWebhookGuard(options: TwilioWebhookGuardOptions): RequestH
         const url = reconstructSignedUrl({
           publicUrl,
           isTrustedProxy,
+          forwardedHeaders: options.trustProxyHeaders,
           remoteAddress: req.socket.remoteAddress ?? '',
           encrypted: Boolean((req.socket as Partial<TLSSocket>).encrypted),
           headers: req.headers,
