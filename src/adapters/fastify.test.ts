@@ -37,6 +37,10 @@ beforeAll(async () => {
     await scope.register(twilioWebhook, { secrets, trustProxy: 'loopback' });
     scope.post('/proxied/cb', echo);
   });
+  app.register(async (scope) => {
+    await scope.register(twilioWebhook, { secrets, trustProxy: 'loopback', trustProxyHeaders: 'forwarded' });
+    scope.post('/rfc7239/cb', echo);
+  });
   // Outside the guarded scopes: Fastify's own JSON parser, no guard.
   app.post('/api/echo', async (request) => request.body);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -123,6 +127,11 @@ describe('twilioWebhook (Fastify plugin)', () => {
     const viaProxy = callback('https://hooks.example.com/proxied/cb');
     const headers = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'hooks.example.com', 'x-twilio-signature': viaProxy.signature };
     expect((await post('/proxied/cb', headers, viaProxy.form)).status).toBe(200);
+    // RFC 7239 where the proxy writes that family; its X-Forwarded-* are then ignored.
+    const viaForwarded = callback('https://hooks.example.com/rfc7239/cb');
+    const rfc = { forwarded: 'for=127.0.0.1;proto=https;host=hooks.example.com', 'x-twilio-signature': viaForwarded.signature };
+    expect((await post('/rfc7239/cb', rfc, viaForwarded.form)).status).toBe(200);
+    expect((await post('/rfc7239/cb', { ...headers, 'x-twilio-signature': viaForwarded.signature }, viaForwarded.form)).status).toBe(403);
     // The same headers on a scope that trusts no proxy: the connection's URL is used, and fails.
     const untrusted = { ...headers, 'x-twilio-signature': callback('https://hooks.example.com/cb').signature };
     expect((await post('/cb', untrusted, viaProxy.form)).status).toBe(403);

@@ -40,6 +40,8 @@ export interface TwilioWebhookPluginOptions {
   readonly publicUrl?: string | undefined;
   /** Comma list of proxy addresses/CIDRs (and `loopback`, `private`) whose forwarded headers are believed. */
   readonly trustProxy?: string | undefined;
+  /** The header family those proxies write (`x-forwarded`, the default, or `forwarded`); the other is ignored. */
+  readonly trustProxyHeaders?: 'x-forwarded' | 'forwarded' | undefined;
   /** Largest body, bytes (Fastify answers 413 above). Default 64 KiB. */
   readonly bodyLimit?: number | undefined;
   /** The `Timestamp` replay window: on by default (15 min old, 5 min ahead); `false` turns it off. */
@@ -95,6 +97,7 @@ function createGuard(options: TwilioWebhookPluginOptions): (request: FastifyRequ
     const url = reconstructSignedUrl({
       publicUrl: options.publicUrl,
       isTrustedProxy,
+      forwardedHeaders: options.trustProxyHeaders,
       remoteAddress: request.raw.socket.remoteAddress ?? '',
       encrypted: Boolean((request.raw.socket as Partial<TLSSocket>).encrypted),
       headers: request.headers,
