@@ -127,6 +127,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     bodyLimit: 256 * 1024,
+    // A path parameter may be an identity to erase, whatever Twilio accepted; an over-long one
+    // reaches its route and gets 422 (not a 404 that would log its URL).
+    routerOptions: { maxParamLength: 1000 },
     // The router's own refusals (bad percent-encoding, over-long parameter) get the same envelope.
     frameworkErrors: (_error, request, reply) => (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', request.id)),
     // What Node's HTTP parser itself refuses (bad method, NUL in the path, conflicting lengths,
@@ -209,7 +212,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, { store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() });
   await app.register(recordRoutes, { store });
-  await app.register(subjectRoutes, { store, audit });
+  await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
   await app.register(eventRoutes, { live, authenticate });
   await app.register(auditRoutes, { store });
   const account = config.accounts[0];

@@ -3,7 +3,29 @@
  * wherever they appear in a log object, and requests are serialised without their headers at
  * all — defence in depth: nothing should try to log them, and if something does, it is masked.
  */
+import type {} from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: the route carries personal data in its path (an identity); log its pattern instead. */
+    logUrl?: boolean;
+  }
+}
+
+interface LoggedRequest {
+  id?: string;
+  method?: string;
+  url?: string;
+  ip?: string;
+  routeOptions?: { url?: string; config?: { logUrl?: boolean } };
+}
+
+/** The URL as received, or the route's pattern when the route says its URL is not to be logged. */
+function loggedUrl(req: LoggedRequest): string | undefined {
+  const route = req.routeOptions;
+  return route?.config?.logUrl === false ? route.url : req.url;
+}
 
 const SECRET_KEYS = [
   'authorization',
@@ -35,12 +57,12 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: {
-        req: (req: { id?: string; method?: string; url?: string; ip?: string }) => ({
+        req: (req: LoggedRequest) => ({
           id: req.id,
           method: req.method,
           // The query string may carry a bodySHA256 or tenant ids, never a secret: Roomgate
           // takes keys only from the Authorization header.
-          url: req.url,
+          url: loggedUrl(req),
           remoteAddress: req.ip,
         }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
