@@ -14,6 +14,7 @@ import { AuditLog } from './audit-log.js';
 import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
 import { createLogger } from './logger.js';
+import { collectPrivatePaths } from './private-paths.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalLiveEvents, type LiveEvents } from './live/live-events.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
@@ -207,6 +208,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
 
+  collectPrivatePaths(app);
   const authenticate = registerApiKeyAuth(app, { store, clock });
   await app.register(healthRoutes, { store, metrics });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });

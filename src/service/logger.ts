@@ -3,29 +3,8 @@
  * wherever they appear in a log object, and requests are serialised without their headers at
  * all — defence in depth: nothing should try to log them, and if something does, it is masked.
  */
-import type {} from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** false: the route carries personal data in its path (an identity); log its pattern instead. */
-    logUrl?: boolean;
-  }
-}
-
-interface LoggedRequest {
-  id?: string;
-  method?: string;
-  url?: string;
-  ip?: string;
-  routeOptions?: { url?: string; config?: { logUrl?: boolean } };
-}
-
-/** The URL as received, or the route's pattern when the route says its URL is not to be logged. */
-function loggedUrl(req: LoggedRequest): string | undefined {
-  const route = req.routeOptions;
-  return route?.config?.logUrl === false ? route.url : req.url;
-}
+import { loggedUrl, type LoggedRequest } from './private-paths.js';
 
 const SECRET_KEYS = [
   'authorization',

@@ -6,10 +6,13 @@
  * lists is scanned row by row, the SQLite files byte by byte, and the captured service log line
  * by line: the identity is nowhere. A second erase answers the same success; every erase is
  * audited by pseudonym; the identity can be issued again; an identity known only from a
- * quarantined callback is erased and audited too; another tenant's data is never touched.
+ * quarantined callback is erased and audited too; another tenant's data is never touched; and
+ * no request whose URL carries an identity, however it is spelled, writes it to the log.
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../src/service/auth/scopes.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
@@ -303,6 +306,53 @@ for (const engine of enginesUnderTest()) {
       await expectGone(stranger);
       const audited = (await auditLog()).filter((entry) => entry.action === 'subject.erase' && entry.target === erased.json.pseudonym);
       expect(audited).toEqual([expect.objectContaining({ outcome: 'erased', detail: expect.objectContaining({ callbacks: 1 }) })]);
+    });
+
+    it('never logs an identity carried in a URL, however the request spells it', async () => {
+      /** Sends the path byte for byte (fetch would normalise it). */
+      const raw = (method: string, path: string, authorization?: string) =>
+        new Promise<number>((resolve, reject) => {
+          const port = Number(new URL(base).port);
+          const req = httpRequest({ host: '127.0.0.1', port, method, path, headers: authorization ? { authorization } : {} }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const identities: string[] = [];
+      const encodeSome = (text: string, mask: boolean[]) =>
+        [...text].map((char, i) => (mask[i % mask.length] ? `%${char.charCodeAt(0).toString(16).padStart(2, '0')}` : char)).join('');
+      await fc.assert(
+        fc.asyncProperty(
+          fc.record({
+            method: fc.constantFrom('DELETE', 'GET', 'POST', 'PUT', 'PATCH', 'OPTIONS', 'HEAD'),
+            prefix: fc.constantFrom(
+              '/v1/subjects/',
+              '/v1/Subjects/',
+              '//v1/subjects/',
+              '/v1//subjects/',
+              '/v1/%73ubjects/',
+              '/v1/./subjects/',
+              '/x/../v1/subjects/',
+            ),
+            encode: fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }),
+            suffix: fc.constantFrom('', '/', '/admit', '%zz', '%', '?x=1', '#frag', 'x'.repeat(1100)),
+            keyed: fc.boolean(),
+          }),
+          async ({ method, prefix, encode, suffix, keyed }) => {
+            const identity = `pt-url-${hex(6)}`;
+            identities.push(identity);
+            const status = await raw(method, `${prefix}${encodeSome(identity, encode)}${suffix}`, keyed ? `Bearer ${key}` : undefined);
+            expect(status).toBeGreaterThanOrEqual(200);
+            expect(status).toBeLessThan(500);
+          },
+        ),
+        { numRuns: 60, seed: Number(process.env.FUZZ_SEED ?? 20260712), endOnFailure: true },
+      );
+      const logs = service.logs();
+      expect(identities.flatMap((identity) => logLinesContaining(logs, identity))).toEqual([]);
+      expect(logs).toContain('/v1/subjects/:identity'); // what is logged instead
     });
 
     it("never touches another tenant's subject of the same identity", async () => {

@@ -60,15 +60,4 @@ export async function subjectRoutes(app: FastifyInstance, options: SubjectRouteO
       return { erased: true, pseudonym, ...counts };
     },
   );
-
-  // Any other request under /v1/subjects/ may carry an identity in its URL too: answered like an
-  // unknown route, and logged by its pattern. (OPTIONS stays free for CORS preflights.)
-  app.route({
-    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    url: '/v1/subjects/*',
-    config: { logUrl: false },
-    handler: async () => {
-      throw new HttpError('NOT_FOUND');
-    },
-  });
 }
