@@ -157,18 +157,12 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     .leftJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
     .select(['callbacks.id', 'callbacks.params', 'callbacks.status', 'callbacks.participant_identity'])
     .where((eb) => eb.or([eb('consultations.tenant_id', '=', tenantId), eb('consultations.id', 'is', null)]))
-    .where((eb) =>
-      eb.or([
-        eb('callbacks.participant_identity', '=', identity),
-        contains('callbacks.participant_identity', identity),
-        contains('callbacks.params', jsonFragment(identity)),
-      ]),
-    )
+    .where((eb) => eb.or([eb('callbacks.participant_identity', '=', identity), contains('callbacks.params', jsonFragment(identity))]))
     .execute();
   for (const row of callbacks) {
     const applied = row.status === 'accepted';
     const params = JSON.stringify(scrub.callbackParams(JSON.parse(row.params) as StoredParam[], applied));
-    const participantIdentity = row.participant_identity === null ? null : scrub.callbackIdentity(row.participant_identity, applied);
+    const participantIdentity = row.participant_identity === null ? null : scrub.exact(row.participant_identity);
     if (params === row.params && participantIdentity === row.participant_identity) continue;
     await trx.updateTable('callbacks').set({ params, participant_identity: participantIdentity }).where('id', '=', row.id).execute();
     counts.callbacks += 1;

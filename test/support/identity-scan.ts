@@ -16,8 +16,9 @@ export interface DatabaseTrace {
   readonly row: Record<string, unknown>;
 }
 
-/** Every (table, column, row) whose value contains `needle`, in every table of the database. */
+/** Every (table, column, row) whose value contains `needle` (as written, or escaped inside JSON text), in every table. */
 export async function findInDatabase(store: Store, needle: string): Promise<DatabaseTrace[]> {
+  const needles = [...new Set([needle, JSON.stringify(needle).slice(1, -1)])];
   const tables = await store.db.introspection.getTables({ withInternalKyselyTables: true });
   expectSomeTables(tables.length);
   const traces: DatabaseTrace[] = [];
@@ -25,7 +26,7 @@ export async function findInDatabase(store: Store, needle: string): Promise<Data
     const { rows } = await sql<Record<string, unknown>>`select * from ${sql.table(table.name)}`.execute(store.db);
     for (const row of rows) {
       for (const [column, value] of Object.entries(row)) {
-        if (asText(value).some((text) => text.includes(needle))) traces.push({ table: table.name, column, row });
+        if (asText(value).some((text) => needles.some((n) => text.includes(n)))) traces.push({ table: table.name, column, row });
       }
     }
   }

@@ -109,41 +109,39 @@ export class IdentityScrubber {
     return replaced.includes(this.identity) ? this.pseudonym : replaced;
   }
 
-  /** A JSON document as stored (audit detail, outbox payload, event payload): keys exact, strings as text. */
+  /** A JSON document as stored (audit detail, outbox payload, event payload): keys and `…identity` fields exact, other strings as text. */
   json(document: string): string {
     if (!document.includes(jsonFragment(this.identity))) return document;
     return JSON.stringify(this.jsonValue(JSON.parse(document) as unknown));
   }
 
   /**
-   * A callback's stored parameters. `applied` callbacks (accepted: folded into a record) keep
-   * every Twilio field as it is except identity fields (exact match) and free text; callbacks
-   * that are never applied (quarantined, unmatched) lose every occurrence, in names too —
-   * a moved name/value boundary can glue the identity into a name (`ParticipantIdentityx1=`).
+   * A callback's stored parameters. Identity fields match exactly, always. `applied` callbacks
+   * (accepted: folded into a record) keep every other Twilio field as it is, free text aside;
+   * callbacks that are never applied (quarantined, unmatched) lose every other occurrence, in
+   * names too — a moved name/value boundary can glue the identity into a name
+   * (`ParticipantIdentityx1=`) or split it across a name and its value.
    */
   callbackParams(params: readonly StoredParam[], applied: boolean): [string, string][] {
     return params.map(([name, value]): [string, string] => {
-      if (applied) {
-        if (isIdentityField(name)) return [name, this.exact(value)];
-        return STRUCTURAL_CALLBACK_FIELDS.has(name) ? [name, value] : [name, this.text(value)];
-      }
+      if (isIdentityField(name)) return [name, this.exact(value)];
+      if (applied) return STRUCTURAL_CALLBACK_FIELDS.has(name) ? [name, value] : [name, this.text(value)];
       const scrubbed: [string, string] = [this.text(name), this.text(value)];
-      // Split across the boundary ("…Identityx" + "1…"): keep the joined text, scrubbed.
       if (!isMachineIdentifier(value) && (scrubbed[0] + scrubbed[1]).includes(this.identity)) return [this.text(name + value), ''];
       return scrubbed;
     });
-  }
-
-  /** The participant_identity column of a callback: exact when applied, as text otherwise. */
-  callbackIdentity(value: string, applied: boolean): string {
-    return applied ? this.exact(value) : this.text(value);
   }
 
   private jsonValue(value: unknown): unknown {
     if (typeof value === 'string') return this.text(value);
     if (Array.isArray(value)) return value.map((item) => this.jsonValue(item));
     if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([key, item]) => [this.exact(key), this.jsonValue(item)]));
+      return Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [
+          this.exact(key),
+          isIdentityField(key) && typeof item === 'string' ? this.exact(item) : this.jsonValue(item),
+        ]),
+      );
     }
     return value;
   }
