@@ -7,6 +7,7 @@
  * a scan of every table finds the identity only inside a neighbour's identity or in the other
  * tenant's rows, which are unchanged.
  */
+import BetterSqlite3 from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest, type TestDatabase } from '../../test/support/engines.js';
@@ -274,6 +275,28 @@ for (const engine of enginesUnderTest()) {
         await seedSubject(store, tenantId, identity);
         expect(await filesContaining(sqliteFiles(database.url), identity)).not.toEqual([]);
         await store.transaction((trx) => eraseSubject(trx, { tenantId, identity, pseudonym: `erased-${hex(20)}` }));
+        expect(await purgeErasedBytes(store.db)).toBe(true);
+        expect(await filesContaining(sqliteFiles(database.url), identity)).toEqual([]);
+      });
+
+    if (engine.name === 'sqlite')
+      it('waits a bounded time for a reader that holds an old snapshot, then finishes once it is gone', async () => {
+        const tenantId = await createTenant(store);
+        const identity = `pt-reader-${hex(8)}`;
+        await seedSubject(store, tenantId, identity);
+        // Another process's connection, in the middle of a read: the WAL cannot be emptied under it.
+        const reader = new BetterSqlite3(sqliteFiles(database.url)[0]!);
+        try {
+          reader.prepare('begin').run();
+          reader.prepare('select count(*) from callbacks').get();
+          await store.transaction((trx) => eraseSubject(trx, { tenantId, identity, pseudonym: `erased-${hex(20)}` }));
+          const started = Date.now();
+          expect(await purgeErasedBytes(store.db, { timeoutMs: 200 })).toBe(false);
+          expect(Date.now() - started).toBeLessThan(5000);
+          reader.prepare('commit').run();
+        } finally {
+          reader.close();
+        }
         expect(await purgeErasedBytes(store.db)).toBe(true);
         expect(await filesContaining(sqliteFiles(database.url), identity)).toEqual([]);
       });
