@@ -5,7 +5,8 @@
  * contains it (`…-2`), the same without the trailing space (MySQL compares with PAD SPACE), in
  * another case (SQLite's LIKE ignores case), and the same identity in another tenant. Afterwards
  * a scan of every table finds the identity only inside a neighbour's identity or in the other
- * tenant's rows, which are unchanged.
+ * tenant's rows, which are unchanged; the neighbours keep their identity fields (a quarantined
+ * callback's aside: those lose every occurrence).
  */
 import BetterSqlite3 from 'better-sqlite3';
 import fc from 'fast-check';
@@ -212,7 +213,7 @@ for (const engine of enginesUnderTest()) {
       await database?.drop();
     });
 
-    it('replaces every trace of any identity, and no other identity', async () => {
+    it('replaces every trace of any identity, and keeps other identities where they are the subject', async () => {
       await fc.assert(
         fc.asyncProperty(identityArb, async (identity) => {
           const tenantId = await createTenant(store);
@@ -256,7 +257,8 @@ for (const engine of enginesUnderTest()) {
               .where('participant_identity', '=', neighbour)
               .execute();
             const own = callbacks.filter((row) => row.participant_identity === neighbour);
-            expect(own).toHaveLength(3);
+            // Never-applied callbacks lose every occurrence, even inside another identity.
+            expect(own).toHaveLength(neighbour === containing ? 1 : 3);
             for (const row of own) expect(JSON.parse(row.params)).toContainEqual(['ParticipantIdentity', neighbour]);
           }
 

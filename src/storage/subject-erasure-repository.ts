@@ -162,7 +162,7 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
   for (const row of callbacks) {
     const applied = row.status === 'accepted';
     const params = JSON.stringify(scrub.callbackParams(JSON.parse(row.params) as StoredParam[], applied));
-    const participantIdentity = row.participant_identity === null ? null : scrub.exact(row.participant_identity);
+    const participantIdentity = row.participant_identity === null ? null : scrub.callbackIdentity(row.participant_identity, applied);
     if (params === row.params && participantIdentity === row.participant_identity) continue;
     await trx.updateTable('callbacks').set({ params, participant_identity: participantIdentity }).where('id', '=', row.id).execute();
     counts.callbacks += 1;

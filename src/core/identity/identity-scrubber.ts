@@ -2,9 +2,10 @@
  * Replaces one erased identity by its pseudonym in stored values — the rules of erasure, with no
  * I/O (storage applies them row by row).
  *
- * Where an identity is the subject of a field (`identity` columns, Twilio's `ParticipantIdentity`,
- * JSON keys) only an exact match is it: `alice-2` is someone else than `alice`. Elsewhere — free
- * text such as a client-chosen `TrackName`, audit details, quarantined callbacks — every
+ * Where an identity is the subject of a field (`identity` columns, Twilio's `ParticipantIdentity`
+ * in an accepted callback, JSON keys and `identity` fields) only an exact match is it: `alice-2` is
+ * someone else than `alice`. Elsewhere — free text such as a client-chosen `TrackName`, audit
+ * details, callbacks that are never applied (quarantined, unmatched) — every
  * occurrence goes, except inside machine-made values (Twilio SIDs, Roomgate ids, UUIDs,
  * timestamps, route labels such as `GET /v1/consultations/:id`), where a short identity can
  * only occur by coincidence and changing the value would break what it points to. The Twilio
@@ -89,11 +90,6 @@ export class IdentityScrubber {
     if (pseudonym.includes(identity)) throw new RangeError('the pseudonym must not contain the identity');
   }
 
-  /** True when the identity occurs anywhere in the value. */
-  occursIn(value: string | null | undefined): boolean {
-    return value !== null && value !== undefined && value.includes(this.identity);
-  }
-
   /** An identity field: the pseudonym if it is exactly the identity, else unchanged. */
   exact(value: string): string {
     return value === this.identity ? this.pseudonym : value;
@@ -116,20 +112,29 @@ export class IdentityScrubber {
   }
 
   /**
-   * A callback's stored parameters. Identity fields match exactly, always. `applied` callbacks
-   * (accepted: folded into a record) keep every other Twilio field as it is, free text aside;
-   * callbacks that are never applied (quarantined, unmatched) lose every other occurrence, in
-   * names too — a moved name/value boundary can glue the identity into a name
-   * (`ParticipantIdentityx1=`) or split it across a name and its value.
+   * A callback's stored parameters. `applied` callbacks (accepted: folded into a record) keep
+   * every Twilio field as it is except identity fields (exact match) and free text. Callbacks
+   * that are never applied (quarantined, unmatched) lose every occurrence, in identity fields and
+   * names too: a moved name/value boundary can glue the identity to a name
+   * (`ParticipantIdentityx1=`), to the next field (`ParticipantIdentity=x1ParticipantSidPA…`) or
+   * split it across a name and its value — at worst a neighbour's quarantined evidence is
+   * blurred, never the erased identity kept.
    */
   callbackParams(params: readonly StoredParam[], applied: boolean): [string, string][] {
     return params.map(([name, value]): [string, string] => {
-      if (isIdentityField(name)) return [name, this.exact(value)];
-      if (applied) return STRUCTURAL_CALLBACK_FIELDS.has(name) ? [name, value] : [name, this.text(value)];
+      if (applied) {
+        if (isIdentityField(name)) return [name, this.exact(value)];
+        return STRUCTURAL_CALLBACK_FIELDS.has(name) ? [name, value] : [name, this.text(value)];
+      }
       const scrubbed: [string, string] = [this.text(name), this.text(value)];
       if (!isMachineIdentifier(value) && (scrubbed[0] + scrubbed[1]).includes(this.identity)) return [this.text(name + value), ''];
       return scrubbed;
     });
+  }
+
+  /** A callback's participant_identity column, by the same rule as its parameters. */
+  callbackIdentity(value: string, applied: boolean): string {
+    return applied ? this.exact(value) : this.text(value);
   }
 
   private jsonValue(value: unknown): unknown {
