@@ -4,7 +4,8 @@
  * all — defence in depth: nothing should try to log them, and if something does, it is masked.
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { loggedUrl, type LoggedRequest } from './private-paths.js';
+import { loggedUrl } from './logged-url.js';
+import { privatePattern, type LoggedRequest } from './private-paths.js';
 
 const SECRET_KEYS = [
   'authorization',
@@ -39,9 +40,9 @@ export function createLogger(options: { level?: string; destination?: Destinatio
         req: (req: LoggedRequest) => ({
           id: req.id,
           method: req.method,
-          // The query string may carry a bodySHA256 or tenant ids, never a secret: Roomgate
-          // takes keys only from the Authorization header.
-          url: loggedUrl(req),
+          // Never the query string, nor an API key a client put in the path (logged-url.ts),
+          // nor an identity in the path (the route pattern instead: private-paths.ts).
+          url: privatePattern(req) ?? loggedUrl(req.url),
           remoteAddress: req.ip,
         }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),

@@ -44,11 +44,11 @@ export interface LoggedRequest {
   server?: { privatePaths?: PrivatePaths };
 }
 
-/** The URL as received, or the private pattern it falls under (see the file comment). */
-export function loggedUrl(req: LoggedRequest): string | undefined {
+/** The pattern to log instead of the request's URL, or undefined when the URL may be logged (see the file comment). */
+export function privatePattern(req: LoggedRequest): string | undefined {
   const route = req.routeOptions;
   if (route?.config?.logUrl === false) return route.url;
-  return (req.url === undefined ? undefined : req.server?.privatePaths?.mask(req.url)) ?? req.url;
+  return req.url === undefined ? undefined : req.server?.privatePaths?.mask(req.url);
 }
 
 /** Registers, as they are declared, the routes that say their URL must not be logged. */
