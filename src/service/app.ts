@@ -14,6 +14,7 @@ import { AuditLog } from './audit-log.js';
 import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
 import { createLogger } from './logger.js';
+import { collectPrivatePaths } from './private-paths.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalLiveEvents, type LiveEvents } from './live/live-events.js';
 import { LiveStreamRegistry } from './live/live-stream-registry.js';
@@ -138,6 +139,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     bodyLimit: 256 * 1024,
+    // A path parameter may be an identity to erase, whatever Twilio accepted; an over-long one
+    // reaches its route and gets 422.
+    routerOptions: { maxParamLength: 1000 },
     // Slow senders: the request line and headers, then the whole request, must arrive in time
     // (408 and close). Node checks every connectionsCheckingInterval, so that is kept a
     // fraction of the headers timeout. A live stream's request is complete once its headers are in.
@@ -221,12 +225,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
 
+  collectPrivatePaths(app);
   const authenticate = registerApiKeyAuth(app, { store, clock });
   await app.register(healthRoutes, { store, metrics });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, { store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() });
   await app.register(recordRoutes, { store });
-  await app.register(subjectRoutes, { store, audit });
+  await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
   await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
   const account = config.accounts[0];

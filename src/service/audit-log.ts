@@ -1,11 +1,13 @@
 /**
  * The append-only audit log: API key use, token issuance, erasures, configuration reloads,
  * key management. Written off the request path in batches; rows are never updated or deleted
- * except by retention.
+ * except by retention, and by an erasure, which replaces the erased identity in them.
  */
+import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { newId } from '../storage/ids.js';
-import type { Store } from '../storage/store.js';
+import type { Database } from '../storage/schema.js';
+import type { Store, StoreTransaction } from '../storage/store.js';
 import { BufferedWriter, logDropped } from './buffered-writer.js';
 
 export interface AuditEntry {
@@ -25,33 +27,37 @@ export class AuditLog {
     logger: Logger,
     private readonly clock: () => Date,
   ) {
-    this.writer = new BufferedWriter(
-      async (rows) => {
-        await store.db
-          .insertInto('audit_log')
-          .values(
-            rows.map((row) => ({
-              id: newId('aud'),
-              tenant_id: row.tenantId,
-              actor: row.actor,
-              action: row.action,
-              target: row.target,
-              outcome: row.outcome,
-              detail: JSON.stringify(row.detail ?? {}),
-              created_at: row.at.toISOString(),
-            })),
-          )
-          .execute();
-      },
-      logDropped(logger, 'audit entries'),
-    );
+    this.writer = new BufferedWriter((rows) => insertAuditRows(store.db, rows), logDropped(logger, 'audit entries'));
   }
 
   record(entry: AuditEntry): void {
     this.writer.add({ ...entry, at: this.clock() });
   }
 
+  /** Writes the entry now, inside the caller's transaction: it commits with the work it records. */
+  async recordIn(trx: StoreTransaction, entry: AuditEntry): Promise<void> {
+    await insertAuditRows(trx, [{ ...entry, at: this.clock() }]);
+  }
+
   drain(): Promise<void> {
     return this.writer.drain();
   }
+}
+
+async function insertAuditRows(db: Kysely<Database>, rows: readonly (AuditEntry & { at: Date })[]): Promise<void> {
+  await db
+    .insertInto('audit_log')
+    .values(
+      rows.map((row) => ({
+        id: newId('aud'),
+        tenant_id: row.tenantId,
+        actor: row.actor,
+        action: row.action,
+        target: row.target,
+        outcome: row.outcome,
+        detail: JSON.stringify(row.detail ?? {}),
+        created_at: row.at.toISOString(),
+      })),
+    )
+    .execute();
 }

@@ -5,6 +5,7 @@
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { loggedUrl } from './logged-url.js';
+import { privatePattern, type LoggedRequest } from './private-paths.js';
 
 const SECRET_KEYS = [
   'authorization',
@@ -36,11 +37,12 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       level: options.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: {
-        req: (req: { id?: string; method?: string; url?: string; ip?: string }) => ({
+        req: (req: LoggedRequest) => ({
           id: req.id,
           method: req.method,
-          // Never the query string, nor an API key a client put in the path (logged-url.ts).
-          url: loggedUrl(req.url),
+          // Never the query string, nor an API key a client put in the path (logged-url.ts),
+          // nor an identity in the path (the route pattern instead: private-paths.ts).
+          url: privatePattern(req) ?? loggedUrl(req.url),
           remoteAddress: req.ip,
         }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),

@@ -54,6 +54,14 @@ export interface DialectCapabilities {
    * holds the whole database (`BEGIN IMMEDIATE`).
    */
   readonly rowLocks: 'for-update' | 'whole-database';
+  /**
+   * What makes an erasure's old bytes leave the database files, after its commit. SQLite
+   * (`secure_delete` on, so freed space is zeroed) keeps the pages as they were in its WAL until
+   * a checkpoint: `wal-checkpoint-truncate`. PostgreSQL and MySQL keep old row versions until
+   * vacuum / purge and their logs as the server is configured: `server-managed`, the database
+   * operator's part (docs/operations.md).
+   */
+  readonly afterErasure: 'wal-checkpoint-truncate' | 'server-managed';
   /** Sorts a driver error into: the database is unavailable, a constraint broke, or anything else. */
   readonly classifyError: (error: unknown) => ErrorClass;
 }
@@ -174,6 +182,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     migrationLock: 'begin-immediate',
     transactionalDdl: true,
     rowLocks: 'whole-database',
+    afterErasure: 'wal-checkpoint-truncate',
     classifyError: classifySqlite,
   }),
   postgres: Object.freeze({
@@ -187,6 +196,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     migrationLock: 'advisory-lock',
     transactionalDdl: true,
     rowLocks: 'for-update',
+    afterErasure: 'server-managed',
     classifyError: classifyPostgres,
   }),
   mysql: Object.freeze({
@@ -200,6 +210,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     migrationLock: 'get-lock',
     transactionalDdl: false,
     rowLocks: 'for-update',
+    afterErasure: 'server-managed',
     classifyError: classifyMysql,
   }),
 });

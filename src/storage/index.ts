@@ -6,6 +6,7 @@ export { GroupCommitter, type GroupCommitterOptions, type GroupCommitterStats } 
 export { insertCallbacks } from './inbox-repository.js';
 export { insertIfAbsent } from './insert-if-absent.js';
 export { newId } from './ids.js';
+export { eraseSubject, purgeErasedBytes, type ErasureCounts, type SubjectErasure } from './subject-erasure-repository.js';
 export {
   BatchFailedError,
   StoreClosedError,

@@ -84,6 +84,9 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
           ...(memory ? [] : ['pragma journal_mode = wal']),
           'pragma synchronous = full',
           'pragma foreign_keys = on',
+          // Freed space (deleted rows, old versions of updated ones) is zeroed, so an erased
+          // identity leaves the file's bytes too (with the checkpoint after an erasure).
+          'pragma secure_delete = on',
           // Short on purpose: the real wait is asynchronous (see sqlite-immediate-dialect.ts).
           'pragma busy_timeout = 5',
         ],

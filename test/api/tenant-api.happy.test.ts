@@ -147,7 +147,10 @@ describe('tenant API', () => {
       await service.store.db.selectFrom('callbacks').selectAll().where('room_sid', '=', consultation.roomSid).execute(),
     );
     expect(stored).not.toContain('pt-erase-me');
-    expect((await api('DELETE', '/v1/subjects/pt-erase-me')).status).toBe(404);
+    // Idempotent: a repeat is the same success, with nothing left to change.
+    const again = await api('DELETE', '/v1/subjects/pt-erase-me');
+    expect(again.status).toBe(200);
+    expect(again.json).toMatchObject({ erased: true, participants: 0, sessions: 0, callbacks: 0 });
     await service.app.roomgate.drain();
     const audit = await api('GET', '/v1/audit-log');
     expect(audit.json.data.some((entry: { action: string }) => entry.action === 'subject.erase')).toBe(true);

@@ -33,7 +33,9 @@ const ROUTES: Route[] = [
   { method: 'GET', path: ({ consultationId }) => `/v1/consultations/${consultationId}/recordings`, scope: 'recordings:read', owned: true },
   { method: 'GET', path: () => '/v1/billing-records', scope: 'billing:read', owned: false },
   { method: 'GET', path: () => '/v1/events', scope: 'events:read', owned: false },
-  { method: 'DELETE', path: () => '/v1/subjects/pt-secret-1', scope: 'privacy:erase', owned: true },
+  // Erasure is idempotent: another tenant's key gets the same 200 as for any identity it never had,
+  // with nothing changed here (test/privacy/subject-erasure.test.ts proves the rows untouched).
+  { method: 'DELETE', path: () => '/v1/subjects/pt-secret-1', scope: 'privacy:erase', owned: false },
 ];
 
 const ALL_SCOPES = SCOPES;

@@ -1,80 +1,63 @@
 /**
- * DELETE /v1/subjects/:identity — GDPR erasure of one participant within the tenant. The
- * identity is replaced everywhere by a stable pseudonym that cannot be reversed, so the record
- * (time, billing) stays correct while nothing links it to the person. Recorded in the audit log.
+ * DELETE /v1/subjects/:identity — GDPR erasure of one participant within the tenant. The identity
+ * is replaced everywhere by a random pseudonym (storage/subject-erasure-repository.ts), so the
+ * record (time, billing) stays correct while nothing links it to the person; then, on SQLite,
+ * the WAL is checkpointed so the old bytes leave the files.
+ *
+ * Idempotent: every call answers 200 with the same shape — the rows this call changed, so a
+ * repeat (or an identity never seen) answers zeros. Each call is audited by its own pseudonym,
+ * in the erasing transaction; nothing remembers which identity a pseudonym replaced. The
+ * identity may get tokens again afterwards: it is then a new participant.
+ *
+ * The identity is in the URL, so these routes log their pattern, never the URL (`logUrl`).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Store, StoreTransaction } from '../../storage/store.js';
+import { choosePseudonym } from '../../core/identity/erasure-pseudonym.js';
+import { eraseSubject, purgeErasedBytes } from '../../storage/subject-erasure-repository.js';
+import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
 import { HttpError } from '../errors.js';
 
-export async function subjectRoutes(app: FastifyInstance, options: { store: Store; audit: AuditLog }): Promise<void> {
-  app.delete<{ Params: { identity: string } }>('/v1/subjects/:identity', { config: { scope: 'privacy:erase' } }, async (request) => {
-    const identity = request.params.identity;
-    if (!identity || identity.length > 200) throw new HttpError('VALIDATION_FAILED', 'identity is required');
-    // Random salt: the pseudonym must not be recomputable from the identity later.
-    const pseudonym = `erased-${createHash('sha256').update(randomBytes(16)).update(identity).digest('hex').slice(0, 20)}`;
-    const counts = await options.store.transaction((trx) => erase(trx, request.tenant.id, identity, pseudonym));
-    if (counts.participants === 0) throw new HttpError('NOT_FOUND');
-    options.audit.record({
-      tenantId: request.tenant.id,
-      actor: request.tenant.apiKeyId,
-      action: 'subject.erase',
-      target: pseudonym,
-      outcome: 'erased',
-      detail: counts,
-    });
-    return { erased: true, pseudonym, ...counts };
-  });
+/** Shorter values would match too much free text; Twilio's own limit is 128 bytes. */
+export const ERASABLE_IDENTITY_LENGTH = { min: 3, max: 200 } as const;
+
+export interface SubjectRouteOptions {
+  readonly store: Store;
+  readonly audit: AuditLog;
+  /** Writes what buffered writers still hold (audit rows, security events), so the erasure sees it. */
+  readonly settle: () => Promise<void>;
 }
 
-async function erase(trx: StoreTransaction, tenantId: string, identity: string, pseudonym: string) {
-  const consultationIds = (await trx.selectFrom('consultations').select('id').where('tenant_id', '=', tenantId).execute()).map(
-    (row) => row.id,
+export async function subjectRoutes(app: FastifyInstance, options: SubjectRouteOptions): Promise<void> {
+  const { store, audit } = options;
+
+  app.delete<{ Params: { identity: string } }>(
+    '/v1/subjects/:identity',
+    { config: { scope: 'privacy:erase', logUrl: false } },
+    async (request) => {
+      const { identity } = request.params;
+      const { min, max } = ERASABLE_IDENTITY_LENGTH;
+      if (identity.length < min || identity.length > max) {
+        throw new HttpError('VALIDATION_FAILED', `identity must be ${min} to ${max} characters`);
+      }
+      const pseudonym = choosePseudonym(identity, () => randomBytes(10).toString('hex'));
+      await options.settle();
+      const counts = await store.transaction(async (trx) => {
+        const changed = await eraseSubject(trx, { tenantId: request.tenant.id, identity, pseudonym });
+        await audit.recordIn(trx, {
+          tenantId: request.tenant.id,
+          actor: request.tenant.apiKeyId,
+          action: 'subject.erase',
+          target: pseudonym,
+          outcome: 'erased',
+          detail: { ...changed },
+        });
+        return changed;
+      });
+      const purged = await purgeErasedBytes(store.db).catch(() => false);
+      if (!purged) request.log.warn({ pseudonym }, 'erasure committed; its old bytes stay in the SQLite WAL until the next checkpoint');
+      return { erased: true, pseudonym, ...counts };
+    },
   );
-  if (consultationIds.length === 0) return { participants: 0, sessions: 0, callbacks: 0 };
-  const participants = await trx
-    .updateTable('participants')
-    .set({ identity: pseudonym })
-    .where('consultation_id', 'in', consultationIds)
-    .where('identity', '=', identity)
-    .executeTakeFirst();
-  const sessions = await trx
-    .updateTable('participant_sessions')
-    .set({ identity: pseudonym })
-    .where('consultation_id', 'in', consultationIds)
-    .where('identity', '=', identity)
-    .executeTakeFirst();
-  await trx
-    .updateTable('issued_identities')
-    .set({ identity: pseudonym })
-    .where('consultation_id', 'in', consultationIds)
-    .where('identity', '=', identity)
-    .execute();
-  const roomSids = (
-    await trx.selectFrom('consultations').select('room_sid').where('id', 'in', consultationIds).where('room_sid', 'is not', null).execute()
-  ).map((row) => row.room_sid!);
-  let callbacks = 0;
-  if (roomSids.length > 0) {
-    const rows = await trx
-      .selectFrom('callbacks')
-      .select(['id', 'params'])
-      .where('room_sid', 'in', roomSids)
-      .where('participant_identity', '=', identity)
-      .execute();
-    for (const row of rows) {
-      const params = (JSON.parse(row.params) as [string, string][]).map(([key, value]): [string, string] => [
-        key,
-        key === 'ParticipantIdentity' ? pseudonym : value,
-      ]);
-      await trx
-        .updateTable('callbacks')
-        .set({ participant_identity: pseudonym, params: JSON.stringify(params) })
-        .where('id', '=', row.id)
-        .execute();
-      callbacks += 1;
-    }
-  }
-  return { participants: Number(participants.numUpdatedRows), sessions: Number(sessions.numUpdatedRows), callbacks };
 }
