@@ -121,7 +121,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
-  const ingest = createStoreIngest({ store, clock, logger, onCommitted: (ids) => projection.markDirty(ids) });
+  let accounts = config.accounts;
+  const ingest = createStoreIngest({
+    store,
+    clock,
+    logger,
+    onCommitted: (ids) => projection.markDirty(ids),
+    legacyAccountSid: () => accounts[0]?.accountSid,
+  });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -153,8 +160,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     live,
     outbox,
     retention,
-    setAccounts(accounts) {
-      verifier = createTwilioVerifier({ secrets: signingSecrets(accounts) });
+    setAccounts(next) {
+      verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
+      accounts = next;
     },
     async drain() {
       await ingest.drain();
@@ -207,7 +215,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const authenticate = registerApiKeyAuth(app, { store, clock });
   await app.register(healthRoutes, { store, metrics });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
-  await app.register(consultationRoutes, { store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() });
+  await app.register(consultationRoutes, {
+    store,
+    twilio,
+    clock,
+    statusCallbackUrl: () => statusCallbackUrl(),
+    accountSid: () => accounts[0]?.accountSid,
+  });
   await app.register(recordRoutes, { store });
   await app.register(subjectRoutes, { store, audit });
   await app.register(eventRoutes, { live, authenticate });
