@@ -38,10 +38,18 @@ export function resplits(params: readonly Param[]): Resplit[] {
     const replace = (...pairs: Param[]) => [...sorted.slice(0, index), ...pairs, ...sorted.slice(index + 1)];
     // The boundary between this name and its value, moved left or right.
     for (let cut = 0; cut < name.length; cut++) {
-      offer(name, `${name}|${value} → ${name.slice(0, cut)}|${name.slice(cut)}${value}`, replace([name.slice(0, cut), name.slice(cut) + value]));
+      offer(
+        name,
+        `${name}|${value} → ${name.slice(0, cut)}|${name.slice(cut)}${value}`,
+        replace([name.slice(0, cut), name.slice(cut) + value]),
+      );
     }
     for (let cut = 1; cut <= value.length; cut++) {
-      offer(name, `${name}|${value} → ${name}${value.slice(0, cut)}|${value.slice(cut)}`, replace([name + value.slice(0, cut), value.slice(cut)]));
+      offer(
+        name,
+        `${name}|${value} → ${name}${value.slice(0, cut)}|${value.slice(cut)}`,
+        replace([name + value.slice(0, cut), value.slice(cut)]),
+      );
     }
     // The boundary between this value and the next name, moved left or right.
     const following = sorted[index + 1];
@@ -50,7 +58,11 @@ export function resplits(params: readonly Param[]): Resplit[] {
     const replaceTwo = (first: Param, second: Param) => [...sorted.slice(0, index), first, second, ...sorted.slice(index + 2)];
     for (let cut = 1; cut <= value.length; cut++) {
       const moved = value.slice(value.length - cut);
-      offer(nextName, `${value}|${nextName} → ${value.slice(0, -cut)}|${moved}${nextName}`, replaceTwo([name, value.slice(0, -cut)], [moved + nextName, nextValue]));
+      offer(
+        nextName,
+        `${value}|${nextName} → ${value.slice(0, -cut)}|${moved}${nextName}`,
+        replaceTwo([name, value.slice(0, -cut)], [moved + nextName, nextValue]),
+      );
     }
     for (let cut = 1; cut <= nextName.length; cut++) {
       offer(

@@ -104,7 +104,12 @@ const VIDEO_EVENT_TYPES: ReadonlySet<string> = new Set([
 export function isVideoEvent(value: unknown): value is VideoEvent {
   if (typeof value !== 'object' || value === null || 'error' in value) return false;
   const event = value as Partial<VideoEvent>;
-  return typeof event.type === 'string' && VIDEO_EVENT_TYPES.has(event.type) && typeof event.timestamp === 'number' && Number.isFinite(event.timestamp);
+  return (
+    typeof event.type === 'string' &&
+    VIDEO_EVENT_TYPES.has(event.type) &&
+    typeof event.timestamp === 'number' &&
+    Number.isFinite(event.timestamp)
+  );
 }
 
 /**

@@ -53,11 +53,23 @@ describe('parseVideoEvent', () => {
       }),
     ).toMatchObject({ type: 'recording-completed', recordingSid: RT, trackName: 'audio', duration: 900, size: 1024 });
     expect(
-      parseVideoEvent({ ...base, ...participant, StatusCallbackEvent: 'track-added', Timestamp: '2026-03-01T10:00:00Z', TrackSid: MT, TrackKind: 'audio' }),
+      parseVideoEvent({
+        ...base,
+        ...participant,
+        StatusCallbackEvent: 'track-added',
+        Timestamp: '2026-03-01T10:00:00Z',
+        TrackSid: MT,
+        TrackKind: 'audio',
+      }),
     ).toMatchObject({ type: 'track-added', trackSid: MT, trackKind: 'audio' });
     const composition = { AccountSid: AC, RoomSid: RM, CompositionSid: CJ, Timestamp: '2026-03-01T10:40:00Z' };
     expect(
-      parseVideoEvent({ ...composition, StatusCallbackEvent: 'composition-available', MediaUri: `/v1/Compositions/${CJ}/Media`, Duration: '900' }),
+      parseVideoEvent({
+        ...composition,
+        StatusCallbackEvent: 'composition-available',
+        MediaUri: `/v1/Compositions/${CJ}/Media`,
+        Duration: '900',
+      }),
     ).toMatchObject({ type: 'composition-available', compositionSid: CJ, duration: 900, sequenceNumber: undefined });
     expect(parseVideoEvent({ ...composition, StatusCallbackEvent: 'composition-progress', PercentageDone: '40' })).toMatchObject({
       timestamp: Date.parse('2026-03-01T10:40:00Z'),

@@ -233,10 +233,13 @@ describe('parseCallback', () => {
   it('gives reasons from a closed vocabulary of at most 64 characters, whatever it is sent', () => {
     const reasons = new Set<string>();
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }))), (params) => {
-        const parsed = parseCallback(params);
-        if (!parsed.ok) reasons.add(parsed.reason);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }))),
+        (params) => {
+          const parsed = parseCallback(params);
+          if (!parsed.ok) reasons.add(parsed.reason);
+        },
+      ),
       { numRuns: 500 },
     );
     for (const reason of reasons) {
@@ -259,7 +262,9 @@ describe('readJsonCallback', () => {
 
   it('quarantines a non-scalar value, and keeps it as JSON text', () => {
     expect(readJsonCallback({ ...json, Timestamp: { at: 1 } }).parsed).toMatchObject({ ok: false, reason: 'schema-non-scalar:Timestamp' });
-    expect(readJsonCallback({ ...json, RoomSid: [json.RoomSid, json.RoomSid] }).parsed).toMatchObject({ reason: 'schema-non-scalar:RoomSid' });
+    expect(readJsonCallback({ ...json, RoomSid: [json.RoomSid, json.RoomSid] }).parsed).toMatchObject({
+      reason: 'schema-non-scalar:RoomSid',
+    });
     expect(readJsonCallback({ ...json, AccountSid: null }).parsed).toMatchObject({ reason: 'schema-non-scalar:AccountSid' });
     const extra = readJsonCallback({ ...json, Nested: { a: 1 } });
     expect(extra.parsed).toMatchObject({ reason: 'schema-non-scalar' });
@@ -269,7 +274,8 @@ describe('readJsonCallback', () => {
   });
 
   it('quarantines a body that is not an object', () => {
-    for (const body of [[], 'x', 1, null, [json]]) expect(readJsonCallback(body).parsed).toMatchObject({ ok: false, reason: 'schema-not-an-object' });
+    for (const body of [[], 'x', 1, null, [json]])
+      expect(readJsonCallback(body).parsed).toMatchObject({ ok: false, reason: 'schema-not-an-object' });
   });
 });
 
@@ -286,9 +292,12 @@ describe('parseTwilioTimestamp', () => {
 
   it('reads what Date#toISOString writes, to the millisecond', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }), (date) => {
-        expect(parseTwilioTimestamp(date.toISOString())).toBe(date.getTime());
-      }),
+      fc.property(
+        fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }),
+        (date) => {
+          expect(parseTwilioTimestamp(date.toISOString())).toBe(date.getTime());
+        },
+      ),
     );
   });
 

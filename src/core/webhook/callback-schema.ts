@@ -73,7 +73,8 @@ export interface RejectedCallback extends ParseCommon {
 export type CallbackParse = ParsedCallback | RejectedCallback;
 
 const INT32_MAX = 2_147_483_647;
-const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Control characters (C0, DEL, C1): no Twilio name, link or track name holds one. */
+const CONTROL = /\p{Cc}/u;
 /** A surrogate without its pair (possible in a JSON string): no column would store it as sent. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -184,7 +185,10 @@ const SCHEMAS: ReadonlyMap<VideoEventType, EventSchema> = new Map<VideoEventType
   // No composition was made: no CompositionSid to require.
   [
     'composition-hook-failed',
-    { required: COMPOSITION_BASE.required.filter((name) => name !== 'CompositionSid'), optional: ['CompositionSid', 'CompositionUri', 'FailedOperation', 'ErrorMessage'] },
+    {
+      required: COMPOSITION_BASE.required.filter((name) => name !== 'CompositionSid'),
+      optional: ['CompositionSid', 'CompositionUri', 'FailedOperation', 'ErrorMessage'],
+    },
   ],
   ['composition-started', COMPOSITION_BASE],
   // PercentageDone is part of the dedupe key: two progress callbacks differ only by it.

@@ -116,7 +116,11 @@ interface Room {
 }
 
 /** Decides, per callback, whether it may be applied — trusting nothing but its signed, parsed fields. */
-async function screen(trx: StoreTransaction, callbacks: readonly SignedCallback[], legacyAccountSid: string | undefined): Promise<Screening[]> {
+async function screen(
+  trx: StoreTransaction,
+  callbacks: readonly SignedCallback[],
+  legacyAccountSid: string | undefined,
+): Promise<Screening[]> {
   const sound = callbacks.map((callback) => callback.parsed).filter((parse): parse is ParsedCallback => parse.ok);
   const roomSids = [...new Set(sound.map((callback) => callback.roomSid))];
   const roomNames = [...new Set(sound.map((callback) => callback.fields.RoomName).filter((name): name is string => name !== undefined))];
@@ -146,7 +150,12 @@ async function screen(trx: StoreTransaction, callbacks: readonly SignedCallback[
       (callback) => callback.fields.RoomName === row.room_name && callback.accountSid === accountSid && !byRoom.has(callback.roomSid),
     );
     if (!match) continue;
-    await trx.updateTable('consultations').set({ room_sid: match.roomSid }).where('id', '=', row.id).where('room_sid', 'is', null).execute();
+    await trx
+      .updateTable('consultations')
+      .set({ room_sid: match.roomSid })
+      .where('id', '=', row.id)
+      .where('room_sid', 'is', null)
+      .execute();
     byRoom.set(match.roomSid, { consultationId: row.id, accountSid });
   }
 
