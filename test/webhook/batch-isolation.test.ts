@@ -212,6 +212,26 @@ for (const engine of enginesUnderTest()) {
       expect(Number(sessions.n)).toBe(Number(accepted.n));
     });
 
+    it('records the security event of every refused callback, whatever one of them claimed', async () => {
+      const room = await service.seedConsultation(tenantId);
+      const claims = [`AC${'f'.repeat(4000)}`, `AC\u0000${randomHex(15)}`, service.accountSid];
+      const before = await service.store.db.selectFrom('security_events').select('id').execute();
+      // Each signed with a token nobody configured: refused, and recorded with what it claimed.
+      const statuses = await Promise.all(
+        claims.map((claim) =>
+          http.post(signFormList(http.webhookUrl, randomHex(16), [...base(room, 'room-ended').slice(1), ['AccountSid', claim]])),
+        ),
+      );
+      expect(statuses).toEqual([403, 403, 403]);
+      await service.app.roomgate.drain();
+      const events = (
+        await service.store.db.selectFrom('security_events').select(['id', 'reason', 'claimed_account_sid']).execute()
+      ).filter((event) => !before.some((row) => row.id === event.id));
+      expect(events.map((event) => event.reason).sort()).toEqual(['signature-mismatch', 'unknown-account', 'unknown-account']);
+      for (const event of events) expect(event.claimed_account_sid!.length).toBeLessThanOrEqual(64);
+      expect(events.map((event) => event.claimed_account_sid)).toContain(service.accountSid);
+    });
+
     it('keeps an over-long idempotency token comparable, and never stores a value longer than its column', async () => {
       const room = await service.seedConsultation(tenantId, { identities: { 'clin-1': 'clinician' } });
       const participantSid = `PA${randomHex(16)}`;
