@@ -28,7 +28,11 @@ export async function runCommand(command: CommandModule, argv: string[]): Promis
 }
 
 /** node:util parseArgs, with its errors turned into UsageError (exit 2). */
-export function parseOptions<const T extends Omit<ParseArgsConfig, 'args' | 'strict'>>(argv: string[], config: T) {
+// The return type is spelled out so a declaration build can name it (TS4058).
+export function parseOptions<const T extends Omit<ParseArgsConfig, 'args' | 'strict'>>(
+  argv: string[],
+  config: T,
+): ReturnType<typeof parseArgs<T & { strict: true }>> {
   try {
     return parseArgs<T & { strict: true }>({ ...config, args: argv, strict: true } as T & { strict: true });
   } catch (error) {

@@ -22,6 +22,8 @@ export interface Config {
   readonly publicUrl: string | undefined;
   readonly trustProxy: string;
   readonly isTrustedProxy: (address: string) => boolean;
+  /** The one forwarded-header family a trusted proxy writes; the other is never believed. */
+  readonly trustProxyHeaders: TrustProxyHeaders;
   /** Empty means sandbox mode: the built-in emulator stands in for Twilio. */
   readonly accounts: readonly TwilioAccountConfig[];
   readonly apiKey: { readonly sid: string; readonly secret: string } | undefined;
@@ -37,8 +39,19 @@ export interface Config {
   readonly alertQuarantineThreshold: number;
   /** Where alerts are POSTed, signed like Standard Webhooks; undefined when not configured. */
   readonly alertWebhook: { readonly url: string; readonly secret: string } | undefined;
+  /** A request's line and headers must arrive within this (Node's headersTimeout). */
+  readonly headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (Node's requestTimeout). */
+  readonly requestTimeoutMs: number;
+  /** Live streams (SSE + WebSocket) open at once, per API key and per tenant, on one instance. */
+  readonly streamsPerKey: number;
+  readonly streamsPerTenant: number;
+  /** Largest inbound WebSocket frame/message: clients send nothing. */
+  readonly wsMaxPayloadBytes: number;
   readonly logLevel: string;
 }
+
+export type TrustProxyHeaders = 'x-forwarded' | 'forwarded';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -58,14 +71,28 @@ const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
 export function loadConfig(env: Env = process.env): Config {
   const configFile = nonEmpty(env.ROOMGATE_CONFIG);
   const accounts = configFile ? readAccountsFile(configFile) : accountsFromEnv(env);
-  const trustProxy = env.ROOMGATE_TRUST_PROXY ?? '';
+  const trustProxy = nonEmpty(env.ROOMGATE_TRUST_PROXY) ?? '';
+  const signedUrlBase = publicUrl(env);
+  // Outside sandbox mode the signed URL must never come from a client's Host header.
+  if (accounts.length > 0 && !signedUrlBase && !trustProxy) {
+    throw new ConfigError(
+      'ROOMGATE_PUBLIC_URL',
+      'required when Twilio accounts are configured (or set ROOMGATE_TRUST_PROXY): the signed URL must not come from the client',
+    );
+  }
+  const headersTimeoutMs = duration(env, 'ROOMGATE_HEADERS_TIMEOUT', '10s');
+  const requestTimeoutMs = duration(env, 'ROOMGATE_REQUEST_TIMEOUT', '30s');
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError('ROOMGATE_REQUEST_TIMEOUT', 'must be at least ROOMGATE_HEADERS_TIMEOUT');
+  }
   return Object.freeze({
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: nonEmpty(env.HOST) ?? '127.0.0.1',
     databaseUrl: databaseUrl(env),
-    publicUrl: publicUrl(env),
+    publicUrl: signedUrlBase,
     trustProxy,
     isTrustedProxy: trusted(trustProxy),
+    trustProxyHeaders: trustProxyHeaders(env),
     accounts: Object.freeze(accounts),
     apiKey: apiKey(env),
     apiBaseUrl: url(env, 'TWILIO_API_BASE_URL', 'https://video.twilio.com'),
@@ -77,6 +104,11 @@ export function loadConfig(env: Env = process.env): Config {
     alertWindowMs: duration(env, 'ROOMGATE_ALERT_WINDOW', '1m'),
     alertQuarantineThreshold: integer(env, 'ROOMGATE_ALERT_QUARANTINES', 5, 1, 1_000_000),
     alertWebhook: alertWebhook(env),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    streamsPerKey: integer(env, 'ROOMGATE_STREAMS_PER_KEY', 10, 1, 100_000),
+    streamsPerTenant: integer(env, 'ROOMGATE_STREAMS_PER_TENANT', 100, 1, 100_000),
+    wsMaxPayloadBytes: integer(env, 'ROOMGATE_WS_MAX_PAYLOAD', 4096, 125, 1024 * 1024),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
   });
 }
@@ -167,6 +199,13 @@ function url(env: Env, name: string, fallback: string): string {
   const parsed = tryUrl(value);
   if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new ConfigError(name, 'must be an http(s) URL');
   return value.replace(/\/+$/, '');
+}
+
+function trustProxyHeaders(env: Env): TrustProxyHeaders {
+  const value = (nonEmpty(env.ROOMGATE_TRUST_PROXY_HEADERS) ?? 'x-forwarded').toLowerCase();
+  if (value !== 'x-forwarded' && value !== 'forwarded')
+    throw new ConfigError('ROOMGATE_TRUST_PROXY_HEADERS', 'must be x-forwarded or forwarded');
+  return value;
 }
 
 function trusted(list: string): (address: string) => boolean {
