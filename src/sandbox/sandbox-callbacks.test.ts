@@ -5,7 +5,8 @@
  */
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isVideoEvent, parseVideoEvent } from '../core/consultation/consultation-event.js';
+import { isVideoEvent } from '../core/consultation/consultation-event.js';
+import { parseVideoEvent } from '../core/consultation/video-event-from-callback.js';
 import { startCallbackReceiver, type CallbackReceiver } from './callback-receiver.js';
 import { createSandboxCredentials } from './sandbox-credentials.js';
 import { startSandbox, type Sandbox } from './sandbox-server.js';

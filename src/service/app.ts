@@ -125,7 +125,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
-  const ingest = createStoreIngest({ store, clock, logger, onCommitted: (ids) => projection.markDirty(ids) });
+  let accounts = config.accounts;
+  const ingest = createStoreIngest({
+    store,
+    clock,
+    logger,
+    onCommitted: (ids) => projection.markDirty(ids),
+    legacyAccountSid: () => accounts[0]?.accountSid,
+  });
 
   const streams = new LiveStreamRegistry({
     store,
@@ -174,8 +181,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     live,
     outbox,
     retention,
-    setAccounts(accounts) {
-      verifier = createTwilioVerifier({ secrets: signingSecrets(accounts) });
+    setAccounts(next) {
+      verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
+      accounts = next;
     },
     async drain() {
       await ingest.drain();
@@ -229,7 +237,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const authenticate = registerApiKeyAuth(app, { store, clock });
   await app.register(healthRoutes, { store, metrics });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
-  await app.register(consultationRoutes, { store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() });
+  await app.register(consultationRoutes, {
+    store,
+    twilio,
+    clock,
+    statusCallbackUrl: () => statusCallbackUrl(),
+    accountSid: () => accounts[0]?.accountSid,
+  });
   await app.register(recordRoutes, { store });
   await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
   await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });

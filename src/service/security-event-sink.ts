@@ -2,7 +2,11 @@ import { newId } from '../storage/ids.js';
 import type { Store } from '../storage/store.js';
 import type { SecurityEventSink } from './security-monitor.js';
 
-/** Security events into the store's security_events table, one insert per batch. */
+/**
+ * Security events into the store's security_events table, one insert per batch. What a refused
+ * request claimed (its AccountSid, of any length) is bounded to the columns first, so one
+ * oversized value cannot make the insert — and with it every event of the batch — fail.
+ */
 export function securityEventSink(store: Store): SecurityEventSink {
   return {
     async record(events) {
@@ -12,10 +16,10 @@ export function securityEventSink(store: Store): SecurityEventSink {
         .values(
           events.map((event) => ({
             id: newId('sev'),
-            reason: event.reason,
-            remote_address: event.remoteAddress,
-            path: event.path,
-            claimed_account_sid: event.claimedAccountSid ?? null,
+            reason: bounded(event.reason, 64),
+            remote_address: bounded(event.remoteAddress, 64),
+            path: bounded(event.path, 2048),
+            claimed_account_sid: event.claimedAccountSid === undefined ? null : bounded(event.claimedAccountSid, 64),
             detail: JSON.stringify(event.detail ?? {}),
             created_at: event.at.toISOString(),
           })),
@@ -23,4 +27,10 @@ export function securityEventSink(store: Store): SecurityEventSink {
         .execute();
     },
   };
+}
+
+/** At most `max` characters, with no NUL (PostgreSQL refuses it in text). */
+function bounded(value: string, max: number): string {
+  const clean = value.replaceAll('\u0000', '\uFFFD');
+  return clean.length <= max ? clean : `${clean.slice(0, max - 1)}…`;
 }

@@ -22,3 +22,14 @@ export function signingSecrets(accounts: readonly TwilioAccountConfig[]): Signin
     })),
   ]);
 }
+
+/**
+ * The account a secret id of signingSecrets() belongs to — what binds a verified signature to
+ * the AccountSid a callback names.
+ *
+ * @example accountOfSecretId('AC0123…/previous') === 'AC0123…'
+ */
+export function accountOfSecretId(secretId: string): string {
+  const slash = secretId.indexOf('/');
+  return slash < 0 ? '' : secretId.slice(0, slash);
+}

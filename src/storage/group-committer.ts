@@ -4,13 +4,15 @@
  * concurrency instead of being capped by one commit per item.
  *
  * Each submit() resolves with its own result only after its batch's COMMIT has returned (on
- * SQLite in WAL with synchronous=FULL: on disk). If the batch fails, nothing of it remains and
- * every submitter in it is rejected: with the StoreUnavailableError itself, or a BatchFailedError
- * carrying the cause.
+ * SQLite in WAL with synchronous=FULL: on disk). If the batch fails, nothing of it remains. When
+ * the store is unavailable every submitter is rejected with that StoreUnavailableError (retrying
+ * would only wait longer). Any other failure belongs to one item, not to the batch: each item is
+ * then tried again alone, in its own transaction, so one bad item never costs the others their
+ * commit — only the item that fails alone is rejected, with a BatchFailedError carrying the cause.
  */
 import type { StoreTransaction } from './schema.js';
 import type { Store } from './store.js';
-import { BatchFailedError, StoreClosedError, StoreUnavailableError } from './store-errors.js';
+import { BatchFailedError, isStoreUnavailable, StoreClosedError, StoreUnavailableError } from './store-errors.js';
 
 export interface GroupCommitterOptions<I, R> {
   readonly store: Pick<Store, 'transaction'>;
@@ -27,8 +29,9 @@ interface Pending<I, R> {
 }
 
 export interface GroupCommitterStats {
-  /** Transactions committed or attempted. */
+  /** Transactions committed or attempted (an isolating retry counts each of its transactions). */
   readonly batches: number;
+  /** Items handed to those transactions (an item retried alone counts again). */
   readonly items: number;
   readonly largestBatch: number;
 }
@@ -81,30 +84,57 @@ export class GroupCommitter<I, R> {
   async #run(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
-      this.#stats.batches += 1;
-      this.#stats.items += batch.length;
       this.#stats.largestBatch = Math.max(this.#stats.largestBatch, batch.length);
       try {
-        const results = await this.#store.transaction(async (trx) => {
-          const out = await this.#apply(
-            trx,
-            batch.map((pending) => pending.item),
-          );
-          // Checked inside the transaction, so a wrong count rolls the batch back.
-          if (!Array.isArray(out) || out.length !== batch.length) {
-            throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${batch.length} items`);
-          }
-          return out;
-        });
+        const results = await this.#commit(batch);
         batch.forEach((pending, index) => pending.resolve(results[index]!));
       } catch (error) {
-        const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(batch.length, { cause: error });
-        for (const pending of batch) pending.reject(rejection);
+        if (isStoreUnavailable(error) || batch.length === 1) {
+          const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(batch.length, { cause: error });
+          for (const pending of batch) pending.reject(rejection);
+        } else {
+          await this.#commitOneByOne(batch);
+        }
       }
     }
     this.#running = false;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  /** Isolates the item(s) that made a batch fail: each alone, in its own transaction. */
+  async #commitOneByOne(batch: readonly Pending<I, R>[]): Promise<void> {
+    let unavailable: unknown;
+    for (const pending of batch) {
+      // Once the store is gone, the rest would only wait for it too.
+      if (unavailable) {
+        pending.reject(unavailable);
+        continue;
+      }
+      try {
+        pending.resolve((await this.#commit([pending]))[0]!);
+      } catch (error) {
+        const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(1, { cause: error });
+        if (isStoreUnavailable(error)) unavailable = rejection;
+        pending.reject(rejection);
+      }
+    }
+  }
+
+  async #commit(batch: readonly Pending<I, R>[]): Promise<R[]> {
+    this.#stats.batches += 1;
+    this.#stats.items += batch.length;
+    return this.#store.transaction(async (trx) => {
+      const out = await this.#apply(
+        trx,
+        batch.map((pending) => pending.item),
+      );
+      // Checked inside the transaction, so a wrong count rolls the batch back.
+      if (!Array.isArray(out) || out.length !== batch.length) {
+        throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${batch.length} items`);
+      }
+      return out;
+    });
   }
 }

@@ -9,6 +9,12 @@ import type { Database, NewCallback } from './schema.js';
 
 /** Rows per INSERT statement: 16 columns each stays far below every engine's parameter limit. */
 const CHUNK = 200;
+/**
+ * And bytes per INSERT statement: a row's params can be hundreds of KiB (a 64 KiB body of escapes
+ * grows in JSON), and MySQL/MariaDB refuse — and drop the connection on — a statement larger than
+ * max_allowed_packet (16 MiB by default). Counted as 3 bytes per UTF-16 unit, the UTF-8 worst case.
+ */
+const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Inserts callbacks unless their dedupe_key is already stored.
@@ -29,8 +35,7 @@ export async function insertCallbacks(db: Kysely<Database>, rows: readonly NewCa
 
   const capabilities = capabilitiesOf(db);
   const insertedIds = new Set<string>();
-  for (let start = 0; start < candidates.length; start += CHUNK) {
-    const chunk = candidates.slice(start, start + CHUNK);
+  for (const chunk of chunks(candidates)) {
     const insert = db.insertInto('callbacks').values(chunk);
     const guarded =
       capabilities.insertIfAbsent === 'on-conflict-do-nothing'
@@ -53,5 +58,24 @@ export async function insertCallbacks(db: Kysely<Database>, rows: readonly NewCa
     }
   }
   for (const index of firstIndexByKey.values()) result[index] = insertedIds.has(rows[index]!.id);
+  return result;
+}
+
+/** Consecutive runs of at most CHUNK rows and CHUNK_BYTES of params (a larger row goes alone). */
+function chunks(rows: readonly NewCallback[]): NewCallback[][] {
+  const result: NewCallback[][] = [];
+  let current: NewCallback[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = row.params.length * 3;
+    if (current.length > 0 && (current.length === CHUNK || bytes + size > CHUNK_BYTES)) {
+      result.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(row);
+    bytes += size;
+  }
+  if (current.length > 0) result.push(current);
   return result;
 }

@@ -55,6 +55,8 @@ export interface ConsultationsTable {
   tenant_id: string;
   room_sid: string | null;
   room_name: string;
+  /** The Twilio account (AC…) the room was created under; NULL before migration 0004. */
+  account_sid: string | null;
   status: string;
   /** 0/1 */
   record: number;

@@ -96,14 +96,14 @@ for (const engine of enginesUnderTest()) {
     it('runs the migrations once, and a second run applies nothing', async () => {
       const store = await open();
       expect(store.engine).toBe(engine.name);
-      expect(await store.migrate()).toEqual(['0001_initial_schema', '0002_callbacks_pending_projection']);
+      expect(await store.migrate()).toEqual(['0001_initial_schema', '0002_callbacks_pending_projection', '0004_consultation_account']);
       expect(await store.migrate()).toEqual([]);
     });
 
     it('migrates safely from two stores at the same time', async () => {
       const [a, b] = [await open(), await open()];
       const applied = await Promise.all([a.migrate(), b.migrate()]);
-      expect(applied.flat()).toEqual(['0001_initial_schema', '0002_callbacks_pending_projection']);
+      expect(applied.flat()).toEqual(['0001_initial_schema', '0002_callbacks_pending_projection', '0004_consultation_account']);
       expect(await (await open()).migrate()).toEqual([]);
       await a.db.selectFrom('callbacks').select('id').execute();
     });
@@ -235,7 +235,7 @@ for (const engine of enginesUnderTest()) {
       await expect(committer.submit(callback('late'))).rejects.toMatchObject({ code: 'STORE_CLOSED' });
     });
 
-    it('rejects every submitter of a failed batch and keeps nothing of it', async () => {
+    it('fails only the item that fails alone: the rest of its batch is committed', async () => {
       const store = await migrated();
       const committer = new GroupCommitter({
         store,
@@ -245,16 +245,40 @@ for (const engine of enginesUnderTest()) {
           return result;
         },
       });
-      const outcomes = await Promise.allSettled(['ok-1', 'poison', 'ok-2', 'ok-3'].map((key) => committer.submit(callback(key))));
-      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
-      for (const outcome of outcomes) {
-        const reason = (outcome as PromiseRejectedResult).reason as BatchFailedError;
-        expect(reason).toBeInstanceOf(BatchFailedError);
-        expect((reason.cause as Error).message).toBe('poisoned batch');
-      }
-      expect(await countCallbacks(store)).toBe(0);
+      const keys = ['ok-1', 'poison', 'ok-2', 'ok-3'];
+      const outcomes = await Promise.allSettled(keys.map((key) => committer.submit(callback(key))));
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+      const reason = (outcomes[1] as PromiseRejectedResult).reason as BatchFailedError;
+      expect(reason).toBeInstanceOf(BatchFailedError);
+      expect(reason.batchSize).toBe(1);
+      expect((reason.cause as Error).message).toBe('poisoned batch');
+      // The batch went together first, then each item alone: nothing of the poison remains.
+      expect(committer.stats.largestBatch).toBe(4);
+      const stored = await store.db.selectFrom('callbacks').select('dedupe_key').orderBy('dedupe_key').execute();
+      expect(stored.map((row) => row.dedupe_key)).toEqual(['ok-1', 'ok-2', 'ok-3']);
       // The committer goes on with the next batch.
-      expect(await committer.submit(callback('ok-1'))).toBe(true);
+      expect(await committer.submit(callback('ok-4'))).toBe(true);
+      await committer.close();
+    });
+
+    it('rejects every submitter when the store is unavailable, without retrying them one by one', async () => {
+      let transactions = 0;
+      const committer = new GroupCommitter({
+        store: {
+          transaction: async () => {
+            transactions += 1;
+            throw new StoreUnavailableError('gone');
+          },
+        },
+        apply: (trx, rows: NewCallback[]) => insertCallbacks(trx, rows),
+      });
+      const outcomes = await Promise.allSettled(['a', 'b', 'c'].map((key) => committer.submit(callback(key))));
+      expect(outcomes.map((outcome) => (outcome as PromiseRejectedResult).reason)).toEqual([
+        expect.any(StoreUnavailableError),
+        expect.any(StoreUnavailableError),
+        expect.any(StoreUnavailableError),
+      ]);
+      expect(transactions).toBe(1);
       await committer.close();
     });
 

@@ -105,7 +105,7 @@ describe.runIf(postgres)('live events across two instances on postgres', () => {
       RoomStatus: 'in-progress',
       RoomType: 'group',
       StatusCallbackEvent: 'participant-connected',
-      ParticipantSid: 'PA1',
+      ParticipantSid: `PA${'1'.repeat(32)}`,
       ParticipantIdentity: 'clin-1',
       ParticipantStatus: 'connected',
       Timestamp: new Date().toISOString(),

@@ -123,7 +123,7 @@ describe('tenant API', () => {
       RoomStatus: 'in-progress',
       RoomType: 'group',
       StatusCallbackEvent: 'participant-connected',
-      ParticipantSid: 'PA1',
+      ParticipantSid: `PA${'1'.repeat(32)}`,
       ParticipantIdentity: 'pt-erase-me',
       ParticipantStatus: 'connected',
       Timestamp: new Date().toISOString(),

@@ -10,6 +10,8 @@ import { signForm } from '../support/signed-callback.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
 const PATH = '/webhooks/twilio/video';
+const PA1 = `PA${'1'.repeat(32)}`;
+const PA2 = `PA${'2'.repeat(32)}`;
 
 for (const engine of enginesUnderTest().filter((candidate) => candidate.name !== 'sqlite')) {
   describe(`two instances, interleaved events, on ${engine.name}`, () => {
@@ -51,10 +53,10 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
         });
         return [
           { ...base, StatusCallbackEvent: 'room-created', Timestamp: at(0), SequenceNumber: '0' },
-          participant('participant-connected', 'PA1', 'clin-1', 10, 1),
-          participant('participant-connected', 'PA2', 'pt-1', 70, 2),
-          participant('participant-disconnected', 'PA2', 'pt-1', 610, 3),
-          participant('participant-disconnected', 'PA1', 'clin-1', 700, 4),
+          participant('participant-connected', PA1, 'clin-1', 10, 1),
+          participant('participant-connected', PA2, 'pt-1', 70, 2),
+          participant('participant-disconnected', PA2, 'pt-1', 610, 3),
+          participant('participant-disconnected', PA1, 'clin-1', 700, 4),
           {
             ...base,
             RoomStatus: 'completed',

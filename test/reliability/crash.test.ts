@@ -129,7 +129,7 @@ describe('crash: SIGKILL during load, restart, resend', () => {
           ...extra,
         });
       const who = (role: 'clin' | 'pat') => ({
-        ParticipantSid: `PA${role}${hex(15)}`.slice(0, 34),
+        ParticipantSid: `PA${hex(16)}`,
         ParticipantIdentity: `${role}-${index}`,
         ParticipantStatus: 'connected',
       });

@@ -36,7 +36,7 @@ export interface TestService {
   ): Promise<{ key: string; keyId: string }>;
   seedConsultation(
     tenantId: string,
-    options?: { roomSid?: string; identities?: Record<string, string>; record?: boolean },
+    options?: { roomSid?: string; identities?: Record<string, string>; record?: boolean; accountSid?: string },
   ): Promise<{ id: string; roomSid: string; roomName: string }>;
   close(): Promise<void>;
 }
@@ -119,6 +119,8 @@ export async function startTestService(
           tenant_id: tenantId,
           room_sid: roomSid,
           room_name: roomName,
+          // The account the room was created under: the service's first (the API key's).
+          account_sid: consultationOptions.accountSid ?? config.accounts[0]!.accountSid,
           status: 'scheduled',
           record: consultationOptions.record === false ? 0 : 1,
           scheduled_at: null,

@@ -83,97 +83,18 @@ export interface CompositionEvent extends EventBase {
 
 export type VideoEvent = RoomEvent | ParticipantEvent | TrackEvent | RecordingEvent | CompositionEvent;
 
+/** A callback that is not a Video event Roomgate can apply (see core/webhook/callback-schema.ts). */
 export interface VideoEventError {
   readonly error: string;
 }
 
-const KIND = new Map<string, 'room' | 'participant' | 'track' | 'recording' | 'composition'>([
-  ...ROOM_EVENT_TYPES.map((type) => [type, 'room'] as const),
-  ...PARTICIPANT_EVENT_TYPES.map((type) => [type, 'participant'] as const),
-  ...TRACK_EVENT_TYPES.map((type) => [type, 'track'] as const),
-  ...RECORDING_EVENT_TYPES.map((type) => [type, 'recording'] as const),
-  ...COMPOSITION_EVENT_TYPES.map((type) => [type, 'composition'] as const),
+const VIDEO_EVENT_TYPES: ReadonlySet<string> = new Set([
+  ...ROOM_EVENT_TYPES,
+  ...PARTICIPANT_EVENT_TYPES,
+  ...TRACK_EVENT_TYPES,
+  ...RECORDING_EVENT_TYPES,
+  ...COMPOSITION_EVENT_TYPES,
 ]);
-
-// UTC ISO 8601 as Twilio sends it; Date.parse alone would also take "March 1, 2026".
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
-
-/**
- * Turns a callback's form-decoded parameters into a typed event, or says why it cannot.
- *
- * @example
- * parseVideoEvent({ StatusCallbackEvent: 'room-ended', Timestamp: '2026-01-01T10:00:00Z', RoomSid: 'RM1' })
- * // { type: 'room-ended', timestamp: 1767261600000, roomSid: 'RM1', … }
- * parseVideoEvent({ StatusCallbackEvent: 'room-ended' })
- * // { error: 'Timestamp is missing or not ISO 8601' }
- */
-export function parseVideoEvent(params: Readonly<Record<string, string>>): VideoEvent | VideoEventError {
-  const type = params.StatusCallbackEvent;
-  const kind = type === undefined ? undefined : KIND.get(type);
-  if (!type || !kind) return { error: `StatusCallbackEvent ${JSON.stringify(type ?? '')} is not a Video room or composition event` };
-  const timestamp = ISO_TIMESTAMP.test(params.Timestamp ?? '') ? Date.parse(params.Timestamp!) : Number.NaN;
-  if (Number.isNaN(timestamp)) return { error: 'Timestamp is missing or not ISO 8601' };
-  const roomSid = text(params.RoomSid);
-  if (!roomSid) return { error: 'RoomSid is missing' };
-  const sequenceNumber = integer(params.SequenceNumber);
-  if (params.SequenceNumber && sequenceNumber === undefined) return { error: 'SequenceNumber is not a whole number' };
-  const base = { timestamp, sequenceNumber, roomSid, accountSid: text(params.AccountSid) };
-
-  switch (kind) {
-    case 'room':
-      return { ...base, type: type as RoomEventType, roomDuration: integer(params.RoomDuration) };
-    case 'participant': {
-      const participantSid = text(params.ParticipantSid);
-      if (!participantSid) return { error: 'ParticipantSid is missing' };
-      return {
-        ...base,
-        type: type as ParticipantEventType,
-        participantSid,
-        identity: text(params.ParticipantIdentity),
-        participantDuration: integer(params.ParticipantDuration),
-      };
-    }
-    case 'track':
-      return {
-        ...base,
-        type: type as TrackEventType,
-        participantSid: text(params.ParticipantSid),
-        identity: text(params.ParticipantIdentity),
-        trackSid: text(params.TrackSid),
-        trackKind: text(params.TrackKind),
-      };
-    case 'recording': {
-      const recordingSid = text(params.RecordingSid);
-      if (!recordingSid) return { error: 'RecordingSid is missing' };
-      return {
-        ...base,
-        type: type as RecordingEventType,
-        recordingSid,
-        participantSid: text(params.ParticipantSid),
-        identity: text(params.ParticipantIdentity),
-        trackName: text(params.TrackName),
-        mediaUri: text(params.MediaUri),
-        duration: integer(params.Duration),
-        size: integer(params.Size),
-        failedOperation: text(params.FailedOperation),
-      };
-    }
-    case 'composition': {
-      const compositionSid = text(params.CompositionSid);
-      if (!compositionSid && type !== 'composition-hook-failed') return { error: 'CompositionSid is missing' };
-      return {
-        ...base,
-        type: type as CompositionEventType,
-        compositionSid,
-        mediaUri: text(params.MediaUri),
-        duration: integer(params.Duration),
-        size: integer(params.Size),
-        percentageDone: integer(params.PercentageDone),
-        errorMessage: text(params.ErrorMessage),
-      };
-    }
-  }
-}
 
 /**
  * True for a parsed event, false for a parse error (or anything else).
@@ -183,14 +104,21 @@ export function parseVideoEvent(params: Readonly<Record<string, string>>): Video
 export function isVideoEvent(value: unknown): value is VideoEvent {
   if (typeof value !== 'object' || value === null || 'error' in value) return false;
   const event = value as Partial<VideoEvent>;
-  return typeof event.type === 'string' && KIND.has(event.type) && typeof event.timestamp === 'number' && Number.isFinite(event.timestamp);
+  return (
+    typeof event.type === 'string' &&
+    VIDEO_EVENT_TYPES.has(event.type) &&
+    typeof event.timestamp === 'number' &&
+    Number.isFinite(event.timestamp)
+  );
 }
 
 /**
  * What makes an event itself: its account, room or composition, its type, the participant,
  * recording or track it is about, its Timestamp and SequenceNumber (and a progress event's
  * percentage). SHA-256 hex, 64 characters. Headers (idempotency token) are not part of it, so a
- * replay with fresh headers is still the same event. Stable: the inbox's UNIQUE key.
+ * replay with fresh headers is still the same event. Stable: the inbox's UNIQUE key. Given the
+ * `fields` of a callback that passed the schema (core/webhook/callback-schema.ts) — each present
+ * once, well-formed — never raw parameters, which could hold a field twice.
  *
  * @example eventDedupeKey({ RoomSid: 'RM1', StatusCallbackEvent: 'room-ended', Timestamp: '2026-01-01T10:00:00Z' }) // 'e3b0…' (64 hex)
  */
@@ -210,12 +138,4 @@ export function eventDedupeKey(params: Readonly<Record<string, string>>): string
   return createHash('sha256')
     .update(parts.map((part) => part ?? '').join('\u0000'))
     .digest('hex');
-}
-
-function text(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function integer(value: string | undefined): number | undefined {
-  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }

@@ -4,7 +4,8 @@
  * keys the fold gives them, so the database itself keeps each to one; the billing record is
  * unique per consultation. Returns the live events the change produced, published after commit.
  */
-import { isVideoEvent, parseVideoEvent } from '../../core/consultation/consultation-event.js';
+import { isVideoEvent } from '../../core/consultation/consultation-event.js';
+import { parseVideoEvent } from '../../core/consultation/video-event-from-callback.js';
 import { foldConsultation, type ConsultationRecord } from '../../core/consultation/consultation-state.js';
 import { newId } from '../../storage/ids.js';
 import { insertIfAbsent } from '../../storage/insert-if-absent.js';
@@ -61,9 +62,8 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
     .where('status', '=', 'accepted')
     .where('room_sid', '=', consultation.room_sid ?? '')
     .execute();
-  const events = callbacks
-    .map((row) => parseVideoEvent(Object.fromEntries(JSON.parse(row.params) as [string, string][])))
-    .filter(isVideoEvent);
+  // The same schema parse that admitted each callback (one reading of every field).
+  const events = callbacks.map((row) => parseVideoEvent(JSON.parse(row.params) as [string, string][])).filter(isVideoEvent);
   const roomSid = consultation.room_sid;
   if (!roomSid) return { live: [], queuedEffects: false };
   const newlyFolded = callbacks.filter((row) => row.processed_at === null).map((row) => row.id);

@@ -17,7 +17,11 @@ export interface ConsultationRouteOptions {
   /** A getter: the address is known only once the server listens (unless a public URL is set). */
   readonly statusCallbackUrl: () => string;
   readonly clock: () => Date;
+  /** The Twilio account rooms are created under (the API key's): callbacks must name it. */
+  readonly accountSid: () => string | undefined;
 }
+
+const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
 
 const MAX_PAGE = 100;
 
@@ -47,6 +51,8 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
           tenant_id: request.tenant.id,
           room_sid: null,
           room_name: roomName,
+          // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
+          account_sid: options.accountSid() ?? null,
           status: 'scheduled',
           record: record ? 1 : 0,
           scheduled_at: scheduledAt ? new Date(scheduledAt).toISOString() : null,
@@ -72,7 +78,13 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
           .execute();
         throw new HttpError('UPSTREAM_UNAVAILABLE', 'Twilio could not create the room; the consultation was cancelled.', { cause: error });
       }
-      await store.db.updateTable('consultations').set({ room_sid: room.sid }).where('id', '=', id).execute();
+      // Twilio's answer names the account that really owns the room.
+      const owner = room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { account_sid: room.account_sid } : {};
+      await store.db
+        .updateTable('consultations')
+        .set({ room_sid: room.sid, ...owner })
+        .where('id', '=', id)
+        .execute();
       const view = await loadConsultationView(store, request.tenant.id, id);
       return reply.code(201).send(view);
     },

@@ -6,25 +6,30 @@
  *      for use before the signature is checked
  *   3. signature over the exact URL Twilio requested and the raw body → 403 (a media type the
  *      verifier cannot read — neither form nor JSON — cannot be verified, so it is 403 too)
- *   4. Timestamp freshness (replay window, clock skew) → 403
- *   5. durable store (dedupe, screening, projection) → 204; store down → 503
+ *   4. the one strict parse against Twilio's schema (core/webhook/callback-schema.ts); no
+ *      AccountSid, or one whose secrets did not make the signature → 403
+ *   5. Timestamp freshness (replay window, clock skew) → 403 — when the Timestamp is sound; a
+ *      missing, repeated or malformed one quarantines the callback at step 6 instead
+ *   6. durable store (dedupe, screening, projection) → 204, also for a callback the schema or
+ *      screening quarantined; store down → 503
  */
+import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkFreshness } from '../../core/webhook/freshness.js';
+import { parseCallback, readJsonCallback, type CallbackParam, type CallbackParse } from '../../core/webhook/callback-schema.js';
+import { checkFreshnessAt } from '../../core/webhook/freshness.js';
 import { reconstructSignedUrl } from '../../core/signature/request-url.js';
 import type { TwilioVerifier } from '../../core/signature/verifier.js';
-import type { FormParam } from '../../core/signature/twilio-signature.js';
 import type { Config } from '../config.js';
 import { errorBody } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { SecurityMonitor } from '../security-monitor.js';
+import { accountOfSecretId } from '../signing-secrets.js';
 import type { CallbackIngest } from '../webhook/callback-ingest.js';
 
 export const WEBHOOK_PATH = '/webhooks/twilio/video';
 
 const FRESHNESS_REASON = {
-  'missing-timestamp': 'missing-timestamp',
   stale: 'replay-too-old',
   future: 'timestamp-in-future',
 } as const;
@@ -78,25 +83,39 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       headers: request.headers,
       rawUrl: request.raw.url ?? '/',
     });
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const verdict = options.verifier().verify({
       url,
       signature: header(request, 'x-twilio-signature'),
       signatureSettings: header(request, 'x-twilio-webhooks-signature-settings'),
       contentType: receivedContentType.get(request),
-      body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+      body,
     });
     if (!verdict.ok) return refuse(request, reply, verdict.reason, verdict.claimedAccountSid);
+
+    const { params, parsed } = readCallback(verdict);
+    // Binding to an account needs one: without it the callback could be anyone's (missing → 403).
+    if (!params.some(([name, value]) => name === 'AccountSid' && value !== '')) return refuse(request, reply, 'missing-account-sid');
+    // The signature must come from a secret of the account the callback names: a JSON body
+    // names it only inside, after every token was eligible.
+    const accountSid = parsed.fields.AccountSid;
+    if (accountSid !== undefined && accountOfSecretId(verdict.secretId) !== accountSid) {
+      return refuse(request, reply, 'account-secret-mismatch', accountSid);
+    }
     metrics.verifications.inc({ secret: verdict.secretId });
 
-    const params = verdict.json === undefined ? verdict.params : jsonParams(verdict.json);
     const receivedAt = clock();
-    const freshness = checkFreshness(first(params, 'Timestamp'), receivedAt, config.webhookMaxAgeMs, config.webhookFutureSkewMs);
-    if (freshness !== 'fresh') return refuse(request, reply, FRESHNESS_REASON[freshness], first(params, 'AccountSid'));
+    if (parsed.timestamp !== undefined) {
+      const freshness = checkFreshnessAt(parsed.timestamp, receivedAt, config.webhookMaxAgeMs, config.webhookFutureSkewMs);
+      if (freshness !== 'fresh') return refuse(request, reply, FRESHNESS_REASON[freshness], accountSid);
+    }
 
-    const event = first(params, 'StatusCallbackEvent') ?? 'unknown';
+    const event = parsed.event ?? 'unknown';
     try {
       const result = await options.ingest.submit({
         params,
+        parsed,
+        bodySha256: createHash('sha256').update(body).digest('hex'),
         secretId: verdict.secretId,
         idempotencyToken: header(request, 'i-twilio-idempotency-token'),
         receivedAt,
@@ -109,8 +128,8 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
           reason: result.reason,
           remoteAddress: remoteAddress(request),
           path: WEBHOOK_PATH,
-          claimedAccountSid: first(params, 'AccountSid'),
-          detail: { event, roomSid: first(params, 'RoomSid') },
+          claimedAccountSid: accountSid,
+          detail: { event, roomSid: parsed.fields.RoomSid },
         });
       }
       return reply.code(204).send();
@@ -130,14 +149,11 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function first(params: readonly FormParam[], key: string): string | undefined {
-  return params.find(([k]) => k === key)?.[1];
-}
-
-/** A JSON callback's top-level scalar fields, as the form parameters Twilio would send. */
-function jsonParams(json: unknown): FormParam[] {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) return [];
-  return Object.entries(json as Record<string, unknown>)
-    .filter(([, value]) => ['string', 'number', 'boolean'].includes(typeof value))
-    .map(([key, value]) => [key, String(value)] as const);
+/** The callback's parameters as received, and their one parse. */
+function readCallback(verdict: { params: readonly CallbackParam[]; json?: unknown }): {
+  params: readonly CallbackParam[];
+  parsed: CallbackParse;
+} {
+  if (verdict.json !== undefined) return readJsonCallback(verdict.json);
+  return { params: verdict.params, parsed: parseCallback(verdict.params) };
 }

@@ -5,6 +5,8 @@
  */
 export interface TwilioRoom {
   readonly sid: string;
+  /** The account the room belongs to (absent from some test doubles). */
+  readonly account_sid?: string;
   readonly unique_name: string;
   readonly status: string;
 }

@@ -1,9 +1,15 @@
-import type { FormParam } from '../../core/signature/twilio-signature.js';
+import type { CallbackParam, CallbackParse } from '../../core/webhook/callback-schema.js';
 
 /** A callback whose signature and freshness have been proven, ready to be stored. */
 export interface SignedCallback {
-  readonly params: readonly FormParam[];
+  /** The parameters as received (a JSON body's top-level fields), stored as they are. */
+  readonly params: readonly CallbackParam[];
+  /** The one parse every later step reads (core/webhook/callback-schema.ts). */
+  readonly parsed: CallbackParse;
+  /** SHA-256 hex of the raw signed body: the dedupe key of a callback the schema quarantined. */
+  readonly bodySha256: string;
   readonly secretId: string;
+  /** `I-Twilio-Idempotency-Token` as received: unsigned, of any length — bounded before storage. */
   readonly idempotencyToken: string | undefined;
   readonly receivedAt: Date;
   readonly remoteAddress: string;
@@ -11,7 +17,7 @@ export interface SignedCallback {
 
 export type IngestOutcome =
   | { readonly outcome: 'stored' | 'duplicate' | 'unmatched'; readonly event: string }
-  | { readonly outcome: 'quarantined'; readonly event: string; readonly reason: string; readonly identity: string };
+  | { readonly outcome: 'quarantined'; readonly event: string; readonly reason: string };
 
 /** The port the webhook route stores through: resolves once the callback's commit returned. */
 export interface CallbackIngest {

@@ -1,25 +1,32 @@
 /**
  * Stores signed callbacks durably, exactly once — in group commits: callbacks that arrive
  * together share one transaction, and each is answered when that transaction's COMMIT returns.
- * Within the transaction, per callback:
- *   - screening: an unknown room is kept as 'unmatched'; a participant identity that breaks the
- *     policy or was never issued for the room is kept as 'quarantined' — neither is applied;
- *   - the inbox row, whose UNIQUE dedupe_key makes the database refuse a second copy.
+ * Within the transaction, per callback, from its one parse (core/webhook/callback-schema.ts):
+ *   - screening: a callback the schema refused is kept as 'quarantined' with the schema's reason
+ *     (keyed by its body, never by the event it claims); an unknown room is kept as 'unmatched';
+ *     a callback whose AccountSid is not the account the room was created under is kept as
+ *     'quarantined' ('account-mismatch'), as is a participant identity that breaks the policy or
+ *     was never issued for the room — none of these is applied;
+ *   - the inbox row (every value bounded to its column: inbox-row.ts), whose UNIQUE dedupe_key
+ *     makes the database refuse a second copy.
+ * One callback never harms another: values are bounded before SQL, and if a batch still fails
+ * for anything but an unavailable store, the committer retries each callback alone.
  * After the commit, the consultations that received new accepted callbacks are handed to the
  * projection worker, which recomputes each record from all its accepted callbacks (so order,
  * lateness and repetition cannot change the result).
  */
 import type { Logger } from 'pino';
-import { eventDedupeKey, TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
+import { TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
+import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
 import { GroupCommitter } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
+import { inboxRow } from './inbox-row.js';
 
-type Screening =
-  { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string; identity: string };
+type Screening = { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string };
 
 export interface StoreIngest extends CallbackIngest {
   drain(): Promise<void>;
@@ -38,6 +45,11 @@ export interface StoreIngestOptions {
   readonly logger: Logger;
   /** Called after the commit with the consultations that received new accepted callbacks. */
   readonly onCommitted: (consultationIds: string[]) => void;
+  /**
+   * The account of consultations created before rooms recorded theirs (migration 0004): the
+   * first configured account, whose API key created every room until then.
+   */
+  readonly legacyAccountSid: () => string | undefined;
 }
 
 export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
@@ -65,46 +77,28 @@ function changesRecord(event: string | undefined): boolean {
 async function ingestBatch(
   trx: StoreTransaction,
   callbacks: readonly SignedCallback[],
-  options: { clock: () => Date; logger: Logger },
+  options: { clock: () => Date; logger: Logger; legacyAccountSid: () => string | undefined },
 ): Promise<BatchOutcome[]> {
-  const fields = callbacks.map((callback) => Object.fromEntries(callback.params) as Record<string, string>);
-  const screenings = await screen(trx, fields);
+  const screenings = await screen(trx, callbacks, options.legacyAccountSid());
   const now = options.clock().toISOString();
   const inserted = await insertCallbacks(
     trx,
     callbacks.map((callback, index) => {
-      const params = fields[index]!;
-      const screening = screenings[index]!;
-      return {
-        id: newId('cb'),
-        dedupe_key: eventDedupeKey(params),
-        idempotency_token: callback.idempotencyToken ?? null,
-        account_sid: params.AccountSid ?? '',
-        room_sid: params.RoomSid ?? null,
-        composition_sid: params.CompositionSid ?? null,
-        event_type: params.StatusCallbackEvent ?? 'unknown',
-        event_timestamp: params.Timestamp ? new Date(params.Timestamp).toISOString() : now,
-        sequence_number: params.SequenceNumber && /^\d+$/.test(params.SequenceNumber) ? Number(params.SequenceNumber) : null,
-        participant_sid: params.ParticipantSid ?? null,
-        participant_identity: params.ParticipantIdentity ?? null,
-        params: JSON.stringify(callback.params),
-        status: screening.status,
-        received_at: callback.receivedAt.toISOString(),
-        // Track events change nothing in the record: nothing to fold.
-        processed_at: screening.status === 'accepted' && !changesRecord(params.StatusCallbackEvent) ? now : null,
-      };
+      const status = screenings[index]!.status;
+      // Track events change nothing in the record: nothing to fold.
+      const folded = status === 'accepted' && !changesRecord(callback.parsed.event);
+      return inboxRow({ id: newId('cb'), callback, status, processedAt: folded ? now : null });
     }),
   );
 
-  return callbacks.map((_, index): BatchOutcome => {
-    const event = fields[index]!.StatusCallbackEvent ?? 'unknown';
+  return callbacks.map((callback, index): BatchOutcome => {
+    const event = callback.parsed.event ?? 'unknown';
     const screening = screenings[index]!;
     if (!inserted[index]) return { outcome: { outcome: 'duplicate', event } };
-    if (screening.status === 'quarantined')
-      return { outcome: { outcome: 'quarantined', event, reason: screening.reason, identity: screening.identity } };
+    if (screening.status === 'quarantined') return { outcome: { outcome: 'quarantined', event, reason: screening.reason } };
     if (screening.status === 'unmatched') {
       options.logger.warn(
-        { alert: 'unmatched-callback', event, roomSid: fields[index]!.RoomSid },
+        { alert: 'unmatched-callback', event, roomSid: callback.parsed.fields.RoomSid },
         'callback for a room Roomgate does not know',
       );
       return { outcome: { outcome: 'unmatched', event } };
@@ -115,14 +109,25 @@ async function ingestBatch(
   });
 }
 
-/** Decides, per callback, whether it may be applied — without trusting anything but the signed params. */
-async function screen(trx: StoreTransaction, fields: readonly Record<string, string>[]): Promise<Screening[]> {
-  const roomSids = [...new Set(fields.map((params) => params.RoomSid).filter((sid): sid is string => Boolean(sid)))];
-  const roomNames = [...new Set(fields.map((params) => params.RoomName).filter((name): name is string => Boolean(name)))];
+interface Room {
+  readonly consultationId: string;
+  /** The account the room was created under. */
+  readonly accountSid: string | undefined;
+}
+
+/** Decides, per callback, whether it may be applied — trusting nothing but its signed, parsed fields. */
+async function screen(
+  trx: StoreTransaction,
+  callbacks: readonly SignedCallback[],
+  legacyAccountSid: string | undefined,
+): Promise<Screening[]> {
+  const sound = callbacks.map((callback) => callback.parsed).filter((parse): parse is ParsedCallback => parse.ok);
+  const roomSids = [...new Set(sound.map((callback) => callback.roomSid))];
+  const roomNames = [...new Set(sound.map((callback) => callback.fields.RoomName).filter((name): name is string => name !== undefined))];
   const consultations = roomSids.length
     ? await trx
         .selectFrom('consultations')
-        .select(['id', 'room_sid', 'room_name'])
+        .select(['id', 'room_sid', 'room_name', 'account_sid'])
         .where((eb) =>
           eb.or([
             eb('room_sid', 'in', roomSids),
@@ -131,43 +136,62 @@ async function screen(trx: StoreTransaction, fields: readonly Record<string, str
         )
         .execute()
     : [];
-  const byRoom = new Map<string, string>();
+  const byRoom = new Map<string, Room>();
   for (const row of consultations) {
-    if (row.room_sid) {
-      byRoom.set(row.room_sid, row.id);
-      continue;
-    }
+    if (row.room_sid) byRoom.set(row.room_sid, { consultationId: row.id, accountSid: row.account_sid ?? legacyAccountSid });
+  }
+  for (const row of consultations) {
+    if (row.room_sid) continue;
     // A callback can overtake the API's own write of the room's SID: match by our unguessable
-    // room name (signed by Twilio) and record the SID now.
-    const roomSid = fields.find((params) => params.RoomName === row.room_name)?.RoomSid;
-    if (!roomSid) continue;
-    await trx.updateTable('consultations').set({ room_sid: roomSid }).where('id', '=', row.id).where('room_sid', 'is', null).execute();
-    byRoom.set(roomSid, row.id);
+    // room name (signed by Twilio) and record the SID now — only from the room's own account,
+    // and never a SID another consultation already has.
+    const accountSid = row.account_sid ?? legacyAccountSid;
+    const match = sound.find(
+      (callback) => callback.fields.RoomName === row.room_name && callback.accountSid === accountSid && !byRoom.has(callback.roomSid),
+    );
+    if (!match) continue;
+    await trx
+      .updateTable('consultations')
+      .set({ room_sid: match.roomSid })
+      .where('id', '=', row.id)
+      .where('room_sid', 'is', null)
+      .execute();
+    byRoom.set(match.roomSid, { consultationId: row.id, accountSid });
   }
 
-  const identities = fields
-    .map((params) => ({ consultationId: params.RoomSid ? byRoom.get(params.RoomSid) : undefined, identity: params.ParticipantIdentity }))
-    .filter((entry): entry is { consultationId: string; identity: string } => Boolean(entry.consultationId && entry.identity));
+  // Only identities that pass the policy are looked up: the others are quarantined anyway, and
+  // an arbitrary value (a NUL, thousands of characters) never reaches a query.
+  const identities = sound
+    .map((callback) => ({ room: byRoom.get(callback.roomSid), callback, identity: callback.fields.ParticipantIdentity }))
+    .filter(
+      (entry): entry is { room: Room; callback: ParsedCallback; identity: string } =>
+        entry.room !== undefined &&
+        entry.room.accountSid === entry.callback.accountSid &&
+        entry.identity !== undefined &&
+        checkIdentity(entry.identity).ok,
+    );
   const issued = new Set<string>();
   if (identities.length > 0) {
     const rows = await trx
       .selectFrom('issued_identities')
       .select(['consultation_id', 'identity'])
-      .where('consultation_id', 'in', [...new Set(identities.map((entry) => entry.consultationId))])
+      .where('consultation_id', 'in', [...new Set(identities.map((entry) => entry.room.consultationId))])
       .where('identity', 'in', [...new Set(identities.map((entry) => entry.identity))])
       .execute();
     for (const row of rows) issued.add(`${row.consultation_id}\u0000${row.identity}`);
   }
 
-  return fields.map((params): Screening => {
-    const consultationId = params.RoomSid ? byRoom.get(params.RoomSid) : undefined;
-    if (!consultationId) return { status: 'unmatched' };
-    const identity = params.ParticipantIdentity;
+  return callbacks.map(({ parsed: parse }): Screening => {
+    if (!parse.ok) return { status: 'quarantined', reason: parse.reason };
+    const room = byRoom.get(parse.roomSid);
+    if (!room) return { status: 'unmatched' };
+    if (room.accountSid !== parse.accountSid) return { status: 'quarantined', reason: 'account-mismatch' };
+    const identity = parse.fields.ParticipantIdentity;
     if (identity !== undefined) {
       const policy = checkIdentity(identity);
-      if (!policy.ok) return { status: 'quarantined', reason: `identity-${policy.reason}`, identity };
-      if (!issued.has(`${consultationId}\u0000${identity}`)) return { status: 'quarantined', reason: 'identity-never-issued', identity };
+      if (!policy.ok) return { status: 'quarantined', reason: `identity-${policy.reason}` };
+      if (!issued.has(`${room.consultationId}\u0000${identity}`)) return { status: 'quarantined', reason: 'identity-never-issued' };
     }
-    return { status: 'accepted', consultationId };
+    return { status: 'accepted', consultationId: room.consultationId };
   });
 }

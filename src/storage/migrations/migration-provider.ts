@@ -7,11 +7,13 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { DialectCapabilities } from '../dialect-capabilities.js';
 import { initialSchema } from './0001-initial-schema.js';
 import { callbacksPendingProjection } from './0002-callbacks-pending-projection.js';
+import { consultationAccount } from './0004-consultation-account.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_initial_schema': initialSchema(capabilities),
     '0002_callbacks_pending_projection': callbacksPendingProjection(),
+    '0004_consultation_account': consultationAccount(),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,0 +1,323 @@
+/**
+ * A verified Twilio Video status callback, parsed ONCE and strictly against Twilio's schema for
+ * its event type (shared/twilio-reference.md). Freshness, the dedupe key, screening and the fold
+ * all read what this parse returns — never the raw parameters — so there is one reading of every
+ * field, and one `Timestamp` rule.
+ *
+ * Why strict: Twilio's string-to-sign is the URL followed by each parameter's name and value run
+ * together, so the boundaries between names and values are NOT signed. A captured body
+ * `…&ParticipantIdentity=x1&…` re-sent as `…&ParticipantIdentityx1=&…` still verifies. Such a
+ * copy is recognised here because it leaves a documented field missing and an undocumented name
+ * cut from, or grown out of, a documented one.
+ *
+ * The rules, in the order they are checked (the first that fails is the reason):
+ *   1. `schema-resplit:F`        an undocumented name that is a proper prefix or suffix of the
+ *                                event's documented field F, or that starts or ends with F
+ *   2. `schema-repeated-field:F` a documented field F given more than once (Twilio never does;
+ *                                two values would be read two ways)
+ *   3. `schema-missing-field:StatusCallbackEvent`, `schema-empty-field:StatusCallbackEvent`,
+ *      `schema-unknown-event`    no event type, or one that is not a Video room or composition event
+ *   4. `schema-missing-field:F`, `schema-empty-field:F`  a field the event needs
+ *   5. `schema-malformed-field:F` a field present in the wrong form (FORMATS below)
+ * JSON bodies add `schema-not-an-object` and `schema-non-scalar[:F]` (readJsonCallback).
+ * Reasons name documented fields only — never a received name or value — so they are a closed,
+ * short vocabulary, safe for logs and metric labels, and never carry a piece of an identity.
+ *
+ * "Needed" (required) fields are those that screening, the dedupe key, freshness or the fold read
+ * and without which the event means nothing; the fold's optional fields (durations, sizes, media
+ * links, track names) are checked when present. An empty optional field counts as absent.
+ * Parameters the schema does not document are kept as received and ignored — Twilio may add some.
+ */
+import {
+  COMPOSITION_EVENT_TYPES,
+  PARTICIPANT_EVENT_TYPES,
+  RECORDING_EVENT_TYPES,
+  ROOM_EVENT_TYPES,
+  TRACK_EVENT_TYPES,
+  type VideoEventType,
+} from '../consultation/consultation-event.js';
+import { parseTwilioTimestamp } from './twilio-timestamp.js';
+
+/** One form parameter, name and decoded value, as received. */
+export type CallbackParam = readonly [name: string, value: string];
+
+export type CallbackKind = 'room' | 'participant' | 'track' | 'recording' | 'composition';
+
+interface ParseCommon {
+  /**
+   * Documented fields present exactly once, non-empty and well-formed. On success: the event's
+   * own documented fields. On a rejection: whatever documented fields are still sound, so the
+   * quarantined row can say which room, participant and time it was about.
+   */
+  readonly fields: Readonly<Record<string, string>>;
+  readonly event: VideoEventType | undefined;
+  /** The `Timestamp` in ms since the epoch, when it is present once and in Twilio's format. */
+  readonly timestamp: number | undefined;
+}
+
+export interface ParsedCallback extends ParseCommon {
+  readonly ok: true;
+  readonly kind: CallbackKind;
+  readonly event: VideoEventType;
+  readonly timestamp: number;
+  readonly accountSid: string;
+  readonly roomSid: string;
+}
+
+export interface RejectedCallback extends ParseCommon {
+  readonly ok: false;
+  /** Why the callback is quarantined, e.g. `schema-resplit:ParticipantIdentity` (≤ 64 characters). */
+  readonly reason: string;
+}
+
+export type CallbackParse = ParsedCallback | RejectedCallback;
+
+const INT32_MAX = 2_147_483_647;
+/** Control characters (C0, DEL, C1): no Twilio name, link or track name holds one. */
+const CONTROL = /\p{Cc}/u;
+/** A surrogate without its pair (possible in a JSON string): no column would store it as sent. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+type Check = (value: string) => boolean;
+
+/** Twilio's OpenAPI spells every SID as its two-letter prefix and 32 hex digits. */
+const sid =
+  (prefix: string): Check =>
+  (value) =>
+    value.length === 34 && value.startsWith(prefix) && /^[0-9a-fA-F]{32}$/.test(value.slice(2));
+/** Printable text of bounded length: the value reaches a bounded column. */
+const text =
+  (max: number): Check =>
+  (value) =>
+    value.length <= max && !CONTROL.test(value) && !LONE_SURROGATE.test(value);
+/** A whole number in canonical digits (no sign, no leading zero), at most `max`. */
+const whole =
+  (max: number): Check =>
+  (value) =>
+    /^(0|[1-9][0-9]{0,15})$/.test(value) && Number(value) <= max;
+const anything: Check = () => true;
+
+const KIND = new Map<string, CallbackKind>([
+  ...ROOM_EVENT_TYPES.map((type) => [type, 'room'] as const),
+  ...PARTICIPANT_EVENT_TYPES.map((type) => [type, 'participant'] as const),
+  ...TRACK_EVENT_TYPES.map((type) => [type, 'track'] as const),
+  ...RECORDING_EVENT_TYPES.map((type) => [type, 'recording'] as const),
+  ...COMPOSITION_EVENT_TYPES.map((type) => [type, 'composition'] as const),
+]);
+
+/**
+ * The form of every documented field when present. `anything` marks fields Roomgate stores but
+ * never reads; the identity policy is screening's (it has its own reasons).
+ */
+export const FIELD_FORMATS: Readonly<Record<string, Check>> = Object.freeze({
+  AccountSid: sid('AC'),
+  RoomName: text(256),
+  RoomSid: sid('RM'),
+  RoomStatus: anything,
+  RoomType: anything,
+  StatusCallbackEvent: (value: string) => KIND.has(value),
+  Timestamp: (value: string) => parseTwilioTimestamp(value) !== undefined,
+  SequenceNumber: whole(INT32_MAX),
+  RoomDuration: whole(INT32_MAX),
+  ParticipantSid: sid('PA'),
+  ParticipantStatus: anything,
+  ParticipantIdentity: anything,
+  ParticipantDuration: whole(INT32_MAX),
+  TrackSid: sid('MT'),
+  TrackKind: anything,
+  TrackName: text(255),
+  RecordingSid: sid('RT'),
+  SourceSid: anything,
+  RecordingUri: anything,
+  Container: anything,
+  Codec: anything,
+  Type: anything,
+  OffsetFromTwilioVideoEpoch: anything,
+  MediaUri: text(2048),
+  Duration: whole(INT32_MAX),
+  Size: whole(Number.MAX_SAFE_INTEGER),
+  MediaExternalLocation: anything,
+  FailedOperation: anything,
+  CompositionSid: sid('CJ'),
+  CompositionUri: anything,
+  PercentageDone: whole(100),
+  SecondsRemaining: whole(INT32_MAX),
+  ErrorMessage: anything,
+});
+
+interface EventSchema {
+  readonly required: readonly string[];
+  readonly optional: readonly string[];
+}
+
+const ROOM_BASE: EventSchema = {
+  required: ['AccountSid', 'RoomName', 'RoomSid', 'StatusCallbackEvent', 'Timestamp', 'SequenceNumber'],
+  optional: ['RoomStatus', 'RoomType'],
+};
+const PARTICIPANT = ['ParticipantSid', 'ParticipantIdentity'];
+const RECORDING_OPTIONAL = ['SourceSid', 'RecordingUri', 'Container', 'Codec', 'Type', 'TrackName', 'OffsetFromTwilioVideoEpoch'];
+const COMPOSITION_BASE: EventSchema = {
+  required: ['AccountSid', 'RoomSid', 'StatusCallbackEvent', 'Timestamp', 'CompositionSid'],
+  optional: ['CompositionUri'],
+};
+
+const extend = (base: EventSchema, required: readonly string[], optional: readonly string[] = []): EventSchema => ({
+  required: [...base.required, ...required],
+  optional: [...base.optional, ...optional],
+});
+
+/** Per event type: the fields it needs, and the other fields Twilio documents for it. */
+const SCHEMAS: ReadonlyMap<VideoEventType, EventSchema> = new Map<VideoEventType, EventSchema>([
+  ['room-created', ROOM_BASE],
+  ['room-ended', extend(ROOM_BASE, [], ['RoomDuration'])],
+  ['participant-connected', extend(ROOM_BASE, PARTICIPANT, ['ParticipantStatus'])],
+  ['participant-disconnected', extend(ROOM_BASE, PARTICIPANT, ['ParticipantStatus', 'ParticipantDuration'])],
+  ...TRACK_EVENT_TYPES.map(
+    (type) => [type, extend(ROOM_BASE, [...PARTICIPANT, 'TrackSid'], ['ParticipantStatus', 'TrackKind', 'TrackName'])] as const,
+  ),
+  ['recording-started', extend(ROOM_BASE, ['RecordingSid', ...PARTICIPANT], RECORDING_OPTIONAL)],
+  [
+    'recording-completed',
+    extend(ROOM_BASE, ['RecordingSid', ...PARTICIPANT], [...RECORDING_OPTIONAL, 'MediaUri', 'Duration', 'Size', 'MediaExternalLocation']),
+  ],
+  ['recording-failed', extend(ROOM_BASE, ['RecordingSid', ...PARTICIPANT], [...RECORDING_OPTIONAL, 'FailedOperation'])],
+  ['composition-enqueued', COMPOSITION_BASE],
+  // No composition was made: no CompositionSid to require.
+  [
+    'composition-hook-failed',
+    {
+      required: COMPOSITION_BASE.required.filter((name) => name !== 'CompositionSid'),
+      optional: ['CompositionSid', 'CompositionUri', 'FailedOperation', 'ErrorMessage'],
+    },
+  ],
+  ['composition-started', COMPOSITION_BASE],
+  // PercentageDone is part of the dedupe key: two progress callbacks differ only by it.
+  ['composition-progress', extend(COMPOSITION_BASE, ['PercentageDone'], ['SecondsRemaining'])],
+  ['composition-available', extend(COMPOSITION_BASE, [], ['MediaUri', 'Duration', 'Size'])],
+  ['composition-failed', extend(COMPOSITION_BASE, [], ['FailedOperation', 'ErrorMessage'])],
+]);
+
+/** Every documented name, for callbacks whose event type cannot be known. */
+const ALL_FIELDS: readonly string[] = Object.keys(FIELD_FORMATS);
+
+/** The documented fields of an event type, needed ones first (the order reasons are found in). */
+export function documentedFields(event: VideoEventType): readonly string[] {
+  const schema = SCHEMAS.get(event)!;
+  return [...schema.required, ...schema.optional];
+}
+
+/** The fields an event type needs. */
+export function requiredFields(event: VideoEventType): readonly string[] {
+  return SCHEMAS.get(event)!.required;
+}
+
+/**
+ * Parses a verified callback's form parameters against its event type's schema.
+ *
+ * @example
+ * parseCallback([['AccountSid', 'AC…'], ['RoomName', 'rg-1'], ['RoomSid', 'RM…'], ['StatusCallbackEvent', 'room-created'],
+ *   ['Timestamp', '2026-03-01T10:00:00.000Z'], ['SequenceNumber', '0']])
+ * // { ok: true, kind: 'room', event: 'room-created', timestamp: 1772359200000, fields: { … }, … }
+ * parseCallback([…, ['ParticipantIdentityx1', '']]) // { ok: false, reason: 'schema-resplit:ParticipantIdentity', … }
+ */
+export function parseCallback(params: readonly CallbackParam[]): CallbackParse {
+  const values = new Map<string, string[]>();
+  for (const [name, value] of params) {
+    const list = values.get(name);
+    if (list) list.push(value);
+    else values.set(name, [value]);
+  }
+  const sound = soundFields(values, ALL_FIELDS);
+  const eventValue = sound.StatusCallbackEvent;
+  const event = eventValue === undefined ? undefined : (eventValue as VideoEventType);
+  const salvage = (fields: Record<string, string>) => ({
+    fields,
+    event,
+    timestamp: fields.Timestamp === undefined ? undefined : parseTwilioTimestamp(fields.Timestamp),
+  });
+  const reject = (reason: string): RejectedCallback => ({ ok: false, reason, ...salvage(sound) });
+
+  const documented = event === undefined ? ALL_FIELDS : documentedFields(event);
+  for (const name of values.keys()) {
+    if (documented.includes(name)) continue;
+    const cut = documented.find((field) => cutFrom(name, field));
+    if (cut !== undefined) return reject(`schema-resplit:${cut}`);
+  }
+  for (const name of documented) if ((values.get(name)?.length ?? 0) > 1) return reject(`schema-repeated-field:${name}`);
+
+  const eventValues = values.get('StatusCallbackEvent');
+  if (eventValues === undefined) return reject('schema-missing-field:StatusCallbackEvent');
+  if (eventValues[0] === '') return reject('schema-empty-field:StatusCallbackEvent');
+  if (event === undefined) return reject('schema-unknown-event');
+
+  const schema = SCHEMAS.get(event)!;
+  for (const name of schema.required) {
+    const value = values.get(name)?.[0];
+    if (value === undefined) return reject(`schema-missing-field:${name}`);
+    if (value === '') return reject(`schema-empty-field:${name}`);
+    if (!FIELD_FORMATS[name]!(value)) return reject(`schema-malformed-field:${name}`);
+  }
+  for (const name of schema.optional) {
+    const value = values.get(name)?.[0];
+    if (value !== undefined && value !== '' && !FIELD_FORMATS[name]!(value)) return reject(`schema-malformed-field:${name}`);
+  }
+
+  const fields = soundFields(values, documentedFields(event));
+  const { timestamp } = salvage(fields);
+  return {
+    ok: true,
+    kind: KIND.get(event)!,
+    event,
+    timestamp: timestamp!,
+    accountSid: fields.AccountSid!,
+    roomSid: fields.RoomSid!,
+    fields,
+  };
+}
+
+/**
+ * A JSON callback (signed through `bodySHA256`): its top-level fields as parameters, and their
+ * parse. Strings are taken as they are, numbers and booleans as JSON writes them; any other
+ * value (object, array, null) is kept in the parameters as its JSON text, and quarantines the
+ * callback as `schema-non-scalar:F` (F a documented field) or `schema-non-scalar`. A body that
+ * is not a JSON object → `schema-not-an-object`. (A key given twice in JSON text is read once,
+ * the last, by JSON.parse — the only reading there is.)
+ *
+ * @example readJsonCallback({ AccountSid: 'AC…', Timestamp: { at: 1 } }).parsed // { ok: false, reason: 'schema-non-scalar:Timestamp', … }
+ */
+export function readJsonCallback(json: unknown): { params: CallbackParam[]; parsed: CallbackParse } {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    return { params: [], parsed: { ok: false, reason: 'schema-not-an-object', fields: {}, event: undefined, timestamp: undefined } };
+  }
+  const params: CallbackParam[] = [];
+  const scalars: CallbackParam[] = [];
+  let nonScalar: string | undefined;
+  for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+      const param = [name, typeof value === 'string' ? value : JSON.stringify(value)] as const;
+      params.push(param);
+      scalars.push(param);
+    } else {
+      params.push([name, JSON.stringify(value) ?? '']);
+      nonScalar ??= Object.hasOwn(FIELD_FORMATS, name) ? `schema-non-scalar:${name}` : 'schema-non-scalar';
+    }
+  }
+  const parsed = parseCallback(scalars);
+  if (nonScalar === undefined) return { params, parsed };
+  return { params, parsed: { ok: false, reason: nonScalar, fields: parsed.fields, event: parsed.event, timestamp: parsed.timestamp } };
+}
+
+/** `name` is what is left of `field`, or `field` grown, after a name/value boundary moved. */
+function cutFrom(name: string, field: string): boolean {
+  return field.startsWith(name) || field.endsWith(name) || name.startsWith(field) || name.endsWith(field);
+}
+
+/** Of `names`, those present exactly once, non-empty and in their documented form. */
+function soundFields(values: ReadonlyMap<string, readonly string[]>, names: readonly string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const name of names) {
+    const list = values.get(name);
+    if (list?.length === 1 && list[0] !== '' && FIELD_FORMATS[name]!(list[0]!)) fields[name] = list[0]!;
+  }
+  return fields;
+}
