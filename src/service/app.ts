@@ -205,7 +205,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const authenticate = registerApiKeyAuth(app, { store, clock });
-  await app.register(healthRoutes, { store, metrics });
+  await app.register(healthRoutes, { store, sandbox: config.sandbox });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, { store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() });
   await app.register(recordRoutes, { store });

@@ -9,7 +9,10 @@ import { dirname, resolve } from 'node:path';
 import { parseTrustedProxies } from '../core/net/trusted-proxies.js';
 import { parseDatabaseUrl, SQLITE_MEMORY } from '../storage/open-store.js';
 import { UnsupportedDatabaseUrlError } from '../storage/store-errors.js';
+import { ConfigError } from './config-error.js';
 import { parseDuration } from './duration.js';
+
+export { ConfigError };
 
 export interface TwilioAccountConfig {
   readonly accountSid: string;
@@ -51,17 +54,6 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Where `/metrics` is served (never on the public port); undefined when turned off. */
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
-}
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'CONFIG_INVALID';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
 }
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -10,10 +10,15 @@ import { WebSocketServer } from 'ws';
 import type { Authenticate } from '../auth/api-key-auth.js';
 import { ERRORS, HttpError } from '../errors.js';
 import type { LiveEvent, LiveEvents } from '../live/live-events.js';
+import { OpenStreams } from '../live/open-streams.js';
 
 const HEARTBEAT_MS = 15_000;
+/** A WebSocket client that does not answer the close handshake is cut off after this. */
+const CLOSE_GRACE_MS = 1000;
 
 export async function eventRoutes(app: FastifyInstance, options: { live: LiveEvents; authenticate: Authenticate }): Promise<void> {
+  const streams = new OpenStreams();
+  let stopping = false;
   app.get('/v1/events', { config: { scope: 'events:read' } }, (request, reply) => {
     reply.hijack();
     const response = reply.raw;
@@ -29,9 +34,12 @@ export async function eventRoutes(app: FastifyInstance, options: { live: LiveEve
     });
     const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
+    // On stop: a final comment, then the connection goes (not back to keep-alive, which would hold the stop).
+    const forget = streams.add(() => response.end(': server shutting down\n\n', () => response.socket?.destroy()));
     request.raw.on('close', () => {
       clearInterval(heartbeat);
       unsubscribe();
+      forget();
     });
   });
 
@@ -40,11 +48,19 @@ export async function eventRoutes(app: FastifyInstance, options: { live: LiveEve
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/v1/events/ws') return;
     try {
       const tenant = await options.authenticate(request.headers.authorization, 'events:read', app.log);
+      if (stopping) throw new HttpError('STORE_UNAVAILABLE', 'The server is stopping.');
       sockets.handleUpgrade(request, socket, head, (ws) => {
         const unsubscribe = options.live.subscribe(tenant.id, (event) =>
           ws.send(JSON.stringify({ type: event.type, ...publicEvent(event) })),
         );
-        ws.on('close', unsubscribe);
+        const forget = streams.add(() => {
+          ws.close(1001, 'server shutting down');
+          setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+        });
+        ws.on('close', () => {
+          unsubscribe();
+          forget();
+        });
         ws.on('error', unsubscribe);
       });
     } catch (error) {
@@ -55,6 +71,11 @@ export async function eventRoutes(app: FastifyInstance, options: { live: LiveEve
     }
   };
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => void onUpgrade(request, socket, head));
+  // preClose: before the server stops accepting and waits for its connections to end.
+  app.addHook('preClose', async () => {
+    stopping = true;
+    streams.endAll();
+  });
   app.addHook('onClose', async () => {
     for (const client of sockets.clients) client.terminate();
     sockets.close();
