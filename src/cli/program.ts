@@ -32,7 +32,8 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .description('Verifies, records and bills Twilio Programmable Video consultations.')
     .version(version(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
-    .helpCommand('help [command]', 'show help for a command')
+    // Our own `help`, so `roomgate help key create` reaches the nested command.
+    .helpCommand(false)
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ writeOut: output.out, writeErr: output.err })
@@ -44,6 +45,21 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     <A extends unknown[]>(action: (...args: A) => Promise<number>) =>
     async (...args: A) =>
       done(await action(...args));
+
+  program
+    .command('help')
+    .description('show help for a command, e.g. roomgate help key create')
+    .argument('[command...]', 'the command')
+    .action((path: string[]) => {
+      let target: Command = program;
+      for (const name of path) {
+        const next = target.commands.find((command) => command.name() === name);
+        if (!next) throw new UsageError(`unknown command '${path.join(' ')}'; see roomgate --help`);
+        target = next;
+      }
+      target.outputHelp();
+      done(EXIT_OK);
+    });
 
   program
     .command('serve')
@@ -148,7 +164,14 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--dry-run', 'report only; nothing changes')
     .action(run(async (options: { dryRun?: boolean }) => (await import('./commands/retention.js')).retentionRun(options)));
 
+  markRequired(program);
   return program;
+}
+
+/** Commander does not say which options are required; the help should. */
+function markRequired(command: Command): void {
+  for (const option of command.options) if (option.mandatory) option.description += ' (required)';
+  for (const child of command.commands) markRequired(child);
 }
 
 export interface TenantCreateOptions {
