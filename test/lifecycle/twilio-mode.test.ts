@@ -35,7 +35,6 @@ describe('Twilio or sandbox, explicitly', () => {
       { TWILIO_API_KEY_SID: `SK${randomHex(16)}`, TWILIO_API_KEY_SECRET: randomHex(16) },
       'TWILIO_ACCOUNT_SID: partial Twilio configuration',
     ],
-    [{ TWILIO_AUTH_TOKEN: randomHex(16) }, 'TWILIO_ACCOUNT_SID: required when TWILIO_AUTH_TOKEN is set'],
     [{ TWILIO_API_KEY_SECRET: randomHex(16) }, 'TWILIO_API_KEY_SID: required when TWILIO_API_KEY_SECRET is set'],
   ])('a partial Twilio configuration refuses to start, naming what is missing: %#', async (env, message) => {
     const result = await runRoomgate(['serve'], { cwd: cwd(), env: { ...env, PORT: String(await freePort()) } });
