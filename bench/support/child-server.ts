@@ -132,6 +132,8 @@ export function roomgateEnv(options: {
     // Only 127.0.0.1: the outbox's composition requests go to a local stub, never to Twilio.
     TWILIO_API_BASE_URL: options.twilioApiBaseUrl,
     ROOMGATE_DATABASE_URL: options.databaseUrl,
+    // Callbacks come from this machine, signed for the address they are sent to.
+    ROOMGATE_TRUST_PROXY: 'loopback',
     // The generated rooms span more Twilio time than the default 15 min replay window.
     ROOMGATE_WEBHOOK_MAX_AGE: options.maxAge ?? '24h',
     LOG_LEVEL: 'warn',

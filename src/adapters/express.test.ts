@@ -22,6 +22,7 @@ const PARAMS = {
   StatusCallbackEvent: 'participant-connected',
   ParticipantIdentity: 'pt-1',
   Body: 'x + y é',
+  Timestamp: new Date().toISOString(),
 };
 const form = new URLSearchParams(PARAMS).toString();
 const failures: string[] = [];
@@ -39,6 +40,13 @@ beforeAll(async () => {
   app.post('/proxied/cb', raw, twilioWebhookGuard({ secrets, trustProxy: 'loopback' }), echo);
   app.post('/untrusted/cb', raw, twilioWebhookGuard({ secrets, trustProxy: '10.0.0.0/8' }), echo);
   app.post('/small/cb', twilioWebhookGuard({ secrets, maxBodyBytes: 16 }), echo);
+  app.post(
+    '/window/cb',
+    raw,
+    twilioWebhookGuard({ secrets, replayWindow: { maxAgeMs: 60_000 }, onFailure: (r) => failures.push(r) }),
+    echo,
+  );
+  app.post('/nowindow/cb', raw, twilioWebhookGuard({ secrets, replayWindow: false }), echo);
   // Mounted under a router behind a proxy that strips /telehealth: the public URL restores it.
   const router = express.Router();
   router.post('/cb', raw, twilioWebhookGuard({ secrets, publicUrl: 'https://Api.Example.com:8443/telehealth' }), echo);
@@ -124,7 +132,7 @@ describe('twilioWebhookGuard (Express)', () => {
   });
 
   it('accepts a JSON body signed through bodySHA256', async () => {
-    const body = '{"StatusCallbackEvent":"room-created","RoomSid":"RM1"}';
+    const body = `{"StatusCallbackEvent":"room-created","RoomSid":"RM1","Timestamp":"${new Date().toISOString()}"}`;
     const path = `/raw/cb?bodySHA256=${twilio.getExpectedBodyHash(body)}`;
     const signature = twilio.getExpectedTwilioSignature(TOKEN, `http://127.0.0.1:${port}${path}`, {});
     const response = await post(path, { 'content-type': 'application/json', 'x-twilio-signature': signature }, body);
@@ -133,5 +141,21 @@ describe('twilioWebhookGuard (Express)', () => {
     expect(
       (await post(path, { 'content-type': 'application/json', 'x-twilio-signature': signature }, body.replace('RM1', 'RM2'))).status,
     ).toBe(403);
+  });
+
+  it('refuses a genuine callback outside the replay window (on by default), configurable, or off', async () => {
+    const send = (path: string, minutesAgo: number) => {
+      const params = { ...PARAMS, Timestamp: new Date(Date.now() - minutesAgo * 60_000).toISOString() };
+      const url = `http://127.0.0.1:${port}${path}`;
+      return post(path, { 'x-twilio-signature': sign(TOKEN, url, params) }, new URLSearchParams(params).toString());
+    };
+    failures.length = 0;
+    expect(await send('/raw/cb', 16)).toEqual({ status: 403, body: 'Forbidden' });
+    expect(await send('/raw/cb', -6)).toEqual({ status: 403, body: 'Forbidden' });
+    expect((await send('/raw/cb', 14)).status).toBe(200);
+    expect((await send('/window/cb', 2)).status).toBe(403);
+    expect((await send('/window/cb', 0.5)).status).toBe(200);
+    expect((await send('/nowindow/cb', 600)).status).toBe(200);
+    expect(failures).toEqual(['replay-too-old', 'timestamp-in-future', 'replay-too-old']);
   });
 });

@@ -14,21 +14,21 @@
  * middleware order). Express's own `trust proxy` setting is not consulted: `trustProxy` here
  * decides which peers' forwarded headers are believed.
  *
+ * After the signature, the `Timestamp` replay window (replay-window.ts): on by default (15 min
+ * old, 5 min ahead); `replayWindow: { maxAgeMs }` tunes it, `replayWindow: false` turns it off.
+ *
  * On failure: 403 with a generic body (the reason goes to `onFailure` only, never to the caller,
  * and the signature is never logged). On success: `req.twilio = { params, secretId, json? }`.
  */
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { parseTrustedProxies } from '../core/net/trusted-proxies.js';
-import type { FormParam } from '../core/signature/twilio-signature.js';
 import { reconstructSignedUrl } from '../core/signature/request-url.js';
-import { createTwilioVerifier, type SignatureFailureReason, type SigningSecret } from '../core/signature/verifier.js';
+import { createTwilioVerifier, type SigningSecret } from '../core/signature/verifier.js';
+import { replayWindow, type ReplayWindowOption, type WebhookFailureReason } from './replay-window.js';
+import { webhookContext, type TwilioWebhookContext } from './webhook-context.js';
 
-export interface TwilioWebhookContext {
-  readonly params: FormParam[];
-  readonly secretId: string;
-  readonly json?: unknown;
-}
+export type { TwilioWebhookContext, WebhookFailureReason };
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -46,10 +46,14 @@ export interface TwilioWebhookGuardOptions {
   readonly publicUrl?: string | undefined;
   /** Comma list of proxy addresses/CIDRs (and `loopback`, `private`) whose forwarded headers are believed. */
   readonly trustProxy?: string | undefined;
+  /** The header family those proxies write (`x-forwarded`, the default, or `forwarded`); the other is ignored. */
+  readonly trustProxyHeaders?: 'x-forwarded' | 'forwarded' | undefined;
   /** Largest body the guard reads itself (when no express.raw ran before it). Default 1 MiB. */
   readonly maxBodyBytes?: number | undefined;
+  /** The `Timestamp` replay window: on by default (15 min old, 5 min ahead); `false` turns it off. */
+  readonly replayWindow?: ReplayWindowOption;
   /** Told why a request was refused (for logs and metrics). Never given the signature. */
-  readonly onFailure?: ((reason: SignatureFailureReason, req: Request) => void) | undefined;
+  readonly onFailure?: ((reason: WebhookFailureReason, req: Request) => void) | undefined;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -57,10 +61,11 @@ const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /**
  * @example app.post('/twilio', express.raw({ type: ['application/x-www-form-urlencoded', 'application/json'] }),
  *   twilioWebhookGuard({ secrets }), (req, res) => res.json(req.twilio!.params))
- * @throws Error at set-up when `trustProxy` holds a bad entry or a secret is invalid.
+ * @throws Error at set-up when `trustProxy` holds a bad entry, a secret or the replay window is invalid.
  */
 export function twilioWebhookGuard(options: TwilioWebhookGuardOptions): RequestHandler {
   const verifier = createTwilioVerifier({ secrets: options.secrets });
+  const withinWindow = replayWindow(options.replayWindow);
   const isTrustedProxy = parseTrustedProxies(options.trustProxy ?? '');
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const publicUrl = options.publicUrl;
@@ -83,27 +88,27 @@ export function twilioWebhookGuard(options: TwilioWebhookGuardOptions): RequestH
         const url = reconstructSignedUrl({
           publicUrl,
           isTrustedProxy,
+          forwardedHeaders: options.trustProxyHeaders,
           remoteAddress: req.socket.remoteAddress ?? '',
           encrypted: Boolean((req.socket as Partial<TLSSocket>).encrypted),
           headers: req.headers,
           rawUrl: req.originalUrl,
         });
-        const result = verifier.verify({
-          url,
-          signature: single(req.headers['x-twilio-signature']),
-          signatureSettings: single(req.headers['x-twilio-webhooks-signature-settings']),
-          contentType: req.headers['content-type'],
-          body,
-        });
+        const result = withinWindow(
+          verifier.verify({
+            url,
+            signature: single(req.headers['x-twilio-signature']),
+            signatureSettings: single(req.headers['x-twilio-webhooks-signature-settings']),
+            contentType: req.headers['content-type'],
+            body,
+          }),
+        );
         if (!result.ok) {
           options.onFailure?.(result.reason, req);
           res.status(403).type('text/plain').send('Forbidden');
           return;
         }
-        req.twilio =
-          result.json === undefined
-            ? { params: result.params, secretId: result.secretId }
-            : { params: result.params, secretId: result.secretId, json: result.json };
+        req.twilio = webhookContext(result);
         next();
       },
       (error: unknown) => next(error),

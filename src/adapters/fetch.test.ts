@@ -5,7 +5,13 @@ import { verifyFetchRequest } from './fetch.js';
 
 const TOKEN = 'fetch-token';
 const secrets = [{ id: 'primary', algorithm: 'sha1' as const, secret: TOKEN }];
-const PARAMS = { AccountSid: 'AC123', RoomSid: 'RM1', StatusCallbackEvent: 'room-ended', RoomDuration: '42' };
+const PARAMS = {
+  AccountSid: 'AC123',
+  RoomSid: 'RM1',
+  StatusCallbackEvent: 'room-ended',
+  RoomDuration: '42',
+  Timestamp: new Date().toISOString(),
+};
 const FORM = 'application/x-www-form-urlencoded';
 
 function formRequest(url: string, signature: string | undefined, body = new URLSearchParams(PARAMS).toString()): Request {
@@ -55,7 +61,7 @@ describe('verifyFetchRequest', () => {
   });
 
   it('JSON body through bodySHA256, with a prepared verifier', async () => {
-    const body = '{"event":"room-created"}';
+    const body = `{"event":"room-created","Timestamp":"${new Date().toISOString()}"}`;
     const jsonUrl = `https://hooks.example.com/cb?bodySHA256=${twilio.getExpectedBodyHash(body)}`;
     const signature = twilio.getExpectedTwilioSignature(TOKEN, jsonUrl, {});
     const verifier = createTwilioVerifier({ secrets });
@@ -69,7 +75,7 @@ describe('verifyFetchRequest', () => {
       ok: true,
       secretId: 'primary',
       params: [],
-      json: { event: 'room-created' },
+      json: JSON.parse(body),
     });
     expect(await verifyFetchRequest(make('{"event":"room-ended"}'), { verifier })).toEqual({ ok: false, reason: 'body-hash-mismatch' });
   });
@@ -88,5 +94,31 @@ describe('verifyFetchRequest', () => {
       body: 'a=1',
     });
     expect(await verifyFetchRequest(request, { secrets, maxBodyBytes: 1024 })).toEqual({ ok: false, reason: 'malformed-body' });
+  });
+
+  it('refuses a genuine callback outside the replay window by default; the window is configurable or off', async () => {
+    const signed = (timestamp: string) => {
+      const params = { ...PARAMS, Timestamp: timestamp };
+      return formRequest(url, twilio.getExpectedTwilioSignature(TOKEN, url, params), new URLSearchParams(params).toString());
+    };
+    const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+    expect(await verifyFetchRequest(signed(minutesAgo(16)), { secrets })).toEqual({
+      ok: false,
+      reason: 'replay-too-old',
+      claimedAccountSid: 'AC123',
+    });
+    expect(await verifyFetchRequest(signed(minutesAgo(-6)), { secrets })).toMatchObject({ ok: false, reason: 'timestamp-in-future' });
+    const { Timestamp: _omitted, ...untimed } = PARAMS;
+    const noTimestamp = formRequest(url, twilio.getExpectedTwilioSignature(TOKEN, url, untimed), new URLSearchParams(untimed).toString());
+    expect(await verifyFetchRequest(noTimestamp, { secrets })).toMatchObject({ ok: false, reason: 'missing-timestamp' });
+    expect(await verifyFetchRequest(signed(minutesAgo(16)), { secrets, replayWindow: { maxAgeMs: 20 * 60_000 } })).toMatchObject({
+      ok: true,
+    });
+    expect(await verifyFetchRequest(signed(minutesAgo(6)), { secrets, replayWindow: { maxAgeMs: 5 * 60_000 } })).toMatchObject({
+      reason: 'replay-too-old',
+    });
+    expect(await verifyFetchRequest(signed(minutesAgo(600)), { secrets, replayWindow: false })).toMatchObject({ ok: true });
+    // A prepared verifier does not skip the window.
+    expect(await verifyFetchRequest(signed(minutesAgo(16)), { verifier: createTwilioVerifier({ secrets }) })).toMatchObject({ ok: false });
   });
 });

@@ -3,9 +3,13 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../../test/support/build.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/roomgate.js');
+
+// bin/roomgate.js runs the compiled dist/: never an older build than these sources.
+beforeAll(() => ensureBuilt(), 600_000);
 
 function start(cwd: string, args: string[]) {
   const child = spawn(process.execPath, [BIN, 'sandbox', ...args], { cwd, env: { ...process.env, LOG_LEVEL: 'warn' } });

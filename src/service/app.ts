@@ -16,6 +16,9 @@ import { registerApiKeyAuth } from './auth/api-key-auth.js';
 import { createLogger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalLiveEvents, type LiveEvents } from './live/live-events.js';
+import { LiveStreamRegistry } from './live/live-stream-registry.js';
+import { refuseNonObjectJsonBodies } from './json-object-body.js';
+import { answerOnSocket } from './raw-http-answer.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
@@ -123,28 +126,42 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
   const ingest = createStoreIngest({ store, clock, logger, onCommitted: (ids) => projection.markDirty(ids) });
 
+  const streams = new LiveStreamRegistry({
+    store,
+    clock,
+    logger,
+    maxPerKey: config.streamsPerKey,
+    maxPerTenant: config.streamsPerTenant,
+  });
+
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: () => randomUUID(),
     bodyLimit: 256 * 1024,
+    // Slow senders: the request line and headers, then the whole request, must arrive in time
+    // (408 and close). Node checks every connectionsCheckingInterval, so that is kept a
+    // fraction of the headers timeout. A live stream's request is complete once its headers are in.
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
+    },
     // The router's own refusals (bad percent-encoding, over-long parameter) get the same envelope.
     frameworkErrors: (_error, request, reply) => (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', request.id)),
     // What Node's HTTP parser itself refuses (bad method, NUL in the path, conflicting lengths,
     // oversized headers) gets the same envelope; there is no request yet, so no request id.
     clientErrorHandler: (error, socket) => {
-      const status = (error as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const body = JSON.stringify(errorBody('BAD_REQUEST', 'none'));
-      if (socket.writable) {
-        socket.end(
-          `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-        );
-      } else {
-        socket.destroy(error);
-      }
+      const code = (error as { code?: string }).code;
+      // A response already under way (its request's body timed out later) gets no second one.
+      const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (code === 'ECONNRESET' || inFlight) return socket.destroy();
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return answerOnSocket(socket, { code: 'REQUEST_TIMEOUT', requestId: 'none' });
+      answerOnSocket(socket, { code: 'BAD_REQUEST', status: code === 'HPE_HEADER_OVERFLOW' ? 431 : 400, requestId: 'none' });
     },
   });
   // Only JSON bodies on the API (the webhook registers its own raw parsers): text/plain is 415.
   app.removeContentTypeParser('text/plain');
+  refuseNonObjectJsonBodies(app);
 
   app.decorate('roomgate', {
     metrics,
@@ -210,7 +227,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(consultationRoutes, { store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() });
   await app.register(recordRoutes, { store });
   await app.register(subjectRoutes, { store, audit });
-  await app.register(eventRoutes, { live, authenticate });
+  await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
   const account = config.accounts[0];
   if (account && config.apiKey) {
@@ -218,9 +235,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
 
   app.addHook('onReady', async () => projection.start());
+  app.addHook('onReady', async () => streams.start());
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
   if (retention) app.addHook('onReady', async () => retention.start());
   app.addHook('onClose', async () => {
+    await streams.stop();
     await ingest.close();
     await projection.stop();
     await outbox.stop();

@@ -62,6 +62,42 @@ describe('loadConfig', () => {
     expect(config.webhookMaxAgeMs).toBe(300_000);
   });
 
+  it('has limits for slow senders, live streams and WebSocket frames, each configurable', () => {
+    expect(loadConfig({})).toMatchObject({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      streamsPerKey: 10,
+      streamsPerTenant: 100,
+      wsMaxPayloadBytes: 4096,
+      trustProxyHeaders: 'x-forwarded',
+    });
+    expect(
+      loadConfig({
+        ROOMGATE_HEADERS_TIMEOUT: '2s',
+        ROOMGATE_REQUEST_TIMEOUT: '5s',
+        ROOMGATE_STREAMS_PER_KEY: '3',
+        ROOMGATE_STREAMS_PER_TENANT: '7',
+        ROOMGATE_WS_MAX_PAYLOAD: '1024',
+        ROOMGATE_TRUST_PROXY_HEADERS: 'Forwarded',
+      }),
+    ).toMatchObject({
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 5000,
+      streamsPerKey: 3,
+      streamsPerTenant: 7,
+      wsMaxPayloadBytes: 1024,
+      trustProxyHeaders: 'forwarded',
+    });
+  });
+
+  it('outside sandbox mode, needs a public URL or a trusted proxy; sandbox mode needs neither', () => {
+    const account = { TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: 't' };
+    expect(() => loadConfig(account)).toThrow(/^ROOMGATE_PUBLIC_URL: required when Twilio accounts are configured/);
+    expect(loadConfig({ ...account, ROOMGATE_PUBLIC_URL: 'https://api.example.com' }).publicUrl).toBe('https://api.example.com');
+    expect(loadConfig({ ...account, ROOMGATE_TRUST_PROXY: '10.0.0.0/8' }).trustProxy).toBe('10.0.0.0/8');
+    expect(loadConfig({}).accounts).toEqual([]);
+  });
+
   it('reads several accounts from ROOMGATE_CONFIG', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'roomgate-config-')), 'accounts.json');
     writeFileSync(
@@ -69,9 +105,10 @@ describe('loadConfig', () => {
       JSON.stringify({ accounts: [{ accountSid: SID, authTokens: ['a', 'b'], sharedKeys: [{ id: 'k1', secret: 's' }] }] }),
     );
     const { TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET } = TWILIO;
-    expect(loadConfig({ ROOMGATE_CONFIG: file, TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET }).accounts).toEqual([
-      { accountSid: SID, authTokens: ['a', 'b'], sharedKeys: [{ id: 'k1', secret: 's' }] },
-    ]);
+    expect(
+      loadConfig({ ROOMGATE_CONFIG: file, TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET, ROOMGATE_PUBLIC_URL: 'https://api.example.com' })
+        .accounts,
+    ).toEqual([{ accountSid: SID, authTokens: ['a', 'b'], sharedKeys: [{ id: 'k1', secret: 's' }] }]);
   });
 
   it.each([
@@ -96,6 +133,15 @@ describe('loadConfig', () => {
     [{ ROOMGATE_DATABASE_URL: 'sqlite:./no-such-directory-for-roomgate/rg.db' }, 'ROOMGATE_DATABASE_URL'],
     [{ ROOMGATE_WEBHOOK_MAX_AGE: 'fifteen minutes' }, 'ROOMGATE_WEBHOOK_MAX_AGE'],
     [{ ROOMGATE_CONFIG: '/nonexistent/accounts.json' }, 'ROOMGATE_CONFIG'],
+    [{ ...TWILIO }, 'ROOMGATE_PUBLIC_URL'],
+    [{ ...TWILIO, ROOMGATE_TRUST_PROXY: ' ' }, 'ROOMGATE_PUBLIC_URL'],
+    [{ ROOMGATE_TRUST_PROXY_HEADERS: 'both' }, 'ROOMGATE_TRUST_PROXY_HEADERS'],
+    [{ ROOMGATE_HEADERS_TIMEOUT: '0s' }, 'ROOMGATE_HEADERS_TIMEOUT'],
+    [{ ROOMGATE_REQUEST_TIMEOUT: 'soon' }, 'ROOMGATE_REQUEST_TIMEOUT'],
+    [{ ROOMGATE_HEADERS_TIMEOUT: '20s', ROOMGATE_REQUEST_TIMEOUT: '10s' }, 'ROOMGATE_REQUEST_TIMEOUT'],
+    [{ ROOMGATE_STREAMS_PER_KEY: '0' }, 'ROOMGATE_STREAMS_PER_KEY'],
+    [{ ROOMGATE_STREAMS_PER_TENANT: '-1' }, 'ROOMGATE_STREAMS_PER_TENANT'],
+    [{ ROOMGATE_WS_MAX_PAYLOAD: '64' }, 'ROOMGATE_WS_MAX_PAYLOAD'],
   ] as const)('refuses %j naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -29,6 +29,8 @@ export interface Config {
   readonly publicUrl: string | undefined;
   readonly trustProxy: string;
   readonly isTrustedProxy: (address: string) => boolean;
+  /** The one forwarded-header family a trusted proxy writes; the other is never believed. */
+  readonly trustProxyHeaders: TrustProxyHeaders;
   /**
    * Sandbox mode: no Twilio credentials are configured, so the CLI composes the built-in
    * emulator in Twilio's place (and fills accounts, apiKey and apiBaseUrl with its own).
@@ -49,12 +51,23 @@ export interface Config {
   readonly alertQuarantineThreshold: number;
   /** Where alerts are POSTed, signed like Standard Webhooks; undefined when not configured. */
   readonly alertWebhook: { readonly url: string; readonly secret: string } | undefined;
+  /** A request's line and headers must arrive within this (Node's headersTimeout). */
+  readonly headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (Node's requestTimeout). */
+  readonly requestTimeoutMs: number;
+  /** Live streams (SSE + WebSocket) open at once, per API key and per tenant, on one instance. */
+  readonly streamsPerKey: number;
+  readonly streamsPerTenant: number;
+  /** Largest inbound WebSocket frame/message: clients send nothing. */
+  readonly wsMaxPayloadBytes: number;
   readonly logLevel: string;
   /** How long SIGTERM/SIGINT wait for in-flight requests, commits and streams before exit 1. */
   readonly shutdownTimeoutMs: number;
   /** Where `/metrics` is served (never on the public port); undefined when turned off. */
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
 }
+
+export type TrustProxyHeaders = 'x-forwarded' | 'forwarded';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -69,14 +82,28 @@ export function loadConfig(env: Env = process.env): Config {
   const accounts = configFile ? readAccountsFile(configFile) : accountsFromEnv(env);
   const key = apiKey(env);
   const sandbox = twilioMode(env, accounts.length > 0, key !== undefined) === 'sandbox';
-  const trustProxy = env.ROOMGATE_TRUST_PROXY ?? '';
+  const trustProxy = nonEmpty(env.ROOMGATE_TRUST_PROXY) ?? '';
+  const signedUrlBase = publicUrl(env);
+  // Outside sandbox mode the signed URL must never come from a client's Host header.
+  if (!sandbox && !signedUrlBase && !trustProxy) {
+    throw new ConfigError(
+      'ROOMGATE_PUBLIC_URL',
+      'required when Twilio accounts are configured (or set ROOMGATE_TRUST_PROXY): the signed URL must not come from the client',
+    );
+  }
+  const headersTimeoutMs = duration(env, 'ROOMGATE_HEADERS_TIMEOUT', '10s');
+  const requestTimeoutMs = duration(env, 'ROOMGATE_REQUEST_TIMEOUT', '30s');
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError('ROOMGATE_REQUEST_TIMEOUT', 'must be at least ROOMGATE_HEADERS_TIMEOUT');
+  }
   return Object.freeze({
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: host(env, 'HOST', '127.0.0.1'),
     databaseUrl: databaseUrlFrom(env),
-    publicUrl: publicUrl(env),
+    publicUrl: signedUrlBase,
     trustProxy,
     isTrustedProxy: trusted(trustProxy),
+    trustProxyHeaders: trustProxyHeaders(env),
     sandbox,
     accounts: Object.freeze(accounts),
     apiKey: key,
@@ -89,6 +116,11 @@ export function loadConfig(env: Env = process.env): Config {
     alertWindowMs: duration(env, 'ROOMGATE_ALERT_WINDOW', '1m'),
     alertQuarantineThreshold: integer(env, 'ROOMGATE_ALERT_QUARANTINES', 5, 1, 1_000_000),
     alertWebhook: alertWebhook(env),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    streamsPerKey: integer(env, 'ROOMGATE_STREAMS_PER_KEY', 10, 1, 100_000),
+    streamsPerTenant: integer(env, 'ROOMGATE_STREAMS_PER_TENANT', 100, 1, 100_000),
+    wsMaxPayloadBytes: integer(env, 'ROOMGATE_WS_MAX_PAYLOAD', 4096, 125, 1024 * 1024),
     logLevel: logLevelFrom(env),
     shutdownTimeoutMs: duration(env, 'ROOMGATE_SHUTDOWN_TIMEOUT', '10s'),
     metrics: metricsListener(env),
@@ -253,6 +285,13 @@ function url(env: Env, name: string, fallback: string): string {
   const parsed = tryUrl(value);
   if (!parsed || !/^https?:$/.test(parsed.protocol)) throw new ConfigError(name, 'must be an http(s) URL');
   return value.replace(/\/+$/, '');
+}
+
+function trustProxyHeaders(env: Env): TrustProxyHeaders {
+  const value = (nonEmpty(env.ROOMGATE_TRUST_PROXY_HEADERS) ?? 'x-forwarded').toLowerCase();
+  if (value !== 'x-forwarded' && value !== 'forwarded')
+    throw new ConfigError('ROOMGATE_TRUST_PROXY_HEADERS', 'must be x-forwarded or forwarded');
+  return value;
 }
 
 function trusted(list: string): (address: string) => boolean {

@@ -16,6 +16,8 @@ export const ERRORS = {
   FORBIDDEN_SCOPE: { status: 403, message: 'The API key lacks the scope this route needs.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },
   CONFLICT: { status: 409, message: 'The resource is not in a state that allows this.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
+  TOO_MANY_STREAMS: { status: 429, message: 'Too many live streams are open for this API key or tenant.' },
   STORE_UNAVAILABLE: { status: 503, message: 'Storage is unavailable; retry later.' },
   UPSTREAM_UNAVAILABLE: { status: 502, message: 'Twilio did not answer as expected.' },
   INTERNAL: { status: 500, message: 'Internal error.' },

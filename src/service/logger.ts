@@ -4,6 +4,7 @@
  * all — defence in depth: nothing should try to log them, and if something does, it is masked.
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { loggedUrl } from './logged-url.js';
 
 const SECRET_KEYS = [
   'authorization',
@@ -38,9 +39,8 @@ export function createLogger(options: { level?: string; destination?: Destinatio
         req: (req: { id?: string; method?: string; url?: string; ip?: string }) => ({
           id: req.id,
           method: req.method,
-          // The query string may carry a bodySHA256 or tenant ids, never a secret: Roomgate
-          // takes keys only from the Authorization header.
-          url: req.url,
+          // Never the query string, nor an API key a client put in the path (logged-url.ts).
+          url: loggedUrl(req.url),
           remoteAddress: req.ip,
         }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),

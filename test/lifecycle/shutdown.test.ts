@@ -1,6 +1,7 @@
 /**
  * Stopping `roomgate serve` with real signals while clients are connected: live streams are
- * ended (SSE: a final comment, then the end of the response; WebSocket: close code 1001) and
+ * ended (SSE: a final comment and `stream.end` event, then the end of the response; WebSocket:
+ * close code 1001) and
  * the process exits 0; a request that never finishes is cut off at ROOMGATE_SHUTDOWN_TIMEOUT
  * (exit 1, one line); a second signal exits at once.
  */
@@ -112,7 +113,7 @@ describe('SIGTERM / SIGINT on roomgate serve', () => {
     // Exit 0 means the stop finished before the 30 s timeout (after it: exit 1).
     expect(await exitWithin(service, 45_000)).toBe(0);
     expect(await ws.closed).toEqual({ code: 1001, reason: 'server shutting down' });
-    expect(sse.received()).toMatch(/: server shutting down\n\n$/);
+    expect(sse.received()).toMatch(/: server shutting down\n\nevent: stream\.end\ndata: \{"reason":"server-stopping"\}\n\n$/);
     expect(sse.ended()).toBe(true);
     expect(await service.groupGone()).toBe(true);
     expect(service.stdout()).toContain('"msg":"stopped"');

@@ -28,6 +28,8 @@ describe('graceful shutdown', () => {
         ROOMGATE_DATABASE_URL: database,
         TWILIO_ACCOUNT_SID: accountSid,
         TWILIO_AUTH_TOKEN: authToken,
+        // Outside sandbox mode the signed URL needs a configured source: callbacks come from loopback.
+        ROOMGATE_TRUST_PROXY: 'loopback',
         TWILIO_API_KEY_SID: `SK${randomHex(16)}`,
         TWILIO_API_KEY_SECRET: randomHex(16),
         LOG_LEVEL: 'warn',

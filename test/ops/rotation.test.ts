@@ -87,6 +87,8 @@ describe('token rotation by SIGHUP on a running service', () => {
         PORT: String(port),
         ROOMGATE_METRICS_PORT: '0',
         ROOMGATE_CONFIG: configFile,
+        // Outside sandbox mode the signed URL needs a configured source: callbacks come from loopback.
+        ROOMGATE_TRUST_PROXY: 'loopback',
         ROOMGATE_DATABASE_URL: `sqlite:${join(directory, 'rg.db')}`,
         TWILIO_API_KEY_SID: `SK${randomHex(16)}`,
         TWILIO_API_KEY_SECRET: randomHex(16),

@@ -32,9 +32,14 @@ export interface RoomgateProcess {
   destroy(): void;
 }
 
-/** The environment a test gives the service: PATH and HOME only, then the test's variables. */
+/**
+ * The environment a test gives the service: PATH and HOME only, a free metrics port, and — unless
+ * the test names one — loopback as the trusted proxy (outside sandbox mode the signed URL needs a
+ * source; the tests' callbacks come from this machine), then the test's variables.
+ */
 export function baseEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ROOMGATE_METRICS_PORT: '0', ...env };
+  const signedUrlSource = env.ROOMGATE_PUBLIC_URL || env.ROOMGATE_TRUST_PROXY ? {} : { ROOMGATE_TRUST_PROXY: 'loopback' };
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ROOMGATE_METRICS_PORT: '0', ...signedUrlSource, ...env };
 }
 
 export function startRoomgate(

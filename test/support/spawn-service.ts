@@ -95,9 +95,19 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** `roomgate serve` as a child process; resolves once /healthz answers. */
 export async function spawnService(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<SpawnedService> {
   const port = Number(env.PORT);
+  // Outside sandbox mode the service needs a source for the signed URL: the tests' callbacks
+  // come from this machine and are signed for the address they connect to.
+  const signedUrlSource = env.ROOMGATE_PUBLIC_URL || env.ROOMGATE_TRUST_PROXY ? {} : { ROOMGATE_TRUST_PROXY: 'loopback' };
   const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/main.ts', 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', ROOMGATE_METRICS_PORT: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      HOST: '127.0.0.1',
+      ROOMGATE_METRICS_PORT: '0',
+      ...signedUrlSource,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: tsx runs the service in a child node process, and a kill must reach both.
     detached: true,

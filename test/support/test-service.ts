@@ -67,6 +67,10 @@ export async function startTestService(
     TWILIO_API_KEY_SECRET: randomHex(16),
     ROOMGATE_DATABASE_URL: storeUrl,
     LOG_LEVEL: 'debug',
+    // With an account configured, the signed URL needs a source the operator named: tests talk
+    // to the app from this machine (inject() and real sockets), so loopback is the trusted proxy
+    // and, sending no forwarded headers, is signed for the Host it sends.
+    ...(options.env?.ROOMGATE_PUBLIC_URL ? {} : { ROOMGATE_TRUST_PROXY: 'loopback' }),
     ...options.env,
   });
   const lines: string[] = [];

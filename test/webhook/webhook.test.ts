@@ -54,7 +54,9 @@ for (const engine of enginesUnderTest()) {
     };
 
     beforeAll(async () => {
-      service = await startTestService(engine, { env: { ROOMGATE_TRUST_PROXY: '10.0.0.0/8' } });
+      // Loopback too: inject() calls from 127.0.0.1, which must be a trusted proxy (a direct
+      // caller's Host header is never the signed URL).
+      service = await startTestService(engine, { env: { ROOMGATE_TRUST_PROXY: '10.0.0.0/8, loopback' } });
       ({ tenantId } = await service.seedTenant());
     });
     afterAll(async () => {
@@ -156,7 +158,7 @@ for (const engine of enginesUnderTest()) {
       expect(await countCallbacks(service, roomSid)).toBe(1);
     });
 
-    it('refuses other content types with 415 and oversized bodies with 413', async () => {
+    it('refuses other content types with 403 (the signature decides first) and oversized bodies with 413', async () => {
       const signature = signForm(INJECT_URL, service.authToken, {}).headers['x-twilio-signature']!;
       const text = await service.app.inject({
         method: 'POST',
@@ -164,7 +166,7 @@ for (const engine of enginesUnderTest()) {
         headers: { 'content-type': 'text/plain', 'x-twilio-signature': signature },
         payload: 'hello',
       });
-      expect(text.statusCode).toBe(415);
+      expect(text.statusCode).toBe(403);
       const huge = await service.app.inject({
         method: 'POST',
         url: PATH,
@@ -224,6 +226,8 @@ for (const engine of enginesUnderTest()) {
           'missing-signature',
           'malformed-signature',
           'signature-mismatch',
+          'untrusted-peer',
+          'unsupported-content-type',
           'replay-too-old',
           'timestamp-in-future',
           'missing-timestamp',

@@ -30,6 +30,8 @@ export async function demo(options: { keep?: boolean }, env: NodeJS.ProcessEnv =
       TWILIO_API_KEY_SID: credentials.apiKeySid,
       TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
       TWILIO_API_BASE_URL: sandboxUrl,
+      // The sandbox and the simulator call from this machine, signing for the address they call.
+      ROOMGATE_TRUST_PROXY: 'loopback',
     });
   demoConfig('http://127.0.0.1', tmpdir()); // throws ConfigError before anything starts
   const directory = mkdtempSync(join(tmpdir(), 'roomgate-demo-'));

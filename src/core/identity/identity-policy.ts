@@ -9,7 +9,8 @@ export type IdentityRejection = 'too-short' | 'too-long' | 'invalid-characters' 
 export type IdentityCheck = { readonly ok: true } | { readonly ok: false; readonly reason: IdentityRejection; readonly message: string };
 
 /**
- * Names that could pass for the platform, Twilio or a privileged participant. An identity that
+ * Names that could pass for the platform, Twilio, an automated or a privileged participant (the
+ * README lists exactly these; a test compares the two). An identity that
  * starts with one of them (any case, after leading separators, digit look-alikes read as letters)
  * is refused: `Admin-1`, `system:x`, `twilio_bot`, `_root`, `adm1n`.
  */
@@ -34,6 +35,7 @@ export const RESERVED_IDENTITIES = [
   'everyone',
   'roomgate',
   'webhook',
+  'bot',
 ] as const;
 
 export const IDENTITY_MIN_LENGTH = 3;

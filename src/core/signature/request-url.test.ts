@@ -3,13 +3,14 @@ import { parseTrustedProxies } from '../net/trusted-proxies.js';
 import { reconstructSignedUrl, type RequestUrlInput } from './request-url.js';
 
 const trusted = parseTrustedProxies('10.0.0.0/8, fd00::/8');
-const base: RequestUrlInput = {
+const baseInput: RequestUrlInput = {
   isTrustedProxy: trusted,
   remoteAddress: '10.0.0.1',
   encrypted: false,
   headers: { host: 'app.internal:8080' },
   rawUrl: "/webhooks/twilio/video?tenant=o'brien&x=a+b%2B",
 };
+const base = baseInput;
 
 describe('reconstructSignedUrl', () => {
   it('public URL: scheme, host as written, non-standard port and the stripped path prefix', () => {
@@ -85,7 +86,45 @@ describe('reconstructSignedUrl', () => {
     expect(reconstructSignedUrl({ ...base, headers: spoofed, rawUrl: '/cb' })).toBe('https://api.example.com/cb');
   });
 
+  it('believes only the header family the proxy writes: a client-written Forwarded is ignored behind an X-Forwarded proxy', () => {
+    // An X-Forwarded-* proxy (the default family) passes the client's own Forwarded header through.
+    const headers = {
+      host: 'app',
+      forwarded: 'proto=https;host=evil.test',
+      'x-forwarded-for': '203.0.113.5',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'api.example.com',
+    };
+    expect(reconstructSignedUrl({ ...base, headers, rawUrl: '/cb' })).toBe('https://api.example.com/cb');
+    expect(reconstructSignedUrl({ ...base, forwardedHeaders: 'x-forwarded', headers, rawUrl: '/cb' })).toBe('https://api.example.com/cb');
+    // Only Forwarded alone (proxy writes no X-Forwarded-*): still ignored, the Host header stays.
+    expect(reconstructSignedUrl({ ...base, headers: { host: 'app', forwarded: 'proto=https;host=evil.test' }, rawUrl: '/cb' })).toBe(
+      'http://app/cb',
+    );
+    // A Forwarded proxy: then client-written X-Forwarded-* (prefix included) are ignored.
+    const forwardedProxy = {
+      host: 'app',
+      forwarded: 'for=203.0.113.5;proto=https;host=api.example.com',
+      'x-forwarded-host': 'evil.test',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-port': '81',
+      'x-forwarded-prefix': '/evil',
+    };
+    expect(reconstructSignedUrl({ ...base, forwardedHeaders: 'forwarded', headers: forwardedProxy, rawUrl: '/cb' })).toBe(
+      'https://api.example.com/cb',
+    );
+    expect(
+      reconstructSignedUrl({
+        ...base,
+        forwardedHeaders: 'forwarded',
+        headers: { host: 'app', 'x-forwarded-host': 'evil.test' },
+        rawUrl: '/cb',
+      }),
+    ).toBe('http://app/cb');
+  });
+
   it('RFC 7239 Forwarded: quoted values, the outermost trusted element, IPv6 for=', () => {
+    const base: RequestUrlInput = { ...baseInput, forwardedHeaders: 'forwarded' };
     const single = { host: 'app', forwarded: 'for=203.0.113.5;proto=https;host="Api.Example.com:8443"' };
     expect(reconstructSignedUrl({ ...base, headers: single, rawUrl: '/cb?a=1' })).toBe('https://Api.Example.com:8443/cb?a=1');
     // The client's own element first, then the CDN's (for= the client), then the LB's (for= the CDN).

@@ -6,14 +6,17 @@
  *      The public URL's path is a prefix the proxy STRIPPED before forwarding — unless the
  *      received path already starts with it (`/telehealth` or `/telehealth/…`), then it is not
  *      added twice.
- *   2. forwarded headers, only when the peer is a trusted proxy:
- *      - RFC 7239 `Forwarded` (proto=, host=). The element used is the one written by the
+ *   2. forwarded headers, only when the peer is a trusted proxy, and only the ONE family the
+ *      proxy writes (`forwardedHeaders`, default `x-forwarded`): a proxy that writes
+ *      X-Forwarded-* passes a client's own `Forwarded` header through untouched, so believing
+ *      both families would let the client choose the host.
+ *      - `forwarded`: RFC 7239 `Forwarded` (proto=, host=). The element used is the one written by the
  *        OUTERMOST trusted proxy: starting from the nearest element (written by our peer), we
  *        step to the previous element only while this element's `for=` is itself a trusted
  *        proxy. One proxy in front → the last element. Elements a client wrote are never used.
- *      - else `X-Forwarded-Proto` / `-Host` / `-Port`: same rule, with the trusted hops counted
- *        at the right end of `X-Forwarded-For`; a single (overwritten) value is used as is.
- *      - `X-Forwarded-Prefix` (either case): the path prefix the proxy stripped.
+ *      - `x-forwarded`: `X-Forwarded-Proto` / `-Host` / `-Port`: the same rule, with the trusted
+ *        hops counted at the right end of `X-Forwarded-For`; a single (overwritten) value is used
+ *        as is. `X-Forwarded-Prefix`: the path prefix the proxy stripped.
  *      Malformed values (a proto that is not http/https, a host with `/` or spaces, a port that
  *      is not a number) are ignored, field by field.
  *   3. the connection itself: `https` when TLS-encrypted else `http`, and the Host header as
@@ -26,6 +29,8 @@ export interface RequestUrlInput {
   /** e.g. `https://api.example.com:8443/telehealth` — a prefix the proxy strips before us. */
   readonly publicUrl?: string | undefined;
   readonly isTrustedProxy: (address: string) => boolean;
+  /** The header family the trusted proxies write; the other family is ignored. Default `x-forwarded`. */
+  readonly forwardedHeaders?: 'forwarded' | 'x-forwarded' | undefined;
   /** The TCP peer (`socket.remoteAddress`), IPv4, IPv6 or IPv4-mapped IPv6. */
   readonly remoteAddress: string;
   readonly encrypted: boolean;
@@ -53,10 +58,10 @@ export function reconstructSignedUrl(input: RequestUrlInput): string {
   let host = header(input.headers, 'host') ?? '';
   let prefix = '';
   if (input.isTrustedProxy(input.remoteAddress)) {
-    const forwarded = forwardedElement(header(input.headers, 'forwarded'), input.isTrustedProxy);
-    if (forwarded && (forwarded.proto || forwarded.host)) {
-      scheme = forwarded.proto ?? scheme;
-      host = forwarded.host ?? host;
+    if (input.forwardedHeaders === 'forwarded') {
+      const forwarded = forwardedElement(header(input.headers, 'forwarded'), input.isTrustedProxy);
+      scheme = forwarded?.proto ?? scheme;
+      host = forwarded?.host ?? host;
     } else {
       const hops = trustedHops(header(input.headers, 'x-forwarded-for'), input.isTrustedProxy);
       const proto = pick(header(input.headers, 'x-forwarded-proto'), hops)?.toLowerCase();
@@ -65,9 +70,9 @@ export function reconstructSignedUrl(input: RequestUrlInput): string {
       if (forwardedHost && isHost(forwardedHost)) host = forwardedHost;
       const port = pick(header(input.headers, 'x-forwarded-port'), hops);
       if (port && /^\d{1,5}$/.test(port)) host = `${stripPort(host)}:${port}`;
+      const forwardedPrefix = pick(header(input.headers, 'x-forwarded-prefix'), 1);
+      if (forwardedPrefix && /^\/[^?#\s]*$/.test(forwardedPrefix)) prefix = forwardedPrefix.replace(/\/+$/, '');
     }
-    const forwardedPrefix = pick(header(input.headers, 'x-forwarded-prefix'), 1);
-    if (forwardedPrefix && /^\/[^?#\s]*$/.test(forwardedPrefix)) prefix = forwardedPrefix.replace(/\/+$/, '');
   }
   return `${scheme}://${host}${withPrefix(prefix, target)}`;
 }

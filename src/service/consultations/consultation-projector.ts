@@ -193,7 +193,7 @@ async function writeSessions(trx: StoreTransaction, id: string, record: Consulta
       await trx
         .insertInto('participant_sessions')
         .values({
-          id: `ps_${id}_${session.participantSid}`.slice(0, 64),
+          id: newId('ps'), // the UNIQUE (consultation, participant SID) decides, not the id
           consultation_id: id,
           participant_sid: session.participantSid,
           ...fields,
@@ -230,7 +230,7 @@ async function writeRecordings(
     } else {
       await trx
         .insertInto('recordings')
-        .values({ id: `rec_${recording.recordingSid}`.slice(0, 64), consultation_id: id, recording_sid: recording.recordingSid, ...fields })
+        .values({ id: newId('rec'), consultation_id: id, recording_sid: recording.recordingSid, ...fields })
         .execute();
     }
   }

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
 import { rolesForTenantKind } from '../../core/consultation/roles.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
+import { newId } from '../../storage/ids.js';
 import { insertIfAbsent } from '../../storage/insert-if-absent.js';
 import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
@@ -59,7 +60,9 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
           'participants',
           { consultation_id: consultation.id, identity },
           {
-            id: `par_${consultation.id}_${identity}`.slice(0, 64),
+            // Random: an id built from the identity would collide for long identities (ids are
+            // 64 characters) and would carry the identity itself. The natural key decides.
+            id: newId('par'),
             consultation_id: consultation.id,
             identity,
             role,

@@ -2,8 +2,10 @@
  * POST /webhooks/twilio/video — the order of work is the contract's, and each step's failure
  * answers before the next runs:
  *   1. no signature header → 403 before the body is even read
- *   2. content type / size → 415 / 413 (the body is kept as raw bytes, never parsed for use)
- *   3. signature over the exact URL Twilio requested and the raw body → 403
+ *   2. size → 413 unread; the body is kept as raw bytes whatever its media type, never parsed
+ *      for use before the signature is checked
+ *   3. signature over the exact URL Twilio requested and the raw body → 403 (a media type the
+ *      verifier cannot read — neither form nor JSON — cannot be verified, so it is 403 too)
  *   4. Timestamp freshness (replay window, clock skew) → 403
  *   5. durable store (dedupe, screening, projection) → 204; store down → 503
  */
@@ -40,13 +42,13 @@ export interface WebhookRouteOptions {
 export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
   const { config, security, metrics, clock } = options;
 
-  // Raw bytes only, and only here: the signature covers the body exactly as sent.
+  // Raw bytes only, and only here: the signature covers the body exactly as sent. Every media
+  // type — absent, unknown or malformed too — is read (up to the limit) so that the signature
+  // decides first: an unsigned request gets 403, never 415. Fastify refuses a malformed
+  // Content-Type before any parser, so the received header is set aside (for the verifier) and
+  // replaced by a neutral one before Fastify looks at it.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    ['application/x-www-form-urlencoded', 'application/json'],
-    { parseAs: 'buffer', bodyLimit: config.webhookBodyLimitBytes },
-    (_request, body, done) => done(null, body),
-  );
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.webhookBodyLimitBytes }, (_request, body, done) => done(null, body));
 
   const refuse = (request: FastifyRequest, reply: FastifyReply, reason: string, claimedAccountSid?: string) => {
     security.refuse({ reason, remoteAddress: remoteAddress(request), path: WEBHOOK_PATH, claimedAccountSid });
@@ -54,17 +56,23 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
     return reply.code(403).send(errorBody('WEBHOOK_REFUSED', request.id));
   };
 
+  const receivedContentType = new WeakMap<FastifyRequest, string | undefined>();
   app.addHook('onRequest', async (request, reply) => {
     if (typeof request.headers['x-twilio-signature'] !== 'string') return refuse(request, reply, 'missing-signature');
+    receivedContentType.set(request, header(request, 'content-type'));
+    if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
   });
 
   app.post(WEBHOOK_PATH, async (request, reply) => {
-    if (!Buffer.isBuffer(request.body)) {
-      return reply.code(415).send(errorBody('UNSUPPORTED_MEDIA_TYPE', request.id));
+    // With ROOMGATE_TRUST_PROXY and no public URL, callbacks come through the proxy: a direct
+    // caller's Host header must never become the signed URL.
+    if (!config.publicUrl && config.trustProxy && !config.isTrustedProxy(remoteAddress(request))) {
+      return refuse(request, reply, 'untrusted-peer');
     }
     const url = reconstructSignedUrl({
       publicUrl: config.publicUrl,
       isTrustedProxy: config.isTrustedProxy,
+      forwardedHeaders: config.trustProxyHeaders,
       remoteAddress: remoteAddress(request),
       encrypted: Boolean((request.raw.socket as Partial<TLSSocket>).encrypted),
       headers: request.headers,
@@ -74,8 +82,8 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       url,
       signature: header(request, 'x-twilio-signature'),
       signatureSettings: header(request, 'x-twilio-webhooks-signature-settings'),
-      contentType: header(request, 'content-type'),
-      body: request.body,
+      contentType: receivedContentType.get(request),
+      body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
     });
     if (!verdict.ok) return refuse(request, reply, verdict.reason, verdict.claimedAccountSid);
     metrics.verifications.inc({ secret: verdict.secretId });
