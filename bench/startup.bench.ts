@@ -43,7 +43,14 @@ async function once(mode: Mode): Promise<Sample> {
   const started = performance.now();
   const child = spawn(process.execPath, MODES[mode], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: cwd, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: cwd,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ROOMGATE_METRICS_PORT: 'off',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -137,5 +137,6 @@ export function roomgateEnv(options: {
     // The generated rooms span more Twilio time than the default 15 min replay window.
     ROOMGATE_WEBHOOK_MAX_AGE: options.maxAge ?? '24h',
     LOG_LEVEL: 'warn',
+    ROOMGATE_METRICS_PORT: 'off',
   };
 }

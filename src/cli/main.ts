@@ -1,27 +1,15 @@
 /**
- * `roomgate <command> …` — parses nothing itself: each command module owns its arguments.
+ * `roomgate <command> …` — the commands are declared in program.ts.
  * Exit codes: 0 success, 1 failure of the operation, 2 bad usage.
  */
-import { runCommand, type CommandModule } from './command.js';
+import { runCli } from './program.js';
 
-const commands: Record<string, () => Promise<CommandModule>> = {
-  serve: () => import('./commands/serve.js'),
-  migrate: () => import('./commands/migrate.js'),
-  sign: () => import('./commands/sign.js'),
-  diagnose: () => import('./commands/diagnose.js'),
-  sandbox: () => import('./commands/sandbox.js'),
-  simulate: () => import('./commands/simulate.js'),
-  demo: () => import('./commands/demo.js'),
-  tenant: () => import('./commands/tenant.js'),
-  key: () => import('./commands/key.js'),
-  retention: () => import('./commands/retention.js'),
-};
-
-const [name, ...rest] = process.argv.slice(2);
-const load = name ? commands[name] : undefined;
-if (!load) {
-  console.error(name ? `roomgate: unknown command '${name}'` : 'usage: roomgate <command> [options]');
-  console.error(`commands: ${Object.keys(commands).join(', ')}`);
-  process.exit(2);
-}
-process.exitCode = await runCommand(await load(), rest);
+const code = await runCli(process.argv.slice(2));
+process.exitCode = code;
+// A command that has returned has closed what it opened, so the process ends by itself. If a
+// handle was left open anyway, say so and end it: a supervisor must never wait on a process
+// whose work is over.
+setTimeout(() => {
+  process.stderr.write('roomgate: something was still open after the command ended; exiting\n');
+  process.exit(code);
+}, 2000).unref();

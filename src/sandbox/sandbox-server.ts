@@ -135,7 +135,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   registerRest(app, emulator, options.accountSid, () => base);
   registerControl(app, sandbox, () => base);
 
-  await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  try {
+    await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  } catch (error) {
+    // Nothing may stay behind a failed start (the process must be able to exit).
+    emulator.close();
+    await sender.close();
+    await app.close();
+    throw error;
+  }
   const address = app.server.address() as AddressInfo;
   // Listening on every interface: links and the printed URL use loopback, which always answers.
   const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;

@@ -235,7 +235,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   collectPrivatePaths(app);
   const authenticate = registerApiKeyAuth(app, { store, clock });
-  await app.register(healthRoutes, { store, metrics });
+  await app.register(healthRoutes, { store, sandbox: config.sandbox });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, {
     store,

@@ -3,9 +3,16 @@
  * JSON file) in this one place, validated, frozen. A bad value throws ConfigError naming the
  * variable; start-up prints that one line and exits.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { parseTrustedProxies } from '../core/net/trusted-proxies.js';
+import { parseDatabaseUrl, SQLITE_MEMORY } from '../storage/open-store.js';
+import { UnsupportedDatabaseUrlError } from '../storage/store-errors.js';
+import { ConfigError } from './config-error.js';
 import { parseDuration } from './duration.js';
+
+export { ConfigError };
 
 export interface TwilioAccountConfig {
   readonly accountSid: string;
@@ -24,7 +31,12 @@ export interface Config {
   readonly isTrustedProxy: (address: string) => boolean;
   /** The one forwarded-header family a trusted proxy writes; the other is never believed. */
   readonly trustProxyHeaders: TrustProxyHeaders;
-  /** Empty means sandbox mode: the built-in emulator stands in for Twilio. */
+  /**
+   * Sandbox mode: no Twilio credentials are configured, so the CLI composes the built-in
+   * emulator in Twilio's place (and fills accounts, apiKey and apiBaseUrl with its own).
+   */
+  readonly sandbox: boolean;
+  /** Empty only until the sandbox's account is filled in (sandbox mode). */
   readonly accounts: readonly TwilioAccountConfig[];
   readonly apiKey: { readonly sid: string; readonly secret: string } | undefined;
   readonly apiBaseUrl: string;
@@ -49,32 +61,31 @@ export interface Config {
   /** Largest inbound WebSocket frame/message: clients send nothing. */
   readonly wsMaxPayloadBytes: number;
   readonly logLevel: string;
+  /** How long SIGTERM/SIGINT wait for in-flight requests, commits and streams before exit 1. */
+  readonly shutdownTimeoutMs: number;
+  /** Where `/metrics` is served (never on the public port); undefined when turned off. */
+  readonly metrics: { readonly host: string; readonly port: number } | undefined;
 }
 
 export type TrustProxyHeaders = 'x-forwarded' | 'forwarded';
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'CONFIG_INVALID';
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-  }
-}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
 
+export const DEFAULT_DATABASE_URL = 'sqlite:./data/roomgate.db';
+export const DEFAULT_METRICS_PORT = 9464;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export function loadConfig(env: Env = process.env): Config {
   const configFile = nonEmpty(env.ROOMGATE_CONFIG);
   const accounts = configFile ? readAccountsFile(configFile) : accountsFromEnv(env);
+  const key = apiKey(env);
+  const sandbox = twilioMode(env, accounts.length > 0, key !== undefined) === 'sandbox';
   const trustProxy = nonEmpty(env.ROOMGATE_TRUST_PROXY) ?? '';
   const signedUrlBase = publicUrl(env);
   // Outside sandbox mode the signed URL must never come from a client's Host header.
-  if (accounts.length > 0 && !signedUrlBase && !trustProxy) {
+  if (!sandbox && !signedUrlBase && !trustProxy) {
     throw new ConfigError(
       'ROOMGATE_PUBLIC_URL',
       'required when Twilio accounts are configured (or set ROOMGATE_TRUST_PROXY): the signed URL must not come from the client',
@@ -87,14 +98,15 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return Object.freeze({
     port: integer(env, 'PORT', 8080, 0, 65535),
-    host: nonEmpty(env.HOST) ?? '127.0.0.1',
-    databaseUrl: databaseUrl(env),
+    host: host(env, 'HOST', '127.0.0.1'),
+    databaseUrl: databaseUrlFrom(env),
     publicUrl: signedUrlBase,
     trustProxy,
     isTrustedProxy: trusted(trustProxy),
     trustProxyHeaders: trustProxyHeaders(env),
+    sandbox,
     accounts: Object.freeze(accounts),
-    apiKey: apiKey(env),
+    apiKey: key,
     apiBaseUrl: url(env, 'TWILIO_API_BASE_URL', 'https://video.twilio.com'),
     configFile,
     webhookMaxAgeMs: duration(env, 'ROOMGATE_WEBHOOK_MAX_AGE', '15m'),
@@ -109,8 +121,89 @@ export function loadConfig(env: Env = process.env): Config {
     streamsPerKey: integer(env, 'ROOMGATE_STREAMS_PER_KEY', 10, 1, 100_000),
     streamsPerTenant: integer(env, 'ROOMGATE_STREAMS_PER_TENANT', 100, 1, 100_000),
     wsMaxPayloadBytes: integer(env, 'ROOMGATE_WS_MAX_PAYLOAD', 4096, 125, 1024 * 1024),
-    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    logLevel: logLevelFrom(env),
+    shutdownTimeoutMs: duration(env, 'ROOMGATE_SHUTDOWN_TIMEOUT', '10s'),
+    metrics: metricsListener(env),
   });
+}
+
+/** ROOMGATE_DATABASE_URL, validated: every command that opens the database reads it here. */
+export function databaseUrlFrom(env: Env = process.env): string {
+  const value = nonEmpty(env.ROOMGATE_DATABASE_URL) ?? DEFAULT_DATABASE_URL;
+  let target;
+  try {
+    target = parseDatabaseUrl(value);
+  } catch (error) {
+    if (!(error instanceof UnsupportedDatabaseUrlError)) throw error;
+    throw new ConfigError('ROOMGATE_DATABASE_URL', 'must be sqlite:PATH, postgres://…, or mysql://… (also mariadb://)');
+  }
+  // A typo in a path must not create directories and an empty database; only the default's
+  // ./data is created (by whoever opens it).
+  if (target.engine === 'sqlite' && target.file !== SQLITE_MEMORY && value !== DEFAULT_DATABASE_URL) {
+    const directory = dirname(resolve(target.file));
+    if (!existsSync(directory)) throw new ConfigError('ROOMGATE_DATABASE_URL', `the directory ${directory} does not exist`);
+  }
+  return value;
+}
+
+/** LOG_LEVEL, validated against pino's levels (so pino never throws its own message). */
+export function logLevelFrom(env: Env = process.env): string {
+  const value = nonEmpty(env.LOG_LEVEL) ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  return value;
+}
+
+/**
+ * Twilio is either fully configured (an account with its auth token, and an API key) or not at
+ * all (sandbox mode). Anything in between refuses to start, naming what is missing — a half
+ * configuration would otherwise start and fail later (e.g. no access-token route). With
+ * NODE_ENV=production, the sandbox must be asked for (ROOMGATE_SANDBOX=1).
+ */
+function twilioMode(env: Env, hasAccount: boolean, hasApiKey: boolean): 'twilio' | 'sandbox' {
+  const allowSandbox = nonEmpty(env.ROOMGATE_SANDBOX);
+  if (allowSandbox !== undefined && allowSandbox !== '1' && allowSandbox !== '0')
+    throw new ConfigError('ROOMGATE_SANDBOX', 'must be 1 (allow sandbox mode under NODE_ENV=production) or 0');
+  if (!hasAccount && !hasApiKey) {
+    if (nonEmpty(env.NODE_ENV) === 'production' && allowSandbox !== '1') {
+      throw new ConfigError(
+        'TWILIO_ACCOUNT_SID',
+        'NODE_ENV=production needs the Twilio credentials (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET, or ROOMGATE_CONFIG with the API key); set ROOMGATE_SANDBOX=1 to run the built-in sandbox instead',
+      );
+    }
+    return 'sandbox';
+  }
+  // (An account without its token, or an API key SID without its secret, was refused already.)
+  if (!hasAccount) {
+    throw new ConfigError(
+      'TWILIO_ACCOUNT_SID',
+      'partial Twilio configuration: the API key is set but TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or ROOMGATE_CONFIG) are missing; set all, or none for the sandbox',
+    );
+  }
+  if (!hasApiKey) {
+    throw new ConfigError(
+      'TWILIO_API_KEY_SID',
+      'partial Twilio configuration: the account is set but TWILIO_API_KEY_SID and TWILIO_API_KEY_SECRET are missing (access tokens and rooms need them); set all, or none for the sandbox',
+    );
+  }
+  if (allowSandbox === '1') throw new ConfigError('ROOMGATE_SANDBOX', 'is 1 but Twilio credentials are configured; unset one of them');
+  return 'twilio';
+}
+
+/** ROOMGATE_METRICS_HOST/PORT; PORT `off` turns the listener off, `0` picks a free port. */
+function metricsListener(env: Env): Config['metrics'] {
+  const metricsHost = host(env, 'ROOMGATE_METRICS_HOST', '127.0.0.1');
+  if (nonEmpty(env.ROOMGATE_METRICS_PORT)?.toLowerCase() === 'off') return undefined;
+  return Object.freeze({ host: metricsHost, port: integer(env, 'ROOMGATE_METRICS_PORT', DEFAULT_METRICS_PORT, 0, 65535) });
+}
+
+/** An IP address or a host name (RFC 1123 labels); whether it can be bound is known at listen. */
+function host(env: Env, name: string, fallback: string): string {
+  const value = nonEmpty(env[name]) ?? fallback;
+  const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+  if (isIP(value) === 0 && (value.length > 253 || !value.split('.').every((part) => label.test(part)))) {
+    throw new ConfigError(name, 'must be an IP address or a host name');
+  }
+  return value;
 }
 
 function accountsFromEnv(env: Env): TwilioAccountConfig[] {
@@ -159,7 +252,8 @@ function apiKey(env: Env): Config['apiKey'] {
   const sid = nonEmpty(env.TWILIO_API_KEY_SID);
   const secret = nonEmpty(env.TWILIO_API_KEY_SECRET);
   if (!sid && !secret) return undefined;
-  if (!sid || !/^SK[0-9a-fA-F]{32}$/.test(sid)) throw new ConfigError('TWILIO_API_KEY_SID', 'must be SK followed by 32 hex digits');
+  if (!sid) throw new ConfigError('TWILIO_API_KEY_SID', 'required when TWILIO_API_KEY_SECRET is set');
+  if (!/^SK[0-9a-fA-F]{32}$/.test(sid)) throw new ConfigError('TWILIO_API_KEY_SID', 'must be SK followed by 32 hex digits');
   if (!secret) throw new ConfigError('TWILIO_API_KEY_SECRET', 'required when TWILIO_API_KEY_SID is set');
   return { sid, secret };
 }
@@ -174,14 +268,6 @@ function alertWebhook(env: Env): Config['alertWebhook'] {
   if (!/^https?:$/.test(tryUrl(target)?.protocol ?? '')) throw new ConfigError('ROOMGATE_ALERT_URL', 'must be an http(s) URL');
   if (secret.length < 16) throw new ConfigError('ROOMGATE_ALERT_SECRET', 'must be at least 16 characters');
   return Object.freeze({ url: target, secret });
-}
-
-function databaseUrl(env: Env): string {
-  const value = nonEmpty(env.ROOMGATE_DATABASE_URL) ?? 'sqlite:./data/roomgate.db';
-  if (!/^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/)/.test(value)) {
-    throw new ConfigError('ROOMGATE_DATABASE_URL', 'must start with sqlite:, postgres://, or mysql://');
-  }
-  return value;
 }
 
 function publicUrl(env: Env): string | undefined {

@@ -1,8 +1,12 @@
 /**
- * The running service: opens the store, migrates, builds the app, listens, and handles the
- * process signals — SIGHUP reloads the Twilio secrets from ROOMGATE_CONFIG without a restart,
- * SIGTERM/SIGINT stop accepting, finish in-flight requests and commits, stop the outbox
- * worker, then exit.
+ * The running service: opens the store, migrates, builds the app, listens (the public port and
+ * the metrics listener), and handles the process signals — SIGHUP reloads the Twilio secrets
+ * without a restart, SIGTERM/SIGINT stop accepting, end live streams, finish in-flight requests
+ * and commits, stop the workers, then exit; a second signal exits at once.
+ *
+ * A start-up failure leaves nothing running: whatever was opened is closed again (workers,
+ * timers, listeners, the store, the companions such as the sandbox) and StartupError says why
+ * in one line.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -12,84 +16,187 @@ import { openStore } from '../storage/open-store.js';
 import { redactDatabaseUrl } from '../storage/store-errors.js';
 import type { Store } from '../storage/store.js';
 import { buildApp } from './app.js';
-import { loadConfig, type Config } from './config.js';
+import type { Config, TwilioAccountConfig } from './config.js';
 import { createPostgresLiveEvents } from './live/live-events.js';
 import { createLogger } from './logger.js';
+import { buildMetricsApp } from './metrics-app.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly store: Store;
   readonly url: string;
+  /** Where `/metrics` is served; undefined when the metrics listener is off. */
+  readonly metricsUrl: string | undefined;
+  close(): Promise<void>;
+}
+
+/** The service could not start; the message is one line, without secrets. */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}
+
+interface Companion {
   close(): Promise<void>;
 }
 
 export async function startServer(
   config: Config,
-  options: { logger?: Logger; /** Stopped after the app, e.g. the sandbox. */ companions?: { close(): Promise<void> }[] } = {},
+  options: {
+    logger?: Logger;
+    /** Stopped after the app, and also when start-up fails: e.g. the sandbox. */
+    companions?: readonly Companion[];
+  } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  if (config.databaseUrl.startsWith('sqlite:') && !config.databaseUrl.includes(':memory:')) {
-    mkdirSync(dirname(config.databaseUrl.slice('sqlite:'.length)), { recursive: true });
-  }
-  const store = await openStore(config.databaseUrl, { logger });
+  // Closed in reverse order if start-up fails half-way; the companions come first in the list
+  // so they are closed last, after the app that talks to them.
+  const opened: Companion[] = [...(options.companions ?? [])];
+  const closeOpened = async () => {
+    for (const resource of opened.reverse()) await resource.close().catch(() => undefined);
+  };
+  const database = redactDatabaseUrl(config.databaseUrl);
   try {
-    const applied = await store.migrate();
+    // Only the default ./data gets here without its directory (config refuses other missing ones).
+    if (config.databaseUrl.startsWith('sqlite:') && !config.databaseUrl.includes(':memory:')) {
+      mkdirSync(dirname(config.databaseUrl.slice('sqlite:'.length)), { recursive: true });
+    }
+    const store = await openStore(config.databaseUrl, { logger }).catch((error: unknown) => {
+      throw new StartupError(`cannot open the database ${database}: ${reason(error)}`, { cause: error });
+    });
+    opened.push(store);
+    const applied = await store.migrate().catch((error: unknown) => {
+      throw new StartupError(`cannot migrate the database ${database}: ${reason(error)}`, { cause: error });
+    });
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
     const live = store.engine === 'postgres' ? await createPostgresLiveEvents({ connectionString: config.databaseUrl, logger }) : undefined;
+    if (live) opened.push(live);
     const app = await buildApp({ config, store, logger, retention: true, ...(live ? { live } : {}) });
-    if (live) app.addHook('onClose', () => live.close());
-    const address = await app.listen({ port: config.port, host: config.host });
-    logger.info({ address, database: redactDatabaseUrl(config.databaseUrl), engine: store.engine }, 'roomgate listening');
+    opened.push(app);
+    const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
+    opened.push(metricsApp);
+
+    const address = await listen(app, config.host, config.port, 'HOST, PORT');
+    const metricsUrl = config.metrics
+      ? await listen(metricsApp, config.metrics.host, config.metrics.port, 'ROOMGATE_METRICS_HOST, ROOMGATE_METRICS_PORT')
+      : undefined;
+    logger.info({ address, metrics: metricsUrl ?? 'off', database, engine: store.engine }, 'roomgate listening');
+    let closing: Promise<void> | undefined;
     return {
       app,
       store,
       url: address,
-      async close() {
-        await app.close();
-        for (const companion of options.companions ?? []) await companion.close();
-        await store.close();
+      metricsUrl: metricsUrl === undefined ? undefined : `${metricsUrl}/metrics`,
+      close() {
+        closing ??= (async () => {
+          // Stop accepting first; then what the app used (sandbox, metrics, live, store).
+          await app.close();
+          for (const companion of options.companions ?? []) await companion.close();
+          await metricsApp.close();
+          await live?.close();
+          await store.close();
+        })();
+        return closing;
       },
     };
   } catch (error) {
-    await store.close().catch(() => undefined);
-    throw error;
+    await closeOpened();
+    if (error instanceof StartupError) throw error;
+    throw new StartupError(reason(error), { cause: error });
   }
 }
 
+async function listen(app: FastifyInstance, host: string, port: number, variables: string): Promise<string> {
+  try {
+    return await app.listen({ host, port });
+  } catch (error) {
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    throw new StartupError(`cannot listen on ${where} (${variables}): ${reason(error)}`, { cause: error });
+  }
+}
+
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the address is already in use',
+  EADDRNOTAVAIL: 'the address is not one of this machine’s',
+  EACCES: 'permission denied',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name does not resolve',
+};
+
+/** One line: a known code's meaning, else the error's own message. */
+function reason(error: unknown): string {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && LISTEN_ERRORS[code]) return LISTEN_ERRORS[code];
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s+/g, ' ').trim() || 'unknown error';
+}
+
+export interface SignalOptions {
+  readonly logger: Logger;
+  /** After it, a stop still under way ends with exit 1. */
+  readonly shutdownTimeoutMs: number;
+  /** The Twilio accounts a SIGHUP puts in force; throwing (or none) refuses the reload. */
+  readonly reloadAccounts: () => readonly TwilioAccountConfig[];
+  /** process.exit, replaceable in tests. */
+  readonly exit?: (code: number) => void;
+}
+
 /** Wires SIGHUP (reload secrets) and SIGTERM/SIGINT (graceful stop) for a running server. */
-export function handleSignals(server: RunningServer, logger: Logger, env: NodeJS.ProcessEnv = process.env): void {
+export function handleSignals(server: RunningServer, options: SignalOptions): void {
+  const { logger } = options;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
   process.on('SIGHUP', () => {
     try {
-      const next = loadConfig(env);
-      server.app.roomgate.setAccounts(next.accounts);
+      const accounts = options.reloadAccounts();
+      if (accounts.length === 0) throw new Error('the reload would leave no Twilio account');
+      server.app.roomgate.setAccounts(accounts);
       server.app.roomgate.audit.record({
         tenantId: null,
         actor: 'operator',
         action: 'config.reload',
         target: 'twilio-secrets',
         outcome: 'applied',
-        detail: { accounts: next.accounts.length },
+        detail: { accounts: accounts.length },
       });
       logger.info(
-        { accounts: next.accounts.map((account) => ({ accountSid: account.accountSid, tokens: account.authTokens.length })) },
+        { accounts: accounts.map((account) => ({ accountSid: account.accountSid, tokens: account.authTokens.length })) },
         'Twilio secrets reloaded',
       );
     } catch (error) {
-      logger.error({ err: error }, 'reload refused; the previous secrets stay in force');
+      // The message names the variable and the problem, never a value read from the file.
+      logger.error(
+        { reason: error instanceof Error ? error.message : String(error) },
+        'reload refused; the previous secrets stay in force',
+      );
     }
   });
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      console.error(`roomgate: second ${signal} while stopping: exiting at once`);
+      exit(1);
+      return;
+    }
     stopping = true;
-    logger.info({ signal }, 'stopping: finishing in-flight requests and commits');
-    server
-      .close()
-      .then(() => process.exit(0))
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'unclean stop');
-        process.exit(1);
-      });
+    logger.info(
+      { signal, timeoutMs: options.shutdownTimeoutMs },
+      'stopping: ending live streams, finishing in-flight requests and commits',
+    );
+    const timer = setTimeout(() => {
+      console.error(`roomgate: the stop took longer than ROOMGATE_SHUTDOWN_TIMEOUT (${options.shutdownTimeoutMs} ms): exiting`);
+      exit(1);
+    }, options.shutdownTimeoutMs);
+    server.close().then(
+      () => {
+        clearTimeout(timer);
+        logger.info('stopped');
+        exit(0);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        console.error(`roomgate: unclean stop: ${reason(error)}`);
+        exit(1);
+      },
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

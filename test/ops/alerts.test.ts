@@ -57,7 +57,7 @@ for (const engine of enginesUnderTest()) {
       const signed = `${String(post!.headers['webhook-id'])}.${String(post!.headers['webhook-timestamp'])}.${post!.body}`;
       expect(post!.headers['webhook-signature']).toBe(`v1,${createHmac('sha256', SECRET).update(signed).digest('base64')}`);
       expect(JSON.parse(post!.body)).toMatchObject({ type: 'security.alert', data: { kind: 'callback-refusals', count: 3 } });
-      const metrics = (await service.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const metrics = await service.metricsText();
       expect(metrics).toMatch(/^roomgate_alert_deliveries_total\{outcome="delivered"\} 1$/m);
       await service.app.roomgate.drain();
       const logs = service.logs();

@@ -24,6 +24,7 @@ describe('graceful shutdown', () => {
       env: {
         ...process.env,
         PORT: String(port),
+        ROOMGATE_METRICS_PORT: '0',
         ROOMGATE_DATABASE_URL: database,
         TWILIO_ACCOUNT_SID: accountSid,
         TWILIO_AUTH_TOKEN: authToken,

@@ -61,7 +61,7 @@ describe('token rotation in process', () => {
     expect(await send(oldToken)).toBe(403);
     expect(await send(newToken)).toBe(204);
 
-    const metrics = (await service.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const metrics = await service.metricsText();
     // Which token matched: the old one first as primary, then as previous; the new one as primary.
     const count = (label: string) =>
       Number(new RegExp(`roomgate_signature_verifications_total\\{secret="${accountSid}/${label}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
@@ -85,6 +85,7 @@ describe('token rotation by SIGHUP on a running service', () => {
       env: {
         ...process.env,
         PORT: String(port),
+        ROOMGATE_METRICS_PORT: '0',
         ROOMGATE_CONFIG: configFile,
         // Outside sandbox mode the signed URL needs a configured source: callbacks come from loopback.
         ROOMGATE_TRUST_PROXY: 'loopback',

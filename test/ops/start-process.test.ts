@@ -45,6 +45,7 @@ async function start(command: string, args: string[]): Promise<Started> {
       HOST: '127.0.0.1',
       ROOMGATE_DATABASE_URL: `sqlite:${path.join(data, 'roomgate.db')}`,
       LOG_LEVEL: 'warn',
+      ROOMGATE_METRICS_PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group, so afterEach can clean up whatever is left

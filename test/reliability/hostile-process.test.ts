@@ -199,6 +199,9 @@ describe('start-up without a source for the signed URL', () => {
         ROOMGATE_DATABASE_URL: 'sqlite::memory:',
         TWILIO_ACCOUNT_SID: `AC${hex(16)}`,
         TWILIO_AUTH_TOKEN: hex(16),
+        // A complete Twilio configuration: a partial one is refused first, naming what it lacks.
+        TWILIO_API_KEY_SID: `SK${hex(16)}`,
+        TWILIO_API_KEY_SECRET: hex(16),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

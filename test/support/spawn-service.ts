@@ -100,7 +100,14 @@ export async function spawnService(env: Record<string, string>, options: { timeo
   const signedUrlSource = env.ROOMGATE_PUBLIC_URL || env.ROOMGATE_TRUST_PROXY ? {} : { ROOMGATE_TRUST_PROXY: 'loopback' };
   const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/main.ts', 'serve'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', ...signedUrlSource, ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      HOST: '127.0.0.1',
+      ROOMGATE_METRICS_PORT: '0',
+      ...signedUrlSource,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: tsx runs the service in a child node process, and a kill must reach both.
     detached: true,

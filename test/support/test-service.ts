@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../src/service/app.js';
 import { loadConfig, type Config } from '../../src/service/config.js';
 import { createLogger } from '../../src/service/logger.js';
+import { buildMetricsApp } from '../../src/service/metrics-app.js';
 import { createApiKey, createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { newId } from '../../src/storage/ids.js';
 import { openStore } from '../../src/storage/open-store.js';
@@ -24,6 +25,8 @@ export interface TestService {
   readonly database: TestDatabase;
   /** Every log line written so far. */
   logs(): string;
+  /** `GET /metrics` from the metrics listener's app (it is not served on the public port). */
+  metricsText(): Promise<string>;
   seedTenant(
     kind?: 'human' | 'veterinary',
     scopes?: readonly string[],
@@ -82,6 +85,7 @@ export async function startTestService(
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
   await app.ready();
+  const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
   const now = () => new Date().toISOString();
 
   const seedKey: TestService['seedKey'] = async (tenantId, scopes, keyOptions = {}) => {
@@ -102,6 +106,7 @@ export async function startTestService(
     authToken: config.accounts[0]!.authTokens[0]!,
     database,
     logs: () => lines.join(''),
+    metricsText: async () => (await metricsApp.inject({ method: 'GET', url: '/metrics' })).body,
     seedKey,
     async seedTenant(kind = 'human', scopes = [], keyOptions = {}) {
       const tenantId = await createTenant(store, { slug: `t-${randomHex(4)}`, name: 'Test clinic', kind });
@@ -144,6 +149,7 @@ export async function startTestService(
       return { id, roomSid, roomName };
     },
     async close() {
+      await metricsApp.close();
       await app.close();
       await store.close();
       if (!options.database) await database.drop();

@@ -241,7 +241,7 @@ for (const engine of enginesUnderTest()) {
       );
       const serialized = JSON.stringify(events);
       for (const signature of signatures) expect(serialized).not.toContain(signature);
-      const metrics = (await service.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const metrics = await service.metricsText();
       expect(metrics).toMatch(/roomgate_webhook_refusals_total\{reason="signature-mismatch"\} [1-9]/);
     });
 

@@ -2,44 +2,65 @@
  * `roomgate demo`: one command that starts the service on a fresh SQLite database with the
  * sandbox Twilio, creates a demo tenant and key, plays every simulate scenario, waits for the
  * side effects, and prints a short summary. Exit 0 when everything went as the contract says.
+ * The service listens on PORT and HOST when they are set (validated as `serve` does), else on
+ * a free loopback port; the sandbox always on a free one; the metrics listener is off.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSandboxCredentials } from '../../sandbox/sandbox-credentials.js';
-import { startSandbox } from '../../sandbox/sandbox-server.js';
+import { createSandboxCredentials, type SandboxCredentials } from '../../sandbox/sandbox-credentials.js';
+import { startSandbox, type Sandbox } from '../../sandbox/sandbox-server.js';
 import { SCOPES } from '../../service/auth/scopes.js';
 import { loadConfig } from '../../service/config.js';
 import { createLogger } from '../../service/logger.js';
-import { startServer } from '../../service/server.js';
+import { startServer, type RunningServer } from '../../service/server.js';
 import { createApiKey, createTenant } from '../../service/tenants/tenant-admin.js';
 import { simulate } from '../../simulate/simulator.js';
-import { parseOptions } from '../command.js';
-
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions(argv, { options: { keep: { type: 'boolean' } } });
-  const directory = mkdtempSync(join(tmpdir(), 'roomgate-demo-'));
+export async function demo(options: { keep?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const credentials = createSandboxCredentials();
-  const sandbox = await startSandbox({ ...credentials, port: 0, host: '127.0.0.1' });
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    ROOMGATE_DATABASE_URL: `sqlite:${join(directory, 'roomgate.db')}`,
-    TWILIO_ACCOUNT_SID: credentials.accountSid,
-    TWILIO_AUTH_TOKEN: credentials.authToken,
-    TWILIO_API_KEY_SID: credentials.apiKeySid,
-    TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-    TWILIO_API_BASE_URL: sandbox.url,
-    // The sandbox and the simulator call from this machine, signing for the address they call.
-    ROOMGATE_TRUST_PROXY: 'loopback',
-  });
-  const server = await startServer(config, { logger: createLogger({ level: 'silent' }), companions: [sandbox] });
+  // Validated before anything starts: a bad PORT or HOST is exit 2 with serve's message.
+  const demoConfig = (sandboxUrl: string, directory: string) =>
+    loadConfig({
+      PORT: env.PORT ?? '0',
+      HOST: env.HOST ?? '127.0.0.1',
+      ROOMGATE_DATABASE_URL: `sqlite:${join(directory, 'roomgate.db')}`,
+      ROOMGATE_METRICS_PORT: 'off',
+      TWILIO_ACCOUNT_SID: credentials.accountSid,
+      TWILIO_AUTH_TOKEN: credentials.authToken,
+      TWILIO_API_KEY_SID: credentials.apiKeySid,
+      TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
+      TWILIO_API_BASE_URL: sandboxUrl,
+      // The sandbox and the simulator call from this machine, signing for the address they call.
+      ROOMGATE_TRUST_PROXY: 'loopback',
+    });
+  demoConfig('http://127.0.0.1', tmpdir()); // throws ConfigError before anything starts
+  const directory = mkdtempSync(join(tmpdir(), 'roomgate-demo-'));
+  let server: RunningServer;
+  try {
+    const sandbox = await startSandbox({ ...credentials, port: 0, host: '127.0.0.1' });
+    // On failure, startServer closes the sandbox (a companion) too.
+    server = await startServer(demoConfig(sandbox.url, directory), { logger: createLogger({ level: 'silent' }), companions: [sandbox] });
+    return await play(server, sandbox, credentials, directory, env.PORT === undefined);
+  } finally {
+    if (!options.keep) rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+async function play(
+  server: RunningServer,
+  sandbox: Sandbox,
+  credentials: SandboxCredentials,
+  directory: string,
+  portsPicked: boolean,
+): Promise<number> {
   try {
     const { store } = server;
     const tenantId = await createTenant(store, { slug: 'demo-clinic', name: 'Demo clinic', kind: 'human' });
     const key = await createApiKey(store, { tenantId, scopes: SCOPES });
 
-    console.log(`Roomgate demo: service ${server.url}, sandbox Twilio ${sandbox.url}, database ${directory}\n`);
+    console.log(
+      `Roomgate demo: service ${server.url}, sandbox Twilio ${sandbox.url}, database ${directory}${portsPicked ? '\n  (ports picked at random; set PORT to choose the service’s)' : ''}\n`,
+    );
     const report = await simulate(
       {
         baseUrl: server.url,
@@ -64,11 +85,10 @@ export async function run(argv: string[]): Promise<number> {
     return await summarise(server, report);
   } finally {
     await server.close();
-    if (!values.keep) rmSync(directory, { recursive: true, force: true });
   }
 }
 
-async function summarise(server: Awaited<ReturnType<typeof startServer>>, report: Awaited<ReturnType<typeof simulate>>): Promise<number> {
+async function summarise(server: RunningServer, report: Awaited<ReturnType<typeof simulate>>): Promise<number> {
   const { store } = server;
   const accepted = report.results.filter((result) => result.answered === 204).length;
   const refused = report.results.filter((result) => result.answered === 403).length;

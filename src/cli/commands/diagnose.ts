@@ -6,31 +6,15 @@
  * Neither the token nor the signature is ever printed.
  */
 import { diagnoseSignature } from '../../core/signature/diagnose.js';
-import { EXIT_FAILURE, EXIT_OK, parseOptions, UsageError } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK } from '../command.js';
+import type { DiagnoseOptions } from '../program.js';
 import { signingInputs } from './sign.js';
 
-const USAGE =
-  'usage: roomgate diagnose --url URL --token T --signature S [--param K=V]… [--body-file F] [--algorithm sha1|sha256] [--prefix /p]…';
-
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions(argv, {
-    options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      signature: { type: 'string' },
-      param: { type: 'string', multiple: true },
-      'body-file': { type: 'string' },
-      algorithm: { type: 'string', default: 'sha1' },
-      prefix: { type: 'string', multiple: true },
-    },
-  });
-  if (!values.signature) throw new UsageError(`--signature is required\n${USAGE}`);
-  const inputs = await signingInputs(values, USAGE);
+export async function diagnoseCommand(values: DiagnoseOptions): Promise<number> {
+  const inputs = await signingInputs(values);
   const result = diagnoseSignature({
     // A JSON body: the diagnosis checks the body against the URL's bodySHA256 itself.
-    ...(inputs.json
-      ? { url: values.url!, body: inputs.body, contentType: 'application/json' }
-      : { url: inputs.url, params: inputs.params }),
+    ...(inputs.json ? { url: values.url, body: inputs.body, contentType: 'application/json' } : { url: inputs.url, params: inputs.params }),
     signature: values.signature,
     secrets: [{ id: 'token', algorithm: inputs.algorithm, secret: inputs.token }],
     prefixHints: values.prefix,

@@ -5,30 +5,13 @@
 import { isScope, SCOPES } from '../../service/auth/scopes.js';
 import { parseDuration } from '../../service/duration.js';
 import { createApiKey } from '../../service/tenants/tenant-admin.js';
-import { parseOptions, UsageError } from '../command.js';
+import { UsageError } from '../command.js';
 import { auditCli, openCliStore } from '../cli-store.js';
+import type { KeyCreateOptions } from '../program.js';
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, {
-    allowPositionals: true,
-    options: { tenant: { type: 'string' }, scopes: { type: 'string' }, expires: { type: 'string' } },
-  });
-  switch (positionals[0]) {
-    case 'create':
-      return create(values.tenant, values.scopes, values.expires);
-    case 'list':
-      return list(values.tenant);
-    case 'revoke':
-      if (!positionals[1]) throw new UsageError('usage: roomgate key revoke ID');
-      return revoke(positionals[1]);
-    default:
-      throw new UsageError('usage: roomgate key create|list|revoke');
-  }
-}
-
-async function create(slug: string | undefined, scopeList: string | undefined, expires: string | undefined): Promise<number> {
-  if (!slug) throw new UsageError('--tenant SLUG is required');
-  const scopes = (scopeList ?? '')
+export async function createKeyCommand(options: KeyCreateOptions): Promise<number> {
+  const { tenant: slug, expires } = options;
+  const scopes = options.scopes
     .split(',')
     .map((scope) => scope.trim())
     .filter(Boolean);
@@ -59,7 +42,8 @@ async function create(slug: string | undefined, scopeList: string | undefined, e
   }
 }
 
-async function list(slug: string | undefined): Promise<number> {
+export async function listKeysCommand(options: { tenant?: string }): Promise<number> {
+  const slug = options.tenant;
   const store = await openCliStore();
   try {
     let query = store.db
@@ -97,7 +81,7 @@ async function list(slug: string | undefined): Promise<number> {
   }
 }
 
-async function revoke(id: string): Promise<number> {
+export async function revokeKeyCommand(id: string): Promise<number> {
   const store = await openCliStore();
   try {
     const key = await store.db.selectFrom('api_keys').select('tenant_id').where('id', '=', id).executeTakeFirst();

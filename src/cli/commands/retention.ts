@@ -8,18 +8,12 @@ import { AuditLog } from '../../service/audit-log.js';
 import { loadConfig } from '../../service/config.js';
 import { createLogger } from '../../service/logger.js';
 import { runRetention } from '../../service/retention/retention.js';
-import { parseOptions, UsageError } from '../command.js';
 import { openCliStore } from '../cli-store.js';
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, {
-    allowPositionals: true,
-    options: { 'dry-run': { type: 'boolean', default: false } },
-  });
-  if (positionals[0] !== 'run' || positionals.length > 1) throw new UsageError('usage: roomgate retention run [--dry-run]');
+export async function retentionRun(options: { dryRun?: boolean }): Promise<number> {
   // The replay window comes from the same configuration the service uses.
   const config = loadConfig();
-  const dryRun = values['dry-run'] ?? false;
+  const dryRun = options.dryRun ?? false;
   const store = await openCliStore();
   try {
     const now = new Date();

@@ -4,28 +4,20 @@
  * the secrets are never printed, only where they are.
  */
 import { resolve } from 'node:path';
-import { DEFAULT_SANDBOX_CREDENTIALS_FILE, loadOrCreateSandboxCredentials } from '../../sandbox/sandbox-credentials-file.js';
+import { loadOrCreateSandboxCredentials } from '../../sandbox/sandbox-credentials-file.js';
 import { startSandbox } from '../../sandbox/sandbox-server.js';
+import { logLevelFrom } from '../../service/config.js';
 import { createLogger } from '../../service/logger.js';
-import { EXIT_OK, parseOptions, UsageError } from '../command.js';
+import { EXIT_OK, UsageError } from '../command.js';
+import type { SandboxOptions } from '../program.js';
 
-export const DEFAULT_SANDBOX_PORT = 8081;
-
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, {
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      credentials: { type: 'string' },
-    },
-    allowPositionals: true,
-  });
-  if (positionals.length > 0) throw new UsageError(`sandbox takes no arguments (got '${positionals[0]}')`);
-  const portText = values.port ?? String(DEFAULT_SANDBOX_PORT);
+export async function sandboxCommand(options: SandboxOptions): Promise<number> {
+  const portText = options.port;
   if (!/^\d+$/.test(portText) || Number(portText) > 65_535) throw new UsageError('--port must be a port number (0–65535)');
-  const host = values.host ?? '127.0.0.1';
+  const host = options.host;
   if (host.trim() === '') throw new UsageError('--host must not be empty');
-  const file = values.credentials ?? DEFAULT_SANDBOX_CREDENTIALS_FILE;
+  const file = options.credentials;
+  const logger = createLogger({ level: logLevelFrom() });
 
   // Listen for signals before anything is printed: a signal right after the banner must stop
   // the sandbox cleanly, not kill the process.
@@ -34,7 +26,6 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGTERM', done);
   });
   const { credentials, created } = loadOrCreateSandboxCredentials(file);
-  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const sandbox = await startSandbox({ ...credentials, port: Number(portText), host, logger });
 
   console.log('');

@@ -4,20 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import twilio from 'twilio';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { runCommand } from '../command.js';
-import * as diagnose from './diagnose.js';
-import * as sign from './sign.js';
+import { runCli } from '../program.js';
 
 const BASE = 'https://mycompany.com/myapp.php?foo=1&bar=2';
 const PARAMS = ['CallSid=CA1234567890ABCDE', 'Caller=+14158675309', 'Digits=1234', 'From=+14158675309', 'To=+18005551212'];
 const paramArgs = (params: string[]) => params.flatMap((p) => ['--param', p]);
 
-async function capture(module: { run(argv: string[]): Promise<number> }, argv: string[]) {
+/** `roomgate COMMAND …argv` in process, with what it printed. */
+async function capture(command: 'sign' | 'diagnose', argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
   vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void out.push(args.join(' ')));
   vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void err.push(args.join(' ')));
-  const code = await runCommand(module, argv);
+  const code = await runCli([command, ...argv], { out: (text) => out.push(text.trimEnd()), err: (text) => err.push(text.trimEnd()) });
   vi.restoreAllMocks();
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
 }
@@ -28,15 +27,17 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('roomgate sign', () => {
   it('prints the reference signature; --param order kept, repeated keys as Twilio signs them', async () => {
-    expect(await capture(sign, ['--url', BASE, '--token', '12345', ...paramArgs(PARAMS)])).toEqual({
+    expect(await capture('sign', ['--url', BASE, '--token', '12345', ...paramArgs(PARAMS)])).toEqual({
       code: 0,
       stdout: 'RSOYDt4T1cUTdK1PDd93/VVr8B8=',
       stderr: '',
     });
     const repeated = ['Sid=CA123', 'SidAccount=AC123', 'Digits=5678', 'Digits=1234', 'Digits=1234'];
-    expect((await capture(sign, ['--url', BASE, '--token', '12345', ...paramArgs(repeated)])).stdout).toBe('IK+Dwps556ElfBT0I3Rgjkr1wJU=');
+    expect((await capture('sign', ['--url', BASE, '--token', '12345', ...paramArgs(repeated)])).stdout).toBe(
+      'IK+Dwps556ElfBT0I3Rgjkr1wJU=',
+    );
     // A value may itself hold '='.
-    expect((await capture(sign, ['--url', BASE, '--token', '12345', '--param', 'Body=a=b'])).stdout).toBe(
+    expect((await capture('sign', ['--url', BASE, '--token', '12345', '--param', 'Body=a=b'])).stdout).toBe(
       twilio.getExpectedTwilioSignature('12345', BASE, { Body: 'a=b' }),
     );
   });
@@ -44,7 +45,7 @@ describe('roomgate sign', () => {
   it('JSON --body-file: prints the URL with bodySHA256 and its signature', async () => {
     const file = join(dir, 'body.json');
     writeFileSync(file, '{"property": "value", "boolean": true}');
-    const result = await capture(sign, ['--url', 'https://mycompany.com/myapp.php', '--token', '12345', '--body-file', file]);
+    const result = await capture('sign', ['--url', 'https://mycompany.com/myapp.php', '--token', '12345', '--body-file', file]);
     expect(result).toMatchObject({ code: 0 });
     expect(result.stdout).toBe(
       'URL: https://mycompany.com/myapp.php?bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620\nX-Twilio-Signature: y77kIzt2vzLz71DgmJGsen2scGs=',
@@ -54,8 +55,8 @@ describe('roomgate sign', () => {
   it('form --body-file and --algorithm sha256', async () => {
     const file = join(dir, 'body.form');
     writeFileSync(file, 'CallSid=CA1234567890ABCDE&Caller=%2B14158675309&Digits=1234&From=%2B14158675309&To=%2B18005551212');
-    expect((await capture(sign, ['--url', BASE, '--token', '12345', '--body-file', file])).stdout).toBe('RSOYDt4T1cUTdK1PDd93/VVr8B8=');
-    const sha256 = await capture(sign, ['--url', BASE, '--token', 'shared', '--algorithm', 'sha256', ...paramArgs(PARAMS)]);
+    expect((await capture('sign', ['--url', BASE, '--token', '12345', '--body-file', file])).stdout).toBe('RSOYDt4T1cUTdK1PDd93/VVr8B8=');
+    const sha256 = await capture('sign', ['--url', BASE, '--token', 'shared', '--algorithm', 'sha256', ...paramArgs(PARAMS)]);
     expect(sha256.stdout).toBe(
       twilio.getExpectedTwilioSignature('shared', BASE, Object.fromEntries(PARAMS.map((p) => p.split('='))), 'HMAC_SHA256'),
     );
@@ -72,14 +73,14 @@ describe('roomgate sign', () => {
     const saved = process.env.TWILIO_AUTH_TOKEN;
     delete process.env.TWILIO_AUTH_TOKEN;
     try {
-      expect((await capture(sign, argv)).code).toBe(2);
+      expect((await capture('sign', argv)).code).toBe(2);
     } finally {
       if (saved !== undefined) process.env.TWILIO_AUTH_TOKEN = saved;
     }
   });
 
   it('exit 1 when the body file cannot be read', async () => {
-    expect((await capture(sign, ['--url', BASE, '--token', 'x', '--body-file', join(dir, 'missing')])).code).toBe(1);
+    expect((await capture('sign', ['--url', BASE, '--token', 'x', '--body-file', join(dir, 'missing')])).code).toBe(1);
   });
 });
 
@@ -87,12 +88,12 @@ describe('roomgate diagnose', () => {
   const signature = 'RSOYDt4T1cUTdK1PDd93/VVr8B8=';
 
   it('exit 0 and says so when the signature matches', async () => {
-    const result = await capture(diagnose, ['--url', BASE, '--token', '12345', '--signature', signature, ...paramArgs(PARAMS)]);
+    const result = await capture('diagnose', ['--url', BASE, '--token', '12345', '--signature', signature, ...paramArgs(PARAMS)]);
     expect(result).toMatchObject({ code: 0, stdout: `match: the signature is valid for ${BASE}` });
   });
 
   it('exit 1 with the likely cause and the matching URL; never prints the token or signature', async () => {
-    const result = await capture(diagnose, [
+    const result = await capture('diagnose', [
       '--url',
       BASE.replace('https', 'http'),
       '--token',
@@ -106,7 +107,7 @@ describe('roomgate diagnose', () => {
     expect(result.stdout).toContain(`matching URL: ${BASE}`);
     expect(result.stdout + result.stderr).not.toContain(signature);
     expect(result.stdout + result.stderr).not.toContain('12345');
-    const params = await capture(diagnose, [
+    const params = await capture('diagnose', [
       '--url',
       BASE,
       '--token',
@@ -119,7 +120,7 @@ describe('roomgate diagnose', () => {
   });
 
   it('exit 2 without --signature', async () => {
-    expect((await capture(diagnose, ['--url', BASE, '--token', '12345'])).code).toBe(2);
+    expect((await capture('diagnose', ['--url', BASE, '--token', '12345'])).code).toBe(2);
   });
 
   it('runs as `roomgate` from the command line, with its exit codes', () => {

@@ -9,21 +9,11 @@
 import { readFile } from 'node:fs/promises';
 import { parseFormBody } from '../../core/signature/form-params.js';
 import { bodySha256Hex, computeTwilioSignature, type FormParam, type SignatureAlgorithm } from '../../core/signature/twilio-signature.js';
-import { EXIT_OK, parseOptions, UsageError } from '../command.js';
+import { EXIT_OK, UsageError } from '../command.js';
+import type { SignOptions } from '../program.js';
 
-const USAGE = 'usage: roomgate sign --url URL --token T [--param K=V]… [--body-file F] [--algorithm sha1|sha256]';
-
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions(argv, {
-    options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      param: { type: 'string', multiple: true },
-      'body-file': { type: 'string' },
-      algorithm: { type: 'string', default: 'sha1' },
-    },
-  });
-  const inputs = await signingInputs(values, USAGE);
+export async function signCommand(options: SignOptions): Promise<number> {
+  const inputs = await signingInputs(options);
   const signature = computeTwilioSignature(inputs.token, inputs.url, inputs.params, inputs.algorithm);
   if (inputs.json) {
     console.log(`URL: ${inputs.url}`);
@@ -45,21 +35,11 @@ export interface SigningInputs {
 }
 
 /** The options shared by `sign` and `diagnose`, validated; UsageError (exit 2) when wrong. */
-export async function signingInputs(
-  values: {
-    url?: string | undefined;
-    token?: string | undefined;
-    param?: string[] | undefined;
-    'body-file'?: string | undefined;
-    algorithm?: string | undefined;
-  },
-  usage: string,
-): Promise<SigningInputs> {
-  if (!values.url) throw new UsageError(`--url is required\n${usage}`);
+export async function signingInputs(values: SignOptions): Promise<SigningInputs> {
   if (!/^https?:\/\/[^/?#]+/i.test(values.url))
     throw new UsageError('--url must be an absolute http(s) URL, exactly as configured in Twilio');
   const token = values.token ?? process.env.TWILIO_AUTH_TOKEN;
-  if (!token) throw new UsageError(`--token is required (or TWILIO_AUTH_TOKEN)\n${usage}`);
+  if (!token) throw new UsageError('--token is required (or TWILIO_AUTH_TOKEN)');
   const algorithm = values.algorithm ?? 'sha1';
   if (algorithm !== 'sha1' && algorithm !== 'sha256') throw new UsageError('--algorithm must be sha1 or sha256');
   const params: FormParam[] = (values.param ?? []).map((pair) => {
@@ -67,7 +47,7 @@ export async function signingInputs(
     if (separator <= 0) throw new UsageError(`--param '${pair}' must be KEY=VALUE`);
     return [pair.slice(0, separator), pair.slice(separator + 1)] as const;
   });
-  const file = values['body-file'];
+  const file = values.bodyFile;
   if (file === undefined) return { url: values.url, token, params, algorithm, json: false, body: undefined };
   const body = await readFile(file);
   if (isJson(body)) {

@@ -6,21 +6,10 @@
  */
 import { loadOrCreateSandboxCredentials } from '../../sandbox/sandbox-credentials-file.js';
 import { SCENARIOS, simulate, type ScenarioName } from '../../simulate/simulator.js';
-import { parseOptions, UsageError } from '../command.js';
+import { UsageError } from '../command.js';
+import type { SimulateOptions } from '../program.js';
 
-export async function run(argv: string[]): Promise<number> {
-  const { values } = parseOptions(argv, {
-    options: {
-      url: { type: 'string' },
-      key: { type: 'string' },
-      scenario: { type: 'string', multiple: true },
-      account: { type: 'string' },
-      token: { type: 'string' },
-      'webhook-url': { type: 'string' },
-      sandbox: { type: 'string' },
-    },
-  });
-  if (!values.url || !values.key) throw new UsageError('usage: roomgate simulate --url ROOMGATE_URL --key API_KEY [--scenario NAME]…');
+export async function simulateCommand(values: SimulateOptions): Promise<number> {
   const scenarios = (values.scenario ?? [...SCENARIOS]) as ScenarioName[];
   const unknown = scenarios.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
   if (unknown.length) throw new UsageError(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
@@ -30,7 +19,7 @@ export async function run(argv: string[]): Promise<number> {
   const report = await simulate(
     {
       baseUrl: values.url.replace(/\/+$/, ''),
-      webhookUrl: values['webhook-url'],
+      webhookUrl: values.webhookUrl,
       sandboxUrl: values.sandbox,
       apiKey: values.key,
       accountSid: credentials.accountSid,

@@ -1,28 +1,19 @@
-/** `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650]` */
-import { parseOptions, UsageError } from '../command.js';
-import { auditCli, openCliStore } from '../cli-store.js';
+/**
+ * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650]`
+ * and `roomgate tenant list` (one JSON object a line).
+ */
 import { createTenant } from '../../service/tenants/tenant-admin.js';
+import { UsageError } from '../command.js';
+import { auditCli, openCliStore } from '../cli-store.js';
+import type { TenantCreateOptions } from '../program.js';
 
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, {
-    allowPositionals: true,
-    options: {
-      name: { type: 'string' },
-      kind: { type: 'string' },
-      rounding: { type: 'string' },
-      'retention-days': { type: 'string' },
-    },
-  });
-  const [action, slug] = positionals;
-  if (action !== 'create' || !slug || positionals.length !== 2)
-    throw new UsageError('usage: roomgate tenant create SLUG --name NAME --kind human|veterinary');
+export async function createTenantCommand(slug: string, options: TenantCreateOptions): Promise<number> {
   if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(slug)) throw new UsageError('SLUG: lower-case letters, digits and -, 2 to 63 characters');
-  const kind = values.kind;
-  if (kind !== 'human' && kind !== 'veterinary') throw new UsageError('--kind must be human or veterinary');
-  const name = values.name?.trim();
-  if (!name) throw new UsageError('--name is required');
-  const rounding = positiveInteger(values.rounding ?? '60', '--rounding');
-  const retentionDays = positiveInteger(values['retention-days'] ?? '3650', '--retention-days');
+  const name = options.name.trim();
+  if (!name) throw new UsageError('--name must not be empty');
+  const rounding = positiveInteger(options.rounding, '--rounding');
+  const retentionDays = positiveInteger(options.retentionDays, '--retention-days');
+  const { kind } = options;
 
   const store = await openCliStore();
   try {
@@ -34,6 +25,34 @@ export async function run(argv: string[]): Promise<number> {
     const id = await createTenant(store, { slug, name, kind, billingRoundingSeconds: rounding, retentionDays });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(JSON.stringify({ id, slug, name, kind, billingRoundingSeconds: rounding, retentionDays }));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function listTenantsCommand(): Promise<number> {
+  const store = await openCliStore();
+  try {
+    const rows = await store.db
+      .selectFrom('tenants')
+      .select(['id', 'slug', 'name', 'kind', 'billing_rounding_seconds', 'retention_days', 'created_at'])
+      .orderBy('created_at')
+      .orderBy('slug')
+      .execute();
+    for (const row of rows) {
+      console.log(
+        JSON.stringify({
+          id: row.id,
+          slug: row.slug,
+          name: row.name,
+          kind: row.kind,
+          billingRoundingSeconds: row.billing_rounding_seconds,
+          retentionDays: row.retention_days,
+          createdAt: row.created_at,
+        }),
+      );
+    }
     return 0;
   } finally {
     await store.close();

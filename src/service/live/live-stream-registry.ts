@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../../storage/store.js';
 
-export type StreamEndReason = 'key-revoked' | 'key-expired' | 'key-removed';
+export type StreamEndReason = 'key-revoked' | 'key-expired' | 'key-removed' | 'server-stopping';
 
 export interface StreamOwner {
   readonly tenantId: string;
@@ -71,6 +71,18 @@ export class LiveStreamRegistry {
 
   get size(): number {
     return this.streams.size;
+  }
+
+  /** Ends every open stream at once (the server is stopping). */
+  endAll(reason: StreamEndReason): void {
+    for (const stream of [...this.streams]) {
+      stream.release();
+      try {
+        stream.end(reason);
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'could not end a live stream');
+      }
+    }
   }
 
   start(): void {

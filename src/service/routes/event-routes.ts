@@ -5,7 +5,10 @@
  *
  * Every stream is admitted by the registry (caps per key and per tenant → 429) and ended by it
  * when its key is revoked, expires or disappears: SSE with a final `stream.end` event, the
- * WebSocket with close code 1008 (policy violation).
+ * WebSocket with close code 1008 (policy violation). When the server stops, every stream is
+ * ended first (preClose): SSE with a `: server shutting down` comment and a `stream.end` event,
+ * then the connection closes; the WebSocket with close code 1001 (going away). Until they end,
+ * the server could not close and the process could not exit.
  *
  * The Node server hands this file EVERY upgrade request, whatever its path: each one is answered
  * (404 elsewhere, 401/403/429/503 here) and closed, and nothing it holds can throw out of the
@@ -26,6 +29,10 @@ const HEARTBEAT_MS = 15_000;
 export const WEBSOCKET_PATH = '/v1/events/ws';
 /** WebSocket close code for a stream whose key no longer opens the API (RFC 6455: policy violation). */
 export const CLOSE_POLICY_VIOLATION = 1008;
+/** WebSocket close code when the server stops (RFC 6455: going away). */
+export const CLOSE_GOING_AWAY = 1001;
+/** A WebSocket client that does not answer the closing handshake is cut off after this. */
+const CLOSE_GRACE_MS = 1000;
 
 export interface EventRouteOptions {
   readonly live: LiveEvents;
@@ -37,13 +44,18 @@ export interface EventRouteOptions {
 
 export async function eventRoutes(app: FastifyInstance, options: EventRouteOptions): Promise<void> {
   const { live, streams } = options;
+  let stopping = false;
 
   app.get('/v1/events', { config: { scope: 'events:read' } }, (request, reply) => {
     const response = reply.raw;
     let cleanUp = () => undefined as void;
     const admission = streams.open({ tenantId: request.tenant.id, apiKeyId: request.tenant.apiKeyId }, (reason) => {
       cleanUp();
-      response.end(`event: stream.end\ndata: ${JSON.stringify({ reason })}\n\n`);
+      if (reason !== 'server-stopping') return void response.end(`event: stream.end\ndata: ${JSON.stringify({ reason })}\n\n`);
+      // Then the connection goes, rather than back to keep-alive where it would hold the stop.
+      response.end(`: server shutting down\n\nevent: stream.end\ndata: ${JSON.stringify({ reason })}\n\n`, () =>
+        response.socket?.destroy(),
+      );
     });
     if (!admission.ok) throw tooMany(admission);
     reply.hijack();
@@ -78,10 +90,14 @@ export async function eventRoutes(app: FastifyInstance, options: EventRouteOptio
       return refuseUpgrade(socket, error instanceof HttpError ? error.code : 'STORE_UNAVAILABLE');
     }
     if (socket.destroyed) return; // the client gave up while its key was checked
+    if (stopping) return void socket.destroy(); // streams were ended already; this one would hold the stop
     let ws: WebSocket | undefined;
     const admission = streams.open({ tenantId: tenant.id, apiKeyId: tenant.apiKeyId }, (reason: StreamEndReason) => {
-      if (ws) ws.close(CLOSE_POLICY_VIOLATION, reason);
-      else socket.destroy();
+      if (!ws) return void socket.destroy();
+      if (reason !== 'server-stopping') return ws.close(CLOSE_POLICY_VIOLATION, reason);
+      ws.close(CLOSE_GOING_AWAY, 'server shutting down');
+      const client = ws;
+      setTimeout(() => client.terminate(), CLOSE_GRACE_MS).unref();
     });
     if (!admission.ok) return refuseUpgrade(socket, 'TOO_MANY_STREAMS', tooMany(admission).message);
     // Until the handshake completes, the raw socket closing (ws refused the handshake, or the
@@ -109,6 +125,11 @@ export async function eventRoutes(app: FastifyInstance, options: EventRouteOptio
       app.log.error({ err: error }, 'WebSocket upgrade failed');
       socket.destroy();
     });
+  });
+  // preClose: before the server stops accepting and waits for its connections to end.
+  app.addHook('preClose', async () => {
+    stopping = true;
+    streams.endAll('server-stopping');
   });
   app.addHook('onClose', async () => {
     for (const client of sockets.clients) client.terminate();
