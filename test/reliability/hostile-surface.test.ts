@@ -284,7 +284,7 @@ for (const engine of enginesUnderTest()) {
 
       // Participant SIDs that differ only in their last characters (rows were keyed by a
       // 64-character cut of the consultation id and the SID).
-      const common = hex(15);
+      const common = hex(14); // a SID is PA + 32 hex digits
       const sids = [`PA${common}aa01`, `PA${common}bb02`];
       for (const [index, identity] of identities.entries()) {
         const signed = signForm(`http://127.0.0.1:${port}${WEBHOOK}`, service.authToken, {

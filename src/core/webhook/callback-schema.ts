@@ -17,8 +17,9 @@
  *                                two values would be read two ways)
  *   3. `schema-missing-field:StatusCallbackEvent`, `schema-empty-field:StatusCallbackEvent`,
  *      `schema-unknown-event`    no event type, or one that is not a Video room or composition event
- *   4. `schema-missing-field:F`, `schema-empty-field:F`  a field the event needs
- *   5. `schema-malformed-field:F` a field present in the wrong form (FORMATS below)
+ *   4. `schema-missing-field:F`, `schema-empty-field:F`, `schema-malformed-field:F`  each field
+ *      the event needs, in turn: absent, empty, or not in its form (FIELD_FORMATS below)
+ *   5. `schema-malformed-field:F` an optional field present in the wrong form
  * JSON bodies add `schema-not-an-object` and `schema-non-scalar[:F]` (readJsonCallback).
  * Reasons name documented fields only — never a received name or value — so they are a closed,
  * short vocabulary, safe for logs and metric labels, and never carry a piece of an identity.
@@ -109,7 +110,7 @@ const KIND = new Map<string, CallbackKind>([
  * The form of every documented field when present. `anything` marks fields Roomgate stores but
  * never reads; the identity policy is screening's (it has its own reasons).
  */
-export const FIELD_FORMATS: Readonly<Record<string, Check>> = Object.freeze({
+const FIELD_FORMATS: Readonly<Record<string, Check>> = Object.freeze({
   AccountSid: sid('AC'),
   RoomName: text(256),
   RoomSid: sid('RM'),
