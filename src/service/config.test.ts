@@ -12,6 +12,8 @@ const TWILIO = {
   TWILIO_API_KEY_SID: 'SK0123456789abcdef0123456789abcdef',
   TWILIO_API_KEY_SECRET: 'secret',
 } as const;
+/** Outside sandbox mode the signed URL needs a source. */
+const PUBLIC_URL = { ROOMGATE_PUBLIC_URL: 'https://api.example.com' } as const;
 
 /** The ConfigError loadConfig throws for env, or undefined when it accepts it. */
 function refusal(env: Record<string, string>): ConfigError | undefined {
@@ -91,7 +93,7 @@ describe('loadConfig', () => {
   });
 
   it('outside sandbox mode, needs a public URL or a trusted proxy; sandbox mode needs neither', () => {
-    const account = { TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: 't' };
+    const account = { ...TWILIO };
     expect(() => loadConfig(account)).toThrow(/^ROOMGATE_PUBLIC_URL: required when Twilio accounts are configured/);
     expect(loadConfig({ ...account, ROOMGATE_PUBLIC_URL: 'https://api.example.com' }).publicUrl).toBe('https://api.example.com');
     expect(loadConfig({ ...account, ROOMGATE_TRUST_PROXY: '10.0.0.0/8' }).trustProxy).toBe('10.0.0.0/8');
@@ -186,21 +188,21 @@ describe('loadConfig', () => {
       expect(error, `accepted ${present.join(', ')}`).toBeDefined();
       expect(present).not.toContain(error!.variable);
     }
-    expect(loadConfig({ ...TWILIO }).sandbox).toBe(false);
+    expect(loadConfig({ ...TWILIO, ...PUBLIC_URL }).sandbox).toBe(false);
     expect(loadConfig({}).sandbox).toBe(true);
     // An accounts file is the account; the API key is still needed.
     const file = join(mkdtempSync(join(tmpdir(), 'roomgate-config-')), 'accounts.json');
     writeFileSync(file, JSON.stringify({ accounts: [{ accountSid: SID, authTokens: ['a'] }] }));
     expect(refusal({ ROOMGATE_CONFIG: file })?.message).toMatch(/^TWILIO_API_KEY_SID: partial Twilio configuration/);
     const { TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET } = TWILIO;
-    expect(loadConfig({ ROOMGATE_CONFIG: file, TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET }).sandbox).toBe(false);
+    expect(loadConfig({ ROOMGATE_CONFIG: file, TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET, ...PUBLIC_URL }).sandbox).toBe(false);
   });
 
   it('runs the sandbox under NODE_ENV=production only when ROOMGATE_SANDBOX=1 says so', () => {
     expect(refusal({ NODE_ENV: 'production' })?.message).toMatch(/^TWILIO_ACCOUNT_SID: NODE_ENV=production needs the Twilio credentials/);
     expect(refusal({ NODE_ENV: 'production', ROOMGATE_SANDBOX: '0' })?.variable).toBe('TWILIO_ACCOUNT_SID');
     expect(loadConfig({ NODE_ENV: 'production', ROOMGATE_SANDBOX: '1' }).sandbox).toBe(true);
-    expect(loadConfig({ NODE_ENV: 'production', ...TWILIO }).sandbox).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', ...TWILIO, ...PUBLIC_URL }).sandbox).toBe(false);
     expect(refusal({ ...TWILIO, ROOMGATE_SANDBOX: '1' })?.variable).toBe('ROOMGATE_SANDBOX');
   });
 
