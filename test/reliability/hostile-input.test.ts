@@ -218,7 +218,7 @@ describe('hostile input on sqlite', () => {
             label: `webhook sig=${signature} ct=${ct.value} len=${body.length}`,
           };
         }),
-      // Health and metrics.
+      // Health, and /metrics, which the public port does not serve (it has its own listener).
       fc
         .record({
           path: fc.constantFrom('/healthz', '/readyz', '/metrics'),
@@ -230,7 +230,8 @@ describe('hostile input on sqlite', () => {
         .map(({ path, method, ct, body, query }): Case => {
           const headers: Record<string, string> = ct.value === undefined ? {} : { 'content-type': ct.value };
           const payload = method === 'GET' || method === 'HEAD' || method === 'TRACE' ? Buffer.alloc(0) : body;
-          const expected = method === 'GET' || method === 'HEAD' ? [200] : (bodyStage(method, ct, payload, false) ?? [404]);
+          const readable = (method === 'GET' || method === 'HEAD') && path !== '/metrics';
+          const expected = readable ? [200] : (bodyStage(method, ct, payload, false) ?? [404]);
           return {
             method,
             url: `${path}${query}`,
