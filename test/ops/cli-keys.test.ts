@@ -70,5 +70,6 @@ describe('roomgate tenant and key commands', () => {
       await app.close();
       await store.close();
     }
-  });
+    // Nine CLI processes one after another: each compiles through tsx, slow on a loaded machine.
+  }, 180_000);
 });
