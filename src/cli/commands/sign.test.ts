@@ -131,5 +131,5 @@ describe('roomgate diagnose', () => {
     expect(cli(['diagnose', '--url', BASE, '--token', '12345', '--signature', signature, ...paramArgs(PARAMS)]).status).toBe(0);
     expect(cli(['diagnose', '--url', BASE, '--token', 'wrong', '--signature', signature, ...paramArgs(PARAMS)]).status).toBe(1);
     expect(cli(['sign', '--url', BASE]).status).toBe(2);
-  });
+  }, 180_000); // four tsx processes in a row: slow on a loaded machine
 });
