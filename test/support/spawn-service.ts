@@ -117,7 +117,7 @@ export async function spawnService(env: Record<string, string>, options: { timeo
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  const deadline = Date.now() + (options.timeoutMs ?? 45_000);
   let gone = false;
   void exited.then(() => (gone = true));
   for (;;) {
