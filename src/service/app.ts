@@ -45,6 +45,8 @@ export interface AppOptions {
   readonly clock?: () => Date;
   /** Cross-instance fan-out (PostgreSQL LISTEN/NOTIFY); in-process when absent. */
   readonly live?: LiveEvents;
+  /** The registry to fill (server.ts makes it first, so live events can count their reconnects). */
+  readonly metrics?: Metrics;
   /** Run the outbox worker inside this app (default true). */
   readonly outboxWorker?: boolean;
   readonly outboxPollIntervalMs?: number;
@@ -76,7 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, store } = options;
   const clock = options.clock ?? (() => new Date());
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
+  const metrics = options.metrics ?? createMetrics();
 
   let verifier: TwilioVerifier = createTwilioVerifier({ secrets: signingSecrets(config.accounts) });
   const alerts = config.alertWebhook

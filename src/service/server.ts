@@ -20,6 +20,7 @@ import type { Config, TwilioAccountConfig } from './config.js';
 import { createPostgresLiveEvents } from './live/live-events.js';
 import { createLogger } from './logger.js';
 import { buildMetricsApp } from './metrics-app.js';
+import { createMetrics } from './metrics.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -68,9 +69,18 @@ export async function startServer(
       throw new StartupError(`cannot migrate the database ${database}: ${reason(error)}`, { cause: error });
     });
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
-    const live = store.engine === 'postgres' ? await createPostgresLiveEvents({ connectionString: config.databaseUrl, logger }) : undefined;
+    const metrics = createMetrics();
+    const live =
+      store.engine === 'postgres'
+        ? await createPostgresLiveEvents({
+            connectionString: config.databaseUrl,
+            logger,
+            onListenLost: () => metrics.liveListenLost.inc(),
+            onListening: (listening) => metrics.liveListening.set(listening ? 1 : 0),
+          })
+        : undefined;
     if (live) opened.push(live);
-    const app = await buildApp({ config, store, logger, retention: true, ...(live ? { live } : {}) });
+    const app = await buildApp({ config, store, logger, metrics, retention: true, ...(live ? { live } : {}) });
     opened.push(app);
     const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
     opened.push(metricsApp);

@@ -123,6 +123,11 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
         supportBigNumbers: true,
         dateStrings: true,
       });
+      // mysql2 listens for a pooled connection's first 'error' only (once): a second one, or
+      // one on a connection it no longer tracks, would end the process.
+      pool.on('connection', (connection) => {
+        connection.on('error', (error) => options.logger?.warn({ err: error }, 'mysql: connection lost'));
+      });
       return new MysqlDialect({
         pool,
         onCreateConnection: async (connection) => {
