@@ -130,6 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   let accounts = config.accounts;
   const ingest = createStoreIngest({
     store,
+    deadlineMs: config.commitDeadlineMs,
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
@@ -222,6 +223,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       request.log.error({ err: error }, 'unhandled error');
     }
     const message = error instanceof HttpError ? error.message : undefined;
+    // Twilio retries a 503 anyway; other clients learn when it is worth it.
+    if (code === 'STORE_UNAVAILABLE') void reply.header('retry-after', '1');
     return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));

@@ -41,6 +41,8 @@ interface BatchOutcome {
 
 export interface StoreIngestOptions {
   readonly store: Store;
+  /** A batch not committed within this long answers 503 and its connection is discarded. */
+  readonly deadlineMs?: number;
   readonly clock: () => Date;
   readonly logger: Logger;
   /** Called after the commit with the consultations that received new accepted callbacks. */
@@ -56,6 +58,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
     maxBatch: 256,
+    ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
     apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
   });
   return {
