@@ -110,6 +110,8 @@ for (const engine of servers) {
       expect(during[0]!.json()).toMatchObject({ error: { code: 'STORE_UNAVAILABLE' } });
       // Still partitioned: another callback on the pool's other (silent) connections gets 503 too.
       expect((await send(callbacks[4]!)).statusCode).toBe(503);
+      // And readiness says so: its write cannot commit either.
+      expect(await readyz()).toBe(503);
 
       proxy.thaw();
       const healedAt = Date.now();
@@ -119,8 +121,9 @@ for (const engine of servers) {
       );
       console.log(`[faults] ${engine.name}: first 204 ${Date.now() - healedAt} ms after the partition healed`);
       for (const params of callbacks) expect((await send(params)).statusCode).toBe(204);
+      expect(await readyz()).toBe(200);
       const keys = await storedKeys(roomSid);
-      expect(keys.sort()).toEqual(callbacks.map(eventDedupeKey).sort());
+      expect(keys.sort()).toEqual(callbacks.map(eventDedupeKey).sort()); // each once, none lost
     }, 90_000);
 
     it('keeps acknowledging and folding while another session holds a consultation row and an inbox row', async () => {

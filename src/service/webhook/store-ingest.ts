@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
-import { GroupCommitter } from '../../storage/group-committer.js';
+import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
@@ -29,6 +29,8 @@ import { inboxRow } from './inbox-row.js';
 type Screening = { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string };
 
 export interface StoreIngest extends CallbackIngest {
+  /** The group committer's recent outcomes (readiness). */
+  health(): GroupCommitterHealth;
   drain(): Promise<void>;
   close(): Promise<void>;
 }
@@ -67,6 +69,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
       if (dirty) options.onCommitted([dirty]);
       return outcome;
     },
+    health: () => committer.health,
     drain: () => committer.drain(),
     close: () => committer.close(),
   };
