@@ -1,8 +1,12 @@
 /** Reads of a tenant's consultation record, always scoped by tenant id. */
+import { findConsultationBilling } from '../../storage/billing-repository.js';
+import { findTenantConsultation as findTenantConsultationRow } from '../../storage/consultation-repository.js';
+import { roomCallbackTimeline } from '../../storage/inbox-repository.js';
+import { listConsultationParticipants, listConsultationSessions } from '../../storage/participant-repository.js';
 import type { Store } from '../../storage/store.js';
 
 export async function findTenantConsultation(store: Store, tenantId: string, id: string) {
-  return store.db.selectFrom('consultations').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+  return findTenantConsultationRow(store.db, tenantId, id);
 }
 
 /** The consultation as the API shows it: state, participants with their intervals, timeline. */
@@ -10,27 +14,10 @@ export async function loadConsultationView(store: Store, tenantId: string, id: s
   const consultation = await findTenantConsultation(store, tenantId, id);
   if (!consultation) return undefined;
   const [participants, sessions, timeline, billing] = await Promise.all([
-    store.db.selectFrom('participants').select(['identity', 'role']).where('consultation_id', '=', id).orderBy('identity').execute(),
-    store.db
-      .selectFrom('participant_sessions')
-      .select(['participant_sid', 'identity', 'connected_at', 'disconnected_at'])
-      .where('consultation_id', '=', id)
-      .orderBy('connected_at')
-      .execute(),
-    consultation.room_sid
-      ? store.db
-          .selectFrom('callbacks')
-          .select(['event_type', 'event_timestamp', 'participant_identity', 'status'])
-          .where('room_sid', '=', consultation.room_sid)
-          .orderBy('event_timestamp')
-          .orderBy('id')
-          .execute()
-      : Promise.resolve([]),
-    store.db
-      .selectFrom('billing_records')
-      .select(['id', 'billable_seconds', 'rounded_seconds', 'created_at'])
-      .where('consultation_id', '=', id)
-      .executeTakeFirst(),
+    listConsultationParticipants(store.db, id),
+    listConsultationSessions(store.db, id),
+    consultation.room_sid ? roomCallbackTimeline(store.db, consultation.room_sid) : Promise.resolve([]),
+    findConsultationBilling(store.db, id),
   ]);
   return {
     id: consultation.id,

@@ -8,8 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
 import { rolesForTenantKind } from '../../core/consultation/roles.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
-import { newId } from '../../storage/ids.js';
-import { insertIfAbsent } from '../../storage/insert-if-absent.js';
+import { issueParticipant } from '../../storage/participant-repository.js';
 import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
 import { findTenantConsultation } from '../consultations/consultation-queries.js';
@@ -54,35 +53,15 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
       }
       const now = options.clock();
       const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
-      await options.store.transaction(async (trx) => {
-        await insertIfAbsent(
-          trx,
-          'participants',
-          { consultation_id: consultation.id, identity },
-          {
-            // Random: an id built from the identity would collide for long identities (ids are
-            // 64 characters) and would carry the identity itself. The natural key decides.
-            id: newId('par'),
-            consultation_id: consultation.id,
-            identity,
-            role,
-            participant_sid: null,
-            created_at: now.toISOString(),
-          },
-        );
-        await insertIfAbsent(
-          trx,
-          'issued_identities',
-          { consultation_id: consultation.id, identity },
-          {
-            consultation_id: consultation.id,
-            identity,
-            role,
-            issued_at: now.toISOString(),
-            expires_at: expiresAt.toISOString(),
-          },
-        );
-      });
+      await options.store.transaction((trx) =>
+        issueParticipant(trx, {
+          consultationId: consultation.id,
+          identity,
+          role,
+          issuedAt: now.toISOString(),
+          expiresAt: expiresAt.toISOString(),
+        }),
+      );
       const token = createVideoAccessToken({
         accountSid: options.accountSid,
         apiKeySid: options.apiKey.sid,

@@ -5,6 +5,7 @@
  * rows are never returned.
  */
 import type { FastifyInstance } from 'fastify';
+import { listTenantAuditPage } from '../../storage/audit-repository.js';
 import type { Store } from '../../storage/store.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
@@ -20,21 +21,12 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store 
     { config: { scope: 'audit:read' } },
     async (request) => {
       const limit = parseLimit(request.query.limit);
-      let query = store.db
-        .selectFrom('audit_log')
-        .select(['id', 'actor', 'action', 'target', 'outcome', 'detail', 'created_at'])
-        .where('tenant_id', '=', request.tenant.id)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit + 1);
-      if (request.query.since !== undefined) query = query.where('created_at', '>=', parseSince(request.query.since));
-      if (request.query.cursor !== undefined) {
-        const cursor = decodeCursor(request.query.cursor);
-        query = query.where((eb) =>
-          eb.or([eb('created_at', '<', cursor.createdAt), eb.and([eb('created_at', '=', cursor.createdAt), eb('id', '<', cursor.id)])]),
-        );
-      }
-      const rows = await query.execute();
+      const rows = await listTenantAuditPage(store.db, {
+        tenantId: request.tenant.id,
+        limit,
+        ...(request.query.since !== undefined ? { since: parseSince(request.query.since) } : {}),
+        ...(request.query.cursor !== undefined ? { before: decodeCursor(request.query.cursor) } : {}),
+      });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {

@@ -4,6 +4,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { newId } from '../../storage/ids.js';
+import {
+  insertConsultations,
+  listTenantConsultationsPage,
+  markConsultationCancelled,
+  setConsultationRoom,
+} from '../../storage/consultation-repository.js';
 import type { Store } from '../../storage/store.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
@@ -44,25 +50,19 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
       // The room name carries the unguessable id, so a callback can be matched by RoomName even
       // if it arrives before the room's SID is saved below.
       const roomName = `rg-${id}`;
-      await store.db
-        .insertInto('consultations')
-        .values({
+      await insertConsultations(store.db, [
+        {
           id,
-          tenant_id: request.tenant.id,
-          room_sid: null,
-          room_name: roomName,
+          tenantId: request.tenant.id,
+          roomSid: null,
+          roomName,
           // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
-          account_sid: options.accountSid() ?? null,
-          status: 'scheduled',
-          record: record ? 1 : 0,
-          scheduled_at: scheduledAt ? new Date(scheduledAt).toISOString() : null,
-          started_at: null,
-          ended_at: null,
-          created_at: now,
-          updated_at: now,
-          version: 0,
-        })
-        .execute();
+          accountSid: options.accountSid() ?? null,
+          record,
+          scheduledAt: scheduledAt ? new Date(scheduledAt).toISOString() : null,
+          now,
+        },
+      ]);
       let room;
       try {
         room = await twilio.createRoom({
@@ -71,20 +71,12 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
           recordParticipantsOnConnect: record,
         });
       } catch (error) {
-        await store.db
-          .updateTable('consultations')
-          .set({ status: 'cancelled', updated_at: clock().toISOString() })
-          .where('id', '=', id)
-          .execute();
+        await markConsultationCancelled(store.db, id, clock().toISOString());
         throw new HttpError('UPSTREAM_UNAVAILABLE', 'Twilio could not create the room; the consultation was cancelled.', { cause: error });
       }
       // Twilio's answer names the account that really owns the room.
-      const owner = room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { account_sid: room.account_sid } : {};
-      await store.db
-        .updateTable('consultations')
-        .set({ room_sid: room.sid, ...owner })
-        .where('id', '=', id)
-        .execute();
+      const owner = room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { accountSid: room.account_sid } : {};
+      await setConsultationRoom(store.db, id, { roomSid: room.sid, ...owner });
       const view = await loadConsultationView(store, request.tenant.id, id);
       return reply.code(201).send(view);
     },
@@ -95,23 +87,14 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
     { config: { scope: 'consultations:read' } },
     async (request) => {
       const limit = Math.min(MAX_PAGE, Math.max(1, Number(request.query.limit ?? 20) || 20));
-      let query = store.db
-        .selectFrom('consultations')
-        .select(['id', 'status', 'room_sid', 'room_name', 'record', 'scheduled_at', 'started_at', 'ended_at', 'created_at'])
-        .where('tenant_id', '=', request.tenant.id)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(limit + 1);
       if (request.query.status !== undefined && typeof request.query.status !== 'string')
         throw new HttpError('VALIDATION_FAILED', 'status must be given once');
-      if (request.query.status) query = query.where('status', '=', request.query.status);
-      if (request.query.cursor) {
-        const cursor = decodeCursor(request.query.cursor);
-        query = query.where((eb) =>
-          eb.or([eb('created_at', '<', cursor.createdAt), eb.and([eb('created_at', '=', cursor.createdAt), eb('id', '<', cursor.id)])]),
-        );
-      }
-      const rows = await query.execute();
+      const rows = await listTenantConsultationsPage(store.db, {
+        tenantId: request.tenant.id,
+        limit,
+        ...(request.query.status ? { status: request.query.status } : {}),
+        ...(request.query.cursor ? { before: decodeCursor(request.query.cursor) } : {}),
+      });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {

@@ -1,5 +1,7 @@
 /** Recordings and the composition of one consultation; the tenant's billing records. */
 import type { FastifyInstance } from 'fastify';
+import { listTenantBillingRecords } from '../../storage/billing-repository.js';
+import { findConsultationComposition, listConsultationRecordings } from '../../storage/recording-repository.js';
 import type { Store } from '../../storage/store.js';
 import { findTenantConsultation } from '../consultations/consultation-queries.js';
 import { HttpError } from '../errors.js';
@@ -11,17 +13,8 @@ export async function recordRoutes(app: FastifyInstance, options: { store: Store
     const consultation = await findTenantConsultation(store, request.tenant.id, request.params.id);
     if (!consultation) throw new HttpError('NOT_FOUND');
     const [recordings, composition] = await Promise.all([
-      store.db
-        .selectFrom('recordings')
-        .select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at'])
-        .where('consultation_id', '=', consultation.id)
-        .orderBy('created_at')
-        .execute(),
-      store.db
-        .selectFrom('compositions')
-        .select(['composition_sid', 'status', 'attempts', 'media_uri', 'updated_at'])
-        .where('consultation_id', '=', consultation.id)
-        .executeTakeFirst(),
+      listConsultationRecordings(store.db, consultation.id),
+      findConsultationComposition(store.db, consultation.id),
     ]);
     return {
       recordings: recordings.map((row) => ({
@@ -51,17 +44,13 @@ export async function recordRoutes(app: FastifyInstance, options: { store: Store
     { config: { scope: 'billing:read' } },
     async (request) => {
       const limit = Math.min(500, Math.max(1, Number(request.query.limit ?? 100) || 100));
-      let query = store.db
-        .selectFrom('billing_records')
-        .select(['id', 'consultation_id', 'billable_seconds', 'rounded_seconds', 'intervals', 'created_at'])
-        .where('tenant_id', '=', request.tenant.id)
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(limit);
       if (request.query.since !== undefined && typeof request.query.since !== 'string')
         throw new HttpError('VALIDATION_FAILED', 'since must be given once');
-      if (request.query.since) query = query.where('created_at', '>', request.query.since);
-      const rows = await query.execute();
+      const rows = await listTenantBillingRecords(store.db, {
+        tenantId: request.tenant.id,
+        limit,
+        ...(request.query.since ? { since: request.query.since } : {}),
+      });
       return {
         data: rows.map((row) => ({
           id: row.id,
