@@ -27,6 +27,7 @@ import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { Readiness } from './readiness.js';
 import { recordRoutes } from './routes/record-routes.js';
 import { subjectRoutes } from './routes/subject-routes.js';
 import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
@@ -45,6 +46,8 @@ export interface AppOptions {
   readonly clock?: () => Date;
   /** Cross-instance fan-out (PostgreSQL LISTEN/NOTIFY); in-process when absent. */
   readonly live?: LiveEvents;
+  /** The registry to fill (server.ts makes it first, so live events can count their reconnects). */
+  readonly metrics?: Metrics;
   /** Run the outbox worker inside this app (default true). */
   readonly outboxWorker?: boolean;
   readonly outboxPollIntervalMs?: number;
@@ -76,7 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, store } = options;
   const clock = options.clock ?? (() => new Date());
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
+  const metrics = options.metrics ?? createMetrics();
 
   let verifier: TwilioVerifier = createTwilioVerifier({ secrets: signingSecrets(config.accounts) });
   const alerts = config.alertWebhook
@@ -128,6 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   let accounts = config.accounts;
   const ingest = createStoreIngest({
     store,
+    deadlineMs: config.commitDeadlineMs,
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
@@ -220,6 +224,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       request.log.error({ err: error }, 'unhandled error');
     }
     const message = error instanceof HttpError ? error.message : undefined;
+    // Twilio retries a 503 anyway; other clients learn when it is worth it.
+    if (code === 'STORE_UNAVAILABLE') void reply.header('retry-after', '1');
     return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));
@@ -235,7 +241,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   collectPrivatePaths(app);
   const authenticate = registerApiKeyAuth(app, { store, clock });
-  await app.register(healthRoutes, { store, sandbox: config.sandbox });
+  const readiness = new Readiness({ store, committer: () => ingest.health(), deadlineMs: config.commitDeadlineMs, clock });
+  await app.register(healthRoutes, { readiness, sandbox: config.sandbox });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, {
     store,

@@ -204,6 +204,14 @@ export interface Database {
   outbox: OutboxTable;
   audit_log: AuditLogTable;
   security_events: SecurityEventsTable;
+  service_heartbeats: ServiceHeartbeatsTable;
+}
+
+/** Readiness probes' writes (migration 0005): one row per instance. */
+export interface ServiceHeartbeatsTable {
+  instance_id: string;
+  beat_at: IsoTimestamp;
+  padding: string;
 }
 
 export type StoreTransaction = Transaction<Database>;

@@ -96,14 +96,24 @@ for (const engine of enginesUnderTest()) {
     it('runs the migrations once, and a second run applies nothing', async () => {
       const store = await open();
       expect(store.engine).toBe(engine.name);
-      expect(await store.migrate()).toEqual(['0001_initial_schema', '0002_callbacks_pending_projection', '0004_consultation_account']);
+      expect(await store.migrate()).toEqual([
+        '0001_initial_schema',
+        '0002_callbacks_pending_projection',
+        '0004_consultation_account',
+        '0005_service_heartbeats',
+      ]);
       expect(await store.migrate()).toEqual([]);
     });
 
     it('migrates safely from two stores at the same time', async () => {
       const [a, b] = [await open(), await open()];
       const applied = await Promise.all([a.migrate(), b.migrate()]);
-      expect(applied.flat()).toEqual(['0001_initial_schema', '0002_callbacks_pending_projection', '0004_consultation_account']);
+      expect(applied.flat()).toEqual([
+        '0001_initial_schema',
+        '0002_callbacks_pending_projection',
+        '0004_consultation_account',
+        '0005_service_heartbeats',
+      ]);
       expect(await (await open()).migrate()).toEqual([]);
       await a.db.selectFrom('callbacks').select('id').execute();
     });
