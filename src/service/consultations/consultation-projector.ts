@@ -290,10 +290,17 @@ async function writeEffects(
         trx,
         'billing_records',
         { consultation_id: id },
-        { id: newId('bil'), consultation_id: id, tenant_id: tenantId, created_at: now, ...row },
+        { id: newId('bil'), consultation_id: id, tenant_id: tenantId, created_at: now, updated_at: now, version: 1, ...row },
       );
-      // Still one record: a late event that changes the overlap corrects it in place.
-      if (!inserted) await trx.updateTable('billing_records').set(row).where('consultation_id', '=', id).execute();
+      // Still one record: a late event that changes the overlap corrects it in place, and the
+      // correction is visible to a consumer syncing by updatedSince (updated_at, version + 1).
+      if (!inserted) {
+        await trx
+          .updateTable('billing_records')
+          .set((eb) => ({ ...row, updated_at: now, version: eb('version', '+', 1) }))
+          .where('consultation_id', '=', id)
+          .execute();
+      }
       continue;
     }
     if (known.has(effect.key)) continue;

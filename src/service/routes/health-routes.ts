@@ -1,5 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import type { Store } from '../../storage/store.js';
+
+const Twilio = Type.Union([Type.Literal('sandbox'), Type.Literal('twilio')]);
+const Live = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false });
+const Ready = Type.Object({ status: Type.Literal('ready'), twilio: Twilio }, { additionalProperties: false });
+const NotReady = Type.Object(
+  { status: Type.Literal('unavailable'), reason: Type.String(), twilio: Twilio },
+  { additionalProperties: false },
+);
 
 /**
  * Liveness and readiness (the store answers); no key required. `twilio` says whether the
@@ -8,8 +17,9 @@ import type { Store } from '../../storage/store.js';
  */
 export async function healthRoutes(app: FastifyInstance, options: { store: Store; sandbox: boolean }): Promise<void> {
   const twilio = options.sandbox ? 'sandbox' : 'twilio';
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/healthz', { schema: { summary: 'Liveness: the process answers.', response: { 200: Live } } }, async () => ({ status: 'ok' }));
+  const readiness = { summary: 'Readiness: a callback could be stored now.', response: { 200: Ready, 503: NotReady } };
+  app.get('/readyz', { schema: readiness }, async (_request, reply) => {
     try {
       await options.store.ping();
       return { status: 'ready', twilio };
