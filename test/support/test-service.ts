@@ -15,6 +15,7 @@ import { newId } from '../../src/storage/ids.js';
 import { openStore } from '../../src/storage/open-store.js';
 import type { Store } from '../../src/storage/store.js';
 import type { EngineUnderTest, TestDatabase } from './engines.js';
+import { checkAnswersAgainstDocument } from './openapi-inject.js';
 
 export interface TestService {
   readonly app: FastifyInstance;
@@ -85,6 +86,7 @@ export async function startTestService(
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
   await app.ready();
+  checkAnswersAgainstDocument(app);
   const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
   const now = () => new Date().toISOString();
 
