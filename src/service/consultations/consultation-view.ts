@@ -1,7 +1,8 @@
 /** The one Consultation model (api/schemas/consultation.ts) built from stored rows. */
 import type { Store } from '../../storage/store.js';
 import type { ConsultationRow } from '../../storage/schema.js';
-import { findTenantConsultationRow, loadConsultationDetails } from '../../storage/consultation-view-repository.js';
+import { findTenantConsultation } from '../../storage/consultation-repository.js';
+import { loadConsultationDetails } from '../../storage/consultation-view-repository.js';
 import type { ConsultationView } from '../api/schemas/consultation.js';
 
 export async function consultationViews(store: Store, rows: readonly ConsultationRow[]): Promise<ConsultationView[]> {
@@ -57,6 +58,6 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
 
 /** One consultation of the tenant as the API shows it, or undefined (another tenant's is not found). */
 export async function loadConsultationView(store: Store, tenantId: string, id: string): Promise<ConsultationView | undefined> {
-  const row = await findTenantConsultationRow(store.db, tenantId, id);
+  const row = await findTenantConsultation(store.db, tenantId, id);
   return row ? (await consultationViews(store, [row]))[0] : undefined;
 }

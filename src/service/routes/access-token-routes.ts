@@ -13,11 +13,10 @@ import { IssueTokenBody } from '../api/schemas/records.js';
 import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
 import { rolesForTenantKind } from '../../core/consultation/roles.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
-import { newId } from '../../storage/ids.js';
-import { insertIfAbsent } from '../../storage/insert-if-absent.js';
+import { issueParticipant } from '../../storage/participant-repository.js';
 import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
-import { findTenantConsultationRow } from '../../storage/consultation-view-repository.js';
+import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { HttpError } from '../errors.js';
 
 export interface AccessTokenRouteOptions {
@@ -47,7 +46,7 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
       },
     },
     async (request, reply) => {
-      const consultation = await findTenantConsultationRow(options.store.db, request.tenant.id, request.params.id);
+      const consultation = await findTenantConsultation(options.store.db, request.tenant.id, request.params.id);
       if (!consultation) throw new HttpError('NOT_FOUND');
       const { identity, role } = request.body;
       const policy = checkIdentity(identity);
@@ -70,35 +69,15 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
       }
       const now = options.clock();
       const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
-      await options.store.transaction(async (trx) => {
-        await insertIfAbsent(
-          trx,
-          'participants',
-          { consultation_id: consultation.id, identity },
-          {
-            // Random: an id built from the identity would collide for long identities (ids are
-            // 64 characters) and would carry the identity itself. The natural key decides.
-            id: newId('par'),
-            consultation_id: consultation.id,
-            identity,
-            role,
-            participant_sid: null,
-            created_at: now.toISOString(),
-          },
-        );
-        await insertIfAbsent(
-          trx,
-          'issued_identities',
-          { consultation_id: consultation.id, identity },
-          {
-            consultation_id: consultation.id,
-            identity,
-            role,
-            issued_at: now.toISOString(),
-            expires_at: expiresAt.toISOString(),
-          },
-        );
-      });
+      await options.store.transaction((trx) =>
+        issueParticipant(trx, {
+          consultationId: consultation.id,
+          identity,
+          role,
+          issuedAt: now.toISOString(),
+          expiresAt: expiresAt.toISOString(),
+        }),
+      );
       const token = createVideoAccessToken({
         accountSid: options.accountSid,
         apiKeySid: options.apiKey.sid,

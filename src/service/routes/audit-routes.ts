@@ -7,7 +7,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { listTenantAuditRows } from '../../storage/audit-read-repository.js';
+import { listTenantAuditPage } from '../../storage/audit-repository.js';
 import type { Store } from '../../storage/store.js';
 import { page, withErrors } from '../api/schemas/common.js';
 import { ListAuditQuery } from '../api/schemas/records.js';
@@ -30,7 +30,7 @@ export async function auditRoutes(root: FastifyInstance, options: { store: Store
     },
     async (request) => {
       const { limit = 100, cursor, since } = request.query;
-      const rows = await listTenantAuditRows(store.db, {
+      const rows = await listTenantAuditPage(store.db, {
         tenantId: request.tenant.id,
         limit,
         ...(since !== undefined ? { since: toUtcTimestamp(since, 'since') } : {}),

@@ -10,16 +10,14 @@ import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
 import { StoreConstraintError } from '../../storage/store-errors.js';
 import {
-  cancelConsultationWithoutRoom,
   cancelOpenConsultation,
-  insertConsultation,
-  recordConsultationRoom,
-} from '../../storage/consultation-command-repository.js';
-import {
   findConsultationByExternalRef,
-  findTenantConsultationRow,
-  listTenantConsultations,
-} from '../../storage/consultation-view-repository.js';
+  findTenantConsultation,
+  insertConsultations,
+  listTenantConsultationsPage,
+  markConsultationCancelled,
+  setConsultationRoom,
+} from '../../storage/consultation-repository.js';
 import { IdempotencyHeaders } from '../api/idempotency.js';
 import { IdParams, page, withErrors } from '../api/schemas/common.js';
 import { CreateConsultationBody, ListConsultationsQuery } from '../api/schemas/consultation.js';
@@ -75,18 +73,21 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       // if it arrives before the room's SID is saved below.
       const roomName = `rg-${id}`;
       try {
-        await insertConsultation(store.db, {
-          id,
-          tenantId: request.tenant.id,
-          roomName,
-          // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
-          accountSid: options.accountSid() ?? null,
-          record,
-          scheduledAt: body.scheduledAt ? new Date(body.scheduledAt).toISOString() : null,
-          externalRef: body.externalRef ?? null,
-          metadata: body.metadata ?? null,
-          now,
-        });
+        await insertConsultations(store.db, [
+          {
+            id,
+            roomSid: null,
+            tenantId: request.tenant.id,
+            roomName,
+            // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
+            accountSid: options.accountSid() ?? null,
+            record,
+            scheduledAt: body.scheduledAt ? new Date(body.scheduledAt).toISOString() : null,
+            externalRef: body.externalRef ?? null,
+            metadata: body.metadata ?? null,
+            now,
+          },
+        ]);
       } catch (error) {
         if (error instanceof StoreConstraintError && error.constraint === 'unique' && body.externalRef) {
           const existing = await findConsultationByExternalRef(store.db, request.tenant.id, body.externalRef);
@@ -105,16 +106,14 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
           recordParticipantsOnConnect: record,
         });
       } catch (error) {
-        await cancelConsultationWithoutRoom(store.db, id, clock().toISOString());
+        await markConsultationCancelled(store.db, id, clock().toISOString());
         throw twilioFailure(error, 'Twilio could not create the room; the consultation was cancelled.');
       }
       // Twilio's answer names the account that really owns the room.
-      await recordConsultationRoom(
-        store.db,
-        id,
-        room.sid,
-        room.account_sid && ACCOUNT_SID.test(room.account_sid) ? room.account_sid : undefined,
-      );
+      await setConsultationRoom(store.db, id, {
+        roomSid: room.sid,
+        ...(room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { accountSid: room.account_sid } : {}),
+      });
       const view = await current(request.tenant.id, id);
       return reply.code(201).header('location', `/v1/consultations/${id}`).send(view);
     },
@@ -132,10 +131,10 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
     },
     async (request) => {
       const { limit = 100, cursor, status, externalRef } = request.query;
-      const rows = await listTenantConsultations(store.db, {
+      const rows = await listTenantConsultationsPage(store.db, {
         tenantId: request.tenant.id,
         limit,
-        ...(cursor ? { after: decodeCursor(cursor) } : {}),
+        ...(cursor ? { before: decodeCursor(cursor) } : {}),
         ...(status ? { status } : {}),
         ...(externalRef ? { externalRef } : {}),
       });
@@ -175,7 +174,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       },
     },
     async (request) => {
-      const row = await findTenantConsultationRow(store.db, request.tenant.id, request.params.id);
+      const row = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
       if (!row) throw new HttpError('NOT_FOUND');
       if (!row.room_sid) throw await conflict(request.tenant.id, row.id, 'The consultation has no room.');
       if (FINAL.includes(row.status)) throw await conflict(request.tenant.id, row.id, `The consultation is ${row.status}.`);
@@ -205,7 +204,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       },
     },
     async (request) => {
-      const row = await findTenantConsultationRow(store.db, request.tenant.id, request.params.id);
+      const row = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
       if (!row) throw new HttpError('NOT_FOUND');
       if (row.status !== 'scheduled' && row.status !== 'waiting')
         throw await conflict(request.tenant.id, row.id, `The consultation is ${row.status}.`);

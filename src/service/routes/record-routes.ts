@@ -2,8 +2,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { findTenantConsultationRow } from '../../storage/consultation-view-repository.js';
-import { findConsultationComposition, listBillingRecords, listConsultationRecordings } from '../../storage/record-read-repository.js';
+import { listTenantBillingRecords } from '../../storage/billing-repository.js';
+import { findTenantConsultation } from '../../storage/consultation-repository.js';
+import { findConsultationComposition, listConsultationRecordings } from '../../storage/recording-repository.js';
 import type { Store } from '../../storage/store.js';
 import { IdParams, page, withErrors } from '../api/schemas/common.js';
 import { ListBillingQuery } from '../api/schemas/records.js';
@@ -27,7 +28,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
       },
     },
     async (request) => {
-      const consultation = await findTenantConsultationRow(store.db, request.tenant.id, request.params.id);
+      const consultation = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
       if (!consultation) throw new HttpError('NOT_FOUND');
       const [recordings, composition] = await Promise.all([
         listConsultationRecordings(store.db, consultation.id),
@@ -72,7 +73,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
     async (request) => {
       const { limit = 100, cursor, updatedSince } = request.query;
       const after = cursor ? decodeCursor(cursor) : undefined;
-      const rows = await listBillingRecords(store.db, {
+      const rows = await listTenantBillingRecords(store.db, {
         tenantId: request.tenant.id,
         limit,
         ...(updatedSince !== undefined ? { updatedSince: toUtcTimestamp(updatedSince, 'updatedSince') } : {}),
