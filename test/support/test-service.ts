@@ -85,7 +85,11 @@ export async function startTestService(
   });
   const logger = createLogger({ level: 'debug', destination });
   const { startupWaitMs: _startupWait, ...timeouts } = config.database;
-  const store = await openStore(storeUrl, { logger, ...timeouts, ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+  const store = await openStore(storeUrl, {
+    logger,
+    ...timeouts,
+    ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+  });
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
   await app.ready();
