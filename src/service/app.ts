@@ -10,6 +10,12 @@ import type { Store } from '../storage/store.js';
 import { isStoreUnavailable, StoreConstraintError } from '../storage/store-errors.js';
 import type { Config, TwilioAccountConfig } from './config.js';
 import { ERRORS, HttpError, errorBody, type ErrorCode } from './errors.js';
+import { bearerChallenge } from './auth/bearer-challenge.js';
+import { describeSchemaRefusal, isSchemaRefusal } from './api/validation-error.js';
+import { registerApiContract } from './api/api-contract.js';
+import { API_MODELS } from './api/schemas/models.js';
+import { registerIdempotency } from './api/idempotency.js';
+import { docsRoutes } from './api/docs-routes.js';
 import { AuditLog } from './audit-log.js';
 import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
@@ -162,7 +168,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
     },
     // The router's own refusals (bad percent-encoding, over-long parameter) get the same envelope.
-    frameworkErrors: (_error, request, reply) => (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', request.id)),
+    frameworkErrors: (_error, request, reply) =>
+      (reply as FastifyReply).code(400).header('x-request-id', request.id).send(errorBody('BAD_REQUEST', request.id)),
     // What Node's HTTP parser itself refuses (bad method, NUL in the path, conflicting lengths,
     // oversized headers) gets the same envelope; there is no request yet, so no request id.
     clientErrorHandler: (error, socket) => {
@@ -216,6 +223,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isSchemaRefusal(error)) {
+      const refusal = describeSchemaRefusal(error);
+      return reply.code(422).send(errorBody('VALIDATION_FAILED', request.id, refusal.message, { field: refusal.field }));
+    }
     const code = errorCodeOf(error);
     if (code === 'STORE_UNAVAILABLE') {
       metrics.storeErrors.inc({ operation: request.routeOptions.url ?? 'unknown' });
@@ -224,9 +235,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       request.log.error({ err: error }, 'unhandled error');
     }
     const message = error instanceof HttpError ? error.message : undefined;
+    const details = error instanceof HttpError ? error.details : {};
+    const challenge = bearerChallenge(code, request.headers.authorization, details.scope);
+    if (challenge) reply.header('www-authenticate', challenge);
     // Twilio retries a 503 anyway; other clients learn when it is worth it.
     if (code === 'STORE_UNAVAILABLE') void reply.header('retry-after', '1');
-    return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message));
+    return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message, details));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));
 
@@ -240,7 +254,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   collectPrivatePaths(app);
+  await registerApiContract(app, API_MODELS);
   const authenticate = registerApiKeyAuth(app, { store, clock });
+  registerIdempotency(app, { store, clock });
+  await app.register(docsRoutes);
   const readiness = new Readiness({ store, committer: () => ingest.health(), deadlineMs: config.commitDeadlineMs, clock });
   await app.register(healthRoutes, { readiness, sandbox: config.sandbox });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });

@@ -6,6 +6,7 @@
  * that folded it; after a crash (or another instance's crash) the sweep finds the rest.
  */
 import type { Logger } from 'pino';
+import { consultationsWithUnfoldedCallbacks } from '../../storage/consultation-repository.js';
 import type { Store } from '../../storage/store.js';
 import type { LiveEvents } from '../live/live-events.js';
 import { projectConsultations } from './consultation-projector.js';
@@ -106,14 +107,6 @@ export class ProjectionWorker {
 
   /** Consultations with accepted callbacks not yet folded — left by a crash. */
   private async sweep(): Promise<void> {
-    const rows = await this.options.store.db
-      .selectFrom('callbacks')
-      .innerJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
-      .select('consultations.id')
-      .distinct()
-      .where('callbacks.processed_at', 'is', null)
-      .where('callbacks.status', '=', 'accepted')
-      .execute();
-    this.markDirty(rows.map((row) => row.id));
+    this.markDirty(await consultationsWithUnfoldedCallbacks(this.options.store.db));
   }
 }

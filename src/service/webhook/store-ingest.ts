@@ -21,7 +21,9 @@ import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
 import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
+import { claimConsultationRoomSid, findConsultationsForRooms } from '../../storage/consultation-repository.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
+import { findIssuedIdentities } from '../../storage/participant-repository.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
 import { inboxRow } from './inbox-row.js';
@@ -130,18 +132,7 @@ async function screen(
   const sound = callbacks.map((callback) => callback.parsed).filter((parse): parse is ParsedCallback => parse.ok);
   const roomSids = [...new Set(sound.map((callback) => callback.roomSid))];
   const roomNames = [...new Set(sound.map((callback) => callback.fields.RoomName).filter((name): name is string => name !== undefined))];
-  const consultations = roomSids.length
-    ? await trx
-        .selectFrom('consultations')
-        .select(['id', 'room_sid', 'room_name', 'account_sid'])
-        .where((eb) =>
-          eb.or([
-            eb('room_sid', 'in', roomSids),
-            ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : []),
-          ]),
-        )
-        .execute()
-    : [];
+  const consultations = await findConsultationsForRooms(trx, roomSids, roomNames);
   const byRoom = new Map<string, Room>();
   for (const row of consultations) {
     if (row.room_sid) byRoom.set(row.room_sid, { consultationId: row.id, accountSid: row.account_sid ?? legacyAccountSid });
@@ -156,12 +147,7 @@ async function screen(
       (callback) => callback.fields.RoomName === row.room_name && callback.accountSid === accountSid && !byRoom.has(callback.roomSid),
     );
     if (!match) continue;
-    await trx
-      .updateTable('consultations')
-      .set({ room_sid: match.roomSid })
-      .where('id', '=', row.id)
-      .where('room_sid', 'is', null)
-      .execute();
+    await claimConsultationRoomSid(trx, row.id, match.roomSid);
     byRoom.set(match.roomSid, { consultationId: row.id, accountSid });
   }
 
@@ -178,12 +164,11 @@ async function screen(
     );
   const issued = new Set<string>();
   if (identities.length > 0) {
-    const rows = await trx
-      .selectFrom('issued_identities')
-      .select(['consultation_id', 'identity'])
-      .where('consultation_id', 'in', [...new Set(identities.map((entry) => entry.room.consultationId))])
-      .where('identity', 'in', [...new Set(identities.map((entry) => entry.identity))])
-      .execute();
+    const rows = await findIssuedIdentities(
+      trx,
+      [...new Set(identities.map((entry) => entry.room.consultationId))],
+      [...new Set(identities.map((entry) => entry.identity))],
+    );
     for (const row of rows) issued.add(`${row.consultation_id}\u0000${row.identity}`);
   }
 
