@@ -15,7 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventDedupeKey } from '../../src/core/consultation/consultation-event.js';
 import { createApiKey, createTenant } from '../../src/service/tenants/tenant-admin.js';
+import { insertConsultations } from '../../src/storage/consultation-repository.js';
 import { newId } from '../../src/storage/ids.js';
+import { insertIssuedParticipants } from '../../src/storage/participant-repository.js';
 import { openStore } from '../../src/storage/open-store.js';
 import type { Store } from '../../src/storage/store.js';
 import { enginesUnderTest } from '../support/engines.js';
@@ -83,33 +85,19 @@ describe.runIf(postgres)('postgres stopped, started and restarted under two real
     const id = newId('con');
     const roomSid = `RM${hex(16)}`;
     const now = new Date().toISOString();
-    await store.db
-      .insertInto('consultations')
-      .values({
-        id,
-        tenant_id: tenantId,
-        room_sid: roomSid,
-        room_name: `rg-${id}`,
-        account_sid: accountSid,
-        status: 'scheduled',
-        record: 0,
-        scheduled_at: null,
-        started_at: null,
-        ended_at: null,
-        created_at: now,
-        updated_at: now,
-        version: 0,
-      })
-      .execute();
-    for (const [identity, role] of [
-      ['clin', 'clinician'],
-      ['pat', 'patient'],
-    ] as const) {
-      await store.db
-        .insertInto('issued_identities')
-        .values({ consultation_id: id, identity, role, issued_at: now, expires_at: new Date(Date.now() + 3_600_000).toISOString() })
-        .execute();
-    }
+    await insertConsultations(store.db, [
+      { id, tenantId, roomSid, roomName: `rg-${id}`, accountSid, record: false, scheduledAt: null, now },
+    ]);
+    await insertIssuedParticipants(
+      store.db,
+      (['clin', 'pat'] as const).map((identity) => ({
+        consultationId: id,
+        identity,
+        role: identity === 'clin' ? 'clinician' : 'patient',
+        issuedAt: now,
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      })),
+    );
     return { id, roomSid };
   };
 
