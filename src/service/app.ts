@@ -125,6 +125,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     clock,
     pollIntervalMs: options.outboxPollIntervalMs ?? 1000,
+    leaseMs: config.outbox.leaseMs,
+    concurrency: config.outbox.concurrency,
     handlers: {
       'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() }),
       'report-composition-failure': async (entry) => {

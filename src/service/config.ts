@@ -69,6 +69,8 @@ export interface Config {
   readonly database: DatabaseTimeouts;
   /** A group-commit transaction (the webhook's) not committed within this → 503, connection discarded. */
   readonly commitDeadlineMs: number;
+  /** Outbox: how long a claim holds without its worker's heartbeat, and entries run at once. */
+  readonly outbox: { readonly leaseMs: number; readonly concurrency: number };
 }
 
 export interface DatabaseTimeouts {
@@ -147,6 +149,10 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: metricsListener(env),
     database,
     commitDeadlineMs,
+    outbox: Object.freeze({
+      leaseMs: duration(env, 'ROOMGATE_OUTBOX_LEASE', '15s'),
+      concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
+    }),
   });
 }
 

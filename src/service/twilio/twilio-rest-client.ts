@@ -26,10 +26,22 @@ export class TwilioApiError extends Error {
     readonly twilioCode: number | undefined,
     /** True when trying again later may succeed (network failure, 429, 5xx). */
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
+
+  /** How long Twilio asked us to wait (its Retry-After header on a 429 or 503), when it said. */
+  readonly retryAfterMs: number | undefined;
+}
+
+/** Retry-After: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export interface TwilioRestClient {
@@ -75,11 +87,13 @@ export function createTwilioRestClient(options: {
     const body = safeJson(text) as { code?: number; message?: string } | undefined;
     if (!response.ok) {
       const retryable = response.status === 429 || response.status >= 500;
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
       throw new TwilioApiError(
         `Twilio ${method} ${path} answered ${response.status}: ${body?.message ?? 'no message'}`,
         response.status,
         body?.code,
         retryable,
+        retryAfterMs === undefined ? undefined : { retryAfterMs },
       );
     }
     if (!body) throw new TwilioApiError(`Twilio ${method} ${path} answered with a body that is not JSON`, response.status, undefined, true);
