@@ -29,6 +29,7 @@ import { answerOnSocket } from './raw-http-answer.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
@@ -265,6 +266,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
   await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
+  await app.register(apiKeyRoutes, { store, audit, clock });
   const account = config.accounts[0];
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
