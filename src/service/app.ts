@@ -16,6 +16,7 @@ import { registerApiContract } from './api/api-contract.js';
 import { API_MODELS } from './api/schemas/models.js';
 import { registerIdempotency } from './api/idempotency.js';
 import { docsRoutes } from './api/docs-routes.js';
+import { registerBrowserAndFairUse } from './api/browser-and-fair-use.js';
 import { AuditLog } from './audit-log.js';
 import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
@@ -251,6 +252,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   collectPrivatePaths(app);
   await registerApiContract(app, API_MODELS);
   const authenticate = registerApiKeyAuth(app, { store, clock });
+  await registerBrowserAndFairUse(app, { corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute });
   registerIdempotency(app, { store, clock });
   await app.register(docsRoutes);
   await app.register(healthRoutes, { store, sandbox: config.sandbox });
