@@ -35,6 +35,7 @@ import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { Readiness } from './readiness.js';
 import { recordRoutes } from './routes/record-routes.js';
 import { subjectRoutes } from './routes/subject-routes.js';
 import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
@@ -53,6 +54,8 @@ export interface AppOptions {
   readonly clock?: () => Date;
   /** Cross-instance fan-out (PostgreSQL LISTEN/NOTIFY); in-process when absent. */
   readonly live?: LiveEvents;
+  /** The registry to fill (server.ts makes it first, so live events can count their reconnects). */
+  readonly metrics?: Metrics;
   /** Run the outbox worker inside this app (default true). */
   readonly outboxWorker?: boolean;
   readonly outboxPollIntervalMs?: number;
@@ -84,7 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, store } = options;
   const clock = options.clock ?? (() => new Date());
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
+  const metrics = options.metrics ?? createMetrics();
 
   let verifier: TwilioVerifier = createTwilioVerifier({ secrets: signingSecrets(config.accounts) });
   const alerts = config.alertWebhook
@@ -136,6 +139,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   let accounts = config.accounts;
   const ingest = createStoreIngest({
     store,
+    deadlineMs: config.commitDeadlineMs,
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
@@ -236,6 +240,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const details = error instanceof HttpError ? error.details : {};
     const challenge = bearerChallenge(code, request.headers.authorization, details.scope);
     if (challenge) reply.header('www-authenticate', challenge);
+    // Twilio retries a 503 anyway; other clients learn when it is worth it.
+    if (code === 'STORE_UNAVAILABLE') void reply.header('retry-after', '1');
     return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message, details));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));
@@ -255,7 +261,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerBrowserAndFairUse(app, { corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute });
   registerIdempotency(app, { store, clock });
   await app.register(docsRoutes);
-  await app.register(healthRoutes, { store, sandbox: config.sandbox });
+  const readiness = new Readiness({ store, committer: () => ingest.health(), deadlineMs: config.commitDeadlineMs, clock });
+  await app.register(healthRoutes, { readiness, sandbox: config.sandbox });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, {
     store,

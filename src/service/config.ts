@@ -69,6 +69,21 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Where `/metrics` is served (never on the public port); undefined when turned off. */
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
+  /** Every bound on a wait for the database (README "Faults and timeouts"). */
+  readonly database: DatabaseTimeouts;
+  /** A group-commit transaction (the webhook's) not committed within this → 503, connection discarded. */
+  readonly commitDeadlineMs: number;
+}
+
+export interface DatabaseTimeouts {
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly lockTimeoutMs: number;
+  readonly idleInTransactionTimeoutMs: number;
+  /** Client-side bound on one round trip; past it the connection is discarded. */
+  readonly queryTimeoutMs: number;
+  /** How long start-up keeps trying to reach and migrate the database before exit 1. */
+  readonly startupWaitMs: number;
 }
 
 export type TrustProxyHeaders = 'x-forwarded' | 'forwarded';
@@ -100,6 +115,12 @@ export function loadConfig(env: Env = process.env): Config {
   if (requestTimeoutMs < headersTimeoutMs) {
     throw new ConfigError('ROOMGATE_REQUEST_TIMEOUT', 'must be at least ROOMGATE_HEADERS_TIMEOUT');
   }
+  const database = databaseTimeouts(env);
+  const commitDeadlineMs = duration(env, 'ROOMGATE_COMMIT_DEADLINE', '5s');
+  // The lock wait must end first, so that the one waiting callback is retried alone in time.
+  if (database.lockTimeoutMs >= commitDeadlineMs) {
+    throw new ConfigError('ROOMGATE_DB_LOCK_TIMEOUT', 'must be shorter than ROOMGATE_COMMIT_DEADLINE');
+  }
   return Object.freeze({
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: host(env, 'HOST', '127.0.0.1'),
@@ -130,6 +151,27 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevelFrom(env),
     shutdownTimeoutMs: duration(env, 'ROOMGATE_SHUTDOWN_TIMEOUT', '10s'),
     metrics: metricsListener(env),
+    database,
+    commitDeadlineMs,
+  });
+}
+
+/** ROOMGATE_DB_*: how long each wait for the database may last. */
+export function databaseTimeouts(env: Env = process.env): DatabaseTimeouts {
+  const statementTimeoutMs = duration(env, 'ROOMGATE_DB_STATEMENT_TIMEOUT', '10s');
+  const queryTimeoutMs = nonEmpty(env.ROOMGATE_DB_QUERY_TIMEOUT)
+    ? duration(env, 'ROOMGATE_DB_QUERY_TIMEOUT', '15s')
+    : statementTimeoutMs + 5000;
+  if (queryTimeoutMs < statementTimeoutMs) {
+    throw new ConfigError('ROOMGATE_DB_QUERY_TIMEOUT', 'must be at least ROOMGATE_DB_STATEMENT_TIMEOUT (the server should time out first)');
+  }
+  return Object.freeze({
+    connectTimeoutMs: duration(env, 'ROOMGATE_DB_CONNECT_TIMEOUT', '5s'),
+    statementTimeoutMs,
+    lockTimeoutMs: duration(env, 'ROOMGATE_DB_LOCK_TIMEOUT', '2s'),
+    idleInTransactionTimeoutMs: duration(env, 'ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT', '30s'),
+    queryTimeoutMs,
+    startupWaitMs: durationOrZero(env, 'ROOMGATE_DB_STARTUP_WAIT', '60s'),
   });
 }
 
@@ -329,6 +371,13 @@ function corsOrigins(env: Env): readonly string[] {
       return parsed.origin;
     }),
   );
+}
+
+/** A duration that may be 0 (`0s`: do not wait). */
+function durationOrZero(env: Env, name: string, fallback: string): number {
+  const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
+  if (ms === undefined) throw new ConfigError(name, 'must be a duration such as 0s, 30s, 2m');
+  return ms;
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {

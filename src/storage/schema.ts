@@ -231,6 +231,14 @@ export interface Database {
   audit_log: AuditLogTable;
   security_events: SecurityEventsTable;
   idempotency_keys: IdempotencyKeysTable;
+  service_heartbeats: ServiceHeartbeatsTable;
+}
+
+/** Readiness probes' writes (migration 0005): one row per instance. */
+export interface ServiceHeartbeatsTable {
+  instance_id: string;
+  beat_at: IsoTimestamp;
+  padding: string;
 }
 
 export type StoreTransaction = Transaction<Database>;

@@ -84,7 +84,12 @@ export async function startTestService(
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const store = await openStore(storeUrl, { logger, ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+  const { startupWaitMs: _startupWait, ...timeouts } = config.database;
+  const store = await openStore(storeUrl, {
+    logger,
+    ...timeouts,
+    ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+  });
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
   await app.ready();

@@ -26,7 +26,7 @@ import {
   updateConsultationComposition,
   updateRecording,
 } from '../../storage/recording-repository.js';
-import { lockConsultations } from '../../storage/row-locks.js';
+import { lockFreeConsultations } from '../../storage/row-locks.js';
 import type { StoreTransaction } from '../../storage/store.js';
 import type { LiveEvent } from '../live/live-events.js';
 
@@ -34,6 +34,8 @@ export interface ProjectionResult {
   readonly live: LiveEvent[];
   /** True when new outbox entries were queued (the worker is woken after commit). */
   readonly queuedEffects: boolean;
+  /** Consultations whose row another transaction holds: not folded now, to be tried again later. */
+  readonly skipped?: readonly string[];
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -46,15 +48,16 @@ export async function projectConsultations(
   const live: LiveEvent[] = [];
   let queuedEffects = false;
   // Another instance may be projecting the same consultation from callbacks this transaction
-  // cannot see yet: the row lock makes it wait, then read them.
-  const ids = [...consultationIds].sort();
-  await lockConsultations(trx, ids);
+  // cannot see yet: only a consultation whose row lock we hold is folded (row-locks.ts); one
+  // held elsewhere is skipped and folded later, once the holder has committed.
+  const ids = await lockFreeConsultations(trx, consultationIds);
+  const locked = new Set(ids);
   for (const id of ids) {
     const result = await projectOne(trx, id, now);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
-  return { live, queuedEffects };
+  return { live, queuedEffects, skipped: consultationIds.filter((id) => !locked.has(id)) };
 }
 
 async function projectOne(trx: StoreTransaction, id: string, now: string): Promise<ProjectionResult> {

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
-import { GroupCommitter } from '../../storage/group-committer.js';
+import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { claimConsultationRoomSid, findConsultationsForRooms } from '../../storage/consultation-repository.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
@@ -31,6 +31,8 @@ import { inboxRow } from './inbox-row.js';
 type Screening = { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string };
 
 export interface StoreIngest extends CallbackIngest {
+  /** The group committer's recent outcomes (readiness). */
+  health(): GroupCommitterHealth;
   drain(): Promise<void>;
   close(): Promise<void>;
 }
@@ -43,6 +45,8 @@ interface BatchOutcome {
 
 export interface StoreIngestOptions {
   readonly store: Store;
+  /** A batch not committed within this long answers 503 and its connection is discarded. */
+  readonly deadlineMs?: number;
   readonly clock: () => Date;
   readonly logger: Logger;
   /** Called after the commit with the consultations that received new accepted callbacks. */
@@ -58,6 +62,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
     maxBatch: 256,
+    ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
     apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
   });
   return {
@@ -66,6 +71,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
       if (dirty) options.onCommitted([dirty]);
       return outcome;
     },
+    health: () => committer.health,
     drain: () => committer.drain(),
     close: () => committer.close(),
   };
