@@ -271,7 +271,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     statusCallbackUrl: () => statusCallbackUrl(),
     accountSid: () => accounts[0]?.accountSid,
   });
-  await app.register(recordRoutes, { store });
+  await app.register(recordRoutes, { store, twilio });
   await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
   await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
