@@ -55,6 +55,8 @@ export interface TwilioRestClient {
   completeRoom(sid: string): Promise<TwilioRoom>;
   createComposition(input: { roomSid: string; statusCallback: string }): Promise<TwilioComposition>;
   listCompositions(roomSid: string): Promise<TwilioComposition[]>;
+  /** The short-lived URL of a composition's media: Twilio answers the Media request with a redirect to it. */
+  compositionMediaUrl(compositionSid: string, ttlSeconds: number): Promise<string>;
 }
 
 export function createTwilioRestClient(options: {
@@ -123,7 +125,35 @@ export function createTwilioRestClient(options: {
     listCompositions: async (roomSid) =>
       (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`))
         .compositions,
+    compositionMediaUrl: (sid, ttlSeconds) => mediaRedirect(`/v1/Compositions/${encodeURIComponent(sid)}/Media?Ttl=${ttlSeconds}`),
   };
+
+  /** A Media request: the answer is a redirect, whose target (never followed here) is the result. */
+  async function mediaRedirect(path: string): Promise<string> {
+    let response: Response;
+    try {
+      response = await fetch(`${options.baseUrl}${path}`, {
+        headers: { authorization },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+    } catch (error) {
+      throw new TwilioApiError(`Twilio GET ${path} failed: ${(error as Error).message}`, undefined, undefined, true, { cause: error });
+    }
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      await response.body?.cancel();
+      return new URL(location, options.baseUrl).toString();
+    }
+    const body = safeJson(await response.text()) as { code?: number; message?: string } | undefined;
+    const retryable = response.status === 429 || response.status >= 500 || response.ok;
+    throw new TwilioApiError(
+      `Twilio GET ${path} answered ${response.status}: ${body?.message ?? 'no redirect'}`,
+      response.status,
+      body?.code,
+      retryable,
+    );
+  }
 }
 
 function safeJson(text: string): unknown {
