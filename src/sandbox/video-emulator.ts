@@ -153,6 +153,7 @@ export class VideoEmulator {
   private readonly jobs = new Set<Promise<void>>();
   private readonly pauses = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private failNext: string[] = [];
+  private stuckNext = 0;
   private closed = false;
 
   constructor(private readonly options: VideoEmulatorOptions) {}
@@ -368,7 +369,9 @@ export class VideoEmulator {
     this.compositionStates.set(composition.sid, composition);
     const snapshot = { ...composition };
     this.emitComposition(composition, 'composition-enqueued', []);
-    this.track(this.process(composition, this.failNext.shift(), room));
+    if (this.stuckNext > 0)
+      this.stuckNext -= 1; // stays enqueued for ever (twilio-node #690)
+    else this.track(this.process(composition, this.failNext.shift(), room));
     return snapshot;
   }
 
@@ -386,6 +389,11 @@ export class VideoEmulator {
   /** The next composition created fails (composition-failed) instead of becoming available. */
   failNextComposition(errorMessage = 'Composition failed (sandbox scenario)'): void {
     this.failNext.push(errorMessage);
+  }
+
+  /** The next composition created stays `enqueued` for ever, with no further callback. */
+  stuckNextComposition(): void {
+    this.stuckNext += 1;
   }
 
   // ---- time and lifecycle -------------------------------------------------------------

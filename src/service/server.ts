@@ -70,7 +70,7 @@ export async function startServer(
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
     const live = store.engine === 'postgres' ? await createPostgresLiveEvents({ connectionString: config.databaseUrl, logger }) : undefined;
     if (live) opened.push(live);
-    const app = await buildApp({ config, store, logger, retention: true, ...(live ? { live } : {}) });
+    const app = await buildApp({ config, store, logger, retention: true, reconcile: true, ...(live ? { live } : {}) });
     opened.push(app);
     const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
     opened.push(metricsApp);

@@ -152,7 +152,10 @@ export async function simulate(
         const old = script[1]!;
         const replayed = old.params.map(([key, value]): FormParam => [
           key,
-          key === 'Timestamp' ? new Date(Date.now() - 20 * 60_000).toISOString() : value,
+          // Past the late window too (24 h by default): within it, a signed callback is held as
+          // late (204) and applied only if Twilio's REST API confirms it — which a replay with a
+          // moved Timestamp never is.
+          key === 'Timestamp' ? new Date(Date.now() - 25 * 3_600_000).toISOString() : value,
         ]);
         await deliver(scenario, { label: `${old.label} replayed after the max age`, params: replayed }, 403);
         break;

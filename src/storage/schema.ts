@@ -66,6 +66,8 @@ export interface ConsultationsTable {
   created_at: IsoTimestamp;
   updated_at: IsoTimestamp;
   version: number;
+  /** The last time the reconciler compared the record with Twilio's REST API (migration 0006). */
+  reconciled_at: Generated<IsoTimestamp | null>;
 }
 
 export interface ParticipantsTable {
@@ -114,6 +116,19 @@ export interface CallbacksTable {
   status: CallbackStatus;
   received_at: IsoTimestamp;
   processed_at: IsoTimestamp | null;
+  /** 'callback' (sent by Twilio) or 'reconciled' (read from Twilio's REST API); migration 0006. */
+  source: Generated<CallbackSource>;
+  /** 'late': signed and genuine but older than the replay window; not applied until confirmed. */
+  held: Generated<'late' | null>;
+}
+
+export type CallbackSource = 'callback' | 'reconciled';
+
+/** One lease per name: the reconciler runs on the instance holding 'reconciler'. */
+export interface ReconcileLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: IsoTimestamp;
 }
 
 export interface RecordingsTable {
@@ -204,6 +219,7 @@ export interface Database {
   outbox: OutboxTable;
   audit_log: AuditLogTable;
   security_events: SecurityEventsTable;
+  reconcile_leases: ReconcileLeasesTable;
 }
 
 export type StoreTransaction = Transaction<Database>;

@@ -58,12 +58,18 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
     .executeTakeFirstOrThrow();
   const callbacks = await trx
     .selectFrom('callbacks')
-    .select(['id', 'params', 'processed_at'])
+    .select(['id', 'params', 'processed_at', 'source'])
     .where('status', '=', 'accepted')
     .where('room_sid', '=', consultation.room_sid ?? '')
     .execute();
-  // The same schema parse that admitted each callback (one reading of every field).
-  const events = callbacks.map((row) => parseVideoEvent(JSON.parse(row.params) as [string, string][])).filter(isVideoEvent);
+  // The same schema parse that admitted each callback (one reading of every field); a fact the
+  // reconciler read from Twilio's REST API is marked so, and gives way to a callback of the same fact.
+  const events = callbacks
+    .map((row) => {
+      const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
+      return isVideoEvent(event) && row.source === 'reconciled' ? { ...event, source: 'reconciled' as const } : event;
+    })
+    .filter(isVideoEvent);
   const roomSid = consultation.room_sid;
   if (!roomSid) return { live: [], queuedEffects: false };
   const newlyFolded = callbacks.filter((row) => row.processed_at === null).map((row) => row.id);

@@ -9,12 +9,34 @@ export interface TwilioRoom {
   readonly account_sid?: string;
   readonly unique_name: string;
   readonly status: string;
+  /** ISO 8601, whole seconds (Twilio's REST dates). */
+  readonly date_created?: string | null;
+  readonly end_time?: string | null;
+  /** Seconds, once completed. */
+  readonly duration?: number | null;
+}
+
+export interface TwilioParticipant {
+  readonly sid: string;
+  readonly room_sid: string;
+  readonly identity: string;
+  /** 'connected' or 'disconnected'. */
+  readonly status: string;
+  readonly start_time: string | null;
+  readonly end_time: string | null;
+  /** Seconds, once disconnected. */
+  readonly duration: number | null;
 }
 
 export interface TwilioComposition {
   readonly sid: string;
   readonly room_sid: string;
+  /** enqueued, processing, completed, deleted or failed. */
   readonly status: string;
+  readonly date_created?: string | null;
+  readonly date_completed?: string | null;
+  readonly duration?: number | null;
+  readonly size?: number | null;
 }
 
 export class TwilioApiError extends Error {
@@ -26,10 +48,13 @@ export class TwilioApiError extends Error {
     readonly twilioCode: number | undefined,
     /** True when trying again later may succeed (network failure, 429, 5xx). */
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
+  /** A 429's (or 503's) Retry-After, in ms, when Twilio sent one. */
+  readonly retryAfterMs: number | undefined;
 }
 
 export interface TwilioRestClient {
@@ -43,6 +68,8 @@ export interface TwilioRestClient {
   completeRoom(sid: string): Promise<TwilioRoom>;
   createComposition(input: { roomSid: string; statusCallback: string }): Promise<TwilioComposition>;
   listCompositions(roomSid: string): Promise<TwilioComposition[]>;
+  /** Every participant the room had (connected and disconnected), up to 1000. */
+  listParticipants(roomSid: string): Promise<TwilioParticipant[]>;
 }
 
 export function createTwilioRestClient(options: {
@@ -80,6 +107,7 @@ export function createTwilioRestClient(options: {
         response.status,
         body?.code,
         retryable,
+        { retryAfterMs: retryAfter(response.headers.get('retry-after')) },
       );
     }
     if (!body) throw new TwilioApiError(`Twilio ${method} ${path} answered with a body that is not JSON`, response.status, undefined, true);
@@ -109,7 +137,18 @@ export function createTwilioRestClient(options: {
     listCompositions: async (roomSid) =>
       (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`))
         .compositions,
+    listParticipants: async (roomSid) =>
+      (await call<{ participants: TwilioParticipant[] }>('GET', `/v1/Rooms/${encodeURIComponent(roomSid)}/Participants?PageSize=1000`))
+        .participants,
   };
+}
+
+/** Retry-After as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
+function retryAfter(value: string | null): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function safeJson(text: string): unknown {
