@@ -71,11 +71,15 @@ export class CallbackFaults implements CallbackSink {
     const event = value(params, 'StatusCallbackEvent') ?? 'unknown';
     const roomSid = value(params, 'RoomSid');
     const roomName = value(params, 'RoomName');
+    // Each rule in turn draws its chance; the first that fires applies.
     const match = this.rules.find(
-      ({ rule, left }) =>
-        left > 0 && (!rule.events || rule.events.includes(event)) && (!rule.room || rule.room === roomSid || rule.room === roomName),
+      (candidate) =>
+        candidate.left > 0 &&
+        (!candidate.rule.events || candidate.rule.events.includes(event)) &&
+        (!candidate.rule.room || candidate.rule.room === roomSid || candidate.rule.room === roomName) &&
+        this.random() < (candidate.rule.probability ?? 1),
     );
-    if (!match || this.random() >= (match.rule.probability ?? 1)) {
+    if (!match) {
       this.inner.send(url, method, params);
       return;
     }
