@@ -122,6 +122,8 @@ export interface ReconciledRowInput {
   readonly event: string;
   readonly params: readonly (readonly [string, string])[];
   readonly now: string;
+  /** Default 'reconciled'. */
+  readonly source?: 'reconciled' | 'operator';
 }
 
 export function reconciledRow(input: ReconciledRowInput): NewCallback {
@@ -129,7 +131,7 @@ export function reconciledRow(input: ReconciledRowInput): NewCallback {
   const timestamp = field('Timestamp') ?? input.now;
   return {
     id: newId('cb'),
-    dedupe_key: reconciledDedupeKey(input.roomSid, input.fact),
+    dedupe_key: reconciledDedupeKey(input.roomSid, input.source === 'operator' ? `operator ${input.fact}` : input.fact),
     idempotency_token: null,
     account_sid: input.accountSid,
     room_sid: input.roomSid,
@@ -143,7 +145,7 @@ export function reconciledRow(input: ReconciledRowInput): NewCallback {
     status: 'accepted',
     received_at: input.now,
     processed_at: null,
-    source: 'reconciled',
+    source: input.source ?? 'reconciled',
   };
 }
 
@@ -183,6 +185,17 @@ export async function recordDigest(db: Kysely<Database>, id: string): Promise<st
     db.selectFrom('billing_records').select(['billable_seconds', 'rounded_seconds']).where('consultation_id', '=', id).executeTakeFirst(),
   ]);
   return JSON.stringify([row, sessions, composition ?? null, billing ?? null]);
+}
+
+/** The Timestamp of the room's last applied event (ISO), if any: where an operator's completion closes the record. */
+export async function lastEventAt(db: Kysely<Database>, roomSid: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('callbacks')
+    .select((eb) => eb.fn.max('event_timestamp').as('last'))
+    .where('room_sid', '=', roomSid)
+    .where('status', '=', 'accepted')
+    .executeTakeFirst();
+  return row?.last ?? undefined;
 }
 
 /** Composition SIDs the record saw fail: a retry must not adopt one of them. */

@@ -116,13 +116,13 @@ export interface CallbacksTable {
   status: CallbackStatus;
   received_at: IsoTimestamp;
   processed_at: IsoTimestamp | null;
-  /** 'callback' (sent by Twilio) or 'reconciled' (read from Twilio's REST API); migration 0006. */
+  /** 'callback' (sent by Twilio), 'reconciled' (read from Twilio's REST API) or 'operator' (`consultation complete`); migration 0006. */
   source: Generated<CallbackSource>;
   /** 'late': signed and genuine but older than the replay window; not applied until confirmed. */
   held: Generated<'late' | null>;
 }
 
-export type CallbackSource = 'callback' | 'reconciled';
+export type CallbackSource = 'callback' | 'reconciled' | 'operator';
 
 /** One lease per name: the reconciler runs on the instance holding 'reconciler'. */
 export interface ReconcileLeasesTable {

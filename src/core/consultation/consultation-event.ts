@@ -39,7 +39,8 @@ interface EventBase {
   readonly source?: EventSource | undefined;
 }
 
-export type EventSource = 'callback' | 'reconciled';
+/** 'operator': an operator finished the consultation (`roomgate consultation complete`). */
+export type EventSource = 'callback' | 'reconciled' | 'operator';
 
 export interface RoomEvent extends EventBase {
   readonly type: RoomEventType;

@@ -72,7 +72,8 @@ export interface StatusChange {
   readonly at: number | null;
   /**
    * What made the change when it was not a callback: a fact the reconciler read from Twilio's
-   * REST API ('reconciled'), or a connect inferred from a disconnect's ParticipantDuration.
+   * REST API ('reconciled'), an operator's completion ('operator'), or a connect inferred from a
+   * disconnect's ParticipantDuration ('inferred').
    */
   readonly source?: Exclude<EventSource, 'callback'> | 'inferred';
 }
@@ -457,10 +458,10 @@ function requiredEffects(
   return effects;
 }
 
-/** Reconciled facts for which a callback of the same fact exists are left out: the callback is Twilio's own word. */
+/** Reconciled (or operator) facts for which a callback of the same fact exists are left out: the callback is Twilio's own word. */
 function withoutSupersededFacts(events: readonly VideoEvent[]): VideoEvent[] {
-  const sent = new Set(events.filter((event) => event.source !== 'reconciled').map(factKey));
-  return events.filter((event) => event.source !== 'reconciled' || !sent.has(factKey(event)));
+  const sent = new Set(events.filter((event) => (event.source ?? 'callback') === 'callback').map(factKey));
+  return events.filter((event) => (event.source ?? 'callback') === 'callback' || !sent.has(factKey(event)));
 }
 
 function sourceOf(event: LifecycleEvent & { inferred?: true }): EventSource | 'inferred' {

@@ -67,7 +67,7 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
   const events = callbacks
     .map((row) => {
       const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
-      return isVideoEvent(event) && row.source === 'reconciled' ? { ...event, source: 'reconciled' as const } : event;
+      return isVideoEvent(event) && row.source !== 'callback' ? { ...event, source: row.source } : event;
     })
     .filter(isVideoEvent);
   const roomSid = consultation.room_sid;
