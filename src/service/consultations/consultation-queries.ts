@@ -20,7 +20,7 @@ export async function loadConsultationView(store: Store, tenantId: string, id: s
     consultation.room_sid
       ? store.db
           .selectFrom('callbacks')
-          .select(['event_type', 'event_timestamp', 'participant_identity', 'status'])
+          .select(['event_type', 'event_timestamp', 'participant_identity', 'status', 'held', 'source'])
           .where('room_sid', '=', consultation.room_sid)
           .orderBy('event_timestamp')
           .orderBy('id')
@@ -57,7 +57,10 @@ export async function loadConsultationView(store: Store, tenantId: string, id: s
       event: entry.event_type,
       at: entry.event_timestamp,
       identity: entry.participant_identity,
-      status: entry.status,
+      // A late callback not yet confirmed shows as 'late' (stored, not applied).
+      status: entry.held ?? entry.status,
+      // 'callback' (Twilio sent it), 'reconciled' (read from Twilio's REST API) or 'operator'.
+      source: entry.source,
     })),
     billing: billing
       ? {
