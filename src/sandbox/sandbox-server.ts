@@ -11,6 +11,7 @@ import pino, { type Logger } from 'pino';
 import { CallbackFaults, type CallbackFaultAction } from './callback-faults.js';
 import { CallbackSender, type CallbackAttempt } from './callback-sender.js';
 import { RestFaults } from './rest-faults.js';
+import { readStateFile, writeStateFile } from './sandbox-state-file.js';
 import { SandboxClock } from './sandbox-clock.js';
 import type { SandboxCredentials } from './sandbox-credentials.js';
 import { invalidParameter, notFound, SANDBOX_ERROR_CODES as E, SandboxTwilioError } from './sandbox-errors.js';
@@ -35,6 +36,11 @@ export interface SandboxOptions extends SandboxCredentials {
   readonly timeoutCheckIntervalMs?: number;
   /** Where fault rules draw their chances (a seeded random in tests). Default Math.random. */
   readonly random?: () => number;
+  /**
+   * Where rooms, compositions and the clock are kept across restarts (sandbox-state-file.ts);
+   * nothing is kept when absent.
+   */
+  readonly stateFile?: string;
 }
 
 export interface Sandbox {
@@ -84,7 +90,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     retryDelayMs: options.callbackRetryDelayMs ?? 250,
     logger,
   });
-  const callbackFaults = new CallbackFaults(sender, options.random);
+  // Every callback is a change of state: the state file is written a moment later.
+  let dirty = false;
+  const changes = {
+    send: (...args: Parameters<CallbackSender['send']>) => {
+      dirty = true;
+      sender.send(...args);
+    },
+  };
+  const callbackFaults = new CallbackFaults(changes, options.random);
   const restFaults = new RestFaults();
   const emulator = new VideoEmulator({
     accountSid: options.accountSid,
@@ -94,6 +108,28 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   });
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   let base = '';
+  const save = () => {
+    if (!options.stateFile || !dirty) return;
+    dirty = false;
+    try {
+      writeStateFile(options.stateFile, { now: clock.now(), emulator: emulator.exportState() });
+    } catch (error) {
+      logger.error({ err: error }, 'could not write the sandbox state file');
+    }
+  };
+  if (options.stateFile) {
+    const saved = readStateFile(options.stateFile) as { now?: Date; emulator?: Parameters<VideoEmulator['importState']>[0] } | undefined;
+    if (saved) {
+      // The clock never goes back: a restarted sandbox resumes at least where it was.
+      if (saved.now && saved.now.getTime() > clock.now().getTime()) clock.set(saved.now);
+      emulator.importState(saved.emulator ?? {});
+    }
+  }
+  const saver = setInterval(save, 200);
+  saver.unref();
+  app.addHook('onResponse', async (request) => {
+    if (request.method !== 'GET') dirty = true;
+  });
 
   const checkTimeouts = () => {
     try {
@@ -139,10 +175,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     },
     async close() {
       clearInterval(timeoutChecker);
+      clearInterval(saver);
       callbackFaults.close();
       emulator.close();
       await sender.close();
       await app.close();
+      dirty = true;
+      save();
     },
   };
 
@@ -157,6 +196,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   } catch (error) {
     // Nothing may stay behind a failed start (the process must be able to exit).
+    clearInterval(saver);
     emulator.close();
     await sender.close();
     await app.close();

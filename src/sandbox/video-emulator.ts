@@ -154,6 +154,7 @@ export class VideoEmulator {
   private readonly pauses = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private failNext: string[] = [];
   private stuckNext = 0;
+  private readonly stuckSids = new Set<string>();
   private closed = false;
 
   constructor(private readonly options: VideoEmulatorOptions) {}
@@ -394,6 +395,29 @@ export class VideoEmulator {
   /** The next composition created stays `enqueued` for ever, with no further callback. */
   stuckNextComposition(): void {
     this.stuckNext += 1;
+  }
+
+  // ---- persistence (sandbox-state-file.ts) ---------------------------------------------
+
+  /** Everything a restarted sandbox needs to know the same rooms and compositions. */
+  exportState(): { rooms: unknown; compositions: unknown; stuck: string[] } {
+    return {
+      rooms: [...this.roomStates.values()],
+      compositions: [...this.compositionStates.values()],
+      stuck: [...this.stuckSids],
+    };
+  }
+
+  /** Restores exportState()'s output; a composition that was processing carries on (unless it was stuck). */
+  importState(saved: { rooms?: unknown; compositions?: unknown; stuck?: unknown }): void {
+    for (const room of (saved.rooms ?? []) as RoomState[]) this.roomStates.set(room.sid, room);
+    for (const sid of (saved.stuck ?? []) as string[]) this.stuckSids.add(sid);
+    for (const composition of (saved.compositions ?? []) as CompositionState[]) {
+      this.compositionStates.set(composition.sid, composition);
+      const room = this.roomStates.get(composition.roomSid);
+      const unfinished = composition.status === 'enqueued' || composition.status === 'processing';
+      if (room && unfinished && !this.stuckSids.has(composition.sid)) this.track(this.process(composition, undefined, room));
+    }
   }
 
   // ---- time and lifecycle -------------------------------------------------------------

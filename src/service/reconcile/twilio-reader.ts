@@ -28,11 +28,13 @@ export function createTwilioReader(options: {
   ratePerSecond: number;
   metrics?: Metrics;
   sleep?: (ms: number) => Promise<void>;
+  /** The limiter's clock (tests move it with their sleep). Default Date.now. */
+  now?: () => number;
   /** First backoff after a 429 without Retry-After, or a 5xx. Default 1 s. */
   backoffMs?: number;
 }): TwilioReader {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const limiter = new RateLimiter(options.ratePerSecond, undefined, sleep);
+  const limiter = new RateLimiter(options.ratePerSecond, options.now, sleep);
   const read = async <T>(call: () => Promise<T>): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       await limiter.take();
