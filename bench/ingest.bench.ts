@@ -31,7 +31,8 @@ import { benchArgs, fmt } from './support/bench-args.js';
 import { freePort, startChild, roomgateEnv, type ChildServer } from './support/child-server.js';
 import { printProfile, summariseProfileDir } from './support/cpu-profile.js';
 import { runLoad, type LoadResult } from './support/load-generator.js';
-import { baselineCount, freshDatabase, roomgateCounts, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
+import { baselineCount } from './support/baseline-db.js';
+import { freshDatabase, roomgateCounts, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
 import { startTwilioStub } from './support/twilio-stub.js';
 import { benchAccount, benchRooms, CALLBACKS_PER_ROOM, signedRequest, videoCallbacks, webhookUrl } from './support/video-callbacks.js';
 

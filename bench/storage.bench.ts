@@ -18,6 +18,8 @@ import { insertCallbacks } from '../src/storage/inbox-repository.js';
 import { openStore } from '../src/storage/open-store.js';
 import type { NewCallback } from '../src/storage/schema.js';
 import type { Store } from '../src/storage/store.js';
+import { sqliteDurabilitySettings } from '../src/storage/sqlite-settings.js';
+import { countRows } from '../src/storage/table-counts.js';
 
 const EVENTS = Number(process.env.EVENTS ?? 4000);
 const SUBMITTERS = Number(process.env.SUBMITTERS ?? 32);
@@ -65,11 +67,8 @@ async function drive(store: Store, insert: (row: NewCallback) => Promise<unknown
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const stored = await store.db
-    .selectFrom('callbacks')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  if (Number(stored.n) !== EVENTS) throw new Error(`expected ${EVENTS} rows, found ${stored.n}`);
+  const stored = await countRows(store.db, 'callbacks');
+  if (stored !== EVENTS) throw new Error(`expected ${EVENTS} rows, found ${stored}`);
   return { seconds, latencies };
 }
 
@@ -104,10 +103,8 @@ const grouped = await withFreshStore(async (store) => {
 });
 
 const journal = await withFreshStore(async (store) => {
-  const { sql } = await import('kysely');
-  const mode = await sql<{ journal_mode: string }>`pragma journal_mode`.execute(store.db);
-  const sync = await sql<{ synchronous: number }>`pragma synchronous`.execute(store.db);
-  return `journal_mode=${mode.rows[0]?.journal_mode} synchronous=${sync.rows[0]?.synchronous === 2 ? 'FULL' : sync.rows[0]?.synchronous}`;
+  const settings = await sqliteDurabilitySettings(store.db);
+  return `journal_mode=${settings.journalMode} synchronous=${settings.synchronous}`;
 });
 
 const line = (name: string, r: Result) =>

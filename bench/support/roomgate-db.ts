@@ -7,7 +7,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { countConsultationsByStatus, insertConsultations } from '../../src/storage/consultation-repository.js';
+import { countCallbacksByStatus } from '../../src/storage/inbox-repository.js';
 import { openStore } from '../../src/storage/open-store.js';
+import { insertIssuedParticipants } from '../../src/storage/participant-repository.js';
+import { countRows } from '../../src/storage/table-counts.js';
+import { insertTenant } from '../../src/storage/tenant-repository.js';
 import type { Store } from '../../src/storage/store.js';
 import { enginesUnderTest, type EngineName, type TestDatabase } from '../../test/support/engines.js';
 import type { BenchRoom } from './video-callbacks.js';
@@ -40,61 +45,34 @@ export async function seedRoomgate(url: string, rooms: readonly BenchRoom[]): Pr
     const now = new Date().toISOString();
     const expires = new Date(Date.now() + 7 * 86_400_000).toISOString();
     const tenantId = 'ten_bench';
-    await store.db
-      .insertInto('tenants')
-      .values({ id: tenantId, slug: 'bench-clinic', name: 'Bench clinic', kind: 'human', created_at: now })
-      .execute();
+    await insertTenant(store.db, { id: tenantId, slug: 'bench-clinic', name: 'Bench clinic', kind: 'human', created_at: now });
     for (let offset = 0; offset < rooms.length; offset += CHUNK) {
       const chunk = rooms.slice(offset, offset + CHUNK);
-      await store.db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('consultations')
-          .values(
-            chunk.map((room) => ({
-              id: room.consultationId,
-              tenant_id: tenantId,
-              room_sid: room.roomSid,
-              room_name: room.roomName,
-              status: 'scheduled',
-              record: 1,
-              scheduled_at: null,
-              started_at: null,
-              ended_at: null,
-              created_at: now,
-              updated_at: now,
-              version: 0,
-            })),
-          )
-          .execute();
-        const people = chunk.flatMap((room) => [
-          { room, identity: room.clinician, role: 'clinician' },
-          { room, identity: room.patient, role: 'patient' },
-        ]);
-        await trx
-          .insertInto('issued_identities')
-          .values(
-            people.map((p) => ({
-              consultation_id: p.room.consultationId,
-              identity: p.identity,
-              role: p.role,
-              issued_at: now,
-              expires_at: expires,
-            })),
-          )
-          .execute();
-        await trx
-          .insertInto('participants')
-          .values(
-            people.map((p, i) => ({
-              id: `par_${p.room.consultationId.slice(4)}_${i % 2}`,
-              consultation_id: p.room.consultationId,
-              identity: p.identity,
-              role: p.role,
-              participant_sid: null,
-              created_at: now,
-            })),
-          )
-          .execute();
+      await store.transaction(async (trx) => {
+        await insertConsultations(
+          trx,
+          chunk.map((room) => ({
+            id: room.consultationId,
+            tenantId,
+            roomSid: room.roomSid,
+            roomName: room.roomName,
+            accountSid: null,
+            record: true,
+            scheduledAt: null,
+            now,
+          })),
+        );
+        await insertIssuedParticipants(
+          trx,
+          chunk.flatMap((room) =>
+            (
+              [
+                [room.clinician, 'clinician'],
+                [room.patient, 'patient'],
+              ] as const
+            ).map(([identity, role]) => ({ consultationId: room.consultationId, identity, role, issuedAt: now, expiresAt: expires })),
+          ),
+        );
       });
     }
   } finally {
@@ -114,59 +92,19 @@ export async function roomgateCounts(url: string): Promise<{
 }> {
   const store: Store = await openStore(url);
   try {
-    const rows = await store.db
-      .selectFrom('callbacks')
-      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-      .groupBy('status')
-      .execute();
-    const byStatus = Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
-    const count = async (table: 'billing_records' | 'outbox' | 'security_events') =>
-      Number(
-        (
-          await store.db
-            .selectFrom(table)
-            .select((eb) => eb.fn.countAll<number>().as('n'))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
-    const statuses = await store.db
-      .selectFrom('consultations')
-      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-      .groupBy('status')
-      .execute();
-    const consultations = Object.fromEntries(statuses.map((row) => [row.status, Number(row.n)]));
+    const byStatus = await countCallbacksByStatus(store.db);
+    const consultations = await countConsultationsByStatus(store.db);
     const completed = consultations.completed ?? 0;
     return {
       callbacks: Object.values(byStatus).reduce((a, b) => a + b, 0),
       byStatus,
       consultations,
       completed,
-      billing: await count('billing_records'),
-      outbox: await count('outbox'),
-      securityEvents: await count('security_events'),
+      billing: await countRows(store.db, 'billing_records'),
+      outbox: await countRows(store.db, 'outbox'),
+      securityEvents: await countRows(store.db, 'security_events'),
     };
   } finally {
     await store.close();
-  }
-}
-
-/** Rows the Express baseline stored (its own table, on its own database). */
-export async function baselineCount(url: string): Promise<number> {
-  if (url.startsWith('sqlite:')) {
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(url.slice('sqlite:'.length), { readonly: true });
-    try {
-      return Number((db.prepare('SELECT count(*) AS n FROM callbacks').get() as { n: number }).n);
-    } finally {
-      db.close();
-    }
-  }
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM baseline_callbacks')).rows[0]!.n);
-  } finally {
-    await client.end();
   }
 }

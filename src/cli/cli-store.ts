@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { databaseUrlFrom } from '../service/config.js';
 import { openStore } from '../storage/open-store.js';
-import { newId } from '../storage/ids.js';
+import { insertAuditRows } from '../storage/audit-repository.js';
 import { redactDatabaseUrl } from '../storage/store-errors.js';
 import type { Store } from '../storage/store.js';
 
@@ -41,17 +41,5 @@ export async function auditCli(
   store: Store,
   entry: { tenantId: string | null; action: string; target: string; outcome: string; detail?: Record<string, unknown> },
 ): Promise<void> {
-  await store.db
-    .insertInto('audit_log')
-    .values({
-      id: newId('aud'),
-      tenant_id: entry.tenantId,
-      actor: 'operator:cli',
-      action: entry.action,
-      target: entry.target,
-      outcome: entry.outcome,
-      detail: JSON.stringify(entry.detail ?? {}),
-      created_at: new Date().toISOString(),
-    })
-    .execute();
+  await insertAuditRows(store.db, [{ ...entry, actor: 'operator:cli', at: new Date().toISOString() }]);
 }

@@ -129,6 +129,8 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--body-file <file>', 'the body received (form or JSON)')
     .addOption(new Option('--algorithm <algorithm>', 'HMAC').choices(['sha1', 'sha256']).default('sha1'))
     .option('--prefix <path>', 'a path prefix a proxy may strip; repeatable', collect)
+    .option('--public-url <url>', 'the callback URL configured at Twilio (its scheme, host, port and path are tried)')
+    .option('--host <host>', 'a public host name Twilio may have called; repeatable', collect)
     .action(run(async (options: DiagnoseOptions) => (await import('./commands/diagnose.js')).diagnoseCommand(options)));
 
   program
@@ -223,6 +225,8 @@ export interface SignOptions {
 export interface DiagnoseOptions extends SignOptions {
   signature: string;
   prefix?: string[];
+  publicUrl?: string;
+  host?: string[];
 }
 export interface SandboxOptions {
   port: string;

@@ -10,6 +10,12 @@ import type { Store } from '../storage/store.js';
 import { isStoreUnavailable, StoreConstraintError } from '../storage/store-errors.js';
 import type { Config, TwilioAccountConfig } from './config.js';
 import { ERRORS, HttpError, errorBody, type ErrorCode } from './errors.js';
+import { bearerChallenge } from './auth/bearer-challenge.js';
+import { describeSchemaRefusal, isSchemaRefusal } from './api/validation-error.js';
+import { registerApiContract } from './api/api-contract.js';
+import { API_MODELS } from './api/schemas/models.js';
+import { registerIdempotency } from './api/idempotency.js';
+import { docsRoutes } from './api/docs-routes.js';
 import { AuditLog } from './audit-log.js';
 import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
@@ -27,6 +33,7 @@ import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { Readiness } from './readiness.js';
 import { recordRoutes } from './routes/record-routes.js';
 import { subjectRoutes } from './routes/subject-routes.js';
 import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
@@ -48,6 +55,8 @@ export interface AppOptions {
   readonly clock?: () => Date;
   /** Cross-instance fan-out (PostgreSQL LISTEN/NOTIFY); in-process when absent. */
   readonly live?: LiveEvents;
+  /** The registry to fill (server.ts makes it first, so live events can count their reconnects). */
+  readonly metrics?: Metrics;
   /** Run the outbox worker inside this app (default true). */
   readonly outboxWorker?: boolean;
   readonly outboxPollIntervalMs?: number;
@@ -85,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, store } = options;
   const clock = options.clock ?? (() => new Date());
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
+  const metrics = options.metrics ?? createMetrics();
 
   let verifier: TwilioVerifier = createTwilioVerifier({ secrets: signingSecrets(config.accounts) });
   const alerts = config.alertWebhook
@@ -178,6 +187,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const ingest = createStoreIngest({
     store,
+    deadlineMs: config.commitDeadlineMs,
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
@@ -208,7 +218,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
     },
     // The router's own refusals (bad percent-encoding, over-long parameter) get the same envelope.
-    frameworkErrors: (_error, request, reply) => (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', request.id)),
+    frameworkErrors: (_error, request, reply) =>
+      (reply as FastifyReply).code(400).header('x-request-id', request.id).send(errorBody('BAD_REQUEST', request.id)),
     // What Node's HTTP parser itself refuses (bad method, NUL in the path, conflicting lengths,
     // oversized headers) gets the same envelope; there is no request yet, so no request id.
     clientErrorHandler: (error, socket) => {
@@ -264,6 +275,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isSchemaRefusal(error)) {
+      const refusal = describeSchemaRefusal(error);
+      return reply.code(422).send(errorBody('VALIDATION_FAILED', request.id, refusal.message, { field: refusal.field }));
+    }
     const code = errorCodeOf(error);
     if (code === 'STORE_UNAVAILABLE') {
       metrics.storeErrors.inc({ operation: request.routeOptions.url ?? 'unknown' });
@@ -272,7 +287,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       request.log.error({ err: error }, 'unhandled error');
     }
     const message = error instanceof HttpError ? error.message : undefined;
-    return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message));
+    const details = error instanceof HttpError ? error.details : {};
+    const challenge = bearerChallenge(code, request.headers.authorization, details.scope);
+    if (challenge) reply.header('www-authenticate', challenge);
+    // Twilio retries a 503 anyway; other clients learn when it is worth it.
+    if (code === 'STORE_UNAVAILABLE') void reply.header('retry-after', '1');
+    return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message, details));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));
 
@@ -286,8 +306,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   collectPrivatePaths(app);
+  await registerApiContract(app, API_MODELS);
   const authenticate = registerApiKeyAuth(app, { store, clock });
-  await app.register(healthRoutes, { store, sandbox: config.sandbox });
+  registerIdempotency(app, { store, clock });
+  await app.register(docsRoutes);
+  const readiness = new Readiness({ store, committer: () => ingest.health(), deadlineMs: config.commitDeadlineMs, clock });
+  await app.register(healthRoutes, { readiness, sandbox: config.sandbox });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, {
     store,

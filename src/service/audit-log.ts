@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { newId } from '../storage/ids.js';
+import { insertAuditRows as insertAuditRowsInto } from '../storage/audit-repository.js';
 import type { Database } from '../storage/schema.js';
 import type { Store, StoreTransaction } from '../storage/store.js';
 import { BufferedWriter, logDropped } from './buffered-writer.js';
@@ -45,19 +45,8 @@ export class AuditLog {
 }
 
 async function insertAuditRows(db: Kysely<Database>, rows: readonly (AuditEntry & { at: Date })[]): Promise<void> {
-  await db
-    .insertInto('audit_log')
-    .values(
-      rows.map((row) => ({
-        id: newId('aud'),
-        tenant_id: row.tenantId,
-        actor: row.actor,
-        action: row.action,
-        target: row.target,
-        outcome: row.outcome,
-        detail: JSON.stringify(row.detail ?? {}),
-        created_at: row.at.toISOString(),
-      })),
-    )
-    .execute();
+  await insertAuditRowsInto(
+    db,
+    rows.map((row) => ({ ...row, at: row.at.toISOString() })),
+  );
 }

@@ -73,6 +73,10 @@ export interface Config {
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
   /** The reconciler (src/service/reconcile/): how it paces itself and what it calls overdue. */
   readonly reconcile: ReconcileConfig;
+  /** Every bound on a wait for the database (README "Faults and timeouts"). */
+  readonly database: DatabaseTimeouts;
+  /** A group-commit transaction (the webhook's) not committed within this → 503, connection discarded. */
+  readonly commitDeadlineMs: number;
 }
 
 export interface ReconcileConfig {
@@ -88,6 +92,17 @@ export interface ReconcileConfig {
   readonly compositionMs: number;
   /** The lease's life; renewed at each pass. */
   readonly leaseMs: number;
+}
+
+export interface DatabaseTimeouts {
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly lockTimeoutMs: number;
+  readonly idleInTransactionTimeoutMs: number;
+  /** Client-side bound on one round trip; past it the connection is discarded. */
+  readonly queryTimeoutMs: number;
+  /** How long start-up keeps trying to reach and migrate the database before exit 1. */
+  readonly startupWaitMs: number;
 }
 
 export type TrustProxyHeaders = 'x-forwarded' | 'forwarded';
@@ -118,6 +133,12 @@ export function loadConfig(env: Env = process.env): Config {
   const requestTimeoutMs = duration(env, 'ROOMGATE_REQUEST_TIMEOUT', '30s');
   if (requestTimeoutMs < headersTimeoutMs) {
     throw new ConfigError('ROOMGATE_REQUEST_TIMEOUT', 'must be at least ROOMGATE_HEADERS_TIMEOUT');
+  }
+  const database = databaseTimeouts(env);
+  const commitDeadlineMs = duration(env, 'ROOMGATE_COMMIT_DEADLINE', '5s');
+  // The lock wait must end first, so that the one waiting callback is retried alone in time.
+  if (database.lockTimeoutMs >= commitDeadlineMs) {
+    throw new ConfigError('ROOMGATE_DB_LOCK_TIMEOUT', 'must be shorter than ROOMGATE_COMMIT_DEADLINE');
   }
   return Object.freeze({
     port: integer(env, 'PORT', 8080, 0, 65535),
@@ -156,6 +177,27 @@ export function loadConfig(env: Env = process.env): Config {
       compositionMs: duration(env, 'ROOMGATE_RECONCILE_COMPOSITION', '10m'),
       leaseMs: duration(env, 'ROOMGATE_RECONCILE_LEASE', '2m'),
     }),
+    database,
+    commitDeadlineMs,
+  });
+}
+
+/** ROOMGATE_DB_*: how long each wait for the database may last. */
+export function databaseTimeouts(env: Env = process.env): DatabaseTimeouts {
+  const statementTimeoutMs = duration(env, 'ROOMGATE_DB_STATEMENT_TIMEOUT', '10s');
+  const queryTimeoutMs = nonEmpty(env.ROOMGATE_DB_QUERY_TIMEOUT)
+    ? duration(env, 'ROOMGATE_DB_QUERY_TIMEOUT', '15s')
+    : statementTimeoutMs + 5000;
+  if (queryTimeoutMs < statementTimeoutMs) {
+    throw new ConfigError('ROOMGATE_DB_QUERY_TIMEOUT', 'must be at least ROOMGATE_DB_STATEMENT_TIMEOUT (the server should time out first)');
+  }
+  return Object.freeze({
+    connectTimeoutMs: duration(env, 'ROOMGATE_DB_CONNECT_TIMEOUT', '5s'),
+    statementTimeoutMs,
+    lockTimeoutMs: duration(env, 'ROOMGATE_DB_LOCK_TIMEOUT', '2s'),
+    idleInTransactionTimeoutMs: duration(env, 'ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT', '30s'),
+    queryTimeoutMs,
+    startupWaitMs: durationOrZero(env, 'ROOMGATE_DB_STARTUP_WAIT', '60s'),
   });
 }
 
@@ -337,6 +379,13 @@ function trusted(list: string): (address: string) => boolean {
 function duration(env: Env, name: string, fallback: string): number {
   const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
   if (ms === undefined || ms <= 0) throw new ConfigError(name, 'must be a duration such as 30s, 15m, 2h');
+  return ms;
+}
+
+/** A duration that may be 0 (`0s`: do not wait). */
+function durationOrZero(env: Env, name: string, fallback: string): number {
+  const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
+  if (ms === undefined) throw new ConfigError(name, 'must be a duration such as 0s, 30s, 2m');
   return ms;
 }
 

@@ -81,6 +81,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['status'] as const,
       registers: [registry],
     }),
+    liveListenLost: new Counter({
+      name: 'roomgate_live_listen_lost_total',
+      help: 'PostgreSQL LISTEN connections for live events that were lost (each is re-made with backoff, for ever).',
+      registers: [registry],
+    }),
+    liveListening: new Gauge({
+      name: 'roomgate_live_listening',
+      help: '1 while the PostgreSQL LISTEN connection for live events is in place, else 0 (absent on other engines).',
+      registers: [registry],
+    }),
     outboxOldestAgeSeconds: new Gauge({
       name: 'roomgate_outbox_oldest_pending_age_seconds',
       help: 'Age of the oldest outbox entry not yet done.',

@@ -1,4 +1,4 @@
-import { newId } from '../storage/ids.js';
+import { insertSecurityEvents } from '../storage/audit-repository.js';
 import type { Store } from '../storage/store.js';
 import type { SecurityEventSink } from './security-monitor.js';
 
@@ -10,21 +10,17 @@ import type { SecurityEventSink } from './security-monitor.js';
 export function securityEventSink(store: Store): SecurityEventSink {
   return {
     async record(events) {
-      if (events.length === 0) return;
-      await store.db
-        .insertInto('security_events')
-        .values(
-          events.map((event) => ({
-            id: newId('sev'),
-            reason: bounded(event.reason, 64),
-            remote_address: bounded(event.remoteAddress, 64),
-            path: bounded(event.path, 2048),
-            claimed_account_sid: event.claimedAccountSid === undefined ? null : bounded(event.claimedAccountSid, 64),
-            detail: JSON.stringify(event.detail ?? {}),
-            created_at: event.at.toISOString(),
-          })),
-        )
-        .execute();
+      await insertSecurityEvents(
+        store.db,
+        events.map((event) => ({
+          reason: bounded(event.reason, 64),
+          remoteAddress: bounded(event.remoteAddress, 64),
+          path: bounded(event.path, 2048),
+          claimedAccountSid: event.claimedAccountSid === undefined ? null : bounded(event.claimedAccountSid, 64),
+          ...(event.detail ? { detail: event.detail } : {}),
+          at: event.at.toISOString(),
+        })),
+      );
     },
   };
 }

@@ -79,3 +79,39 @@ function chunks(rows: readonly NewCallback[]): NewCallback[][] {
   if (current.length > 0) result.push(current);
   return result;
 }
+
+/** A room's accepted callbacks: what the fold reads. */
+export async function acceptedCallbacksOfRoom(db: Kysely<Database>, roomSid: string) {
+  return db
+    .selectFrom('callbacks')
+    .select(['id', 'params', 'processed_at', 'source'])
+    .where('status', '=', 'accepted')
+    .where('room_sid', '=', roomSid)
+    .execute();
+}
+
+/** Marks callbacks as folded into their consultation. */
+export async function markCallbacksProcessed(db: Kysely<Database>, ids: readonly string[], now: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db.updateTable('callbacks').set({ processed_at: now }).where('id', 'in', ids).execute();
+}
+
+/** Every callback of a room (any status), in Twilio's Timestamp order: the raw timeline. */
+export async function roomCallbackTimeline(db: Kysely<Database>, roomSid: string, options: { withTrackEvents?: boolean } = {}) {
+  let query = db
+    .selectFrom('callbacks')
+    .select(['event_type', 'event_timestamp', 'participant_identity', 'status'])
+    .where('room_sid', '=', roomSid);
+  if (options.withTrackEvents === false) query = query.where('event_type', 'not like', 'track-%');
+  return query.orderBy('event_timestamp').orderBy('id').execute();
+}
+
+/** Number of inbox rows per status. */
+export async function countCallbacksByStatus(db: Kysely<Database>): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('callbacks')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
+}

@@ -25,6 +25,8 @@ export interface TenantsTable {
   kind: 'human' | 'veterinary';
   billing_rounding_seconds: Generated<number>;
   retention_days: Generated<number>;
+  /** Requests per minute one API key may make; NULL → the service default (migration 0008). */
+  rate_limit_per_minute: Generated<number | null>;
   created_at: IsoTimestamp;
 }
 
@@ -68,6 +70,10 @@ export interface ConsultationsTable {
   version: number;
   /** The last time the reconciler compared the record with Twilio's REST API (migration 0006). */
   reconciled_at: Generated<IsoTimestamp | null>;
+  /** The platform's own reference (unique per tenant when set; migration 0008). */
+  external_ref: Generated<string | null>;
+  /** A small JSON object of the platform's keys (no personal data); NULL = {}. */
+  metadata: Generated<JsonText | null>;
 }
 
 export interface ParticipantsTable {
@@ -163,6 +169,26 @@ export interface BillingRecordsTable {
   rounded_seconds: number;
   intervals: JsonText;
   created_at: IsoTimestamp;
+  /** Moves with every correction (migration 0008; NULL only before it ran). */
+  updated_at: Generated<IsoTimestamp | null>;
+  /** 1 when first recorded, +1 with every correction. */
+  version: Generated<number>;
+}
+
+/** A request made with an Idempotency-Key, and once answered, its answer (migration 0008). */
+export interface IdempotencyKeysTable {
+  tenant_id: string;
+  idempotency_key: string;
+  /** sha256 of method, path and canonical body: the same key with another request is refused. */
+  fingerprint: string;
+  status: 'in-progress' | 'done';
+  response_status: number | null;
+  response_body: JsonText | null;
+  response_location: string | null;
+  /** An in-progress claim older than this was abandoned (crash): another request may take it. */
+  locked_until: IsoTimestamp;
+  created_at: IsoTimestamp;
+  expires_at: IsoTimestamp;
 }
 
 export type OutboxStatus = 'pending' | 'done' | 'failed';
@@ -220,6 +246,15 @@ export interface Database {
   audit_log: AuditLogTable;
   security_events: SecurityEventsTable;
   reconcile_leases: ReconcileLeasesTable;
+  idempotency_keys: IdempotencyKeysTable;
+  service_heartbeats: ServiceHeartbeatsTable;
+}
+
+/** Readiness probes' writes (migration 0005): one row per instance. */
+export interface ServiceHeartbeatsTable {
+  instance_id: string;
+  beat_at: IsoTimestamp;
+  padding: string;
 }
 
 export type StoreTransaction = Transaction<Database>;

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../src/service/auth/scopes.js';
+import { deleteApiKeys } from '../../src/storage/tenant-repository.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -57,15 +58,9 @@ for (const engine of enginesUnderTest()) {
       keys.noScope = (await service.seedKey(owner.tenantId, ['audit:read'])).key;
       keys.other = (await service.seedTenant('veterinary', ALL_SCOPES)).key;
       // A well-formed key that was never issued: right shape and checksum, unknown id.
-      keys.unknown = (await service.seedKey(owner.tenantId, ALL_SCOPES)).key;
-      await service.store.db
-        .deleteFrom('api_keys')
-        .where('scopes', '=', ALL_SCOPES.join(','))
-        .where('last_used_at', 'is', null)
-        .where('revoked_at', 'is', null)
-        .where('expires_at', 'is', null)
-        .where('tenant_id', '=', owner.tenantId)
-        .execute();
+      const unknown = await service.seedKey(owner.tenantId, ALL_SCOPES);
+      keys.unknown = unknown.key;
+      await deleteApiKeys(service.store.db, [owner.keyId, unknown.keyId]);
       keys.owner = (await service.seedKey(owner.tenantId, ALL_SCOPES)).key;
     });
     afterAll(async () => {

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCOPES } from '../../src/service/auth/scopes.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
 import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
+import { insertSecurityEvents } from '../../src/storage/audit-repository.js';
 import { newId } from '../../src/storage/ids.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { filesContaining, findInDatabase, logLinesContaining, sqliteFiles, tablesContaining } from '../support/identity-scan.js';
@@ -203,18 +204,16 @@ for (const engine of enginesUnderTest()) {
           done_at: null,
         })
         .execute();
-      await service.store.db
-        .insertInto('security_events')
-        .values({
-          id: newId('sev'),
+      await insertSecurityEvents(service.store.db, [
+        {
           reason: 'identity-never-issued',
-          remote_address: '127.0.0.1',
+          remoteAddress: '127.0.0.1',
           path: WEBHOOK,
-          claimed_account_sid: credentials.accountSid,
-          detail: JSON.stringify({ event: 'participant-connected', roomSid: second.roomSid, identity: subject }),
-          created_at: new Date().toISOString(),
-        })
-        .execute();
+          claimedAccountSid: credentials.accountSid,
+          detail: { event: 'participant-connected', roomSid: second.roomSid, identity: subject },
+          at: new Date().toISOString(),
+        },
+      ]);
       await service.app.roomgate.drain();
 
       // The scan sees the identity where the traffic put it (so its silence afterwards means something).

@@ -11,9 +11,12 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateApiKey } from '../../src/core/api-key/api-key-format.js';
 import { eventDedupeKey } from '../../src/core/consultation/consultation-event.js';
+import { createApiKey, createTenant } from '../../src/service/tenants/tenant-admin.js';
+import { insertConsultations } from '../../src/storage/consultation-repository.js';
 import { newId } from '../../src/storage/ids.js';
+import { expireOutboxClaims } from '../../src/storage/outbox-repository.js';
+import { insertIssuedParticipants } from '../../src/storage/participant-repository.js';
 import { openStore } from '../../src/storage/open-store.js';
 import { signForm } from '../support/signed-callback.js';
 import { freePort, spawnService, startFakeTwilio, type FakeTwilio, type SpawnedService } from '../support/spawn-service.js';
@@ -51,59 +54,27 @@ describe('crash: SIGKILL during load, restart, resend', () => {
     try {
       await seed.migrate();
       const now = new Date().toISOString();
-      const tenantId = newId('ten');
-      await seed.db
-        .insertInto('tenants')
-        .values({ id: tenantId, slug: `crash-${hex(3)}`, name: 'Crash clinic', kind: 'human', created_at: now })
-        .execute();
-      const key = generateApiKey(randomBytes);
-      await seed.db
-        .insertInto('api_keys')
-        .values({
-          id: newId('key'),
-          tenant_id: tenantId,
-          lookup_id: key.lookupId,
-          secret_hash: key.secretHash,
-          scopes: 'billing:read',
-          expires_at: null,
-          revoked_at: null,
-          last_used_at: null,
-          created_at: now,
-        })
-        .execute();
+      const tenantId = await createTenant(seed, { slug: `crash-${hex(3)}`, name: 'Crash clinic', kind: 'human' });
+      await createApiKey(seed, { tenantId, scopes: ['billing:read'] });
       for (let index = 0; index < CONSULTATIONS; index += 1) {
         const id = newId('con');
         const roomSid = `RM${hex(16)}`;
-        await seed.db
-          .insertInto('consultations')
-          .values({
-            id,
-            tenant_id: tenantId,
-            room_sid: roomSid,
-            room_name: `rg-${id}`,
-            status: 'scheduled',
-            record: 1,
-            scheduled_at: null,
-            started_at: null,
-            ended_at: null,
-            created_at: now,
-            updated_at: now,
-            version: 0,
-          })
-          .execute();
-        for (const [identity, role] of [
-          [`clin-${index}`, 'clinician'],
-          [`pat-${index}`, 'patient'],
-        ] as const) {
-          await seed.db
-            .insertInto('issued_identities')
-            .values({ consultation_id: id, identity, role, issued_at: now, expires_at: new Date(Date.now() + 3_600_000).toISOString() })
-            .execute();
-          await seed.db
-            .insertInto('participants')
-            .values({ id: newId('par'), consultation_id: id, identity, role, participant_sid: null, created_at: now })
-            .execute();
-        }
+        await insertConsultations(seed.db, [
+          { id, tenantId, roomSid, roomName: `rg-${id}`, accountSid: null, record: true, scheduledAt: null, now },
+        ]);
+        await insertIssuedParticipants(
+          seed.db,
+          [
+            [`clin-${index}`, 'clinician'],
+            [`pat-${index}`, 'patient'],
+          ].map(([identity, role]) => ({
+            consultationId: id,
+            identity: identity!,
+            role: role!,
+            issuedAt: now,
+            expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+          })),
+        );
         consultations.push({ id, roomSid });
       }
     } finally {
@@ -231,12 +202,7 @@ describe('crash: SIGKILL during load, restart, resend', () => {
     // by ageing them, while no process runs. Nothing else about the file is touched.
     const aged = await openStore(databaseUrl);
     try {
-      await aged.db
-        .updateTable('outbox')
-        .set({ locked_until: new Date(Date.now() - 1000).toISOString() })
-        .where('status', '!=', 'done')
-        .where('locked_until', 'is not', null)
-        .execute();
+      await expireOutboxClaims(aged.db, new Date(Date.now() - 1000).toISOString());
     } finally {
       await aged.close();
     }

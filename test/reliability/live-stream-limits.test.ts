@@ -13,6 +13,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteTenantAndKeys, findApiKey, revokeApiKey } from '../../src/storage/tenant-repository.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { openSse, openWs, until, type SseClient, type WsClient } from '../support/live-clients.js';
 import { startTestService, type TestService } from '../support/test-service.js';
@@ -85,18 +86,14 @@ for (const engine of enginesUnderTest()) {
 
       // What `roomgate key revoke ID` does: one UPDATE, straight to the database.
       const revokedAt = Date.now();
-      await a.store.db.updateTable('api_keys').set({ revoked_at: new Date().toISOString() }).where('id', '=', revoked.keyId).execute();
+      await revokeApiKey(a.store.db, revoked.keyId, new Date().toISOString());
       // The tenant goes, with its keys.
       const removedAt = Date.now();
-      await a.store.db.deleteFrom('api_keys').where('tenant_id', '=', removed.tenantId).execute();
-      await a.store.db.deleteFrom('tenants').where('id', '=', removed.tenantId).execute();
+      await deleteTenantAndKeys(a.store.db, removed.tenantId);
 
       await until(() => ended(revokedStreams), CONTRACT_BOUND_MS, 'the revoked key’s streams to end');
       await until(() => ended(removedStreams), CONTRACT_BOUND_MS, 'the removed tenant’s streams to end');
-      const expiresAt = Date.parse(
-        (await a.store.db.selectFrom('api_keys').select('expires_at').where('id', '=', expiring.keyId).executeTakeFirstOrThrow())
-          .expires_at!,
-      );
+      const expiresAt = Date.parse((await findApiKey(a.store.db, expiring.keyId))!.expires_at!);
       await until(() => ended(expiringStreams), expiresAt - Date.now() + CONTRACT_BOUND_MS, 'the expired key’s streams to end');
 
       for (const [streams, since, reason] of [

@@ -12,9 +12,12 @@ import { createLogger } from '../../src/service/logger.js';
 import { buildMetricsApp } from '../../src/service/metrics-app.js';
 import { createApiKey, createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { newId } from '../../src/storage/ids.js';
+import { insertConsultations } from '../../src/storage/consultation-repository.js';
 import { openStore } from '../../src/storage/open-store.js';
+import { insertIssuedParticipants } from '../../src/storage/participant-repository.js';
 import type { Store } from '../../src/storage/store.js';
 import type { EngineUnderTest, TestDatabase } from './engines.js';
+import { checkAnswersAgainstDocument } from './openapi-inject.js';
 
 export interface TestService {
   readonly app: FastifyInstance;
@@ -81,10 +84,16 @@ export async function startTestService(
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const store = await openStore(storeUrl, { logger, ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+  const { startupWaitMs: _startupWait, ...timeouts } = config.database;
+  const store = await openStore(storeUrl, {
+    logger,
+    ...timeouts,
+    ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+  });
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
   await app.ready();
+  checkAnswersAgainstDocument(app);
   const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
   const now = () => new Date().toISOString();
 
@@ -117,35 +126,29 @@ export async function startTestService(
       const id = newId('con');
       const roomSid = consultationOptions.roomSid ?? `RM${randomHex(16)}`;
       const roomName = `rg-${id}`;
-      await store.db
-        .insertInto('consultations')
-        .values({
+      await insertConsultations(store.db, [
+        {
           id,
-          tenant_id: tenantId,
-          room_sid: roomSid,
-          room_name: roomName,
+          tenantId,
+          roomSid,
+          roomName,
           // The account the room was created under: the service's first (the API key's).
-          account_sid: consultationOptions.accountSid ?? config.accounts[0]!.accountSid,
-          status: 'scheduled',
-          record: consultationOptions.record === false ? 0 : 1,
-          scheduled_at: null,
-          started_at: null,
-          ended_at: null,
-          created_at: now(),
-          updated_at: now(),
-          version: 0,
-        })
-        .execute();
-      for (const [identity, role] of Object.entries(consultationOptions.identities ?? {})) {
-        await store.db
-          .insertInto('issued_identities')
-          .values({ consultation_id: id, identity, role, issued_at: now(), expires_at: new Date(Date.now() + 3_600_000).toISOString() })
-          .execute();
-        await store.db
-          .insertInto('participants')
-          .values({ id: newId('par'), consultation_id: id, identity, role, participant_sid: null, created_at: now() })
-          .execute();
-      }
+          accountSid: consultationOptions.accountSid ?? config.accounts[0]!.accountSid,
+          record: consultationOptions.record !== false,
+          scheduledAt: null,
+          now: now(),
+        },
+      ]);
+      await insertIssuedParticipants(
+        store.db,
+        Object.entries(consultationOptions.identities ?? {}).map(([identity, role]) => ({
+          consultationId: id,
+          identity,
+          role,
+          issuedAt: now(),
+          expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        })),
+      );
       return { id, roomSid, roomName };
     },
     async close() {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
+import { insertConsultations } from '../../src/storage/consultation-repository.js';
 import { newId } from '../../src/storage/ids.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { signFormList, signJson } from '../support/signed-callback.js';
@@ -146,20 +147,9 @@ for (const engine of enginesUnderTest()) {
       const id = newId('con');
       const roomName = `rg-${id}`;
       const now = new Date().toISOString();
-      await service.store.db
-        .insertInto('consultations')
-        .values({
-          id,
-          tenant_id: tenantId,
-          room_sid: null,
-          room_name: roomName,
-          status: 'scheduled',
-          record: 0,
-          created_at: now,
-          updated_at: now,
-          version: 0,
-        })
-        .execute();
+      await insertConsultations(service.store.db, [
+        { id, tenantId, roomSid: null, roomName, accountSid: null, record: false, scheduledAt: null, now },
+      ]);
       const foreignSid = `RM${randomHex(16)}`;
       expect(
         await http.post(signFormList(http.webhookUrl, b.authToken, event(b.accountSid, { roomSid: foreignSid, roomName }, 'room-created'))),

@@ -17,6 +17,11 @@ import { startServer, type RunningServer } from '../../service/server.js';
 import { createApiKey, createTenant } from '../../service/tenants/tenant-admin.js';
 import type { ConsultationReconciliation } from '../../service/reconcile/reconciler.js';
 import { simulate } from '../../simulate/simulator.js';
+import { listSecurityEvents } from '../../storage/audit-repository.js';
+import { listAllBillingRecords } from '../../storage/billing-repository.js';
+import { roomCallbackTimeline } from '../../storage/inbox-repository.js';
+import { listOutboxEntries } from '../../storage/outbox-repository.js';
+import { listCompositions } from '../../storage/recording-repository.js';
 export async function demo(options: { keep?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const credentials = createSandboxCredentials();
   // Validated before anything starts: a bad PORT or HOST is exit 2 with serve's message.
@@ -96,8 +101,8 @@ async function play(
     const deadline = Date.now() + 20_000;
     for (;;) {
       await sandbox.idle();
-      const pending = await store.db.selectFrom('outbox').select('id').where('status', '=', 'pending').execute();
-      const available = await store.db.selectFrom('compositions').select('id').where('status', '=', 'available').execute();
+      const pending = await listOutboxEntries(store.db, { status: 'pending' });
+      const available = await listCompositions(store.db, { status: 'available' });
       if ((pending.length === 0 && available.length >= report.consultations.length) || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -116,19 +121,16 @@ async function summarise(
   const { store } = server;
   const accepted = report.results.filter((result) => result.answered === 204).length;
   const refused = report.results.filter((result) => result.answered === 403).length;
-  const reasons = await store.db.selectFrom('security_events').select('reason').execute();
+  const reasons = await listSecurityEvents(store.db);
   const byReason = new Map<string, number>();
   for (const { reason } of reasons) byReason.set(reason, (byReason.get(reason) ?? 0) + 1);
   const metrics = await server.app.roomgate.metrics.callbacks.get();
   const duplicates = metrics.values
     .filter((value) => value.labels.outcome === 'duplicate')
     .reduce((total, value) => total + value.value, 0);
-  const billing = await store.db.selectFrom('billing_records').select(['consultation_id', 'billable_seconds', 'rounded_seconds']).execute();
-  const compositions = await store.db
-    .selectFrom('compositions')
-    .select(['consultation_id', 'status', 'composition_sid', 'media_uri'])
-    .execute();
-  const requests = await store.db.selectFrom('outbox').select(['kind', 'status']).where('kind', '=', 'request-composition').execute();
+  const billing = await listAllBillingRecords(store.db);
+  const compositions = await listCompositions(store.db);
+  const requests = await listOutboxEntries(store.db, { kind: 'request-composition' });
 
   const normal = report.consultations.find((consultation) => consultation.scenario === 'normal');
   console.log('\nSummary');
@@ -137,13 +139,7 @@ async function summarise(
     `  refusals and quarantines by reason: ${[...byReason].map(([reason, count]) => `${reason} ×${count}`).join(', ') || 'none'}`,
   );
   if (normal) {
-    const timeline = await store.db
-      .selectFrom('callbacks')
-      .select(['event_type', 'event_timestamp', 'participant_identity', 'status'])
-      .where('room_sid', '=', normal.roomSid)
-      .where('event_type', 'not like', 'track-%')
-      .orderBy('event_timestamp')
-      .execute();
+    const timeline = await roomCallbackTimeline(store.db, normal.roomSid, { withTrackEvents: false });
     console.log(`  timeline of consultation ${normal.id} (scenario 'normal'):`);
     for (const entry of timeline)
       console.log(

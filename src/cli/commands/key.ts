@@ -7,6 +7,7 @@ import { parseDuration } from '../../service/duration.js';
 import { createApiKey } from '../../service/tenants/tenant-admin.js';
 import { UsageError } from '../command.js';
 import { auditCli, openCliStore } from '../cli-store.js';
+import { findApiKey, findTenantIdBySlug, listApiKeys, revokeApiKey } from '../../storage/tenant-repository.js';
 import type { KeyCreateOptions } from '../program.js';
 
 export async function createKeyCommand(options: KeyCreateOptions): Promise<number> {
@@ -26,13 +27,13 @@ export async function createKeyCommand(options: KeyCreateOptions): Promise<numbe
   }
   const store = await openCliStore();
   try {
-    const tenant = await store.db.selectFrom('tenants').select('id').where('slug', '=', slug).executeTakeFirst();
-    if (!tenant) {
+    const tenantId = await findTenantIdBySlug(store.db, slug);
+    if (!tenantId) {
       console.error(`roomgate: no tenant '${slug}'`);
       return 1;
     }
-    const { id, key } = await createApiKey(store, { tenantId: tenant.id, scopes, expiresAt });
-    await auditCli(store, { tenantId: tenant.id, action: 'key.create', target: id, outcome: 'created', detail: { scopes, expiresAt } });
+    const { id, key } = await createApiKey(store, { tenantId, scopes, expiresAt });
+    await auditCli(store, { tenantId, action: 'key.create', target: id, outcome: 'created', detail: { scopes, expiresAt } });
     // The key itself goes to stdout once, for the operator to hand over; it is not stored.
     console.log(JSON.stringify({ id, tenant: slug, scopes, expiresAt, key }));
     console.error('roomgate: store this key now; only its hash is kept and it cannot be shown again');
@@ -46,22 +47,7 @@ export async function listKeysCommand(options: { tenant?: string }): Promise<num
   const slug = options.tenant;
   const store = await openCliStore();
   try {
-    let query = store.db
-      .selectFrom('api_keys')
-      .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
-      .select([
-        'api_keys.id',
-        'tenants.slug',
-        'api_keys.lookup_id',
-        'api_keys.scopes',
-        'api_keys.expires_at',
-        'api_keys.revoked_at',
-        'api_keys.last_used_at',
-        'api_keys.created_at',
-      ])
-      .orderBy('api_keys.created_at');
-    if (slug) query = query.where('tenants.slug', '=', slug);
-    for (const row of await query.execute()) {
+    for (const row of await listApiKeys(store.db, slug ? { tenantSlug: slug } : {})) {
       console.log(
         JSON.stringify({
           id: row.id,
@@ -84,14 +70,8 @@ export async function listKeysCommand(options: { tenant?: string }): Promise<num
 export async function revokeKeyCommand(id: string): Promise<number> {
   const store = await openCliStore();
   try {
-    const key = await store.db.selectFrom('api_keys').select('tenant_id').where('id', '=', id).executeTakeFirst();
-    const result = await store.db
-      .updateTable('api_keys')
-      .set({ revoked_at: new Date().toISOString() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) {
+    const key = await findApiKey(store.db, id);
+    if (!(await revokeApiKey(store.db, id, new Date().toISOString()))) {
       console.error(`roomgate: no active key '${id}'`);
       return 1;
     }

@@ -5,6 +5,7 @@
 import { createTenant } from '../../service/tenants/tenant-admin.js';
 import { UsageError } from '../command.js';
 import { auditCli, openCliStore } from '../cli-store.js';
+import { findTenantIdBySlug, listTenants } from '../../storage/tenant-repository.js';
 import type { TenantCreateOptions } from '../program.js';
 
 export async function createTenantCommand(slug: string, options: TenantCreateOptions): Promise<number> {
@@ -17,7 +18,7 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
 
   const store = await openCliStore();
   try {
-    const existing = await store.db.selectFrom('tenants').select('id').where('slug', '=', slug).executeTakeFirst();
+    const existing = await findTenantIdBySlug(store.db, slug);
     if (existing) {
       console.error(`roomgate: tenant '${slug}' already exists`);
       return 1;
@@ -34,12 +35,7 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
 export async function listTenantsCommand(): Promise<number> {
   const store = await openCliStore();
   try {
-    const rows = await store.db
-      .selectFrom('tenants')
-      .select(['id', 'slug', 'name', 'kind', 'billing_rounding_seconds', 'retention_days', 'created_at'])
-      .orderBy('created_at')
-      .orderBy('slug')
-      .execute();
+    const rows = await listTenants(store.db);
     for (const row of rows) {
       console.log(
         JSON.stringify({

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseApiKey } from '../../core/api-key/api-key-format.js';
 import type { Store } from '../../storage/store.js';
+import { findApiKeyWithTenant, recordApiKeyUse } from '../../storage/tenant-repository.js';
 import { HttpError } from '../errors.js';
 import type { Scope } from './scopes.js';
 
@@ -55,41 +56,26 @@ export async function authenticateApiKey(
   options: { store: Store; clock: () => Date; lastWritten: Map<string, number>; log: FastifyRequest['log'] },
 ): Promise<AuthenticatedTenant> {
   const { lastWritten } = options;
-  const match = /^Bearer (\S+)$/.exec(authorization ?? '');
+  // The scheme name is case-insensitive (RFC 9110 §11.1).
+  const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
   if (!match) throw new HttpError('UNAUTHENTICATED');
   const parsed = parseApiKey(match[1]!);
   if (!parsed.ok) throw new HttpError('UNAUTHENTICATED');
 
-  const row = await options.store.db
-    .selectFrom('api_keys')
-    .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
-    .select([
-      'api_keys.id as keyId',
-      'api_keys.secret_hash',
-      'api_keys.scopes',
-      'api_keys.expires_at',
-      'api_keys.revoked_at',
-      'tenants.id as tenantId',
-      'tenants.slug',
-      'tenants.kind',
-      'tenants.billing_rounding_seconds',
-    ])
-    .where('api_keys.lookup_id', '=', parsed.lookupId)
-    .executeTakeFirst();
+  const row = await findApiKeyWithTenant(options.store.db, parsed.lookupId);
   const now = options.clock();
   if (!row || !sameHash(row.secret_hash, parsed.secretHash)) throw new HttpError('UNAUTHENTICATED');
   if (row.revoked_at || (row.expires_at && row.expires_at <= now.toISOString())) throw new HttpError('UNAUTHENTICATED');
-  if (!row.scopes.split(',').includes(scope)) throw new HttpError('FORBIDDEN_SCOPE');
+  if (!row.scopes.split(',').includes(scope)) {
+    throw new HttpError('FORBIDDEN_SCOPE', `The API key lacks the scope ${scope}, which this route needs.`, { details: { scope } });
+  }
 
   const previous = lastWritten.get(row.keyId) ?? 0;
   if (now.getTime() - previous >= LAST_USED_WRITE_INTERVAL_MS) {
     lastWritten.set(row.keyId, now.getTime());
-    options.store.db
-      .updateTable('api_keys')
-      .set({ last_used_at: now.toISOString() })
-      .where('id', '=', row.keyId)
-      .execute()
-      .catch((error: unknown) => options.log.warn({ err: error }, 'could not record API key use'));
+    recordApiKeyUse(options.store.db, row.keyId, now.toISOString()).catch((error: unknown) =>
+      options.log.warn({ err: error }, 'could not record API key use'),
+    );
   }
   return {
     id: row.tenantId,

@@ -7,17 +7,35 @@
 import { isVideoEvent } from '../../core/consultation/consultation-event.js';
 import { parseVideoEvent } from '../../core/consultation/video-event-from-callback.js';
 import { foldConsultation, type ConsultationRecord } from '../../core/consultation/consultation-state.js';
-import { newId } from '../../storage/ids.js';
-import { insertIfAbsent } from '../../storage/insert-if-absent.js';
-import { lockConsultations } from '../../storage/row-locks.js';
+import { findBillingFields, upsertBillingRecord } from '../../storage/billing-repository.js';
+import { findConsultationForProjection, findConsultationRecordFields, updateConsultation } from '../../storage/consultation-repository.js';
+import { acceptedCallbacksOfRoom, markCallbacksProcessed } from '../../storage/inbox-repository.js';
+import { enqueueOutboxEntry, existingOutboxKeys } from '../../storage/outbox-repository.js';
+import {
+  deleteSessions,
+  insertSession,
+  issuedRolesOfConsultation,
+  listConsultationSessions,
+  updateSession,
+} from '../../storage/participant-repository.js';
+import {
+  ensureCompositionRow,
+  findConsultationComposition,
+  insertRecording,
+  listConsultationRecordings,
+  updateConsultationComposition,
+  updateRecording,
+} from '../../storage/recording-repository.js';
+import { lockFreeConsultations } from '../../storage/row-locks.js';
 import type { StoreTransaction } from '../../storage/store.js';
 import type { LiveEvent } from '../live/live-events.js';
-import { ensureCompositionRow } from './composition-row.js';
 
 export interface ProjectionResult {
   readonly live: LiveEvent[];
   /** True when new outbox entries were queued (the worker is woken after commit). */
   readonly queuedEffects: boolean;
+  /** Consultations whose row another transaction holds: not folded now, to be tried again later. */
+  readonly skipped?: readonly string[];
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -30,40 +48,24 @@ export async function projectConsultations(
   const live: LiveEvent[] = [];
   let queuedEffects = false;
   // Another instance may be projecting the same consultation from callbacks this transaction
-  // cannot see yet: the row lock makes it wait, then read them.
-  const ids = [...consultationIds].sort();
-  await lockConsultations(trx, ids);
+  // cannot see yet: only a consultation whose row lock we hold is folded (row-locks.ts); one
+  // held elsewhere is skipped and folded later, once the holder has committed.
+  const ids = await lockFreeConsultations(trx, consultationIds);
+  const locked = new Set(ids);
   for (const id of ids) {
     const result = await projectOne(trx, id, now);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
-  return { live, queuedEffects };
+  return { live, queuedEffects, skipped: consultationIds.filter((id) => !locked.has(id)) };
 }
 
 async function projectOne(trx: StoreTransaction, id: string, now: string): Promise<ProjectionResult> {
-  const consultation = await trx
-    .selectFrom('consultations')
-    .innerJoin('tenants', 'tenants.id', 'consultations.tenant_id')
-    .select([
-      'consultations.id',
-      'consultations.tenant_id',
-      'consultations.room_sid',
-      'consultations.record',
-      'consultations.status',
-      'consultations.version',
-      'tenants.billing_rounding_seconds',
-    ])
-    .where('consultations.id', '=', id)
-    .executeTakeFirstOrThrow();
-  const callbacks = await trx
-    .selectFrom('callbacks')
-    .select(['id', 'params', 'processed_at', 'source'])
-    .where('status', '=', 'accepted')
-    .where('room_sid', '=', consultation.room_sid ?? '')
-    .execute();
+  const consultation = await findConsultationForProjection(trx, id);
+  const callbacks = await acceptedCallbacksOfRoom(trx, consultation.room_sid ?? '');
   // The same schema parse that admitted each callback (one reading of every field); a fact the
-  // reconciler read from Twilio's REST API is marked so, and gives way to a callback of the same fact.
+  // reconciler read from Twilio's REST API (or an operator's) is marked so, and gives way to a
+  // callback of the same fact.
   const events = callbacks
     .map((row) => {
       const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
@@ -73,9 +75,9 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
   const roomSid = consultation.room_sid;
   if (!roomSid) return { live: [], queuedEffects: false };
   const newlyFolded = callbacks.filter((row) => row.processed_at === null).map((row) => row.id);
-  if (newlyFolded.length > 0) await trx.updateTable('callbacks').set({ processed_at: now }).where('id', 'in', newlyFolded).execute();
+  await markCallbacksProcessed(trx, newlyFolded, now);
 
-  const roles = await trx.selectFrom('issued_identities').select(['identity', 'role']).where('consultation_id', '=', id).execute();
+  const roles = await issuedRolesOfConsultation(trx, id);
   const record = foldConsultation(
     {
       id,
@@ -93,11 +95,13 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
   const startedAt = iso(record.startedAt);
   const endedAt = iso(record.endedAt);
   if (before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt) {
-    await trx
-      .updateTable('consultations')
-      .set({ status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: consultation.version + 1 })
-      .where('id', '=', id)
-      .execute();
+    await updateConsultation(trx, id, {
+      status: record.status,
+      started_at: startedAt,
+      ended_at: endedAt,
+      updated_at: now,
+      version: consultation.version + 1,
+    });
   }
   await writeSessions(trx, id, record, before.sessions);
   await writeRecordings(trx, id, record, before.recordings, now);
@@ -140,23 +144,11 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
 
 async function snapshot(trx: StoreTransaction, id: string) {
   const [row, sessions, recordings, composition, billing] = await Promise.all([
-    trx.selectFrom('consultations').select(['status', 'started_at', 'ended_at']).where('id', '=', id).executeTakeFirstOrThrow(),
-    trx
-      .selectFrom('participant_sessions')
-      .select(['participant_sid', 'identity', 'connected_at', 'disconnected_at'])
-      .where('consultation_id', '=', id)
-      .execute(),
-    trx
-      .selectFrom('recordings')
-      .select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at'])
-      .where('consultation_id', '=', id)
-      .execute(),
-    trx.selectFrom('compositions').select(['status', 'composition_sid', 'media_uri']).where('consultation_id', '=', id).executeTakeFirst(),
-    trx
-      .selectFrom('billing_records')
-      .select(['billable_seconds', 'rounded_seconds', 'intervals'])
-      .where('consultation_id', '=', id)
-      .executeTakeFirst(),
+    findConsultationRecordFields(trx, id),
+    listConsultationSessions(trx, id),
+    listConsultationRecordings(trx, id),
+    findConsultationComposition(trx, id),
+    findBillingFields(trx, id),
   ]);
   return {
     status: row.status,
@@ -188,28 +180,14 @@ async function writeSessions(trx: StoreTransaction, id: string, record: Consulta
     };
     const previous = before.get(session.participantSid);
     if (same(previous, fields)) continue;
-    if (previous) {
-      await trx
-        .updateTable('participant_sessions')
-        .set(fields)
-        .where('consultation_id', '=', id)
-        .where('participant_sid', '=', session.participantSid)
-        .execute();
-    } else {
-      await trx
-        .insertInto('participant_sessions')
-        .values({
-          id: newId('ps'), // the UNIQUE (consultation, participant SID) decides, not the id
-          consultation_id: id,
-          participant_sid: session.participantSid,
-          ...fields,
-        })
-        .execute();
-    }
+    if (previous) await updateSession(trx, id, session.participantSid, fields);
+    else await insertSession(trx, id, session.participantSid, fields);
   }
-  const gone = [...before.keys()].filter((sid) => !keep.has(sid));
-  if (gone.length > 0)
-    await trx.deleteFrom('participant_sessions').where('consultation_id', '=', id).where('participant_sid', 'in', gone).execute();
+  await deleteSessions(
+    trx,
+    id,
+    [...before.keys()].filter((sid) => !keep.has(sid)),
+  );
 }
 
 async function writeRecordings(
@@ -231,14 +209,8 @@ async function writeRecordings(
     };
     const previous = before.get(recording.recordingSid);
     if (same(previous, fields)) continue;
-    if (previous) {
-      await trx.updateTable('recordings').set(fields).where('recording_sid', '=', recording.recordingSid).execute();
-    } else {
-      await trx
-        .insertInto('recordings')
-        .values({ id: newId('rec'), consultation_id: id, recording_sid: recording.recordingSid, ...fields })
-        .execute();
-    }
+    if (previous) await updateRecording(trx, recording.recordingSid, fields);
+    else await insertRecording(trx, id, recording.recordingSid, fields);
   }
 }
 
@@ -256,16 +228,12 @@ async function writeComposition(
     (!record.composition.compositionSid || before.composition_sid === record.composition.compositionSid);
   if (unchanged) return;
   await ensureCompositionRow(trx, id, now);
-  await trx
-    .updateTable('compositions')
-    .set({
-      status: record.composition.status,
-      ...(record.composition.compositionSid ? { composition_sid: record.composition.compositionSid } : {}),
-      media_uri: record.composition.mediaUri ?? null,
-      updated_at: now,
-    })
-    .where('consultation_id', '=', id)
-    .execute();
+  await updateConsultationComposition(trx, id, {
+    status: record.composition.status,
+    ...(record.composition.compositionSid ? { composition_sid: record.composition.compositionSid } : {}),
+    media_uri: record.composition.mediaUri ?? null,
+    updated_at: now,
+  });
 }
 
 async function writeEffects(
@@ -279,11 +247,7 @@ async function writeEffects(
 ): Promise<boolean> {
   let queued = false;
   const outboxKeys = record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key);
-  const known = new Set(
-    outboxKeys.length === 0
-      ? []
-      : (await trx.selectFrom('outbox').select('dedupe_key').where('dedupe_key', 'in', outboxKeys).execute()).map((row) => row.dedupe_key),
-  );
+  const known = await existingOutboxKeys(trx, outboxKeys);
   for (const effect of record.effects) {
     if (effect.kind === 'record-billing') {
       const row = {
@@ -292,36 +256,11 @@ async function writeEffects(
         intervals: JSON.stringify(effect.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) }))),
       };
       if (same(billed, row)) continue;
-      const inserted = await insertIfAbsent(
-        trx,
-        'billing_records',
-        { consultation_id: id },
-        { id: newId('bil'), consultation_id: id, tenant_id: tenantId, created_at: now, ...row },
-      );
-      // Still one record: a late event that changes the overlap corrects it in place.
-      if (!inserted) await trx.updateTable('billing_records').set(row).where('consultation_id', '=', id).execute();
+      await upsertBillingRecord(trx, { consultationId: id, tenantId, now, fields: row });
       continue;
     }
     if (known.has(effect.key)) continue;
-    const inserted = await insertIfAbsent(
-      trx,
-      'outbox',
-      { dedupe_key: effect.key },
-      {
-        id: newId('obx'),
-        kind: effect.kind,
-        dedupe_key: effect.key,
-        payload: JSON.stringify({ consultationId: id, roomSid }),
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        locked_by: null,
-        locked_until: null,
-        last_error: null,
-        created_at: now,
-        done_at: null,
-      },
-    );
+    const inserted = await enqueueOutboxEntry(trx, { kind: effect.kind, key: effect.key, payload: { consultationId: id, roomSid }, now });
     queued ||= inserted;
   }
   return queued;

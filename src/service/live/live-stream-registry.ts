@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { Store } from '../../storage/store.js';
+import { findApiKeyValidity } from '../../storage/tenant-repository.js';
 
 export type StreamEndReason = 'key-revoked' | 'key-expired' | 'key-removed' | 'server-stopping';
 
@@ -112,12 +113,7 @@ export class LiveStreamRegistry {
       const now = this.options.clock().toISOString();
       for (let i = 0; i < keyIds.length; i += KEYS_PER_QUERY) {
         const batch = keyIds.slice(i, i + KEYS_PER_QUERY);
-        const rows = await this.options.store.db
-          .selectFrom('api_keys')
-          .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
-          .select(['api_keys.id', 'api_keys.revoked_at', 'api_keys.expires_at'])
-          .where('api_keys.id', 'in', batch)
-          .execute();
+        const rows = await findApiKeyValidity(this.options.store.db, batch);
         for (const row of rows) {
           verdicts.set(row.id, row.revoked_at ? 'key-revoked' : row.expires_at && row.expires_at <= now ? 'key-expired' : undefined);
         }

@@ -4,7 +4,7 @@
  * — say this worker crashed after creating it but before marking the entry done — it is
  * adopted instead of creating a second one.
  */
-import { ensureCompositionRow } from '../consultations/composition-row.js';
+import { ensureCompositionRow, findConsultationComposition, updateConsultationComposition } from '../../storage/recording-repository.js';
 import type { Store } from '../../storage/store.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { TwilioApiError } from '../twilio/twilio-rest-client.js';
@@ -31,17 +31,15 @@ export function createCompositionHandler(options: {
     const now = options.clock().toISOString();
     await options.store.transaction(async (trx) => {
       await ensureCompositionRow(trx, consultationId, now);
-      const row = await trx
-        .selectFrom('compositions')
-        .select(['composition_sid', 'attempts', 'status'])
-        .where('consultation_id', '=', consultationId)
-        .executeTakeFirstOrThrow();
+      const row = await findConsultationComposition(trx, consultationId);
+      if (!row) throw new Error(`no compositions row for ${consultationId}`);
       if (row.composition_sid === composition.sid) return;
-      await trx
-        .updateTable('compositions')
-        .set({ composition_sid: composition.sid, status: 'enqueued', attempts: row.attempts + 1, updated_at: now })
-        .where('consultation_id', '=', consultationId)
-        .execute();
+      await updateConsultationComposition(trx, consultationId, {
+        composition_sid: composition.sid,
+        status: 'enqueued',
+        attempts: row.attempts + 1,
+        updated_at: now,
+      });
     });
   };
 }

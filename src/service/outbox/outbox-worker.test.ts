@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest, type TestDatabase } from '../../../test/support/engines.js';
 import { newId } from '../../storage/ids.js';
 import { openStore } from '../../storage/open-store.js';
+import { enqueueOutboxEntry } from '../../storage/outbox-repository.js';
 import type { Store } from '../../storage/store.js';
 import { createLogger } from '../logger.js';
 import { OutboxWorker, PermanentOutboxError } from './outbox-worker.js';
@@ -10,25 +11,7 @@ const logger = createLogger({ level: 'silent' });
 
 async function enqueue(store: Store, kind: string, count: number): Promise<void> {
   const now = new Date().toISOString();
-  await store.db
-    .insertInto('outbox')
-    .values(
-      Array.from({ length: count }, (_, i) => ({
-        id: newId('obx'),
-        kind,
-        dedupe_key: `${kind}:${i}:${newId('k')}`,
-        payload: JSON.stringify({ n: i }),
-        status: 'pending' as const,
-        attempts: 0,
-        next_attempt_at: now,
-        locked_by: null,
-        locked_until: null,
-        last_error: null,
-        created_at: now,
-        done_at: null,
-      })),
-    )
-    .execute();
+  for (let i = 0; i < count; i++) await enqueueOutboxEntry(store.db, { kind, key: `${kind}:${i}:${newId('k')}`, payload: { n: i }, now });
 }
 
 for (const engine of enginesUnderTest().filter((candidate) => candidate.name !== 'sqlite')) {

@@ -6,6 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import {
+  claimOutboxEntry,
+  findDueOutboxEntries,
+  markOutboxEntryDone,
+  markOutboxEntryFailed,
+  pendingOutboxDepth,
+} from '../../storage/outbox-repository.js';
 import type { Store } from '../../storage/store.js';
 import type { Metrics } from '../metrics.js';
 
@@ -102,27 +109,12 @@ export class OutboxWorker {
   private async claim(): Promise<OutboxEntry[]> {
     const { store } = this.options;
     const now = this.now().toISOString();
-    const candidates = await store.db
-      .selectFrom('outbox')
-      .select(['id', 'kind', 'dedupe_key', 'payload', 'attempts'])
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
-      .orderBy('next_attempt_at')
-      .limit(this.options.batchSize ?? 10)
-      .execute();
+    const candidates = await findDueOutboxEntries(store.db, now, this.options.batchSize ?? 10);
     const lockedUntil = new Date(this.now().getTime() + (this.options.lockMs ?? 60_000)).toISOString();
     const claimed: OutboxEntry[] = [];
     for (const row of candidates) {
       // Compare-and-set: only one worker's UPDATE finds the entry still unlocked.
-      const result = await store.db
-        .updateTable('outbox')
-        .set({ locked_by: this.workerId, locked_until: lockedUntil })
-        .where('id', '=', row.id)
-        .where('status', '=', 'pending')
-        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 1) {
+      if (await claimOutboxEntry(store.db, { id: row.id, workerId: this.workerId, now, lockedUntil })) {
         claimed.push({
           id: row.id,
           kind: row.kind,
@@ -142,30 +134,20 @@ export class OutboxWorker {
     try {
       if (!handler) throw new PermanentOutboxError(`no handler for outbox kind '${entry.kind}'`);
       await handler(entry);
-      await store.db
-        .updateTable('outbox')
-        .set({ status: 'done', attempts, done_at: this.now().toISOString(), locked_by: null, locked_until: null, last_error: null })
-        .where('id', '=', entry.id)
-        .where('locked_by', '=', this.workerId)
-        .execute();
+      await markOutboxEntryDone(store.db, { id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString() });
       logger.info({ outbox: entry.kind, key: entry.dedupeKey, attempts }, 'outbox entry done');
     } catch (error) {
       const message = (error as Error).message ?? String(error);
       const give_up = error instanceof PermanentOutboxError || attempts >= (this.options.maxAttempts ?? 8);
       const backoffMs = Math.min(300_000, 1000 * 2 ** (attempts - 1));
-      await store.db
-        .updateTable('outbox')
-        .set({
-          status: give_up ? 'failed' : 'pending',
-          attempts,
-          next_attempt_at: new Date(this.now().getTime() + backoffMs).toISOString(),
-          locked_by: null,
-          locked_until: null,
-          last_error: message.slice(0, 500),
-        })
-        .where('id', '=', entry.id)
-        .where('locked_by', '=', this.workerId)
-        .execute();
+      await markOutboxEntryFailed(store.db, {
+        id: entry.id,
+        workerId: this.workerId,
+        attempts,
+        status: give_up ? 'failed' : 'pending',
+        nextAttemptAt: new Date(this.now().getTime() + backoffMs).toISOString(),
+        error: message.slice(0, 500),
+      });
       if (give_up) {
         this.options.metrics?.alerts.inc({ kind: 'outbox-failed' });
         logger.error(
@@ -181,12 +163,8 @@ export class OutboxWorker {
   private async updateGauges(): Promise<void> {
     const metrics = this.options.metrics;
     if (!metrics) return;
-    const row = await this.options.store.db
-      .selectFrom('outbox')
-      .select((eb) => [eb.fn.countAll<number>().as('depth'), eb.fn.min('created_at').as('oldest')])
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
-    metrics.outboxDepth.set(Number(row?.depth ?? 0));
-    metrics.outboxOldestAgeSeconds.set(row?.oldest ? Math.max(0, (this.now().getTime() - Date.parse(row.oldest)) / 1000) : 0);
+    const { depth, oldest } = await pendingOutboxDepth(this.options.store.db);
+    metrics.outboxDepth.set(depth);
+    metrics.outboxOldestAgeSeconds.set(oldest ? Math.max(0, (this.now().getTime() - Date.parse(oldest)) / 1000) : 0);
   }
 }

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { enginesUnderTest } from '../../../test/support/engines.js';
 import { startTestService, type TestService } from '../../../test/support/test-service.js';
-import { newId } from '../../storage/ids.js';
+import { insertSecurityEvents } from '../../storage/audit-repository.js';
 
 for (const engine of enginesUnderTest()) {
   describe(`retention schedule on ${engine.name}`, () => {
@@ -27,18 +27,9 @@ for (const engine of enginesUnderTest()) {
       service = await startTestService(engine, { app: { retention: { firstRunDelayMs: 10, intervalMs: 60_000 } } });
       const s = service;
       const old = new Date(Date.now() - 100 * 86_400_000).toISOString();
-      await s.store.db
-        .insertInto('security_events')
-        .values({
-          id: newId('sev'),
-          reason: 'signature-mismatch',
-          remote_address: '203.0.113.1',
-          path: '/',
-          claimed_account_sid: null,
-          detail: '{}',
-          created_at: old,
-        })
-        .execute();
+      await insertSecurityEvents(s.store.db, [
+        { reason: 'signature-mismatch', remoteAddress: '203.0.113.1', path: '/', claimedAccountSid: null, at: old },
+      ]);
       const deadline = Date.now() + 5000;
       while ((await auditRuns(s)).length === 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest } from '../../../test/support/engines.js';
 import { startTestService, type TestService } from '../../../test/support/test-service.js';
+import { insertAuditRows } from '../../storage/audit-repository.js';
 import { newId } from '../../storage/ids.js';
 
 interface AuditRow {
@@ -31,19 +32,9 @@ for (const engine of enginesUnderTest()) {
       service.app.inject({ method: 'GET', url: `/v1/audit-log${query}`, headers: key ? { authorization: `Bearer ${key}` } : {} });
     const seed = async (tenantId: string | null, createdAt: string, action = 'token.issue') => {
       const id = newId('aud');
-      await service.store.db
-        .insertInto('audit_log')
-        .values({
-          id,
-          tenant_id: tenantId,
-          actor: 'key_seed',
-          action,
-          target: 'con_x',
-          outcome: 'issued',
-          detail: JSON.stringify({ n: createdAt }),
-          created_at: createdAt,
-        })
-        .execute();
+      await insertAuditRows(service.store.db, [
+        { id, tenantId, actor: 'key_seed', action, target: 'con_x', outcome: 'issued', detail: { n: createdAt }, at: createdAt },
+      ]);
       return id;
     };
 

@@ -1,76 +1,98 @@
 /** Recordings and the composition of one consultation; the tenant's billing records. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { listTenantBillingRecords } from '../../storage/billing-repository.js';
+import { findTenantConsultation } from '../../storage/consultation-repository.js';
+import { findConsultationComposition, listConsultationRecordings } from '../../storage/recording-repository.js';
 import type { Store } from '../../storage/store.js';
-import { findTenantConsultation } from '../consultations/consultation-queries.js';
+import { IdParams, page, withErrors } from '../api/schemas/common.js';
+import { ListBillingQuery } from '../api/schemas/records.js';
 import { HttpError } from '../errors.js';
+import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { toUtcTimestamp } from './utc-timestamp.js';
 
-export async function recordRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+export async function recordRoutes(root: FastifyInstance, options: { store: Store }): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { store } = options;
 
-  app.get<{ Params: { id: string } }>('/v1/consultations/:id/recordings', { config: { scope: 'recordings:read' } }, async (request) => {
-    const consultation = await findTenantConsultation(store, request.tenant.id, request.params.id);
-    if (!consultation) throw new HttpError('NOT_FOUND');
-    const [recordings, composition] = await Promise.all([
-      store.db
-        .selectFrom('recordings')
-        .select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at'])
-        .where('consultation_id', '=', consultation.id)
-        .orderBy('created_at')
-        .execute(),
-      store.db
-        .selectFrom('compositions')
-        .select(['composition_sid', 'status', 'attempts', 'media_uri', 'updated_at'])
-        .where('consultation_id', '=', consultation.id)
-        .executeTakeFirst(),
-    ]);
-    return {
-      recordings: recordings.map((row) => ({
-        recordingSid: row.recording_sid,
-        trackName: row.track_name,
-        status: row.status,
-        duration: row.duration,
-        size: row.size,
-        mediaUri: row.status === 'completed' ? row.media_uri : null,
-        completedAt: row.completed_at,
-      })),
-      composition: composition
-        ? {
-            compositionSid: composition.composition_sid,
-            status: composition.status,
-            attempts: composition.attempts,
-            // The media link is shown only once Twilio said composition-available.
-            mediaUri: composition.status === 'available' ? composition.media_uri : null,
-            updatedAt: composition.updated_at,
-          }
-        : null,
-    };
-  });
-
-  app.get<{ Querystring: { since?: string; limit?: string } }>(
-    '/v1/billing-records',
-    { config: { scope: 'billing:read' } },
+  app.get(
+    '/v1/consultations/:id/recordings',
+    {
+      config: { scope: 'recordings:read' },
+      schema: {
+        summary: "The consultation's recordings and its composition.",
+        description: 'A media link is shown only once the recording completed / the composition is available.',
+        params: IdParams,
+        response: withErrors({ 200: Type.Ref('Recordings') }, 404),
+      },
+    },
     async (request) => {
-      const limit = Math.min(500, Math.max(1, Number(request.query.limit ?? 100) || 100));
-      let query = store.db
-        .selectFrom('billing_records')
-        .select(['id', 'consultation_id', 'billable_seconds', 'rounded_seconds', 'intervals', 'created_at'])
-        .where('tenant_id', '=', request.tenant.id)
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(limit);
-      if (request.query.since !== undefined && typeof request.query.since !== 'string')
-        throw new HttpError('VALIDATION_FAILED', 'since must be given once');
-      if (request.query.since) query = query.where('created_at', '>', request.query.since);
-      const rows = await query.execute();
+      const consultation = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
+      if (!consultation) throw new HttpError('NOT_FOUND');
+      const [recordings, composition] = await Promise.all([
+        listConsultationRecordings(store.db, consultation.id),
+        findConsultationComposition(store.db, consultation.id),
+      ]);
       return {
-        data: rows.map((row) => ({
+        recordings: recordings.map((row) => ({
+          recordingSid: row.recording_sid,
+          trackName: row.track_name,
+          status: row.status,
+          duration: row.duration,
+          size: row.size,
+          mediaUri: row.status === 'completed' ? row.media_uri : null,
+          completedAt: row.completed_at,
+        })),
+        composition: composition
+          ? {
+              compositionSid: composition.composition_sid,
+              status: composition.status,
+              attempts: composition.attempts,
+              // The media link is shown only once Twilio said composition-available.
+              mediaUri: composition.status === 'available' ? composition.media_uri : null,
+              updatedAt: composition.updated_at,
+            }
+          : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/billing-records',
+    {
+      config: { scope: 'billing:read' },
+      schema: {
+        summary: "The tenant's billing records, oldest change first — for syncing.",
+        description:
+          'One record per completed consultation. A correction (a late event changing the overlap) updates the record in place, moves its `updatedAt` and increments its `version`: a consumer that stores the last `updatedAt` it saw and asks `updatedSince=` it gets every new record and every correction. Follow `nextCursor` until it is null.',
+        querystring: ListBillingQuery,
+        response: withErrors({ 200: page(Type.Ref('BillingRecord')) }),
+      },
+    },
+    async (request) => {
+      const { limit = 100, cursor, updatedSince } = request.query;
+      const after = cursor ? decodeCursor(cursor) : undefined;
+      const rows = await listTenantBillingRecords(store.db, {
+        tenantId: request.tenant.id,
+        limit,
+        ...(updatedSince !== undefined ? { updatedSince: toUtcTimestamp(updatedSince, 'updatedSince') } : {}),
+        ...(after ? { after: { updatedAt: after.createdAt, id: after.id } } : {}),
+      });
+      const pageRows = rows.slice(0, limit);
+      const last = pageRows.at(-1);
+      return {
+        data: pageRows.map((row) => ({
           id: row.id,
           consultationId: row.consultation_id,
           billableSeconds: row.billable_seconds,
           roundedSeconds: row.rounded_seconds,
-          intervals: JSON.parse(row.intervals) as unknown,
-          recordedAt: row.created_at,
+          intervals: JSON.parse(row.intervals) as { start: string; end: string }[],
+          version: row.version,
+          createdAt: row.created_at,
+          updatedAt: row.updated_at ?? row.created_at,
         })),
+        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.updated_at ?? last.created_at, id: last.id }) : null,
       };
     },
   );

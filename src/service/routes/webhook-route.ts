@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { parseCallback, readJsonCallback, type CallbackParam, type CallbackParse } from '../../core/webhook/callback-schema.js';
 import { checkFreshnessAt } from '../../core/webhook/freshness.js';
 import { reconstructSignedUrl } from '../../core/signature/request-url.js';
@@ -70,7 +71,18 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
     if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
   });
 
-  app.post(WEBHOOK_PATH, async (request, reply) => {
+  const schema = {
+    summary: "Twilio's signed status callbacks (room, participant, track, recording, composition).",
+    description:
+      'Form-encoded (or JSON signed through bodySHA256), with `X-Twilio-Signature`. Not for tenants: the signature is checked first whatever the media type. See README, "The webhook endpoint".',
+    response: {
+      204: { description: 'Stored (or a duplicate, or quarantined): Twilio must not retry.', type: 'null' },
+      403: Type.Ref('ErrorEnvelope'),
+      413: Type.Ref('ErrorEnvelope'),
+      503: Type.Ref('ErrorEnvelope'),
+    },
+  };
+  app.post(WEBHOOK_PATH, { schema }, async (request, reply) => {
     // With ROOMGATE_TRUST_PROXY and no public URL, callbacks come through the proxy: a direct
     // caller's Host header must never become the signed URL.
     if (!config.publicUrl && config.trustProxy && !config.isTrustedProxy(remoteAddress(request))) {

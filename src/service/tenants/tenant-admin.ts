@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { generateApiKey } from '../../core/api-key/api-key-format.js';
 import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
+import { insertApiKey, insertTenant } from '../../storage/tenant-repository.js';
 import type { Scope } from '../auth/scopes.js';
 
 export interface NewTenant {
@@ -18,18 +19,15 @@ export interface NewTenant {
 
 export async function createTenant(store: Store, tenant: NewTenant, now = new Date()): Promise<string> {
   const id = newId('ten');
-  await store.db
-    .insertInto('tenants')
-    .values({
-      id,
-      slug: tenant.slug,
-      name: tenant.name,
-      kind: tenant.kind,
-      ...(tenant.billingRoundingSeconds !== undefined ? { billing_rounding_seconds: tenant.billingRoundingSeconds } : {}),
-      ...(tenant.retentionDays !== undefined ? { retention_days: tenant.retentionDays } : {}),
-      created_at: now.toISOString(),
-    })
-    .execute();
+  await insertTenant(store.db, {
+    id,
+    slug: tenant.slug,
+    name: tenant.name,
+    kind: tenant.kind,
+    ...(tenant.billingRoundingSeconds !== undefined ? { billing_rounding_seconds: tenant.billingRoundingSeconds } : {}),
+    ...(tenant.retentionDays !== undefined ? { retention_days: tenant.retentionDays } : {}),
+    created_at: now.toISOString(),
+  });
   return id;
 }
 
@@ -40,19 +38,16 @@ export async function createApiKey(
 ): Promise<{ id: string; key: string }> {
   const generated = generateApiKey(randomBytes);
   const id = newId('key');
-  await store.db
-    .insertInto('api_keys')
-    .values({
-      id,
-      tenant_id: input.tenantId,
-      lookup_id: generated.lookupId,
-      secret_hash: generated.secretHash,
-      scopes: input.scopes.join(','),
-      expires_at: input.expiresAt ?? null,
-      revoked_at: input.revokedAt ?? null,
-      last_used_at: null,
-      created_at: now.toISOString(),
-    })
-    .execute();
+  await insertApiKey(store.db, {
+    id,
+    tenant_id: input.tenantId,
+    lookup_id: generated.lookupId,
+    secret_hash: generated.secretHash,
+    scopes: input.scopes.join(','),
+    expires_at: input.expiresAt ?? null,
+    revoked_at: input.revokedAt ?? null,
+    last_used_at: null,
+    created_at: now.toISOString(),
+  });
   return { id, key: generated.key };
 }

@@ -19,9 +19,11 @@ import type { Logger } from 'pino';
 import { TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
-import { GroupCommitter } from '../../storage/group-committer.js';
+import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
+import { claimConsultationRoomSid, findConsultationsForRooms } from '../../storage/consultation-repository.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
+import { findIssuedIdentities } from '../../storage/participant-repository.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
 import { inboxRow } from './inbox-row.js';
@@ -29,6 +31,8 @@ import { inboxRow } from './inbox-row.js';
 type Screening = { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string };
 
 export interface StoreIngest extends CallbackIngest {
+  /** The group committer's recent outcomes (readiness). */
+  health(): GroupCommitterHealth;
   drain(): Promise<void>;
   close(): Promise<void>;
 }
@@ -41,6 +45,8 @@ interface BatchOutcome {
 
 export interface StoreIngestOptions {
   readonly store: Store;
+  /** A batch not committed within this long answers 503 and its connection is discarded. */
+  readonly deadlineMs?: number;
   readonly clock: () => Date;
   readonly logger: Logger;
   /** Called after the commit with the consultations that received new accepted callbacks. */
@@ -56,6 +62,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
     maxBatch: 256,
+    ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
     apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
   });
   return {
@@ -64,6 +71,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
       if (dirty) options.onCommitted([dirty]);
       return outcome;
     },
+    health: () => committer.health,
     drain: () => committer.drain(),
     close: () => committer.close(),
   };
@@ -129,18 +137,7 @@ async function screen(
   const sound = callbacks.map((callback) => callback.parsed).filter((parse): parse is ParsedCallback => parse.ok);
   const roomSids = [...new Set(sound.map((callback) => callback.roomSid))];
   const roomNames = [...new Set(sound.map((callback) => callback.fields.RoomName).filter((name): name is string => name !== undefined))];
-  const consultations = roomSids.length
-    ? await trx
-        .selectFrom('consultations')
-        .select(['id', 'room_sid', 'room_name', 'account_sid'])
-        .where((eb) =>
-          eb.or([
-            eb('room_sid', 'in', roomSids),
-            ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : []),
-          ]),
-        )
-        .execute()
-    : [];
+  const consultations = await findConsultationsForRooms(trx, roomSids, roomNames);
   const byRoom = new Map<string, Room>();
   for (const row of consultations) {
     if (row.room_sid) byRoom.set(row.room_sid, { consultationId: row.id, accountSid: row.account_sid ?? legacyAccountSid });
@@ -155,12 +152,7 @@ async function screen(
       (callback) => callback.fields.RoomName === row.room_name && callback.accountSid === accountSid && !byRoom.has(callback.roomSid),
     );
     if (!match) continue;
-    await trx
-      .updateTable('consultations')
-      .set({ room_sid: match.roomSid })
-      .where('id', '=', row.id)
-      .where('room_sid', 'is', null)
-      .execute();
+    await claimConsultationRoomSid(trx, row.id, match.roomSid);
     byRoom.set(match.roomSid, { consultationId: row.id, accountSid });
   }
 
@@ -177,12 +169,11 @@ async function screen(
     );
   const issued = new Set<string>();
   if (identities.length > 0) {
-    const rows = await trx
-      .selectFrom('issued_identities')
-      .select(['consultation_id', 'identity'])
-      .where('consultation_id', 'in', [...new Set(identities.map((entry) => entry.room.consultationId))])
-      .where('identity', 'in', [...new Set(identities.map((entry) => entry.identity))])
-      .execute();
+    const rows = await findIssuedIdentities(
+      trx,
+      [...new Set(identities.map((entry) => entry.room.consultationId))],
+      [...new Set(identities.map((entry) => entry.identity))],
+    );
     for (const row of rows) issued.add(`${row.consultation_id}\u0000${row.identity}`);
   }
 

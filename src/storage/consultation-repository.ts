@@ -1,0 +1,189 @@
+/**
+ * The consultations table: every query on it, written once, named for what it returns.
+ * Functions take the database or a transaction (a Transaction is a Kysely).
+ */
+import type { Kysely } from 'kysely';
+import type { ConsultationUpdate, Database, IsoTimestamp } from './schema.js';
+
+type Db = Kysely<Database>;
+
+/** A consultation as the API (or a test, or a bench) creates it, before Twilio calls back. */
+export interface NewConsultation {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly roomName: string;
+  readonly roomSid: string | null;
+  /** The Twilio account (AC…) the room is created under; null for a pre-0004 row. */
+  readonly accountSid: string | null;
+  readonly record: boolean;
+  readonly scheduledAt: IsoTimestamp | null;
+  readonly now: IsoTimestamp;
+  /** The platform's own reference, unique per tenant (a second one → StoreConstraintError 'unique'). */
+  readonly externalRef?: string | null;
+  /** A small object of the platform's labels (no personal data). */
+  readonly metadata?: Record<string, string> | null;
+}
+
+/** Inserts scheduled consultations (one statement per 200). */
+export async function insertConsultations(db: Db, consultations: readonly NewConsultation[]): Promise<void> {
+  for (let start = 0; start < consultations.length; start += 200) {
+    await db
+      .insertInto('consultations')
+      .values(
+        consultations.slice(start, start + 200).map((consultation) => ({
+          id: consultation.id,
+          tenant_id: consultation.tenantId,
+          room_sid: consultation.roomSid,
+          room_name: consultation.roomName,
+          account_sid: consultation.accountSid,
+          status: 'scheduled',
+          record: consultation.record ? 1 : 0,
+          scheduled_at: consultation.scheduledAt,
+          started_at: null,
+          ended_at: null,
+          created_at: consultation.now,
+          updated_at: consultation.now,
+          version: 0,
+          external_ref: consultation.externalRef ?? null,
+          metadata: consultation.metadata ? JSON.stringify(consultation.metadata) : null,
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Records the room Twilio created (and, when Twilio named it, the account that owns it). */
+export async function setConsultationRoom(db: Db, id: string, room: { roomSid: string; accountSid?: string }): Promise<void> {
+  await db
+    .updateTable('consultations')
+    .set({ room_sid: room.roomSid, ...(room.accountSid ? { account_sid: room.accountSid } : {}) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Sets the room SID of a consultation that has none yet (a callback overtook the API's write). */
+export async function claimConsultationRoomSid(db: Db, id: string, roomSid: string): Promise<void> {
+  await db.updateTable('consultations').set({ room_sid: roomSid }).where('id', '=', id).where('room_sid', 'is', null).execute();
+}
+
+export async function markConsultationCancelled(db: Db, id: string, now: IsoTimestamp): Promise<void> {
+  await db.updateTable('consultations').set({ status: 'cancelled', updated_at: now }).where('id', '=', id).execute();
+}
+
+/** The whole row, only when it belongs to the tenant. */
+export async function findTenantConsultation(db: Db, tenantId: string, id: string) {
+  return db.selectFrom('consultations').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
+}
+
+/** The fields of the record the projector compares before writing. */
+export async function findConsultationRecordFields(db: Db, id: string) {
+  return db.selectFrom('consultations').select(['status', 'started_at', 'ended_at']).where('id', '=', id).executeTakeFirstOrThrow();
+}
+
+/** One page of a tenant's consultations, newest first; `limit + 1` rows, so the caller knows if more follow. */
+export async function listTenantConsultationsPage(
+  db: Db,
+  page: { tenantId: string; limit: number; status?: string; externalRef?: string; before?: { createdAt: string; id: string } },
+) {
+  let query = db
+    .selectFrom('consultations')
+    .selectAll()
+    .where('tenant_id', '=', page.tenantId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1);
+  if (page.status) query = query.where('status', '=', page.status);
+  if (page.externalRef !== undefined) query = query.where('external_ref', '=', page.externalRef);
+  const before = page.before;
+  if (before) {
+    query = query.where((eb) =>
+      eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]),
+    );
+  }
+  return query.execute();
+}
+
+/** The tenant's consultation with this external reference, if any. */
+export async function findConsultationByExternalRef(db: Db, tenantId: string, externalRef: string) {
+  return db
+    .selectFrom('consultations')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('external_ref', '=', externalRef)
+    .executeTakeFirst();
+}
+
+/**
+ * Cancels the consultation if it is still `scheduled` or `waiting` (the check and the change are
+ * one statement: a callback that starts it meanwhile wins). Returns whether it was cancelled.
+ */
+export async function cancelOpenConsultation(db: Db, tenantId: string, id: string, now: IsoTimestamp): Promise<boolean> {
+  const result = await db
+    .updateTable('consultations')
+    .set((eb) => ({ status: 'cancelled', ended_at: now, updated_at: now, version: eb('version', '+', 1) }))
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .where('status', 'in', ['scheduled', 'waiting'])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Consultations a batch of callbacks may belong to: by room SID, or by room name while the SID is unknown. */
+export async function findConsultationsForRooms(db: Db, roomSids: readonly string[], roomNames: readonly string[]) {
+  if (roomSids.length === 0) return [];
+  return db
+    .selectFrom('consultations')
+    .select(['id', 'room_sid', 'room_name', 'account_sid'])
+    .where((eb) =>
+      eb.or([
+        eb('room_sid', 'in', roomSids),
+        ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : []),
+      ]),
+    )
+    .execute();
+}
+
+/** What the projector needs of a consultation and its tenant. */
+export async function findConsultationForProjection(db: Db, id: string) {
+  return db
+    .selectFrom('consultations')
+    .innerJoin('tenants', 'tenants.id', 'consultations.tenant_id')
+    .select([
+      'consultations.id',
+      'consultations.tenant_id',
+      'consultations.room_sid',
+      'consultations.record',
+      'consultations.status',
+      'consultations.version',
+      'tenants.billing_rounding_seconds',
+    ])
+    .where('consultations.id', '=', id)
+    .executeTakeFirstOrThrow();
+}
+
+export async function updateConsultation(db: Db, id: string, fields: ConsultationUpdate): Promise<void> {
+  await db.updateTable('consultations').set(fields).where('id', '=', id).execute();
+}
+
+/** Consultations with accepted callbacks that no projection has folded yet (left by a crash). */
+export async function consultationsWithUnfoldedCallbacks(db: Db): Promise<string[]> {
+  const rows = await db
+    .selectFrom('callbacks')
+    .innerJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
+    .select('consultations.id')
+    .distinct()
+    .where('callbacks.processed_at', 'is', null)
+    .where('callbacks.status', '=', 'accepted')
+    .execute();
+  return rows.map((row) => row.id);
+}
+
+/** Number of consultations per status. */
+export async function countConsultationsByStatus(db: Db): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('consultations')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
+}

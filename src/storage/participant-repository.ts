@@ -1,0 +1,152 @@
+/**
+ * Participants, issued identities and participant sessions: every query on them, written once.
+ * An identity is issued (an access token) before Twilio sees it; a session is what Twilio's
+ * callbacks say happened.
+ */
+import type { Kysely } from 'kysely';
+import { newId } from './ids.js';
+import { insertIfAbsent } from './insert-if-absent.js';
+import type { Database, IsoTimestamp } from './schema.js';
+
+type Db = Kysely<Database>;
+
+export interface IssuedParticipant {
+  readonly consultationId: string;
+  readonly identity: string;
+  readonly role: string;
+  readonly issuedAt: IsoTimestamp;
+  readonly expiresAt: IsoTimestamp;
+}
+
+/**
+ * Issues identities: a participant row and an issued_identities row each, unless the
+ * consultation already has that identity (the natural key decides; the first role stays).
+ */
+export async function issueParticipant(db: Db, participant: IssuedParticipant): Promise<void> {
+  const { consultationId, identity, role } = participant;
+  await insertIfAbsent(
+    db,
+    'participants',
+    { consultation_id: consultationId, identity },
+    {
+      // Random: an id built from the identity would collide for long identities (ids are
+      // 64 characters) and would carry the identity itself. The natural key decides.
+      id: newId('par'),
+      consultation_id: consultationId,
+      identity,
+      role,
+      participant_sid: null,
+      created_at: participant.issuedAt,
+    },
+  );
+  await insertIfAbsent(
+    db,
+    'issued_identities',
+    { consultation_id: consultationId, identity },
+    { consultation_id: consultationId, identity, role, issued_at: participant.issuedAt, expires_at: participant.expiresAt },
+  );
+}
+
+/** Seeds fresh consultations' identities in bulk (no conflict handling: the rows must be new). */
+export async function insertIssuedParticipants(db: Db, participants: readonly IssuedParticipant[]): Promise<void> {
+  for (let start = 0; start < participants.length; start += 200) {
+    const chunk = participants.slice(start, start + 200);
+    await db
+      .insertInto('issued_identities')
+      .values(
+        chunk.map((p) => ({
+          consultation_id: p.consultationId,
+          identity: p.identity,
+          role: p.role,
+          issued_at: p.issuedAt,
+          expires_at: p.expiresAt,
+        })),
+      )
+      .execute();
+    await db
+      .insertInto('participants')
+      .values(
+        chunk.map((p) => ({
+          id: newId('par'),
+          consultation_id: p.consultationId,
+          identity: p.identity,
+          role: p.role,
+          participant_sid: null,
+          created_at: p.issuedAt,
+        })),
+      )
+      .execute();
+  }
+}
+
+/** A consultation's participants (identity, role), by identity. */
+export async function listConsultationParticipants(db: Db, consultationId: string) {
+  return db
+    .selectFrom('participants')
+    .select(['identity', 'role'])
+    .where('consultation_id', '=', consultationId)
+    .orderBy('identity')
+    .execute();
+}
+
+/** The roles of the identities issued for a consultation. */
+export async function issuedRolesOfConsultation(db: Db, consultationId: string) {
+  return db.selectFrom('issued_identities').select(['identity', 'role']).where('consultation_id', '=', consultationId).execute();
+}
+
+/** Which of these identities were issued for which of these consultations. */
+export async function findIssuedIdentities(db: Db, consultationIds: readonly string[], identities: readonly string[]) {
+  if (consultationIds.length === 0 || identities.length === 0) return [];
+  return db
+    .selectFrom('issued_identities')
+    .select(['consultation_id', 'identity'])
+    .where('consultation_id', 'in', consultationIds)
+    .where('identity', 'in', identities)
+    .execute();
+}
+
+/** A consultation's sessions, by connection time. */
+export async function listConsultationSessions(db: Db, consultationId: string) {
+  return db
+    .selectFrom('participant_sessions')
+    .select(['participant_sid', 'identity', 'connected_at', 'disconnected_at'])
+    .where('consultation_id', '=', consultationId)
+    .orderBy('connected_at')
+    .execute();
+}
+
+export interface SessionFields {
+  readonly identity: string;
+  readonly connected_at: IsoTimestamp;
+  readonly disconnected_at: IsoTimestamp | null;
+}
+
+export async function insertSession(db: Db, consultationId: string, participantSid: string, fields: SessionFields): Promise<void> {
+  await db
+    .insertInto('participant_sessions')
+    .values({
+      id: newId('ps'), // the UNIQUE (consultation, participant SID) decides, not the id
+      consultation_id: consultationId,
+      participant_sid: participantSid,
+      ...fields,
+    })
+    .execute();
+}
+
+export async function updateSession(db: Db, consultationId: string, participantSid: string, fields: SessionFields): Promise<void> {
+  await db
+    .updateTable('participant_sessions')
+    .set(fields)
+    .where('consultation_id', '=', consultationId)
+    .where('participant_sid', '=', participantSid)
+    .execute();
+}
+
+export async function deleteSessions(db: Db, consultationId: string, participantSids: readonly string[]): Promise<void> {
+  if (participantSids.length === 0) return;
+  await db
+    .deleteFrom('participant_sessions')
+    .where('consultation_id', '=', consultationId)
+    .where('participant_sid', 'in', participantSids)
+    .execute();
+}

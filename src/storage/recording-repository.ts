@@ -1,0 +1,78 @@
+/** Recordings and the composition of a consultation: every query on them, written once. */
+import type { Kysely, Updateable } from 'kysely';
+import { newId } from './ids.js';
+import { insertIfAbsent } from './insert-if-absent.js';
+import type { CompositionsTable, Database, IsoTimestamp, RecordingsTable } from './schema.js';
+
+type Db = Kysely<Database>;
+
+export async function listConsultationRecordings(db: Db, consultationId: string) {
+  return db
+    .selectFrom('recordings')
+    .select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at'])
+    .where('consultation_id', '=', consultationId)
+    .orderBy('created_at')
+    .execute();
+}
+
+export type RecordingFields = Omit<Updateable<RecordingsTable>, 'id' | 'consultation_id' | 'recording_sid'> & {
+  created_at: IsoTimestamp;
+  status: string;
+};
+
+export async function insertRecording(db: Db, consultationId: string, recordingSid: string, fields: RecordingFields): Promise<void> {
+  await db
+    .insertInto('recordings')
+    .values({ id: newId('rec'), consultation_id: consultationId, recording_sid: recordingSid, ...fields })
+    .execute();
+}
+
+export async function updateRecording(db: Db, recordingSid: string, fields: RecordingFields): Promise<void> {
+  await db.updateTable('recordings').set(fields).where('recording_sid', '=', recordingSid).execute();
+}
+
+/** The consultation's composition as the API shows it, or undefined. */
+export async function findConsultationComposition(db: Db, consultationId: string) {
+  return db
+    .selectFrom('compositions')
+    .select(['composition_sid', 'status', 'attempts', 'media_uri', 'updated_at'])
+    .where('consultation_id', '=', consultationId)
+    .executeTakeFirst();
+}
+
+/**
+ * The consultation's one compositions row, created if absent. Both the outbox handler (after
+ * asking Twilio) and the projector (after Twilio's callbacks) write to it, in either order.
+ */
+export async function ensureCompositionRow(db: Db, consultationId: string, now: IsoTimestamp): Promise<void> {
+  await insertIfAbsent(
+    db,
+    'compositions',
+    { consultation_id: consultationId },
+    {
+      id: newId('cmp'),
+      consultation_id: consultationId,
+      composition_sid: null,
+      status: 'requested',
+      attempts: 0,
+      media_uri: null,
+      created_at: now,
+      updated_at: now,
+    },
+  );
+}
+
+export async function updateConsultationComposition(
+  db: Db,
+  consultationId: string,
+  fields: Omit<Updateable<CompositionsTable>, 'id' | 'consultation_id'>,
+): Promise<void> {
+  await db.updateTable('compositions').set(fields).where('consultation_id', '=', consultationId).execute();
+}
+
+/** Compositions with their consultation (the demo's summary). */
+export async function listCompositions(db: Db, options: { status?: string } = {}) {
+  let query = db.selectFrom('compositions').select(['consultation_id', 'status', 'composition_sid', 'media_uri']);
+  if (options.status) query = query.where('status', '=', options.status);
+  return query.execute();
+}

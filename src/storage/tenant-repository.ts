@@ -1,0 +1,110 @@
+/** Tenants and their API keys: every query on them, written once. */
+import type { Insertable, Kysely } from 'kysely';
+import type { ApiKeysTable, Database, IsoTimestamp, NewTenant } from './schema.js';
+
+type Db = Kysely<Database>;
+
+export async function insertTenant(db: Db, tenant: NewTenant): Promise<void> {
+  await db.insertInto('tenants').values(tenant).execute();
+}
+
+export async function findTenantIdBySlug(db: Db, slug: string): Promise<string | undefined> {
+  return (await db.selectFrom('tenants').select('id').where('slug', '=', slug).executeTakeFirst())?.id;
+}
+
+/** Every tenant, oldest first. */
+export async function listTenants(db: Db) {
+  return db
+    .selectFrom('tenants')
+    .select(['id', 'slug', 'name', 'kind', 'billing_rounding_seconds', 'retention_days', 'created_at'])
+    .orderBy('created_at')
+    .orderBy('slug')
+    .execute();
+}
+
+/** Removes a tenant and its keys (a test fixture: tenants are otherwise never deleted). */
+export async function deleteTenantAndKeys(db: Db, tenantId: string): Promise<void> {
+  await db.deleteFrom('api_keys').where('tenant_id', '=', tenantId).execute();
+  await db.deleteFrom('tenants').where('id', '=', tenantId).execute();
+}
+
+export async function insertApiKey(db: Db, key: Insertable<ApiKeysTable>): Promise<void> {
+  await db.insertInto('api_keys').values(key).execute();
+}
+
+/** The key behind a lookup id with its tenant: what authentication checks. */
+export async function findApiKeyWithTenant(db: Db, lookupId: string) {
+  return db
+    .selectFrom('api_keys')
+    .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
+    .select([
+      'api_keys.id as keyId',
+      'api_keys.secret_hash',
+      'api_keys.scopes',
+      'api_keys.expires_at',
+      'api_keys.revoked_at',
+      'tenants.id as tenantId',
+      'tenants.slug',
+      'tenants.kind',
+      'tenants.billing_rounding_seconds',
+    ])
+    .where('api_keys.lookup_id', '=', lookupId)
+    .executeTakeFirst();
+}
+
+export async function recordApiKeyUse(db: Db, keyId: string, at: IsoTimestamp): Promise<void> {
+  await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', keyId).execute();
+}
+
+/** Every key with its tenant's slug, oldest first; only one tenant's when a slug is given. */
+export async function listApiKeys(db: Db, options: { tenantSlug?: string } = {}) {
+  let query = db
+    .selectFrom('api_keys')
+    .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
+    .select([
+      'api_keys.id',
+      'tenants.slug',
+      'api_keys.lookup_id',
+      'api_keys.scopes',
+      'api_keys.expires_at',
+      'api_keys.revoked_at',
+      'api_keys.last_used_at',
+      'api_keys.created_at',
+    ])
+    .orderBy('api_keys.created_at');
+  if (options.tenantSlug) query = query.where('tenants.slug', '=', options.tenantSlug);
+  return query.execute();
+}
+
+/** One key's row, or undefined. */
+export async function findApiKey(db: Db, id: string) {
+  return db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Revokes a key that is not revoked yet; true if this call revoked it. */
+export async function revokeApiKey(db: Db, id: string, at: IsoTimestamp): Promise<boolean> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: at })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Removes keys outright (a test fixture: keys are otherwise revoked, never deleted). */
+export async function deleteApiKeys(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.deleteFrom('api_keys').where('id', 'in', ids).execute();
+}
+
+/** For each of these key ids that still exists: its revocation and expiry (live streams re-check them). */
+export async function findApiKeyValidity(db: Db, keyIds: readonly string[]) {
+  if (keyIds.length === 0) return [];
+  return db
+    .selectFrom('api_keys')
+    .innerJoin('tenants', 'tenants.id', 'api_keys.tenant_id')
+    .select(['api_keys.id', 'api_keys.revoked_at', 'api_keys.expires_at'])
+    .where('api_keys.id', 'in', keyIds)
+    .execute();
+}
