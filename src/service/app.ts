@@ -16,6 +16,7 @@ import { registerApiContract } from './api/api-contract.js';
 import { API_MODELS } from './api/schemas/models.js';
 import { registerIdempotency } from './api/idempotency.js';
 import { docsRoutes } from './api/docs-routes.js';
+import { registerBrowserAndFairUse } from './api/browser-and-fair-use.js';
 import { AuditLog } from './audit-log.js';
 import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
@@ -29,6 +30,7 @@ import { answerOnSocket } from './raw-http-answer.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
@@ -44,6 +46,9 @@ import { RetentionSchedule } from './retention/retention-schedule.js';
 import { signingSecrets } from './signing-secrets.js';
 import { createStoreIngest } from './webhook/store-ingest.js';
 import { ProjectionWorker } from './consultations/projection-worker.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import { ReconcileSchedule } from './reconcile/reconcile-schedule.js';
+import { createTwilioReader } from './reconcile/twilio-reader.js';
 
 export interface AppOptions {
   readonly config: Config;
@@ -59,6 +64,8 @@ export interface AppOptions {
   readonly outboxPollIntervalMs?: number;
   /** Run retention on a timer inside this app (default off here; server.ts turns it on). */
   readonly retention?: boolean | { readonly intervalMs?: number; readonly firstRunDelayMs?: number };
+  /** Run the reconciler on a timer (config.reconcile.intervalMs) under the lease (default off here; server.ts turns it on). */
+  readonly reconcile?: boolean;
 }
 
 export interface RoomgateContext {
@@ -69,6 +76,10 @@ export interface RoomgateContext {
   readonly outbox: OutboxWorker;
   /** The retention timer, when this app runs one. */
   readonly retention: RetentionSchedule | undefined;
+  /** Compares overdue records with Twilio's REST API (`run()` for one pass, no lease). */
+  readonly reconciler: Reconciler;
+  /** The lease-holding timer around it (started only with the `reconcile` option). */
+  readonly reconcileSchedule: ReconcileSchedule;
   /** Swaps the accepted Twilio secrets at once (rotation); requests in flight keep theirs. */
   setAccounts(accounts: readonly TwilioAccountConfig[]): void;
   /** Waits for buffered work (group commits, projections, security and audit records) to be written. */
@@ -137,6 +148,47 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
   let accounts = config.accounts;
+  const reconciler = new Reconciler({
+    store,
+    twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),
+    logger,
+    metrics,
+    clock,
+    config: config.reconcile,
+    defaultAccountSid: () => accounts[0]?.accountSid,
+    onProjected: (result) => {
+      if (result.queuedEffects) outbox.wake();
+      if (result.live.length > 0)
+        live.publish(result.live).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+    },
+    onChanged: (change) => {
+      audit.record({
+        tenantId: null,
+        actor: 'reconciler',
+        action: 'consultation.reconciled',
+        target: change.consultationId,
+        outcome: change.outcome,
+        detail: { reason: change.reason, facts: change.facts, confirmedLate: change.confirmedLate },
+      });
+      alerts?.notify({
+        kind: 'reconciliation-changed-record',
+        windowStart: clock().toISOString(),
+        count: change.facts.length + change.confirmedLate,
+        byReason: Object.fromEntries(
+          [...new Set(change.facts)].map((event) => [event, change.facts.filter((fact) => fact === event).length]),
+        ),
+      });
+    },
+  });
+  const reconcileSchedule = new ReconcileSchedule({
+    store,
+    reconciler,
+    logger,
+    metrics,
+    clock,
+    intervalMs: config.reconcile.intervalMs,
+    leaseMs: config.reconcile.leaseMs,
+  });
   const ingest = createStoreIngest({
     store,
     deadlineMs: config.commitDeadlineMs,
@@ -194,6 +246,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     live,
     outbox,
     retention,
+    reconciler,
+    reconcileSchedule,
     setAccounts(next) {
       verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
       accounts = next;
@@ -258,6 +312,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   collectPrivatePaths(app);
   await registerApiContract(app, API_MODELS);
   const authenticate = registerApiKeyAuth(app, { store, clock });
+  await registerBrowserAndFairUse(app, { corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute });
   registerIdempotency(app, { store, clock });
   await app.register(docsRoutes);
   const readiness = new Readiness({ store, committer: () => ingest.health(), deadlineMs: config.commitDeadlineMs, clock });
@@ -270,10 +325,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     statusCallbackUrl: () => statusCallbackUrl(),
     accountSid: () => accounts[0]?.accountSid,
   });
-  await app.register(recordRoutes, { store });
+  await app.register(recordRoutes, { store, twilio });
   await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
   await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
+  await app.register(apiKeyRoutes, { store, audit, clock });
   const account = config.accounts[0];
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
@@ -283,11 +339,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onReady', async () => streams.start());
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
   if (retention) app.addHook('onReady', async () => retention.start());
+  if (options.reconcile) app.addHook('onReady', async () => reconcileSchedule.start());
   app.addHook('onClose', async () => {
     await streams.stop();
     await ingest.close();
     await projection.stop();
     await outbox.stop();
+    await reconcileSchedule.stop();
     await retention?.stop();
     await alerts?.drain();
     await security.drain();

@@ -72,6 +72,8 @@ describe('loadConfig', () => {
       streamsPerTenant: 100,
       wsMaxPayloadBytes: 4096,
       trustProxyHeaders: 'x-forwarded',
+      corsOrigins: [],
+      rateLimitPerMinute: 6000,
     });
     expect(
       loadConfig({
@@ -81,8 +83,12 @@ describe('loadConfig', () => {
         ROOMGATE_STREAMS_PER_TENANT: '7',
         ROOMGATE_WS_MAX_PAYLOAD: '1024',
         ROOMGATE_TRUST_PROXY_HEADERS: 'Forwarded',
+        ROOMGATE_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000',
+        ROOMGATE_RATE_LIMIT: '30',
       }),
     ).toMatchObject({
+      corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      rateLimitPerMinute: 30,
       headersTimeoutMs: 2000,
       requestTimeoutMs: 5000,
       streamsPerKey: 3,
@@ -181,6 +187,9 @@ describe('loadConfig', () => {
     [{ ROOMGATE_REQUEST_TIMEOUT: 'soon' }, 'ROOMGATE_REQUEST_TIMEOUT'],
     [{ ROOMGATE_HEADERS_TIMEOUT: '20s', ROOMGATE_REQUEST_TIMEOUT: '10s' }, 'ROOMGATE_REQUEST_TIMEOUT'],
     [{ ROOMGATE_STREAMS_PER_KEY: '0' }, 'ROOMGATE_STREAMS_PER_KEY'],
+    [{ ROOMGATE_CORS_ORIGINS: '*' }, 'ROOMGATE_CORS_ORIGINS'],
+    [{ ROOMGATE_CORS_ORIGINS: 'https://app.example.com/path' }, 'ROOMGATE_CORS_ORIGINS'],
+    [{ ROOMGATE_RATE_LIMIT: '0' }, 'ROOMGATE_RATE_LIMIT'],
     [{ ROOMGATE_STREAMS_PER_TENANT: '-1' }, 'ROOMGATE_STREAMS_PER_TENANT'],
     [{ ROOMGATE_WS_MAX_PAYLOAD: '64' }, 'ROOMGATE_WS_MAX_PAYLOAD'],
     [{ ROOMGATE_COMMIT_DEADLINE: '0s' }, 'ROOMGATE_COMMIT_DEADLINE'],
