@@ -160,6 +160,34 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--keep', 'keep the demo database directory')
     .action(run(async (options: { keep?: boolean }) => (await import('./commands/demo.js')).demo(options)));
 
+  program
+    .command('reconcile')
+    .description(
+      'compare overdue consultations with Twilio’s REST API and add what callbacks never brought (the service does this on a timer); prints the report; exit 1 when one failed',
+    )
+    .option('--consultation <id>', 'only this consultation, overdue or not')
+    .option('--dry-run', 'report what would change; nothing changes')
+    .action(
+      run(async (options: { consultation?: string; dryRun?: boolean }) =>
+        (await import('./commands/reconcile.js')).reconcileCommand(options),
+      ),
+    );
+
+  const consultation = program.command('consultation').description('operate on one consultation');
+  consultation
+    .command('complete')
+    .description(
+      'finish a consultation Twilio no longer knows: reconciles first, then ends its room at its last known event (audited); exit 1 when not found',
+    )
+    .argument('<id>', 'the consultation id')
+    .requiredOption('--reason <text>', 'why (kept in the audit log)')
+    .option('--at <iso>', 'when the room ended (default: its last known event)')
+    .action(
+      run(async (id: string, options: { reason: string; at?: string }) =>
+        (await import('./commands/reconcile.js')).completeConsultationCommand(id, options),
+      ),
+    );
+
   const retention = program.command('retention').description('data retention');
   retention
     .command('run')

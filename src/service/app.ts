@@ -46,6 +46,9 @@ import { RetentionSchedule } from './retention/retention-schedule.js';
 import { signingSecrets } from './signing-secrets.js';
 import { createStoreIngest } from './webhook/store-ingest.js';
 import { ProjectionWorker } from './consultations/projection-worker.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import { ReconcileSchedule } from './reconcile/reconcile-schedule.js';
+import { createTwilioReader } from './reconcile/twilio-reader.js';
 
 export interface AppOptions {
   readonly config: Config;
@@ -61,6 +64,8 @@ export interface AppOptions {
   readonly outboxPollIntervalMs?: number;
   /** Run retention on a timer inside this app (default off here; server.ts turns it on). */
   readonly retention?: boolean | { readonly intervalMs?: number; readonly firstRunDelayMs?: number };
+  /** Run the reconciler on a timer (config.reconcile.intervalMs) under the lease (default off here; server.ts turns it on). */
+  readonly reconcile?: boolean;
 }
 
 export interface RoomgateContext {
@@ -71,6 +76,10 @@ export interface RoomgateContext {
   readonly outbox: OutboxWorker;
   /** The retention timer, when this app runs one. */
   readonly retention: RetentionSchedule | undefined;
+  /** Compares overdue records with Twilio's REST API (`run()` for one pass, no lease). */
+  readonly reconciler: Reconciler;
+  /** The lease-holding timer around it (started only with the `reconcile` option). */
+  readonly reconcileSchedule: ReconcileSchedule;
   /** Swaps the accepted Twilio secrets at once (rotation); requests in flight keep theirs. */
   setAccounts(accounts: readonly TwilioAccountConfig[]): void;
   /** Waits for buffered work (group commits, projections, security and audit records) to be written. */
@@ -127,6 +136,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     clock,
     pollIntervalMs: options.outboxPollIntervalMs ?? 1000,
+    leaseMs: config.outbox.leaseMs,
+    concurrency: config.outbox.concurrency,
     handlers: {
       'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() }),
       'report-composition-failure': async (entry) => {
@@ -137,6 +148,47 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
   let accounts = config.accounts;
+  const reconciler = new Reconciler({
+    store,
+    twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),
+    logger,
+    metrics,
+    clock,
+    config: config.reconcile,
+    defaultAccountSid: () => accounts[0]?.accountSid,
+    onProjected: (result) => {
+      if (result.queuedEffects) outbox.wake();
+      if (result.live.length > 0)
+        live.publish(result.live).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+    },
+    onChanged: (change) => {
+      audit.record({
+        tenantId: null,
+        actor: 'reconciler',
+        action: 'consultation.reconciled',
+        target: change.consultationId,
+        outcome: change.outcome,
+        detail: { reason: change.reason, facts: change.facts, confirmedLate: change.confirmedLate },
+      });
+      alerts?.notify({
+        kind: 'reconciliation-changed-record',
+        windowStart: clock().toISOString(),
+        count: change.facts.length + change.confirmedLate,
+        byReason: Object.fromEntries(
+          [...new Set(change.facts)].map((event) => [event, change.facts.filter((fact) => fact === event).length]),
+        ),
+      });
+    },
+  });
+  const reconcileSchedule = new ReconcileSchedule({
+    store,
+    reconciler,
+    logger,
+    metrics,
+    clock,
+    intervalMs: config.reconcile.intervalMs,
+    leaseMs: config.reconcile.leaseMs,
+  });
   const ingest = createStoreIngest({
     store,
     deadlineMs: config.commitDeadlineMs,
@@ -194,6 +246,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     live,
     outbox,
     retention,
+    reconciler,
+    reconcileSchedule,
     setAccounts(next) {
       verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
       accounts = next;
@@ -285,11 +339,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onReady', async () => streams.start());
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
   if (retention) app.addHook('onReady', async () => retention.start());
+  if (options.reconcile) app.addHook('onReady', async () => reconcileSchedule.start());
   app.addHook('onClose', async () => {
     await streams.stop();
     await ingest.close();
     await projection.stop();
     await outbox.stop();
+    await reconcileSchedule.stop();
     await retention?.stop();
     await alerts?.drain();
     await security.drain();

@@ -98,6 +98,45 @@ describe('loadConfig', () => {
     });
   });
 
+  it('bounds every wait for the database and the outbox lease, each configurable', () => {
+    expect(loadConfig({})).toMatchObject({
+      commitDeadlineMs: 5000,
+      database: {
+        connectTimeoutMs: 5000,
+        statementTimeoutMs: 10_000,
+        lockTimeoutMs: 2000,
+        idleInTransactionTimeoutMs: 30_000,
+        queryTimeoutMs: 15_000,
+        startupWaitMs: 60_000,
+      },
+      outbox: { leaseMs: 15_000, concurrency: 4 },
+    });
+    expect(
+      loadConfig({
+        ROOMGATE_COMMIT_DEADLINE: '3s',
+        ROOMGATE_DB_CONNECT_TIMEOUT: '1s',
+        ROOMGATE_DB_STATEMENT_TIMEOUT: '4s',
+        ROOMGATE_DB_LOCK_TIMEOUT: '500ms',
+        ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT: '1m',
+        ROOMGATE_DB_QUERY_TIMEOUT: '6s',
+        ROOMGATE_DB_STARTUP_WAIT: '0s',
+        ROOMGATE_OUTBOX_LEASE: '5s',
+        ROOMGATE_OUTBOX_CONCURRENCY: '8',
+      }),
+    ).toMatchObject({
+      commitDeadlineMs: 3000,
+      database: {
+        connectTimeoutMs: 1000,
+        statementTimeoutMs: 4000,
+        lockTimeoutMs: 500,
+        idleInTransactionTimeoutMs: 60_000,
+        queryTimeoutMs: 6000,
+        startupWaitMs: 0,
+      },
+      outbox: { leaseMs: 5000, concurrency: 8 },
+    });
+  });
+
   it('outside sandbox mode, needs a public URL or a trusted proxy; sandbox mode needs neither', () => {
     const account = { ...TWILIO };
     expect(() => loadConfig(account)).toThrow(/^ROOMGATE_PUBLIC_URL: required when Twilio accounts are configured/);
@@ -153,6 +192,16 @@ describe('loadConfig', () => {
     [{ ROOMGATE_RATE_LIMIT: '0' }, 'ROOMGATE_RATE_LIMIT'],
     [{ ROOMGATE_STREAMS_PER_TENANT: '-1' }, 'ROOMGATE_STREAMS_PER_TENANT'],
     [{ ROOMGATE_WS_MAX_PAYLOAD: '64' }, 'ROOMGATE_WS_MAX_PAYLOAD'],
+    [{ ROOMGATE_COMMIT_DEADLINE: '0s' }, 'ROOMGATE_COMMIT_DEADLINE'],
+    [{ ROOMGATE_DB_LOCK_TIMEOUT: '5s' }, 'ROOMGATE_DB_LOCK_TIMEOUT'],
+    [{ ROOMGATE_DB_LOCK_TIMEOUT: '3s', ROOMGATE_COMMIT_DEADLINE: '2s' }, 'ROOMGATE_DB_LOCK_TIMEOUT'],
+    [{ ROOMGATE_DB_STATEMENT_TIMEOUT: 'soon' }, 'ROOMGATE_DB_STATEMENT_TIMEOUT'],
+    [{ ROOMGATE_DB_QUERY_TIMEOUT: '1s' }, 'ROOMGATE_DB_QUERY_TIMEOUT'],
+    [{ ROOMGATE_DB_CONNECT_TIMEOUT: '0ms' }, 'ROOMGATE_DB_CONNECT_TIMEOUT'],
+    [{ ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT: '-1s' }, 'ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT'],
+    [{ ROOMGATE_DB_STARTUP_WAIT: 'forever' }, 'ROOMGATE_DB_STARTUP_WAIT'],
+    [{ ROOMGATE_OUTBOX_LEASE: '0s' }, 'ROOMGATE_OUTBOX_LEASE'],
+    [{ ROOMGATE_OUTBOX_CONCURRENCY: '0' }, 'ROOMGATE_OUTBOX_CONCURRENCY'],
   ] as const)('refuses %j naming %s', (env, variable) => {
     let error: unknown;
     try {

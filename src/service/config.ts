@@ -42,6 +42,12 @@ export interface Config {
   readonly apiBaseUrl: string;
   readonly configFile: string | undefined;
   readonly webhookMaxAgeMs: number;
+  /**
+   * A signed callback older than webhookMaxAgeMs but not older than this is stored as `late`
+   * (held, not applied until the reconciler confirms it against Twilio's REST API); older still
+   * is refused (403 replay-too-old). Twilio's Event Streams retry for up to 4 hours.
+   */
+  readonly webhookLateMaxAgeMs: number;
   readonly webhookFutureSkewMs: number;
   readonly webhookBodyLimitBytes: number;
   /** Refusals within alertWindowMs above this raise one alert log line per window. */
@@ -69,10 +75,29 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Where `/metrics` is served (never on the public port); undefined when turned off. */
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
+  /** The reconciler (src/service/reconcile/): how it paces itself and what it calls overdue. */
+  readonly reconcile: ReconcileConfig;
   /** Every bound on a wait for the database (README "Faults and timeouts"). */
   readonly database: DatabaseTimeouts;
   /** A group-commit transaction (the webhook's) not committed within this → 503, connection discarded. */
   readonly commitDeadlineMs: number;
+  /** Outbox: how long a claim holds without its worker's heartbeat, and entries run at once. */
+  readonly outbox: { readonly leaseMs: number; readonly concurrency: number };
+}
+
+export interface ReconcileConfig {
+  /** How often an instance tries to take the lease and reconcile; 0 turns the timer off. */
+  readonly intervalMs: number;
+  /** REST reads per second per Twilio account (Twilio allows about 80). */
+  readonly ratePerSecond: number;
+  /** A consultation not final and unchanged for this long is compared with Twilio (empty-room timeout + margin). */
+  readonly quietMs: number;
+  /** An ended consultation is compared once, this long after its end (late disconnects settle first). */
+  readonly settleMs: number;
+  /** A composition requested this long ago and still not available is looked up; twice this, it counts as stuck. */
+  readonly compositionMs: number;
+  /** The lease's life; renewed at each pass. */
+  readonly leaseMs: number;
 }
 
 export interface DatabaseTimeouts {
@@ -135,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiBaseUrl: url(env, 'TWILIO_API_BASE_URL', 'https://video.twilio.com'),
     configFile,
     webhookMaxAgeMs: duration(env, 'ROOMGATE_WEBHOOK_MAX_AGE', '15m'),
+    webhookLateMaxAgeMs: Math.max(duration(env, 'ROOMGATE_WEBHOOK_LATE_MAX_AGE', '24h'), duration(env, 'ROOMGATE_WEBHOOK_MAX_AGE', '15m')),
     webhookFutureSkewMs: 5 * 60_000,
     webhookBodyLimitBytes: integer(env, 'ROOMGATE_WEBHOOK_BODY_LIMIT', 64 * 1024, 1024, 1024 * 1024),
     alertRefusalThreshold: integer(env, 'ROOMGATE_ALERT_REFUSALS', 20, 1, 1_000_000),
@@ -151,8 +177,20 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevelFrom(env),
     shutdownTimeoutMs: duration(env, 'ROOMGATE_SHUTDOWN_TIMEOUT', '10s'),
     metrics: metricsListener(env),
+    reconcile: Object.freeze({
+      intervalMs: nonEmpty(env.ROOMGATE_RECONCILE_INTERVAL) === '0' ? 0 : duration(env, 'ROOMGATE_RECONCILE_INTERVAL', '1m'),
+      ratePerSecond: integer(env, 'ROOMGATE_RECONCILE_RATE', 50, 1, 1000),
+      quietMs: duration(env, 'ROOMGATE_RECONCILE_QUIET', '10m'),
+      settleMs: duration(env, 'ROOMGATE_RECONCILE_SETTLE', '2m'),
+      compositionMs: duration(env, 'ROOMGATE_RECONCILE_COMPOSITION', '10m'),
+      leaseMs: duration(env, 'ROOMGATE_RECONCILE_LEASE', '2m'),
+    }),
     database,
     commitDeadlineMs,
+    outbox: Object.freeze({
+      leaseMs: duration(env, 'ROOMGATE_OUTBOX_LEASE', '15s'),
+      concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
+    }),
   });
 }
 

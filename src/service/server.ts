@@ -46,6 +46,8 @@ export async function startServer(
     logger?: Logger;
     /** Stopped after the app, and also when start-up fails: e.g. the sandbox. */
     companions?: readonly Companion[];
+    /** The service's notion of now; in sandbox mode, the sandbox's clock (so moving it moves Roomgate's too). */
+    clock?: () => Date;
   } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
@@ -84,7 +86,16 @@ export async function startServer(
           })
         : undefined;
     if (live) opened.push(live);
-    const app = await buildApp({ config, store, logger, metrics, retention: true, ...(live ? { live } : {}) });
+    const app = await buildApp({
+      config,
+      store,
+      logger,
+      metrics,
+      retention: true,
+      reconcile: true,
+      ...(live ? { live } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
     opened.push(app);
     const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
     opened.push(metricsApp);

@@ -28,7 +28,7 @@ export async function loadConsultationDetails(db: Kysely<Database>, consultation
       ? Promise.resolve([])
       : db
           .selectFrom('callbacks')
-          .select(['room_sid', 'event_type', 'event_timestamp', 'participant_identity', 'status'])
+          .select(['room_sid', 'event_type', 'event_timestamp', 'participant_identity', 'status', 'held', 'source'])
           .where('room_sid', 'in', roomSids)
           .orderBy('event_timestamp')
           .orderBy('id')

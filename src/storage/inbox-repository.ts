@@ -84,7 +84,7 @@ function chunks(rows: readonly NewCallback[]): NewCallback[][] {
 export async function acceptedCallbacksOfRoom(db: Kysely<Database>, roomSid: string) {
   return db
     .selectFrom('callbacks')
-    .select(['id', 'params', 'processed_at'])
+    .select(['id', 'params', 'processed_at', 'source'])
     .where('status', '=', 'accepted')
     .where('room_sid', '=', roomSid)
     .execute();

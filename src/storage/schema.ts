@@ -68,6 +68,8 @@ export interface ConsultationsTable {
   created_at: IsoTimestamp;
   updated_at: IsoTimestamp;
   version: number;
+  /** The last time the reconciler compared the record with Twilio's REST API (migration 0006). */
+  reconciled_at: Generated<IsoTimestamp | null>;
   /** The platform's own reference (unique per tenant when set; migration 0008). */
   external_ref: Generated<string | null>;
   /** A small JSON object of the platform's keys (no personal data); NULL = {}. */
@@ -120,6 +122,19 @@ export interface CallbacksTable {
   status: CallbackStatus;
   received_at: IsoTimestamp;
   processed_at: IsoTimestamp | null;
+  /** 'callback' (sent by Twilio), 'reconciled' (read from Twilio's REST API) or 'operator' (`consultation complete`); migration 0006. */
+  source: Generated<CallbackSource>;
+  /** 'late': signed and genuine but older than the replay window; not applied until confirmed. */
+  held: Generated<'late' | null>;
+}
+
+export type CallbackSource = 'callback' | 'reconciled' | 'operator';
+
+/** One lease per name: the reconciler runs on the instance holding 'reconciler'. */
+export interface ReconcileLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: IsoTimestamp;
 }
 
 export interface RecordingsTable {
@@ -234,6 +249,7 @@ export interface Database {
   outbox: OutboxTable;
   audit_log: AuditLogTable;
   security_events: SecurityEventsTable;
+  reconcile_leases: ReconcileLeasesTable;
   idempotency_keys: IdempotencyKeysTable;
   service_heartbeats: ServiceHeartbeatsTable;
 }

@@ -118,9 +118,15 @@ for (const engine of enginesUnderTest()) {
       expect(await countCallbacks(service, roomSid)).toBe(0);
     });
 
-    it('refuses a replay older than the max age, and one from the future', async () => {
+    it('refuses a replay older than the late window, and one from the future; holds one between the windows', async () => {
       const { roomSid } = await service.seedConsultation(tenantId);
-      const old = await post(roomEvent(service, roomSid, { Timestamp: new Date(Date.now() - 16 * 60_000).toISOString() }));
+      // Past the replay window but within the late window (24 h): stored held, never applied.
+      const late = await post(roomEvent(service, roomSid, { Timestamp: new Date(Date.now() - 16 * 60_000).toISOString() }));
+      expect(late.statusCode).toBe(204);
+      const held = await service.store.db.selectFrom('callbacks').select(['status', 'held']).where('room_sid', '=', roomSid).execute();
+      expect(held).toEqual([{ status: 'quarantined', held: 'late' }]);
+      await service.store.db.deleteFrom('callbacks').where('room_sid', '=', roomSid).execute();
+      const old = await post(roomEvent(service, roomSid, { Timestamp: new Date(Date.now() - 25 * 3_600_000).toISOString() }));
       const future = await post(roomEvent(service, roomSid, { Timestamp: new Date(Date.now() + 6 * 60_000).toISOString() }));
       expect([old.statusCode, future.statusCode]).toEqual([403, 403]);
       expect(await countCallbacks(service, roomSid)).toBe(0);

@@ -16,7 +16,9 @@
  */
 import { computeBilling, type Billing } from './billing-rule.js';
 import {
+  factKey,
   isVideoEvent,
+  type EventSource,
   type CompositionEvent,
   type ParticipantEvent,
   type RecordingEvent,
@@ -38,6 +40,11 @@ export interface ParticipantSession {
   readonly connectedAt: number | null;
   /** null while connected; the room's end closes every open session at room-ended. */
   readonly disconnectedAt: number | null;
+  /**
+   * True when connectedAt was not seen but inferred from the disconnect's ParticipantDuration
+   * (its participant-connected callback never arrived).
+   */
+  readonly connectInferred?: boolean;
 }
 
 export interface RecordingState {
@@ -66,6 +73,12 @@ export interface StatusChange {
   readonly status: ConsultationStatus;
   /** ms since the epoch; null for the initial status when no scheduled time is known. */
   readonly at: number | null;
+  /**
+   * What made the change when it was not a callback: a fact the reconciler read from Twilio's
+   * REST API ('reconciled'), an operator's completion ('operator'), or a connect inferred from a
+   * disconnect's ParticipantDuration ('inferred').
+   */
+  readonly source?: Exclude<EventSource, 'callback'> | 'inferred';
 }
 
 export type ConsultationEffect =
@@ -257,8 +270,8 @@ export function foldConsultation(
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
   };
 
-  const steps: LifecycleEvent[] = input.events.filter(
-    (event): event is VideoEvent => isVideoEvent(event) && event.roomSid === consultation.roomSid,
+  const steps: LifecycleEvent[] = withoutSupersededFacts(
+    input.events.filter((event): event is VideoEvent => isVideoEvent(event) && event.roomSid === consultation.roomSid),
   );
   if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
   steps.sort(compareEvents);
@@ -268,12 +281,27 @@ export function foldConsultation(
   // patient joins is not a meeting, whatever the tie-break order of the two events.
   for (const event of steps) if (event.type !== 'cancelled') applyEvent(state, event, roles);
   const known = [...state.sessions.values()];
-  for (const event of steps) {
+  // A connect known only from its disconnect's ParticipantDuration takes part in the walk as if
+  // its callback had come.
+  const walk: (LifecycleEvent & { inferred?: true })[] = [...steps];
+  for (const session of known) {
+    if (!session.connectInferred || session.connectedAt === null) continue;
+    walk.push({
+      type: 'participant-connected',
+      timestamp: session.connectedAt,
+      roomSid: consultation.roomSid,
+      participantSid: session.participantSid,
+      inferred: true,
+    });
+  }
+  walk.sort(compareEvents);
+  for (const event of walk) {
     const status = nextStatus({ status: state.status, sessions: known }, event, event.timestamp);
     if (status === state.status) continue;
     if (status === 'in-progress') state.startedAt = event.timestamp;
     state.status = status;
-    state.timeline.push({ status, at: event.timestamp });
+    const source = sourceOf(event);
+    state.timeline.push(source === 'callback' ? { status, at: event.timestamp } : { status, at: event.timestamp, source });
   }
 
   const sessions = [...state.sessions.values()].sort(
@@ -346,12 +374,16 @@ function applyParticipant(state: FoldState, event: ParticipantEvent, roles: Read
     return;
   }
   if (existing?.disconnectedAt != null) return; // already closed: by itself, or by the room's end
+  // Its connect never arrived: Twilio's ParticipantDuration (whole seconds) says when it was.
+  const inferred =
+    existing?.connectedAt == null && event.participantDuration !== undefined ? event.timestamp - event.participantDuration * 1000 : null;
   state.sessions.set(event.participantSid, {
     participantSid: event.participantSid,
     identity,
     role,
-    connectedAt: existing?.connectedAt ?? null,
+    connectedAt: existing?.connectedAt ?? inferred,
     disconnectedAt: state.endedAt === null ? event.timestamp : Math.min(event.timestamp, state.endedAt),
+    ...(existing?.connectedAt == null && inferred !== null ? { connectInferred: true } : {}),
   });
 }
 
@@ -429,6 +461,17 @@ function requiredEffects(
     effects.push({ kind: 'record-billing', key: `billing:${consultation.id}`, billing });
   }
   return effects;
+}
+
+/** Reconciled (or operator) facts for which a callback of the same fact exists are left out: the callback is Twilio's own word. */
+function withoutSupersededFacts(events: readonly VideoEvent[]): VideoEvent[] {
+  const sent = new Set(events.filter((event) => (event.source ?? 'callback') === 'callback').map(factKey));
+  return events.filter((event) => (event.source ?? 'callback') === 'callback' || !sent.has(factKey(event)));
+}
+
+function sourceOf(event: LifecycleEvent & { inferred?: true }): EventSource | 'inferred' {
+  if (event.inferred) return 'inferred';
+  return event.type === 'cancelled' ? 'callback' : (event.source ?? 'callback');
 }
 
 function bothSidesConnected(sessions: Iterable<ParticipantSession>, now: number): boolean {

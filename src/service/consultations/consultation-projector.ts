@@ -63,8 +63,15 @@ export async function projectConsultations(
 async function projectOne(trx: StoreTransaction, id: string, now: string): Promise<ProjectionResult> {
   const consultation = await findConsultationForProjection(trx, id);
   const callbacks = await acceptedCallbacksOfRoom(trx, consultation.room_sid ?? '');
-  // The same schema parse that admitted each callback (one reading of every field).
-  const events = callbacks.map((row) => parseVideoEvent(JSON.parse(row.params) as [string, string][])).filter(isVideoEvent);
+  // The same schema parse that admitted each callback (one reading of every field); a fact the
+  // reconciler read from Twilio's REST API (or an operator's) is marked so, and gives way to a
+  // callback of the same fact.
+  const events = callbacks
+    .map((row) => {
+      const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
+      return isVideoEvent(event) && row.source !== 'callback' ? { ...event, source: row.source } : event;
+    })
+    .filter(isVideoEvent);
   const roomSid = consultation.room_sid;
   if (!roomSid) return { live: [], queuedEffects: false };
   const newlyFolded = callbacks.filter((row) => row.processed_at === null).map((row) => row.id);

@@ -41,7 +41,10 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
           event: entry.event_type,
           at: entry.event_timestamp,
           identity: entry.participant_identity,
-          status: entry.status,
+          // A late callback not yet confirmed shows as 'late' (stored, not applied).
+          status: entry.held ?? entry.status,
+          // 'callback' (Twilio sent it), 'reconciled' (read from Twilio's REST API) or 'operator'.
+          source: entry.source,
         })),
       billing: billing
         ? {

@@ -92,10 +92,14 @@ async function ingestBatch(
   const inserted = await insertCallbacks(
     trx,
     callbacks.map((callback, index) => {
-      const status = screenings[index]!.status;
+      const screened = screenings[index]!.status;
+      // A late callback that would be accepted is held: kept, never applied, until the
+      // reconciler confirmed it against Twilio's REST API (its status is then 'accepted').
+      if (callback.late && screened === 'accepted')
+        return inboxRow({ id: newId('cb'), callback, status: 'quarantined', processedAt: null, held: 'late' });
       // Track events change nothing in the record: nothing to fold.
-      const folded = status === 'accepted' && !changesRecord(callback.parsed.event);
-      return inboxRow({ id: newId('cb'), callback, status, processedAt: folded ? now : null });
+      const folded = screened === 'accepted' && !changesRecord(callback.parsed.event);
+      return inboxRow({ id: newId('cb'), callback, status: screened, processedAt: folded ? now : null });
     }),
   );
 
@@ -103,6 +107,7 @@ async function ingestBatch(
     const event = callback.parsed.event ?? 'unknown';
     const screening = screenings[index]!;
     if (!inserted[index]) return { outcome: { outcome: 'duplicate', event } };
+    if (callback.late && screening.status === 'accepted') return { outcome: { outcome: 'late', event } };
     if (screening.status === 'quarantined') return { outcome: { outcome: 'quarantined', event, reason: screening.reason } };
     if (screening.status === 'unmatched') {
       options.logger.warn(

@@ -86,7 +86,14 @@ export const Consultation = Type.Object(
           event: Type.String(),
           at: Timestamp,
           identity: Type.Union([Type.String(), Type.Null()]),
-          status: Type.String({ description: 'accepted, quarantined or unmatched.' }),
+          status: Type.String({
+            description:
+              'accepted, quarantined, unmatched, or late (signed but older than the replay window: held until reconciliation confirms it).',
+          }),
+          source: Type.Union([Type.Literal('callback'), Type.Literal('reconciled'), Type.Literal('operator')], {
+            description:
+              'callback: sent by Twilio; reconciled: read from Twilio’s REST API by reconciliation; operator: roomgate consultation complete.',
+          }),
         },
         { additionalProperties: false },
       ),
