@@ -82,6 +82,7 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     )
     .option('--rounding <seconds>', 'billing unit: billable time is rounded up to it', '60')
     .option('--retention-days <days>', 'how long its consultations are kept', '3650')
+    .option('--rate-limit <perMinute>', 'requests a minute each of its API keys may make (default: ROOMGATE_RATE_LIMIT)')
     .action(
       run(async (slug: string, options: TenantCreateOptions) => (await import('./commands/tenant.js')).createTenantCommand(slug, options)),
     );
@@ -209,6 +210,7 @@ export interface TenantCreateOptions {
   kind: 'human' | 'veterinary';
   rounding: string;
   retentionDays: string;
+  rateLimit?: string;
 }
 export interface KeyCreateOptions {
   tenant: string;

@@ -4,7 +4,7 @@
  * API under `/_sandbox` that plays participants and scenarios, and the signed status
  * callbacks. `startSandbox` listens; see src/sandbox/README.md for the routes.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -189,7 +189,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   registerErrors(app, logger);
   registerAuth(app, options);
   registerRestFaults(app, emulator, restFaults, clock);
-  registerRest(app, emulator, options.accountSid, () => base);
+  registerRest(app, emulator, options.accountSid, () => base, mediaSigner(options.authToken));
   registerControl(app, sandbox, () => base);
 
   try {
@@ -283,6 +283,8 @@ function registerAuth(app: FastifyInstance, credentials: SandboxCredentials): vo
     Buffer.from(`${credentials.accountSid}:${credentials.authToken}`),
   ];
   app.addHook('onRequest', async (request, reply) => {
+    // A media URL carries its own short-lived signature, as Twilio's does: no credentials.
+    if (request.url.startsWith(MEDIA_PATH)) return;
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(request.headers.authorization ?? '');
     const given = match ? Buffer.from(match[1]!, 'base64') : Buffer.alloc(0);
     // Compare against every pair, without stopping early: time does not say which one was close.
@@ -297,7 +299,34 @@ function registerAuth(app: FastifyInstance, credentials: SandboxCredentials): vo
 
 type Params<K extends string> = { Params: Record<K, string> };
 
-function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid: string, base: () => string): void {
+const MEDIA_PATH = '/_sandbox/Media/';
+
+/** Short-lived media URLs like Twilio's: the file name and expiry, signed with the auth token. */
+function mediaSigner(secret: string) {
+  const sign = (file: string, expires: number) => createHmac('sha256', secret).update(`${file}:${expires}`).digest('hex');
+  return {
+    url(base: string, file: string, ttlText: unknown): string {
+      const ttl = Math.min(604_800, Math.max(1, Number(ttlText) || 3600));
+      const expires = Math.floor(Date.now() / 1000) + ttl;
+      return `${base}${MEDIA_PATH}${file}?Expires=${expires}&Signature=${sign(file, expires)}`;
+    },
+    valid(file: string, query: { Expires?: string; Signature?: string }): boolean {
+      const expires = Number(query.Expires);
+      if (!Number.isInteger(expires) || expires < Date.now() / 1000 || typeof query.Signature !== 'string') return false;
+      const expected = Buffer.from(sign(file, expires));
+      const given = Buffer.from(query.Signature);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    },
+  };
+}
+
+function registerRest(
+  app: FastifyInstance,
+  emulator: VideoEmulator,
+  accountSid: string,
+  base: () => string,
+  media: ReturnType<typeof mediaSigner>,
+): void {
   const room = (r: SandboxRoom) => roomResource(base(), accountSid, r);
 
   app.post('/v1/Rooms', async (request, reply) => {
@@ -404,23 +433,24 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
 
   // Media: Twilio answers with a redirect to a short-lived media URL; the sandbox redirects to
   // a placeholder it serves itself, so a client following the link stays in the sandbox.
-  app.get<Params<'sid'>>('/v1/Compositions/:sid/Media', async (request, reply) => {
+  app.get<Params<'sid'> & { Querystring: { Ttl?: string } }>('/v1/Compositions/:sid/Media', async (request, reply) => {
     const found = emulator.getComposition(request.params.sid);
     if (!found) throw notFound(`/Compositions/${request.params.sid}/Media`);
     if (found.status !== 'completed') throw notFound(`/Compositions/${request.params.sid}/Media`);
-    return reply.redirect(`${base()}/_sandbox/Media/${found.sid}.${found.format}`, 302);
+    return reply.redirect(media.url(base(), `${found.sid}.${found.format}`, request.query.Ttl), 302);
   });
 
-  app.get<Params<'sid'>>('/v1/Recordings/:sid/Media', async (request, reply) => {
+  app.get<Params<'sid'> & { Querystring: { Ttl?: string } }>('/v1/Recordings/:sid/Media', async (request, reply) => {
     const found = emulator.getRecording(request.params.sid);
     if (!found || found.status !== 'completed') throw notFound(`/Recordings/${request.params.sid}/Media`);
-    return reply.redirect(`${base()}/_sandbox/Media/${found.sid}.${found.container}`, 302);
+    return reply.redirect(media.url(base(), `${found.sid}.${found.container}`, request.query.Ttl), 302);
   });
 
-  app.get<Params<'file'>>('/_sandbox/Media/:file', async (request, reply) => {
+  app.get<Params<'file'> & { Querystring: { Expires?: string; Signature?: string } }>('/_sandbox/Media/:file', async (request, reply) => {
     const match = /^((?:CJ|RT)[0-9a-f]{32})\.(mp4|webm|mka|mkv)$/.exec(request.params.file);
     const known = match && (emulator.getComposition(match[1]!) ?? emulator.getRecording(match[1]!));
-    if (!match || !known) throw notFound(`/_sandbox/Media/${request.params.file}`);
+    // An unknown, unsigned or expired link: the same 404 (Twilio's signed URLs answer likewise).
+    if (!match || !known || !media.valid(request.params.file, request.query)) throw notFound(`/_sandbox/Media/${request.params.file}`);
     const type = { mp4: 'video/mp4', webm: 'video/webm', mka: 'audio/x-matroska', mkv: 'video/x-matroska' }[match[2] as 'mp4'];
     return reply
       .type(type)

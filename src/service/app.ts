@@ -16,6 +16,7 @@ import { registerApiContract } from './api/api-contract.js';
 import { API_MODELS } from './api/schemas/models.js';
 import { registerIdempotency } from './api/idempotency.js';
 import { docsRoutes } from './api/docs-routes.js';
+import { registerBrowserAndFairUse } from './api/browser-and-fair-use.js';
 import { AuditLog } from './audit-log.js';
 import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
@@ -29,6 +30,7 @@ import { answerOnSocket } from './raw-http-answer.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
@@ -134,6 +136,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     clock,
     pollIntervalMs: options.outboxPollIntervalMs ?? 1000,
+    leaseMs: config.outbox.leaseMs,
+    concurrency: config.outbox.concurrency,
     handlers: {
       'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() }),
       'report-composition-failure': async (entry) => {
@@ -308,6 +312,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   collectPrivatePaths(app);
   await registerApiContract(app, API_MODELS);
   const authenticate = registerApiKeyAuth(app, { store, clock });
+  await registerBrowserAndFairUse(app, { corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute });
   registerIdempotency(app, { store, clock });
   await app.register(docsRoutes);
   const readiness = new Readiness({ store, committer: () => ingest.health(), deadlineMs: config.commitDeadlineMs, clock });
@@ -320,10 +325,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     statusCallbackUrl: () => statusCallbackUrl(),
     accountSid: () => accounts[0]?.accountSid,
   });
-  await app.register(recordRoutes, { store });
+  await app.register(recordRoutes, { store, twilio });
   await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
   await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
+  await app.register(apiKeyRoutes, { store, audit, clock });
   const account = config.accounts[0];
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });

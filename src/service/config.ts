@@ -62,6 +62,10 @@ export interface Config {
   /** The whole request, body included, must arrive within this (Node's requestTimeout). */
   readonly requestTimeoutMs: number;
   /** Live streams (SSE + WebSocket) open at once, per API key and per tenant, on one instance. */
+  /** Origins whose browser pages may call the tenant API (CORS); empty: none. */
+  readonly corsOrigins: readonly string[];
+  /** Requests per minute one API key may make, unless its tenant has its own limit. */
+  readonly rateLimitPerMinute: number;
   readonly streamsPerKey: number;
   readonly streamsPerTenant: number;
   /** Largest inbound WebSocket frame/message: clients send nothing. */
@@ -77,6 +81,8 @@ export interface Config {
   readonly database: DatabaseTimeouts;
   /** A group-commit transaction (the webhook's) not committed within this → 503, connection discarded. */
   readonly commitDeadlineMs: number;
+  /** Outbox: how long a claim holds without its worker's heartbeat, and entries run at once. */
+  readonly outbox: { readonly leaseMs: number; readonly concurrency: number };
 }
 
 export interface ReconcileConfig {
@@ -163,6 +169,8 @@ export function loadConfig(env: Env = process.env): Config {
     alertWebhook: alertWebhook(env),
     headersTimeoutMs,
     requestTimeoutMs,
+    corsOrigins: corsOrigins(env),
+    rateLimitPerMinute: integer(env, 'ROOMGATE_RATE_LIMIT', 6000, 1, 1_000_000),
     streamsPerKey: integer(env, 'ROOMGATE_STREAMS_PER_KEY', 10, 1, 100_000),
     streamsPerTenant: integer(env, 'ROOMGATE_STREAMS_PER_TENANT', 100, 1, 100_000),
     wsMaxPayloadBytes: integer(env, 'ROOMGATE_WS_MAX_PAYLOAD', 4096, 125, 1024 * 1024),
@@ -179,6 +187,10 @@ export function loadConfig(env: Env = process.env): Config {
     }),
     database,
     commitDeadlineMs,
+    outbox: Object.freeze({
+      leaseMs: duration(env, 'ROOMGATE_OUTBOX_LEASE', '15s'),
+      concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
+    }),
   });
 }
 
@@ -380,6 +392,23 @@ function duration(env: Env, name: string, fallback: string): number {
   const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
   if (ms === undefined || ms <= 0) throw new ConfigError(name, 'must be a duration such as 30s, 15m, 2h');
   return ms;
+}
+
+/** ROOMGATE_CORS_ORIGINS: a comma list of exact origins (scheme://host[:port]); no wildcard. */
+function corsOrigins(env: Env): readonly string[] {
+  const raw = nonEmpty(env.ROOMGATE_CORS_ORIGINS);
+  if (raw === undefined) return Object.freeze([]);
+  return Object.freeze(
+    raw.split(',').map((entry) => {
+      const candidate = entry.trim();
+      const parsed = tryUrl(candidate);
+      const bare = parsed && parsed.pathname === '/' && !parsed.search && !parsed.hash && !parsed.username && !candidate.endsWith('/');
+      if (!parsed || !bare || !['http:', 'https:'].includes(parsed.protocol)) {
+        throw new ConfigError('ROOMGATE_CORS_ORIGINS', 'must be a comma list of origins such as https://app.example.com');
+      }
+      return parsed.origin;
+    }),
+  );
 }
 
 /** A duration that may be 0 (`0s`: do not wait). */

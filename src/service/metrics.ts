@@ -88,7 +88,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     liveListening: new Gauge({
       name: 'roomgate_live_listening',
-      help: '1 while the PostgreSQL LISTEN connection for live events is in place, else 0 (absent on other engines).',
+      help: '1 while the PostgreSQL LISTEN connection for live events is in place, else 0 (always 0 on SQLite and MySQL, which do not use it).',
       registers: [registry],
     }),
     outboxOldestAgeSeconds: new Gauge({

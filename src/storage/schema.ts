@@ -142,6 +142,10 @@ export interface RecordingsTable {
   consultation_id: string;
   recording_sid: string;
   track_name: string | null;
+  /** Whose track (PA…); NULL before migration 0008_tenant_api_recording_tracks. */
+  participant_sid: Generated<string | null>;
+  /** `audio`, `video` or `data` (Twilio's `Type`). */
+  kind: Generated<string | null>;
   status: string;
   duration: number | null;
   size: number | null;

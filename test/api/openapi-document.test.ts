@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument, serializeOpenApiDocument } from '../../src/service/api/openapi-document.js';
 import { enginesUnderTest } from '../support/engines.js';
+import { generatedClientTypes } from '../support/openapi-client-types.js';
 import { createOpenApiChecker } from '../support/openapi-responses.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -27,6 +28,12 @@ describe('the OpenAPI document', () => {
   it('is current: docs/openapi.json is what the routes generate', async () => {
     const generated = serializeOpenApiDocument(await buildOpenApiDocument());
     expect(generated === committed, 'docs/openapi.json is stale: run `npm run openapi` and commit the result').toBe(true);
+  });
+
+  it('has current generated client types (test/support/generated/roomgate-api.d.ts)', async () => {
+    const generated = await generatedClientTypes(JSON.parse(committed) as Record<string, unknown>);
+    const types = readFileSync(new URL('../support/generated/roomgate-api.d.ts', import.meta.url), 'utf8');
+    expect(generated === types, 'the generated client types are stale: run `npm run openapi` and commit the result').toBe(true);
   });
 
   it('is served at /v1/openapi.json without a key, as OpenAPI 3.1, the same as the committed one', async () => {

@@ -71,6 +71,8 @@ export interface RecordingEvent extends EventBase {
   readonly participantSid?: string | undefined;
   readonly identity?: string | undefined;
   readonly trackName?: string | undefined;
+  /** Twilio's `Type`: audio, video or data. */
+  readonly kind?: string | undefined;
   readonly mediaUri?: string | undefined;
   /** `Duration` (s), on recording-completed. */
   readonly duration?: number | undefined;

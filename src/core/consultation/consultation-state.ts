@@ -50,6 +50,9 @@ export interface ParticipantSession {
 export interface RecordingState {
   readonly recordingSid: string;
   readonly trackName: string | undefined;
+  /** Whose track it is (PA…) and its kind (audio, video, data), as Twilio named them. */
+  readonly participantSid: string | undefined;
+  readonly kind: string | undefined;
   readonly status: 'started' | 'completed' | 'failed';
   readonly startedAt: number | null;
   readonly completedAt: number | null;
@@ -391,6 +394,8 @@ function applyRecording(state: FoldState, event: RecordingEvent): void {
   state.recordings.set(event.recordingSid, {
     recordingSid: event.recordingSid,
     trackName: event.trackName ?? existing?.trackName,
+    participantSid: event.participantSid ?? existing?.participantSid,
+    kind: event.kind ?? existing?.kind,
     status,
     startedAt: existing?.startedAt ?? (status === 'started' ? event.timestamp : null),
     completedAt: status === 'started' ? null : event.timestamp,

@@ -38,8 +38,10 @@ export async function registerApiContract(app: FastifyInstance, models: readonly
     }
     schema.security = [{ apiKey: [] }];
     schema.tags ??= [tagOf(route.url)];
+    // GET routes also register their HEAD twin with the same schema object: note the scope once.
     const note = `Scope: \`${scope}\`.`;
-    schema.description = schema.description ? `${String(schema.description)}\n\n${note}` : note;
+    const description = typeof schema.description === 'string' ? schema.description : '';
+    if (!description.includes(note)) schema.description = description ? `${description}\n\n${note}` : note;
     schema.response = { ...API_ERRORS, ...(schema.response as object | undefined) };
   });
 

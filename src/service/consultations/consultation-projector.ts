@@ -200,6 +200,8 @@ async function writeRecordings(
   for (const recording of record.recordings) {
     const fields = {
       track_name: recording.trackName ?? null,
+      participant_sid: recording.participantSid ?? null,
+      kind: recording.kind ?? null,
       status: recording.status,
       duration: recording.duration ?? null,
       size: recording.size ?? null,

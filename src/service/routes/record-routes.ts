@@ -4,7 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { listTenantBillingRecords } from '../../storage/billing-repository.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
+import { listConsultationSessions } from '../../storage/participant-repository.js';
 import { findConsultationComposition, listConsultationRecordings } from '../../storage/recording-repository.js';
+import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
+import { twilioFailure } from '../twilio/twilio-failure.js';
 import type { Store } from '../../storage/store.js';
 import { IdParams, page, withErrors } from '../api/schemas/common.js';
 import { ListBillingQuery } from '../api/schemas/records.js';
@@ -12,9 +15,12 @@ import { HttpError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 import { toUtcTimestamp } from './utc-timestamp.js';
 
-export async function recordRoutes(root: FastifyInstance, options: { store: Store }): Promise<void> {
+/** Twilio's media URL lives this long; the redirect is never cached. */
+const MEDIA_URL_TTL_SECONDS = 600;
+
+export async function recordRoutes(root: FastifyInstance, options: { store: Store; twilio: TwilioRestClient }): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const { store } = options;
+  const { store, twilio } = options;
 
   app.get(
     '/v1/consultations/:id/recordings',
@@ -30,14 +36,19 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
     async (request) => {
       const consultation = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
       if (!consultation) throw new HttpError('NOT_FOUND');
-      const [recordings, composition] = await Promise.all([
+      const [recordings, composition, sessions] = await Promise.all([
         listConsultationRecordings(store.db, consultation.id),
         findConsultationComposition(store.db, consultation.id),
+        listConsultationSessions(store.db, consultation.id),
       ]);
+      const identityOf = new Map(sessions.map((session) => [session.participant_sid, session.identity]));
       return {
         recordings: recordings.map((row) => ({
           recordingSid: row.recording_sid,
           trackName: row.track_name,
+          participantSid: row.participant_sid,
+          identity: (row.participant_sid && identityOf.get(row.participant_sid)) ?? null,
+          kind: row.kind,
           status: row.status,
           duration: row.duration,
           size: row.size,
@@ -49,12 +60,52 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
               compositionSid: composition.composition_sid,
               status: composition.status,
               attempts: composition.attempts,
-              // The media link is shown only once Twilio said composition-available.
-              mediaUri: composition.status === 'available' ? composition.media_uri : null,
+              // Once Twilio said composition-available: this service's media route, which needs
+              // only the tenant's key (Twilio's own link needs the Twilio account's credentials).
+              mediaUri: composition.status === 'available' ? `/v1/consultations/${consultation.id}/composition/media` : null,
               updatedAt: composition.updated_at,
             }
           : null,
       };
+    },
+  );
+
+  app.get(
+    '/v1/consultations/:id/composition/media',
+    {
+      config: { scope: 'recordings:read' },
+      schema: {
+        summary: "Redirect to the composition's media.",
+        description: `Answers 302 to Twilio's short-lived media URL (valid ${MEDIA_URL_TTL_SECONDS / 60} minutes), fetched with the Twilio account's credentials so the caller needs none. No composition available yet → 409 with its state.`,
+        params: IdParams,
+        response: withErrors(
+          {
+            302: {
+              description: "Location: Twilio's short-lived media URL.",
+              headers: { location: { schema: { type: 'string', format: 'uri' } } },
+              type: 'null',
+            },
+          },
+          404,
+          409,
+          502,
+        ),
+      },
+    },
+    async (request, reply) => {
+      const consultation = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
+      if (!consultation) throw new HttpError('NOT_FOUND');
+      const composition = await findConsultationComposition(store.db, consultation.id);
+      if (!composition || composition.status !== 'available' || !composition.composition_sid) {
+        throw new HttpError('CONFLICT', `The composition is ${composition?.status ?? 'not requested'}; its media is not available yet.`);
+      }
+      let url: string;
+      try {
+        url = await twilio.compositionMediaUrl(composition.composition_sid, MEDIA_URL_TTL_SECONDS);
+      } catch (error) {
+        throw twilioFailure(error);
+      }
+      return reply.code(302).header('location', url).header('cache-control', 'no-store').send();
     },
   );
 

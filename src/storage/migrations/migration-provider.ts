@@ -11,6 +11,7 @@ import { consultationAccount } from './0004-consultation-account.js';
 import { serviceHeartbeats } from './0005-service-heartbeats.js';
 import { reconciliation } from './0006-reconciliation.js';
 import { tenantApiContract } from './0008-tenant-api-contract.js';
+import { recordingTracks } from './0008-tenant-api-recording-tracks.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0005_service_heartbeats': serviceHeartbeats(capabilities),
     '0006_reconciliation': reconciliation(capabilities),
     '0008_tenant_api_contract': tenantApiContract(capabilities),
+    '0008_tenant_api_recording_tracks': recordingTracks(),
   };
   return { getMigrations: async () => migrations };
 }

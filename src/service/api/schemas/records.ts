@@ -19,6 +19,9 @@ export const Recording = Type.Object(
   {
     recordingSid: Type.String(),
     trackName: Type.Union([Type.String(), Type.Null()]),
+    participantSid: Type.Union([Type.String(), Type.Null()], { description: 'Whose track this is (Twilio PA…).' }),
+    identity: Type.Union([Type.String(), Type.Null()], { description: "That participant's identity (null if unknown or erased)." }),
+    kind: Type.Union([Type.String(), Type.Null()], { description: '`audio`, `video` or `data`.' }),
     status: Type.String(),
     duration: Type.Union([Type.Integer(), Type.Null()]),
     size: Type.Union([Type.Integer(), Type.Null()]),
