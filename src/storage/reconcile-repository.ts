@@ -36,6 +36,11 @@ export async function findOverdueConsultations(db: Kysely<Database>, query: Over
       .select('consultations.id')
       .distinct()
       .where('callbacks.held', '=', 'late')
+      // Held since the last comparison: one Twilio did not confirm then is not asked about again
+      // at every pass (it stays held; a newer late callback brings the consultation back).
+      .where((eb) =>
+        eb.or([eb('consultations.reconciled_at', 'is', null), eb('consultations.reconciled_at', '<', eb.ref('callbacks.received_at'))]),
+      )
       .limit(query.limit)
       .execute(),
     'late-callbacks',
