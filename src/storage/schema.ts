@@ -66,6 +66,10 @@ export interface ConsultationsTable {
   created_at: IsoTimestamp;
   updated_at: IsoTimestamp;
   version: number;
+  /** The fold's state (JSON, migration 0007); NULL: fold again from the callbacks. */
+  fold_state: JsonText | null;
+  /** The statuses entered, in order (JSON [{ status, at }], migration 0007); NULL before the first fold. */
+  status_history: JsonText | null;
 }
 
 export interface ParticipantsTable {

@@ -96,6 +96,8 @@ export interface ConsultationFoldInput {
     readonly scheduledAt?: number | undefined;
     /** ms since the epoch; a consultation not yet in progress then is cancelled. */
     readonly cancelledAt?: number | undefined;
+    /** True when the consultation was cancelled before its room existed: it starts, and stays, cancelled. */
+    readonly cancelled?: boolean | undefined;
     /** The tenant's billing unit, seconds; 60 when absent (the tenants' default). */
     readonly roundingSeconds?: number | undefined;
   };
@@ -103,17 +105,6 @@ export interface ConsultationFoldInput {
   readonly events: readonly (VideoEvent | VideoEventError)[];
   /** Role of each identity a token was issued to for this consultation. */
   readonly roles: ReadonlyMap<string, string>;
-}
-
-/** The positional form the projector uses: `foldConsultation(facts, events)`. */
-export interface ConsultationFacts {
-  readonly id: string;
-  readonly roomSid: string;
-  readonly record: boolean;
-  /** True when the consultation was cancelled before its room existed. */
-  readonly cancelled: boolean;
-  readonly roles: ReadonlyMap<string, string>;
-  readonly roundingSeconds: number;
 }
 
 /** Composition requests in all (the first and its retries after composition-failed), then reported. */
@@ -214,6 +205,25 @@ interface FoldState {
   composition: Omit<CompositionState, 'failures'>;
   readonly failedCompositions: Set<string>;
   readonly timeline: StatusChange[];
+  lastTimestamp: number | null;
+}
+
+/**
+ * A consultation's folded state, as plain JSON (the projector stores it with the consultation):
+ * everything the fold needs to go on from where it stopped, and the greatest Timestamp it has
+ * folded. The record and its effects are derived from it (`recordOf`).
+ */
+export interface ConsultationFoldState {
+  readonly status: ConsultationStatus;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly sessions: readonly ParticipantSession[];
+  readonly recordings: readonly RecordingState[];
+  readonly composition: Omit<CompositionState, 'failures'>;
+  readonly failedCompositions: readonly string[];
+  readonly timeline: readonly StatusChange[];
+  /** The greatest event Timestamp folded in; null before the first. */
+  readonly lastTimestamp: number | null;
 }
 
 /**
@@ -225,24 +235,14 @@ interface FoldState {
  * // { status: 'completed', startedAt, endedAt, sessions, recordings, composition, timeline,
  * //   effects: [{ kind: 'request-composition', key: 'composition:RM1', attempt: 0 }, { kind: 'record-billing', key: 'billing:con_1', billing }] }
  */
-export function foldConsultation(input: ConsultationFoldInput): ConsultationRecord;
-export function foldConsultation(facts: ConsultationFacts, events: readonly (VideoEvent | VideoEventError)[]): ConsultationRecord;
-export function foldConsultation(
-  first: ConsultationFoldInput | ConsultationFacts,
-  legacyEvents?: readonly (VideoEvent | VideoEventError)[],
-): ConsultationRecord {
-  const input: ConsultationFoldInput =
-    'consultation' in first
-      ? first
-      : {
-          consultation: { id: first.id, roomSid: first.roomSid, record: first.record, roundingSeconds: first.roundingSeconds },
-          events: legacyEvents ?? [],
-          roles: first.roles,
-        };
-  const legacyCancelled = !('consultation' in first) && first.cancelled;
-  const { consultation, roles } = input;
+export function foldConsultation(input: ConsultationFoldInput): ConsultationRecord {
+  return recordOf(foldConsultationState(input), input.consultation);
+}
 
-  const initial: ConsultationStatus = legacyCancelled ? 'cancelled' : 'scheduled';
+/** The full fold, as state: the same as stepping through the events in any batches. */
+export function foldConsultationState(input: ConsultationFoldInput): ConsultationFoldState {
+  const { consultation } = input;
+  const initial: ConsultationStatus = consultation.cancelled ? 'cancelled' : 'scheduled';
   const state: FoldState = {
     status: initial,
     startedAt: null,
@@ -252,14 +252,75 @@ export function foldConsultation(
     composition: { status: 'none', compositionSid: undefined, mediaUri: undefined },
     failedCompositions: new Set(),
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
+    lastTimestamp: null,
   };
-
-  const steps: LifecycleEvent[] = input.events.filter(
-    (event): event is VideoEvent => isVideoEvent(event) && event.roomSid === consultation.roomSid,
-  );
+  const steps: LifecycleEvent[] = ownEvents(input);
   if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
-  steps.sort(compareEvents);
+  walk(state, steps, input.roles);
+  return frozen(state);
+}
 
+/**
+ * One step of the incremental fold: the state so far and the events that arrived since →
+ * the state after them, or null when they reach back to (or before) the state's last Timestamp
+ * — a late or out-of-order event — and the caller must fold the consultation again from all its
+ * events (`foldConsultationState`). When it returns a state, that state equals the full fold of
+ * every event so far.
+ *
+ * Why "strictly later" suffices: the status walk judges who was connected at an event's moment
+ * from the complete sessions; an event stamped strictly later can neither open nor close a
+ * session at an earlier moment, so no earlier decision changes. A same-millisecond event can.
+ */
+export function stepConsultation(state: ConsultationFoldState, input: ConsultationFoldInput): ConsultationFoldState | null {
+  const steps = ownEvents(input);
+  if (steps.length === 0) return state;
+  if (input.consultation.cancelledAt !== undefined) return null; // a cancellation is placed among the events: fold again
+  if (state.lastTimestamp !== null && steps.some((event) => event.timestamp <= state.lastTimestamp!)) return null;
+  const working: FoldState = {
+    status: state.status,
+    startedAt: state.startedAt,
+    endedAt: state.endedAt,
+    sessions: new Map(state.sessions.map((session) => [session.participantSid, session])),
+    recordings: new Map(state.recordings.map((recording) => [recording.recordingSid, recording])),
+    composition: state.composition,
+    failedCompositions: new Set(state.failedCompositions),
+    timeline: [...state.timeline],
+    lastTimestamp: state.lastTimestamp,
+  };
+  walk(working, steps, input.roles);
+  return frozen(working);
+}
+
+/** The record (and the effects it requires) that a folded state stands for. */
+export function recordOf(state: ConsultationFoldState, consultation: ConsultationFoldInput['consultation']): ConsultationRecord {
+  const sessions = [...state.sessions].sort(
+    (a, b) =>
+      (a.connectedAt ?? a.disconnectedAt ?? 0) - (b.connectedAt ?? b.disconnectedAt ?? 0) ||
+      compareText(a.participantSid, b.participantSid),
+  );
+  const recordings = [...state.recordings].sort((a, b) => compareText(a.recordingSid, b.recordingSid));
+  const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.length };
+  const effects = requiredEffects(consultation, state, recordings, composition, sessions);
+  return {
+    status: state.status,
+    startedAt: state.startedAt,
+    endedAt: state.endedAt,
+    sessions,
+    recordings,
+    composition,
+    timeline: state.timeline,
+    effects,
+  };
+}
+
+/** The room's own events (parse errors and other rooms' events are skipped). */
+function ownEvents(input: ConsultationFoldInput): LifecycleEvent[] {
+  return input.events.filter((event): event is VideoEvent => isVideoEvent(event) && event.roomSid === input.consultation.roomSid);
+}
+
+/** Walks events (all later than what the state holds) in the fold's order, mutating the state. */
+function walk(state: FoldState, steps: LifecycleEvent[], roles: ReadonlyMap<string, string>): void {
+  steps.sort(compareEvents);
   // Pass 1: sessions, recordings, composition. Pass 2: the status walk, which judges who was
   // connected from the complete sessions — so a clinician leaving at the very millisecond a
   // patient joins is not a meeting, whatever the tie-break order of the two events.
@@ -272,24 +333,21 @@ export function foldConsultation(
     state.status = status;
     state.timeline.push({ status, at: event.timestamp });
   }
+  const last = steps.at(-1);
+  if (last && (state.lastTimestamp === null || last.timestamp > state.lastTimestamp)) state.lastTimestamp = last.timestamp;
+}
 
-  const sessions = [...state.sessions.values()].sort(
-    (a, b) =>
-      (a.connectedAt ?? a.disconnectedAt ?? 0) - (b.connectedAt ?? b.disconnectedAt ?? 0) ||
-      compareText(a.participantSid, b.participantSid),
-  );
-  const recordings = [...state.recordings.values()].sort((a, b) => compareText(a.recordingSid, b.recordingSid));
-  const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.size };
-  const effects = requiredEffects(consultation, state, recordings, composition, sessions);
+function frozen(state: FoldState): ConsultationFoldState {
   return {
     status: state.status,
     startedAt: state.startedAt,
     endedAt: state.endedAt,
-    sessions,
-    recordings,
-    composition,
+    sessions: [...state.sessions.values()],
+    recordings: [...state.recordings.values()],
+    composition: state.composition,
+    failedCompositions: [...state.failedCompositions],
     timeline: state.timeline,
-    effects,
+    lastTimestamp: state.lastTimestamp,
   };
 }
 
@@ -402,7 +460,7 @@ function applyComposition(state: FoldState, event: CompositionEvent): void {
  */
 function requiredEffects(
   consultation: ConsultationFoldInput['consultation'],
-  state: FoldState,
+  state: Pick<ConsultationFoldState, 'endedAt' | 'status'>,
   recordings: readonly RecordingState[],
   composition: CompositionState,
   sessions: readonly ParticipantSession[],

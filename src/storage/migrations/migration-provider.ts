@@ -8,12 +8,14 @@ import type { DialectCapabilities } from '../dialect-capabilities.js';
 import { initialSchema } from './0001-initial-schema.js';
 import { callbacksPendingProjection } from './0002-callbacks-pending-projection.js';
 import { consultationAccount } from './0004-consultation-account.js';
+import { consultationFoldState } from './0007-consultation-fold-state.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_initial_schema': initialSchema(capabilities),
     '0002_callbacks_pending_projection': callbacksPendingProjection(),
     '0004_consultation_account': consultationAccount(),
+    '0007_consultation_fold_state': consultationFoldState(capabilities),
   };
   return { getMigrations: async () => migrations };
 }
