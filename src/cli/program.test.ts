@@ -45,6 +45,8 @@ describe('roomgate help', () => {
         'simulate',
         'demo',
         'retention run',
+        'reconcile',
+        'consultation complete',
       ]),
     );
   });

@@ -82,6 +82,7 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     )
     .option('--rounding <seconds>', 'billing unit: billable time is rounded up to it', '60')
     .option('--retention-days <days>', 'how long its consultations are kept', '3650')
+    .option('--rate-limit <perMinute>', 'requests a minute each of its API keys may make (default: ROOMGATE_RATE_LIMIT)')
     .action(
       run(async (slug: string, options: TenantCreateOptions) => (await import('./commands/tenant.js')).createTenantCommand(slug, options)),
     );
@@ -129,6 +130,8 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--body-file <file>', 'the body received (form or JSON)')
     .addOption(new Option('--algorithm <algorithm>', 'HMAC').choices(['sha1', 'sha256']).default('sha1'))
     .option('--prefix <path>', 'a path prefix a proxy may strip; repeatable', collect)
+    .option('--public-url <url>', 'the callback URL configured at Twilio (its scheme, host, port and path are tried)')
+    .option('--host <host>', 'a public host name Twilio may have called; repeatable', collect)
     .action(run(async (options: DiagnoseOptions) => (await import('./commands/diagnose.js')).diagnoseCommand(options)));
 
   program
@@ -157,6 +160,34 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--keep', 'keep the demo database directory')
     .action(run(async (options: { keep?: boolean }) => (await import('./commands/demo.js')).demo(options)));
 
+  program
+    .command('reconcile')
+    .description(
+      'compare overdue consultations with Twilio’s REST API and add what callbacks never brought (the service does this on a timer); prints the report; exit 1 when one failed',
+    )
+    .option('--consultation <id>', 'only this consultation, overdue or not')
+    .option('--dry-run', 'report what would change; nothing changes')
+    .action(
+      run(async (options: { consultation?: string; dryRun?: boolean }) =>
+        (await import('./commands/reconcile.js')).reconcileCommand(options),
+      ),
+    );
+
+  const consultation = program.command('consultation').description('operate on one consultation');
+  consultation
+    .command('complete')
+    .description(
+      'finish a consultation Twilio no longer knows: reconciles first, then ends its room at its last known event (audited); exit 1 when not found',
+    )
+    .argument('<id>', 'the consultation id')
+    .requiredOption('--reason <text>', 'why (kept in the audit log)')
+    .option('--at <iso>', 'when the room ended (default: its last known event)')
+    .action(
+      run(async (id: string, options: { reason: string; at?: string }) =>
+        (await import('./commands/reconcile.js')).completeConsultationCommand(id, options),
+      ),
+    );
+
   const retention = program.command('retention').description('data retention');
   retention
     .command('run')
@@ -179,6 +210,7 @@ export interface TenantCreateOptions {
   kind: 'human' | 'veterinary';
   rounding: string;
   retentionDays: string;
+  rateLimit?: string;
 }
 export interface KeyCreateOptions {
   tenant: string;
@@ -195,6 +227,8 @@ export interface SignOptions {
 export interface DiagnoseOptions extends SignOptions {
   signature: string;
   prefix?: string[];
+  publicUrl?: string;
+  host?: string[];
 }
 export interface SandboxOptions {
   port: string;

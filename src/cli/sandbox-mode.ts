@@ -2,8 +2,10 @@
  * Sandbox mode: with no Twilio credentials configured, the built-in emulator stands in for
  * Twilio. The CLI composes the two (the service never imports the emulator): it starts the
  * sandbox and hands the service a configuration with the sandbox's account, API key and URL.
- * The credentials live in ./data (0600) so restarts, `simulate` and `demo` share them.
+ * The credentials live in ./data (0600) so restarts, `simulate` and `demo` share them; so do
+ * the sandbox's rooms and compositions (./data/sandbox-state.json), so a restart forgets none.
  */
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_SANDBOX_CREDENTIALS_FILE, loadOrCreateSandboxCredentials } from '../sandbox/sandbox-credentials-file.js';
 import type { SandboxCredentials } from '../sandbox/sandbox-credentials.js';
@@ -28,6 +30,8 @@ export async function startSandboxMode(
   const { credentials } = loadOrCreateSandboxCredentials(credentialsFile);
   const sandbox = await startSandbox({
     ...credentials,
+    // Its rooms survive a restart: kept beside the credentials, in ./data.
+    stateFile: join(dirname(credentialsFile), 'sandbox-state.json'),
     port: options.port ?? 0,
     host: '127.0.0.1',
     ...(options.logger ? { logger: options.logger } : {}),

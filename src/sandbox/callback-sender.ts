@@ -2,7 +2,7 @@
  * Delivers status callbacks as Twilio does: a form-encoded POST (or GET with the parameters in
  * the query) signed with the account's auth token over the callback URL and the sorted
  * parameters, with an `I-Twilio-Idempotency-Token` kept across retries. One queue per callback
- * URL, so one room's events leave in the order they happened. Retries follow the URL's
+ * URL and room, so one room's events leave in the order they happened. Retries follow the URL's
  * connection overrides (Twilio's defaults: one retry, 15 s in all).
  */
 import { randomUUID } from 'node:crypto';
@@ -69,16 +69,18 @@ export class CallbackSender {
     if (this.closed) return;
     const { url, overrides } = parseCallbackUrl(configuredUrl, this.defaults);
     this.pending += 1;
-    const previous = this.queues.get(url) ?? Promise.resolve();
+    // One queue per URL and room: one room's events leave in order, rooms do not wait for each other.
+    const queue = `${url}\u0000${params.find(([key]) => key === 'RoomSid')?.[1] ?? ''}`;
+    const previous = this.queues.get(queue) ?? Promise.resolve();
     const next = previous
       .then(() => this.deliver(url, method, overrides, params))
       .catch((error: unknown) => this.options.logger?.error({ err: error }, 'sandbox callback delivery crashed'))
       .finally(() => {
         this.pending -= 1;
-        if (this.queues.get(url) === next) this.queues.delete(url);
+        if (this.queues.get(queue) === next) this.queues.delete(queue);
         if (this.pending === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
       });
-    this.queues.set(url, next);
+    this.queues.set(queue, next);
   }
 
   /** Resolves when every queued callback has been delivered or given up. */

@@ -12,6 +12,8 @@ export const SANDBOX_ERROR_CODES = {
   METHOD_NOT_ALLOWED: 20004,
   /** Twilio: internal server error. */
   INTERNAL: 20500,
+  /** Twilio 20429: too many requests (with Retry-After). */
+  TOO_MANY_REQUESTS: 20429,
   /** Twilio: invalid or missing parameter (generic). */
   INVALID_PARAMETER: 20001,
   /** Twilio 53106: room not found (operation on a non-existent room). */

@@ -189,11 +189,13 @@ describe('sandbox REST', () => {
         redirect: 'manual',
       });
       expect(media.status).toBe(302);
-      expect(media.headers.get('location')).toBe(`${sandbox.url}/_sandbox/Media/${sid}.mp4`);
-      const file = await fetch(media.headers.get('location')!, {
-        headers: { authorization: `Basic ${Buffer.from(apiKey).toString('base64')}` },
-      });
+      const location = media.headers.get('location')!;
+      expect(location).toMatch(new RegExp(`^${sandbox.url}/_sandbox/Media/${sid}\\.mp4\\?Expires=\\d+&Signature=[0-9a-f]{64}$`));
+      // Like Twilio's, the short-lived URL needs no credentials; without its signature it is not found.
+      const file = await fetch(location);
       expect([file.status, file.headers.get('content-type')]).toEqual([200, 'video/mp4']);
+      expect((await fetch(location.replace(/Signature=[0-9a-f]+/, `Signature=${'0'.repeat(64)}`))).status).toBe(404);
+      expect((await fetch(location.split('?')[0]!)).status).toBe(404);
       const recordingSid = sandbox.state.rooms.get(room.sid)!.recordings[0]!.sid;
       expect((await call('GET', `/v1/Recordings/${recordingSid}`)).json).toMatchObject({
         sid: recordingSid,

@@ -4,11 +4,14 @@
  * API under `/_sandbox` that plays participants and scenarios, and the signed status
  * callbacks. `startSandbox` listens; see src/sandbox/README.md for the routes.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { CallbackFaults, type CallbackFaultAction } from './callback-faults.js';
 import { CallbackSender, type CallbackAttempt } from './callback-sender.js';
+import { RestFaults } from './rest-faults.js';
+import { readStateFile, writeStateFile } from './sandbox-state-file.js';
 import { SandboxClock } from './sandbox-clock.js';
 import type { SandboxCredentials } from './sandbox-credentials.js';
 import { invalidParameter, notFound, SANDBOX_ERROR_CODES as E, SandboxTwilioError } from './sandbox-errors.js';
@@ -31,6 +34,13 @@ export interface SandboxOptions extends SandboxCredentials {
   readonly compositionStepMs?: number;
   /** How often the empty-room and unused-room timeouts are checked. Default 1000 ms. */
   readonly timeoutCheckIntervalMs?: number;
+  /** Where fault rules draw their chances (a seeded random in tests). Default Math.random. */
+  readonly random?: () => number;
+  /**
+   * Where rooms, compositions and the clock are kept across restarts (sandbox-state-file.ts);
+   * nothing is kept when absent.
+   */
+  readonly stateFile?: string;
 }
 
 export interface Sandbox {
@@ -53,6 +63,12 @@ export interface Sandbox {
   endRoom(room: string): SandboxRoom;
   /** The next composition created ends with composition-failed. */
   failNextComposition(errorMessage?: string): void;
+  /** The next composition created stays enqueued for ever. */
+  stuckNextComposition(): void;
+  /** Callback failure modes: drop, hold (release later: late, reordered), duplicate, delay. */
+  readonly callbackFaults: CallbackFaults;
+  /** REST failure modes: 429 with Retry-After, 5xx, 404 on a room that just ended. */
+  readonly restFaults: RestFaults;
   now(): Date;
   /** Moves the sandbox clock forward, then ends rooms whose timeout has passed. */
   advanceTime(ms: number): Date;
@@ -74,14 +90,46 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     retryDelayMs: options.callbackRetryDelayMs ?? 250,
     logger,
   });
+  // Every callback is a change of state: the state file is written a moment later.
+  let dirty = false;
+  const changes = {
+    send: (...args: Parameters<CallbackSender['send']>) => {
+      dirty = true;
+      sender.send(...args);
+    },
+  };
+  const callbackFaults = new CallbackFaults(changes, options.random);
+  const restFaults = new RestFaults();
   const emulator = new VideoEmulator({
     accountSid: options.accountSid,
     clock,
-    callbacks: sender,
+    callbacks: callbackFaults,
     compositionStepMs: options.compositionStepMs ?? 20,
   });
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
   let base = '';
+  const save = () => {
+    if (!options.stateFile || !dirty) return;
+    dirty = false;
+    try {
+      writeStateFile(options.stateFile, { now: clock.now(), emulator: emulator.exportState() });
+    } catch (error) {
+      logger.error({ err: error }, 'could not write the sandbox state file');
+    }
+  };
+  if (options.stateFile) {
+    const saved = readStateFile(options.stateFile) as { now?: Date; emulator?: Parameters<VideoEmulator['importState']>[0] } | undefined;
+    if (saved) {
+      // The clock never goes back: a restarted sandbox resumes at least where it was.
+      if (saved.now && saved.now.getTime() > clock.now().getTime()) clock.set(saved.now);
+      emulator.importState(saved.emulator ?? {});
+    }
+  }
+  const saver = setInterval(save, 200);
+  saver.unref();
+  app.addHook('onResponse', async (request) => {
+    if (request.method !== 'GET') dirty = true;
+  });
 
   const checkTimeouts = () => {
     try {
@@ -104,6 +152,9 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     disconnect: (room, participant) => void emulator.disconnectParticipant({ room, participant }),
     endRoom: (room) => emulator.completeRoom(room),
     failNextComposition: (errorMessage) => emulator.failNextComposition(errorMessage),
+    stuckNextComposition: () => emulator.stuckNextComposition(),
+    callbackFaults,
+    restFaults,
     now: () => clock.now(),
     advanceTime(ms) {
       const now = clock.advance(ms);
@@ -118,27 +169,34 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     async idle() {
       do {
         await emulator.settled();
+        while (callbackFaults.busy) await new Promise((resolve) => setTimeout(resolve, 10));
         await sender.idle();
-      } while (emulator.busy);
+      } while (emulator.busy || callbackFaults.busy);
     },
     async close() {
       clearInterval(timeoutChecker);
+      clearInterval(saver);
+      callbackFaults.close();
       emulator.close();
       await sender.close();
       await app.close();
+      dirty = true;
+      save();
     },
   };
 
   registerParsers(app);
   registerErrors(app, logger);
   registerAuth(app, options);
-  registerRest(app, emulator, options.accountSid, () => base);
+  registerRestFaults(app, emulator, restFaults, clock);
+  registerRest(app, emulator, options.accountSid, () => base, mediaSigner(options.authToken));
   registerControl(app, sandbox, () => base);
 
   try {
     await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   } catch (error) {
     // Nothing may stay behind a failed start (the process must be able to exit).
+    clearInterval(saver);
     emulator.close();
     await sender.close();
     await app.close();
@@ -152,6 +210,28 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   timeoutChecker.unref();
   logger.info({ url: base, accountSid: options.accountSid, apiKeySid: options.apiKeySid }, 'sandbox Twilio listening');
   return sandbox;
+}
+
+/** The REST routes answer a matching fault rule's status instead (the control routes never do). */
+function registerRestFaults(app: FastifyInstance, emulator: VideoEmulator, faults: RestFaults, clock: SandboxClock): void {
+  app.addHook('preHandler', async (request, reply) => {
+    const path = request.url.split('?')[0]!;
+    if (!path.startsWith('/v1/')) return;
+    const roomMatch = /^\/v1\/Rooms\/([^/]+)$/.exec(path);
+    const ended = roomMatch ? emulator.getRoom(decodeURIComponent(roomMatch[1]!))?.endTime : undefined;
+    const rule = faults.match(request.method, path, ended ? clock.now().getTime() - ended.getTime() : undefined);
+    if (!rule) return;
+    if (rule.retryAfterSeconds !== undefined) reply.header('retry-after', String(rule.retryAfterSeconds));
+    const error =
+      rule.status === 404
+        ? notFound(path.slice('/v1'.length))
+        : new SandboxTwilioError(
+            rule.status,
+            rule.status === 429 ? E.TOO_MANY_REQUESTS : E.INTERNAL,
+            rule.status === 429 ? 'Too Many Requests' : 'Service unavailable (sandbox fault)',
+          );
+    return reply.status(rule.status).send(error.toJSON());
+  });
 }
 
 /** Twilio takes form-encoded bodies; the control API takes JSON too, for convenience. */
@@ -203,6 +283,8 @@ function registerAuth(app: FastifyInstance, credentials: SandboxCredentials): vo
     Buffer.from(`${credentials.accountSid}:${credentials.authToken}`),
   ];
   app.addHook('onRequest', async (request, reply) => {
+    // A media URL carries its own short-lived signature, as Twilio's does: no credentials.
+    if (request.url.startsWith(MEDIA_PATH)) return;
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(request.headers.authorization ?? '');
     const given = match ? Buffer.from(match[1]!, 'base64') : Buffer.alloc(0);
     // Compare against every pair, without stopping early: time does not say which one was close.
@@ -217,7 +299,34 @@ function registerAuth(app: FastifyInstance, credentials: SandboxCredentials): vo
 
 type Params<K extends string> = { Params: Record<K, string> };
 
-function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid: string, base: () => string): void {
+const MEDIA_PATH = '/_sandbox/Media/';
+
+/** Short-lived media URLs like Twilio's: the file name and expiry, signed with the auth token. */
+function mediaSigner(secret: string) {
+  const sign = (file: string, expires: number) => createHmac('sha256', secret).update(`${file}:${expires}`).digest('hex');
+  return {
+    url(base: string, file: string, ttlText: unknown): string {
+      const ttl = Math.min(604_800, Math.max(1, Number(ttlText) || 3600));
+      const expires = Math.floor(Date.now() / 1000) + ttl;
+      return `${base}${MEDIA_PATH}${file}?Expires=${expires}&Signature=${sign(file, expires)}`;
+    },
+    valid(file: string, query: { Expires?: string; Signature?: string }): boolean {
+      const expires = Number(query.Expires);
+      if (!Number.isInteger(expires) || expires < Date.now() / 1000 || typeof query.Signature !== 'string') return false;
+      const expected = Buffer.from(sign(file, expires));
+      const given = Buffer.from(query.Signature);
+      return expected.length === given.length && timingSafeEqual(expected, given);
+    },
+  };
+}
+
+function registerRest(
+  app: FastifyInstance,
+  emulator: VideoEmulator,
+  accountSid: string,
+  base: () => string,
+  media: ReturnType<typeof mediaSigner>,
+): void {
   const room = (r: SandboxRoom) => roomResource(base(), accountSid, r);
 
   app.post('/v1/Rooms', async (request, reply) => {
@@ -324,23 +433,24 @@ function registerRest(app: FastifyInstance, emulator: VideoEmulator, accountSid:
 
   // Media: Twilio answers with a redirect to a short-lived media URL; the sandbox redirects to
   // a placeholder it serves itself, so a client following the link stays in the sandbox.
-  app.get<Params<'sid'>>('/v1/Compositions/:sid/Media', async (request, reply) => {
+  app.get<Params<'sid'> & { Querystring: { Ttl?: string } }>('/v1/Compositions/:sid/Media', async (request, reply) => {
     const found = emulator.getComposition(request.params.sid);
     if (!found) throw notFound(`/Compositions/${request.params.sid}/Media`);
     if (found.status !== 'completed') throw notFound(`/Compositions/${request.params.sid}/Media`);
-    return reply.redirect(`${base()}/_sandbox/Media/${found.sid}.${found.format}`, 302);
+    return reply.redirect(media.url(base(), `${found.sid}.${found.format}`, request.query.Ttl), 302);
   });
 
-  app.get<Params<'sid'>>('/v1/Recordings/:sid/Media', async (request, reply) => {
+  app.get<Params<'sid'> & { Querystring: { Ttl?: string } }>('/v1/Recordings/:sid/Media', async (request, reply) => {
     const found = emulator.getRecording(request.params.sid);
     if (!found || found.status !== 'completed') throw notFound(`/Recordings/${request.params.sid}/Media`);
-    return reply.redirect(`${base()}/_sandbox/Media/${found.sid}.${found.container}`, 302);
+    return reply.redirect(media.url(base(), `${found.sid}.${found.container}`, request.query.Ttl), 302);
   });
 
-  app.get<Params<'file'>>('/_sandbox/Media/:file', async (request, reply) => {
+  app.get<Params<'file'> & { Querystring: { Expires?: string; Signature?: string } }>('/_sandbox/Media/:file', async (request, reply) => {
     const match = /^((?:CJ|RT)[0-9a-f]{32})\.(mp4|webm|mka|mkv)$/.exec(request.params.file);
     const known = match && (emulator.getComposition(match[1]!) ?? emulator.getRecording(match[1]!));
-    if (!match || !known) throw notFound(`/_sandbox/Media/${request.params.file}`);
+    // An unknown, unsigned or expired link: the same 404 (Twilio's signed URLs answer likewise).
+    if (!match || !known || !media.valid(request.params.file, request.query)) throw notFound(`/_sandbox/Media/${request.params.file}`);
     const type = { mp4: 'video/mp4', webm: 'video/webm', mka: 'audio/x-matroska', mkv: 'video/x-matroska' }[match[2] as 'mp4'];
     return reply
       .type(type)
@@ -382,6 +492,79 @@ function registerControl(app: FastifyInstance, sandbox: Sandbox, base: () => str
   app.post('/_sandbox/Compositions/FailNext', async (request) => {
     sandbox.failNextComposition(optional(toForm(request.body), 'ErrorMessage'));
     return { fail_next: true };
+  });
+
+  app.post('/_sandbox/Compositions/StuckNext', async () => {
+    sandbox.stuckNextComposition();
+    return { stuck_next: true };
+  });
+
+  // Callback faults: Action=drop|hold|duplicate|delay [Events=a,b] [Room=] [Probability=] [Count=] [DelayMs=]
+  app.post('/_sandbox/Faults/Callbacks', async (request, reply) => {
+    const form = toForm(request.body);
+    const action = optional(form, 'Action') as CallbackFaultAction | undefined;
+    if (!action || !['drop', 'hold', 'duplicate', 'delay'].includes(action))
+      throw invalidParameter('Action must be drop, hold, duplicate or delay');
+    const events = list(form, 'Events')
+      ?.flatMap((e) => e.split(','))
+      .map((e) => e.trim())
+      .filter(Boolean);
+    const probability = optional(form, 'Probability');
+    if (probability !== undefined && !(Number(probability) >= 0 && Number(probability) <= 1))
+      throw invalidParameter('Probability must be 0 to 1');
+    const room = optional(form, 'Room');
+    const count = int(form, 'Count');
+    const delayMs = int(form, 'DelayMs');
+    sandbox.callbackFaults.add({
+      action,
+      ...(events ? { events } : {}),
+      ...(room ? { room } : {}),
+      ...(probability !== undefined ? { probability: Number(probability) } : {}),
+      ...(count !== undefined ? { count } : {}),
+      ...(delayMs !== undefined ? { delayMs } : {}),
+    });
+    return reply.status(201).send({ action, events: events ?? null, room: room ?? null });
+  });
+
+  // REST faults: Status=404|429|500|502|503 [Path=Rooms|Participants|Compositions] [Count=] [RetryAfter=s] [AfterEndSeconds=]
+  app.post('/_sandbox/Faults/Rest', async (request, reply) => {
+    const form = toForm(request.body);
+    const status = int(form, 'Status');
+    if (status !== 404 && status !== 429 && status !== 500 && status !== 502 && status !== 503)
+      throw invalidParameter('Status must be 404, 429, 500, 502 or 503');
+    const path = optional(form, 'Path');
+    const count = int(form, 'Count');
+    const retryAfterSeconds = int(form, 'RetryAfter');
+    const afterEndSeconds = int(form, 'AfterEndSeconds');
+    sandbox.restFaults.add({
+      status,
+      ...(path ? { path } : {}),
+      ...(count !== undefined ? { count } : {}),
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+      ...(afterEndSeconds !== undefined ? { afterEndSeconds } : {}),
+    });
+    return reply.status(201).send({ status, path: path ?? null });
+  });
+
+  app.delete('/_sandbox/Faults', async () => {
+    sandbox.callbackFaults.clear();
+    sandbox.restFaults.clear();
+    return { cleared: true };
+  });
+
+  app.get('/_sandbox/Faults', async () => ({
+    callbacks: sandbox.callbackFaults.faults,
+    held: sandbox.callbackFaults.heldCount,
+    rest: sandbox.restFaults.applied,
+  }));
+
+  // Held callbacks go out now, stamped as they were: late, after the REST state moved on.
+  app.post('/_sandbox/Callbacks/Release', async (request) => {
+    const form = toForm(request.body);
+    const order = optional(form, 'Order');
+    if (order !== undefined && order !== 'held' && order !== 'reverse') throw invalidParameter('Order must be held or reverse');
+    const room = optional(form, 'Room');
+    return { released: sandbox.callbackFaults.release({ ...(room ? { room } : {}), ...(order ? { order } : {}) }) };
   });
 
   app.get('/_sandbox/Clock', async () => ({ now: sandbox.now().toISOString() }));

@@ -153,6 +153,8 @@ export class VideoEmulator {
   private readonly jobs = new Set<Promise<void>>();
   private readonly pauses = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
   private failNext: string[] = [];
+  private stuckNext = 0;
+  private readonly stuckSids = new Set<string>();
   private closed = false;
 
   constructor(private readonly options: VideoEmulatorOptions) {}
@@ -368,7 +370,9 @@ export class VideoEmulator {
     this.compositionStates.set(composition.sid, composition);
     const snapshot = { ...composition };
     this.emitComposition(composition, 'composition-enqueued', []);
-    this.track(this.process(composition, this.failNext.shift(), room));
+    if (this.stuckNext > 0)
+      this.stuckNext -= 1; // stays enqueued for ever (twilio-node #690)
+    else this.track(this.process(composition, this.failNext.shift(), room));
     return snapshot;
   }
 
@@ -386,6 +390,34 @@ export class VideoEmulator {
   /** The next composition created fails (composition-failed) instead of becoming available. */
   failNextComposition(errorMessage = 'Composition failed (sandbox scenario)'): void {
     this.failNext.push(errorMessage);
+  }
+
+  /** The next composition created stays `enqueued` for ever, with no further callback. */
+  stuckNextComposition(): void {
+    this.stuckNext += 1;
+  }
+
+  // ---- persistence (sandbox-state-file.ts) ---------------------------------------------
+
+  /** Everything a restarted sandbox needs to know the same rooms and compositions. */
+  exportState(): { rooms: unknown; compositions: unknown; stuck: string[] } {
+    return {
+      rooms: [...this.roomStates.values()],
+      compositions: [...this.compositionStates.values()],
+      stuck: [...this.stuckSids],
+    };
+  }
+
+  /** Restores exportState()'s output; a composition that was processing carries on (unless it was stuck). */
+  importState(saved: { rooms?: unknown; compositions?: unknown; stuck?: unknown }): void {
+    for (const room of (saved.rooms ?? []) as RoomState[]) this.roomStates.set(room.sid, room);
+    for (const sid of (saved.stuck ?? []) as string[]) this.stuckSids.add(sid);
+    for (const composition of (saved.compositions ?? []) as CompositionState[]) {
+      this.compositionStates.set(composition.sid, composition);
+      const room = this.roomStates.get(composition.roomSid);
+      const unfinished = composition.status === 'enqueued' || composition.status === 'processing';
+      if (room && unfinished && !this.stuckSids.has(composition.sid)) this.track(this.process(composition, undefined, room));
+    }
   }
 
   // ---- time and lifecycle -------------------------------------------------------------

@@ -10,6 +10,13 @@ import type { Store } from '../storage/store.js';
 import { isStoreUnavailable, StoreConstraintError } from '../storage/store-errors.js';
 import type { Config, TwilioAccountConfig } from './config.js';
 import { ERRORS, HttpError, errorBody, type ErrorCode } from './errors.js';
+import { bearerChallenge } from './auth/bearer-challenge.js';
+import { describeSchemaRefusal, isSchemaRefusal } from './api/validation-error.js';
+import { registerApiContract } from './api/api-contract.js';
+import { API_MODELS } from './api/schemas/models.js';
+import { registerIdempotency } from './api/idempotency.js';
+import { docsRoutes } from './api/docs-routes.js';
+import { registerBrowserAndFairUse } from './api/browser-and-fair-use.js';
 import { AuditLog } from './audit-log.js';
 import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
@@ -23,10 +30,12 @@ import { answerOnSocket } from './raw-http-answer.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { Readiness } from './readiness.js';
 import { recordRoutes } from './routes/record-routes.js';
 import { subjectRoutes } from './routes/subject-routes.js';
 import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
@@ -37,6 +46,9 @@ import { RetentionSchedule } from './retention/retention-schedule.js';
 import { signingSecrets } from './signing-secrets.js';
 import { createStoreIngest } from './webhook/store-ingest.js';
 import { ProjectionWorker } from './consultations/projection-worker.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import { ReconcileSchedule } from './reconcile/reconcile-schedule.js';
+import { createTwilioReader } from './reconcile/twilio-reader.js';
 
 export interface AppOptions {
   readonly config: Config;
@@ -45,11 +57,15 @@ export interface AppOptions {
   readonly clock?: () => Date;
   /** Cross-instance fan-out (PostgreSQL LISTEN/NOTIFY); in-process when absent. */
   readonly live?: LiveEvents;
+  /** The registry to fill (server.ts makes it first, so live events can count their reconnects). */
+  readonly metrics?: Metrics;
   /** Run the outbox worker inside this app (default true). */
   readonly outboxWorker?: boolean;
   readonly outboxPollIntervalMs?: number;
   /** Run retention on a timer inside this app (default off here; server.ts turns it on). */
   readonly retention?: boolean | { readonly intervalMs?: number; readonly firstRunDelayMs?: number };
+  /** Run the reconciler on a timer (config.reconcile.intervalMs) under the lease (default off here; server.ts turns it on). */
+  readonly reconcile?: boolean;
 }
 
 export interface RoomgateContext {
@@ -60,6 +76,10 @@ export interface RoomgateContext {
   readonly outbox: OutboxWorker;
   /** The retention timer, when this app runs one. */
   readonly retention: RetentionSchedule | undefined;
+  /** Compares overdue records with Twilio's REST API (`run()` for one pass, no lease). */
+  readonly reconciler: Reconciler;
+  /** The lease-holding timer around it (started only with the `reconcile` option). */
+  readonly reconcileSchedule: ReconcileSchedule;
   /** Swaps the accepted Twilio secrets at once (rotation); requests in flight keep theirs. */
   setAccounts(accounts: readonly TwilioAccountConfig[]): void;
   /** Waits for buffered work (group commits, projections, security and audit records) to be written. */
@@ -76,7 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, store } = options;
   const clock = options.clock ?? (() => new Date());
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics();
+  const metrics = options.metrics ?? createMetrics();
 
   let verifier: TwilioVerifier = createTwilioVerifier({ secrets: signingSecrets(config.accounts) });
   const alerts = config.alertWebhook
@@ -116,6 +136,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     clock,
     pollIntervalMs: options.outboxPollIntervalMs ?? 1000,
+    leaseMs: config.outbox.leaseMs,
+    concurrency: config.outbox.concurrency,
     handlers: {
       'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() }),
       'report-composition-failure': async (entry) => {
@@ -126,8 +148,50 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
   let accounts = config.accounts;
+  const reconciler = new Reconciler({
+    store,
+    twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),
+    logger,
+    metrics,
+    clock,
+    config: config.reconcile,
+    defaultAccountSid: () => accounts[0]?.accountSid,
+    onProjected: (result) => {
+      if (result.queuedEffects) outbox.wake();
+      if (result.live.length > 0)
+        live.publish(result.live).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+    },
+    onChanged: (change) => {
+      audit.record({
+        tenantId: null,
+        actor: 'reconciler',
+        action: 'consultation.reconciled',
+        target: change.consultationId,
+        outcome: change.outcome,
+        detail: { reason: change.reason, facts: change.facts, confirmedLate: change.confirmedLate },
+      });
+      alerts?.notify({
+        kind: 'reconciliation-changed-record',
+        windowStart: clock().toISOString(),
+        count: change.facts.length + change.confirmedLate,
+        byReason: Object.fromEntries(
+          [...new Set(change.facts)].map((event) => [event, change.facts.filter((fact) => fact === event).length]),
+        ),
+      });
+    },
+  });
+  const reconcileSchedule = new ReconcileSchedule({
+    store,
+    reconciler,
+    logger,
+    metrics,
+    clock,
+    intervalMs: config.reconcile.intervalMs,
+    leaseMs: config.reconcile.leaseMs,
+  });
   const ingest = createStoreIngest({
     store,
+    deadlineMs: config.commitDeadlineMs,
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
@@ -158,7 +222,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
     },
     // The router's own refusals (bad percent-encoding, over-long parameter) get the same envelope.
-    frameworkErrors: (_error, request, reply) => (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', request.id)),
+    frameworkErrors: (_error, request, reply) =>
+      (reply as FastifyReply).code(400).header('x-request-id', request.id).send(errorBody('BAD_REQUEST', request.id)),
     // What Node's HTTP parser itself refuses (bad method, NUL in the path, conflicting lengths,
     // oversized headers) gets the same envelope; there is no request yet, so no request id.
     clientErrorHandler: (error, socket) => {
@@ -181,6 +246,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     live,
     outbox,
     retention,
+    reconciler,
+    reconcileSchedule,
     setAccounts(next) {
       verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
       accounts = next;
@@ -212,6 +279,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isSchemaRefusal(error)) {
+      const refusal = describeSchemaRefusal(error);
+      return reply.code(422).send(errorBody('VALIDATION_FAILED', request.id, refusal.message, { field: refusal.field }));
+    }
     const code = errorCodeOf(error);
     if (code === 'STORE_UNAVAILABLE') {
       metrics.storeErrors.inc({ operation: request.routeOptions.url ?? 'unknown' });
@@ -220,7 +291,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       request.log.error({ err: error }, 'unhandled error');
     }
     const message = error instanceof HttpError ? error.message : undefined;
-    return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message));
+    const details = error instanceof HttpError ? error.details : {};
+    const challenge = bearerChallenge(code, request.headers.authorization, details.scope);
+    if (challenge) reply.header('www-authenticate', challenge);
+    // Twilio retries a 503 anyway; other clients learn when it is worth it.
+    if (code === 'STORE_UNAVAILABLE') void reply.header('retry-after', '1');
+    return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message, details));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));
 
@@ -234,8 +310,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   collectPrivatePaths(app);
+  await registerApiContract(app, API_MODELS);
   const authenticate = registerApiKeyAuth(app, { store, clock });
-  await app.register(healthRoutes, { store, sandbox: config.sandbox });
+  await registerBrowserAndFairUse(app, { corsOrigins: config.corsOrigins, rateLimitPerMinute: config.rateLimitPerMinute });
+  registerIdempotency(app, { store, clock });
+  await app.register(docsRoutes);
+  const readiness = new Readiness({ store, committer: () => ingest.health(), deadlineMs: config.commitDeadlineMs, clock });
+  await app.register(healthRoutes, { readiness, sandbox: config.sandbox });
   await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, {
     store,
@@ -244,10 +325,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     statusCallbackUrl: () => statusCallbackUrl(),
     accountSid: () => accounts[0]?.accountSid,
   });
-  await app.register(recordRoutes, { store });
+  await app.register(recordRoutes, { store, twilio });
   await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
   await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
+  await app.register(apiKeyRoutes, { store, audit, clock });
   const account = config.accounts[0];
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
@@ -257,11 +339,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onReady', async () => streams.start());
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
   if (retention) app.addHook('onReady', async () => retention.start());
+  if (options.reconcile) app.addHook('onReady', async () => reconcileSchedule.start());
   app.addHook('onClose', async () => {
     await streams.stop();
     await ingest.close();
     await projection.stop();
     await outbox.stop();
+    await reconcileSchedule.stop();
     await retention?.stop();
     await alerts?.drain();
     await security.drain();

@@ -72,6 +72,8 @@ describe('loadConfig', () => {
       streamsPerTenant: 100,
       wsMaxPayloadBytes: 4096,
       trustProxyHeaders: 'x-forwarded',
+      corsOrigins: [],
+      rateLimitPerMinute: 6000,
     });
     expect(
       loadConfig({
@@ -81,14 +83,57 @@ describe('loadConfig', () => {
         ROOMGATE_STREAMS_PER_TENANT: '7',
         ROOMGATE_WS_MAX_PAYLOAD: '1024',
         ROOMGATE_TRUST_PROXY_HEADERS: 'Forwarded',
+        ROOMGATE_CORS_ORIGINS: 'https://app.example.com, http://localhost:3000',
+        ROOMGATE_RATE_LIMIT: '30',
       }),
     ).toMatchObject({
+      corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      rateLimitPerMinute: 30,
       headersTimeoutMs: 2000,
       requestTimeoutMs: 5000,
       streamsPerKey: 3,
       streamsPerTenant: 7,
       wsMaxPayloadBytes: 1024,
       trustProxyHeaders: 'forwarded',
+    });
+  });
+
+  it('bounds every wait for the database and the outbox lease, each configurable', () => {
+    expect(loadConfig({})).toMatchObject({
+      commitDeadlineMs: 5000,
+      database: {
+        connectTimeoutMs: 5000,
+        statementTimeoutMs: 10_000,
+        lockTimeoutMs: 2000,
+        idleInTransactionTimeoutMs: 30_000,
+        queryTimeoutMs: 15_000,
+        startupWaitMs: 60_000,
+      },
+      outbox: { leaseMs: 15_000, concurrency: 4 },
+    });
+    expect(
+      loadConfig({
+        ROOMGATE_COMMIT_DEADLINE: '3s',
+        ROOMGATE_DB_CONNECT_TIMEOUT: '1s',
+        ROOMGATE_DB_STATEMENT_TIMEOUT: '4s',
+        ROOMGATE_DB_LOCK_TIMEOUT: '500ms',
+        ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT: '1m',
+        ROOMGATE_DB_QUERY_TIMEOUT: '6s',
+        ROOMGATE_DB_STARTUP_WAIT: '0s',
+        ROOMGATE_OUTBOX_LEASE: '5s',
+        ROOMGATE_OUTBOX_CONCURRENCY: '8',
+      }),
+    ).toMatchObject({
+      commitDeadlineMs: 3000,
+      database: {
+        connectTimeoutMs: 1000,
+        statementTimeoutMs: 4000,
+        lockTimeoutMs: 500,
+        idleInTransactionTimeoutMs: 60_000,
+        queryTimeoutMs: 6000,
+        startupWaitMs: 0,
+      },
+      outbox: { leaseMs: 5000, concurrency: 8 },
     });
   });
 
@@ -142,8 +187,21 @@ describe('loadConfig', () => {
     [{ ROOMGATE_REQUEST_TIMEOUT: 'soon' }, 'ROOMGATE_REQUEST_TIMEOUT'],
     [{ ROOMGATE_HEADERS_TIMEOUT: '20s', ROOMGATE_REQUEST_TIMEOUT: '10s' }, 'ROOMGATE_REQUEST_TIMEOUT'],
     [{ ROOMGATE_STREAMS_PER_KEY: '0' }, 'ROOMGATE_STREAMS_PER_KEY'],
+    [{ ROOMGATE_CORS_ORIGINS: '*' }, 'ROOMGATE_CORS_ORIGINS'],
+    [{ ROOMGATE_CORS_ORIGINS: 'https://app.example.com/path' }, 'ROOMGATE_CORS_ORIGINS'],
+    [{ ROOMGATE_RATE_LIMIT: '0' }, 'ROOMGATE_RATE_LIMIT'],
     [{ ROOMGATE_STREAMS_PER_TENANT: '-1' }, 'ROOMGATE_STREAMS_PER_TENANT'],
     [{ ROOMGATE_WS_MAX_PAYLOAD: '64' }, 'ROOMGATE_WS_MAX_PAYLOAD'],
+    [{ ROOMGATE_COMMIT_DEADLINE: '0s' }, 'ROOMGATE_COMMIT_DEADLINE'],
+    [{ ROOMGATE_DB_LOCK_TIMEOUT: '5s' }, 'ROOMGATE_DB_LOCK_TIMEOUT'],
+    [{ ROOMGATE_DB_LOCK_TIMEOUT: '3s', ROOMGATE_COMMIT_DEADLINE: '2s' }, 'ROOMGATE_DB_LOCK_TIMEOUT'],
+    [{ ROOMGATE_DB_STATEMENT_TIMEOUT: 'soon' }, 'ROOMGATE_DB_STATEMENT_TIMEOUT'],
+    [{ ROOMGATE_DB_QUERY_TIMEOUT: '1s' }, 'ROOMGATE_DB_QUERY_TIMEOUT'],
+    [{ ROOMGATE_DB_CONNECT_TIMEOUT: '0ms' }, 'ROOMGATE_DB_CONNECT_TIMEOUT'],
+    [{ ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT: '-1s' }, 'ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT'],
+    [{ ROOMGATE_DB_STARTUP_WAIT: 'forever' }, 'ROOMGATE_DB_STARTUP_WAIT'],
+    [{ ROOMGATE_OUTBOX_LEASE: '0s' }, 'ROOMGATE_OUTBOX_LEASE'],
+    [{ ROOMGATE_OUTBOX_CONCURRENCY: '0' }, 'ROOMGATE_OUTBOX_CONCURRENCY'],
   ] as const)('refuses %j naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -42,6 +42,12 @@ export interface Config {
   readonly apiBaseUrl: string;
   readonly configFile: string | undefined;
   readonly webhookMaxAgeMs: number;
+  /**
+   * A signed callback older than webhookMaxAgeMs but not older than this is stored as `late`
+   * (held, not applied until the reconciler confirms it against Twilio's REST API); older still
+   * is refused (403 replay-too-old). Twilio's Event Streams retry for up to 4 hours.
+   */
+  readonly webhookLateMaxAgeMs: number;
   readonly webhookFutureSkewMs: number;
   readonly webhookBodyLimitBytes: number;
   /** Refusals within alertWindowMs above this raise one alert log line per window. */
@@ -56,6 +62,10 @@ export interface Config {
   /** The whole request, body included, must arrive within this (Node's requestTimeout). */
   readonly requestTimeoutMs: number;
   /** Live streams (SSE + WebSocket) open at once, per API key and per tenant, on one instance. */
+  /** Origins whose browser pages may call the tenant API (CORS); empty: none. */
+  readonly corsOrigins: readonly string[];
+  /** Requests per minute one API key may make, unless its tenant has its own limit. */
+  readonly rateLimitPerMinute: number;
   readonly streamsPerKey: number;
   readonly streamsPerTenant: number;
   /** Largest inbound WebSocket frame/message: clients send nothing. */
@@ -65,6 +75,40 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Where `/metrics` is served (never on the public port); undefined when turned off. */
   readonly metrics: { readonly host: string; readonly port: number } | undefined;
+  /** The reconciler (src/service/reconcile/): how it paces itself and what it calls overdue. */
+  readonly reconcile: ReconcileConfig;
+  /** Every bound on a wait for the database (README "Faults and timeouts"). */
+  readonly database: DatabaseTimeouts;
+  /** A group-commit transaction (the webhook's) not committed within this → 503, connection discarded. */
+  readonly commitDeadlineMs: number;
+  /** Outbox: how long a claim holds without its worker's heartbeat, and entries run at once. */
+  readonly outbox: { readonly leaseMs: number; readonly concurrency: number };
+}
+
+export interface ReconcileConfig {
+  /** How often an instance tries to take the lease and reconcile; 0 turns the timer off. */
+  readonly intervalMs: number;
+  /** REST reads per second per Twilio account (Twilio allows about 80). */
+  readonly ratePerSecond: number;
+  /** A consultation not final and unchanged for this long is compared with Twilio (empty-room timeout + margin). */
+  readonly quietMs: number;
+  /** An ended consultation is compared once, this long after its end (late disconnects settle first). */
+  readonly settleMs: number;
+  /** A composition requested this long ago and still not available is looked up; twice this, it counts as stuck. */
+  readonly compositionMs: number;
+  /** The lease's life; renewed at each pass. */
+  readonly leaseMs: number;
+}
+
+export interface DatabaseTimeouts {
+  readonly connectTimeoutMs: number;
+  readonly statementTimeoutMs: number;
+  readonly lockTimeoutMs: number;
+  readonly idleInTransactionTimeoutMs: number;
+  /** Client-side bound on one round trip; past it the connection is discarded. */
+  readonly queryTimeoutMs: number;
+  /** How long start-up keeps trying to reach and migrate the database before exit 1. */
+  readonly startupWaitMs: number;
 }
 
 export type TrustProxyHeaders = 'x-forwarded' | 'forwarded';
@@ -96,6 +140,12 @@ export function loadConfig(env: Env = process.env): Config {
   if (requestTimeoutMs < headersTimeoutMs) {
     throw new ConfigError('ROOMGATE_REQUEST_TIMEOUT', 'must be at least ROOMGATE_HEADERS_TIMEOUT');
   }
+  const database = databaseTimeouts(env);
+  const commitDeadlineMs = duration(env, 'ROOMGATE_COMMIT_DEADLINE', '5s');
+  // The lock wait must end first, so that the one waiting callback is retried alone in time.
+  if (database.lockTimeoutMs >= commitDeadlineMs) {
+    throw new ConfigError('ROOMGATE_DB_LOCK_TIMEOUT', 'must be shorter than ROOMGATE_COMMIT_DEADLINE');
+  }
   return Object.freeze({
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: host(env, 'HOST', '127.0.0.1'),
@@ -110,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiBaseUrl: url(env, 'TWILIO_API_BASE_URL', 'https://video.twilio.com'),
     configFile,
     webhookMaxAgeMs: duration(env, 'ROOMGATE_WEBHOOK_MAX_AGE', '15m'),
+    webhookLateMaxAgeMs: Math.max(duration(env, 'ROOMGATE_WEBHOOK_LATE_MAX_AGE', '24h'), duration(env, 'ROOMGATE_WEBHOOK_MAX_AGE', '15m')),
     webhookFutureSkewMs: 5 * 60_000,
     webhookBodyLimitBytes: integer(env, 'ROOMGATE_WEBHOOK_BODY_LIMIT', 64 * 1024, 1024, 1024 * 1024),
     alertRefusalThreshold: integer(env, 'ROOMGATE_ALERT_REFUSALS', 20, 1, 1_000_000),
@@ -118,12 +169,47 @@ export function loadConfig(env: Env = process.env): Config {
     alertWebhook: alertWebhook(env),
     headersTimeoutMs,
     requestTimeoutMs,
+    corsOrigins: corsOrigins(env),
+    rateLimitPerMinute: integer(env, 'ROOMGATE_RATE_LIMIT', 6000, 1, 1_000_000),
     streamsPerKey: integer(env, 'ROOMGATE_STREAMS_PER_KEY', 10, 1, 100_000),
     streamsPerTenant: integer(env, 'ROOMGATE_STREAMS_PER_TENANT', 100, 1, 100_000),
     wsMaxPayloadBytes: integer(env, 'ROOMGATE_WS_MAX_PAYLOAD', 4096, 125, 1024 * 1024),
     logLevel: logLevelFrom(env),
     shutdownTimeoutMs: duration(env, 'ROOMGATE_SHUTDOWN_TIMEOUT', '10s'),
     metrics: metricsListener(env),
+    reconcile: Object.freeze({
+      intervalMs: nonEmpty(env.ROOMGATE_RECONCILE_INTERVAL) === '0' ? 0 : duration(env, 'ROOMGATE_RECONCILE_INTERVAL', '1m'),
+      ratePerSecond: integer(env, 'ROOMGATE_RECONCILE_RATE', 50, 1, 1000),
+      quietMs: duration(env, 'ROOMGATE_RECONCILE_QUIET', '10m'),
+      settleMs: duration(env, 'ROOMGATE_RECONCILE_SETTLE', '2m'),
+      compositionMs: duration(env, 'ROOMGATE_RECONCILE_COMPOSITION', '10m'),
+      leaseMs: duration(env, 'ROOMGATE_RECONCILE_LEASE', '2m'),
+    }),
+    database,
+    commitDeadlineMs,
+    outbox: Object.freeze({
+      leaseMs: duration(env, 'ROOMGATE_OUTBOX_LEASE', '15s'),
+      concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
+    }),
+  });
+}
+
+/** ROOMGATE_DB_*: how long each wait for the database may last. */
+export function databaseTimeouts(env: Env = process.env): DatabaseTimeouts {
+  const statementTimeoutMs = duration(env, 'ROOMGATE_DB_STATEMENT_TIMEOUT', '10s');
+  const queryTimeoutMs = nonEmpty(env.ROOMGATE_DB_QUERY_TIMEOUT)
+    ? duration(env, 'ROOMGATE_DB_QUERY_TIMEOUT', '15s')
+    : statementTimeoutMs + 5000;
+  if (queryTimeoutMs < statementTimeoutMs) {
+    throw new ConfigError('ROOMGATE_DB_QUERY_TIMEOUT', 'must be at least ROOMGATE_DB_STATEMENT_TIMEOUT (the server should time out first)');
+  }
+  return Object.freeze({
+    connectTimeoutMs: duration(env, 'ROOMGATE_DB_CONNECT_TIMEOUT', '5s'),
+    statementTimeoutMs,
+    lockTimeoutMs: duration(env, 'ROOMGATE_DB_LOCK_TIMEOUT', '2s'),
+    idleInTransactionTimeoutMs: duration(env, 'ROOMGATE_DB_IDLE_IN_TRANSACTION_TIMEOUT', '30s'),
+    queryTimeoutMs,
+    startupWaitMs: durationOrZero(env, 'ROOMGATE_DB_STARTUP_WAIT', '60s'),
   });
 }
 
@@ -305,6 +391,30 @@ function trusted(list: string): (address: string) => boolean {
 function duration(env: Env, name: string, fallback: string): number {
   const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
   if (ms === undefined || ms <= 0) throw new ConfigError(name, 'must be a duration such as 30s, 15m, 2h');
+  return ms;
+}
+
+/** ROOMGATE_CORS_ORIGINS: a comma list of exact origins (scheme://host[:port]); no wildcard. */
+function corsOrigins(env: Env): readonly string[] {
+  const raw = nonEmpty(env.ROOMGATE_CORS_ORIGINS);
+  if (raw === undefined) return Object.freeze([]);
+  return Object.freeze(
+    raw.split(',').map((entry) => {
+      const candidate = entry.trim();
+      const parsed = tryUrl(candidate);
+      const bare = parsed && parsed.pathname === '/' && !parsed.search && !parsed.hash && !parsed.username && !candidate.endsWith('/');
+      if (!parsed || !bare || !['http:', 'https:'].includes(parsed.protocol)) {
+        throw new ConfigError('ROOMGATE_CORS_ORIGINS', 'must be a comma list of origins such as https://app.example.com');
+      }
+      return parsed.origin;
+    }),
+  );
+}
+
+/** A duration that may be 0 (`0s`: do not wait). */
+function durationOrZero(env: Env, name: string, fallback: string): number {
+  const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
+  if (ms === undefined) throw new ConfigError(name, 'must be a duration such as 0s, 30s, 2m');
   return ms;
 }
 

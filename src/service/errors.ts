@@ -16,14 +16,25 @@ export const ERRORS = {
   FORBIDDEN_SCOPE: { status: 403, message: 'The API key lacks the scope this route needs.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },
   CONFLICT: { status: 409, message: 'The resource is not in a state that allows this.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, message: 'This Idempotency-Key was used with another request.' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, message: 'A request with this Idempotency-Key is still being processed; retry later.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests for this API key; retry after the time in Retry-After.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
   TOO_MANY_STREAMS: { status: 429, message: 'Too many live streams are open for this API key or tenant.' },
   STORE_UNAVAILABLE: { status: 503, message: 'Storage is unavailable; retry later.' },
-  UPSTREAM_UNAVAILABLE: { status: 502, message: 'Twilio did not answer as expected.' },
+  UPSTREAM_UNAVAILABLE: { status: 502, message: 'Twilio failed (5xx) or did not answer; retry later.' },
+  TWILIO_REJECTED: { status: 502, message: 'Twilio refused the request (4xx).' },
   INTERNAL: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/** What an error may add to the envelope: the refused field (422), the missing scope (403), the current state (409). */
+export interface ErrorDetails {
+  readonly field?: string;
+  readonly scope?: string;
+  readonly current?: unknown;
+}
 
 /** An error the service answers with; `message` may refine the registry's default. */
 export class HttpError extends Error {
@@ -32,13 +43,15 @@ export class HttpError extends Error {
   constructor(
     readonly code: ErrorCode,
     message?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; details?: ErrorDetails },
   ) {
     super(message ?? ERRORS[code].message, options);
     this.status = ERRORS[code].status;
+    this.details = options?.details ?? {};
   }
+  readonly details: ErrorDetails;
 }
 
-export function errorBody(code: ErrorCode, requestId: string, message?: string) {
-  return { error: { code, message: message ?? ERRORS[code].message, requestId } };
+export function errorBody(code: ErrorCode, requestId: string, message?: string, details: ErrorDetails = {}) {
+  return { error: { code, message: message ?? ERRORS[code].message, requestId, ...details } };
 }

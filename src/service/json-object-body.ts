@@ -10,7 +10,10 @@ export function refuseNonObjectJsonBodies(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
     // Only the tenant API's routes (they declare a scope), and only bodies the JSON parser
     // produced: the webhook keeps raw Buffers, and an unknown path stays a 404.
-    if (!request.routeOptions.config.scope || request.body === undefined || Buffer.isBuffer(request.body)) return;
+    if (!request.routeOptions.config.scope) return;
+    // No body at all reads as an empty object: the route's schema then names a missing field.
+    if (request.body === undefined && request.routeOptions.schema?.body) request.body = {};
+    if (request.body === undefined || Buffer.isBuffer(request.body)) return;
     const body: unknown = request.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new HttpError('VALIDATION_FAILED', 'the request body must be a JSON object');

@@ -11,7 +11,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     registry,
     callbacks: new Counter({
       name: 'roomgate_callbacks_total',
-      help: 'Signed callbacks by event type and outcome (stored, duplicate, quarantined, unmatched, unavailable).',
+      help: 'Signed callbacks by event type and outcome (stored, duplicate, quarantined, unmatched, late, unavailable).',
       labelNames: ['event', 'outcome'] as const,
       registers: [registry],
     }),
@@ -55,6 +55,40 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     outboxDepth: new Gauge({
       name: 'roomgate_outbox_pending',
       help: 'Outbox entries not yet done.',
+      registers: [registry],
+    }),
+    reconcileRuns: new Counter({
+      name: 'roomgate_reconcile_runs_total',
+      help: 'Reconciler passes by outcome (ran, not-leader: another instance holds the lease, failed).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    reconcileChecks: new Counter({
+      name: 'roomgate_reconcile_consultations_total',
+      help: 'Consultations compared with Twilio by outcome (unchanged, changed, room-unknown, account-mismatch, failed).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    reconciledFacts: new Counter({
+      name: 'roomgate_reconciled_facts_total',
+      help: 'Facts the reconciler added to records from the REST API (a lost callback each), and late callbacks it confirmed (event=late-confirmed).',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
+    twilioReads: new Counter({
+      name: 'roomgate_reconcile_twilio_requests_total',
+      help: 'REST reads the reconciler made, by HTTP status (or "network").',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    liveListenLost: new Counter({
+      name: 'roomgate_live_listen_lost_total',
+      help: 'PostgreSQL LISTEN connections for live events that were lost (each is re-made with backoff, for ever).',
+      registers: [registry],
+    }),
+    liveListening: new Gauge({
+      name: 'roomgate_live_listening',
+      help: '1 while the PostgreSQL LISTEN connection for live events is in place, else 0 (always 0 on SQLite and MySQL, which do not use it).',
       registers: [registry],
     }),
     outboxOldestAgeSeconds: new Gauge({

@@ -37,7 +37,8 @@ export interface SecurityMonitorOptions {
 }
 
 export interface SecurityAlert {
-  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate';
+  /** 'reconciliation-changed-record': the reconciler filled a record from Twilio's REST API (callbacks are being lost). */
+  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate' | 'reconciliation-changed-record';
   readonly windowStart: string;
   readonly count: number;
   readonly byReason: Record<string, number>;

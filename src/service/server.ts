@@ -13,13 +13,14 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { openStore } from '../storage/open-store.js';
-import { redactDatabaseUrl } from '../storage/store-errors.js';
+import { isStoreUnavailable, redactDatabaseUrl } from '../storage/store-errors.js';
 import type { Store } from '../storage/store.js';
 import { buildApp } from './app.js';
 import type { Config, TwilioAccountConfig } from './config.js';
 import { createPostgresLiveEvents } from './live/live-events.js';
 import { createLogger } from './logger.js';
 import { buildMetricsApp } from './metrics-app.js';
+import { createMetrics } from './metrics.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -45,6 +46,8 @@ export async function startServer(
     logger?: Logger;
     /** Stopped after the app, and also when start-up fails: e.g. the sandbox. */
     companions?: readonly Companion[];
+    /** The service's notion of now; in sandbox mode, the sandbox's clock (so moving it moves Roomgate's too). */
+    clock?: () => Date;
   } = {},
 ): Promise<RunningServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
@@ -60,17 +63,39 @@ export async function startServer(
     if (config.databaseUrl.startsWith('sqlite:') && !config.databaseUrl.includes(':memory:')) {
       mkdirSync(dirname(config.databaseUrl.slice('sqlite:'.length)), { recursive: true });
     }
-    const store = await openStore(config.databaseUrl, { logger }).catch((error: unknown) => {
+    const { startupWaitMs, ...timeouts } = config.database;
+    const store = await openStore(config.databaseUrl, { logger, ...timeouts }).catch((error: unknown) => {
       throw new StartupError(`cannot open the database ${database}: ${reason(error)}`, { cause: error });
     });
     opened.push(store);
-    const applied = await store.migrate().catch((error: unknown) => {
-      throw new StartupError(`cannot migrate the database ${database}: ${reason(error)}`, { cause: error });
-    });
+    // A database that is down (restarting, failing over, not up yet) is waited for, within bounds.
+    const applied = await untilDatabaseAnswers(() => store.migrate(), { waitMs: startupWaitMs, logger, database }).catch(
+      (error: unknown) => {
+        throw new StartupError(`cannot migrate the database ${database}: ${reason(error)}`, { cause: error });
+      },
+    );
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
-    const live = store.engine === 'postgres' ? await createPostgresLiveEvents({ connectionString: config.databaseUrl, logger }) : undefined;
+    const metrics = createMetrics();
+    const live =
+      store.engine === 'postgres'
+        ? await createPostgresLiveEvents({
+            connectionString: config.databaseUrl,
+            logger,
+            onListenLost: () => metrics.liveListenLost.inc(),
+            onListening: (listening) => metrics.liveListening.set(listening ? 1 : 0),
+          })
+        : undefined;
     if (live) opened.push(live);
-    const app = await buildApp({ config, store, logger, retention: true, ...(live ? { live } : {}) });
+    const app = await buildApp({
+      config,
+      store,
+      logger,
+      metrics,
+      retention: true,
+      reconcile: true,
+      ...(live ? { live } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
     opened.push(app);
     const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
     opened.push(metricsApp);
@@ -102,6 +127,34 @@ export async function startServer(
     await closeOpened();
     if (error instanceof StartupError) throw error;
     throw new StartupError(reason(error), { cause: error });
+  }
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying while the store is unavailable — with backoff from
+ * 250 ms to 5 s, one log line per attempt — for at most `waitMs`. Any other failure (a bad
+ * migration, a file that is not a database) ends it at once.
+ */
+async function untilDatabaseAnswers<T>(
+  attempt: () => Promise<T>,
+  options: { waitMs: number; logger: Logger; database: string },
+): Promise<T> {
+  const giveUpAt = Date.now() + options.waitMs;
+  let delay = 250;
+  for (let count = 1; ; count += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const remaining = giveUpAt - Date.now();
+      if (!isStoreUnavailable(error) || remaining <= 0) throw error;
+      const retryInMs = Math.min(delay, remaining);
+      options.logger.warn(
+        { attempt: count, retryInMs, database: options.database, reason: reason(error) },
+        'database not reachable at start-up; retrying (ROOMGATE_DB_STARTUP_WAIT)',
+      );
+      await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      delay = Math.min(5000, delay * 2);
+    }
   }
 }
 

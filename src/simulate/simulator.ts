@@ -2,13 +2,16 @@
  * `roomgate simulate`: plays consultations against a Roomgate as Twilio would — every callback
  * signed with the account's auth token, retried on connection failure or 5xx — and adds what an
  * attacker or a flaky network would: duplicates, delays and reordering, a forged room-ended, a
- * replay past the max age, a participant whose identity was never issued. Each answer is
- * compared with what the contract says it must be.
+ * replay past the max age, a participant whose identity was never issued — and, through the
+ * sandbox Twilio's fault rules, what Twilio itself does: callbacks it never delivers
+ * ('lost-callbacks': the room's participant-disconnected and room-ended are dropped, and only
+ * reconciliation against the REST API can finish the record). Each answer is compared with what
+ * the contract says it must be.
  */
 import { computeTwilioSignature, type FormParam } from '../core/signature/twilio-signature.js';
 import { consultationScript, type ScriptedEvent } from './scenario-events.js';
 
-export const SCENARIOS = ['normal', 'duplicates', 'reordered', 'forged', 'replay', 'unknown-identity'] as const;
+export const SCENARIOS = ['normal', 'duplicates', 'reordered', 'forged', 'replay', 'unknown-identity', 'lost-callbacks'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface SimulationTarget {
@@ -118,6 +121,10 @@ export async function simulate(
   const end = (id: string) => api('POST', `/v1/consultations/${id}/end`);
 
   for (const scenario of options.scenarios ?? SCENARIOS) {
+    if (scenario === 'lost-callbacks' && !target.sandboxUrl) {
+      log(`skip ${scenario}: needs the sandbox Twilio (--sandbox URL)`);
+      continue;
+    }
     const consultation = await start(scenario);
     const { script } = consultation;
     switch (scenario) {
@@ -152,9 +159,45 @@ export async function simulate(
         const old = script[1]!;
         const replayed = old.params.map(([key, value]): FormParam => [
           key,
-          key === 'Timestamp' ? new Date(Date.now() - 20 * 60_000).toISOString() : value,
+          // Past the late window too (24 h by default): within it, a signed callback is held as
+          // late (204) and applied only if Twilio's REST API confirms it — which a replay with a
+          // moved Timestamp never is.
+          key === 'Timestamp' ? new Date(Date.now() - 25 * 3_600_000).toISOString() : value,
         ]);
         await deliver(scenario, { label: `${old.label} replayed after the max age`, params: replayed }, 403);
+        break;
+      }
+      case 'lost-callbacks': {
+        // Twilio plays the call; its disconnects and the room's end never reach Roomgate.
+        const { roomSid, id } = consultation;
+        const control = async (label: string, path: string, form: Record<string, string>) => {
+          let answered: number | 'no answer' = 'no answer';
+          try {
+            answered = await sandboxControl(target, path, form);
+          } catch {
+            answered = 'no answer';
+          }
+          const expected = path.endsWith('/Participants') || path.startsWith('/_sandbox/Faults') ? 201 : 200;
+          results.push({ scenario, label, expected, answered, attempts: 1 });
+          log(
+            `${answered === expected ? 'ok  ' : 'FAIL'} ${scenario.padEnd(16)} ${label.padEnd(44)} expected ${expected}, answered ${answered}`,
+          );
+        };
+        await control('Twilio drops disconnects and room-ended', '/_sandbox/Faults/Callbacks', {
+          Action: 'drop',
+          Room: roomSid,
+          Events: 'participant-disconnected,room-ended',
+        });
+        const clinician = `clin-${id.slice(-6)}`;
+        const recipient = `care-${id.slice(-6)}`;
+        await control(`participant joins (${clinician})`, `/_sandbox/Rooms/${roomSid}/Participants`, { Identity: clinician });
+        await control(`participant joins (${recipient})`, `/_sandbox/Rooms/${roomSid}/Participants`, { Identity: recipient });
+        await control('two minutes pass', '/_sandbox/Clock', { AdvanceSeconds: '120' });
+        await control(
+          `participant leaves (${recipient}), callback lost`,
+          `/_sandbox/Rooms/${roomSid}/Participants/${recipient}/Disconnect`,
+          {},
+        );
         break;
       }
       case 'unknown-identity': {
@@ -172,7 +215,8 @@ export async function simulate(
   return { results, consultations, ok: results.every((result) => result.answered === result.expected) };
 }
 
-async function sandboxControl(target: SimulationTarget, path: string, form: Record<string, string>): Promise<void> {
+/** @returns the sandbox's HTTP status; throws on anything but 2xx. */
+async function sandboxControl(target: SimulationTarget, path: string, form: Record<string, string>): Promise<number> {
   const response = await fetch(`${target.sandboxUrl}${path}`, {
     method: 'POST',
     headers: {
@@ -182,6 +226,8 @@ async function sandboxControl(target: SimulationTarget, path: string, form: Reco
     body: new URLSearchParams(form).toString(),
   });
   if (!response.ok) throw new Error(`sandbox ${path} answered ${response.status}: ${await response.text()}`);
+  await response.arrayBuffer();
+  return response.status;
 }
 
 function roomEnded(accountSid: string, room: { roomSid: string; roomName: string }, at: Date): ScriptedEvent {

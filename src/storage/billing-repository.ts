@@ -22,15 +22,6 @@ export async function findBillingFields(db: Db, consultationId: string) {
     .executeTakeFirst();
 }
 
-/** The consultation's billing record as the API shows it, or undefined. */
-export async function findConsultationBilling(db: Db, consultationId: string) {
-  return db
-    .selectFrom('billing_records')
-    .select(['id', 'billable_seconds', 'rounded_seconds', 'created_at'])
-    .where('consultation_id', '=', consultationId)
-    .executeTakeFirst();
-}
-
 /** Writes the consultation's one billing record: inserted once, corrected in place after. */
 export async function upsertBillingRecord(
   db: Db,
@@ -41,22 +32,50 @@ export async function upsertBillingRecord(
     db,
     'billing_records',
     { consultation_id: consultationId },
-    { id: newId('bil'), consultation_id: consultationId, tenant_id: record.tenantId, created_at: record.now, ...fields },
+    {
+      id: newId('bil'),
+      consultation_id: consultationId,
+      tenant_id: record.tenantId,
+      created_at: record.now,
+      updated_at: record.now,
+      version: 1,
+      ...fields,
+    },
   );
-  // Still one record: a late event that changes the overlap corrects it in place.
-  if (!inserted) await db.updateTable('billing_records').set(fields).where('consultation_id', '=', consultationId).execute();
+  // Still one record: a late event that changes the overlap corrects it in place, and the
+  // correction is visible to a consumer syncing by updatedSince (updated_at moves, version + 1).
+  if (!inserted) {
+    await db
+      .updateTable('billing_records')
+      .set((eb) => ({ ...fields, updated_at: record.now, version: eb('version', '+', 1) }))
+      .where('consultation_id', '=', consultationId)
+      .execute();
+  }
 }
 
-/** A tenant's billing records after `since`, oldest first. */
-export async function listTenantBillingRecords(db: Db, page: { tenantId: string; limit: number; since?: string }) {
+/**
+ * One page of the tenant's billing records in the order a syncing consumer needs: by the time of
+ * their last change (a correction moves a record to the end), ids breaking ties; `limit + 1`
+ * rows, so the caller knows whether another page follows.
+ */
+export async function listTenantBillingRecords(
+  db: Db,
+  page: { tenantId: string; limit: number; updatedSince?: IsoTimestamp; after?: { updatedAt: string; id: string } },
+) {
   let query = db
     .selectFrom('billing_records')
-    .select(['id', 'consultation_id', 'billable_seconds', 'rounded_seconds', 'intervals', 'created_at'])
+    .select(['id', 'consultation_id', 'billable_seconds', 'rounded_seconds', 'intervals', 'version', 'created_at', 'updated_at'])
     .where('tenant_id', '=', page.tenantId)
-    .orderBy('created_at')
+    .orderBy('updated_at')
     .orderBy('id')
-    .limit(page.limit);
-  if (page.since) query = query.where('created_at', '>', page.since);
+    .limit(page.limit + 1);
+  if (page.updatedSince !== undefined) query = query.where('updated_at', '>', page.updatedSince);
+  const after = page.after;
+  if (after) {
+    query = query.where((eb) =>
+      eb.or([eb('updated_at', '>', after.updatedAt), eb.and([eb('updated_at', '=', after.updatedAt), eb('id', '>', after.id)])]),
+    );
+  }
   return query.execute();
 }
 

@@ -18,6 +18,10 @@ export interface NewConsultation {
   readonly record: boolean;
   readonly scheduledAt: IsoTimestamp | null;
   readonly now: IsoTimestamp;
+  /** The platform's own reference, unique per tenant (a second one → StoreConstraintError 'unique'). */
+  readonly externalRef?: string | null;
+  /** A small object of the platform's labels (no personal data). */
+  readonly metadata?: Record<string, string> | null;
 }
 
 /** Inserts scheduled consultations (one statement per 200). */
@@ -40,6 +44,8 @@ export async function insertConsultations(db: Db, consultations: readonly NewCon
           created_at: consultation.now,
           updated_at: consultation.now,
           version: 0,
+          external_ref: consultation.externalRef ?? null,
+          metadata: consultation.metadata ? JSON.stringify(consultation.metadata) : null,
         })),
       )
       .execute();
@@ -69,6 +75,11 @@ export async function findTenantConsultation(db: Db, tenantId: string, id: strin
   return db.selectFrom('consultations').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
 }
 
+/** The status of one consultation, or undefined. */
+export async function findConsultationStatus(db: Db, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('consultations').select('status').where('id', '=', id).executeTakeFirst())?.status;
+}
+
 /** A consultation's statuses with the moment each was entered (JSON text), or undefined. */
 export async function findConsultationStatusHistory(db: Db, id: string): Promise<string | null | undefined> {
   return (await db.selectFrom('consultations').select('status_history').where('id', '=', id).executeTakeFirst())?.status_history;
@@ -77,16 +88,17 @@ export async function findConsultationStatusHistory(db: Db, id: string): Promise
 /** One page of a tenant's consultations, newest first; `limit + 1` rows, so the caller knows if more follow. */
 export async function listTenantConsultationsPage(
   db: Db,
-  page: { tenantId: string; limit: number; status?: string; before?: { createdAt: string; id: string } },
+  page: { tenantId: string; limit: number; status?: string; externalRef?: string; before?: { createdAt: string; id: string } },
 ) {
   let query = db
     .selectFrom('consultations')
-    .select(['id', 'status', 'room_sid', 'room_name', 'record', 'scheduled_at', 'started_at', 'ended_at', 'created_at'])
+    .selectAll()
     .where('tenant_id', '=', page.tenantId)
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(page.limit + 1);
   if (page.status) query = query.where('status', '=', page.status);
+  if (page.externalRef !== undefined) query = query.where('external_ref', '=', page.externalRef);
   const before = page.before;
   if (before) {
     query = query.where((eb) =>
@@ -94,6 +106,31 @@ export async function listTenantConsultationsPage(
     );
   }
   return query.execute();
+}
+
+/** The tenant's consultation with this external reference, if any. */
+export async function findConsultationByExternalRef(db: Db, tenantId: string, externalRef: string) {
+  return db
+    .selectFrom('consultations')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('external_ref', '=', externalRef)
+    .executeTakeFirst();
+}
+
+/**
+ * Cancels the consultation if it is still `scheduled` or `waiting` (the check and the change are
+ * one statement: a callback that starts it meanwhile wins). Returns whether it was cancelled.
+ */
+export async function cancelOpenConsultation(db: Db, tenantId: string, id: string, now: IsoTimestamp): Promise<boolean> {
+  const result = await db
+    .updateTable('consultations')
+    .set((eb) => ({ status: 'cancelled', ended_at: now, updated_at: now, version: eb('version', '+', 1) }))
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .where('status', 'in', ['scheduled', 'waiting'])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 /** Consultations a batch of callbacks may belong to: by room SID, or by room name while the SID is unknown. */

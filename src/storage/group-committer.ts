@@ -9,13 +9,22 @@
  * would only wait longer). Any other failure belongs to one item, not to the batch: each item is
  * then tried again alone, in its own transaction, so one bad item never costs the others their
  * commit — only the item that fails alone is rejected, with a BatchFailedError carrying the cause.
+ * A lock timeout (another session holds a row an item needs: a dead host's open transaction)
+ * is treated the same way: the others commit, the waiting item alone gets the
+ * StoreLockTimeoutError (503, Twilio retries).
+ *
+ * Each transaction has a deadline (`deadlineMs`): past it, its submitters get
+ * StoreUnavailableError at once and its connection is destroyed (see Store.transaction), so a
+ * silent database never holds a request longer than that.
  */
 import type { StoreTransaction } from './schema.js';
 import type { Store } from './store.js';
-import { BatchFailedError, isStoreUnavailable, StoreClosedError, StoreUnavailableError } from './store-errors.js';
+import { BatchFailedError, isStoreUnavailable, StoreClosedError, StoreLockTimeoutError, StoreUnavailableError } from './store-errors.js';
 
 export interface GroupCommitterOptions<I, R> {
   readonly store: Pick<Store, 'transaction'>;
+  /** A transaction not committed within this long fails (StoreUnavailableError). Default: none. */
+  readonly deadlineMs?: number;
   /** Does the work of a batch inside its transaction; returns one result per item, in order. */
   readonly apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
   /** Most items per transaction. Default 256. */
@@ -36,6 +45,14 @@ export interface GroupCommitterStats {
   readonly largestBatch: number;
 }
 
+/** What readiness needs to know: when a transaction last committed, last failed, and is running since. */
+export interface GroupCommitterHealth {
+  readonly lastCommitAt: number | undefined;
+  /** A failure of the store (unavailable, deadline, lock timeout), not a bad item. */
+  readonly lastFailureAt: number | undefined;
+  readonly inFlightSince: number | undefined;
+}
+
 export class GroupCommitter<I, R> {
   readonly #store: Pick<Store, 'transaction'>;
   readonly #apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
@@ -45,15 +62,26 @@ export class GroupCommitter<I, R> {
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   #stats = { batches: 0, items: 0, largestBatch: 0 };
+  readonly #deadlineMs: number | undefined;
+  #health: { lastCommitAt: number | undefined; lastFailureAt: number | undefined; inFlightSince: number | undefined } = {
+    lastCommitAt: undefined,
+    lastFailureAt: undefined,
+    inFlightSince: undefined,
+  };
 
   constructor(options: GroupCommitterOptions<I, R>) {
     this.#store = options.store;
+    this.#deadlineMs = options.deadlineMs;
     this.#apply = options.apply;
     this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
   }
 
   get stats(): GroupCommitterStats {
     return { ...this.#stats };
+  }
+
+  get health(): GroupCommitterHealth {
+    return { ...this.#health };
   }
 
   submit(item: I): Promise<R> {
@@ -89,7 +117,7 @@ export class GroupCommitter<I, R> {
         const results = await this.#commit(batch);
         batch.forEach((pending, index) => pending.resolve(results[index]!));
       } catch (error) {
-        if (isStoreUnavailable(error) || batch.length === 1) {
+        if ((isStoreUnavailable(error) && !isLockTimeout(error)) || batch.length === 1) {
           const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(batch.length, { cause: error });
           for (const pending of batch) pending.reject(rejection);
         } else {
@@ -116,7 +144,7 @@ export class GroupCommitter<I, R> {
         pending.resolve((await this.#commit([pending]))[0]!);
       } catch (error) {
         const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(1, { cause: error });
-        if (isStoreUnavailable(error)) unavailable = rejection;
+        if (isStoreUnavailable(error) && !isLockTimeout(error)) unavailable = rejection;
         pending.reject(rejection);
       }
     }
@@ -125,16 +153,37 @@ export class GroupCommitter<I, R> {
   async #commit(batch: readonly Pending<I, R>[]): Promise<R[]> {
     this.#stats.batches += 1;
     this.#stats.items += batch.length;
-    return this.#store.transaction(async (trx) => {
-      const out = await this.#apply(
-        trx,
-        batch.map((pending) => pending.item),
-      );
-      // Checked inside the transaction, so a wrong count rolls the batch back.
-      if (!Array.isArray(out) || out.length !== batch.length) {
-        throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${batch.length} items`);
-      }
-      return out;
-    });
+    this.#health.inFlightSince = Date.now();
+    try {
+      const results = await this.#transaction(batch);
+      this.#health.lastCommitAt = Date.now();
+      return results;
+    } catch (error) {
+      if (isStoreUnavailable(error)) this.#health.lastFailureAt = Date.now();
+      throw error;
+    } finally {
+      this.#health.inFlightSince = undefined;
+    }
   }
+
+  #transaction(batch: readonly Pending<I, R>[]): Promise<R[]> {
+    return this.#store.transaction(
+      async (trx) => {
+        const out = await this.#apply(
+          trx,
+          batch.map((pending) => pending.item),
+        );
+        // Checked inside the transaction, so a wrong count rolls the batch back.
+        if (!Array.isArray(out) || out.length !== batch.length) {
+          throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${batch.length} items`);
+        }
+        return out;
+      },
+      this.#deadlineMs ? { deadlineMs: this.#deadlineMs } : undefined,
+    );
+  }
+}
+
+function isLockTimeout(error: unknown): boolean {
+  return error instanceof StoreLockTimeoutError;
 }

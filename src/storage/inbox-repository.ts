@@ -84,7 +84,7 @@ function chunks(rows: readonly NewCallback[]): NewCallback[][] {
 export async function acceptedCallbacksOfRoom(db: Kysely<Database>, roomSid: string) {
   return db
     .selectFrom('callbacks')
-    .select(['id', 'params', 'processed_at'])
+    .select(['id', 'params', 'processed_at', 'source'])
     .where('status', '=', 'accepted')
     .where('room_sid', '=', roomSid)
     .execute();
@@ -95,7 +95,7 @@ export async function unfoldedCallbacksOfRooms(db: Kysely<Database>, roomSids: r
   if (roomSids.length === 0) return [];
   return db
     .selectFrom('callbacks')
-    .select(['id', 'room_sid', 'params'])
+    .select(['id', 'room_sid', 'params', 'source'])
     .where('room_sid', 'in', roomSids)
     .where('processed_at', 'is', null)
     .where('status', '=', 'accepted')

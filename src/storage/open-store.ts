@@ -14,12 +14,13 @@ import { createPool as createMysqlPool } from 'mysql2';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { capabilitiesFor, registerCapabilities, type DialectCapabilities, type Engine } from './dialect-capabilities.js';
-import { ErrorMappingDriver, mapStoreError } from './error-mapping-driver.js';
+import { ConnectionScope, discardableMysqlPool, discardablePostgresPool, runInScope } from './connection-scope.js';
+import { ErrorMappingDriver, mapStoreError, type ErrorMappingDriverOptions } from './error-mapping-driver.js';
 import { migrationProvider } from './migrations/migration-provider.js';
 import type { Database, StoreTransaction } from './schema.js';
 import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
-import type { Store } from './store.js';
-import { UnsupportedDatabaseUrlError } from './store-errors.js';
+import type { Store, TransactionOptions } from './store.js';
+import { StoreUnavailableError, UnsupportedDatabaseUrlError } from './store-errors.js';
 
 export interface OpenStoreOptions {
   readonly logger?: Logger;
@@ -29,7 +30,39 @@ export interface OpenStoreOptions {
   readonly connectTimeoutMs?: number;
   /** SQLite: how long to wait for another connection's write lock. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /**
+   * Server-side bound on one statement: PostgreSQL `statement_timeout`, MariaDB
+   * `max_statement_time`, MySQL `max_execution_time`. Default 10 000 ms.
+   */
+  readonly statementTimeoutMs?: number;
+  /**
+   * How long a statement waits for a row lock another session holds: PostgreSQL `lock_timeout`,
+   * MySQL/MariaDB `innodb_lock_wait_timeout` (whole seconds, at least 1). Default 2000 ms.
+   */
+  readonly lockTimeoutMs?: number;
+  /**
+   * The server ends a session left idle inside a transaction (a dead client's locks go with it):
+   * PostgreSQL `idle_in_transaction_session_timeout`, MariaDB `idle_transaction_timeout`.
+   * Default 30 000 ms.
+   */
+  readonly idleInTransactionTimeoutMs?: number;
+  /**
+   * Client-side bound on one round trip (PostgreSQL, MySQL): past it the connection is discarded
+   * and the query fails with StoreUnavailableError — what a silent partition needs, as the server
+   * cannot time out what never reaches it. Default statementTimeoutMs + 5000 ms.
+   */
+  readonly queryTimeoutMs?: number;
 }
+
+export const DEFAULT_STORE_TIMEOUTS = Object.freeze({
+  connectTimeoutMs: 5000,
+  statementTimeoutMs: 10_000,
+  lockTimeoutMs: 2000,
+  idleInTransactionTimeoutMs: 30_000,
+});
+
+/** Migrations may wait long for another migrator's lock and run long DDL: their own bound. */
+const MIGRATION_QUERY_TIMEOUT_MS = 10 * 60_000;
 
 export type DatabaseTarget =
   | { readonly engine: 'sqlite'; readonly file: string }
@@ -70,14 +103,54 @@ const pgTypes = {
       : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Dialect {
-  const connectTimeoutMs = options.connectTimeoutMs ?? 5000;
+/** Session statements: lifting the bounds for migrations, and putting them back after. */
+interface SessionBounds {
+  readonly lift: readonly string[];
+  readonly restore: readonly string[];
+}
+
+const NO_SESSION_BOUNDS: SessionBounds = { lift: [], restore: [] };
+
+function mysqlBoundStatements(options: Required<Omit<OpenStoreOptions, 'logger' | 'poolSize' | 'busyTimeoutMs' | 'queryTimeoutMs'>>) {
+  const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+  return [
+    // MariaDB (seconds, fractions allowed) and MySQL 8 (ms, SELECT only); each ignores the other's.
+    `set session max_statement_time = ${options.statementTimeoutMs / 1000}`,
+    `set session max_execution_time = ${options.statementTimeoutMs}`,
+    `set session innodb_lock_wait_timeout = ${seconds(options.lockTimeoutMs)}`,
+    `set session idle_transaction_timeout = ${seconds(options.idleInTransactionTimeoutMs)}`,
+  ];
+}
+
+const MYSQL_UNKNOWN_SYSTEM_VARIABLE = 1193;
+
+/** Runs session statements, skipping a variable this server (MySQL or MariaDB) does not have. */
+async function runSessionStatements(run: (statement: string) => Promise<unknown>, statements: readonly string[]): Promise<void> {
+  for (const statement of statements) {
+    try {
+      await run(statement);
+    } catch (error) {
+      const errno =
+        (error as { errno?: unknown; cause?: { errno?: unknown } }).errno ?? (error as { cause?: { errno?: unknown } }).cause?.errno;
+      if (errno !== MYSQL_UNKNOWN_SYSTEM_VARIABLE) throw error;
+    }
+  }
+}
+
+function createDialect(target: DatabaseTarget, options: OpenStoreOptions): { dialect: Dialect; bounds: SessionBounds } {
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.connectTimeoutMs;
+  const bounds = {
+    connectTimeoutMs,
+    statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.statementTimeoutMs,
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.lockTimeoutMs,
+    idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.idleInTransactionTimeoutMs,
+  };
   const poolSize = options.poolSize ?? 10;
   switch (target.engine) {
     case 'sqlite': {
       const memory = target.file === SQLITE_MEMORY;
       if (!memory) mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true });
-      return new SqliteImmediateDialect({
+      const dialect = new SqliteImmediateDialect({
         open: () => new BetterSqlite3(target.file, { timeout: 5 }),
         setup: [
           // WAL + synchronous=FULL: a COMMIT that has returned is on disk (fsync of the WAL).
@@ -92,6 +165,7 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
         ],
         busyTimeoutMs: options.busyTimeoutMs ?? 5000,
       });
+      return { dialect, bounds: NO_SESSION_BOUNDS };
     }
     case 'postgres': {
       const pool = new pg.Pool({
@@ -100,7 +174,13 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
         connectionTimeoutMillis: connectTimeoutMs,
         idleTimeoutMillis: 30_000,
         keepAlive: true,
-        options: '-c TimeZone=UTC',
+        // Set at connection start-up (no round trip); RESET returns to these values.
+        options: [
+          '-c TimeZone=UTC',
+          `-c statement_timeout=${bounds.statementTimeoutMs}`,
+          `-c lock_timeout=${bounds.lockTimeoutMs}`,
+          `-c idle_in_transaction_session_timeout=${bounds.idleInTransactionTimeoutMs}`,
+        ].join(' '),
         types: pgTypes,
       });
       // A client whose server went away emits 'error' — idle ones through the pool, checked-out
@@ -110,7 +190,13 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
       pool.on('connect', (client) => {
         client.on('error', (error) => options.logger?.warn({ err: error }, 'postgres: connection lost'));
       });
-      return new PostgresDialect({ pool });
+      return {
+        dialect: new PostgresDialect({ pool: discardablePostgresPool(pool) }),
+        bounds: {
+          lift: ['set statement_timeout = 0', 'set lock_timeout = 0'],
+          restore: ['reset statement_timeout', 'reset lock_timeout'],
+        },
+      };
     }
     case 'mysql': {
       const pool = createMysqlPool({
@@ -123,8 +209,14 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
         supportBigNumbers: true,
         dateStrings: true,
       });
-      return new MysqlDialect({
-        pool,
+      // mysql2 listens for a pooled connection's first 'error' only (once): a second one, or
+      // one on a connection it no longer tracks, would end the process.
+      pool.on('connection', (connection) => {
+        connection.on('error', (error) => options.logger?.warn({ err: error }, 'mysql: connection lost'));
+      });
+      const sessionBounds = mysqlBoundStatements(bounds);
+      const dialect = new MysqlDialect({
+        pool: discardableMysqlPool(pool),
         onCreateConnection: async (connection) => {
           await connection.executeQuery(CompiledQuery.raw("set time_zone = '+00:00'"));
           // As PostgreSQL: each statement sees what committed before it (see rowLocks).
@@ -134,16 +226,24 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): Diale
               "set session sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION'",
             ),
           );
+          await runSessionStatements((statement) => connection.executeQuery(CompiledQuery.raw(statement)), sessionBounds);
         },
       });
+      return {
+        dialect,
+        bounds: {
+          lift: ['set session max_statement_time = 0', 'set session max_execution_time = 0', 'set session innodb_lock_wait_timeout = 3600'],
+          restore: sessionBounds,
+        },
+      };
     }
   }
 }
 
 /** The dialect with its driver wrapped so every driver error is classified (error-mapping-driver.ts). */
-function storeDialect(inner: Dialect, capabilities: DialectCapabilities): Dialect {
+function storeDialect(inner: Dialect, capabilities: DialectCapabilities, driverOptions: ErrorMappingDriverOptions): Dialect {
   return {
-    createDriver: () => new ErrorMappingDriver(inner.createDriver(), capabilities),
+    createDriver: () => new ErrorMappingDriver(inner.createDriver(), capabilities, driverOptions),
     createQueryCompiler: () => inner.createQueryCompiler(),
     createAdapter: () => {
       const adapter = inner.createAdapter();
@@ -163,13 +263,21 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
   const target = parseDatabaseUrl(databaseUrl);
   const engine: Engine = target.engine;
   const capabilities = capabilitiesFor(engine);
-  let dialect: Dialect;
+  let created: { dialect: Dialect; bounds: SessionBounds };
   try {
-    dialect = createDialect(target, options);
+    created = createDialect(target, options);
   } catch (error) {
     throw mapStoreError(error, capabilities);
   }
-  const db = new Kysely<Database>({ dialect: storeDialect(dialect, capabilities) });
+  const { bounds } = created;
+  const pooled = engine !== 'sqlite';
+  const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.statementTimeoutMs;
+  const db = new Kysely<Database>({
+    dialect: storeDialect(created.dialect, capabilities, {
+      queryTimeoutMs: pooled ? (options.queryTimeoutMs ?? statementTimeoutMs + 5000) : 0,
+      acquireTimeoutMs: pooled ? (options.connectTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.connectTimeoutMs) : 0,
+    }),
+  });
   let closed: Promise<void> | undefined;
 
   const store: Store = {
@@ -178,8 +286,19 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
     capabilities,
 
     async migrate(): Promise<string[]> {
-      const migrator = new Migrator({ db, provider: migrationProvider(capabilities) });
-      const { error, results = [] } = await migrator.migrateToLatest();
+      // On one connection whose lock and statement bounds are lifted: a second migrator waits
+      // for the first's lock however long its DDL takes.
+      const { error, results = [] } = await runInScope(new ConnectionScope(MIGRATION_QUERY_TIMEOUT_MS), () =>
+        db.connection().execute(async (connection) => {
+          const run = (statement: string) => sql.raw(statement).execute(connection);
+          await runSessionStatements(run, bounds.lift);
+          try {
+            return await new Migrator({ db: connection, provider: migrationProvider(capabilities) }).migrateToLatest();
+          } finally {
+            await runSessionStatements(run, bounds.restore).catch(() => undefined);
+          }
+        }),
+      );
       if (error) throw mapStoreError(error, capabilities);
       return results.filter((result) => result.status === 'Success').map((result) => result.migrationName);
     },
@@ -193,8 +312,21 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
       return closed;
     },
 
-    transaction<T>(fn: (trx: StoreTransaction) => Promise<T>): Promise<T> {
-      return db.transaction().execute(fn);
+    transaction<T>(fn: (trx: StoreTransaction) => Promise<T>, transactionOptions?: TransactionOptions): Promise<T> {
+      const deadlineMs = transactionOptions?.deadlineMs;
+      if (!deadlineMs) return db.transaction().execute(fn);
+      const scope = new ConnectionScope();
+      const work = runInScope(scope, () => db.transaction().execute(fn));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          // Its connection is destroyed, not returned: it may be the one that never answers.
+          scope.expire();
+          reject(new StoreUnavailableError(`the ${engine} transaction did not commit within ${deadlineMs} ms`));
+        }, deadlineMs);
+      });
+      work.catch(() => undefined); // settles after the deadline's answer, if at all
+      return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
     },
   };
   return Object.freeze(store);

@@ -70,6 +70,18 @@ export async function claimOutboxEntry(
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** Extends a running claim (the worker's heartbeat); false if the claim is no longer this worker's. */
+export async function renewOutboxLease(db: Db, lease: { id: string; workerId: string; lockedUntil: IsoTimestamp }): Promise<boolean> {
+  const result = await db
+    .updateTable('outbox')
+    .set({ locked_until: lease.lockedUntil })
+    .where('id', '=', lease.id)
+    .where('status', '=', 'pending')
+    .where('locked_by', '=', lease.workerId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 export async function markOutboxEntryDone(
   db: Db,
   entry: { id: string; workerId: string; attempts: number; now: IsoTimestamp },
@@ -125,9 +137,4 @@ export async function listOutboxEntries(db: Db, filter: { kind?: string; status?
   if (filter.kind) query = query.where('kind', '=', filter.kind);
   if (filter.status) query = query.where('status', '=', filter.status);
   return query.execute();
-}
-
-/** Ends every claim on unfinished entries as of `at` (as if their lock time had run out). */
-export async function expireOutboxClaims(db: Db, at: IsoTimestamp): Promise<void> {
-  await db.updateTable('outbox').set({ locked_until: at }).where('status', '!=', 'done').where('locked_until', 'is not', null).execute();
 }

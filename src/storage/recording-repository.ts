@@ -9,7 +9,18 @@ type Db = Kysely<Database>;
 export async function listConsultationRecordings(db: Db, consultationId: string) {
   return db
     .selectFrom('recordings')
-    .select(['recording_sid', 'track_name', 'status', 'duration', 'size', 'media_uri', 'created_at', 'completed_at'])
+    .select([
+      'recording_sid',
+      'track_name',
+      'participant_sid',
+      'kind',
+      'status',
+      'duration',
+      'size',
+      'media_uri',
+      'created_at',
+      'completed_at',
+    ])
     .where('consultation_id', '=', consultationId)
     .orderBy('created_at')
     .execute();

@@ -1,6 +1,7 @@
 /**
  * Serialises transactions that work on the same consultations, across connections and
- * instances: whoever locks second waits for the first to commit, then reads what it wrote.
+ * instances: whoever locks second waits for the first to commit, then reads what it wrote — or,
+ * for background work, skips the row and comes back to it later.
  */
 import { capabilitiesOf } from './dialect-capabilities.js';
 import type { StoreTransaction } from './schema.js';
@@ -15,4 +16,27 @@ export async function lockConsultations(trx: StoreTransaction, ids: readonly str
     .orderBy('id')
     .forUpdate()
     .execute();
+}
+
+/**
+ * Locks, until the transaction ends, those of the consultations' rows that no other transaction
+ * holds, and returns their ids; a row held elsewhere is skipped at once (FOR UPDATE SKIP LOCKED:
+ * PostgreSQL, MySQL 8, MariaDB 10.6+), never waited for. The semantic every fold keeps: a
+ * consultation is folded only inside a transaction that holds its row lock; one that was
+ * skipped stays due and is tried again later — so a session that holds a row for ever (a dead
+ * host's open transaction, until the server ends it) stalls that one consultation, not the rest.
+ * On SQLite the write transaction holds the whole database: every id is returned.
+ */
+export async function lockFreeConsultations(trx: StoreTransaction, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  if (capabilitiesOf(trx).rowLocks === 'whole-database') return [...ids].sort();
+  const rows = await trx
+    .selectFrom('consultations')
+    .select('id')
+    .where('id', 'in', [...ids].sort())
+    .orderBy('id')
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  return rows.map((row) => row.id);
 }

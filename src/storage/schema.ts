@@ -25,6 +25,8 @@ export interface TenantsTable {
   kind: 'human' | 'veterinary';
   billing_rounding_seconds: Generated<number>;
   retention_days: Generated<number>;
+  /** Requests per minute one API key may make; NULL → the service default (migration 0008). */
+  rate_limit_per_minute: Generated<number | null>;
   created_at: IsoTimestamp;
 }
 
@@ -70,6 +72,12 @@ export interface ConsultationsTable {
   fold_state: JsonText | null;
   /** The statuses entered, in order (JSON [{ status, at }], migration 0007); NULL before the first fold. */
   status_history: JsonText | null;
+  /** The last time the reconciler compared the record with Twilio's REST API (migration 0006). */
+  reconciled_at: Generated<IsoTimestamp | null>;
+  /** The platform's own reference (unique per tenant when set; migration 0008). */
+  external_ref: Generated<string | null>;
+  /** A small JSON object of the platform's keys (no personal data); NULL = {}. */
+  metadata: Generated<JsonText | null>;
 }
 
 export interface ParticipantsTable {
@@ -118,6 +126,19 @@ export interface CallbacksTable {
   status: CallbackStatus;
   received_at: IsoTimestamp;
   processed_at: IsoTimestamp | null;
+  /** 'callback' (sent by Twilio), 'reconciled' (read from Twilio's REST API) or 'operator' (`consultation complete`); migration 0006. */
+  source: Generated<CallbackSource>;
+  /** 'late': signed and genuine but older than the replay window; not applied until confirmed. */
+  held: Generated<'late' | null>;
+}
+
+export type CallbackSource = 'callback' | 'reconciled' | 'operator';
+
+/** One lease per name: the reconciler runs on the instance holding 'reconciler'. */
+export interface ReconcileLeasesTable {
+  name: string;
+  holder: string;
+  expires_at: IsoTimestamp;
 }
 
 export interface RecordingsTable {
@@ -125,6 +146,10 @@ export interface RecordingsTable {
   consultation_id: string;
   recording_sid: string;
   track_name: string | null;
+  /** Whose track (PA…); NULL before migration 0008_tenant_api_recording_tracks. */
+  participant_sid: Generated<string | null>;
+  /** `audio`, `video` or `data` (Twilio's `Type`). */
+  kind: Generated<string | null>;
   status: string;
   duration: number | null;
   size: number | null;
@@ -152,6 +177,26 @@ export interface BillingRecordsTable {
   rounded_seconds: number;
   intervals: JsonText;
   created_at: IsoTimestamp;
+  /** Moves with every correction (migration 0008; NULL only before it ran). */
+  updated_at: Generated<IsoTimestamp | null>;
+  /** 1 when first recorded, +1 with every correction. */
+  version: Generated<number>;
+}
+
+/** A request made with an Idempotency-Key, and once answered, its answer (migration 0008). */
+export interface IdempotencyKeysTable {
+  tenant_id: string;
+  idempotency_key: string;
+  /** sha256 of method, path and canonical body: the same key with another request is refused. */
+  fingerprint: string;
+  status: 'in-progress' | 'done';
+  response_status: number | null;
+  response_body: JsonText | null;
+  response_location: string | null;
+  /** An in-progress claim older than this was abandoned (crash): another request may take it. */
+  locked_until: IsoTimestamp;
+  created_at: IsoTimestamp;
+  expires_at: IsoTimestamp;
 }
 
 export type OutboxStatus = 'pending' | 'done' | 'failed';
@@ -208,6 +253,16 @@ export interface Database {
   outbox: OutboxTable;
   audit_log: AuditLogTable;
   security_events: SecurityEventsTable;
+  reconcile_leases: ReconcileLeasesTable;
+  idempotency_keys: IdempotencyKeysTable;
+  service_heartbeats: ServiceHeartbeatsTable;
+}
+
+/** Readiness probes' writes (migration 0005): one row per instance. */
+export interface ServiceHeartbeatsTable {
+  instance_id: string;
+  beat_at: IsoTimestamp;
+  padding: string;
 }
 
 export type StoreTransaction = Transaction<Database>;

@@ -17,11 +17,20 @@ export abstract class StoreError extends Error {
  * remains; retrying later is right (the service answers 503 and Twilio retries).
  */
 export class StoreUnavailableError extends StoreError {
-  override readonly name = 'StoreUnavailableError';
+  override readonly name: string = 'StoreUnavailableError';
   readonly code = 'STORE_UNAVAILABLE' as const;
   constructor(message = 'the database is unavailable', options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+/**
+ * A row this transaction needed stayed locked by another session past the lock timeout (say a
+ * dead host's open transaction). It concerns the rows touched, not the store: the group
+ * committer retries the other items of the batch without the one that waited.
+ */
+export class StoreLockTimeoutError extends StoreUnavailableError {
+  override readonly name = 'StoreLockTimeoutError';
 }
 
 export type ConstraintKind = 'unique' | 'foreign-key' | 'not-null' | 'check' | 'other';

@@ -19,5 +19,15 @@ export interface Store {
   /** Waits for the statements in flight, then closes every connection. */
   close(): Promise<void>;
   /** fn's work commits together or not at all. Driver failures arrive as StoreUnavailableError. */
-  transaction<T>(fn: (trx: StoreTransaction) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (trx: StoreTransaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+}
+
+export interface TransactionOptions {
+  /**
+   * Not committed within this long → StoreUnavailableError at once, and the transaction's
+   * connection is destroyed (PostgreSQL, MySQL), never handed out again, so whatever it waits
+   * for ends too. (SQLite's one in-process connection cannot be destroyed: its transaction runs
+   * on, and may still commit — the caller answered 503, and a retry finds the row.)
+   */
+  readonly deadlineMs?: number;
 }

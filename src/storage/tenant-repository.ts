@@ -47,6 +47,7 @@ export async function findApiKeyWithTenant(db: Db, lookupId: string) {
       'tenants.slug',
       'tenants.kind',
       'tenants.billing_rounding_seconds',
+      'tenants.rate_limit_per_minute',
     ])
     .where('api_keys.lookup_id', '=', lookupId)
     .executeTakeFirst();
@@ -107,4 +108,46 @@ export async function findApiKeyValidity(db: Db, keyIds: readonly string[]) {
     .select(['api_keys.id', 'api_keys.revoked_at', 'api_keys.expires_at'])
     .where('api_keys.id', 'in', keyIds)
     .execute();
+}
+
+const TENANT_KEY_COLUMNS = ['id', 'lookup_id', 'scopes', 'expires_at', 'revoked_at', 'last_used_at', 'created_at'] as const;
+
+/** One page of a tenant's keys, newest first; `limit + 1` rows, so the caller knows if more follow. */
+export async function listTenantApiKeysPage(db: Db, page: { tenantId: string; limit: number; before?: { createdAt: string; id: string } }) {
+  let query = db
+    .selectFrom('api_keys')
+    .select([...TENANT_KEY_COLUMNS])
+    .where('tenant_id', '=', page.tenantId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1);
+  const before = page.before;
+  if (before) {
+    query = query.where((eb) =>
+      eb.or([eb('created_at', '<', before.createdAt), eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)])]),
+    );
+  }
+  return query.execute();
+}
+
+/** One of the tenant's keys (never another tenant's), without its hash. */
+export async function findTenantApiKey(db: Db, tenantId: string, id: string) {
+  return db
+    .selectFrom('api_keys')
+    .select([...TENANT_KEY_COLUMNS])
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/** Revokes one of the tenant's keys if it is not revoked yet; true if this call revoked it. */
+export async function revokeTenantApiKey(db: Db, tenantId: string, id: string, at: IsoTimestamp): Promise<boolean> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: at })
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }

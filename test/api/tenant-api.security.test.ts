@@ -32,7 +32,16 @@ const ROUTES: Route[] = [
   },
   { method: 'POST', path: ({ consultationId }) => `/v1/consultations/${consultationId}/end`, scope: 'consultations:write', owned: true },
   { method: 'GET', path: ({ consultationId }) => `/v1/consultations/${consultationId}/recordings`, scope: 'recordings:read', owned: true },
+  { method: 'POST', path: ({ consultationId }) => `/v1/consultations/${consultationId}/cancel`, scope: 'consultations:write', owned: true },
+  {
+    method: 'GET',
+    path: ({ consultationId }) => `/v1/consultations/${consultationId}/composition/media`,
+    scope: 'recordings:read',
+    owned: true,
+  },
   { method: 'GET', path: () => '/v1/billing-records', scope: 'billing:read', owned: false },
+  { method: 'GET', path: () => '/v1/api-keys', scope: 'keys:manage', owned: false },
+  { method: 'POST', path: () => '/v1/api-keys', scope: 'keys:manage', body: { scopes: ['consultations:read'] }, owned: false },
   { method: 'GET', path: () => '/v1/events', scope: 'events:read', owned: false },
   // Erasure is idempotent: another tenant's key gets the same 200 as for any identity it never had,
   // with nothing changed here (test/privacy/subject-erasure.test.ts proves the rows untouched).

@@ -95,7 +95,25 @@ for (const engine of enginesUnderTest()) {
         return answer.json.composition?.mediaUri ? answer.json : undefined;
       });
       expect(recordings.recordings).toHaveLength(4);
-      expect(recordings.composition).toMatchObject({ status: 'available' });
+      // Each recording says whose track it is and of what kind.
+      expect(recordings.recordings.map((r: { identity: string; kind: string }) => `${r.identity}/${r.kind}`).sort()).toEqual([
+        'owner-1/audio',
+        'owner-1/video',
+        'vet-1/audio',
+        'vet-1/video',
+      ]);
+      expect(recordings.composition).toMatchObject({ status: 'available', mediaUri: `/v1/consultations/${id}/composition/media` });
+      // The media link needs only the tenant's key: it redirects to Twilio's short-lived URL.
+      const media = await fetch(`${base}${recordings.composition.mediaUri}`, {
+        headers: { authorization: `Bearer ${key}` },
+        redirect: 'manual',
+      });
+      expect(media.status).toBe(302);
+      const location = media.headers.get('location')!;
+      expect(location.startsWith(sandbox.url)).toBe(true);
+      const file = await fetch(location);
+      expect(file.status).toBe(200);
+      expect((await file.arrayBuffer()).byteLength).toBeGreaterThan(0);
       await sandbox.idle();
 
       const consultation = (await api('GET', `/v1/consultations/${id}`)).json;

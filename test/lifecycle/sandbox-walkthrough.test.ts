@@ -76,8 +76,8 @@ describe('src/sandbox/README.md, run as written', () => {
     expect(recordings.recordings.length).toBeGreaterThan(0);
     const billing = printed.at(-1) as { data: { consultationId: string; billableSeconds: number; roundedSeconds: number }[] };
     expect(billing.data).toHaveLength(1);
-    expect(billing.data[0]).toMatchObject({ consultationId: consultation.id, roundedSeconds: 240 });
-    expect(billing.data[0]!.billableSeconds).toBeGreaterThanOrEqual(239);
+    expect(billing.data[0]).toMatchObject({ consultationId: consultation.id, roundedSeconds: 600 });
+    expect(billing.data[0]!.billableSeconds).toBeGreaterThanOrEqual(599);
     // The live event stream in the background saw them join and leave.
     expect(stdout.match(/^event: participant\.joined$/gm)).toHaveLength(2);
     expect(stdout.match(/^event: participant\.left$/gm)).toHaveLength(2);

@@ -82,7 +82,13 @@ describe('roomgate serve: a start-up failure exits 1 with one line and nothing l
     const closed = await freePort();
     const result = await runRoomgate(['serve'], {
       cwd: cwd(),
-      env: { PORT: String(await freePort()), ROOMGATE_DATABASE_URL: `postgres://roomgate:s3cret-pw@127.0.0.1:${closed}/rg`, ...TWILIO },
+      // A bounded wait (retried with backoff, logged) before the one-line failure.
+      env: {
+        PORT: String(await freePort()),
+        ROOMGATE_DATABASE_URL: `postgres://roomgate:s3cret-pw@127.0.0.1:${closed}/rg`,
+        ROOMGATE_DB_STARTUP_WAIT: '2s',
+        ...TWILIO,
+      },
       timeoutMs: 90_000,
     });
     expectCleanFailure(

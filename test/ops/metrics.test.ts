@@ -81,8 +81,8 @@ for (const engine of enginesUnderTest()) {
       const tampered = signForm(INJECT_URL, service.authToken, event());
       refused.push(await post(tampered.headers, tampered.body.replace('room-created', 'room-ended'))); // signature-mismatch
       refused.push(await signed(service.authToken, event({ AccountSid: `AC${randomHex(16)}` }))); // unknown-account
-      // Signed correctly, so the verification counts, then refused as stale or from the future.
-      refused.push(await signed(service.authToken, event({ Timestamp: new Date(Date.now() - 16 * 60_000).toISOString() })));
+      // Signed correctly, so the verification counts, then refused as too old (past the late window) or from the future.
+      refused.push(await signed(service.authToken, event({ Timestamp: new Date(Date.now() - 25 * 3_600_000).toISOString() })));
       refused.push(await signed(service.authToken, event({ Timestamp: new Date(Date.now() + 6 * 60_000).toISOString() })));
       expect(refused.every((status) => status === 403)).toBe(true);
 

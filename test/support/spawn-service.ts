@@ -19,7 +19,11 @@ export interface FakeTwilio {
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
-export async function startFakeTwilio(): Promise<FakeTwilio> {
+/**
+ * `compositionDelayMs`: POST /v1/Compositions creates the composition at once but answers only
+ * after this long — a worker killed meanwhile leaves a composition Twilio has and an entry not done.
+ */
+export async function startFakeTwilio(options: { compositionDelayMs?: number } = {}): Promise<FakeTwilio> {
   const created = new Map<string, number>();
   const compositions: { sid: string; room_sid: string; status: string }[] = [];
   const requests: { method: string; path: string }[] = [];
@@ -49,6 +53,7 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
         const composition = { sid: `CJ${hex(16)}`, room_sid: roomSid, status: 'enqueued' };
         compositions.push(composition);
         created.set(roomSid, (created.get(roomSid) ?? 0) + 1);
+        if (options.compositionDelayMs) return void setTimeout(() => json(201, composition), options.compositionDelayMs);
         return json(201, composition);
       }
       if (request.method === 'GET' && url.pathname === '/v1/Compositions') {

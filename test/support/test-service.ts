@@ -17,6 +17,7 @@ import { openStore } from '../../src/storage/open-store.js';
 import { insertIssuedParticipants } from '../../src/storage/participant-repository.js';
 import type { Store } from '../../src/storage/store.js';
 import type { EngineUnderTest, TestDatabase } from './engines.js';
+import { checkAnswersAgainstDocument } from './openapi-inject.js';
 
 export interface TestService {
   readonly app: FastifyInstance;
@@ -83,10 +84,16 @@ export async function startTestService(
     },
   });
   const logger = createLogger({ level: 'debug', destination });
-  const store = await openStore(storeUrl, { logger, ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}) });
+  const { startupWaitMs: _startupWait, ...timeouts } = config.database;
+  const store = await openStore(storeUrl, {
+    logger,
+    ...timeouts,
+    ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+  });
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
   await app.ready();
+  checkAnswersAgainstDocument(app);
   const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
   const now = () => new Date().toISOString();
 

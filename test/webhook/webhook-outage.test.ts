@@ -17,7 +17,8 @@ for (const engine of enginesUnderTest()) {
   describe(`webhook while the ${engine.name} store is unavailable`, () => {
     let service: TestService;
     let proxy: TcpProxy | undefined;
-    // readinessDrops: a lost server fails /readyz; a held SQLite write lock does not stop reads.
+    // readinessDrops: /readyz is 503 whenever a callback could not be stored — a lost server, and
+    // a held SQLite write lock too (readiness is a write, not a read).
     let outage: { begin(): void; end(): void; readinessDrops: boolean };
 
     beforeAll(async () => {
@@ -30,7 +31,7 @@ for (const engine of enginesUnderTest()) {
         service = await startTestService(engine, { busyTimeoutMs: 200 });
         let holder: BetterSqlite3.Database | undefined;
         outage = {
-          readinessDrops: false,
+          readinessDrops: true,
           begin() {
             holder = new BetterSqlite3(service.database.url.slice('sqlite:'.length));
             holder.exec('begin immediate');

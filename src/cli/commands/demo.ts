@@ -15,9 +15,11 @@ import { loadConfig } from '../../service/config.js';
 import { createLogger } from '../../service/logger.js';
 import { startServer, type RunningServer } from '../../service/server.js';
 import { createApiKey, createTenant } from '../../service/tenants/tenant-admin.js';
+import type { ConsultationReconciliation } from '../../service/reconcile/reconciler.js';
 import { simulate } from '../../simulate/simulator.js';
 import { listSecurityEvents } from '../../storage/audit-repository.js';
 import { listAllBillingRecords } from '../../storage/billing-repository.js';
+import { findConsultationStatus } from '../../storage/consultation-repository.js';
 import { roomCallbackTimeline } from '../../storage/inbox-repository.js';
 import { listOutboxEntries } from '../../storage/outbox-repository.js';
 import { listCompositions } from '../../storage/recording-repository.js';
@@ -44,7 +46,11 @@ export async function demo(options: { keep?: boolean }, env: NodeJS.ProcessEnv =
   try {
     const sandbox = await startSandbox({ ...credentials, port: 0, host: '127.0.0.1' });
     // On failure, startServer closes the sandbox (a companion) too.
-    server = await startServer(demoConfig(sandbox.url, directory), { logger: createLogger({ level: 'silent' }), companions: [sandbox] });
+    server = await startServer(demoConfig(sandbox.url, directory), {
+      logger: createLogger({ level: 'silent' }),
+      companions: [sandbox],
+      clock: () => sandbox.now(),
+    });
     return await play(server, sandbox, credentials, directory, env.PORT === undefined);
   } finally {
     if (!options.keep) rmSync(directory, { recursive: true, force: true });
@@ -77,6 +83,21 @@ async function play(
       { log: (line) => console.log(`  ${line}`) },
     );
 
+    // The consultation whose callbacks Twilio lost: reconciliation reads what happened from the
+    // sandbox's REST API and finishes the record through the same fold as callbacks.
+    await sandbox.idle();
+    await server.app.roomgate.drain();
+    const healed: ConsultationReconciliation[] = [];
+    for (const lost of report.consultations.filter((consultation) => consultation.scenario === 'lost-callbacks')) {
+      const before = { status: await findConsultationStatus(store.db, lost.id) };
+      const [result] = (await server.app.roomgate.reconciler.run({ consultationId: lost.id })).consultations;
+      healed.push(result!);
+      const after = { status: await findConsultationStatus(store.db, lost.id) };
+      console.log(
+        `  ${result!.outcome === 'changed' ? 'ok  ' : 'FAIL'} ${'lost-callbacks'.padEnd(16)} ${`reconciled from the REST API: ${before.status} → ${after.status}`.padEnd(44)} facts added: ${result!.facts.join(', ') || 'none'}`,
+      );
+    }
+
     // Let the sandbox deliver its own callbacks (room-ended, compositions) and the outbox drain.
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -87,13 +108,17 @@ async function play(
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await server.app.roomgate.drain();
-    return await summarise(server, report);
+    return await summarise(server, report, healed);
   } finally {
     await server.close();
   }
 }
 
-async function summarise(server: RunningServer, report: Awaited<ReturnType<typeof simulate>>): Promise<number> {
+async function summarise(
+  server: RunningServer,
+  report: Awaited<ReturnType<typeof simulate>>,
+  healed: readonly ConsultationReconciliation[],
+): Promise<number> {
   const { store } = server;
   const accepted = report.results.filter((result) => result.answered === 204).length;
   const refused = report.results.filter((result) => result.answered === 403).length;
@@ -132,8 +157,14 @@ async function summarise(server: RunningServer, report: Awaited<ReturnType<typeo
   const example = compositions.find((row) => row.media_uri);
   if (example) console.log(`    e.g. ${example.composition_sid}: ${example.media_uri}`);
 
+  console.log(
+    `  healed by reconciliation: ${healed.filter((result) => result.outcome === 'changed').length} of ${healed.length} consultations whose callbacks Twilio lost`,
+  );
+
   const problems: string[] = [];
   if (!report.ok) problems.push('some callbacks were not answered as the contract requires');
+  if (healed.some((result) => result.outcome !== 'changed'))
+    problems.push('a consultation with lost callbacks was not healed by reconciliation');
   if (billing.length !== report.consultations.length)
     problems.push(`expected ${report.consultations.length} billing records, found ${billing.length}`);
   if (new Set(billing.map((row) => row.consultation_id)).size !== billing.length) problems.push('a consultation was billed twice');
@@ -142,7 +173,7 @@ async function summarise(server: RunningServer, report: Awaited<ReturnType<typeo
   if (compositions.some((row) => row.status !== 'available')) problems.push('a composition is not available');
   console.log(
     problems.length === 0
-      ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, one billing record each.'
+      ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, lost callbacks healed by reconciliation, one billing record each.'
       : `\nDemo found problems:\n  - ${problems.join('\n  - ')}`,
   );
   return problems.length === 0 ? 0 : 1;

@@ -3,7 +3,7 @@
  * until SIGINT/SIGTERM. Its credentials are kept in a 0600 file and reused on the next start;
  * the secrets are never printed, only where they are.
  */
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { loadOrCreateSandboxCredentials } from '../../sandbox/sandbox-credentials-file.js';
 import { startSandbox } from '../../sandbox/sandbox-server.js';
 import { logLevelFrom } from '../../service/config.js';
@@ -26,13 +26,16 @@ export async function sandboxCommand(options: SandboxOptions): Promise<number> {
     process.once('SIGTERM', done);
   });
   const { credentials, created } = loadOrCreateSandboxCredentials(file);
-  const sandbox = await startSandbox({ ...credentials, port: Number(portText), host, logger });
+  // Rooms and compositions survive a restart, kept beside the credentials.
+  const stateFile = join(dirname(file), 'sandbox-state.json');
+  const sandbox = await startSandbox({ ...credentials, port: Number(portText), host, logger, stateFile });
 
   console.log('');
   console.log(`Sandbox Twilio listening on ${sandbox.url}`);
   console.log(`  account SID:  ${credentials.accountSid}`);
   console.log(`  API key SID:  ${credentials.apiKeySid}`);
   console.log(`  auth token and API key secret: in ${file} (mode 0600, ${created ? 'created now' : 'reused'})`);
+  console.log(`  rooms and compositions: kept in ${stateFile} across restarts`);
   console.log(`  REST:     ${sandbox.url}/v1/Rooms, ${sandbox.url}/v1/Compositions  (HTTP Basic: API key SID and secret)`);
   console.log(`  control:  ${sandbox.url}/_sandbox/…  (same auth; routes in src/sandbox/README.md), e.g.`);
   console.log(`            SECRET=$(node -p "require('${resolve(file)}').apiKeySecret")`);

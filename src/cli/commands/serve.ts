@@ -18,7 +18,14 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<numbe
   try {
     if (config.sandbox) sandboxMode = await startSandboxMode(config, { logger });
     // startServer closes the sandbox (a companion) itself if it fails.
-    server = await startServer(sandboxMode?.config ?? config, { logger, companions: sandboxMode ? [sandboxMode.sandbox] : [] });
+    // In sandbox mode Roomgate follows the sandbox's clock: moving it (`AdvanceSeconds`) moves
+    // both, so callbacks stay fresh and a consultation of any length completes and bills.
+    const sandbox = sandboxMode?.sandbox;
+    server = await startServer(sandboxMode?.config ?? config, {
+      logger,
+      companions: sandbox ? [sandbox] : [],
+      ...(sandbox ? { clock: () => sandbox.now() } : {}),
+    });
   } catch (error) {
     if (error instanceof StartupError) throw error;
     throw new StartupError(`cannot start the sandbox: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

@@ -119,6 +119,32 @@ describe('roomgate diagnose', () => {
     expect(params).toMatchObject({ code: 1, stdout: expect.stringContaining('likely cause: parameters') });
   });
 
+  it('names every cause when mistakes combine, and the host from --public-url', async () => {
+    const combined = await capture('diagnose', [
+      '--url',
+      'http://mycompany.com/myapp.php?foo=1&bar=2'.replace('.com/', '.com/internal/'),
+      '--token',
+      '12345',
+      '--signature',
+      signature,
+      ...paramArgs(PARAMS),
+    ]);
+    expect(combined).toMatchObject({ code: 1, stdout: expect.stringContaining('causes: scheme + path-prefix') });
+    expect(combined.stdout).toContain(`matching URL: ${BASE}`);
+    const local = await capture('diagnose', [
+      '--url',
+      'http://localhost:3000/myapp.php?foo=1&bar=2',
+      '--public-url',
+      BASE,
+      '--token',
+      '12345',
+      '--signature',
+      signature,
+      ...paramArgs(PARAMS),
+    ]);
+    expect(local).toMatchObject({ code: 1, stdout: expect.stringContaining('causes: scheme + host') });
+  });
+
   it('exit 2 without --signature', async () => {
     expect((await capture('diagnose', ['--url', BASE, '--token', '12345'])).code).toBe(2);
   });

@@ -1,5 +1,5 @@
 /**
- * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650]`
+ * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650] [--rate-limit N]`
  * and `roomgate tenant list` (one JSON object a line).
  */
 import { createTenant } from '../../service/tenants/tenant-admin.js';
@@ -14,6 +14,7 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
   if (!name) throw new UsageError('--name must not be empty');
   const rounding = positiveInteger(options.rounding, '--rounding');
   const retentionDays = positiveInteger(options.retentionDays, '--retention-days');
+  const rateLimitPerMinute = options.rateLimit === undefined ? undefined : positiveInteger(options.rateLimit, '--rate-limit');
   const { kind } = options;
 
   const store = await openCliStore();
@@ -23,9 +24,19 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
       console.error(`roomgate: tenant '${slug}' already exists`);
       return 1;
     }
-    const id = await createTenant(store, { slug, name, kind, billingRoundingSeconds: rounding, retentionDays });
+    const id = await createTenant(store, { slug, name, kind, billingRoundingSeconds: rounding, retentionDays, rateLimitPerMinute });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
-    console.log(JSON.stringify({ id, slug, name, kind, billingRoundingSeconds: rounding, retentionDays }));
+    console.log(
+      JSON.stringify({
+        id,
+        slug,
+        name,
+        kind,
+        billingRoundingSeconds: rounding,
+        retentionDays,
+        rateLimitPerMinute: rateLimitPerMinute ?? null,
+      }),
+    );
     return 0;
   } finally {
     await store.close();

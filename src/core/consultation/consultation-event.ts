@@ -32,7 +32,15 @@ interface EventBase {
   readonly sequenceNumber?: number | undefined;
   readonly roomSid: string;
   readonly accountSid?: string | undefined;
+  /**
+   * Where the fact came from: a callback Twilio sent (the default), or Twilio's REST API read by
+   * the reconciler. A reconciled fact gives way to a callback of the same fact (factKey).
+   */
+  readonly source?: EventSource | undefined;
 }
+
+/** 'operator': an operator finished the consultation (`roomgate consultation complete`). */
+export type EventSource = 'callback' | 'reconciled' | 'operator';
 
 export interface RoomEvent extends EventBase {
   readonly type: RoomEventType;
@@ -63,6 +71,8 @@ export interface RecordingEvent extends EventBase {
   readonly participantSid?: string | undefined;
   readonly identity?: string | undefined;
   readonly trackName?: string | undefined;
+  /** Twilio's `Type`: audio, video or data. */
+  readonly kind?: string | undefined;
   readonly mediaUri?: string | undefined;
   /** `Duration` (s), on recording-completed. */
   readonly duration?: number | undefined;
@@ -110,6 +120,25 @@ export function isVideoEvent(value: unknown): value is VideoEvent {
     typeof event.timestamp === 'number' &&
     Number.isFinite(event.timestamp)
   );
+}
+
+/**
+ * The fact an event states, whatever its Timestamp or SequenceNumber: a room ends once, a
+ * participant connects and disconnects once, a recording or composition reaches each state once.
+ * A reconciled fact (REST API, whole seconds, no SequenceNumber) and the callback Twilio sent for
+ * it share this key, so the fold keeps the callback and drops the reconciled copy.
+ *
+ * @example factKey({ type: 'participant-disconnected', participantSid: 'PA1', … }) === 'participant-disconnected PA1'
+ */
+export function factKey(event: VideoEvent): string {
+  const about =
+    (event as { participantSid?: string }).participantSid ??
+    (event as { recordingSid?: string }).recordingSid ??
+    (event as { compositionSid?: string }).compositionSid ??
+    '';
+  const track = (event as { trackSid?: string }).trackSid ?? '';
+  const recording = (event as { recordingSid?: string }).recordingSid;
+  return [event.type, recording ?? about, track, event.type === 'composition-progress' ? event.timestamp : ''].join(' ').trimEnd();
 }
 
 /**

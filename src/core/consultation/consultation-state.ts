@@ -16,7 +16,9 @@
  */
 import { computeBilling, type Billing } from './billing-rule.js';
 import {
+  factKey,
   isVideoEvent,
+  type EventSource,
   type CompositionEvent,
   type ParticipantEvent,
   type RecordingEvent,
@@ -38,11 +40,19 @@ export interface ParticipantSession {
   readonly connectedAt: number | null;
   /** null while connected; the room's end closes every open session at room-ended. */
   readonly disconnectedAt: number | null;
+  /**
+   * True when connectedAt was not seen but inferred from the disconnect's ParticipantDuration
+   * (its participant-connected callback never arrived).
+   */
+  readonly connectInferred?: boolean;
 }
 
 export interface RecordingState {
   readonly recordingSid: string;
   readonly trackName: string | undefined;
+  /** Whose track it is (PA…) and its kind (audio, video, data), as Twilio named them. */
+  readonly participantSid: string | undefined;
+  readonly kind: string | undefined;
   readonly status: 'started' | 'completed' | 'failed';
   readonly startedAt: number | null;
   readonly completedAt: number | null;
@@ -63,6 +73,12 @@ export interface StatusChange {
   readonly status: ConsultationStatus;
   /** ms since the epoch; null for the initial status when no scheduled time is known. */
   readonly at: number | null;
+  /**
+   * What made the change when it was not a callback: a fact the reconciler read from Twilio's
+   * REST API ('reconciled'), an operator's completion ('operator'), or a connect inferred from a
+   * disconnect's ParticipantDuration ('inferred').
+   */
+  readonly source?: Exclude<EventSource, 'callback'> | 'inferred';
 }
 
 export type ConsultationEffect =
@@ -224,6 +240,8 @@ export interface ConsultationFoldState {
   readonly timeline: readonly StatusChange[];
   /** The greatest event Timestamp folded in; null before the first. */
   readonly lastTimestamp: number | null;
+  /** True when a fact not from a callback (reconciler, operator) was folded in: a callback may supersede it. */
+  readonly facts?: true;
 }
 
 /**
@@ -254,10 +272,11 @@ export function foldConsultationState(input: ConsultationFoldInput): Consultatio
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
     lastTimestamp: null,
   };
-  const steps: LifecycleEvent[] = ownEvents(input);
+  const events = ownEvents(input);
+  const steps: LifecycleEvent[] = withoutSupersededFacts(events);
   if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
-  walk(state, steps, input.roles);
-  return frozen(state);
+  walk(state, steps, input.roles, consultation.roomSid, null);
+  return frozen(state, events.some(isFact));
 }
 
 /**
@@ -272,10 +291,15 @@ export function foldConsultationState(input: ConsultationFoldInput): Consultatio
  * session at an earlier moment, so no earlier decision changes. A same-millisecond event can.
  */
 export function stepConsultation(state: ConsultationFoldState, input: ConsultationFoldInput): ConsultationFoldState | null {
-  const steps = ownEvents(input);
+  const steps: VideoEvent[] = ownEvents(input);
   if (steps.length === 0) return state;
   if (input.consultation.cancelledAt !== undefined) return null; // a cancellation is placed among the events: fold again
   if (state.lastTimestamp !== null && steps.some((event) => event.timestamp <= state.lastTimestamp!)) return null;
+  // A fact (reconciler, operator) gives way to a callback of the same fact, which removes it from
+  // the set: not a step. Nor is the real connect of a session whose connect was inferred.
+  if (state.facts || steps.some(isFact)) return null;
+  const inferred = new Set(state.sessions.filter((session) => session.connectInferred).map((session) => session.participantSid));
+  if (steps.some((event) => event.type === 'participant-connected' && inferred.has(event.participantSid))) return null;
   const working: FoldState = {
     status: state.status,
     startedAt: state.startedAt,
@@ -287,8 +311,10 @@ export function stepConsultation(state: ConsultationFoldState, input: Consultati
     timeline: [...state.timeline],
     lastTimestamp: state.lastTimestamp,
   };
-  walk(working, steps, input.roles);
-  return frozen(working);
+  // A connect inferred from a disconnect's ParticipantDuration lies before it: at or before the
+  // state's last Timestamp, it could change an earlier decision — fold again.
+  if (!walk(working, steps, input.roles, input.consultation.roomSid, state.lastTimestamp)) return null;
+  return frozen(working, false);
 }
 
 /** The record (and the effects it requires) that a folded state stands for. */
@@ -313,32 +339,62 @@ export function recordOf(state: ConsultationFoldState, consultation: Consultatio
   };
 }
 
+const isFact = (event: VideoEvent) => (event.source ?? 'callback') !== 'callback';
+
 /** The room's own events (parse errors and other rooms' events are skipped). */
-function ownEvents(input: ConsultationFoldInput): LifecycleEvent[] {
+function ownEvents(input: ConsultationFoldInput): VideoEvent[] {
   return input.events.filter((event): event is VideoEvent => isVideoEvent(event) && event.roomSid === input.consultation.roomSid);
 }
 
-/** Walks events (all later than what the state holds) in the fold's order, mutating the state. */
-function walk(state: FoldState, steps: LifecycleEvent[], roles: ReadonlyMap<string, string>): void {
+/**
+ * Walks events (all later than what the state holds) in the fold's order, mutating the state.
+ * Returns false, part-way, when a connect inferred here lies at or before `after`.
+ */
+function walk(
+  state: FoldState,
+  steps: LifecycleEvent[],
+  roles: ReadonlyMap<string, string>,
+  roomSid: string,
+  after: number | null,
+): boolean {
   steps.sort(compareEvents);
+  const inferredBefore = new Set([...state.sessions.values()].filter((session) => session.connectInferred).map((s) => s.participantSid));
   // Pass 1: sessions, recordings, composition. Pass 2: the status walk, which judges who was
   // connected from the complete sessions — so a clinician leaving at the very millisecond a
   // patient joins is not a meeting, whatever the tie-break order of the two events.
   for (const event of steps) if (event.type !== 'cancelled') applyEvent(state, event, roles);
   const known = [...state.sessions.values()];
-  for (const event of steps) {
+  // A connect known only from its disconnect's ParticipantDuration takes part in the walk as if
+  // its callback had come.
+  const moments: (LifecycleEvent & { inferred?: true })[] = [...steps];
+  for (const session of known) {
+    if (!session.connectInferred || session.connectedAt === null || inferredBefore.has(session.participantSid)) continue;
+    if (after !== null && session.connectedAt <= after) return false;
+    moments.push({
+      type: 'participant-connected',
+      timestamp: session.connectedAt,
+      roomSid,
+      participantSid: session.participantSid,
+      inferred: true,
+    });
+  }
+  moments.sort(compareEvents);
+  for (const event of moments) {
     const status = nextStatus({ status: state.status, sessions: known }, event, event.timestamp);
     if (status === state.status) continue;
     if (status === 'in-progress') state.startedAt = event.timestamp;
     state.status = status;
-    state.timeline.push({ status, at: event.timestamp });
+    const source = sourceOf(event);
+    state.timeline.push(source === 'callback' ? { status, at: event.timestamp } : { status, at: event.timestamp, source });
   }
   const last = steps.at(-1);
   if (last && (state.lastTimestamp === null || last.timestamp > state.lastTimestamp)) state.lastTimestamp = last.timestamp;
+  return true;
 }
 
-function frozen(state: FoldState): ConsultationFoldState {
+function frozen(state: FoldState, facts: boolean): ConsultationFoldState {
   return {
+    ...(facts ? { facts: true as const } : {}),
     status: state.status,
     startedAt: state.startedAt,
     endedAt: state.endedAt,
@@ -401,12 +457,16 @@ function applyParticipant(state: FoldState, event: ParticipantEvent, roles: Read
     return;
   }
   if (existing?.disconnectedAt != null) return; // already closed: by itself, or by the room's end
+  // Its connect never arrived: Twilio's ParticipantDuration (whole seconds) says when it was.
+  const inferred =
+    existing?.connectedAt == null && event.participantDuration !== undefined ? event.timestamp - event.participantDuration * 1000 : null;
   state.sessions.set(event.participantSid, {
     participantSid: event.participantSid,
     identity,
     role,
-    connectedAt: existing?.connectedAt ?? null,
+    connectedAt: existing?.connectedAt ?? inferred,
     disconnectedAt: state.endedAt === null ? event.timestamp : Math.min(event.timestamp, state.endedAt),
+    ...(existing?.connectedAt == null && inferred !== null ? { connectInferred: true } : {}),
   });
 }
 
@@ -417,6 +477,8 @@ function applyRecording(state: FoldState, event: RecordingEvent): void {
   state.recordings.set(event.recordingSid, {
     recordingSid: event.recordingSid,
     trackName: event.trackName ?? existing?.trackName,
+    participantSid: event.participantSid ?? existing?.participantSid,
+    kind: event.kind ?? existing?.kind,
     status,
     startedAt: existing?.startedAt ?? (status === 'started' ? event.timestamp : null),
     completedAt: status === 'started' ? null : event.timestamp,
@@ -482,6 +544,17 @@ function requiredEffects(
     effects.push({ kind: 'record-billing', key: `billing:${consultation.id}`, billing });
   }
   return effects;
+}
+
+/** Reconciled (or operator) facts for which a callback of the same fact exists are left out: the callback is Twilio's own word. */
+function withoutSupersededFacts(events: readonly VideoEvent[]): VideoEvent[] {
+  const sent = new Set(events.filter((event) => (event.source ?? 'callback') === 'callback').map(factKey));
+  return events.filter((event) => (event.source ?? 'callback') === 'callback' || !sent.has(factKey(event)));
+}
+
+function sourceOf(event: LifecycleEvent & { inferred?: true }): EventSource | 'inferred' {
+  if (event.inferred) return 'inferred';
+  return event.type === 'cancelled' ? 'callback' : (event.source ?? 'callback');
 }
 
 function bothSidesConnected(sessions: Iterable<ParticipantSession>, now: number): boolean {

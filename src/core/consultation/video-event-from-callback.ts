@@ -52,6 +52,7 @@ export function toVideoEvent(callback: ParsedCallback): VideoEvent {
         participantSid: fields.ParticipantSid,
         identity: fields.ParticipantIdentity,
         trackName: fields.TrackName,
+        kind: fields.Type,
         mediaUri: fields.MediaUri,
         duration: whole(fields.Duration),
         size: whole(fields.Size),

@@ -6,18 +6,41 @@
  * variant that matches. The output never contains the signature or a secret.
  */
 import { createHmac } from 'node:crypto';
-import { parse as parseQuerystring, stringify as stringifyQuerystring } from 'node:querystring';
+import { parseCallback } from '../webhook/callback-schema.js';
+import {
+  buildUrl,
+  isInternalHost,
+  parameterOptions,
+  urlDimensions,
+  type LikelyCause,
+  type ParamsOption,
+  type UrlDimensions,
+} from './diagnose-variants.js';
 import { parseFormBody } from './form-params.js';
 import { parameterSuffix } from './parameter-suffix.js';
-import { bodySha256Hex, computeTwilioSignature, type FormParam, type SignatureAlgorithm } from './twilio-signature.js';
+import { bodySha256Hex, type FormParam, type SignatureAlgorithm } from './twilio-signature.js';
 import { splitUrl, togglePort, urlCandidates } from './url-candidates.js';
 import type { SigningSecret } from './verifier.js';
 
-export type LikelyCause = 'scheme' | 'host' | 'port' | 'path-prefix' | 'query-encoding' | 'parameters' | 'token' | 'unknown';
+export type { LikelyCause } from './diagnose-variants.js';
 
 export type Diagnosis =
-  | { readonly match: true; readonly secretId: string; readonly url: string }
-  | { readonly match: false; readonly likelyCause: LikelyCause; readonly explanation: string; readonly matchingUrl?: string };
+  | {
+      readonly match: true;
+      readonly secretId: string;
+      readonly url: string;
+      /** The signature is Twilio's, but the parameters are not what Twilio sent (a moved name/value boundary). */
+      readonly warning?: { readonly cause: 're-split'; readonly explanation: string };
+    }
+  | {
+      readonly match: false;
+      /** The first of `causes`. */
+      readonly likelyCause: LikelyCause;
+      /** Every cause of the smallest change that matched; several when mistakes combine. */
+      readonly causes: readonly LikelyCause[];
+      readonly explanation: string;
+      readonly matchingUrl?: string;
+    };
 
 export interface DiagnoseInput {
   /** The URL the server verified against (as received or reconstructed). */
@@ -31,99 +54,193 @@ export interface DiagnoseInput {
   readonly secrets: readonly Pick<SigningSecret, 'id' | 'algorithm' | 'secret'>[];
   /** Path prefixes a proxy may have stripped, tried when the URL lacks them. */
   readonly prefixHints?: readonly string[] | undefined;
+  /** The callback URL configured at Twilio, when known: its scheme, host, port and path are tried. */
+  readonly publicUrl?: string | undefined;
+  /** Public host names Twilio may have called. */
+  readonly hostHints?: readonly string[] | undefined;
 }
 
-interface Variant {
-  readonly url: string;
-  readonly params: readonly FormParam[];
-  readonly cause: LikelyCause;
-  readonly explanation: string;
-}
+type Secret = DiagnoseInput['secrets'][number];
+type Choice = readonly [number, number, number, number, number];
 
-const COMMON_PORTS = ['80', '443', '8080', '8443', '3000'];
 const DEFAULT_PREFIX_HINTS = ['/api', '/v1', '/webhooks', '/twilio'];
+/** At most this many URL parts changed at once (scheme, host, port, path, query). */
+const MAX_URL_CHANGES = 3;
 
 /**
  * @example
  *   diagnoseSignature({ url: 'http://api.example.com/cb', params: [['A', '1']], signature, secrets: [{ id: 'cli', algorithm: 'sha1', secret: token }] })
- *   // → { match: false, likelyCause: 'scheme', explanation: 'signed over https://… — …', matchingUrl: 'https://api.example.com/cb' }
+ *   // → { match: false, likelyCause: 'scheme', causes: ['scheme'], explanation: 'signed over https://… — …', matchingUrl: 'https://api.example.com/cb' }
  */
 export function diagnoseSignature(input: DiagnoseInput): Diagnosis {
   const signature = input.signature.trim();
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(signature) || ![28, 44].includes(signature.length)) {
-    return {
-      match: false,
-      likelyCause: 'unknown',
-      explanation: 'the signature is not base64 of an HMAC-SHA1 (28 characters) or HMAC-SHA256 (44 characters) digest',
-    };
+    return mismatch(['unknown'], 'the signature is not base64 of an HMAC-SHA1 (28 characters) or HMAC-SHA256 (44 characters) digest');
   }
   const subject = readSubject(input);
   if ('failure' in subject) return subject.failure;
   const { url, params } = subject;
-
-  const sign = (
-    secret: DiagnoseInput['secrets'][number],
-    algorithm: SignatureAlgorithm,
-    variant: { url: string; params: readonly FormParam[] },
-  ) => {
-    if (computeTwilioSignature(secret.secret, variant.url, variant.params, algorithm) === signature) return true;
-    // twilio-node's UTF-16 parameter order (see parameter-suffix.ts), when it differs.
-    const utf16 = parameterSuffix(variant.params).utf16;
-    return (
-      utf16 !== undefined &&
-      createHmac(algorithm, secret.secret)
-        .update(variant.url + utf16, 'utf8')
-        .digest('base64') === signature
-    );
-  };
+  const signs = signatureCheck(signature);
 
   // What Roomgate's verifier accepts: the URL as received and its port variant.
   for (const secret of input.secrets) {
     for (const candidate of urlCandidates(url).slice(0, 2)) {
-      if (sign(secret, secret.algorithm, { url: candidate, params })) return { match: true, secretId: secret.id, url: candidate };
+      if (signs(secret, secret.algorithm, candidate, params)) return matched(secret.id, candidate, params);
     }
   }
-  const variants = [
-    ...urlVariants(url, input.prefixHints ?? DEFAULT_PREFIX_HINTS).map((v) => ({ ...v, params })),
-    ...parameterVariants(url, params),
-  ];
-  for (const variant of variants) {
-    for (const secret of input.secrets) {
-      if (sign(secret, secret.algorithm, variant)) {
-        return {
-          match: false,
-          likelyCause: variant.cause,
-          explanation: variant.explanation,
-          ...(variant.url === url ? {} : { matchingUrl: variant.url }),
-        };
-      }
-    }
-  }
+  const dimensions = urlDimensions(url, {
+    prefixes: input.prefixHints ?? DEFAULT_PREFIX_HINTS,
+    publicUrl: input.publicUrl,
+    hosts: input.hostHints,
+  });
+  const found = dimensions && searchVariants(dimensions, params, input.secrets, signs);
+  if (found) return found;
+
   for (const secret of input.secrets) {
     const other: SignatureAlgorithm = secret.algorithm === 'sha1' ? 'sha256' : 'sha1';
-    if (sign(secret, other, { url, params })) {
-      return {
-        match: false,
-        likelyCause: 'token',
-        explanation: `the secret '${secret.id}' matches with HMAC-${other.toUpperCase()}, not HMAC-${secret.algorithm.toUpperCase()}: check the algorithm (X-Twilio-Webhooks-Signature-Settings)`,
-      };
+    if (signs(secret, other, url, params)) {
+      return mismatch(
+        ['token'],
+        `the secret '${secret.id}' matches with HMAC-${other.toUpperCase()}, not HMAC-${secret.algorithm.toUpperCase()}: check the algorithm (X-Twilio-Webhooks-Signature-Settings)`,
+      );
     }
+  }
+  const host = splitUrl(url)?.host;
+  if (host !== undefined && isInternalHost(host)) {
+    return mismatch(
+      ['host'],
+      `the URL names ${host}, an address Twilio cannot call: it was rebuilt from the connection or an internal Host header, not the ` +
+        'public URL Twilio signed. Set ROOMGATE_PUBLIC_URL or trust the proxy (X-Forwarded-Host); give --public-url to check',
+    );
   }
   const expectedLength = input.secrets.some((s) => s.algorithm === 'sha256') ? 44 : 28;
   if (signature.length !== expectedLength && input.secrets.every((s) => s.algorithm === input.secrets[0]!.algorithm)) {
-    return {
-      match: false,
-      likelyCause: 'token',
-      explanation: `the signature has the length of an HMAC-${signature.length === 44 ? 'SHA256' : 'SHA1'} digest: it was made with another algorithm or key`,
-    };
+    return mismatch(
+      ['token'],
+      `the signature has the length of an HMAC-${signature.length === 44 ? 'SHA256' : 'SHA1'} digest: it was made with another algorithm or key`,
+    );
   }
+  return mismatch(
+    ['token', 'parameters'],
+    'no variant of the URL or parameters matched. Either the token is not the one Twilio signed with ' +
+      "(a subaccount's own token, a rotated token, or the API key secret instead of the auth token), or a parameter's value " +
+      'was changed after Twilio signed it — the signature cannot tell these two apart: if other callbacks of this account ' +
+      "verify with this token, a value was changed (compare with the request in Twilio's console)",
+  );
+}
+
+type SignatureCheck = (secret: Secret, algorithm: SignatureAlgorithm, url: string, params: readonly FormParam[]) => boolean;
+
+/** A checker that caches each parameter list's sorted suffix: the search signs thousands of URLs. */
+function signatureCheck(signature: string): SignatureCheck {
+  const suffixes = new Map<readonly FormParam[], ReturnType<typeof parameterSuffix>>();
+  return (secret, algorithm, url, params) => {
+    let suffix = suffixes.get(params);
+    if (suffix === undefined) suffixes.set(params, (suffix = parameterSuffix(params)));
+    for (const joined of [suffix.bytewise, suffix.utf16]) {
+      // twilio-node's UTF-16 parameter order (see parameter-suffix.ts), when it differs.
+      if (
+        joined !== undefined &&
+        createHmac(algorithm, secret.secret)
+          .update(url + joined, 'utf8')
+          .digest('base64') === signature
+      )
+        return true;
+    }
+    return false;
+  };
+}
+
+/**
+ * Every combination of URL changes, fewest first (then parameter changes on URLs with at most
+ * one change); the first that signs is the diagnosis. Each URL is also tried with its port
+ * toggled, as the verifier does.
+ */
+function searchVariants(
+  d: UrlDimensions,
+  params: readonly FormParam[],
+  secrets: readonly Secret[],
+  signs: SignatureCheck,
+): Diagnosis | undefined {
+  const byChanges = combinations(d);
+  const paramOptions = parameterOptions(params);
+  const seen = new Set<string>();
+  for (let changes = 1; changes <= MAX_URL_CHANGES + 1; changes += 1) {
+    for (const choice of byChanges[changes] ?? []) {
+      const url = buildUrl(d, choice);
+      for (const candidate of [url, togglePort(url)]) {
+        if (candidate === undefined || seen.has(candidate)) continue;
+        seen.add(candidate);
+        for (const secret of secrets) if (signs(secret, secret.algorithm, candidate, params)) return described(d, choice, candidate);
+      }
+    }
+    // Parameter changes count as one more change, on URLs with changes - 1 URL changes (≤ 1).
+    if (changes - 1 > 1) continue;
+    for (const choice of byChanges[changes - 1] ?? []) {
+      const url = buildUrl(d, choice);
+      for (const option of paramOptions)
+        for (const secret of secrets) if (signs(secret, secret.algorithm, url, option.params)) return described(d, choice, url, option);
+    }
+  }
+  return undefined;
+}
+
+/** The index combinations of the five URL dimensions, grouped by how many differ from index 0. */
+function combinations(d: UrlDimensions): Choice[][] {
+  const groups: Choice[][] = [];
+  for (let s = 0; s < d.scheme.length; s += 1)
+    for (let h = 0; h < d.host.length; h += 1)
+      for (let p = 0; p < d.port.length; p += 1)
+        for (let pa = 0; pa < d.path.length; pa += 1)
+          for (let q = 0; q < d.query.length; q += 1) {
+            const choice = [s, h, p, pa, q] as const;
+            const changes = choice.filter((index) => index > 0).length;
+            if (changes <= MAX_URL_CHANGES) (groups[changes] ??= []).push(choice);
+          }
+  return groups;
+}
+
+function described(d: UrlDimensions, choice: Choice, url: string, paramsOption?: ParamsOption): Diagnosis {
+  const dimensions = [d.scheme, d.host, d.port, d.path, d.query];
+  const changes = choice.flatMap((index, dim) => (index > 0 ? [dimensions[dim]![index]!] : []));
+  if (paramsOption) changes.push({ value: undefined, cause: paramsOption.cause, what: paramsOption.what });
+  const causes = [...new Set(changes.map((change) => change.cause))];
+  const urlChanged = choice.some((index) => index > 0);
+  const where = urlChanged ? `signed over ${url}` : 'signed over the URL as received';
+  const explanation =
+    changes.length === 1
+      ? `${where} — ${changes[0]!.what}`
+      : `several causes combine (${causes.join(' + ')}): ${changes.map((change) => change.what).join('; ')} — ${where}`;
   return {
     match: false,
-    likelyCause: 'token',
-    explanation:
-      'no variant of the URL or parameters matched: most likely the token is not the one Twilio signed with ' +
-      "(a subaccount's own token, a rotated token, or the API key secret instead of the auth token) — or the URL differs in a way not tried",
+    likelyCause: causes[0]!,
+    causes,
+    explanation,
+    ...(urlChanged ? { matchingUrl: url } : {}),
   };
+}
+
+function matched(secretId: string, url: string, params: readonly FormParam[]): Diagnosis {
+  const parse = params.some(([name]) => name === 'StatusCallbackEvent') ? parseCallback(params) : undefined;
+  if (parse !== undefined && !parse.ok && parse.reason.startsWith('schema-resplit:')) {
+    const field = parse.reason.slice('schema-resplit:'.length);
+    return {
+      match: true,
+      secretId,
+      url,
+      warning: {
+        cause: 're-split',
+        explanation:
+          `the signature matches, but the boundary between a name and a value was moved (around '${field}'): the same ` +
+          'signed bytes, other parameters than Twilio sent — Roomgate quarantines such a callback',
+      },
+    };
+  }
+  return { match: true, secretId, url };
+}
+
+function mismatch(causes: readonly LikelyCause[], explanation: string): Diagnosis {
+  return { match: false, likelyCause: causes[0]!, causes, explanation };
 }
 
 function readSubject(input: DiagnoseInput): { url: string; params: readonly FormParam[] } | { failure: Diagnosis } {
@@ -135,7 +252,7 @@ function readSubject(input: DiagnoseInput): { url: string; params: readonly Form
       return { url: input.url, params: parseFormBody(input.body) };
     } catch (error) {
       return {
-        failure: { match: false, likelyCause: 'parameters', explanation: `the body is not valid form data: ${(error as Error).message}` },
+        failure: mismatch(['parameters'], `the body is not valid form data: ${(error as Error).message}`),
       };
     }
   }
@@ -144,11 +261,7 @@ function readSubject(input: DiagnoseInput): { url: string; params: readonly Form
   if (claimed === undefined) return { url: `${input.url}${input.url.includes('?') ? '&' : '?'}bodySHA256=${hash}`, params: [] };
   if (claimed.toLowerCase() !== hash) {
     return {
-      failure: {
-        match: false,
-        likelyCause: 'parameters',
-        explanation: "the body's SHA-256 differs from the URL's bodySHA256: the body was changed (re-serialised JSON?)",
-      },
+      failure: mismatch(['parameters'], "the body's SHA-256 differs from the URL's bodySHA256: the body was changed (re-serialised JSON?)"),
     };
   }
   return { url: input.url, params: [] };
@@ -161,153 +274,4 @@ function isJson(body: Buffer): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Variants of the URL, most likely cause first; each differs from the URL as received and from
- * its port variant (which the verifier already accepts).
- *
- * @example urlVariants('http://api.example.com/cb')[0] → { url: 'https://api.example.com/cb', cause: 'scheme', explanation: '…' }
- */
-export function urlVariants(url: string, prefixHints: readonly string[] = DEFAULT_PREFIX_HINTS): Omit<Variant, 'params'>[] {
-  const parts = splitUrl(url);
-  if (!parts) return [];
-  const { scheme, userinfo, host, port, rest } = parts;
-  const variants: Omit<Variant, 'params'>[] = [];
-  const seen = new Set([url, togglePort(url)]);
-  const add = (candidate: string | undefined, cause: LikelyCause, explanation: string) => {
-    if (candidate === undefined || seen.has(candidate)) return;
-    seen.add(candidate);
-    variants.push({ url: candidate, cause, explanation: `signed over ${candidate} — ${explanation}` });
-  };
-  const build = (s: string, h: string, p: string | undefined, r: string) => `${s}://${userinfo}${h}${p === undefined ? '' : `:${p}`}${r}`;
-
-  // Scheme: a TLS-terminating proxy forwards http (twilio-node #321, #505).
-  const otherScheme = scheme.toLowerCase() === 'https' ? 'http' : 'https';
-  for (const p of [port, undefined, otherScheme === 'https' ? '443' : '80']) {
-    add(
-      build(otherScheme, host, p, rest),
-      'scheme',
-      `Twilio called ${otherScheme}, the server saw ${scheme}: a TLS-terminating proxy? Set ROOMGATE_PUBLIC_URL or trust the proxy's X-Forwarded-Proto`,
-    );
-  }
-  // Port: Twilio signs the port only when the configured URL has one (#411).
-  for (const p of [undefined, ...COMMON_PORTS]) {
-    add(
-      build(scheme, host, p, rest),
-      'port',
-      p === undefined
-        ? 'without the port: the server saw a port Twilio did not use'
-        : `with port ${p}: the configured callback URL names it`,
-    );
-  }
-  // Host: case as configured, or the public host rather than an internal one.
-  add(build(scheme, host.toLowerCase(), port, rest), 'host', 'the host in lower case');
-  try {
-    const normalised = new URL(url);
-    if (normalised.host !== `${host}${port === undefined ? '' : `:${port}`}`)
-      add(build(scheme, normalised.hostname, port, rest), 'host', 'the host as new URL() normalises it');
-  } catch {
-    // not parseable: nothing to normalise
-  }
-  // Path prefix: a proxy stripped one segment, or the server expects one that Twilio did not use.
-  const question = rest.indexOf('?');
-  const path = question < 0 ? rest : rest.slice(0, question);
-  const query = question < 0 ? '' : rest.slice(question);
-  const segments = path.split('/').filter((segment, index) => index > 0 || segment !== '');
-  if (segments.length > 1)
-    add(
-      build(scheme, host, port, `/${segments.slice(1).join('/')}${query}`),
-      'path-prefix',
-      `without the first path segment '/${segments[0]}'`,
-    );
-  for (const hint of prefixHints) {
-    const prefix = `/${hint.replace(/^\/+|\/+$/g, '')}`;
-    if (prefix !== '/' && !path.startsWith(`${prefix}/`))
-      add(
-        build(scheme, host, port, `${prefix}${path}${query}`),
-        'path-prefix',
-        `with the path prefix '${prefix}' that the proxy stripped: set it in ROOMGATE_PUBLIC_URL or X-Forwarded-Prefix`,
-      );
-  }
-  add(
-    build(scheme, host, port, `${path.endsWith('/') ? path.slice(0, -1) : `${path}/`}${query}`),
-    'path-prefix',
-    path.endsWith('/') ? 'without the trailing slash' : 'with a trailing slash',
-  );
-  // Query encoding (#306, #1059, #1183).
-  if (query) {
-    const body = query.slice(1);
-    const reencoded: [string, string][] = [
-      [body.replaceAll("'", '%27'), "`'` encoded as `%27`"],
-      [body.replaceAll('%27', "'"), "`%27` decoded to `'`"],
-      [body.replaceAll('+', '%20'), '`+` encoded as `%20`'],
-      [body.replaceAll('%20', '+'), '`%20` written as `+`'],
-      [body.replaceAll('%2B', '+').replaceAll('%2b', '+'), '`%2B` decoded to `+`'],
-      [stringifyQuerystring(parseQuerystring(body)), 'the query re-encoded (querystring.stringify)'],
-      [new URLSearchParams(body).toString(), 'the query re-encoded (URLSearchParams)'],
-    ];
-    for (const [candidateQuery, what] of reencoded) add(build(scheme, host, port, `${path}?${candidateQuery}`), 'query-encoding', what);
-    add(build(scheme, host, port, path), 'query-encoding', 'without the query string');
-  }
-  if (path.includes('%3F') || path.includes('%3f'))
-    add(
-      build(scheme, host, port, `${path.replace(/%3F/i, '?')}${query}`),
-      'query-encoding',
-      '`%3F` in the path was the `?` starting the query',
-    );
-  try {
-    add(new URL(url).href, 'query-encoding', 'the URL as new URL() normalises it');
-  } catch {
-    // not parseable
-  }
-  return variants;
-}
-
-function parameterVariants(url: string, params: readonly FormParam[]): Variant[] {
-  const variants: Variant[] = [];
-  if (params.length > 0)
-    variants.push({
-      url,
-      params: [],
-      cause: 'parameters',
-      explanation: 'signed with no parameters: was the body parsed (raw body needed), or was it JSON signed through bodySHA256?',
-    });
-  params.forEach(([key, value], index) => {
-    const without = params.filter((_, i) => i !== index);
-    variants.push({
-      url,
-      params: without,
-      cause: 'parameters',
-      explanation: `signed without the parameter '${key}': it was added after Twilio signed`,
-    });
-    variants.push({
-      url,
-      params: [...params, [key, value]],
-      cause: 'parameters',
-      explanation: `signed with '${key}' twice: a repeated value was dropped`,
-    });
-    if (value.includes(' '))
-      variants.push({
-        url,
-        params: params.map((p, i) => (i === index ? ([key, value.replaceAll(' ', '+')] as const) : p)),
-        cause: 'parameters',
-        explanation: `'${key}' holds '+' where the server decoded a space`,
-      });
-    if (value.includes('+'))
-      variants.push({
-        url,
-        params: params.map((p, i) => (i === index ? ([key, value.replaceAll('+', ' ')] as const) : p)),
-        cause: 'parameters',
-        explanation: `'${key}' holds a space where the server kept '+'`,
-      });
-    if (value !== value.trim())
-      variants.push({
-        url,
-        params: params.map((p, i) => (i === index ? ([key, value.trim()] as const) : p)),
-        cause: 'parameters',
-        explanation: `'${key}' was signed without its surrounding spaces`,
-      });
-  });
-  return variants;
 }

@@ -18,6 +18,10 @@ export interface AuthenticatedTenant {
   readonly kind: 'human' | 'veterinary';
   readonly billingRoundingSeconds: number;
   readonly apiKeyId: string;
+  /** The scopes of the key that authenticated: a key can grant no scope it does not hold. */
+  readonly scopes: readonly string[];
+  /** Requests per minute this key may make; null → the service default. */
+  readonly rateLimitPerMinute: number | null;
 }
 
 declare module 'fastify' {
@@ -56,7 +60,8 @@ export async function authenticateApiKey(
   options: { store: Store; clock: () => Date; lastWritten: Map<string, number>; log: FastifyRequest['log'] },
 ): Promise<AuthenticatedTenant> {
   const { lastWritten } = options;
-  const match = /^Bearer (\S+)$/.exec(authorization ?? '');
+  // The scheme name is case-insensitive (RFC 9110 §11.1).
+  const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
   if (!match) throw new HttpError('UNAUTHENTICATED');
   const parsed = parseApiKey(match[1]!);
   if (!parsed.ok) throw new HttpError('UNAUTHENTICATED');
@@ -65,7 +70,10 @@ export async function authenticateApiKey(
   const now = options.clock();
   if (!row || !sameHash(row.secret_hash, parsed.secretHash)) throw new HttpError('UNAUTHENTICATED');
   if (row.revoked_at || (row.expires_at && row.expires_at <= now.toISOString())) throw new HttpError('UNAUTHENTICATED');
-  if (!row.scopes.split(',').includes(scope)) throw new HttpError('FORBIDDEN_SCOPE');
+  const scopes = row.scopes.split(',');
+  if (!scopes.includes(scope)) {
+    throw new HttpError('FORBIDDEN_SCOPE', `The API key lacks the scope ${scope}, which this route needs.`, { details: { scope } });
+  }
 
   const previous = lastWritten.get(row.keyId) ?? 0;
   if (now.getTime() - previous >= LAST_USED_WRITE_INTERVAL_MS) {
@@ -80,6 +88,8 @@ export async function authenticateApiKey(
     kind: row.kind as AuthenticatedTenant['kind'],
     billingRoundingSeconds: row.billing_rounding_seconds,
     apiKeyId: row.keyId,
+    scopes,
+    rateLimitPerMinute: row.rate_limit_per_minute ?? null,
   };
 }
 

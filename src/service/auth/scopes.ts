@@ -8,6 +8,7 @@ export const SCOPES = [
   'events:read',
   'privacy:erase',
   'audit:read',
+  'keys:manage',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

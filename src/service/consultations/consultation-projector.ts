@@ -40,7 +40,7 @@ import {
   updateConsultationComposition,
   updateRecording,
 } from '../../storage/recording-repository.js';
-import { lockConsultations } from '../../storage/row-locks.js';
+import { lockFreeConsultations } from '../../storage/row-locks.js';
 import type { StoreTransaction } from '../../storage/store.js';
 import type { LiveEvent } from '../live/live-events.js';
 
@@ -50,6 +50,8 @@ export interface ProjectionResult {
   readonly queuedEffects: boolean;
   /** Consultations folded again from all their callbacks in this batch (late, out-of-order or first). */
   readonly refolded: number;
+  /** Consultations whose row another transaction holds: not folded now, to be tried again later. */
+  readonly skipped?: readonly string[];
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -62,9 +64,11 @@ export async function projectConsultations(
   now: string,
 ): Promise<ProjectionResult> {
   // Another instance may be projecting the same consultation from callbacks this transaction
-  // cannot see yet: the row lock makes it wait, then read them.
-  const ids = [...consultationIds].sort();
-  await lockConsultations(trx, ids);
+  // cannot see yet: only a consultation whose row lock we hold is folded (row-locks.ts); one
+  // held elsewhere is skipped and folded later, once the holder has committed.
+  const ids = await lockFreeConsultations(trx, consultationIds);
+  const locked = new Set(ids);
+  const skipped = consultationIds.filter((id) => !locked.has(id));
   const consultations = (await findConsultationsForProjection(trx, ids))
     .filter((row): row is ConsultationRow & { room_sid: string } => row.room_sid !== null)
     .sort((a, b) => (a.id < b.id ? -1 : 1));
@@ -74,9 +78,8 @@ export async function projectConsultations(
   );
   const eventsByRoom = new Map<string, VideoEvent[]>();
   for (const callback of fresh) {
-    // The same schema parse that admitted each callback (one reading of every field).
-    const event = parseVideoEvent(JSON.parse(callback.params) as [string, string][]);
-    if (!isVideoEvent(event)) continue;
+    const event = eventOf(callback);
+    if (!event) continue;
     const list = eventsByRoom.get(callback.room_sid!) ?? [];
     list.push(event);
     eventsByRoom.set(callback.room_sid!, list);
@@ -117,13 +120,24 @@ export async function projectConsultations(
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
-  return { live, queuedEffects, refolded };
+  return { live, queuedEffects, refolded, skipped };
+}
+
+/**
+ * The same schema parse that admitted the callback (one reading of every field); a fact the
+ * reconciler read from Twilio's REST API (or an operator's) is marked so, and gives way to a
+ * callback of the same fact.
+ */
+function eventOf(row: { params: string; source: string }): VideoEvent | undefined {
+  const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
+  if (!isVideoEvent(event)) return undefined;
+  return row.source !== 'callback' ? ({ ...event, source: row.source } as VideoEvent) : event;
 }
 
 /** The consultation folded from all its accepted callbacks: a late event, or no stored state. */
 async function refold(trx: StoreTransaction, consultation: ConsultationFoldInput['consultation']): Promise<ConsultationFoldState> {
   const callbacks = await acceptedCallbacksOfRoom(trx, consultation.roomSid);
-  const events = callbacks.map((row) => parseVideoEvent(JSON.parse(row.params) as [string, string][])).filter(isVideoEvent);
+  const events = callbacks.map(eventOf).filter((event): event is VideoEvent => event !== undefined);
   const roles = await rolesOf(trx, [{ id: consultation.id, events }]);
   return foldConsultationState({ consultation, events, roles: roles.get(consultation.id) ?? new Map() });
 }
@@ -170,6 +184,8 @@ interface Image {
 
 interface RecordingImage {
   readonly track_name: string | null;
+  readonly participant_sid: string | null;
+  readonly kind: string | null;
   readonly status: string;
   readonly duration: number | null;
   readonly size: number | null;
@@ -186,6 +202,8 @@ const sessionFields = (session: ConsultationRecord['sessions'][number]) => ({
 
 const recordingFields = (recording: ConsultationRecord['recordings'][number]) => ({
   track_name: recording.trackName ?? null,
+  participant_sid: recording.participantSid ?? null,
+  kind: recording.kind ?? null,
   status: recording.status,
   duration: recording.duration ?? null,
   size: recording.size ?? null,

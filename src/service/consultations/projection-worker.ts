@@ -18,11 +18,11 @@ export interface ProjectionWorkerOptions {
   readonly clock: () => Date;
   /** Called after a projection that queued outbox entries. */
   readonly onOutbox: () => void;
-  /** Consultations folded per transaction at most: bounds how long one fold holds the store. Default 50. */
+  /** Consultations folded per transaction at most: bounds how long one fold holds their rows. Default 10. */
   readonly batchSize?: number;
   /** How often to look for callbacks left unprojected (a crash). Default 10 s. */
   readonly sweepIntervalMs?: number;
-  /** Pause after a failed projection (store down) before trying again. Default 500 ms. */
+  /** Pause after a failed projection (store down), and before a skipped (locked) consultation is tried again. Default 500 ms. */
   readonly retryDelayMs?: number;
   /**
    * How long the first dirty consultation waits for more callbacks to arrive before a fold
@@ -74,11 +74,13 @@ export class ProjectionWorker {
     // Let the other callbacks of this moment arrive first: they are folded together.
     await new Promise((resolve) => setTimeout(resolve, this.options.gatherMs ?? 20));
     while (this.dirty.size > 0 && !this.stopped) {
-      const ids = [...this.dirty].slice(0, this.options.batchSize ?? 50);
+      const ids = [...this.dirty].slice(0, this.options.batchSize ?? 10);
       for (const id of ids) this.dirty.delete(id);
       try {
         const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()));
         if (result.queuedEffects) this.options.onOutbox();
+        // Held by another transaction (row-locks.ts): come back to them, without waiting here.
+        if (result.skipped && result.skipped.length > 0) this.retryLater(result.skipped);
         if (result.live.length > 0) {
           this.options.live
             .publish(result.live)
@@ -94,6 +96,13 @@ export class ProjectionWorker {
     }
     this.running = undefined;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private retryLater(ids: readonly string[]): void {
+    const timer = setTimeout(() => {
+      if (!this.stopped) this.markDirty(ids);
+    }, this.options.retryDelayMs ?? 500);
+    timer.unref();
   }
 
   /** Consultations with accepted callbacks not yet folded — left by a crash. */

@@ -3,7 +3,9 @@
  * In-process by default; on PostgreSQL every instance LISTENs on one channel and publishes with
  * NOTIFY, so a change recorded on one instance reaches subscribers on all of them.
  */
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -47,44 +49,177 @@ export function createLocalLiveEvents(): LiveEvents {
   };
 }
 
-/** LISTEN/NOTIFY over a dedicated connection, reconnecting if it drops. */
-export async function createPostgresLiveEvents(options: { connectionString: string; logger: Logger }): Promise<LiveEvents> {
-  const local = createLocalLiveEvents();
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: 2 });
-  let listener: pg.Client | undefined;
-  let closed = false;
+export interface PostgresLiveEventsOptions {
+  readonly connectionString: string;
+  readonly logger: Logger;
+  /** Bound on connecting and on each NOTIFY / health query. Default 5000 ms. */
+  readonly timeoutMs?: number;
+  /** How often the LISTEN connection proves it is alive (a silent partition is noticed). Default 10 s. */
+  readonly healthIntervalMs?: number;
+  /** Reconnect delays: from `minBackoffMs`, doubling to `maxBackoffMs`, for ever. Defaults 250 ms, 2 s. */
+  readonly minBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Called each time an established LISTEN connection is lost (a metric counts them). */
+  readonly onListenLost?: () => void;
+  /** Called with true when LISTEN is in place, false when it is not (a gauge). */
+  readonly onListening?: (listening: boolean) => void;
+}
 
-  const connect = async (): Promise<void> => {
-    const client = new pg.Client({ connectionString: options.connectionString });
-    client.on('notification', (message) => {
-      if (!message.payload) return;
-      try {
-        void local.publish([JSON.parse(message.payload) as LiveEvent]);
-      } catch (error) {
-        options.logger.warn({ err: error }, 'ignored a malformed live event notification');
-      }
-    });
-    client.on('error', (error) => {
-      options.logger.warn({ err: error }, 'live events listener lost its connection; reconnecting');
-      listener = undefined;
-      if (!closed) setTimeout(() => void connect().catch(() => undefined), 1000).unref();
-    });
-    await client.connect();
-    await client.query(`LISTEN ${CHANNEL}`);
-    listener = client;
+/** What travels in a NOTIFY: the event and the instance that published it. */
+interface Envelope {
+  readonly origin: string;
+  readonly event: LiveEvent;
+}
+
+/**
+ * LISTEN/NOTIFY. Publishing delivers to this instance's own subscribers directly (they get the
+ * event even when NOTIFY fails) and NOTIFYs the others; the echo of our own NOTIFY is skipped,
+ * so no local subscriber sees an event twice. The LISTEN connection is re-made, with backoff,
+ * for ever: the database may restart, fail over or be partitioned any number of times. Events
+ * published elsewhere while it is down are not replayed (clients re-read the record).
+ */
+export async function createPostgresLiveEvents(options: PostgresLiveEventsOptions): Promise<LiveEvents> {
+  const { logger } = options;
+  const origin = randomUUID();
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const minBackoffMs = options.minBackoffMs ?? 250;
+  const maxBackoffMs = options.maxBackoffMs ?? 2000;
+  const local = createLocalLiveEvents();
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: 2,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  });
+  // Without these a restarting server's 'error' on an idle or checked-out client ends the process.
+  pool.on('error', (error) => logger.warn({ err: error }, 'live events: idle publish connection lost'));
+  pool.on('connect', (client) => client.on('error', (error) => logger.warn({ err: error }, 'live events: publish connection lost')));
+
+  let closed = false;
+  let listener: pg.Client | undefined;
+  let wakeSleep: (() => void) | undefined;
+  let settleFirst!: () => void;
+  const firstAttempt = new Promise<void>((resolve) => (settleFirst = resolve));
+
+  const deliver = (payload: string | undefined) => {
+    if (!payload) return;
+    try {
+      const parsed = JSON.parse(payload) as Envelope | LiveEvent;
+      // An instance of an older version sends the bare event.
+      const envelope: Envelope = 'origin' in parsed ? parsed : { origin: '', event: parsed };
+      if (envelope.origin === origin) return; // delivered locally when it was published
+      void local.publish([envelope.event]);
+    } catch (error) {
+      logger.warn({ err: error }, 'ignored a malformed live event notification');
+    }
   };
-  await connect();
+
+  /** One LISTEN connection, from connect until it is lost: 'failed' if it never listened. */
+  const listenOnce = async (): Promise<'lost' | 'failed'> => {
+    const client = new pg.Client({ connectionString: options.connectionString, connectionTimeoutMillis: timeoutMs, keepAlive: true });
+    let markLost!: () => void;
+    const lost = new Promise<void>((resolve) => (markLost = resolve));
+    client.on('error', (error) => {
+      logger.warn({ err: error }, 'live events: LISTEN connection error');
+      markLost();
+    });
+    client.on('end', () => markLost());
+    client.on('notification', (message) => deliver(message.payload));
+    try {
+      await withTimeout(client.connect(), timeoutMs, 'connect');
+      await withTimeout(client.query(`LISTEN ${CHANNEL}`), timeoutMs, 'LISTEN');
+    } catch (error) {
+      destroy(client);
+      logger.warn({ err: error }, 'live events: cannot LISTEN');
+      settleFirst();
+      return 'failed';
+    }
+    if (closed) {
+      destroy(client);
+      return 'lost';
+    }
+    listener = client;
+    options.onListening?.(true);
+    logger.info('live events: listening');
+    settleFirst();
+    // A silent partition raises no error: a health query that does not come back in time ends it.
+    const health = setInterval(() => {
+      withTimeout(client.query('select 1'), timeoutMs, 'health check').catch((error: unknown) => {
+        logger.warn({ err: error }, 'live events: LISTEN connection does not answer');
+        markLost();
+      });
+    }, options.healthIntervalMs ?? 10_000);
+    health.unref();
+    await lost;
+    clearInterval(health);
+    listener = undefined;
+    destroy(client);
+    options.onListening?.(false);
+    return 'lost';
+  };
+
+  const keepListening = async () => {
+    let delay = minBackoffMs;
+    let attempt = 0;
+    while (!closed) {
+      const outcome = await listenOnce();
+      if (closed) return;
+      if (outcome === 'lost') {
+        options.onListenLost?.();
+        logger.warn('live events: LISTEN connection lost; reconnecting');
+        delay = minBackoffMs;
+        attempt = 0;
+      } else {
+        attempt += 1;
+        logger.warn({ attempt, retryInMs: delay }, 'live events: LISTEN reconnect attempt failed; retrying');
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay * (0.75 + Math.random() * 0.5));
+        timer.unref();
+        wakeSleep = () => (clearTimeout(timer), resolve());
+      });
+      wakeSleep = undefined;
+      delay = Math.min(maxBackoffMs, delay * 2);
+    }
+  };
+
+  // The first connection is tried before returning (events flow at once when the database is
+  // up), but its failure is no reason to stop: the loop keeps trying.
+  options.onListening?.(false);
+  void keepListening();
+  await firstAttempt;
 
   return {
     async publish(events) {
-      for (const event of events) await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(event)]);
+      await local.publish(events);
+      for (const event of events) {
+        await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ origin, event } satisfies Envelope)]);
+      }
     },
     subscribe: (tenantId, callback) => local.subscribe(tenantId, callback),
     async close() {
       closed = true;
-      await listener?.end().catch(() => undefined);
-      await pool.end();
+      wakeSleep?.();
+      if (listener) destroy(listener);
+      await pool.end().catch(() => undefined);
       await local.close();
     },
   };
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`live events: ${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Ends a client at once, also when its socket is silent (end() would wait for the server). */
+function destroy(client: pg.Client): void {
+  // pg keeps its socket at client.connection.stream; destroying it fails what is in flight.
+  (client as unknown as { connection?: { stream?: Socket } }).connection?.stream?.destroy();
+  void client.end().catch(() => undefined);
 }

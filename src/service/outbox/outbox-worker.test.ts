@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest, type TestDatabase } from '../../../test/support/engines.js';
 import { newId } from '../../storage/ids.js';
 import { openStore } from '../../storage/open-store.js';
-import { enqueueOutboxEntry } from '../../storage/outbox-repository.js';
+import { claimOutboxEntry, enqueueOutboxEntry, findDueOutboxEntries } from '../../storage/outbox-repository.js';
 import type { Store } from '../../storage/store.js';
 import { createLogger } from '../logger.js';
+import { TwilioApiError } from '../twilio/twilio-rest-client.js';
 import { OutboxWorker, PermanentOutboxError } from './outbox-worker.js';
 
 const logger = createLogger({ level: 'silent' });
@@ -38,7 +39,7 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
             store,
             logger,
             workerId: `w${index}`,
-            batchSize: 7,
+            concurrency: 7,
             handlers: {
               count: async (entry) => {
                 const n = entry.payload.n as number;
@@ -100,6 +101,109 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
         { kind: 'broken', status: 'failed', attempts: 1, last_error: 'Twilio answered 400' },
         { kind: 'flaky', status: 'done', attempts: 3, last_error: null },
       ]);
+    });
+
+    it("a live worker keeps its claim by heartbeat; a dead worker's claim expires after the lease", async () => {
+      await enqueue(stores[0]!, 'slow', 1);
+      const runs: string[] = [];
+      let started!: () => void;
+      const aStarted = new Promise<void>((resolve) => (started = resolve));
+      const slowWorker = (index: number) =>
+        new OutboxWorker({
+          store: stores[index]!,
+          logger,
+          workerId: `slow-${index}`,
+          leaseMs: 300,
+          handlers: {
+            slow: async () => {
+              runs.push(`slow-${index}`);
+              started();
+              await new Promise((resolve) => setTimeout(resolve, 1500));
+            },
+          },
+        });
+      const [a, b] = [slowWorker(0), slowWorker(1)];
+      const running = a.runOnce();
+      await aStarted;
+      // Five leases long, B keeps polling: A's heartbeat keeps the entry A's.
+      const until = Date.now() + 1200;
+      while (Date.now() < until) {
+        expect(await b.runOnce()).toBe(0);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(await running).toBe(1);
+      expect(runs).toEqual(['slow-0']);
+
+      // A worker that claimed an entry and died: no heartbeat, the lease runs out.
+      await enqueue(stores[0]!, 'orphan', 1);
+      const [orphan] = (await findDueOutboxEntries(stores[0]!.db, new Date().toISOString(), 100)).filter((row) => row.kind === 'orphan');
+      const claimedAt = new Date();
+      expect(
+        await claimOutboxEntry(stores[0]!.db, {
+          id: orphan!.id,
+          workerId: 'killed',
+          now: claimedAt.toISOString(),
+          lockedUntil: new Date(claimedAt.getTime() + 500).toISOString(),
+        }),
+      ).toBe(true);
+      let adopted = 0;
+      const survivor = new OutboxWorker({ store: stores[1]!, logger, handlers: { orphan: async () => void (adopted += 1) } });
+      expect(await survivor.runOnce()).toBe(0); // still the dead worker's
+      for (let attempt = 0; attempt < 100 && adopted === 0; attempt++) {
+        await survivor.runOnce();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(adopted).toBe(1);
+      console.log(
+        `[faults] outbox: a dead worker's claim taken over ${Date.now() - claimedAt.getTime()} ms after it was made (lease 500 ms)`,
+      );
+    });
+
+    it('runs up to `concurrency` entries at once', async () => {
+      await enqueue(stores[0]!, 'parallel', 7);
+      let active = 0;
+      let most = 0;
+      let ran = 0;
+      const worker = new OutboxWorker({
+        store: stores[0]!,
+        logger,
+        concurrency: 3,
+        handlers: {
+          parallel: async () => {
+            active += 1;
+            most = Math.max(most, active);
+            await new Promise((resolve) => setTimeout(resolve, 150));
+            active -= 1;
+            ran += 1;
+          },
+        },
+      });
+      while ((await worker.runOnce()) > 0);
+      expect(ran).toBe(7);
+      expect(most).toBe(3);
+    });
+
+    it("waits at least as long as Twilio's Retry-After asks before trying again", async () => {
+      await enqueue(stores[0]!, 'limited', 1);
+      const now = Date.now();
+      const worker = new OutboxWorker({
+        store: stores[0]!,
+        logger,
+        clock: () => new Date(now),
+        handlers: {
+          limited: async () => {
+            throw new TwilioApiError('Twilio answered 429', 429, 20429, true, { retryAfterMs: 120_000 });
+          },
+        },
+      });
+      expect(await worker.runOnce()).toBe(1);
+      const row = await stores[0]!.db
+        .selectFrom('outbox')
+        .select(['status', 'next_attempt_at'])
+        .where('kind', '=', 'limited')
+        .executeTakeFirstOrThrow();
+      expect(row.status).toBe('pending');
+      expect(Date.parse(row.next_attempt_at)).toBeGreaterThanOrEqual(now + 120_000);
     });
   });
 }

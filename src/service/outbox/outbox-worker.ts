@@ -1,8 +1,11 @@
 /**
  * Executes the outbox: side effects recorded in the same transaction as the state that needs
- * them, run here after commit, with retries and exponential backoff. Several workers (several
- * instances) may poll the same table: an entry is claimed by a compare-and-set UPDATE on its
- * lock, so only one worker runs it at a time, and a crashed worker's claim expires.
+ * them, run here after commit, with retries and exponential backoff (at least what Twilio's
+ * Retry-After asks). Several workers (several instances) may poll the same table: an entry is
+ * claimed by a compare-and-set UPDATE on its lease, so only one worker runs it at a time. The
+ * lease is short (`leaseMs`, 15 s by default) and renewed by a heartbeat while the entry runs,
+ * so a killed worker's claim expires within seconds, however long a live one takes. Up to
+ * `concurrency` entries run at once per worker.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -12,6 +15,7 @@ import {
   markOutboxEntryDone,
   markOutboxEntryFailed,
   pendingOutboxDepth,
+  renewOutboxLease,
 } from '../../storage/outbox-repository.js';
 import type { Store } from '../../storage/store.js';
 import type { Metrics } from '../metrics.js';
@@ -38,11 +42,16 @@ export interface OutboxWorkerOptions {
   readonly metrics?: Metrics;
   readonly clock?: () => Date;
   readonly pollIntervalMs?: number;
-  readonly batchSize?: number;
+  /** Entries running at once (claimed per poll at most). Default 4. */
+  readonly concurrency?: number;
   readonly maxAttempts?: number;
-  readonly lockMs?: number;
+  /** How long a claim holds without a heartbeat; renewed every third of it. Default 15 s. */
+  readonly leaseMs?: number;
   readonly workerId?: string;
 }
+
+export const DEFAULT_OUTBOX_LEASE_MS = 15_000;
+export const DEFAULT_OUTBOX_CONCURRENCY = 4;
 
 export class OutboxWorker {
   readonly workerId: string;
@@ -50,6 +59,7 @@ export class OutboxWorker {
   private running: Promise<void> | undefined;
   private stopped = true;
   private wakeRequested = false;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
@@ -72,21 +82,42 @@ export class OutboxWorker {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    await Promise.all(this.inFlight);
   }
 
-  /** One pass: claims due entries and runs them. Returns how many ran. Exposed for tests. */
+  /** One pass: claims due entries into the free slots and runs them to the end. Returns how many ran. Exposed for tests. */
   async runOnce(): Promise<number> {
-    const entries = await this.claim();
-    for (const entry of entries) await this.execute(entry);
+    const started = await this.startDue();
+    await Promise.all(started);
+    return started.length;
+  }
+
+  private get concurrency(): number {
+    return Math.max(1, this.options.concurrency ?? DEFAULT_OUTBOX_CONCURRENCY);
+  }
+
+  /** Claims as many due entries as there are free slots and starts them; the poll goes on meanwhile. */
+  private async startDue(): Promise<Promise<void>[]> {
+    const free = this.concurrency - this.inFlight.size;
+    const entries = free > 0 ? await this.claim(free) : [];
+    const started = entries.map((entry) => {
+      const running: Promise<void> = this.execute(entry).finally(() => {
+        this.inFlight.delete(running);
+        this.wake(); // a slot is free
+      });
+      this.inFlight.add(running);
+      return running;
+    });
     await this.updateGauges().catch(() => undefined);
-    return entries.length;
+    return started;
   }
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
-      this.running = this.runOnce()
+      this.running = this.startDue()
+        .then((started) => started.length)
         .then((count) => {
           const again = count > 0 || this.wakeRequested;
           this.wakeRequested = false;
@@ -106,11 +137,19 @@ export class OutboxWorker {
     return this.options.clock?.() ?? new Date();
   }
 
-  private async claim(): Promise<OutboxEntry[]> {
+  private get leaseMs(): number {
+    return this.options.leaseMs ?? DEFAULT_OUTBOX_LEASE_MS;
+  }
+
+  private leaseEnd(): string {
+    return new Date(this.now().getTime() + this.leaseMs).toISOString();
+  }
+
+  private async claim(limit: number): Promise<OutboxEntry[]> {
     const { store } = this.options;
     const now = this.now().toISOString();
-    const candidates = await findDueOutboxEntries(store.db, now, this.options.batchSize ?? 10);
-    const lockedUntil = new Date(this.now().getTime() + (this.options.lockMs ?? 60_000)).toISOString();
+    const candidates = await findDueOutboxEntries(store.db, now, limit);
+    const lockedUntil = this.leaseEnd();
     const claimed: OutboxEntry[] = [];
     for (const row of candidates) {
       // Compare-and-set: only one worker's UPDATE finds the entry still unlocked.
@@ -131,15 +170,34 @@ export class OutboxWorker {
     const { store, logger } = this.options;
     const handler = this.options.handlers[entry.kind];
     const attempts = entry.attempts + 1;
+    // The heartbeat: the claim stays this worker's while the handler runs, however long.
+    const heartbeat = setInterval(
+      () => {
+        renewOutboxLease(store.db, { id: entry.id, workerId: this.workerId, lockedUntil: this.leaseEnd() }).then(
+          (held) => {
+            if (!held)
+              logger.warn({ outbox: entry.kind, key: entry.dedupeKey }, 'outbox lease lost while running (the handler is idempotent)');
+          },
+          (error: unknown) => logger.warn({ err: error, outbox: entry.kind }, 'outbox lease not renewed; retrying at the next beat'),
+        );
+      },
+      Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
+    heartbeat.unref();
     try {
       if (!handler) throw new PermanentOutboxError(`no handler for outbox kind '${entry.kind}'`);
       await handler(entry);
+      clearInterval(heartbeat);
       await markOutboxEntryDone(store.db, { id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString() });
       logger.info({ outbox: entry.kind, key: entry.dedupeKey, attempts }, 'outbox entry done');
     } catch (error) {
+      clearInterval(heartbeat);
       const message = (error as Error).message ?? String(error);
       const give_up = error instanceof PermanentOutboxError || attempts >= (this.options.maxAttempts ?? 8);
-      const backoffMs = Math.min(300_000, 1000 * 2 ** (attempts - 1));
+      // Exponential with jitter, and never sooner than the far end asked (Twilio's Retry-After on 429/503).
+      const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+      const exponentialMs = 1000 * 2 ** (attempts - 1) * (0.5 + Math.random() * 0.5);
+      const backoffMs = Math.round(Math.min(300_000, Math.max(exponentialMs, typeof retryAfterMs === 'number' ? retryAfterMs : 0)));
       await markOutboxEntryFailed(store.db, {
         id: entry.id,
         workerId: this.workerId,

@@ -4,14 +4,19 @@
  * for this room (so a callback naming any other identity is caught) and a Video token bound to
  * this room alone is signed. The token is in the answer only: never logged, never stored.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { IdempotencyHeaders } from '../api/idempotency.js';
+import { IdParams, withErrors } from '../api/schemas/common.js';
+import { IssueTokenBody } from '../api/schemas/records.js';
 import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
 import { rolesForTenantKind } from '../../core/consultation/roles.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { issueParticipant } from '../../storage/participant-repository.js';
 import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
-import { findTenantConsultation } from '../consultations/consultation-queries.js';
+import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { HttpError } from '../errors.js';
 
 export interface AccessTokenRouteOptions {
@@ -24,15 +29,26 @@ export interface AccessTokenRouteOptions {
   readonly audit: AuditLog;
 }
 
-export async function accessTokenRoutes(app: FastifyInstance, options: AccessTokenRouteOptions): Promise<void> {
-  app.post<{ Params: { id: string }; Body: { identity?: unknown; role?: unknown } }>(
+export async function accessTokenRoutes(root: FastifyInstance, options: AccessTokenRouteOptions): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(
     '/v1/consultations/:id/access-tokens',
-    { config: { scope: 'tokens:issue' } },
+    {
+      config: { scope: 'tokens:issue', idempotent: true },
+      schema: {
+        summary: 'Sign a Video access token for this room alone.',
+        description:
+          'The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409). The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.',
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        body: IssueTokenBody,
+        response: withErrors({ 201: Type.Ref('AccessToken') }, 404, 409),
+      },
+    },
     async (request, reply) => {
-      const consultation = await findTenantConsultation(options.store, request.tenant.id, request.params.id);
+      const consultation = await findTenantConsultation(options.store.db, request.tenant.id, request.params.id);
       if (!consultation) throw new HttpError('NOT_FOUND');
-      const { identity, role } = (request.body ?? {}) as Record<string, unknown>;
-      if (typeof identity !== 'string') throw new HttpError('VALIDATION_FAILED', 'identity must be a string');
+      const { identity, role } = request.body;
       const policy = checkIdentity(identity);
       if (!policy.ok) {
         options.audit.record({
@@ -45,8 +61,8 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
         throw new HttpError('IDENTITY_REJECTED', policy.message);
       }
       const allowedRoles = rolesForTenantKind(request.tenant.kind);
-      if (typeof role !== 'string' || !(allowedRoles as readonly string[]).includes(role)) {
-        throw new HttpError('VALIDATION_FAILED', `role must be one of: ${allowedRoles.join(', ')}`);
+      if (!(allowedRoles as readonly string[]).includes(role)) {
+        throw new HttpError('VALIDATION_FAILED', `role must be one of: ${allowedRoles.join(', ')}`, { details: { field: 'role' } });
       }
       if (['completed', 'cancelled', 'no-show'].includes(consultation.status)) {
         throw new HttpError('CONFLICT', `The consultation is ${consultation.status}.`);
@@ -79,7 +95,10 @@ export async function accessTokenRoutes(app: FastifyInstance, options: AccessTok
         outcome: 'issued',
         detail: { identity, role },
       });
-      return reply.code(201).send({ token, identity, role, roomName: consultation.room_name, expiresAt: expiresAt.toISOString() });
+      return reply
+        .code(201)
+        .header('location', `/v1/consultations/${consultation.id}`)
+        .send({ token, identity, role, roomName: consultation.room_name, expiresAt: expiresAt.toISOString() });
     },
   );
 }

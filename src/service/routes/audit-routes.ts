@@ -1,36 +1,45 @@
 /**
- * GET /v1/audit-log — the authenticated tenant's audit rows, newest first. `since` (ISO 8601)
+ * GET /v1/audit-log — the authenticated tenant's audit rows, newest first. `since` (RFC 3339)
  * keeps rows at or after that instant; `cursor` (from the previous page's `nextCursor`) pages
- * towards older rows; `limit` 1–500 (default 100). Operator rows (no tenant) and other tenants'
+ * towards older rows; `limit` as on every list. Operator rows (no tenant) and other tenants'
  * rows are never returned.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { listTenantAuditPage } from '../../storage/audit-repository.js';
 import type { Store } from '../../storage/store.js';
-import { HttpError } from '../errors.js';
+import { page, withErrors } from '../api/schemas/common.js';
+import { ListAuditQuery } from '../api/schemas/records.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { toUtcTimestamp } from './utc-timestamp.js';
 
-const DEFAULT_LIMIT = 100;
-const MAX_LIMIT = 500;
-
-export async function auditRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+export async function auditRoutes(root: FastifyInstance, options: { store: Store }): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { store } = options;
 
-  app.get<{ Querystring: { since?: string; cursor?: string; limit?: string } }>(
+  app.get(
     '/v1/audit-log',
-    { config: { scope: 'audit:read' } },
+    {
+      config: { scope: 'audit:read' },
+      schema: {
+        summary: "The tenant's audit log, newest first.",
+        querystring: ListAuditQuery,
+        response: withErrors({ 200: page(Type.Ref('AuditEntry')) }),
+      },
+    },
     async (request) => {
-      const limit = parseLimit(request.query.limit);
+      const { limit = 100, cursor, since } = request.query;
       const rows = await listTenantAuditPage(store.db, {
         tenantId: request.tenant.id,
         limit,
-        ...(request.query.since !== undefined ? { since: parseSince(request.query.since) } : {}),
-        ...(request.query.cursor !== undefined ? { before: decodeCursor(request.query.cursor) } : {}),
+        ...(since !== undefined ? { since: toUtcTimestamp(since, 'since') } : {}),
+        ...(cursor ? { before: decodeCursor(cursor) } : {}),
       });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
+      const pageRows = rows.slice(0, limit);
+      const last = pageRows.at(-1);
       return {
-        data: page.map((row) => ({
+        data: pageRows.map((row) => ({
           id: row.id,
           actor: row.actor,
           action: row.action,
@@ -43,19 +52,4 @@ export async function auditRoutes(app: FastifyInstance, options: { store: Store 
       };
     },
   );
-}
-
-function parseLimit(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_LIMIT;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < 1 || value > MAX_LIMIT)
-    throw new HttpError('VALIDATION_FAILED', `limit must be an integer from 1 to ${MAX_LIMIT}`);
-  return value;
-}
-
-/** Any ISO 8601 instant, compared as the stored UTC form (lexical order is time order). */
-function parseSince(raw: string): string {
-  const time = /^\d{4}-\d{2}-\d{2}T/.test(raw) ? Date.parse(raw) : Number.NaN;
-  if (Number.isNaN(time)) throw new HttpError('VALIDATION_FAILED', 'since must be an ISO 8601 date-time');
-  return new Date(time).toISOString();
 }

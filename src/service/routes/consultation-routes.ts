@@ -1,21 +1,31 @@
 /**
- * The tenant's consultations: create (with its Twilio room), list, fetch, end. Every query is
- * filtered by the authenticated tenant, so another tenant's id is simply not found (404).
+ * The tenant's consultations: create (with its Twilio room), list, fetch, end, cancel. Every
+ * query is filtered by the authenticated tenant, so another tenant's id is simply not found
+ * (404). Every answer is the one Consultation model.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { newId } from '../../storage/ids.js';
+import type { Store } from '../../storage/store.js';
+import { StoreConstraintError } from '../../storage/store-errors.js';
 import {
+  cancelOpenConsultation,
+  findConsultationByExternalRef,
+  findTenantConsultation,
   insertConsultations,
   listTenantConsultationsPage,
   markConsultationCancelled,
   setConsultationRoom,
 } from '../../storage/consultation-repository.js';
-import type { Store } from '../../storage/store.js';
+import { IdempotencyHeaders } from '../api/idempotency.js';
+import { IdParams, page, withErrors } from '../api/schemas/common.js';
+import { CreateConsultationBody, ListConsultationsQuery } from '../api/schemas/consultation.js';
+import { consultationViews, loadConsultationView } from '../consultations/consultation-view.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
-import { loadConsultationView, findTenantConsultation } from '../consultations/consultation-queries.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
-import { TwilioApiError } from '../twilio/twilio-rest-client.js';
+import { twilioFailure } from '../twilio/twilio-failure.js';
 
 export interface ConsultationRouteOptions {
   readonly store: Store;
@@ -28,41 +38,66 @@ export interface ConsultationRouteOptions {
 }
 
 const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
+const FINAL = ['completed', 'cancelled', 'no-show'];
+const consultation = Type.Ref('Consultation');
 
-const MAX_PAGE = 100;
-
-export async function consultationRoutes(app: FastifyInstance, options: ConsultationRouteOptions): Promise<void> {
+export async function consultationRoutes(root: FastifyInstance, options: ConsultationRouteOptions): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { store, twilio, clock } = options;
 
-  app.post<{ Body: { record?: unknown; scheduledAt?: unknown; reference?: unknown } }>(
+  const current = async (tenantId: string, id: string) => {
+    const view = await loadConsultationView(store, tenantId, id);
+    if (!view) throw new HttpError('NOT_FOUND');
+    return view;
+  };
+
+  app.post(
     '/v1/consultations',
-    { config: { scope: 'consultations:write' } },
+    {
+      config: { scope: 'consultations:write', idempotent: true },
+      schema: {
+        summary: 'Create a consultation and its Twilio room.',
+        description:
+          'The room is created at once (status callback set to this service). An `externalRef` already used by the tenant → 409 with the existing consultation.',
+        headers: IdempotencyHeaders,
+        body: CreateConsultationBody,
+        response: withErrors({ 201: consultation }, 409, 502),
+      },
+    },
     async (request, reply) => {
-      const body = (request.body ?? {}) as Record<string, unknown>;
-      const record = body.record === undefined ? true : body.record;
-      if (typeof record !== 'boolean') throw new HttpError('VALIDATION_FAILED', 'record must be a boolean');
-      const scheduledAt = body.scheduledAt;
-      if (scheduledAt !== undefined && (typeof scheduledAt !== 'string' || Number.isNaN(Date.parse(scheduledAt)))) {
-        throw new HttpError('VALIDATION_FAILED', 'scheduledAt must be an ISO 8601 date-time');
-      }
+      const body = request.body ?? {};
+      const record = body.record ?? true;
       const now = clock().toISOString();
       const id = newId('con');
       // The room name carries the unguessable id, so a callback can be matched by RoomName even
       // if it arrives before the room's SID is saved below.
       const roomName = `rg-${id}`;
-      await insertConsultations(store.db, [
-        {
-          id,
-          tenantId: request.tenant.id,
-          roomSid: null,
-          roomName,
-          // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
-          accountSid: options.accountSid() ?? null,
-          record,
-          scheduledAt: scheduledAt ? new Date(scheduledAt).toISOString() : null,
-          now,
-        },
-      ]);
+      try {
+        await insertConsultations(store.db, [
+          {
+            id,
+            roomSid: null,
+            tenantId: request.tenant.id,
+            roomName,
+            // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
+            accountSid: options.accountSid() ?? null,
+            record,
+            scheduledAt: body.scheduledAt ? new Date(body.scheduledAt).toISOString() : null,
+            externalRef: body.externalRef ?? null,
+            metadata: body.metadata ?? null,
+            now,
+          },
+        ]);
+      } catch (error) {
+        if (error instanceof StoreConstraintError && error.constraint === 'unique' && body.externalRef) {
+          const existing = await findConsultationByExternalRef(store.db, request.tenant.id, body.externalRef);
+          const [view] = existing ? await consultationViews(store, [existing]) : [];
+          throw new HttpError('CONFLICT', 'Another consultation of this tenant has this externalRef.', {
+            details: { field: 'externalRef', ...(view ? { current: view } : {}) },
+          });
+        }
+        throw error;
+      }
       let room;
       try {
         room = await twilio.createRoom({
@@ -72,58 +107,123 @@ export async function consultationRoutes(app: FastifyInstance, options: Consulta
         });
       } catch (error) {
         await markConsultationCancelled(store.db, id, clock().toISOString());
-        throw new HttpError('UPSTREAM_UNAVAILABLE', 'Twilio could not create the room; the consultation was cancelled.', { cause: error });
+        throw twilioFailure(error, 'Twilio could not create the room; the consultation was cancelled.');
       }
       // Twilio's answer names the account that really owns the room.
-      const owner = room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { accountSid: room.account_sid } : {};
-      await setConsultationRoom(store.db, id, { roomSid: room.sid, ...owner });
-      const view = await loadConsultationView(store, request.tenant.id, id);
-      return reply.code(201).send(view);
+      await setConsultationRoom(store.db, id, {
+        roomSid: room.sid,
+        ...(room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { accountSid: room.account_sid } : {}),
+      });
+      const view = await current(request.tenant.id, id);
+      return reply.code(201).header('location', `/v1/consultations/${id}`).send(view);
     },
   );
 
-  app.get<{ Querystring: { status?: string; cursor?: string; limit?: string } }>(
+  app.get(
     '/v1/consultations',
-    { config: { scope: 'consultations:read' } },
+    {
+      config: { scope: 'consultations:read' },
+      schema: {
+        summary: "List the tenant's consultations, newest first.",
+        querystring: ListConsultationsQuery,
+        response: withErrors({ 200: page(consultation) }),
+      },
+    },
     async (request) => {
-      const limit = Math.min(MAX_PAGE, Math.max(1, Number(request.query.limit ?? 20) || 20));
-      if (request.query.status !== undefined && typeof request.query.status !== 'string')
-        throw new HttpError('VALIDATION_FAILED', 'status must be given once');
+      const { limit = 100, cursor, status, externalRef } = request.query;
       const rows = await listTenantConsultationsPage(store.db, {
         tenantId: request.tenant.id,
         limit,
-        ...(request.query.status ? { status: request.query.status } : {}),
-        ...(request.query.cursor ? { before: decodeCursor(request.query.cursor) } : {}),
+        ...(cursor ? { before: decodeCursor(cursor) } : {}),
+        ...(status ? { status } : {}),
+        ...(externalRef ? { externalRef } : {}),
       });
-      const page = rows.slice(0, limit);
-      const last = page.at(-1);
+      const pageRows = rows.slice(0, limit);
+      const last = pageRows.at(-1);
       return {
-        data: page.map((row) => ({ ...row, record: Boolean(row.record) })),
+        data: await consultationViews(store, pageRows),
         nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
       };
     },
   );
 
-  app.get<{ Params: { id: string } }>('/v1/consultations/:id', { config: { scope: 'consultations:read' } }, async (request) => {
-    const view = await loadConsultationView(store, request.tenant.id, request.params.id);
-    if (!view) throw new HttpError('NOT_FOUND');
-    return view;
-  });
+  app.get(
+    '/v1/consultations/:id',
+    {
+      config: { scope: 'consultations:read' },
+      schema: {
+        summary: 'One consultation: state, participants, timeline.',
+        params: IdParams,
+        response: withErrors({ 200: consultation }, 404),
+      },
+    },
+    async (request) => current(request.tenant.id, request.params.id),
+  );
 
-  app.post<{ Params: { id: string } }>('/v1/consultations/:id/end', { config: { scope: 'consultations:write' } }, async (request) => {
-    const consultation = await findTenantConsultation(store, request.tenant.id, request.params.id);
-    if (!consultation) throw new HttpError('NOT_FOUND');
-    if (!consultation.room_sid) throw new HttpError('CONFLICT', 'The consultation has no room.');
-    if (['completed', 'cancelled', 'no-show'].includes(consultation.status)) {
-      return loadConsultationView(store, request.tenant.id, consultation.id);
-    }
-    try {
-      await twilio.completeRoom(consultation.room_sid);
-    } catch (error) {
-      if (error instanceof TwilioApiError && error.status === 404) throw new HttpError('CONFLICT', 'Twilio no longer knows the room.');
-      throw new HttpError('UPSTREAM_UNAVAILABLE', undefined, { cause: error });
-    }
-    // The record changes when Twilio's room-ended callback arrives, as for every other change.
-    return loadConsultationView(store, request.tenant.id, consultation.id);
-  });
+  app.post(
+    '/v1/consultations/:id/end',
+    {
+      config: { scope: 'consultations:write', idempotent: true },
+      schema: {
+        summary: 'End the room (Twilio completes it).',
+        description:
+          'The record changes when Twilio reports the room ended. A consultation that has ended, or whose room Twilio has ended already → 409 with `current`.',
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        response: withErrors({ 200: consultation }, 404, 409, 502),
+      },
+    },
+    async (request) => {
+      const row = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
+      if (!row) throw new HttpError('NOT_FOUND');
+      if (!row.room_sid) throw await conflict(request.tenant.id, row.id, 'The consultation has no room.');
+      if (FINAL.includes(row.status)) throw await conflict(request.tenant.id, row.id, `The consultation is ${row.status}.`);
+      try {
+        await twilio.completeRoom(row.room_sid);
+      } catch (error) {
+        const failure = twilioFailure(error);
+        if (failure.code === 'CONFLICT') throw await conflict(request.tenant.id, row.id, failure.message);
+        throw failure;
+      }
+      // The record changes when Twilio's room-ended callback arrives, as for every other change.
+      return current(request.tenant.id, row.id);
+    },
+  );
+
+  app.post(
+    '/v1/consultations/:id/cancel',
+    {
+      config: { scope: 'consultations:write', idempotent: true },
+      schema: {
+        summary: 'Cancel a scheduled or waiting consultation.',
+        description:
+          'Completes its room at Twilio if one exists (a room Twilio ended already is fine), then records the consultation as cancelled. Once in progress or ended → 409 with `current`.',
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        response: withErrors({ 200: consultation }, 404, 409, 502),
+      },
+    },
+    async (request) => {
+      const row = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
+      if (!row) throw new HttpError('NOT_FOUND');
+      if (row.status !== 'scheduled' && row.status !== 'waiting')
+        throw await conflict(request.tenant.id, row.id, `The consultation is ${row.status}.`);
+      if (row.room_sid) {
+        try {
+          await twilio.completeRoom(row.room_sid);
+        } catch (error) {
+          const failure = twilioFailure(error);
+          // Twilio ended the room already (or forgot it): nothing left to close there.
+          if (failure.code !== 'CONFLICT') throw failure;
+        }
+      }
+      const cancelled = await cancelOpenConsultation(store.db, request.tenant.id, row.id, clock().toISOString());
+      if (!cancelled) throw await conflict(request.tenant.id, row.id, 'The consultation started or ended meanwhile.');
+      return current(request.tenant.id, row.id);
+    },
+  );
+
+  async function conflict(tenantId: string, id: string, message: string): Promise<HttpError> {
+    return new HttpError('CONFLICT', message, { details: { current: await current(tenantId, id) } });
+  }
 }

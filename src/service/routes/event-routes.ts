@@ -46,7 +46,12 @@ export async function eventRoutes(app: FastifyInstance, options: EventRouteOptio
   const { live, streams } = options;
   let stopping = false;
 
-  app.get('/v1/events', { config: { scope: 'events:read' } }, (request, reply) => {
+  const sse = {
+    summary: "Live changes of the tenant's consultations (Server-Sent Events).",
+    description: `An \`text/event-stream\`: each change is an event named by its type with JSON data \`{consultationId, at, data}\`; \`stream.end\` with \`{reason}\` when the key is revoked or expires, or the server stops. The same stream as WebSocket messages at \`${WEBSOCKET_PATH}\`. More than ROOMGATE_STREAMS_PER_KEY / _PER_TENANT open → 429.`,
+    response: { 200: { description: 'The event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+  };
+  app.get('/v1/events', { config: { scope: 'events:read' }, schema: sse }, (request, reply) => {
     const response = reply.raw;
     let cleanUp = () => undefined as void;
     const admission = streams.open({ tenantId: request.tenant.id, apiKeyId: request.tenant.apiKeyId }, (reason) => {

@@ -1,65 +1,149 @@
 /** Recordings and the composition of one consultation; the tenant's billing records. */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { listTenantBillingRecords } from '../../storage/billing-repository.js';
+import { findTenantConsultation } from '../../storage/consultation-repository.js';
+import { listConsultationSessions } from '../../storage/participant-repository.js';
 import { findConsultationComposition, listConsultationRecordings } from '../../storage/recording-repository.js';
+import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
+import { twilioFailure } from '../twilio/twilio-failure.js';
 import type { Store } from '../../storage/store.js';
-import { findTenantConsultation } from '../consultations/consultation-queries.js';
+import { IdParams, page, withErrors } from '../api/schemas/common.js';
+import { ListBillingQuery } from '../api/schemas/records.js';
 import { HttpError } from '../errors.js';
+import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { toUtcTimestamp } from './utc-timestamp.js';
 
-export async function recordRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
-  const { store } = options;
+/** Twilio's media URL lives this long; the redirect is never cached. */
+const MEDIA_URL_TTL_SECONDS = 600;
 
-  app.get<{ Params: { id: string } }>('/v1/consultations/:id/recordings', { config: { scope: 'recordings:read' } }, async (request) => {
-    const consultation = await findTenantConsultation(store, request.tenant.id, request.params.id);
-    if (!consultation) throw new HttpError('NOT_FOUND');
-    const [recordings, composition] = await Promise.all([
-      listConsultationRecordings(store.db, consultation.id),
-      findConsultationComposition(store.db, consultation.id),
-    ]);
-    return {
-      recordings: recordings.map((row) => ({
-        recordingSid: row.recording_sid,
-        trackName: row.track_name,
-        status: row.status,
-        duration: row.duration,
-        size: row.size,
-        mediaUri: row.status === 'completed' ? row.media_uri : null,
-        completedAt: row.completed_at,
-      })),
-      composition: composition
-        ? {
-            compositionSid: composition.composition_sid,
-            status: composition.status,
-            attempts: composition.attempts,
-            // The media link is shown only once Twilio said composition-available.
-            mediaUri: composition.status === 'available' ? composition.media_uri : null,
-            updatedAt: composition.updated_at,
-          }
-        : null,
-    };
-  });
+export async function recordRoutes(root: FastifyInstance, options: { store: Store; twilio: TwilioRestClient }): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const { store, twilio } = options;
 
-  app.get<{ Querystring: { since?: string; limit?: string } }>(
-    '/v1/billing-records',
-    { config: { scope: 'billing:read' } },
+  app.get(
+    '/v1/consultations/:id/recordings',
+    {
+      config: { scope: 'recordings:read' },
+      schema: {
+        summary: "The consultation's recordings and its composition.",
+        description: 'A media link is shown only once the recording completed / the composition is available.',
+        params: IdParams,
+        response: withErrors({ 200: Type.Ref('Recordings') }, 404),
+      },
+    },
     async (request) => {
-      const limit = Math.min(500, Math.max(1, Number(request.query.limit ?? 100) || 100));
-      if (request.query.since !== undefined && typeof request.query.since !== 'string')
-        throw new HttpError('VALIDATION_FAILED', 'since must be given once');
+      const consultation = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
+      if (!consultation) throw new HttpError('NOT_FOUND');
+      const [recordings, composition, sessions] = await Promise.all([
+        listConsultationRecordings(store.db, consultation.id),
+        findConsultationComposition(store.db, consultation.id),
+        listConsultationSessions(store.db, consultation.id),
+      ]);
+      const identityOf = new Map(sessions.map((session) => [session.participant_sid, session.identity]));
+      return {
+        recordings: recordings.map((row) => ({
+          recordingSid: row.recording_sid,
+          trackName: row.track_name,
+          participantSid: row.participant_sid,
+          identity: (row.participant_sid && identityOf.get(row.participant_sid)) ?? null,
+          kind: row.kind,
+          status: row.status,
+          duration: row.duration,
+          size: row.size,
+          mediaUri: row.status === 'completed' ? row.media_uri : null,
+          completedAt: row.completed_at,
+        })),
+        composition: composition
+          ? {
+              compositionSid: composition.composition_sid,
+              status: composition.status,
+              attempts: composition.attempts,
+              // Once Twilio said composition-available: this service's media route, which needs
+              // only the tenant's key (Twilio's own link needs the Twilio account's credentials).
+              mediaUri: composition.status === 'available' ? `/v1/consultations/${consultation.id}/composition/media` : null,
+              updatedAt: composition.updated_at,
+            }
+          : null,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/consultations/:id/composition/media',
+    {
+      config: { scope: 'recordings:read' },
+      schema: {
+        summary: "Redirect to the composition's media.",
+        description: `Answers 302 to Twilio's short-lived media URL (valid ${MEDIA_URL_TTL_SECONDS / 60} minutes), fetched with the Twilio account's credentials so the caller needs none. No composition available yet → 409 with its state.`,
+        params: IdParams,
+        response: withErrors(
+          {
+            302: {
+              description: "Location: Twilio's short-lived media URL.",
+              headers: { location: { schema: { type: 'string', format: 'uri' } } },
+              type: 'null',
+            },
+          },
+          404,
+          409,
+          502,
+        ),
+      },
+    },
+    async (request, reply) => {
+      const consultation = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
+      if (!consultation) throw new HttpError('NOT_FOUND');
+      const composition = await findConsultationComposition(store.db, consultation.id);
+      if (!composition || composition.status !== 'available' || !composition.composition_sid) {
+        throw new HttpError('CONFLICT', `The composition is ${composition?.status ?? 'not requested'}; its media is not available yet.`);
+      }
+      let url: string;
+      try {
+        url = await twilio.compositionMediaUrl(composition.composition_sid, MEDIA_URL_TTL_SECONDS);
+      } catch (error) {
+        throw twilioFailure(error);
+      }
+      return reply.code(302).header('location', url).header('cache-control', 'no-store').send();
+    },
+  );
+
+  app.get(
+    '/v1/billing-records',
+    {
+      config: { scope: 'billing:read' },
+      schema: {
+        summary: "The tenant's billing records, oldest change first — for syncing.",
+        description:
+          'One record per completed consultation. A correction (a late event changing the overlap) updates the record in place, moves its `updatedAt` and increments its `version`: a consumer that stores the last `updatedAt` it saw and asks `updatedSince=` it gets every new record and every correction. Follow `nextCursor` until it is null.',
+        querystring: ListBillingQuery,
+        response: withErrors({ 200: page(Type.Ref('BillingRecord')) }),
+      },
+    },
+    async (request) => {
+      const { limit = 100, cursor, updatedSince } = request.query;
+      const after = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listTenantBillingRecords(store.db, {
         tenantId: request.tenant.id,
         limit,
-        ...(request.query.since ? { since: request.query.since } : {}),
+        ...(updatedSince !== undefined ? { updatedSince: toUtcTimestamp(updatedSince, 'updatedSince') } : {}),
+        ...(after ? { after: { updatedAt: after.createdAt, id: after.id } } : {}),
       });
+      const pageRows = rows.slice(0, limit);
+      const last = pageRows.at(-1);
       return {
-        data: rows.map((row) => ({
+        data: pageRows.map((row) => ({
           id: row.id,
           consultationId: row.consultation_id,
           billableSeconds: row.billable_seconds,
           roundedSeconds: row.rounded_seconds,
-          intervals: JSON.parse(row.intervals) as unknown,
-          recordedAt: row.created_at,
+          intervals: JSON.parse(row.intervals) as { start: string; end: string }[],
+          version: row.version,
+          createdAt: row.created_at,
+          updatedAt: row.updated_at ?? row.created_at,
         })),
+        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.updated_at ?? last.created_at, id: last.id }) : null,
       };
     },
   );

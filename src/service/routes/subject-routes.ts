@@ -12,12 +12,14 @@
  * The identity is in the URL, so these routes log their pattern, never the URL (`logUrl`).
  */
 import { randomBytes } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { withErrors } from '../api/schemas/common.js';
 import { choosePseudonym } from '../../core/identity/erasure-pseudonym.js';
 import { eraseSubject, purgeErasedBytes } from '../../storage/subject-erasure-repository.js';
 import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
-import { HttpError } from '../errors.js';
 
 /** Shorter values would match too much free text; Twilio's own limit is 128 bytes. */
 export const ERASABLE_IDENTITY_LENGTH = { min: 3, max: 200 } as const;
@@ -29,18 +31,29 @@ export interface SubjectRouteOptions {
   readonly settle: () => Promise<void>;
 }
 
-export async function subjectRoutes(app: FastifyInstance, options: SubjectRouteOptions): Promise<void> {
+const SubjectParams = Type.Object(
+  { identity: Type.String({ minLength: ERASABLE_IDENTITY_LENGTH.min, maxLength: ERASABLE_IDENTITY_LENGTH.max }) },
+  { additionalProperties: false },
+);
+
+export async function subjectRoutes(root: FastifyInstance, options: SubjectRouteOptions): Promise<void> {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>();
   const { store, audit } = options;
 
-  app.delete<{ Params: { identity: string } }>(
+  app.delete(
     '/v1/subjects/:identity',
-    { config: { scope: 'privacy:erase', logUrl: false } },
+    {
+      config: { scope: 'privacy:erase', logUrl: false },
+      schema: {
+        summary: "Erase one participant's data (GDPR); idempotent.",
+        description:
+          'The identity is replaced everywhere by a random pseudonym; the record (times, billing) stays correct. A repeat, or an identity never seen, answers zeros.',
+        params: SubjectParams,
+        response: withErrors({ 200: Type.Ref('Erasure') }),
+      },
+    },
     async (request) => {
       const { identity } = request.params;
-      const { min, max } = ERASABLE_IDENTITY_LENGTH;
-      if (identity.length < min || identity.length > max) {
-        throw new HttpError('VALIDATION_FAILED', `identity must be ${min} to ${max} characters`);
-      }
       const pseudonym = choosePseudonym(identity, () => randomBytes(10).toString('hex'));
       await options.settle();
       const counts = await store.transaction(async (trx) => {

@@ -9,13 +9,16 @@
  *   4. the one strict parse against Twilio's schema (core/webhook/callback-schema.ts); no
  *      AccountSid, or one whose secrets did not make the signature → 403
  *   5. Timestamp freshness (replay window, clock skew) → 403 — when the Timestamp is sound; a
- *      missing, repeated or malformed one quarantines the callback at step 6 instead
+ *      missing, repeated or malformed one quarantines the callback at step 6 instead. Older
+ *      than the replay window but within ROOMGATE_WEBHOOK_LATE_MAX_AGE: stored held as `late`
+ *      (204), applied once the reconciler confirmed it against Twilio's REST API
  *   6. durable store (dedupe, screening, projection) → 204, also for a callback the schema or
  *      screening quarantined; store down → 503
  */
 import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { parseCallback, readJsonCallback, type CallbackParam, type CallbackParse } from '../../core/webhook/callback-schema.js';
 import { checkFreshnessAt } from '../../core/webhook/freshness.js';
 import { reconstructSignedUrl } from '../../core/signature/request-url.js';
@@ -68,7 +71,18 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
     if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
   });
 
-  app.post(WEBHOOK_PATH, async (request, reply) => {
+  const schema = {
+    summary: "Twilio's signed status callbacks (room, participant, track, recording, composition).",
+    description:
+      'Form-encoded (or JSON signed through bodySHA256), with `X-Twilio-Signature`. Not for tenants: the signature is checked first whatever the media type. See README, "The webhook endpoint".',
+    response: {
+      204: { description: 'Stored (or a duplicate, or quarantined): Twilio must not retry.', type: 'null' },
+      403: Type.Ref('ErrorEnvelope'),
+      413: Type.Ref('ErrorEnvelope'),
+      503: Type.Ref('ErrorEnvelope'),
+    },
+  };
+  app.post(WEBHOOK_PATH, { schema }, async (request, reply) => {
     // With ROOMGATE_TRUST_PROXY and no public URL, callbacks come through the proxy: a direct
     // caller's Host header must never become the signed URL.
     if (!config.publicUrl && config.trustProxy && !config.isTrustedProxy(remoteAddress(request))) {
@@ -105,9 +119,15 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
     metrics.verifications.inc({ secret: verdict.secretId });
 
     const receivedAt = clock();
+    let late = false;
     if (parsed.timestamp !== undefined) {
       const freshness = checkFreshnessAt(parsed.timestamp, receivedAt, config.webhookMaxAgeMs, config.webhookFutureSkewMs);
-      if (freshness !== 'fresh') return refuse(request, reply, FRESHNESS_REASON[freshness], accountSid);
+      // Genuine and signed, but older than the replay window: Twilio delivers late (Event
+      // Streams retry for hours). Refusing it would silently zero a consultation; it is stored
+      // held as `late` instead, and applied only once the reconciler confirmed it against the
+      // REST API. A replay of a stored event is still a duplicate (the dedupe key decides).
+      late = freshness === 'stale' && receivedAt.getTime() - parsed.timestamp <= config.webhookLateMaxAgeMs;
+      if (freshness !== 'fresh' && !late) return refuse(request, reply, FRESHNESS_REASON[freshness], accountSid);
     }
 
     const event = parsed.event ?? 'unknown';
@@ -120,8 +140,10 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
         idempotencyToken: header(request, 'i-twilio-idempotency-token'),
         receivedAt,
         remoteAddress: remoteAddress(request),
+        ...(late ? { late } : {}),
       });
       metrics.callbacks.inc({ event, outcome: result.outcome });
+      if (result.outcome === 'late') request.log.warn({ event, roomSid: parsed.fields.RoomSid }, 'late callback held for reconciliation');
       if (result.outcome === 'unmatched') metrics.alerts.inc({ kind: 'unmatched-callback' });
       if (result.outcome === 'quarantined') {
         security.quarantine({

@@ -15,6 +15,8 @@ export interface NewTenant {
   readonly kind: 'human' | 'veterinary';
   readonly billingRoundingSeconds?: number;
   readonly retentionDays?: number;
+  /** Requests a minute each API key may make; undefined → the service's ROOMGATE_RATE_LIMIT. */
+  readonly rateLimitPerMinute?: number;
 }
 
 export async function createTenant(store: Store, tenant: NewTenant, now = new Date()): Promise<string> {
@@ -26,6 +28,7 @@ export async function createTenant(store: Store, tenant: NewTenant, now = new Da
     kind: tenant.kind,
     ...(tenant.billingRoundingSeconds !== undefined ? { billing_rounding_seconds: tenant.billingRoundingSeconds } : {}),
     ...(tenant.retentionDays !== undefined ? { retention_days: tenant.retentionDays } : {}),
+    ...(tenant.rateLimitPerMinute !== undefined ? { rate_limit_per_minute: tenant.rateLimitPerMinute } : {}),
     created_at: now.toISOString(),
   });
   return id;

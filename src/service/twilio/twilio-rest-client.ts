@@ -9,12 +9,34 @@ export interface TwilioRoom {
   readonly account_sid?: string;
   readonly unique_name: string;
   readonly status: string;
+  /** ISO 8601, whole seconds (Twilio's REST dates). */
+  readonly date_created?: string | null;
+  readonly end_time?: string | null;
+  /** Seconds, once completed. */
+  readonly duration?: number | null;
+}
+
+export interface TwilioParticipant {
+  readonly sid: string;
+  readonly room_sid: string;
+  readonly identity: string;
+  /** 'connected' or 'disconnected'. */
+  readonly status: string;
+  readonly start_time: string | null;
+  readonly end_time: string | null;
+  /** Seconds, once disconnected. */
+  readonly duration: number | null;
 }
 
 export interface TwilioComposition {
   readonly sid: string;
   readonly room_sid: string;
+  /** enqueued, processing, completed, deleted or failed. */
   readonly status: string;
+  readonly date_created?: string | null;
+  readonly date_completed?: string | null;
+  readonly duration?: number | null;
+  readonly size?: number | null;
 }
 
 export class TwilioApiError extends Error {
@@ -26,10 +48,22 @@ export class TwilioApiError extends Error {
     readonly twilioCode: number | undefined,
     /** True when trying again later may succeed (network failure, 429, 5xx). */
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
   }
+
+  /** How long Twilio asked us to wait (its Retry-After header on a 429 or 503), when it said. */
+  readonly retryAfterMs: number | undefined;
+}
+
+/** Retry-After: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export interface TwilioRestClient {
@@ -43,6 +77,10 @@ export interface TwilioRestClient {
   completeRoom(sid: string): Promise<TwilioRoom>;
   createComposition(input: { roomSid: string; statusCallback: string }): Promise<TwilioComposition>;
   listCompositions(roomSid: string): Promise<TwilioComposition[]>;
+  /** The short-lived URL of a composition's media: Twilio answers the Media request with a redirect to it. */
+  compositionMediaUrl(compositionSid: string, ttlSeconds: number): Promise<string>;
+  /** Every participant the room had (connected and disconnected), up to 1000. */
+  listParticipants(roomSid: string): Promise<TwilioParticipant[]>;
 }
 
 export function createTwilioRestClient(options: {
@@ -75,11 +113,13 @@ export function createTwilioRestClient(options: {
     const body = safeJson(text) as { code?: number; message?: string } | undefined;
     if (!response.ok) {
       const retryable = response.status === 429 || response.status >= 500;
+      const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
       throw new TwilioApiError(
         `Twilio ${method} ${path} answered ${response.status}: ${body?.message ?? 'no message'}`,
         response.status,
         body?.code,
         retryable,
+        retryAfterMs === undefined ? undefined : { retryAfterMs },
       );
     }
     if (!body) throw new TwilioApiError(`Twilio ${method} ${path} answered with a body that is not JSON`, response.status, undefined, true);
@@ -109,7 +149,38 @@ export function createTwilioRestClient(options: {
     listCompositions: async (roomSid) =>
       (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`))
         .compositions,
+    compositionMediaUrl: (sid, ttlSeconds) => mediaRedirect(`/v1/Compositions/${encodeURIComponent(sid)}/Media?Ttl=${ttlSeconds}`),
+    listParticipants: async (roomSid) =>
+      (await call<{ participants: TwilioParticipant[] }>('GET', `/v1/Rooms/${encodeURIComponent(roomSid)}/Participants?PageSize=1000`))
+        .participants,
   };
+
+  /** A Media request: the answer is a redirect, whose target (never followed here) is the result. */
+  async function mediaRedirect(path: string): Promise<string> {
+    let response: Response;
+    try {
+      response = await fetch(`${options.baseUrl}${path}`, {
+        headers: { authorization },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
+      });
+    } catch (error) {
+      throw new TwilioApiError(`Twilio GET ${path} failed: ${(error as Error).message}`, undefined, undefined, true, { cause: error });
+    }
+    const location = response.headers.get('location');
+    if (response.status >= 300 && response.status < 400 && location) {
+      await response.body?.cancel();
+      return new URL(location, options.baseUrl).toString();
+    }
+    const body = safeJson(await response.text()) as { code?: number; message?: string } | undefined;
+    const retryable = response.status === 429 || response.status >= 500 || response.ok;
+    throw new TwilioApiError(
+      `Twilio GET ${path} answered ${response.status}: ${body?.message ?? 'no redirect'}`,
+      response.status,
+      body?.code,
+      retryable,
+    );
+  }
 }
 
 function safeJson(text: string): unknown {

@@ -13,10 +13,15 @@ export interface SignedCallback {
   readonly idempotencyToken: string | undefined;
   readonly receivedAt: Date;
   readonly remoteAddress: string;
+  /**
+   * Older than the replay window (but within the late window): stored held as `late`, applied
+   * only once the reconciler has confirmed it against Twilio's REST API.
+   */
+  readonly late?: boolean;
 }
 
 export type IngestOutcome =
-  | { readonly outcome: 'stored' | 'duplicate' | 'unmatched'; readonly event: string }
+  | { readonly outcome: 'stored' | 'duplicate' | 'unmatched' | 'late'; readonly event: string }
   | { readonly outcome: 'quarantined'; readonly event: string; readonly reason: string };
 
 /** The port the webhook route stores through: resolves once the callback's commit returned. */

@@ -22,9 +22,11 @@ export interface InboxRowInput {
   readonly status: CallbackStatus;
   /** When the row counts as folded already (accepted callbacks that change nothing); else null. */
   readonly processedAt: string | null;
+  /** 'late': kept, not applied, until the reconciler confirms it (status is then 'quarantined'). */
+  readonly held?: 'late';
 }
 
-export function inboxRow({ id, callback, status, processedAt }: InboxRowInput): NewCallback {
+export function inboxRow({ id, callback, status, processedAt, held }: InboxRowInput): NewCallback {
   const { parsed } = callback;
   const fields = parsed.fields;
   return {
@@ -43,6 +45,7 @@ export function inboxRow({ id, callback, status, processedAt }: InboxRowInput): 
     status,
     received_at: callback.receivedAt.toISOString(),
     processed_at: processedAt,
+    ...(held ? { held } : {}),
   };
 }
 

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
-import { GroupCommitter } from '../../storage/group-committer.js';
+import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { claimConsultationRoomSid, findConsultationsForRooms } from '../../storage/consultation-repository.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
@@ -31,6 +31,8 @@ import { inboxRow } from './inbox-row.js';
 type Screening = { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string };
 
 export interface StoreIngest extends CallbackIngest {
+  /** The group committer's recent outcomes (readiness). */
+  health(): GroupCommitterHealth;
   drain(): Promise<void>;
   close(): Promise<void>;
 }
@@ -43,6 +45,8 @@ interface BatchOutcome {
 
 export interface StoreIngestOptions {
   readonly store: Store;
+  /** A batch not committed within this long answers 503 and its connection is discarded. */
+  readonly deadlineMs?: number;
   readonly clock: () => Date;
   readonly logger: Logger;
   /** Called after the commit with the consultations that received new accepted callbacks. */
@@ -58,6 +62,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
     maxBatch: 256,
+    ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
     apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
   });
   return {
@@ -66,6 +71,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
       if (dirty) options.onCommitted([dirty]);
       return outcome;
     },
+    health: () => committer.health,
     drain: () => committer.drain(),
     close: () => committer.close(),
   };
@@ -86,10 +92,14 @@ async function ingestBatch(
   const inserted = await insertCallbacks(
     trx,
     callbacks.map((callback, index) => {
-      const status = screenings[index]!.status;
+      const screened = screenings[index]!.status;
+      // A late callback that would be accepted is held: kept, never applied, until the
+      // reconciler confirmed it against Twilio's REST API (its status is then 'accepted').
+      if (callback.late && screened === 'accepted')
+        return inboxRow({ id: newId('cb'), callback, status: 'quarantined', processedAt: null, held: 'late' });
       // Track events change nothing in the record: nothing to fold.
-      const folded = status === 'accepted' && !changesRecord(callback.parsed.event);
-      return inboxRow({ id: newId('cb'), callback, status, processedAt: folded ? now : null });
+      const folded = screened === 'accepted' && !changesRecord(callback.parsed.event);
+      return inboxRow({ id: newId('cb'), callback, status: screened, processedAt: folded ? now : null });
     }),
   );
 
@@ -97,6 +107,7 @@ async function ingestBatch(
     const event = callback.parsed.event ?? 'unknown';
     const screening = screenings[index]!;
     if (!inserted[index]) return { outcome: { outcome: 'duplicate', event } };
+    if (callback.late && screening.status === 'accepted') return { outcome: { outcome: 'late', event } };
     if (screening.status === 'quarantined') return { outcome: { outcome: 'quarantined', event, reason: screening.reason } };
     if (screening.status === 'unmatched') {
       options.logger.warn(

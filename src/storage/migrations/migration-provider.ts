@@ -8,14 +8,22 @@ import type { DialectCapabilities } from '../dialect-capabilities.js';
 import { initialSchema } from './0001-initial-schema.js';
 import { callbacksPendingProjection } from './0002-callbacks-pending-projection.js';
 import { consultationAccount } from './0004-consultation-account.js';
+import { serviceHeartbeats } from './0005-service-heartbeats.js';
+import { reconciliation } from './0006-reconciliation.js';
 import { consultationFoldState } from './0007-consultation-fold-state.js';
+import { tenantApiContract } from './0008-tenant-api-contract.js';
+import { recordingTracks } from './0008-tenant-api-recording-tracks.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_initial_schema': initialSchema(capabilities),
     '0002_callbacks_pending_projection': callbacksPendingProjection(),
     '0004_consultation_account': consultationAccount(),
+    '0005_service_heartbeats': serviceHeartbeats(capabilities),
+    '0006_reconciliation': reconciliation(capabilities),
     '0007_consultation_fold_state': consultationFoldState(capabilities),
+    '0008_tenant_api_contract': tenantApiContract(capabilities),
+    '0008_tenant_api_recording_tracks': recordingTracks(),
   };
   return { getMigrations: async () => migrations };
 }

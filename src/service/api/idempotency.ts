@@ -1,0 +1,133 @@
+/**
+ * `Idempotency-Key` on the creating POSTs (routes with `config.idempotent`), as Stripe does:
+ * - the first request with a key claims it (one row per tenant and key; the database lets one
+ *   insert win, so of twenty concurrent requests exactly one runs the handler);
+ * - its answer (any status below 500) is stored with the request's fingerprint (method, path,
+ *   canonical body) and replayed for 24 h to the same request — same status, body and
+ *   Location, header `Idempotent-Replayed: true` — with no second effect;
+ * - the same key with another request → 422 IDEMPOTENCY_KEY_REUSED;
+ * - a request arriving while the first is still running waits for its answer (bounded, then
+ *   409 IDEMPOTENCY_KEY_IN_USE);
+ * - a 5xx answer frees the key: retrying with it runs the request again.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import {
+  claimIdempotencyKey,
+  completeIdempotencyKey,
+  readIdempotencyKey,
+  releaseIdempotencyKey,
+} from '../../storage/idempotency-repository.js';
+import type { Store } from '../../storage/store.js';
+import { HttpError } from '../errors.js';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** How long a claim may run before another request may take it over (its owner crashed). */
+const CLAIM_LEASE_MS = 60_000;
+const WAIT_FOR_FIRST_MS = 10_000;
+const POLL_MS = 25;
+
+export const IdempotencyHeaders = Type.Object(
+  {
+    'idempotency-key': Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        pattern: '^[\\x21-\\x7e]+$',
+        description: 'Makes a retry safe: the same key and request within 24 h get the first answer again, with no second effect.',
+      }),
+    ),
+  },
+  { additionalProperties: true },
+);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route honours Idempotency-Key. */
+    idempotent?: boolean;
+  }
+}
+
+interface Claim {
+  readonly key: string;
+  readonly fingerprint: string;
+}
+
+export function registerIdempotency(app: FastifyInstance, options: { store: Store; clock: () => Date }): void {
+  const { store, clock } = options;
+  const claims = new WeakMap<FastifyRequest, Claim>();
+
+  app.addHook('preHandler', async (request, reply) => {
+    if (!request.routeOptions.config.idempotent || !request.tenant) return;
+    const key = request.headers['idempotency-key'];
+    if (typeof key !== 'string') return;
+    const fingerprint = fingerprintOf(request);
+    const deadline = Date.now() + WAIT_FOR_FIRST_MS;
+    for (;;) {
+      const now = clock();
+      const claimed = await claimIdempotencyKey(store.db, {
+        tenantId: request.tenant.id,
+        key,
+        fingerprint,
+        now: now.toISOString(),
+        lockedUntil: new Date(now.getTime() + CLAIM_LEASE_MS).toISOString(),
+        expiresAt: new Date(now.getTime() + IDEMPOTENCY_TTL_MS).toISOString(),
+      });
+      if (claimed) return void claims.set(request, { key, fingerprint });
+      const stored = await readIdempotencyKey(store.db, request.tenant.id, key);
+      if (!stored) continue; // released (the first one failed) between our insert and read: claim again
+      if (stored.fingerprint !== fingerprint) {
+        throw new HttpError('IDEMPOTENCY_KEY_REUSED', undefined, { details: { field: 'idempotency-key' } });
+      }
+      if (stored.status === 'done' && stored.responseStatus !== null) {
+        if (stored.responseLocation) reply.header('location', stored.responseLocation);
+        return reply
+          .code(stored.responseStatus)
+          .header('idempotent-replayed', 'true')
+          .type('application/json; charset=utf-8')
+          .send(stored.responseBody ?? '');
+      }
+      if (Date.now() >= deadline) throw new HttpError('IDEMPOTENCY_KEY_IN_USE');
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const claim = claims.get(request);
+    if (!claim) return payload;
+    claims.delete(request);
+    const tenantId = request.tenant.id;
+    if (reply.statusCode >= 500) {
+      await releaseIdempotencyKey(store.db, tenantId, claim.key, claim.fingerprint);
+      return payload;
+    }
+    const location = reply.getHeader('location');
+    await completeIdempotencyKey(store.db, {
+      tenantId,
+      key: claim.key,
+      fingerprint: claim.fingerprint,
+      status: reply.statusCode,
+      body: typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '',
+      location: typeof location === 'string' ? location : null,
+    });
+    return payload;
+  });
+}
+
+/** Method, path and the body with its keys sorted: two requests are "the same" when these are. */
+function fingerprintOf(request: FastifyRequest): string {
+  const path = request.url.split('?')[0];
+  return createHash('sha256')
+    .update(`${request.method} ${path}\n${canonicalJson(request.body ?? null)}`)
+    .digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,117 @@
+/** The one Consultation model: what create, fetch, list, end and cancel all answer. */
+import { Type, type Static } from 'typebox';
+import { NullableTimestamp, Timestamp, pageQuery } from './common.js';
+
+export const CONSULTATION_STATUSES = ['scheduled', 'waiting', 'in-progress', 'completed', 'cancelled', 'no-show'] as const;
+export const ConsultationStatus = Type.Union(
+  CONSULTATION_STATUSES.map((status) => Type.Literal(status)),
+  { description: 'scheduled → waiting → in-progress → completed; or cancelled / no-show.' },
+);
+
+/** An opaque reference of the platform's own (an appointment id): unique per tenant. */
+export const ExternalRef = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[A-Za-z0-9._:/#-]+$',
+  description: "The platform's own reference (e.g. its appointment id); unique per tenant. Not personal data.",
+});
+
+export const METADATA_LIMITS = { keys: 20, keyLength: 40, valueLength: 200 } as const;
+// Written as plain JSON Schema: keys are bounded by a pattern, anything else is refused.
+export const Metadata = Type.Unsafe<Record<string, string>>({
+  type: 'object',
+  patternProperties: {
+    [`^[A-Za-z0-9_.-]{1,${METADATA_LIMITS.keyLength}}$`]: { type: 'string', maxLength: METADATA_LIMITS.valueLength },
+  },
+  additionalProperties: false,
+  maxProperties: METADATA_LIMITS.keys,
+  description:
+    `Up to ${METADATA_LIMITS.keys} string values of up to ${METADATA_LIMITS.valueLength} characters under keys of letters, digits, ` +
+    "`_ . -`, for the platform's own labels (clinic, visit type…). Never personal data: it is stored as given, kept as long as " +
+    'the consultation, and shown to every key with consultations:read.',
+});
+
+export const CreateConsultationBody = Type.Object(
+  {
+    record: Type.Optional(Type.Boolean({ default: true, description: 'Record the participants (Recording Rules).' })),
+    scheduledAt: Type.Optional(Timestamp),
+    externalRef: Type.Optional(ExternalRef),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+export type CreateConsultationBody = Static<typeof CreateConsultationBody>;
+
+export const ListConsultationsQuery = Type.Object(
+  {
+    ...pageQuery,
+    status: Type.Optional(ConsultationStatus),
+    externalRef: Type.Optional(ExternalRef),
+  },
+  { additionalProperties: false },
+);
+
+export const Consultation = Type.Object(
+  {
+    id: Type.String(),
+    status: ConsultationStatus,
+    externalRef: Type.Union([Type.String(), Type.Null()]),
+    metadata: Type.Unsafe<Record<string, string>>({ type: 'object', additionalProperties: { type: 'string' } }),
+    roomSid: Type.Union([Type.String(), Type.Null()]),
+    roomName: Type.String(),
+    record: Type.Boolean(),
+    scheduledAt: NullableTimestamp,
+    startedAt: NullableTimestamp,
+    endedAt: NullableTimestamp,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+    participants: Type.Array(
+      Type.Object(
+        {
+          identity: Type.String(),
+          role: Type.String(),
+          sessions: Type.Array(
+            Type.Object(
+              { participantSid: Type.String(), connectedAt: Timestamp, disconnectedAt: NullableTimestamp },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    timeline: Type.Array(
+      Type.Object(
+        {
+          event: Type.String(),
+          at: Timestamp,
+          identity: Type.Union([Type.String(), Type.Null()]),
+          status: Type.String({
+            description:
+              'accepted, quarantined, unmatched, or late (signed but older than the replay window: held until reconciliation confirms it).',
+          }),
+          source: Type.Union([Type.Literal('callback'), Type.Literal('reconciled'), Type.Literal('operator')], {
+            description:
+              'callback: sent by Twilio; reconciled: read from Twilio’s REST API by reconciliation; operator: roomgate consultation complete.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    billing: Type.Union([
+      Type.Object(
+        {
+          id: Type.String(),
+          billableSeconds: Type.Integer(),
+          roundedSeconds: Type.Integer(),
+          version: Type.Integer(),
+          updatedAt: Timestamp,
+        },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ]),
+  },
+  { additionalProperties: false, $id: 'Consultation', title: 'Consultation' },
+);
+export type ConsultationView = Static<typeof Consultation>;

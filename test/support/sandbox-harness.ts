@@ -1,0 +1,95 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- tests read JSON answers whose shape is what they assert */
+/**
+ * The sandbox Twilio and a Roomgate app on one engine, sharing one clock that the test moves:
+ * the service follows the sandbox's time (as it does in sandbox mode), so callbacks the sandbox
+ * holds back arrive as late as the clock has moved since. The app listens on a real port, so the
+ * sandbox delivers signed callbacks over HTTP.
+ */
+import type { AddressInfo } from 'node:net';
+import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
+import type { EngineUnderTest } from './engines.js';
+import { startTestService, type TestService } from './test-service.js';
+
+export interface SandboxHarness {
+  readonly sandbox: Sandbox;
+  readonly service: TestService;
+  readonly base: string;
+  /** The shared clock, ms since the epoch (whole seconds, as Twilio's REST dates). */
+  now(): number;
+  advance(ms: number): void;
+  /** A tenant with a key that can do what the tests do. */
+  api(key: string): (method: string, path: string, body?: unknown) => Promise<{ status: number; json: Record<string, any> }>;
+  /** Every callback delivered and folded, every outbox entry done. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startSandboxHarness(
+  engine: EngineUnderTest,
+  options: { random?: () => number; env?: Record<string, string> } = {},
+): Promise<SandboxHarness> {
+  const credentials = createSandboxCredentials();
+  let now = Math.floor(Date.now() / 1000) * 1000;
+  const clock = () => new Date(now);
+  const sandbox = await startSandbox({
+    ...credentials,
+    clock,
+    compositionStepMs: 5,
+    callbackRetryDelayMs: 50,
+    ...(options.random ? { random: options.random } : {}),
+  });
+  const service = await startTestService(engine, {
+    env: {
+      TWILIO_ACCOUNT_SID: credentials.accountSid,
+      TWILIO_AUTH_TOKEN: credentials.authToken,
+      TWILIO_API_KEY_SID: credentials.apiKeySid,
+      TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
+      TWILIO_API_BASE_URL: sandbox.url,
+      ROOMGATE_RECONCILE_RATE: '1000',
+      ...options.env,
+    },
+    app: { outboxWorker: true, outboxPollIntervalMs: 50, clock },
+  });
+  await service.app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(service.app.server.address() as AddressInfo).port}`;
+  return {
+    sandbox,
+    service,
+    base,
+    now: () => now,
+    advance(ms) {
+      now += ms;
+    },
+    api: (key) => async (method, path, body) => {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: response.status, json: (await response.json().catch(() => ({}))) as Record<string, any> };
+    },
+    async settle() {
+      // Bounded: a few rounds of sandbox idle → service drain → outbox, until nothing moves.
+      for (let round = 0; round < 20; round++) {
+        await sandbox.idle();
+        await service.app.roomgate.drain();
+        while ((await service.app.roomgate.outbox.runOnce()) > 0);
+        await sandbox.idle();
+        await service.app.roomgate.drain();
+        const pending = await service.store.db
+          .selectFrom('outbox')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', new Date(now).toISOString())
+          .executeTakeFirstOrThrow();
+        if (Number(pending.n) === 0 && !sandbox.state.busy) return;
+      }
+      throw new Error('the sandbox and the service did not settle in 20 rounds');
+    },
+    async close() {
+      await sandbox.close();
+      await service.close();
+    },
+  };
+}
