@@ -499,6 +499,47 @@ describe('the incremental fold', () => {
     );
   });
 
+  it('also with lost connects (inferred from ParticipantDuration) and reconciled facts, callbacks superseding them', () => {
+    fc.assert(
+      fc.property(
+        consultationArbitrary({ guaranteeMeeting: true })
+          .chain((c) =>
+            fc.tuple(
+              fc.constant(c),
+              fc.array(fc.boolean(), { minLength: c.events.length, maxLength: c.events.length }),
+              fc.array(fc.constantFrom('keep', 'fact', 'fact-and-callback'), { minLength: c.events.length, maxLength: c.events.length }),
+            ),
+          )
+          .map(([c, lost, facts]): Generated => {
+            // Each disconnect says how long its session lasted; some connects never arrive; some
+            // events come as reconciled facts, alone or beside the callback that supersedes them.
+            const connects = new Map(
+              c.events
+                .filter((e) => e.type === 'participant-connected')
+                .map((e) => [(e as { participantSid: string }).participantSid, e.timestamp]),
+            );
+            const events = c.events.flatMap((event, index): VideoEvent[] => {
+              let e = event;
+              if (e.type === 'participant-disconnected') {
+                const connectedAt = connects.get(e.participantSid);
+                if (connectedAt !== undefined) e = { ...e, participantDuration: Math.round((e.timestamp - connectedAt) / 1000) };
+              }
+              if (e.type === 'participant-connected' && lost[index]) return [];
+              if (facts[index] === 'fact') return [{ ...e, source: 'reconciled' }];
+              if (facts[index] === 'fact-and-callback') return [{ ...e, source: 'reconciled' }, e];
+              return [e];
+            });
+            return { ...c, events };
+          })
+          .chain((c) => fc.tuple(fc.constant(c), batched(c))),
+        ([c, batches]) => {
+          expect(projectInBatches(c, batches).record).toEqual(foldGenerated(c, c.events));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
   it('events in Timestamp order, one at a time, never refold', () => {
     fc.assert(
       fc.property(consultationArbitrary({ guaranteeMeeting: true }), (c) => {
