@@ -16,6 +16,7 @@ import { createLogger } from '../../service/logger.js';
 import { startServer, type RunningServer } from '../../service/server.js';
 import { createApiKey, createTenant } from '../../service/tenants/tenant-admin.js';
 import type { ConsultationReconciliation } from '../../service/reconcile/reconciler.js';
+import { loadConsultationForReconcile } from '../../storage/reconcile-repository.js';
 import { simulate } from '../../simulate/simulator.js';
 import { listSecurityEvents } from '../../storage/audit-repository.js';
 import { listAllBillingRecords } from '../../storage/billing-repository.js';
@@ -88,10 +89,10 @@ async function play(
     await server.app.roomgate.drain();
     const healed: ConsultationReconciliation[] = [];
     for (const lost of report.consultations.filter((consultation) => consultation.scenario === 'lost-callbacks')) {
-      const before = await store.db.selectFrom('consultations').select('status').where('id', '=', lost.id).executeTakeFirstOrThrow();
+      const before = (await loadConsultationForReconcile(store.db, lost.id))!;
       const [result] = (await server.app.roomgate.reconciler.run({ consultationId: lost.id })).consultations;
       healed.push(result!);
-      const after = await store.db.selectFrom('consultations').select('status').where('id', '=', lost.id).executeTakeFirstOrThrow();
+      const after = (await loadConsultationForReconcile(store.db, lost.id))!;
       console.log(
         `  ${result!.outcome === 'changed' ? 'ok  ' : 'FAIL'} ${'lost-callbacks'.padEnd(16)} ${`reconciled from the REST API: ${before.status} → ${after.status}`.padEnd(44)} facts added: ${result!.facts.join(', ') || 'none'}`,
       );
