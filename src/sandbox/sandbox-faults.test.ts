@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- the sandbox answers JSON whose shape the tests assert */
 /**
  * The sandbox's Twilio failure modes, through its control API as a developer drives them: a
  * callback dropped, held and released late (in reverse order), duplicated; REST 429 with

@@ -23,7 +23,7 @@ export interface OverdueQuery {
   readonly limit: number;
 }
 
-/** Consultations whose record may be missing what Twilio knows, each with why (first reason wins). */
+/** Consultations whose record may be missing what Twilio knows, each with why (first reason wins: late, composition, quiet, ended). */
 export async function findOverdueConsultations(db: Kysely<Database>, query: OverdueQuery): Promise<Map<string, OverdueReason>> {
   const found = new Map<string, OverdueReason>();
   const add = (rows: { id: string }[], reason: OverdueReason) => {
@@ -36,9 +36,28 @@ export async function findOverdueConsultations(db: Kysely<Database>, query: Over
       .select('consultations.id')
       .distinct()
       .where('callbacks.held', '=', 'late')
+      // Held since the last comparison: one Twilio did not confirm then is not asked about again
+      // at every pass (it stays held; a newer late callback brings the consultation back).
+      .where((eb) =>
+        eb.or([eb('consultations.reconciled_at', 'is', null), eb('consultations.reconciled_at', '<', eb.ref('callbacks.received_at'))]),
+      )
       .limit(query.limit)
       .execute(),
     'late-callbacks',
+  );
+  add(
+    await db
+      .selectFrom('compositions')
+      .innerJoin('consultations', 'consultations.id', 'compositions.consultation_id')
+      .select('consultations.id')
+      .where('compositions.status', 'in', ['enqueued', 'started'])
+      .where('compositions.updated_at', '<', query.compositionBefore)
+      .where((eb) =>
+        eb.or([eb('consultations.reconciled_at', 'is', null), eb('consultations.reconciled_at', '<', query.compositionBefore)]),
+      )
+      .limit(query.limit)
+      .execute(),
+    'composition',
   );
   add(
     await db
@@ -66,20 +85,6 @@ export async function findOverdueConsultations(db: Kysely<Database>, query: Over
       .execute(),
     'ended',
   );
-  add(
-    await db
-      .selectFrom('compositions')
-      .innerJoin('consultations', 'consultations.id', 'compositions.consultation_id')
-      .select('consultations.id')
-      .where('compositions.status', 'in', ['enqueued', 'started'])
-      .where('compositions.updated_at', '<', query.compositionBefore)
-      .where((eb) =>
-        eb.or([eb('consultations.reconciled_at', 'is', null), eb('consultations.reconciled_at', '<', query.compositionBefore)]),
-      )
-      .limit(query.limit)
-      .execute(),
-    'composition',
-  );
   return found;
 }
 
@@ -95,7 +100,7 @@ export async function loadConsultationForReconcile(db: Kysely<Database>, id: str
 export async function loadRoomInbox(db: Kysely<Database>, roomSid: string) {
   return db
     .selectFrom('callbacks')
-    .select(['id', 'params', 'status', 'held', 'source', 'event_type', 'participant_sid', 'event_timestamp'])
+    .select(['id', 'params', 'status', 'held', 'source', 'event_type', 'participant_sid', 'event_timestamp', 'received_at'])
     .where('room_sid', '=', roomSid)
     .where((eb) => eb.or([eb('status', '=', 'accepted'), eb('held', '=', 'late')]))
     .execute();

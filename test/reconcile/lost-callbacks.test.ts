@@ -184,10 +184,15 @@ for (const engine of enginesUnderTest()) {
         }
         expect(changed).toBeGreaterThan(0);
         // What was held comes now, after the REST state moved on: late, held, confirmed — changing nothing twice.
+        h.advance(MINUTE);
         expect(h.sandbox.callbackFaults.release()).toBeGreaterThan(0);
         await h.settle();
+        const held = () => store.db.selectFrom('callbacks').select('id').where('held', '=', 'late').execute();
+        expect((await held()).length).toBeGreaterThan(0); // older than the replay window by now
         const after = await app.roomgate.reconciler.run();
         expect(after.consultations.filter((c) => c.outcome === 'changed' || c.outcome === 'failed')).toEqual([]);
+        expect(after.consultations.reduce((sum, c) => sum + c.confirmedLate, 0)).toBeGreaterThan(0);
+        expect(await held()).toEqual([]); // every one confirmed by the REST API, and applied
         await h.settle();
 
         const differences: string[] = [];

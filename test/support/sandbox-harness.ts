@@ -49,7 +49,8 @@ export async function startSandboxHarness(
       ROOMGATE_RECONCILE_RATE: '1000',
       ...options.env,
     },
-    app: { outboxWorker: true, outboxPollIntervalMs: 50, clock },
+    // The outbox runs only inside settle() (runOnce), so settling knows when it is done.
+    app: { outboxWorker: false, clock },
   });
   await service.app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(service.app.server.address() as AddressInfo).port}`;
@@ -85,7 +86,12 @@ export async function startSandboxHarness(
           .executeTakeFirstOrThrow();
         if (Number(pending.n) === 0 && !sandbox.state.busy) return;
       }
-      throw new Error('the sandbox and the service did not settle in 20 rounds');
+      const stuck = await service.store.db
+        .selectFrom('outbox')
+        .select(['dedupe_key', 'attempts', 'last_error', 'next_attempt_at'])
+        .where('status', '=', 'pending')
+        .execute();
+      throw new Error(`the sandbox and the service did not settle in 20 rounds: ${JSON.stringify(stuck.slice(0, 3))}`);
     },
     async close() {
       await sandbox.close();

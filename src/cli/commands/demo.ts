@@ -16,10 +16,10 @@ import { createLogger } from '../../service/logger.js';
 import { startServer, type RunningServer } from '../../service/server.js';
 import { createApiKey, createTenant } from '../../service/tenants/tenant-admin.js';
 import type { ConsultationReconciliation } from '../../service/reconcile/reconciler.js';
+import { loadConsultationForReconcile } from '../../storage/reconcile-repository.js';
 import { simulate } from '../../simulate/simulator.js';
 import { listSecurityEvents } from '../../storage/audit-repository.js';
 import { listAllBillingRecords } from '../../storage/billing-repository.js';
-import { findConsultationStatus } from '../../storage/consultation-repository.js';
 import { roomCallbackTimeline } from '../../storage/inbox-repository.js';
 import { listOutboxEntries } from '../../storage/outbox-repository.js';
 import { listCompositions } from '../../storage/recording-repository.js';
@@ -89,10 +89,10 @@ async function play(
     await server.app.roomgate.drain();
     const healed: ConsultationReconciliation[] = [];
     for (const lost of report.consultations.filter((consultation) => consultation.scenario === 'lost-callbacks')) {
-      const before = { status: await findConsultationStatus(store.db, lost.id) };
+      const before = (await loadConsultationForReconcile(store.db, lost.id))!;
       const [result] = (await server.app.roomgate.reconciler.run({ consultationId: lost.id })).consultations;
       healed.push(result!);
-      const after = { status: await findConsultationStatus(store.db, lost.id) };
+      const after = (await loadConsultationForReconcile(store.db, lost.id))!;
       console.log(
         `  ${result!.outcome === 'changed' ? 'ok  ' : 'FAIL'} ${'lost-callbacks'.padEnd(16)} ${`reconciled from the REST API: ${before.status} → ${after.status}`.padEnd(44)} facts added: ${result!.facts.join(', ') || 'none'}`,
       );

@@ -144,9 +144,14 @@ export class Reconciler {
           // Twilio answers 404 for a room fetched right after it ended (twilio-node #593): try
           // again at a later pass; long after, the room is unknown to Twilio (an operator can
           // finish the consultation: `roomgate consultation complete`).
-          const endedRecently =
-            consultation.ended_at !== null && now.getTime() - Date.parse(consultation.ended_at) < this.options.config.settleMs;
-          const outcome = endedRecently ? 'retry-later' : 'room-unknown';
+          // (A lost room-ended leaves no ended_at: the room's last callback says when it was alive.)
+          const lastActivity = Math.max(
+            Date.parse(consultation.updated_at),
+            consultation.ended_at ? Date.parse(consultation.ended_at) : 0,
+            ...inbox.map((row) => Date.parse(row.received_at)),
+          );
+          const recent = now.getTime() - lastActivity < this.options.config.settleMs;
+          const outcome = recent ? 'retry-later' : 'room-unknown';
           metrics.reconcileChecks.inc({ outcome });
           if (!dryRun && outcome === 'room-unknown') await markReconciled(store.db, id, now.toISOString());
           return result(outcome);

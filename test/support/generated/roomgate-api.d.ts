@@ -1396,6 +1396,8 @@ export interface paths {
           limit?: number;
           /** @description Only records created or corrected after this instant. */
           updatedSince?: string;
+          /** @description Former name of `updatedSince`. */
+          since?: string;
         };
         header?: never;
         path?: never;
