@@ -225,14 +225,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: (_error, request, reply) =>
       (reply as FastifyReply).code(400).header('x-request-id', request.id).send(errorBody('BAD_REQUEST', request.id)),
     // What Node's HTTP parser itself refuses (bad method, NUL in the path, conflicting lengths,
-    // oversized headers) gets the same envelope; there is no request yet, so no request id.
+    // oversized headers) gets the same envelope, with a request id of its own (no request exists).
     clientErrorHandler: (error, socket) => {
       const code = (error as { code?: string }).code;
       // A response already under way (its request's body timed out later) gets no second one.
       const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
       if (code === 'ECONNRESET' || inFlight) return socket.destroy();
-      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return answerOnSocket(socket, { code: 'REQUEST_TIMEOUT', requestId: 'none' });
-      answerOnSocket(socket, { code: 'BAD_REQUEST', status: code === 'HPE_HEADER_OVERFLOW' ? 431 : 400, requestId: 'none' });
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return answerOnSocket(socket, { code: 'REQUEST_TIMEOUT', requestId: randomUUID() });
+      answerOnSocket(socket, { code: 'BAD_REQUEST', status: code === 'HPE_HEADER_OVERFLOW' ? 431 : 400, requestId: randomUUID() });
     },
   });
   // Only JSON bodies on the API (the webhook registers its own raw parsers): text/plain is 415.

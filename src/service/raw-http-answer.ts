@@ -29,8 +29,11 @@ export function answerOnSocket(
   if (!socket.writable) return void socket.destroy();
   const status = answer.status ?? ERRORS[answer.code].status;
   const body = JSON.stringify(errorBody(answer.code, answer.requestId, answer.message));
+  // As every answer of the service: the request id in a header too, and a 401's challenge.
+  const challenge = answer.code === 'UNAUTHENTICATED' ? 'www-authenticate: Bearer realm="roomgate"\r\n' : '';
   socket.end(
     `HTTP/1.1 ${status} ${REASON[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `x-request-id: ${answer.requestId}\r\n${challenge}` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
   setTimeout(() => socket.destroy(), LINGER_MS).unref();

@@ -12,7 +12,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Socket } from 'node:net';
-import type { MysqlPool, PostgresPool } from 'kysely';
+import type { MysqlPool, MysqlPoolConnection, PostgresPool, PostgresPoolClient } from 'kysely';
 
 export type Discard = () => void;
 
@@ -62,30 +62,76 @@ export function currentScope(): ConnectionScope | undefined {
   return scopes.getStore();
 }
 
-const destroySocket = (socket: Socket | undefined) => () => socket?.destroy();
-
-/** node-postgres: the client's socket is `client.connection.stream`. */
+/**
+ * node-postgres. The client handed to Kysely is a thin wrapper (one per client, as Kysely keys its
+ * connections by it) whose release() gives a discarded client back *as broken*: pg-pool then
+ * removes it, instead of idling it until its socket's close event arrives — a query in between
+ * would get the dead socket.
+ */
 export function discardablePostgresPool(pool: PostgresPool): PostgresPool {
+  const wrappers = new WeakMap<PostgresPoolClient, PostgresPoolClient>();
+  const discarded = new WeakSet<PostgresPoolClient>();
   return {
     async connect() {
-      // Captured now: a queued request resolves later from another request's release.
+      // Captured now: a queued request resolves later, from another request's release.
       const acquisition = acquisitions.getStore();
       const client = await pool.connect();
-      if (acquisition) acquisition.discard = destroySocket((client as unknown as { connection?: { stream?: Socket } }).connection?.stream);
-      return client;
+      let wrapper = wrappers.get(client);
+      if (!wrapper) {
+        // pg-pool puts a fresh release() on the client at every checkout: looked up each time.
+        const releasable = client as unknown as { release(error?: Error): void };
+        wrapper = {
+          query: client.query.bind(client) as PostgresPoolClient['query'],
+          release: () => releasable.release(discarded.has(client) ? new Error('connection discarded') : undefined),
+        };
+        wrappers.set(client, wrapper);
+      }
+      const socket = (client as unknown as { connection?: { stream?: Socket } }).connection?.stream;
+      if (acquisition) {
+        acquisition.discard = () => {
+          discarded.add(client);
+          socket?.destroy();
+        };
+      }
+      return wrapper;
     },
     end: () => pool.end(),
   };
 }
 
-/** mysql2: the connection's socket is `connection.stream` (destroy() would not fail what is in flight). */
+/**
+ * mysql2. Its destroy() would leave what is in flight unanswered, so the socket is destroyed
+ * instead (mysql2 then fails the pending command and drops the connection from the pool); a
+ * release() after that destroys the connection rather than idling it.
+ */
 export function discardableMysqlPool(pool: MysqlPool): MysqlPool {
+  const discarded = new WeakSet<object>();
+  const wrappers = new WeakMap<object, MysqlPoolConnection>();
   return {
     getConnection(callback) {
       const acquisition = acquisitions.getStore();
       pool.getConnection((error, connection) => {
-        if (acquisition && connection) acquisition.discard = destroySocket((connection as unknown as { stream?: Socket }).stream);
-        callback(error, connection);
+        if (!connection) return callback(error, connection);
+        let wrapper = wrappers.get(connection);
+        if (!wrapper) {
+          wrapper = new Proxy(connection, {
+            get(target, property) {
+              if (property === 'release') {
+                return () => (discarded.has(target) ? (target as unknown as { destroy(): void }).destroy() : target.release());
+              }
+              const value = Reflect.get(target, property, target) as unknown;
+              return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+            },
+          });
+          wrappers.set(connection, wrapper);
+        }
+        if (acquisition) {
+          acquisition.discard = () => {
+            discarded.add(connection);
+            (connection as unknown as { stream?: Socket }).stream?.destroy();
+          };
+        }
+        callback(error, wrapper);
       });
     },
     end: (callback) => pool.end(callback),

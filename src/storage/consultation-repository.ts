@@ -75,9 +75,14 @@ export async function findTenantConsultation(db: Db, tenantId: string, id: strin
   return db.selectFrom('consultations').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id).executeTakeFirst();
 }
 
-/** The fields of the record the projector compares before writing. */
-export async function findConsultationRecordFields(db: Db, id: string) {
-  return db.selectFrom('consultations').select(['status', 'started_at', 'ended_at']).where('id', '=', id).executeTakeFirstOrThrow();
+/** The status of one consultation, or undefined. */
+export async function findConsultationStatus(db: Db, id: string): Promise<string | undefined> {
+  return (await db.selectFrom('consultations').select('status').where('id', '=', id).executeTakeFirst())?.status;
+}
+
+/** A consultation's statuses with the moment each was entered (JSON text), or undefined. */
+export async function findConsultationStatusHistory(db: Db, id: string): Promise<string | null | undefined> {
+  return (await db.selectFrom('consultations').select('status_history').where('id', '=', id).executeTakeFirst())?.status_history;
 }
 
 /** One page of a tenant's consultations, newest first; `limit + 1` rows, so the caller knows if more follow. */
@@ -143,8 +148,9 @@ export async function findConsultationsForRooms(db: Db, roomSids: readonly strin
     .execute();
 }
 
-/** What the projector needs of a consultation and its tenant. */
-export async function findConsultationForProjection(db: Db, id: string) {
+/** What the projector needs of these consultations and their tenants: one statement for a batch. */
+export async function findConsultationsForProjection(db: Db, ids: readonly string[]) {
+  if (ids.length === 0) return [];
   return db
     .selectFrom('consultations')
     .innerJoin('tenants', 'tenants.id', 'consultations.tenant_id')
@@ -154,11 +160,14 @@ export async function findConsultationForProjection(db: Db, id: string) {
       'consultations.room_sid',
       'consultations.record',
       'consultations.status',
+      'consultations.started_at',
+      'consultations.ended_at',
       'consultations.version',
+      'consultations.fold_state',
       'tenants.billing_rounding_seconds',
     ])
-    .where('consultations.id', '=', id)
-    .executeTakeFirstOrThrow();
+    .where('consultations.id', 'in', ids)
+    .execute();
 }
 
 export async function updateConsultation(db: Db, id: string, fields: ConsultationUpdate): Promise<void> {

@@ -97,9 +97,3 @@ export async function releaseIdempotencyKey(db: Kysely<Database>, tenantId: stri
     .where('status', '=', 'in-progress')
     .execute();
 }
-
-/** Retention: records past their 24 h. */
-export async function purgeExpiredIdempotencyKeys(db: Kysely<Database>, now: string): Promise<number> {
-  const result = await db.deleteFrom('idempotency_keys').where('expires_at', '<=', now).executeTakeFirst();
-  return Number(result.numDeletedRows);
-}

@@ -90,10 +90,27 @@ export async function acceptedCallbacksOfRoom(db: Kysely<Database>, roomSid: str
     .execute();
 }
 
+/** The accepted callbacks of these rooms that no projection has folded yet (index callbacks_room_unfolded_idx). */
+export async function unfoldedCallbacksOfRooms(db: Kysely<Database>, roomSids: readonly string[]) {
+  if (roomSids.length === 0) return [];
+  return db
+    .selectFrom('callbacks')
+    .select(['id', 'room_sid', 'params', 'source'])
+    .where('room_sid', 'in', roomSids)
+    .where('processed_at', 'is', null)
+    .where('status', '=', 'accepted')
+    .execute();
+}
+
 /** Marks callbacks as folded into their consultation. */
 export async function markCallbacksProcessed(db: Kysely<Database>, ids: readonly string[], now: string): Promise<void> {
-  if (ids.length === 0) return;
-  await db.updateTable('callbacks').set({ processed_at: now }).where('id', 'in', ids).execute();
+  for (let start = 0; start < ids.length; start += 500) {
+    await db
+      .updateTable('callbacks')
+      .set({ processed_at: now })
+      .where('id', 'in', ids.slice(start, start + 500))
+      .execute();
+  }
 }
 
 /** Every callback of a room (any status), in Twilio's Timestamp order: the raw timeline. */

@@ -89,9 +89,15 @@ export async function listConsultationParticipants(db: Db, consultationId: strin
     .execute();
 }
 
-/** The roles of the identities issued for a consultation. */
-export async function issuedRolesOfConsultation(db: Db, consultationId: string) {
-  return db.selectFrom('issued_identities').select(['identity', 'role']).where('consultation_id', '=', consultationId).execute();
+/** The roles these identities were issued with in these consultations: one statement for a batch. */
+export async function findIssuedRoles(db: Db, consultationIds: readonly string[], identities: readonly string[]) {
+  if (consultationIds.length === 0 || identities.length === 0) return [];
+  return db
+    .selectFrom('issued_identities')
+    .select(['consultation_id', 'identity', 'role'])
+    .where('consultation_id', 'in', consultationIds)
+    .where('identity', 'in', identities)
+    .execute();
 }
 
 /** Which of these identities were issued for which of these consultations. */

@@ -26,12 +26,14 @@ export async function listConsultationRecordings(db: Db, consultationId: string)
     .execute();
 }
 
-export type RecordingFields = Omit<Updateable<RecordingsTable>, 'id' | 'consultation_id' | 'recording_sid'> & {
-  created_at: IsoTimestamp;
-  status: string;
-};
+export type RecordingFields = Omit<Updateable<RecordingsTable>, 'id' | 'consultation_id' | 'recording_sid'>;
 
-export async function insertRecording(db: Db, consultationId: string, recordingSid: string, fields: RecordingFields): Promise<void> {
+export async function insertRecording(
+  db: Db,
+  consultationId: string,
+  recordingSid: string,
+  fields: RecordingFields & { created_at: IsoTimestamp; status: string },
+): Promise<void> {
   await db
     .insertInto('recordings')
     .values({ id: newId('rec'), consultation_id: consultationId, recording_sid: recordingSid, ...fields })

@@ -18,6 +18,7 @@ export interface RemovedCounts {
   audit_log: number;
   security_events: number;
   outbox: number;
+  idempotency_keys: number;
 }
 
 /** Ids per statement: far below every engine's bound-parameter limit. */
@@ -35,6 +36,7 @@ export const RETENTION_TABLES: readonly (keyof RemovedCounts)[] = [
   'audit_log',
   'security_events',
   'outbox',
+  'idempotency_keys',
 ];
 
 export function emptyCounts(): RemovedCounts {
@@ -131,9 +133,11 @@ async function youngCallbackRooms(trx: StoreTransaction, roomSids: string[], rep
 
 export async function purgeGlobal(
   trx: StoreTransaction,
-  cutoffs: { operatorAuditCutoff: string; securityCutoff: string; replayCutoff: string },
+  cutoffs: { operatorAuditCutoff: string; securityCutoff: string; replayCutoff: string; now: string },
 ): Promise<RemovedCounts> {
   const removed = emptyCounts();
+  // Idempotency-Key answers are replayed for 24 h (expires_at), then only take room.
+  removed.idempotency_keys = deleted(await trx.deleteFrom('idempotency_keys').where('expires_at', '<=', cutoffs.now).executeTakeFirst());
   removed.security_events = deleted(
     await trx.deleteFrom('security_events').where('created_at', '<', cutoffs.securityCutoff).executeTakeFirst(),
   );

@@ -68,6 +68,10 @@ export interface ConsultationsTable {
   created_at: IsoTimestamp;
   updated_at: IsoTimestamp;
   version: number;
+  /** The fold's state (JSON, migration 0007); NULL: fold again from the callbacks. */
+  fold_state: JsonText | null;
+  /** The statuses entered, in order (JSON [{ status, at }], migration 0007); NULL before the first fold. */
+  status_history: JsonText | null;
   /** The last time the reconciler compared the record with Twilio's REST API (migration 0006). */
   reconciled_at: Generated<IsoTimestamp | null>;
   /** The platform's own reference (unique per tenant when set; migration 0008). */

@@ -81,6 +81,19 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     trx,
     touched.map((row) => row.id),
   );
+  // Their folded state names the identity: cleared, so the next projection folds them again from
+  // the scrubbed callbacks (a NULL state means exactly that).
+  if (touched.length > 0) {
+    await trx
+      .updateTable('consultations')
+      .set({ fold_state: null })
+      .where(
+        'id',
+        'in',
+        touched.map((row) => row.id),
+      )
+      .execute();
+  }
 
   const counts: ErasureCounts = {
     participants: 0,

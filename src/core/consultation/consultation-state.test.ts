@@ -4,7 +4,11 @@ import { computeBilling } from './billing-rule.js';
 import type { VideoEvent } from './consultation-event.js';
 import {
   foldConsultation,
+  foldConsultationState,
   nextStatus,
+  recordOf,
+  stepConsultation,
+  type ConsultationFoldState,
   type ConsultationFoldInput,
   type ConsultationStatus,
   type ParticipantSession,
@@ -115,14 +119,6 @@ describe('foldConsultation', () => {
         billing: { billableSeconds: 900, roundedSeconds: 900, intervals: [{ start: min(2), end: min(17) }] },
       },
     ]);
-  });
-
-  it('takes the positional form (facts, events) and gives the same record', () => {
-    const positional = foldConsultation(
-      { id: 'con_1', roomSid: ROOM, record: true, cancelled: false, roles: ROLES, roundingSeconds: 60 },
-      stream,
-    );
-    expect(positional).toEqual(fold(stream));
   });
 
   it('bills up to the room end when nobody disconnected: room-ended closes every open interval', () => {
@@ -265,7 +261,11 @@ describe('foldConsultation', () => {
     ]);
     expect(fold(stream, { cancelledAt: min(5) }).status).toBe('completed');
     expect(
-      foldConsultation({ id: 'con_1', roomSid: ROOM, record: true, cancelled: true, roles: ROLES, roundingSeconds: 60 }, stream).status,
+      foldConsultation({
+        consultation: { id: 'con_1', roomSid: ROOM, record: true, cancelled: true, roundingSeconds: 60 },
+        events: stream,
+        roles: ROLES,
+      }).status,
     ).toBe('cancelled');
   });
 
@@ -447,5 +447,127 @@ describe('foldConsultation properties', () => {
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+// ── Property: the incremental fold equals the full fold ─────────────────────────────────────
+
+/**
+ * The projector's algorithm, in memory: batches arrive one after another; each is stepped onto
+ * the stored state, or — when it reaches back in time, or nothing is stored — the consultation
+ * is folded again from every event stored so far. The state also goes through JSON, as stored.
+ */
+function projectInBatches(c: Generated, batches: readonly (readonly VideoEvent[])[]) {
+  const consultation = { id: 'con_1', roomSid: ROOM, record: c.recorded, roundingSeconds: 60 };
+  const stored: VideoEvent[] = [];
+  let state: ConsultationFoldState | null = null;
+  let refolds = 0;
+  for (const batch of batches) {
+    stored.push(...batch);
+    const stepped: ConsultationFoldState | null = state && stepConsultation(state, { consultation, events: batch, roles: c.roles });
+    if (!stepped) refolds++;
+    state = JSON.parse(
+      JSON.stringify(stepped ?? foldConsultationState({ consultation, events: stored, roles: c.roles })),
+    ) as ConsultationFoldState;
+  }
+  return { record: recordOf(state!, consultation), refolds };
+}
+
+/** The deliveries cut into 1–6 batches at random points. */
+const batched = (c: Generated) =>
+  deliveries(c).chain(([shuffled, duplicates]) => {
+    const all = [...shuffled, ...duplicates.map((i) => c.events[i]!)];
+    return fc.uniqueArray(fc.nat(all.length), { maxLength: 5 }).map((cuts) => {
+      const points = [0, ...cuts.sort((a, b) => a - b), all.length];
+      return points.slice(1).map((end, i) => all.slice(points[i]!, end));
+    });
+  });
+
+describe('the incremental fold', () => {
+  it('for any permutation, duplication and batching of the events, equals the full fold of all of them', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .boolean()
+          .chain((guaranteeMeeting) => consultationArbitrary({ guaranteeMeeting }))
+          .chain((c) => fc.tuple(fc.constant(c), batched(c))),
+        ([c, batches]) => {
+          expect(projectInBatches(c, batches).record).toEqual(foldGenerated(c, c.events));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('also with lost connects (inferred from ParticipantDuration) and reconciled facts, callbacks superseding them', () => {
+    fc.assert(
+      fc.property(
+        consultationArbitrary({ guaranteeMeeting: true })
+          .chain((c) =>
+            fc.tuple(
+              fc.constant(c),
+              fc.array(fc.boolean(), { minLength: c.events.length, maxLength: c.events.length }),
+              fc.array(fc.constantFrom('keep', 'fact', 'fact-and-callback'), { minLength: c.events.length, maxLength: c.events.length }),
+            ),
+          )
+          .map(([c, lost, facts]): Generated => {
+            // Each disconnect says how long its session lasted; some connects never arrive; some
+            // events come as reconciled facts, alone or beside the callback that supersedes them.
+            const connects = new Map(
+              c.events
+                .filter((e) => e.type === 'participant-connected')
+                .map((e) => [(e as { participantSid: string }).participantSid, e.timestamp]),
+            );
+            const events = c.events.flatMap((event, index): VideoEvent[] => {
+              let e = event;
+              if (e.type === 'participant-disconnected') {
+                const connectedAt = connects.get(e.participantSid);
+                if (connectedAt !== undefined) e = { ...e, participantDuration: Math.round((e.timestamp - connectedAt) / 1000) };
+              }
+              if (e.type === 'participant-connected' && lost[index]) return [];
+              if (facts[index] === 'fact') return [{ ...e, source: 'reconciled' }];
+              if (facts[index] === 'fact-and-callback') return [{ ...e, source: 'reconciled' }, e];
+              return [e];
+            });
+            return { ...c, events };
+          })
+          .chain((c) => fc.tuple(fc.constant(c), batched(c))),
+        ([c, batches]) => {
+          expect(projectInBatches(c, batches).record).toEqual(foldGenerated(c, c.events));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('events in Timestamp order, one at a time, never refold', () => {
+    fc.assert(
+      fc.property(consultationArbitrary({ guaranteeMeeting: true }), (c) => {
+        // Distinct Timestamps: a same-millisecond pair is refolded by design.
+        const byTime = new Map(c.events.map((event) => [event.timestamp, event]));
+        const ordered = [...byTime.values()].sort((a, b) => a.timestamp - b.timestamp);
+        const { record, refolds } = projectInBatches(
+          c,
+          ordered.map((event) => [event]),
+        );
+        expect(refolds).toBe(1); // the first, with nothing stored yet
+        expect(record).toEqual(foldGenerated(c, ordered));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a late event (earlier Timestamp than the state has seen) is not stepped: the caller refolds', () => {
+    const consultation = { id: 'con_1', roomSid: ROOM, record: true, roundingSeconds: 60 };
+    const state = foldConsultationState({
+      consultation,
+      events: [connect('PA1', 'clin-1', min(1)), connect('PA2', 'pt-1', min(5))],
+      roles: ROLES,
+    });
+    expect(stepConsultation(state, { consultation, events: [disconnect('PA1', 'clin-1', min(3))], roles: ROLES })).toBeNull();
+    expect(stepConsultation(state, { consultation, events: [disconnect('PA1', 'clin-1', min(5))], roles: ROLES })).toBeNull();
+    const later = stepConsultation(state, { consultation, events: [roomEvent('room-ended', min(20))], roles: ROLES });
+    expect(later?.status).toBe('completed');
+    expect(later?.lastTimestamp).toBe(min(20));
   });
 });

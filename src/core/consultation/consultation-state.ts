@@ -112,6 +112,8 @@ export interface ConsultationFoldInput {
     readonly scheduledAt?: number | undefined;
     /** ms since the epoch; a consultation not yet in progress then is cancelled. */
     readonly cancelledAt?: number | undefined;
+    /** True when the consultation was cancelled before its room existed: it starts, and stays, cancelled. */
+    readonly cancelled?: boolean | undefined;
     /** The tenant's billing unit, seconds; 60 when absent (the tenants' default). */
     readonly roundingSeconds?: number | undefined;
   };
@@ -119,17 +121,6 @@ export interface ConsultationFoldInput {
   readonly events: readonly (VideoEvent | VideoEventError)[];
   /** Role of each identity a token was issued to for this consultation. */
   readonly roles: ReadonlyMap<string, string>;
-}
-
-/** The positional form the projector uses: `foldConsultation(facts, events)`. */
-export interface ConsultationFacts {
-  readonly id: string;
-  readonly roomSid: string;
-  readonly record: boolean;
-  /** True when the consultation was cancelled before its room existed. */
-  readonly cancelled: boolean;
-  readonly roles: ReadonlyMap<string, string>;
-  readonly roundingSeconds: number;
 }
 
 /** Composition requests in all (the first and its retries after composition-failed), then reported. */
@@ -230,6 +221,27 @@ interface FoldState {
   composition: Omit<CompositionState, 'failures'>;
   readonly failedCompositions: Set<string>;
   readonly timeline: StatusChange[];
+  lastTimestamp: number | null;
+}
+
+/**
+ * A consultation's folded state, as plain JSON (the projector stores it with the consultation):
+ * everything the fold needs to go on from where it stopped, and the greatest Timestamp it has
+ * folded. The record and its effects are derived from it (`recordOf`).
+ */
+export interface ConsultationFoldState {
+  readonly status: ConsultationStatus;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly sessions: readonly ParticipantSession[];
+  readonly recordings: readonly RecordingState[];
+  readonly composition: Omit<CompositionState, 'failures'>;
+  readonly failedCompositions: readonly string[];
+  readonly timeline: readonly StatusChange[];
+  /** The greatest event Timestamp folded in; null before the first. */
+  readonly lastTimestamp: number | null;
+  /** True when a fact not from a callback (reconciler, operator) was folded in: a callback may supersede it. */
+  readonly facts?: true;
 }
 
 /**
@@ -241,24 +253,14 @@ interface FoldState {
  * // { status: 'completed', startedAt, endedAt, sessions, recordings, composition, timeline,
  * //   effects: [{ kind: 'request-composition', key: 'composition:RM1', attempt: 0 }, { kind: 'record-billing', key: 'billing:con_1', billing }] }
  */
-export function foldConsultation(input: ConsultationFoldInput): ConsultationRecord;
-export function foldConsultation(facts: ConsultationFacts, events: readonly (VideoEvent | VideoEventError)[]): ConsultationRecord;
-export function foldConsultation(
-  first: ConsultationFoldInput | ConsultationFacts,
-  legacyEvents?: readonly (VideoEvent | VideoEventError)[],
-): ConsultationRecord {
-  const input: ConsultationFoldInput =
-    'consultation' in first
-      ? first
-      : {
-          consultation: { id: first.id, roomSid: first.roomSid, record: first.record, roundingSeconds: first.roundingSeconds },
-          events: legacyEvents ?? [],
-          roles: first.roles,
-        };
-  const legacyCancelled = !('consultation' in first) && first.cancelled;
-  const { consultation, roles } = input;
+export function foldConsultation(input: ConsultationFoldInput): ConsultationRecord {
+  return recordOf(foldConsultationState(input), input.consultation);
+}
 
-  const initial: ConsultationStatus = legacyCancelled ? 'cancelled' : 'scheduled';
+/** The full fold, as state: the same as stepping through the events in any batches. */
+export function foldConsultationState(input: ConsultationFoldInput): ConsultationFoldState {
+  const { consultation } = input;
+  const initial: ConsultationStatus = consultation.cancelled ? 'cancelled' : 'scheduled';
   const state: FoldState = {
     status: initial,
     startedAt: null,
@@ -268,49 +270,62 @@ export function foldConsultation(
     composition: { status: 'none', compositionSid: undefined, mediaUri: undefined },
     failedCompositions: new Set(),
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
+    lastTimestamp: null,
   };
-
-  const steps: LifecycleEvent[] = withoutSupersededFacts(
-    input.events.filter((event): event is VideoEvent => isVideoEvent(event) && event.roomSid === consultation.roomSid),
-  );
+  const events = ownEvents(input);
+  const steps: LifecycleEvent[] = withoutSupersededFacts(events);
   if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
-  steps.sort(compareEvents);
+  walk(state, steps, input.roles, consultation.roomSid, null);
+  return frozen(state, events.some(isFact));
+}
 
-  // Pass 1: sessions, recordings, composition. Pass 2: the status walk, which judges who was
-  // connected from the complete sessions — so a clinician leaving at the very millisecond a
-  // patient joins is not a meeting, whatever the tie-break order of the two events.
-  for (const event of steps) if (event.type !== 'cancelled') applyEvent(state, event, roles);
-  const known = [...state.sessions.values()];
-  // A connect known only from its disconnect's ParticipantDuration takes part in the walk as if
-  // its callback had come.
-  const walk: (LifecycleEvent & { inferred?: true })[] = [...steps];
-  for (const session of known) {
-    if (!session.connectInferred || session.connectedAt === null) continue;
-    walk.push({
-      type: 'participant-connected',
-      timestamp: session.connectedAt,
-      roomSid: consultation.roomSid,
-      participantSid: session.participantSid,
-      inferred: true,
-    });
-  }
-  walk.sort(compareEvents);
-  for (const event of walk) {
-    const status = nextStatus({ status: state.status, sessions: known }, event, event.timestamp);
-    if (status === state.status) continue;
-    if (status === 'in-progress') state.startedAt = event.timestamp;
-    state.status = status;
-    const source = sourceOf(event);
-    state.timeline.push(source === 'callback' ? { status, at: event.timestamp } : { status, at: event.timestamp, source });
-  }
+/**
+ * One step of the incremental fold: the state so far and the events that arrived since →
+ * the state after them, or null when they reach back to (or before) the state's last Timestamp
+ * — a late or out-of-order event — and the caller must fold the consultation again from all its
+ * events (`foldConsultationState`). When it returns a state, that state equals the full fold of
+ * every event so far.
+ *
+ * Why "strictly later" suffices: the status walk judges who was connected at an event's moment
+ * from the complete sessions; an event stamped strictly later can neither open nor close a
+ * session at an earlier moment, so no earlier decision changes. A same-millisecond event can.
+ */
+export function stepConsultation(state: ConsultationFoldState, input: ConsultationFoldInput): ConsultationFoldState | null {
+  const steps: VideoEvent[] = ownEvents(input);
+  if (steps.length === 0) return state;
+  if (input.consultation.cancelledAt !== undefined) return null; // a cancellation is placed among the events: fold again
+  if (state.lastTimestamp !== null && steps.some((event) => event.timestamp <= state.lastTimestamp!)) return null;
+  // A fact (reconciler, operator) gives way to a callback of the same fact, which removes it from
+  // the set: not a step. Nor is the real connect of a session whose connect was inferred.
+  if (state.facts || steps.some(isFact)) return null;
+  const inferred = new Set(state.sessions.filter((session) => session.connectInferred).map((session) => session.participantSid));
+  if (steps.some((event) => event.type === 'participant-connected' && inferred.has(event.participantSid))) return null;
+  const working: FoldState = {
+    status: state.status,
+    startedAt: state.startedAt,
+    endedAt: state.endedAt,
+    sessions: new Map(state.sessions.map((session) => [session.participantSid, session])),
+    recordings: new Map(state.recordings.map((recording) => [recording.recordingSid, recording])),
+    composition: state.composition,
+    failedCompositions: new Set(state.failedCompositions),
+    timeline: [...state.timeline],
+    lastTimestamp: state.lastTimestamp,
+  };
+  // A connect inferred from a disconnect's ParticipantDuration lies before it: at or before the
+  // state's last Timestamp, it could change an earlier decision — fold again.
+  if (!walk(working, steps, input.roles, input.consultation.roomSid, state.lastTimestamp)) return null;
+  return frozen(working, false);
+}
 
-  const sessions = [...state.sessions.values()].sort(
+/** The record (and the effects it requires) that a folded state stands for. */
+export function recordOf(state: ConsultationFoldState, consultation: ConsultationFoldInput['consultation']): ConsultationRecord {
+  const sessions = [...state.sessions].sort(
     (a, b) =>
       (a.connectedAt ?? a.disconnectedAt ?? 0) - (b.connectedAt ?? b.disconnectedAt ?? 0) ||
       compareText(a.participantSid, b.participantSid),
   );
-  const recordings = [...state.recordings.values()].sort((a, b) => compareText(a.recordingSid, b.recordingSid));
-  const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.size };
+  const recordings = [...state.recordings].sort((a, b) => compareText(a.recordingSid, b.recordingSid));
+  const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.length };
   const effects = requiredEffects(consultation, state, recordings, composition, sessions);
   return {
     status: state.status,
@@ -321,6 +336,74 @@ export function foldConsultation(
     composition,
     timeline: state.timeline,
     effects,
+  };
+}
+
+const isFact = (event: VideoEvent) => (event.source ?? 'callback') !== 'callback';
+
+/** The room's own events (parse errors and other rooms' events are skipped). */
+function ownEvents(input: ConsultationFoldInput): VideoEvent[] {
+  return input.events.filter((event): event is VideoEvent => isVideoEvent(event) && event.roomSid === input.consultation.roomSid);
+}
+
+/**
+ * Walks events (all later than what the state holds) in the fold's order, mutating the state.
+ * Returns false, part-way, when a connect inferred here lies at or before `after`.
+ */
+function walk(
+  state: FoldState,
+  steps: LifecycleEvent[],
+  roles: ReadonlyMap<string, string>,
+  roomSid: string,
+  after: number | null,
+): boolean {
+  steps.sort(compareEvents);
+  const inferredBefore = new Set([...state.sessions.values()].filter((session) => session.connectInferred).map((s) => s.participantSid));
+  // Pass 1: sessions, recordings, composition. Pass 2: the status walk, which judges who was
+  // connected from the complete sessions — so a clinician leaving at the very millisecond a
+  // patient joins is not a meeting, whatever the tie-break order of the two events.
+  for (const event of steps) if (event.type !== 'cancelled') applyEvent(state, event, roles);
+  const known = [...state.sessions.values()];
+  // A connect known only from its disconnect's ParticipantDuration takes part in the walk as if
+  // its callback had come.
+  const moments: (LifecycleEvent & { inferred?: true })[] = [...steps];
+  for (const session of known) {
+    if (!session.connectInferred || session.connectedAt === null || inferredBefore.has(session.participantSid)) continue;
+    if (after !== null && session.connectedAt <= after) return false;
+    moments.push({
+      type: 'participant-connected',
+      timestamp: session.connectedAt,
+      roomSid,
+      participantSid: session.participantSid,
+      inferred: true,
+    });
+  }
+  moments.sort(compareEvents);
+  for (const event of moments) {
+    const status = nextStatus({ status: state.status, sessions: known }, event, event.timestamp);
+    if (status === state.status) continue;
+    if (status === 'in-progress') state.startedAt = event.timestamp;
+    state.status = status;
+    const source = sourceOf(event);
+    state.timeline.push(source === 'callback' ? { status, at: event.timestamp } : { status, at: event.timestamp, source });
+  }
+  const last = steps.at(-1);
+  if (last && (state.lastTimestamp === null || last.timestamp > state.lastTimestamp)) state.lastTimestamp = last.timestamp;
+  return true;
+}
+
+function frozen(state: FoldState, facts: boolean): ConsultationFoldState {
+  return {
+    ...(facts ? { facts: true as const } : {}),
+    status: state.status,
+    startedAt: state.startedAt,
+    endedAt: state.endedAt,
+    sessions: [...state.sessions.values()],
+    recordings: [...state.recordings.values()],
+    composition: state.composition,
+    failedCompositions: [...state.failedCompositions],
+    timeline: state.timeline,
+    lastTimestamp: state.lastTimestamp,
   };
 }
 
@@ -439,7 +522,7 @@ function applyComposition(state: FoldState, event: CompositionEvent): void {
  */
 function requiredEffects(
   consultation: ConsultationFoldInput['consultation'],
-  state: FoldState,
+  state: Pick<ConsultationFoldState, 'endedAt' | 'status'>,
   recordings: readonly RecordingState[],
   composition: CompositionState,
   sessions: readonly ParticipantSession[],

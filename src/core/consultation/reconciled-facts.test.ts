@@ -22,7 +22,8 @@ const roles = new Map([
   ['clin-1', 'clinician'],
   ['pat-1', 'patient'],
 ]);
-const facts = { id: 'con_1', roomSid: ROOM, record: false, cancelled: false, roles, roundingSeconds: 60 };
+const foldFacts = (events: readonly VideoEvent[]) =>
+  foldConsultation({ consultation: { id: 'con_1', roomSid: ROOM, record: false, roundingSeconds: 60 }, events, roles });
 
 const connect = (sid: string, identity: string, at: number): VideoEvent => ({
   type: 'participant-connected',
@@ -43,11 +44,7 @@ const ended = (at: number): VideoEvent => ({ type: 'room-ended', timestamp: at, 
 
 describe('the fold with missing and reconciled facts', () => {
   it('infers a missing connect from ParticipantDuration, and the consultation still starts and bills', () => {
-    const record = foldConsultation(facts, [
-      disconnect(CLIN, 'clin-1', min(20), 20 * 60),
-      disconnect(PAT, 'pat-1', min(20), 15 * 60),
-      ended(min(21)),
-    ]);
+    const record = foldFacts([disconnect(CLIN, 'clin-1', min(20), 20 * 60), disconnect(PAT, 'pat-1', min(20), 15 * 60), ended(min(21))]);
     expect(record.status).toBe('completed');
     expect(record.startedAt).toBe(min(5));
     expect(record.sessions.map((s) => s.connectedAt)).toEqual([min(0), min(5)]);
@@ -57,7 +54,7 @@ describe('the fold with missing and reconciled facts', () => {
   });
 
   it('keeps connectedAt null without a ParticipantDuration (never billed)', () => {
-    const record = foldConsultation(facts, [connect(PAT, 'pat-1', min(0)), disconnect(CLIN, 'clin-1', min(20)), ended(min(21))]);
+    const record = foldFacts([connect(PAT, 'pat-1', min(0)), disconnect(CLIN, 'clin-1', min(20)), ended(min(21))]);
     expect(record.status).toBe('no-show');
     expect(record.sessions.find((s) => s.participantSid === CLIN)?.connectedAt).toBeNull();
   });
@@ -74,17 +71,17 @@ describe('the fold with missing and reconciled facts', () => {
       timestamp: Math.floor(event.timestamp / 1000) * 1000,
       source: 'reconciled' as const,
     }));
-    const expected = foldConsultation(facts, genuine);
+    const expected = foldFacts(genuine);
     fc.assert(
       fc.property(fc.subarray(reconciled.map((_, i) => i)), fc.array(fc.integer({ min: 0, max: 7 }), { maxLength: 12 }), (kept, order) => {
         const pool = [...genuine, ...kept.map((i) => reconciled[i]!)];
         const shuffled = order.length ? order.map((i) => pool[i % pool.length]!).concat(pool) : pool;
-        const record = foldConsultation(facts, shuffled);
+        const record = foldFacts(shuffled);
         expect({ ...record, timeline: undefined }).toEqual({ ...expected, timeline: undefined });
       }),
     );
     // Only reconciled facts: the same status and billing, to REST's precision.
-    const fromRest = foldConsultation(facts, reconciled);
+    const fromRest = foldFacts(reconciled);
     expect(fromRest.status).toBe('completed');
     expect(fromRest.timeline.at(-1)).toEqual({ status: 'completed', at: min(12) + 0, source: 'reconciled' });
     expect(fromRest.effects.filter((e) => e.kind === 'record-billing')).toHaveLength(1);
@@ -122,7 +119,7 @@ describe('planReconciliation', () => {
     );
     const events = plan.facts.map((f) => parseVideoEvent(f.params));
     expect(events.every(isVideoEvent)).toBe(true);
-    const record = foldConsultation(facts, events.filter(isVideoEvent));
+    const record = foldFacts(events.filter(isVideoEvent));
     expect(record.status).toBe('completed');
     expect(record.sessions.map((s) => [s.connectedAt, s.disconnectedAt])).toEqual([
       [min(0), min(12)],

@@ -8,7 +8,9 @@
  * - the same key with another request → 422 IDEMPOTENCY_KEY_REUSED;
  * - a request arriving while the first is still running waits for its answer (bounded, then
  *   409 IDEMPOTENCY_KEY_IN_USE);
- * - a 5xx answer frees the key: retrying with it runs the request again.
+ * - a 5xx answer frees the key: retrying with it runs the request again;
+ * - an answer holding a secret (an access token) is stored without it and rebuilt on replay
+ *   (`config.idempotentSecret`): the database never holds a usable credential.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -42,10 +44,18 @@ export const IdempotencyHeaders = Type.Object(
   { additionalProperties: true },
 );
 
+/** For an answer holding a secret: what is stored lacks it, and the replay puts it back. */
+export interface IdempotentSecret {
+  strip(body: Record<string, unknown>): Record<string, unknown>;
+  restore(stored: Record<string, unknown>): Record<string, unknown>;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route honours Idempotency-Key. */
     idempotent?: boolean;
+    /** The answer holds a secret (an access token) that must not be stored. */
+    idempotentSecret?: IdempotentSecret;
   }
 }
 
@@ -82,11 +92,9 @@ export function registerIdempotency(app: FastifyInstance, options: { store: Stor
       }
       if (stored.status === 'done' && stored.responseStatus !== null) {
         if (stored.responseLocation) reply.header('location', stored.responseLocation);
-        return reply
-          .code(stored.responseStatus)
-          .header('idempotent-replayed', 'true')
-          .type('application/json; charset=utf-8')
-          .send(stored.responseBody ?? '');
+        const secret = request.routeOptions.config.idempotentSecret;
+        const body = secret && stored.responseStatus < 300 ? restoreSecret(secret, stored.responseBody) : (stored.responseBody ?? '');
+        return reply.code(stored.responseStatus).header('idempotent-replayed', 'true').type('application/json; charset=utf-8').send(body);
       }
       if (Date.now() >= deadline) throw new HttpError('IDEMPOTENCY_KEY_IN_USE');
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
@@ -103,16 +111,22 @@ export function registerIdempotency(app: FastifyInstance, options: { store: Stor
       return payload;
     }
     const location = reply.getHeader('location');
+    const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '';
+    const secret = request.routeOptions.config.idempotentSecret;
     await completeIdempotencyKey(store.db, {
       tenantId,
       key: claim.key,
       fingerprint: claim.fingerprint,
       status: reply.statusCode,
-      body: typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '',
+      body: secret && reply.statusCode < 300 ? JSON.stringify(secret.strip(JSON.parse(text) as Record<string, unknown>)) : text,
       location: typeof location === 'string' ? location : null,
     });
     return payload;
   });
+}
+
+function restoreSecret(secret: IdempotentSecret, stored: string | null): string {
+  return JSON.stringify(secret.restore(JSON.parse(stored ?? '{}') as Record<string, unknown>));
 }
 
 /** Method, path and the body with its keys sorted: two requests are "the same" when these are. */

@@ -1,20 +1,34 @@
 /**
- * Recomputes a consultation's record from all its accepted callbacks (the pure fold in core) and
- * writes it, inside the ingesting transaction. Side effects are queued in the outbox under the
- * keys the fold gives them, so the database itself keeps each to one; the billing record is
- * unique per consultation. Returns the live events the change produced, published after commit.
+ * Folds newly stored callbacks into their consultations' records, incrementally: each
+ * consultation keeps its folded state (consultations.fold_state), the new callbacks are stepped
+ * onto it by the pure fold in core (`stepConsultation`), and only what changed is written. A
+ * late or out-of-order callback (a Timestamp at or before the state's last), or a missing state
+ * (first fold, erasure, a row from before migration 0007), folds that one consultation again
+ * from all its accepted callbacks. Either way the record equals the full fold of every callback.
+ *
+ * Reads are set-based per batch (consultations, new callbacks, roles: one statement each), so a
+ * callback costs a constant number of statements however long its room's history. Side effects
+ * are queued in the outbox under the keys the fold gives them (the database keeps each to one);
+ * the billing record is unique per consultation. Returns the live events, published after commit.
  */
-import { isVideoEvent } from '../../core/consultation/consultation-event.js';
+import { isVideoEvent, type VideoEvent } from '../../core/consultation/consultation-event.js';
 import { parseVideoEvent } from '../../core/consultation/video-event-from-callback.js';
-import { foldConsultation, type ConsultationRecord } from '../../core/consultation/consultation-state.js';
+import {
+  foldConsultationState,
+  recordOf,
+  stepConsultation,
+  type ConsultationFoldInput,
+  type ConsultationFoldState,
+  type ConsultationRecord,
+} from '../../core/consultation/consultation-state.js';
 import { findBillingFields, upsertBillingRecord } from '../../storage/billing-repository.js';
-import { findConsultationForProjection, findConsultationRecordFields, updateConsultation } from '../../storage/consultation-repository.js';
-import { acceptedCallbacksOfRoom, markCallbacksProcessed } from '../../storage/inbox-repository.js';
+import { findConsultationsForProjection, updateConsultation } from '../../storage/consultation-repository.js';
+import { acceptedCallbacksOfRoom, markCallbacksProcessed, unfoldedCallbacksOfRooms } from '../../storage/inbox-repository.js';
 import { enqueueOutboxEntry, existingOutboxKeys } from '../../storage/outbox-repository.js';
 import {
   deleteSessions,
+  findIssuedRoles,
   insertSession,
-  issuedRolesOfConsultation,
   listConsultationSessions,
   updateSession,
 } from '../../storage/participant-repository.js';
@@ -34,82 +48,321 @@ export interface ProjectionResult {
   readonly live: LiveEvent[];
   /** True when new outbox entries were queued (the worker is woken after commit). */
   readonly queuedEffects: boolean;
+  /** Consultations folded again from all their callbacks in this batch (late, out-of-order or first). */
+  readonly refolded: number;
   /** Consultations whose row another transaction holds: not folded now, to be tried again later. */
   readonly skipped?: readonly string[];
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+type ConsultationRow = Awaited<ReturnType<typeof findConsultationsForProjection>>[number];
+
 export async function projectConsultations(
   trx: StoreTransaction,
   consultationIds: readonly string[],
   now: string,
 ): Promise<ProjectionResult> {
-  const live: LiveEvent[] = [];
-  let queuedEffects = false;
   // Another instance may be projecting the same consultation from callbacks this transaction
   // cannot see yet: only a consultation whose row lock we hold is folded (row-locks.ts); one
   // held elsewhere is skipped and folded later, once the holder has committed.
   const ids = await lockFreeConsultations(trx, consultationIds);
   const locked = new Set(ids);
-  for (const id of ids) {
-    const result = await projectOne(trx, id, now);
+  const skipped = consultationIds.filter((id) => !locked.has(id));
+  const consultations = (await findConsultationsForProjection(trx, ids))
+    .filter((row): row is ConsultationRow & { room_sid: string } => row.room_sid !== null)
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
+  const fresh = await unfoldedCallbacksOfRooms(
+    trx,
+    consultations.map((row) => row.room_sid),
+  );
+  const eventsByRoom = new Map<string, VideoEvent[]>();
+  for (const callback of fresh) {
+    const event = eventOf(callback);
+    if (!event) continue;
+    const list = eventsByRoom.get(callback.room_sid!) ?? [];
+    list.push(event);
+    eventsByRoom.set(callback.room_sid!, list);
+  }
+  await markCallbacksProcessed(
+    trx,
+    fresh.map((callback) => callback.id),
+    now,
+  );
+
+  // Roles of the identities the new events name (a refold looks up its own).
+  const roles = await rolesOf(
+    trx,
+    consultations.map((row) => ({ id: row.id, events: eventsByRoom.get(row.room_sid) ?? [] })),
+  );
+
+  const live: LiveEvent[] = [];
+  let queuedEffects = false;
+  let refolded = 0;
+  for (const row of consultations) {
+    const events = eventsByRoom.get(row.room_sid) ?? [];
+    const previous = row.fold_state === null ? null : (JSON.parse(row.fold_state) as ConsultationFoldState);
+    if (previous && events.length === 0) continue;
+    const consultation: ConsultationFoldInput['consultation'] = {
+      id: row.id,
+      roomSid: row.room_sid,
+      record: Boolean(row.record),
+      cancelled: row.status === 'cancelled',
+      roundingSeconds: row.billing_rounding_seconds,
+    };
+    let next = previous && stepConsultation(previous, { consultation, events, roles: roles.get(row.id) ?? new Map() });
+    if (!next) {
+      next = await refold(trx, consultation);
+      refolded++;
+    }
+    const before = previous ? imageOfState(previous, row, consultation) : await imageOfTables(trx, row);
+    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
-  return { live, queuedEffects, skipped: consultationIds.filter((id) => !locked.has(id)) };
+  return { live, queuedEffects, refolded, skipped };
 }
 
-async function projectOne(trx: StoreTransaction, id: string, now: string): Promise<ProjectionResult> {
-  const consultation = await findConsultationForProjection(trx, id);
-  const callbacks = await acceptedCallbacksOfRoom(trx, consultation.room_sid ?? '');
-  // The same schema parse that admitted each callback (one reading of every field); a fact the
-  // reconciler read from Twilio's REST API (or an operator's) is marked so, and gives way to a
-  // callback of the same fact.
-  const events = callbacks
-    .map((row) => {
-      const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
-      return isVideoEvent(event) && row.source !== 'callback' ? { ...event, source: row.source } : event;
-    })
-    .filter(isVideoEvent);
-  const roomSid = consultation.room_sid;
-  if (!roomSid) return { live: [], queuedEffects: false };
-  const newlyFolded = callbacks.filter((row) => row.processed_at === null).map((row) => row.id);
-  await markCallbacksProcessed(trx, newlyFolded, now);
+/**
+ * The same schema parse that admitted the callback (one reading of every field); a fact the
+ * reconciler read from Twilio's REST API (or an operator's) is marked so, and gives way to a
+ * callback of the same fact.
+ */
+function eventOf(row: { params: string; source: string }): VideoEvent | undefined {
+  const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
+  if (!isVideoEvent(event)) return undefined;
+  return row.source !== 'callback' ? ({ ...event, source: row.source } as VideoEvent) : event;
+}
 
-  const roles = await issuedRolesOfConsultation(trx, id);
-  const record = foldConsultation(
-    {
-      id,
-      roomSid,
-      record: Boolean(consultation.record),
-      cancelled: consultation.status === 'cancelled',
-      roles: new Map(roles.map((row) => [row.identity, row.role])),
-      roundingSeconds: consultation.billing_rounding_seconds,
-    },
-    events,
-  );
+/** The consultation folded from all its accepted callbacks: a late event, or no stored state. */
+async function refold(trx: StoreTransaction, consultation: ConsultationFoldInput['consultation']): Promise<ConsultationFoldState> {
+  const callbacks = await acceptedCallbacksOfRoom(trx, consultation.roomSid);
+  const events = callbacks.map(eventOf).filter((event): event is VideoEvent => event !== undefined);
+  const roles = await rolesOf(trx, [{ id: consultation.id, events }]);
+  return foldConsultationState({ consultation, events, roles: roles.get(consultation.id) ?? new Map() });
+}
 
-  const before = await snapshot(trx, id);
-  // Only what changed is written: most callbacks touch one session or one recording.
+/** identity → role per consultation, for the identities these events name. */
+async function rolesOf(
+  trx: StoreTransaction,
+  wanted: readonly { id: string; events: readonly VideoEvent[] }[],
+): Promise<Map<string, Map<string, string>>> {
+  const identities = new Set<string>();
+  const consultationIds: string[] = [];
+  for (const { id, events } of wanted) {
+    let any = false;
+    for (const event of events) {
+      if (event.type !== 'participant-connected' && event.type !== 'participant-disconnected') continue;
+      if (event.identity === undefined) continue;
+      identities.add(event.identity);
+      any = true;
+    }
+    if (any) consultationIds.push(id);
+  }
+  const result = new Map<string, Map<string, string>>();
+  for (const row of await findIssuedRoles(trx, consultationIds, [...identities])) {
+    const roles = result.get(row.consultation_id) ?? new Map<string, string>();
+    roles.set(row.identity, row.role);
+    result.set(row.consultation_id, roles);
+  }
+  return result;
+}
+
+/** What the tables hold for a consultation, in the shape the writes compare against. */
+interface Image {
+  readonly status: string;
+  readonly startedAt: string | null;
+  readonly endedAt: string | null;
+  readonly sessions: ReadonlyMap<string, { identity: string; connected_at: string; disconnected_at: string | null }>;
+  /** created_at undefined: as stored, unknown here (the recording's start was never seen). */
+  readonly recordings: ReadonlyMap<string, RecordingImage>;
+  readonly composition: { status: string; composition_sid: string | null; media_uri: string | null } | undefined;
+  readonly billing: { billable_seconds: number; rounded_seconds: number; intervals: string } | undefined;
+  /** The outbox keys known to exist; undefined: ask the outbox. */
+  readonly outboxKeys: ReadonlySet<string> | undefined;
+}
+
+interface RecordingImage {
+  readonly track_name: string | null;
+  readonly participant_sid: string | null;
+  readonly kind: string | null;
+  readonly status: string;
+  readonly duration: number | null;
+  readonly size: number | null;
+  readonly media_uri: string | null;
+  readonly created_at: string | undefined;
+  readonly completed_at: string | null;
+}
+
+const sessionFields = (session: ConsultationRecord['sessions'][number]) => ({
+  identity: session.identity ?? '',
+  connected_at: iso(session.connectedAt)!,
+  disconnected_at: iso(session.disconnectedAt),
+});
+
+const recordingFields = (recording: ConsultationRecord['recordings'][number]) => ({
+  track_name: recording.trackName ?? null,
+  participant_sid: recording.participantSid ?? null,
+  kind: recording.kind ?? null,
+  status: recording.status,
+  duration: recording.duration ?? null,
+  size: recording.size ?? null,
+  media_uri: recording.mediaUri ?? null,
+  completed_at: iso(recording.completedAt),
+});
+
+const billingFields = (record: ConsultationRecord) => {
+  const effect = record.effects.find((candidate) => candidate.kind === 'record-billing');
+  if (!effect || effect.kind !== 'record-billing') return undefined;
+  return {
+    billable_seconds: effect.billing.billableSeconds,
+    rounded_seconds: effect.billing.roundedSeconds,
+    intervals: JSON.stringify(effect.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) }))),
+  };
+};
+
+/** The tables as the stored state wrote them (state and rows commit together). */
+function imageOfState(state: ConsultationFoldState, row: ConsultationRow, consultation: ConsultationFoldInput['consultation']): Image {
+  const record = recordOf(state, consultation);
+  return {
+    status: row.status,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    sessions: new Map(record.sessions.filter((session) => session.connectedAt !== null).map((s) => [s.participantSid, sessionFields(s)])),
+    recordings: new Map(
+      record.recordings.map((recording) => [
+        recording.recordingSid,
+        { ...recordingFields(recording), created_at: iso(recording.startedAt) ?? undefined },
+      ]),
+    ),
+    composition:
+      record.composition.status === 'none'
+        ? undefined
+        : {
+            status: record.composition.status,
+            composition_sid: record.composition.compositionSid ?? null,
+            media_uri: record.composition.mediaUri ?? null,
+          },
+    billing: billingFields(record),
+    outboxKeys: new Set(record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key)),
+  };
+}
+
+/** The tables as they are: when no state is stored, the writes compare against the rows. */
+async function imageOfTables(trx: StoreTransaction, row: ConsultationRow): Promise<Image> {
+  const [sessions, recordings, composition, billing] = await Promise.all([
+    listConsultationSessions(trx, row.id),
+    listConsultationRecordings(trx, row.id),
+    findConsultationComposition(trx, row.id),
+    findBillingFields(trx, row.id),
+  ]);
+  return {
+    status: row.status,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    sessions: new Map(sessions.map((session) => [session.participant_sid, session])),
+    recordings: new Map(recordings.map((recording) => [recording.recording_sid, recording])),
+    composition,
+    billing,
+    outboxKeys: undefined,
+  };
+}
+
+/** True when every field of `next` equals the same field of `previous`. */
+function same(previous: object | undefined, next: Record<string, unknown>): boolean {
+  return previous !== undefined && Object.entries(next).every(([key, value]) => (previous as Record<string, unknown>)[key] === value);
+}
+
+async function writeRecord(
+  trx: StoreTransaction,
+  row: ConsultationRow & { room_sid: string },
+  before: Image,
+  state: ConsultationFoldState,
+  record: ConsultationRecord,
+  now: string,
+): Promise<{ live: LiveEvent[]; queuedEffects: boolean }> {
+  const id = row.id;
   const startedAt = iso(record.startedAt);
   const endedAt = iso(record.endedAt);
-  if (before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt) {
-    await updateConsultation(trx, id, {
-      status: record.status,
-      started_at: startedAt,
-      ended_at: endedAt,
+  const statusChanged = before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt;
+  // The state is written every time (it holds the last Timestamp); the status fields, the
+  // version and updated_at only when the record's status changed.
+  await updateConsultation(trx, id, {
+    fold_state: JSON.stringify(state),
+    status_history: JSON.stringify(record.timeline.map((change) => ({ status: change.status, at: iso(change.at) }))),
+    ...(statusChanged
+      ? { status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: row.version + 1 }
+      : {}),
+  });
+
+  // Only what changed is written: most callbacks touch one session or one recording.
+  const keep = new Set<string>();
+  for (const session of record.sessions) {
+    if (session.connectedAt === null) continue;
+    keep.add(session.participantSid);
+    const fields = sessionFields(session);
+    const previous = before.sessions.get(session.participantSid);
+    if (same(previous, fields)) continue;
+    if (previous) await updateSession(trx, id, session.participantSid, fields);
+    else await insertSession(trx, id, session.participantSid, fields);
+  }
+  await deleteSessions(
+    trx,
+    id,
+    [...before.sessions.keys()].filter((sid) => !keep.has(sid)),
+  );
+
+  for (const recording of record.recordings) {
+    const previous = before.recordings.get(recording.recordingSid);
+    const started = iso(recording.startedAt);
+    // The start, when known, is the row's created_at; else the row keeps its own (or now, new).
+    const fields = { ...recordingFields(recording), ...(started ? { created_at: started } : {}) };
+    if (same(previous, fields)) continue;
+    if (previous) await updateRecording(trx, recording.recordingSid, fields);
+    else await insertRecording(trx, id, recording.recordingSid, { ...fields, created_at: started ?? now });
+  }
+
+  const composition = record.composition;
+  const compositionUnchanged =
+    composition.status === 'none' ||
+    (before.composition?.status === composition.status &&
+      before.composition.media_uri === (composition.mediaUri ?? null) &&
+      (!composition.compositionSid || before.composition.composition_sid === composition.compositionSid));
+  if (!compositionUnchanged) {
+    await ensureCompositionRow(trx, id, now);
+    await updateConsultationComposition(trx, id, {
+      status: composition.status,
+      ...(composition.compositionSid ? { composition_sid: composition.compositionSid } : {}),
+      media_uri: composition.mediaUri ?? null,
       updated_at: now,
-      version: consultation.version + 1,
     });
   }
-  await writeSessions(trx, id, record, before.sessions);
-  await writeRecordings(trx, id, record, before.recordings, now);
-  await writeComposition(trx, id, record, before.composition, now);
-  const queuedEffects = await writeEffects(trx, id, consultation.tenant_id, roomSid, record, before.billing, now);
 
-  const at = now;
-  const base = { tenantId: consultation.tenant_id, consultationId: id, at };
+  const billing = billingFields(record);
+  // Still one record: a late event that changes the overlap corrects it in place.
+  if (billing && !same(before.billing, billing)) {
+    await upsertBillingRecord(trx, { consultationId: id, tenantId: row.tenant_id, now, fields: billing });
+  }
+
+  let queuedEffects = false;
+  const wanted = record.effects.filter((effect) => effect.kind !== 'record-billing' && !before.outboxKeys?.has(effect.key));
+  if (wanted.length > 0) {
+    const known = await existingOutboxKeys(
+      trx,
+      wanted.map((effect) => effect.key),
+    );
+    for (const effect of wanted) {
+      if (known.has(effect.key)) continue;
+      const payload = { consultationId: id, roomSid: row.room_sid };
+      queuedEffects = (await enqueueOutboxEntry(trx, { kind: effect.kind, key: effect.key, payload, now })) || queuedEffects;
+    }
+  }
+
+  return { live: liveEvents(row, before, record, billing !== undefined && before.billing === undefined, now), queuedEffects };
+}
+
+function liveEvents(row: ConsultationRow, before: Image, record: ConsultationRecord, billed: boolean, at: string): LiveEvent[] {
+  const base = { tenantId: row.tenant_id, consultationId: row.id, at };
   const live: LiveEvent[] = [];
   if (before.status !== record.status)
     live.push({ ...base, type: 'consultation.status', data: { from: before.status, to: record.status } });
@@ -133,137 +386,11 @@ async function projectOne(trx: StoreTransaction, id: string, now: string): Promi
     live.push({ ...base, type: 'composition.available', data: { compositionSid: record.composition.compositionSid } });
   }
   const billing = record.effects.find((effect) => effect.kind === 'record-billing');
-  if (billing && !before.billing)
+  if (billing && billing.kind === 'record-billing' && billed)
     live.push({
       ...base,
       type: 'billing.recorded',
       data: { billableSeconds: billing.billing.billableSeconds, roundedSeconds: billing.billing.roundedSeconds },
     });
-  return { live, queuedEffects };
-}
-
-async function snapshot(trx: StoreTransaction, id: string) {
-  const [row, sessions, recordings, composition, billing] = await Promise.all([
-    findConsultationRecordFields(trx, id),
-    listConsultationSessions(trx, id),
-    listConsultationRecordings(trx, id),
-    findConsultationComposition(trx, id),
-    findBillingFields(trx, id),
-  ]);
-  return {
-    status: row.status,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    sessions: new Map(sessions.map((session) => [session.participant_sid, session])),
-    recordings: new Map(recordings.map((recording) => [recording.recording_sid, recording])),
-    composition,
-    billing,
-  };
-}
-
-type Snapshot = Awaited<ReturnType<typeof snapshot>>;
-
-/** True when every field of `next` equals the same field of `previous`. */
-function same(previous: object | undefined, next: Record<string, unknown>): boolean {
-  return previous !== undefined && Object.entries(next).every(([key, value]) => (previous as Record<string, unknown>)[key] === value);
-}
-
-async function writeSessions(trx: StoreTransaction, id: string, record: ConsultationRecord, before: Snapshot['sessions']): Promise<void> {
-  const keep = new Set<string>();
-  for (const session of record.sessions) {
-    if (session.connectedAt === null) continue;
-    keep.add(session.participantSid);
-    const fields = {
-      identity: session.identity ?? '',
-      connected_at: iso(session.connectedAt)!,
-      disconnected_at: iso(session.disconnectedAt),
-    };
-    const previous = before.get(session.participantSid);
-    if (same(previous, fields)) continue;
-    if (previous) await updateSession(trx, id, session.participantSid, fields);
-    else await insertSession(trx, id, session.participantSid, fields);
-  }
-  await deleteSessions(
-    trx,
-    id,
-    [...before.keys()].filter((sid) => !keep.has(sid)),
-  );
-}
-
-async function writeRecordings(
-  trx: StoreTransaction,
-  id: string,
-  record: ConsultationRecord,
-  before: Snapshot['recordings'],
-  now: string,
-): Promise<void> {
-  for (const recording of record.recordings) {
-    const fields = {
-      track_name: recording.trackName ?? null,
-      participant_sid: recording.participantSid ?? null,
-      kind: recording.kind ?? null,
-      status: recording.status,
-      duration: recording.duration ?? null,
-      size: recording.size ?? null,
-      media_uri: recording.mediaUri ?? null,
-      created_at: iso(recording.startedAt) ?? before.get(recording.recordingSid)?.created_at ?? now,
-      completed_at: iso(recording.completedAt),
-    };
-    const previous = before.get(recording.recordingSid);
-    if (same(previous, fields)) continue;
-    if (previous) await updateRecording(trx, recording.recordingSid, fields);
-    else await insertRecording(trx, id, recording.recordingSid, fields);
-  }
-}
-
-async function writeComposition(
-  trx: StoreTransaction,
-  id: string,
-  record: ConsultationRecord,
-  before: Snapshot['composition'],
-  now: string,
-): Promise<void> {
-  if (record.composition.status === 'none') return;
-  const unchanged =
-    before?.status === record.composition.status &&
-    before.media_uri === (record.composition.mediaUri ?? null) &&
-    (!record.composition.compositionSid || before.composition_sid === record.composition.compositionSid);
-  if (unchanged) return;
-  await ensureCompositionRow(trx, id, now);
-  await updateConsultationComposition(trx, id, {
-    status: record.composition.status,
-    ...(record.composition.compositionSid ? { composition_sid: record.composition.compositionSid } : {}),
-    media_uri: record.composition.mediaUri ?? null,
-    updated_at: now,
-  });
-}
-
-async function writeEffects(
-  trx: StoreTransaction,
-  id: string,
-  tenantId: string,
-  roomSid: string,
-  record: ConsultationRecord,
-  billed: Snapshot['billing'],
-  now: string,
-): Promise<boolean> {
-  let queued = false;
-  const outboxKeys = record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key);
-  const known = await existingOutboxKeys(trx, outboxKeys);
-  for (const effect of record.effects) {
-    if (effect.kind === 'record-billing') {
-      const row = {
-        billable_seconds: effect.billing.billableSeconds,
-        rounded_seconds: effect.billing.roundedSeconds,
-        intervals: JSON.stringify(effect.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) }))),
-      };
-      if (same(billed, row)) continue;
-      await upsertBillingRecord(trx, { consultationId: id, tenantId, now, fields: row });
-      continue;
-    }
-    if (known.has(effect.key)) continue;
-    const inserted = await enqueueOutboxEntry(trx, { kind: effect.kind, key: effect.key, payload: { consultationId: id, roomSid }, now });
-    queued ||= inserted;
-  }
-  return queued;
+  return live;
 }

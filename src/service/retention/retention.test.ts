@@ -29,6 +29,10 @@ async function keysOf(store: Store, table: Table): Promise<string[]> {
     const rows = await store.db.selectFrom('issued_identities').select(['consultation_id', 'identity']).execute();
     return rows.map((row) => `${row.consultation_id}/${row.identity}`).sort();
   }
+  if (table === 'idempotency_keys') {
+    const rows = await store.db.selectFrom('idempotency_keys').select(['idempotency_key']).execute();
+    return rows.map((row) => row.idempotency_key).sort();
+  }
   const rows = await store.db.selectFrom(table).select('id').execute();
   return rows.map((row) => row.id).sort();
 }
@@ -267,6 +271,27 @@ for (const engine of enginesUnderTest()) {
       add('outbox', id, goes);
     }
 
+    /** An Idempotency-Key answer that expires at `expiresAt` (24 h after it was made). */
+    async function idempotencyKey(expiresAt: string, goes: boolean) {
+      const key = `idem-${newId('k')}`;
+      await store.db
+        .insertInto('idempotency_keys')
+        .values({
+          tenant_id: 'ten_any',
+          idempotency_key: key,
+          fingerprint: '0'.repeat(64),
+          status: 'done',
+          response_status: 201,
+          response_body: '{}',
+          response_location: null,
+          locked_until: expiresAt,
+          created_at: ago(DAY, new Date(expiresAt)),
+          expires_at: expiresAt,
+        })
+        .execute();
+      add('idempotency_keys', key, goes);
+    }
+
     const expectedAfter = async (removedTables: (s: Seeded) => boolean) => {
       for (const table of [...RETENTION_TABLES, 'billing_records'] as Table[]) {
         const want = seeded
@@ -345,6 +370,8 @@ for (const engine of enginesUnderTest()) {
       await outbox('done', ago(10 * DAY), false);
       await outbox('failed', ago(100 * DAY), false); // an operator must look at it first
       await outbox('pending', ago(100 * DAY), false);
+      await idempotencyKey(ago(1000), true); // its 24 h are over
+      await idempotencyKey(ago(-DAY / 2), false); // still replayed for 12 h
     });
     afterAll(async () => {
       await store?.close();

@@ -117,6 +117,7 @@ export async function runRetention(store: Store, options: RetentionOptions): Pro
       operatorAuditCutoff: new Date(nowMs - longestDays * DAY_MS).toISOString(),
       securityCutoff: new Date(nowMs - SECURITY_EVENT_RETENTION_DAYS * DAY_MS).toISOString(),
       replayCutoff,
+      now: options.now.toISOString(),
     }),
   );
 

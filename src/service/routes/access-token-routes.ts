@@ -7,7 +7,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { IdempotencyHeaders } from '../api/idempotency.js';
+import { IdempotencyHeaders, type IdempotentSecret } from '../api/idempotency.js';
 import { IdParams, withErrors } from '../api/schemas/common.js';
 import { IssueTokenBody } from '../api/schemas/records.js';
 import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
@@ -31,10 +31,30 @@ export interface AccessTokenRouteOptions {
 
 export async function accessTokenRoutes(root: FastifyInstance, options: AccessTokenRouteOptions): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
+  const sign = (identity: string, roomName: string, now: Date) =>
+    createVideoAccessToken({
+      accountSid: options.accountSid,
+      apiKeySid: options.apiKey.sid,
+      apiKeySecret: options.apiKey.secret,
+      identity,
+      roomName,
+      ttlSeconds: options.ttlSeconds,
+      now,
+    });
+  // A replayed answer (Idempotency-Key) is signed again from what was stored, which lacks the
+  // token: the same claims (time included) give the very same token, never kept in the database.
+  const tokenNotStored: IdempotentSecret = {
+    strip: ({ token: _token, ...rest }) => rest,
+    restore: (stored) => {
+      const expiresAt = Date.parse(String(stored.expiresAt));
+      const token = sign(String(stored.identity), String(stored.roomName), new Date(expiresAt - options.ttlSeconds * 1000));
+      return { token, ...stored };
+    },
+  };
   app.post(
     '/v1/consultations/:id/access-tokens',
     {
-      config: { scope: 'tokens:issue', idempotent: true },
+      config: { scope: 'tokens:issue', idempotent: true, idempotentSecret: tokenNotStored },
       schema: {
         summary: 'Sign a Video access token for this room alone.',
         description:
@@ -78,15 +98,7 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
           expiresAt: expiresAt.toISOString(),
         }),
       );
-      const token = createVideoAccessToken({
-        accountSid: options.accountSid,
-        apiKeySid: options.apiKey.sid,
-        apiKeySecret: options.apiKey.secret,
-        identity,
-        roomName: consultation.room_name,
-        ttlSeconds: options.ttlSeconds,
-        now,
-      });
+      const token = sign(identity, consultation.room_name, now);
       options.audit.record({
         tenantId: request.tenant.id,
         actor: request.tenant.apiKeyId,

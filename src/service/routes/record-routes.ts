@@ -122,12 +122,15 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
       },
     },
     async (request) => {
-      const { limit = 100, cursor, updatedSince } = request.query;
+      const { limit = 100, cursor, since } = request.query;
+      const updatedSince = request.query.updatedSince ?? since;
       const after = cursor ? decodeCursor(cursor) : undefined;
       const rows = await listTenantBillingRecords(store.db, {
         tenantId: request.tenant.id,
         limit,
-        ...(updatedSince !== undefined ? { updatedSince: toUtcTimestamp(updatedSince, 'updatedSince') } : {}),
+        ...(updatedSince !== undefined
+          ? { updatedSince: toUtcTimestamp(updatedSince, request.query.updatedSince ? 'updatedSince' : 'since') }
+          : {}),
         ...(after ? { after: { updatedAt: after.createdAt, id: after.id } } : {}),
       });
       const pageRows = rows.slice(0, limit);

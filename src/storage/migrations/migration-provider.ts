@@ -10,6 +10,7 @@ import { callbacksPendingProjection } from './0002-callbacks-pending-projection.
 import { consultationAccount } from './0004-consultation-account.js';
 import { serviceHeartbeats } from './0005-service-heartbeats.js';
 import { reconciliation } from './0006-reconciliation.js';
+import { consultationFoldState } from './0007-consultation-fold-state.js';
 import { tenantApiContract } from './0008-tenant-api-contract.js';
 import { recordingTracks } from './0008-tenant-api-recording-tracks.js';
 
@@ -20,6 +21,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0004_consultation_account': consultationAccount(),
     '0005_service_heartbeats': serviceHeartbeats(capabilities),
     '0006_reconciliation': reconciliation(capabilities),
+    '0007_consultation_fold_state': consultationFoldState(capabilities),
     '0008_tenant_api_contract': tenantApiContract(capabilities),
     '0008_tenant_api_recording_tracks': recordingTracks(),
   };

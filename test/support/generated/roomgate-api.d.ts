@@ -1254,6 +1254,8 @@ export interface paths {
           limit?: number;
           /** @description Only records created or corrected after this instant. */
           updatedSince?: string;
+          /** @description Former name of `updatedSince`. */
+          since?: string;
         };
         header?: never;
         path?: never;
@@ -2467,8 +2469,10 @@ export interface components {
          */
         at: string;
         identity: string | null;
-        /** @description accepted, quarantined or unmatched. */
+        /** @description accepted, quarantined, unmatched, or late (signed but older than the replay window: held until reconciliation confirms it). */
         status: string;
+        /** @description callback: sent by Twilio; reconciled: read from Twilio’s REST API by reconciliation; operator: roomgate consultation complete. */
+        source: 'callback' | 'reconciled' | 'operator';
       }[];
       billing: {
         id: string;

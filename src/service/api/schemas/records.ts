@@ -51,6 +51,7 @@ export const ListBillingQuery = Type.Object(
   {
     ...pageQuery,
     updatedSince: Type.Optional(Type.String({ format: 'date-time', description: 'Only records created or corrected after this instant.' })),
+    since: Type.Optional(Type.String({ format: 'date-time', deprecated: true, description: 'Former name of `updatedSince`.' })),
   },
   { additionalProperties: false },
 );

@@ -1,0 +1,282 @@
+/**
+ * The projector folds incrementally (a consultation's stored state + its new callbacks), and
+ * folds a consultation again from all its callbacks when one arrives late. On every engine,
+ * through real sockets, for any permutation, duplication and batching of a consultation's
+ * callbacks, what the database ends up holding equals the full fold of all of them (core's
+ * `foldConsultation`): status and times, sessions, recordings, billing, the composition request,
+ * and the stored fold state itself.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { VideoEvent } from '../../src/core/consultation/consultation-event.js';
+import {
+  foldConsultation,
+  recordOf as recordOfState,
+  type ConsultationFoldState,
+  type ConsultationRecord,
+} from '../../src/core/consultation/consultation-state.js';
+import { enginesUnderTest } from '../support/engines.js';
+import { signFormList } from '../support/signed-callback.js';
+import { randomHex, startTestService, type TestService } from '../support/test-service.js';
+import { listen, type Listening } from '../support/webhook-http.js';
+
+interface Consultation {
+  readonly id: string;
+  readonly roomSid: string;
+  readonly roomName: string;
+}
+
+interface Scenario {
+  readonly roles: Map<string, string>;
+  readonly events: VideoEvent[];
+}
+
+/** 2–4 participants (a clinician and a patient among them), 1–2 sessions each, recordings, the room's end. */
+function scenario(roomSid: string, t0: number) {
+  const session = fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 200 }), fc.boolean());
+  return fc
+    .record({
+      extra: fc.array(fc.constantFrom('patient', 'observer', 'interpreter', 'clinician'), { maxLength: 2 }),
+      sessions: fc.array(fc.array(session, { minLength: 1, maxLength: 2 }), { minLength: 4, maxLength: 4 }),
+      recordings: fc.integer({ min: 0, max: 2 }),
+      endAt: fc.integer({ min: 250, max: 500 }),
+      // Same-millisecond events (a leave and a join at once) are where incremental folds can go wrong.
+      sameMillisecond: fc.boolean(),
+    })
+    .map(({ extra, sessions, recordings, endAt, sameMillisecond }): Scenario => {
+      const roles = new Map<string, string>();
+      const at = (seconds: number) => t0 + seconds * (sameMillisecond ? 1000 : 997);
+      const events: VideoEvent[] = [{ type: 'room-created', timestamp: t0, roomSid }];
+      let sid = 0;
+      ['clinician', 'patient', ...extra].forEach((role, index) => {
+        const identity = `${role}-${index}`;
+        roles.set(identity, role);
+        for (const [start, length, leaves] of sessions[index]!) {
+          const participantSid = `PA${roomSid.slice(2, 18)}${String(++sid).padStart(16, '0')}`;
+          events.push({ type: 'participant-connected', timestamp: at(start), roomSid, participantSid, identity });
+          if (leaves) events.push({ type: 'participant-disconnected', timestamp: at(start + length), roomSid, participantSid, identity });
+        }
+      });
+      for (let r = 1; r <= recordings; r++) {
+        // SIDs are unique across rooms (recordings.recording_sid is UNIQUE): the room's own digits.
+        const recordingSid = `RT${roomSid.slice(2, 18)}${String(r).padStart(16, '0')}`;
+        const who = { participantSid: `PA${roomSid.slice(2, 18)}${String(1).padStart(16, '0')}`, identity: 'clinician-0' };
+        events.push({ type: 'recording-started', timestamp: t0 + 500 * r, roomSid, recordingSid, ...who, trackName: `audio-${r}` });
+        events.push({ type: 'recording-completed', timestamp: at(endAt) + 900 * r, roomSid, recordingSid, ...who, duration: endAt });
+      }
+      events.push({ type: 'room-ended', timestamp: at(endAt), roomSid });
+      return { roles, events };
+    });
+}
+
+/** The event as Twilio's parameters. */
+function params(event: VideoEvent, accountSid: string, roomName: string, sequence: number): [string, string][] {
+  const out: [string, string][] = [
+    ['AccountSid', accountSid],
+    ['RoomName', roomName],
+    ['RoomSid', event.roomSid],
+    ['RoomStatus', event.type === 'room-ended' ? 'completed' : 'in-progress'],
+    ['StatusCallbackEvent', event.type],
+    ['Timestamp', new Date(event.timestamp).toISOString()],
+    ['SequenceNumber', String(sequence)],
+  ];
+  if ('participantSid' in event && event.participantSid) out.push(['ParticipantSid', event.participantSid]);
+  if ('identity' in event && event.identity) out.push(['ParticipantIdentity', event.identity]);
+  if ('recordingSid' in event) {
+    out.push(['RecordingSid', event.recordingSid]);
+    if (event.trackName) out.push(['TrackName', event.trackName]);
+    if (event.duration !== undefined) out.push(['Duration', String(event.duration)]);
+  }
+  return out;
+}
+
+/** What the tables hold, in the fold's own terms. */
+async function stored(service: TestService, consultation: Consultation) {
+  const db = service.store.db;
+  const row = await db
+    .selectFrom('consultations')
+    .select(['status', 'started_at', 'ended_at', 'fold_state', 'status_history'])
+    .where('id', '=', consultation.id)
+    .executeTakeFirstOrThrow();
+  const sessions = await db
+    .selectFrom('participant_sessions')
+    .select(['participant_sid', 'identity', 'connected_at', 'disconnected_at'])
+    .where('consultation_id', '=', consultation.id)
+    .orderBy('participant_sid')
+    .execute();
+  const recordings = await db
+    .selectFrom('recordings')
+    .select(['recording_sid', 'status', 'track_name', 'duration', 'completed_at'])
+    .where('consultation_id', '=', consultation.id)
+    .orderBy('recording_sid')
+    .execute();
+  const billing = await db
+    .selectFrom('billing_records')
+    .select(['billable_seconds', 'rounded_seconds', 'intervals'])
+    .where('consultation_id', '=', consultation.id)
+    .execute();
+  const outbox = await db.selectFrom('outbox').select('dedupe_key').where('dedupe_key', 'like', `%${consultation.roomSid}%`).execute();
+  return { row, sessions, recordings, billing, outbox: outbox.map((entry) => entry.dedupe_key).sort() };
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The same shape, from the full fold. */
+function expected(record: ConsultationRecord) {
+  const billing = record.effects.find((effect) => effect.kind === 'record-billing');
+  return {
+    row: { status: record.status, started_at: iso(record.startedAt), ended_at: iso(record.endedAt) },
+    sessions: record.sessions
+      .filter((session) => session.connectedAt !== null)
+      .map((session) => ({
+        participant_sid: session.participantSid,
+        identity: session.identity,
+        connected_at: iso(session.connectedAt),
+        disconnected_at: iso(session.disconnectedAt),
+      }))
+      .sort((a, b) => (a.participant_sid < b.participant_sid ? -1 : 1)),
+    recordings: record.recordings.map((recording) => ({
+      recording_sid: recording.recordingSid,
+      status: recording.status,
+      track_name: recording.trackName ?? null,
+      duration: recording.duration ?? null,
+      completed_at: iso(recording.completedAt),
+    })),
+    billing:
+      billing?.kind === 'record-billing'
+        ? [
+            {
+              billable_seconds: billing.billing.billableSeconds,
+              rounded_seconds: billing.billing.roundedSeconds,
+              intervals: JSON.stringify(
+                billing.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) })),
+              ),
+            },
+          ]
+        : [],
+    outbox: record.effects
+      .filter((effect) => effect.kind !== 'record-billing')
+      .map((effect) => effect.key)
+      .sort(),
+    history: record.timeline.map((change) => ({ status: change.status, at: iso(change.at) })),
+  };
+}
+
+for (const engine of enginesUnderTest()) {
+  describe(`incremental projection on ${engine.name}`, () => {
+    let service: TestService;
+    let http: Listening;
+    let tenantId: string;
+
+    beforeAll(async () => {
+      service = await startTestService(engine);
+      http = await listen(service);
+      ({ tenantId } = await service.seedTenant());
+    });
+    afterAll(async () => service?.close());
+
+    /** Seeds a consultation, delivers the batches (each one's callbacks at once), returns what is stored and expected. */
+    async function deliver(s: Scenario, roomSid: string, batches: readonly (readonly number[])[]) {
+      const consultation = await service.seedConsultation(tenantId, { roomSid, identities: Object.fromEntries(s.roles) });
+      const requests = s.events.map((event, index) =>
+        signFormList(http.webhookUrl, service.authToken, params(event, service.accountSid, consultation.roomName, index)),
+      );
+      for (const batch of batches) {
+        const statuses = await Promise.all(batch.map((index) => http.post(requests[index]!)));
+        expect(statuses.every((status) => status === 204)).toBe(true);
+        await service.app.roomgate.drain();
+      }
+      const record = foldConsultation({
+        consultation: { id: consultation.id, roomSid, record: true, roundingSeconds: 60 },
+        events: s.events,
+        roles: s.roles,
+      });
+      return { actual: await stored(service, consultation), want: expected(record), record, consultation };
+    }
+
+    it('for any permutation, duplication and batching of the callbacks, the database holds the full fold', async () => {
+      const t0 = Date.now() - 10 * 60_000;
+      await fc.assert(
+        fc.asyncProperty(
+          fc
+            .constant(null)
+            .chain(() => {
+              const roomSid = `RM${randomHex(16)}`;
+              return scenario(roomSid, t0).map((s) => ({ s, roomSid }));
+            })
+            .chain(({ s, roomSid }) =>
+              fc
+                .tuple(
+                  fc.shuffledSubarray(
+                    s.events.map((_, index) => index),
+                    { minLength: s.events.length, maxLength: s.events.length },
+                  ),
+                  fc.array(fc.nat(s.events.length - 1), { maxLength: 5 }),
+                  fc.uniqueArray(fc.nat(s.events.length + 5), { maxLength: 5 }),
+                )
+                .map(([order, duplicates, cuts]) => {
+                  const all = [...order, ...duplicates];
+                  const points = [0, ...cuts.filter((cut) => cut < all.length).sort((a, b) => a - b), all.length];
+                  return { s, roomSid, batches: points.slice(1).map((end, i) => all.slice(points[i]!, end)) };
+                }),
+            ),
+          async ({ s, roomSid, batches }) => {
+            const { actual, want, record } = await deliver(s, roomSid, batches);
+            expect({
+              row: { status: actual.row.status, started_at: actual.row.started_at, ended_at: actual.row.ended_at },
+              sessions: actual.sessions,
+              recordings: actual.recordings,
+            }).toEqual({ row: want.row, sessions: want.sessions, recordings: want.recordings });
+            // A billing record and an outbox entry, once written, are corrected in place but never
+            // withdrawn (a financial record; a request Twilio may already have): the full fold's are
+            // there, and a billing record exactly as the full fold computes it when it bills.
+            if (want.billing.length > 0) expect(actual.billing).toEqual(want.billing);
+            expect(actual.outbox).toEqual(expect.arrayContaining(want.outbox));
+            // The stored state is the full fold's, and so is the status history.
+            const state = JSON.parse(actual.row.fold_state!) as ConsultationFoldState;
+            expect(recordOfState(state, { id: '', roomSid, record: true, roundingSeconds: 60 }).sessions).toEqual(record.sessions);
+            expect(state.status).toBe(record.status);
+            expect(JSON.parse(actual.row.status_history!)).toEqual(want.history);
+          },
+        ),
+        // No shrinking: each run seeds its own consultation, and a shrunk run is no clearer.
+        { numRuns: engine.name === 'sqlite' ? 25 : 12, endOnFailure: true },
+      );
+    }, 300_000);
+
+    it('a late callback (earlier Timestamp than the state has seen) refolds the consultation: the meeting that never was', async () => {
+      // In order, the clinician seems present when the patient joins at 60 s; their disconnect,
+      // stamped the same millisecond, arrives after it, and only a refold from all callbacks
+      // undoes the in-progress status: the room then ends a no-show, and nobody is billed.
+      const roomSid = `RM${randomHex(16)}`;
+      const t0 = Date.now() - 5 * 60_000;
+      const clinician = { participantSid: `PA${'1'.padStart(32, '0')}`, identity: 'clinician-0' };
+      const patient = { participantSid: `PA${'2'.padStart(32, '0')}`, identity: 'patient-1' };
+      const events: VideoEvent[] = [
+        { type: 'room-created', timestamp: t0, roomSid },
+        { type: 'participant-connected', timestamp: t0 + 1_000, roomSid, ...clinician },
+        { type: 'participant-connected', timestamp: t0 + 60_000, roomSid, ...patient },
+        { type: 'participant-disconnected', timestamp: t0 + 60_000, roomSid, ...clinician },
+        { type: 'room-ended', timestamp: t0 + 120_000, roomSid },
+      ];
+      const roles = new Map([
+        ['clinician-0', 'clinician'],
+        ['patient-1', 'patient'],
+      ]);
+      const { actual, want, consultation } = await deliver({ roles, events }, roomSid, [[0], [1], [2]]);
+      expect(actual.row.status).toBe('in-progress');
+      const late = signFormList(http.webhookUrl, service.authToken, params(events[3]!, service.accountSid, consultation.roomName, 3));
+      expect(await http.post(late)).toBe(204);
+      await service.app.roomgate.drain();
+      expect((await stored(service, consultation)).row.status).toBe('waiting');
+      const end = signFormList(http.webhookUrl, service.authToken, params(events[4]!, service.accountSid, consultation.roomName, 4));
+      expect(await http.post(end)).toBe(204);
+      await service.app.roomgate.drain();
+      Object.assign(actual, await stored(service, consultation));
+      expect(want.row.status).toBe('no-show');
+      expect(actual.row.status).toBe('no-show');
+      expect(actual.billing).toEqual([]);
+      expect(actual.sessions).toEqual(want.sessions);
+    });
+  });
+}
