@@ -27,6 +27,10 @@ export interface TenantsTable {
   retention_days: Generated<number>;
   /** Requests per minute one API key may make; NULL → the service default (migration 0008). */
   rate_limit_per_minute: Generated<number | null>;
+  /** Minutes before scheduled_at that joining opens; NULL → the default (migration 0010). */
+  join_early_minutes: Generated<number | null>;
+  /** Minutes after the slot's end that joining stays open; NULL → the default (migration 0010). */
+  join_grace_minutes: Generated<number | null>;
   created_at: IsoTimestamp;
 }
 
@@ -78,6 +82,8 @@ export interface ConsultationsTable {
   external_ref: Generated<string | null>;
   /** A small JSON object of the platform's keys (no personal data); NULL = {}. */
   metadata: Generated<JsonText | null>;
+  /** The slot's length; with scheduled_at it makes the appointment window (migration 0010). */
+  duration_minutes: Generated<number | null>;
 }
 
 export interface ParticipantsTable {

@@ -18,6 +18,7 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
       roomName: row.room_name,
       record: Boolean(row.record),
       scheduledAt: row.scheduled_at,
+      durationMinutes: row.duration_minutes ?? null,
       startedAt: row.started_at,
       endedAt: row.ended_at,
       createdAt: row.created_at,

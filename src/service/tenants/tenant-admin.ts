@@ -17,6 +17,10 @@ export interface NewTenant {
   readonly retentionDays?: number;
   /** Requests a minute each API key may make; undefined → the service's ROOMGATE_RATE_LIMIT. */
   readonly rateLimitPerMinute?: number;
+  /** Minutes before a scheduled consultation that joining opens; undefined → the default (15). */
+  readonly joinEarlyMinutes?: number;
+  /** Minutes after the slot's end that joining stays open; undefined → the default (15). */
+  readonly joinGraceMinutes?: number;
 }
 
 export async function createTenant(store: Store, tenant: NewTenant, now = new Date()): Promise<string> {
@@ -29,6 +33,8 @@ export async function createTenant(store: Store, tenant: NewTenant, now = new Da
     ...(tenant.billingRoundingSeconds !== undefined ? { billing_rounding_seconds: tenant.billingRoundingSeconds } : {}),
     ...(tenant.retentionDays !== undefined ? { retention_days: tenant.retentionDays } : {}),
     ...(tenant.rateLimitPerMinute !== undefined ? { rate_limit_per_minute: tenant.rateLimitPerMinute } : {}),
+    ...(tenant.joinEarlyMinutes !== undefined ? { join_early_minutes: tenant.joinEarlyMinutes } : {}),
+    ...(tenant.joinGraceMinutes !== undefined ? { join_grace_minutes: tenant.joinGraceMinutes } : {}),
     created_at: now.toISOString(),
   });
   return id;

@@ -389,6 +389,8 @@ export interface paths {
              * @example 2026-03-01T09:30:00.000Z
              */
             scheduledAt?: string;
+            /** @description The slot's length; with `scheduledAt` (required then) it makes the appointment window: tokens only from the tenant's join-early minutes before `scheduledAt` to its grace after the end, and the room's MaxParticipantDuration fits it. */
+            durationMinutes?: number;
             /** @description The platform's own reference (e.g. its appointment id); unique per tenant. Not personal data. */
             externalRef?: string;
             /** @description Up to 20 string values of up to 200 characters under keys of letters, digits, `_ . -`, for the platform's own labels (clinic, visit type…). Never personal data: it is stored as given, kept as long as the consultation, and shown to every key with consultations:read. */
@@ -2407,7 +2409,7 @@ export interface paths {
     put?: never;
     /**
      * Sign a Video access token for this room alone.
-     * @description The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409). The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.
+     * @description The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest. The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.
      *
      *     Scope: `tokens:issue`.
      */
@@ -2568,6 +2570,13 @@ export interface components {
         scope?: string;
         /** @description On 409: the resource as it is now. */
         current?: unknown;
+        /** @description On 422 WINDOW_NOT_OPEN / WINDOW_CLOSED: when token issuance opens and closes. */
+        window?: {
+          /** Format: date-time */
+          opensAt: string;
+          /** Format: date-time */
+          closesAt: string;
+        };
       };
     };
     /** Consultation */
@@ -2583,6 +2592,8 @@ export interface components {
       roomName: string;
       record: boolean;
       scheduledAt: string | null;
+      /** @description The slot’s length; null: no appointment window. */
+      durationMinutes: number | null;
       startedAt: string | null;
       endedAt: string | null;
       /**

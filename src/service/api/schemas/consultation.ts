@@ -35,6 +35,14 @@ export const CreateConsultationBody = Type.Object(
   {
     record: Type.Optional(Type.Boolean({ default: true, description: 'Record the participants (Recording Rules).' })),
     scheduledAt: Type.Optional(Timestamp),
+    durationMinutes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1440,
+        description:
+          "The slot's length; with `scheduledAt` (required then) it makes the appointment window: tokens only from the tenant's join-early minutes before `scheduledAt` to its grace after the end, and the room's MaxParticipantDuration fits it.",
+      }),
+    ),
     externalRef: Type.Optional(ExternalRef),
     metadata: Type.Optional(Metadata),
   },
@@ -61,6 +69,7 @@ export const Consultation = Type.Object(
     roomName: Type.String(),
     record: Type.Boolean(),
     scheduledAt: NullableTimestamp,
+    durationMinutes: Type.Union([Type.Integer(), Type.Null()], { description: 'The slot’s length; null: no appointment window.' }),
     startedAt: NullableTimestamp,
     endedAt: NullableTimestamp,
     createdAt: Timestamp,
