@@ -13,6 +13,7 @@ export const ERRORS = {
   VALIDATION_FAILED: { status: 422, message: 'The request failed validation.' },
   IDENTITY_REJECTED: { status: 422, message: 'The identity does not meet the identity policy.' },
   WINDOW_NOT_OPEN: { status: 422, message: "The consultation's appointment window has not opened yet." },
+  NOT_ADMITTED: { status: 409, message: 'The waiting room has not admitted this identity.' },
   WINDOW_CLOSED: { status: 422, message: "The consultation's appointment window has closed." },
   UNAUTHENTICATED: { status: 401, message: 'A valid API key is required.' },
   FORBIDDEN_SCOPE: { status: 403, message: 'The API key lacks the scope this route needs.' },

@@ -31,6 +31,8 @@ export interface TenantsTable {
   join_early_minutes: Generated<number | null>;
   /** Minutes after the slot's end that joining stays open; NULL → the default (migration 0010). */
   join_grace_minutes: Generated<number | null>;
+  /** 0/1: care recipients wait in the lobby until admitted; NULL → off (migration 0010). */
+  waiting_room: Generated<number | null>;
   created_at: IsoTimestamp;
 }
 
@@ -84,6 +86,20 @@ export interface ConsultationsTable {
   metadata: Generated<JsonText | null>;
   /** The slot's length; with scheduled_at it makes the appointment window (migration 0010). */
   duration_minutes: Generated<number | null>;
+  /** 0/1: this consultation's waiting room; NULL → the tenant's setting (migration 0010). */
+  waiting_room: Generated<number | null>;
+}
+
+/** One identity in a consultation's lobby (migration 0010). */
+export interface LobbyEntriesTable {
+  consultation_id: string;
+  identity: string;
+  role: string;
+  /** waiting, admitted, declined, left (core/consultation/lobby.ts). */
+  status: string;
+  joined_at: IsoTimestamp;
+  decided_at: IsoTimestamp | null;
+  left_at: IsoTimestamp | null;
 }
 
 export interface ParticipantsTable {
@@ -249,6 +265,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   twilio_accounts: TwilioAccountsTable;
   consultations: ConsultationsTable;
+  lobby_entries: LobbyEntriesTable;
   participants: ParticipantsTable;
   participant_sessions: ParticipantSessionsTable;
   issued_identities: IssuedIdentitiesTable;

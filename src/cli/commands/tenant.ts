@@ -1,6 +1,6 @@
 /**
  * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650] [--rate-limit N]
- * [--join-early MIN] [--join-grace MIN]`
+ * [--join-early MIN] [--join-grace MIN] [--waiting-room]`
  * and `roomgate tenant list` (one JSON object a line).
  */
 import { createTenant } from '../../service/tenants/tenant-admin.js';
@@ -36,6 +36,7 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
       rateLimitPerMinute,
       ...(joinEarlyMinutes !== undefined ? { joinEarlyMinutes } : {}),
       ...(joinGraceMinutes !== undefined ? { joinGraceMinutes } : {}),
+      ...(options.waitingRoom ? { waitingRoom: true } : {}),
     });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(
@@ -49,6 +50,7 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
         rateLimitPerMinute: rateLimitPerMinute ?? null,
         joinEarlyMinutes: joinEarlyMinutes ?? null,
         joinGraceMinutes: joinGraceMinutes ?? null,
+        waitingRoom: options.waitingRoom === true,
       }),
     );
     return 0;

@@ -25,6 +25,8 @@ export interface AuthenticatedTenant {
   /** The appointment window's settings; null → the defaults (core/consultation/appointment-window.ts). */
   readonly joinEarlyMinutes: number | null;
   readonly joinGraceMinutes: number | null;
+  /** Care recipients wait in the lobby by default (a consultation may say otherwise). */
+  readonly waitingRoom: boolean;
 }
 
 declare module 'fastify' {
@@ -95,6 +97,7 @@ export async function authenticateApiKey(
     rateLimitPerMinute: row.rate_limit_per_minute ?? null,
     joinEarlyMinutes: row.join_early_minutes ?? null,
     joinGraceMinutes: row.join_grace_minutes ?? null,
+    waitingRoom: Boolean(row.waiting_room),
   };
 }
 

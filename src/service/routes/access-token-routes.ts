@@ -12,6 +12,9 @@ import { IdParams, withErrors } from '../api/schemas/common.js';
 import { IssueTokenBody } from '../api/schemas/records.js';
 import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
 import { rolesForTenantKind } from '../../core/consultation/roles.js';
+import { waitsInLobby } from '../../core/consultation/lobby.js';
+import { findLobbyEntry } from '../../storage/lobby-repository.js';
+import { waitingRoomOn } from './lobby-routes.js';
 import { appointmentWindow, checkWindow, tokenTtlSeconds } from '../../core/consultation/appointment-window.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { issueParticipant } from '../../storage/participant-repository.js';
@@ -61,7 +64,7 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
       schema: {
         summary: 'Sign a Video access token for this room alone.',
         description:
-          'The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest. The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.',
+          'The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); while the waiting room is on, a care recipient needs an admission (409 NOT_ADMITTED); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest. The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.',
         params: IdParams,
         headers: IdempotencyHeaders,
         body: IssueTokenBody,
@@ -109,6 +112,23 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
         throw new HttpError(inWindow.reason === 'window-not-open' ? 'WINDOW_NOT_OPEN' : 'WINDOW_CLOSED', undefined, {
           details: { window: { opensAt: window.opensAt.toISOString(), closesAt: window.closesAt.toISOString() } },
         });
+      }
+      // The waiting room: a care recipient needs an admission first.
+      if (waitingRoomOn(consultation, request.tenant) && waitsInLobby(role)) {
+        const entry = await findLobbyEntry(options.store.db, consultation.id, identity);
+        if (entry?.status !== 'admitted') {
+          options.audit.record({
+            tenantId: request.tenant.id,
+            actor: request.tenant.apiKeyId,
+            action: 'token.issue',
+            target: consultation.id,
+            outcome: 'refused:not-admitted',
+          });
+          throw new HttpError(
+            'NOT_ADMITTED',
+            `The identity is ${entry ? entry.status : 'not in the lobby'}; the waiting room admits first.`,
+          );
+        }
       }
       const ttlSeconds = tokenTtlSeconds(window, now, options.ttlSeconds);
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);

@@ -97,6 +97,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
             record,
             scheduledAt,
             durationMinutes: body.durationMinutes ?? null,
+            waitingRoom: body.waitingRoom ?? null,
             externalRef: body.externalRef ?? null,
             metadata: body.metadata ?? null,
             now,

@@ -21,6 +21,8 @@ export interface NewTenant {
   readonly joinEarlyMinutes?: number;
   /** Minutes after the slot's end that joining stays open; undefined → the default (15). */
   readonly joinGraceMinutes?: number;
+  /** Care recipients wait in the lobby until admitted (default off). */
+  readonly waitingRoom?: boolean;
 }
 
 export async function createTenant(store: Store, tenant: NewTenant, now = new Date()): Promise<string> {
@@ -35,6 +37,7 @@ export async function createTenant(store: Store, tenant: NewTenant, now = new Da
     ...(tenant.rateLimitPerMinute !== undefined ? { rate_limit_per_minute: tenant.rateLimitPerMinute } : {}),
     ...(tenant.joinEarlyMinutes !== undefined ? { join_early_minutes: tenant.joinEarlyMinutes } : {}),
     ...(tenant.joinGraceMinutes !== undefined ? { join_grace_minutes: tenant.joinGraceMinutes } : {}),
+    ...(tenant.waitingRoom !== undefined ? { waiting_room: tenant.waitingRoom ? 1 : 0 } : {}),
     created_at: now.toISOString(),
   });
   return id;
