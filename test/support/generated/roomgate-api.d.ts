@@ -181,7 +181,12 @@ export interface paths {
     post: {
       parameters: {
         query?: never;
-        header?: never;
+        header: {
+          /** @description Twilio's HMAC-SHA1 of the URL and parameters (or of the URL with bodySHA256). */
+          'x-twilio-signature': string;
+          /** @description Names a shared key for HMAC-SHA256. */
+          'x-twilio-webhooks-signature-settings'?: string;
+        };
         path?: never;
         cookie?: never;
       };
