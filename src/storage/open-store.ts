@@ -293,7 +293,13 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
           const run = (statement: string) => sql.raw(statement).execute(connection);
           await runSessionStatements(run, bounds.lift);
           try {
-            return await new Migrator({ db: connection, provider: migrationProvider(capabilities) }).migrateToLatest();
+            // Unordered: migrations written side by side may land in any order (0008 before 0007);
+            // each runs once, in name order among those not yet run.
+            return await new Migrator({
+              db: connection,
+              provider: migrationProvider(capabilities),
+              allowUnorderedMigrations: true,
+            }).migrateToLatest();
           } finally {
             await runSessionStatements(run, bounds.restore).catch(() => undefined);
           }
