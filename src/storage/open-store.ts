@@ -6,6 +6,7 @@
  *   postgres://user:pass@host:5432/db   postgresql://…
  *   mysql://user:pass@host:3306/db      mariadb://…
  */
+import { runWithDurability } from './commit-durability.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -293,7 +294,13 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
           const run = (statement: string) => sql.raw(statement).execute(connection);
           await runSessionStatements(run, bounds.lift);
           try {
-            return await new Migrator({ db: connection, provider: migrationProvider(capabilities) }).migrateToLatest();
+            // Unordered: migrations written side by side may land in any order (0008 before 0007);
+            // each runs once, in name order among those not yet run.
+            return await new Migrator({
+              db: connection,
+              provider: migrationProvider(capabilities),
+              allowUnorderedMigrations: true,
+            }).migrateToLatest();
           } finally {
             await runSessionStatements(run, bounds.restore).catch(() => undefined);
           }
@@ -314,9 +321,11 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
 
     transaction<T>(fn: (trx: StoreTransaction) => Promise<T>, transactionOptions?: TransactionOptions): Promise<T> {
       const deadlineMs = transactionOptions?.deadlineMs;
-      if (!deadlineMs) return db.transaction().execute(fn);
+      const durability = transactionOptions?.durability ?? 'full';
+      const run = () => runWithDurability(durability, () => db.transaction().execute(fn));
+      if (!deadlineMs) return run();
       const scope = new ConnectionScope();
-      const work = runInScope(scope, () => db.transaction().execute(fn));
+      const work = runInScope(scope, run);
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
