@@ -33,6 +33,7 @@ import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
 import { lobbyRoutes } from './routes/lobby-routes.js';
+import { NoShowSchedule } from './no-shows/no-show-schedule.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
@@ -69,6 +70,8 @@ export interface AppOptions {
   readonly retention?: boolean | { readonly intervalMs?: number; readonly firstRunDelayMs?: number };
   /** Run the reconciler on a timer (config.reconcile.intervalMs) under the lease (default off here; server.ts turns it on). */
   readonly reconcile?: boolean;
+  /** Run the no-show sweep on a timer (default off here; server.ts turns it on). */
+  readonly noShows?: boolean | { readonly intervalMs?: number };
 }
 
 export interface RoomgateContext {
@@ -418,12 +421,23 @@ export function installLifecycle(app: FastifyInstance, parts: Services, options:
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
   if (retention) app.addHook('onReady', async () => retention.start());
   if (options.reconcile) app.addHook('onReady', async () => reconcileSchedule.start());
+  const noShows = options.noShows
+    ? new NoShowSchedule({
+        store: parts.store,
+        twilio: parts.twilio,
+        clock: parts.clock,
+        logger: parts.logger,
+        ...(typeof options.noShows === 'object' ? options.noShows : {}),
+      })
+    : undefined;
+  if (noShows) app.addHook('onReady', async () => noShows.start());
   app.addHook('onClose', async () => {
     await streams.stop();
     await ingest.close();
     await projection.stop();
     await outbox.stop();
     await reconcileSchedule.stop();
+    await noShows?.stop();
     await retention?.stop();
     await alerts?.drain();
     await security.drain();

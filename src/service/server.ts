@@ -93,6 +93,7 @@ export async function startServer(
       metrics,
       retention: true,
       reconcile: true,
+      noShows: true,
       ...(live ? { live } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });

@@ -26,6 +26,8 @@ export interface NewConsultation {
   readonly durationMinutes?: number | null;
   /** The waiting room; null → the tenant's setting. */
   readonly waitingRoom?: boolean | null;
+  /** The appointment window's end (the no-show sweep's key). */
+  readonly windowClosesAt?: IsoTimestamp | null;
 }
 
 /** Inserts scheduled consultations (one statement per 200). */
@@ -51,6 +53,7 @@ export async function insertConsultations(db: Db, consultations: readonly NewCon
           external_ref: consultation.externalRef ?? null,
           metadata: consultation.metadata ? JSON.stringify(consultation.metadata) : null,
           duration_minutes: consultation.durationMinutes ?? null,
+          window_closes_at: consultation.windowClosesAt ?? null,
           waiting_room:
             consultation.waitingRoom === undefined || consultation.waitingRoom === null ? null : consultation.waitingRoom ? 1 : 0,
         })),
@@ -171,6 +174,7 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
       'consultations.ended_at',
       'consultations.version',
       'consultations.fold_state',
+      'consultations.no_show_missing',
       'tenants.billing_rounding_seconds',
     ])
     .where('consultations.id', 'in', ids)

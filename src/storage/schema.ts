@@ -88,6 +88,12 @@ export interface ConsultationsTable {
   duration_minutes: Generated<number | null>;
   /** 0/1: this consultation's waiting room; NULL → the tenant's setting (migration 0010). */
   waiting_room: Generated<number | null>;
+  /** The appointment window's end, set at creation (migration 0010). */
+  window_closes_at: Generated<IsoTimestamp | null>;
+  /** Who never came: clinician, care-recipient, both (a no-show named by the window). */
+  no_show_missing: Generated<string | null>;
+  /** How long the side that came waited. */
+  no_show_waited_seconds: Generated<number | null>;
 }
 
 /** One identity in a consultation's lobby (migration 0010). */

@@ -284,7 +284,10 @@ async function writeRecord(
   const id = row.id;
   const startedAt = iso(record.startedAt);
   const endedAt = iso(record.endedAt);
-  const statusChanged = before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt;
+  // A no-show named when the appointment window closed (no-show sweep) is final: callbacks that
+  // arrive later (the room's end) update the fold state, never that status.
+  const statusChanged =
+    !row.no_show_missing && (before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt);
   // The state is written every time (it holds the last Timestamp); the status fields, the
   // version and updated_at only when the record's status changed.
   await updateConsultation(trx, id, {

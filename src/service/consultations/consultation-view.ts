@@ -26,6 +26,12 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
       scheduledAt: row.scheduled_at,
       durationMinutes: row.duration_minutes ?? null,
       waitingRoom: row.waiting_room === null || row.waiting_room === undefined ? null : Boolean(row.waiting_room),
+      noShow: row.no_show_missing
+        ? {
+            missing: row.no_show_missing as 'clinician' | 'care-recipient' | 'both',
+            waitedSeconds: row.no_show_waited_seconds ?? 0,
+          }
+        : null,
       lobby: lobby.filter((entry) => entry.consultationId === row.id).map(lobbyEntryView),
       startedAt: row.started_at,
       endedAt: row.ended_at,

@@ -15,6 +15,7 @@ import { tenantApiContract } from './0008-tenant-api-contract.js';
 import { recordingTracks } from './0008-tenant-api-recording-tracks.js';
 import { appointmentWindows } from './0010-appointment-windows.js';
 import { waitingRoom } from './0010-waiting-room.js';
+import { noShows } from './0010-no-shows.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0008_tenant_api_recording_tracks': recordingTracks(),
     '0010_appointment_windows': appointmentWindows(),
     '0010_waiting_room': waitingRoom(capabilities),
+    '0010_waiting_room_no_shows': noShows(),
   };
   return { getMigrations: async () => migrations };
 }

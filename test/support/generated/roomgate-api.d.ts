@@ -3172,6 +3172,12 @@ export interface components {
       durationMinutes: number | null;
       /** @description This consultation’s waiting room setting; null → the tenant’s. */
       waitingRoom: boolean | null;
+      /** @description Set when the appointment window closed without the clinician and the care recipient ever together. */
+      noShow: {
+        missing: 'clinician' | 'care-recipient' | 'both';
+        /** @description How long the side that came waited. */
+        waitedSeconds: number;
+      } | null;
       /** @description Who waited in the waiting room, and how long. */
       lobby: components['schemas']['LobbyEntry'][];
       startedAt: string | null;

@@ -76,6 +76,19 @@ export const Consultation = Type.Object(
     waitingRoom: Type.Union([Type.Boolean(), Type.Null()], {
       description: 'This consultation’s waiting room setting; null → the tenant’s.',
     }),
+    noShow: Type.Union(
+      [
+        Type.Object(
+          {
+            missing: Type.Union([Type.Literal('clinician'), Type.Literal('care-recipient'), Type.Literal('both')]),
+            waitedSeconds: Type.Integer({ description: 'How long the side that came waited.' }),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ],
+      { description: 'Set when the appointment window closed without the clinician and the care recipient ever together.' },
+    ),
     lobby: Type.Array(Type.Ref('LobbyEntry'), { description: 'Who waited in the waiting room, and how long.' }),
     startedAt: NullableTimestamp,
     endedAt: NullableTimestamp,

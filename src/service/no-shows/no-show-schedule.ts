@@ -1,0 +1,39 @@
+/**
+ * Runs the no-show sweep every `intervalMs` (default 30 s) on each instance that has it on: the
+ * sweep marks each consultation by a compare-and-set, so instances running it together agree.
+ * One pass at a time; stop() waits for the pass in flight (bounded by the sweep's batch).
+ */
+import { sweepNoShows, type NoShowSweepOptions } from './no-show-sweep.js';
+
+export class NoShowSchedule {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: NoShowSweepOptions & { readonly intervalMs?: number }) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = sweepNoShows(this.options)
+        .then(() => undefined)
+        .catch((error: unknown) => this.options.logger?.warn({ err: error }, 'no-show sweep failed; retried next interval'))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
+    }, this.options.intervalMs ?? 30_000);
+    this.timer.unref();
+  }
+}
