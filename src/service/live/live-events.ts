@@ -8,17 +8,12 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import type { TenantEventType } from '../../core/events/tenant-event.js';
 
 export interface LiveEvent {
   readonly tenantId: string;
   readonly consultationId: string;
-  readonly type:
-    | 'consultation.status'
-    | 'participant.joined'
-    | 'participant.left'
-    | 'recording.available'
-    | 'composition.available'
-    | 'billing.recorded';
+  readonly type: TenantEventType;
   readonly at: string;
   readonly data: Record<string, unknown>;
 }

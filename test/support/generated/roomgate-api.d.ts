@@ -2589,6 +2589,7 @@ export interface components {
       auditEntries: number;
       securityEvents: number;
       outbox: number;
+      events: number;
     };
     /** ApiKey */
     ApiKey: {
