@@ -2,6 +2,7 @@
 import type { TSchema } from 'typebox';
 import { ApiKey, CreatedApiKey } from './api-key.js';
 import { Consultation } from './consultation.js';
+import { TenantEventSchema } from './event.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
@@ -13,4 +14,5 @@ export const API_MODELS: readonly TSchema[] = [
   ErasureResult,
   ApiKey,
   CreatedApiKey,
+  TenantEventSchema,
 ];
