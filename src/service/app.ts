@@ -1,6 +1,8 @@
 /**
  * buildApp(opts): the whole HTTP service as a Fastify instance that never listens — tests use
- * inject() or listen on port 0; server.ts listens. Everything the routes need is composed here.
+ * inject() or listen on port 0; server.ts listens. The one composition root, in named steps:
+ * compose the services, create the HTTP server, decorate the context, account for requests,
+ * handle errors, follow the listen address, register the routes, start and stop the parts.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
@@ -93,12 +95,42 @@ declare module 'fastify' {
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const parts = composeServices(options);
+  const app = createHttpServer(options.config, parts.logger);
+  decorateContext(app, parts);
+  installRequestAccounting(app, parts);
+  installErrorHandling(app, parts);
+  followListenAddress(app, parts);
+  await registerRoutes(app, parts);
+  installLifecycle(app, parts, options);
+  return app;
+}
+
+/** The parts buildApp composes (step 1), handed to the other steps. */
+export type Services = ReturnType<typeof composeServices>;
+
+/** What can change while the app runs (rotation, the address it listens on). */
+interface Settings {
+  verifier: TwilioVerifier;
+  accounts: readonly TwilioAccountConfig[];
+  statusCallbackUrl: () => string;
+}
+
+/**
+ * Step 1 of buildApp: the service's parts — monitoring, the record path (ingest → projection →
+ * outbox), reconciliation, retention, live streams — wired to each other, nothing started.
+ */
+export function composeServices(options: AppOptions) {
   const { config, store } = options;
+  const settings: Settings = {
+    verifier: createTwilioVerifier({ secrets: signingSecrets(config.accounts) }),
+    accounts: config.accounts,
+    statusCallbackUrl: () => `${config.publicUrl ?? `http://${config.host}:${config.port}`}${WEBHOOK_PATH}`,
+  };
   const clock = options.clock ?? (() => new Date());
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = options.metrics ?? createMetrics();
 
-  let verifier: TwilioVerifier = createTwilioVerifier({ secrets: signingSecrets(config.accounts) });
   const alerts = config.alertWebhook
     ? new AlertNotifier({ ...config.alertWebhook, logger, metrics, clock, minIntervalMs: config.alertWindowMs })
     : undefined;
@@ -129,7 +161,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     apiKeySid: config.apiKey?.sid ?? 'SK-not-configured',
     apiKeySecret: config.apiKey?.secret ?? '',
   });
-  let statusCallbackUrl = (): string => `${config.publicUrl ?? `http://${config.host}:${config.port}`}${WEBHOOK_PATH}`;
   const outbox = new OutboxWorker({
     store,
     logger,
@@ -139,7 +170,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     leaseMs: config.outbox.leaseMs,
     concurrency: config.outbox.concurrency,
     handlers: {
-      'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => statusCallbackUrl() }),
+      'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => settings.statusCallbackUrl() }),
       'report-composition-failure': async (entry) => {
         metrics.alerts.inc({ kind: 'composition-failed' });
         logger.error({ alert: 'composition-failed', consultationId: entry.payload.consultationId }, 'composition failed after every retry');
@@ -147,7 +178,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   });
   const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
-  let accounts = config.accounts;
   const reconciler = new Reconciler({
     store,
     twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),
@@ -155,7 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     metrics,
     clock,
     config: config.reconcile,
-    defaultAccountSid: () => accounts[0]?.accountSid,
+    defaultAccountSid: () => settings.accounts[0]?.accountSid,
     onProjected: (result) => {
       if (result.queuedEffects) outbox.wake();
       if (result.live.length > 0)
@@ -195,7 +225,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
-    legacyAccountSid: () => accounts[0]?.accountSid,
+    legacyAccountSid: () => settings.accounts[0]?.accountSid,
   });
 
   const streams = new LiveStreamRegistry({
@@ -206,6 +236,30 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxPerTenant: config.streamsPerTenant,
   });
 
+  return {
+    config,
+    store,
+    clock,
+    logger,
+    metrics,
+    settings,
+    alerts,
+    security,
+    live,
+    audit,
+    retention,
+    twilio,
+    outbox,
+    projection,
+    reconciler,
+    reconcileSchedule,
+    ingest,
+    streams,
+  };
+}
+
+/** Step 2: the Fastify instance — timeouts, limits, and the error envelope for what never reaches a route. */
+export function createHttpServer(config: Config, logger: Logger): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: () => randomUUID(),
@@ -239,6 +293,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   refuseNonObjectJsonBodies(app);
 
+  return app;
+}
+
+/** Step 3: `app.roomgate`, what tests, the CLI and server.ts reach the running parts through. */
+export function decorateContext(app: FastifyInstance, parts: Services): void {
+  const { metrics, security, audit, live, outbox, retention, reconciler, reconcileSchedule, settings, ingest, projection } = parts;
   app.decorate('roomgate', {
     metrics,
     security,
@@ -249,8 +309,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reconciler,
     reconcileSchedule,
     setAccounts(next) {
-      verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
-      accounts = next;
+      settings.verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
+      settings.accounts = next;
     },
     async drain() {
       await ingest.drain();
@@ -259,7 +319,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await audit.drain();
     },
   } satisfies RoomgateContext);
+}
 
+/** Step 4: every response is measured, and an API key's use audited (buffered, off the request path). */
+export function installRequestAccounting(app: FastifyInstance, { metrics, audit }: Services): void {
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
@@ -277,7 +340,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       });
     }
   });
+}
 
+/** Step 5: the one error handler (errors become the envelope) and the 404. */
+export function installErrorHandling(app: FastifyInstance, { metrics }: Services): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isSchemaRefusal(error)) {
       const refusal = describeSchemaRefusal(error);
@@ -299,16 +365,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message, details));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));
+}
 
-  // Until a public URL is configured, callbacks go to the address this instance listens on.
+/** Step 6: until a public URL is configured, callbacks go to the address this instance listens on. */
+export function followListenAddress(app: FastifyInstance, { config, settings }: Services): void {
   app.addHook('onListen', async () => {
     const address = app.server.address();
     if (!config.publicUrl && address && typeof address === 'object') {
-      statusCallbackUrl = () =>
+      settings.statusCallbackUrl = () =>
         `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${WEBHOOK_PATH}`;
     }
   });
+}
 
+/** Step 7: the API contract, authentication, and every route family. */
+export async function registerRoutes(app: FastifyInstance, parts: Services): Promise<void> {
+  const { config, store, clock, metrics, security, audit, live, twilio, ingest, streams, settings } = parts;
   collectPrivatePaths(app);
   await registerApiContract(app, API_MODELS);
   const authenticate = registerApiKeyAuth(app, { store, clock });
@@ -317,13 +389,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(docsRoutes);
   const readiness = new Readiness({ store, committer: () => ingest.health(), deadlineMs: config.commitDeadlineMs, clock });
   await app.register(healthRoutes, { readiness, sandbox: config.sandbox });
-  await app.register(webhookRoute, { config, verifier: () => verifier, ingest, security, metrics, clock });
+  await app.register(webhookRoute, { config, verifier: () => settings.verifier, ingest, security, metrics, clock });
   await app.register(consultationRoutes, {
     store,
     twilio,
     clock,
-    statusCallbackUrl: () => statusCallbackUrl(),
-    accountSid: () => accounts[0]?.accountSid,
+    statusCallbackUrl: () => settings.statusCallbackUrl(),
+    accountSid: () => settings.accounts[0]?.accountSid,
   });
   await app.register(recordRoutes, { store, twilio });
   await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
@@ -334,7 +406,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
   }
+}
 
+/** Step 8: what starts once the app is ready, and what stops, in order, when it closes. */
+export function installLifecycle(app: FastifyInstance, parts: Services, options: AppOptions): void {
+  const { projection, streams, outbox, retention, reconcileSchedule, ingest, alerts, security, audit, live } = parts;
   app.addHook('onReady', async () => projection.start());
   app.addHook('onReady', async () => streams.start());
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
@@ -352,7 +428,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await audit.drain();
     if (!options.live) await live.close();
   });
-  return app;
 }
 
 /** The one place errors become HTTP: typed errors by code, Fastify's own by status. */

@@ -23,14 +23,21 @@ const LINGER_MS = 2000;
 
 export function answerOnSocket(
   socket: Duplex,
-  answer: { readonly code: ErrorCode; readonly status?: number; readonly requestId: string; readonly message?: string },
+  answer: {
+    readonly code: ErrorCode;
+    readonly status?: number;
+    readonly requestId: string;
+    readonly message?: string;
+    /** WWW-Authenticate of an auth refusal (auth/bearer-challenge.ts). */
+    readonly challenge?: string;
+  },
 ): void {
   if (socket.destroyed) return;
   if (!socket.writable) return void socket.destroy();
   const status = answer.status ?? ERRORS[answer.code].status;
   const body = JSON.stringify(errorBody(answer.code, answer.requestId, answer.message));
   // As every answer of the service: the request id in a header too, and a 401's challenge.
-  const challenge = answer.code === 'UNAUTHENTICATED' ? 'www-authenticate: Bearer realm="roomgate"\r\n' : '';
+  const challenge = answer.challenge ? `www-authenticate: ${answer.challenge}\r\n` : '';
   socket.end(
     `HTTP/1.1 ${status} ${REASON[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `x-request-id: ${answer.requestId}\r\n${challenge}` +

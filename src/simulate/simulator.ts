@@ -5,7 +5,7 @@
  * replay past the max age, a participant whose identity was never issued — and, through the
  * sandbox Twilio's fault rules, what Twilio itself does: callbacks it never delivers
  * ('lost-callbacks': the room's participant-disconnected and room-ended are dropped, and only
- * reconciliation against the REST API can finish the record). Each answer is compared with what
+ * reconciliation against the REST API — which answers 429 once — can finish the record). Each answer is compared with what
  * the contract says it must be.
  */
 import { computeTwilioSignature, type FormParam } from '../core/signature/twilio-signature.js';
@@ -187,6 +187,13 @@ export async function simulate(
           Action: 'drop',
           Room: roomSid,
           Events: 'participant-disconnected,room-ended',
+        });
+        // And its REST API rate-limits the reconciler's first read of the participants.
+        await control('Twilio answers 429 (Retry-After 1) once', '/_sandbox/Faults/Rest', {
+          Status: '429',
+          Path: `${roomSid}/Participants`,
+          Count: '1',
+          RetryAfter: '1',
         });
         const clinician = `clin-${id.slice(-6)}`;
         const recipient = `care-${id.slice(-6)}`;

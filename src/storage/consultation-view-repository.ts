@@ -1,7 +1,7 @@
 /**
  * What the API's Consultation model needs besides the consultation rows — participants, sessions,
- * timeline, billing — for a whole page of consultations in four queries, never one consultation
- * at a time.
+ * billing — for a whole page of consultations in three queries, never one consultation at a time.
+ * (Its status history is a column of the row; the raw callbacks are a separate paged list.)
  */
 import type { Kysely } from 'kysely';
 import type { ConsultationRow, Database } from './schema.js';
@@ -9,9 +9,8 @@ import type { ConsultationRow, Database } from './schema.js';
 /** What the view needs besides the consultation rows, for all of them at once. */
 export async function loadConsultationDetails(db: Kysely<Database>, consultations: readonly ConsultationRow[]) {
   const ids = consultations.map((row) => row.id);
-  const roomSids = consultations.flatMap((row) => (row.room_sid ? [row.room_sid] : []));
-  if (ids.length === 0) return { participants: [], sessions: [], timeline: [], billing: [] };
-  const [participants, sessions, timeline, billing] = await Promise.all([
+  if (ids.length === 0) return { participants: [], sessions: [], billing: [] };
+  const [participants, sessions, billing] = await Promise.all([
     db
       .selectFrom('participants')
       .select(['consultation_id', 'identity', 'role'])
@@ -24,20 +23,11 @@ export async function loadConsultationDetails(db: Kysely<Database>, consultation
       .where('consultation_id', 'in', ids)
       .orderBy('connected_at')
       .execute(),
-    roomSids.length === 0
-      ? Promise.resolve([])
-      : db
-          .selectFrom('callbacks')
-          .select(['room_sid', 'event_type', 'event_timestamp', 'participant_identity', 'status', 'held', 'source'])
-          .where('room_sid', 'in', roomSids)
-          .orderBy('event_timestamp')
-          .orderBy('id')
-          .execute(),
     db
       .selectFrom('billing_records')
       .select(['consultation_id', 'id', 'billable_seconds', 'rounded_seconds', 'version', 'created_at', 'updated_at'])
       .where('consultation_id', 'in', ids)
       .execute(),
   ]);
-  return { participants, sessions, timeline, billing };
+  return { participants, sessions, billing };
 }

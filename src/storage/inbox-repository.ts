@@ -113,6 +113,33 @@ export async function markCallbacksProcessed(db: Kysely<Database>, ids: readonly
   }
 }
 
+/**
+ * One page of a room's callbacks (any status), in Twilio's Timestamp order, after the cursor;
+ * `limit + 1` rows, so the caller knows if more follow.
+ */
+export async function listRoomCallbacksPage(
+  db: Kysely<Database>,
+  page: { roomSid: string; limit: number; after?: { eventTimestamp: string; id: string } },
+) {
+  let query = db
+    .selectFrom('callbacks')
+    .select(['id', 'event_type', 'event_timestamp', 'participant_identity', 'status', 'held', 'source'])
+    .where('room_sid', '=', page.roomSid)
+    .orderBy('event_timestamp')
+    .orderBy('id')
+    .limit(page.limit + 1);
+  const after = page.after;
+  if (after) {
+    query = query.where((eb) =>
+      eb.or([
+        eb('event_timestamp', '>', after.eventTimestamp),
+        eb.and([eb('event_timestamp', '=', after.eventTimestamp), eb('id', '>', after.id)]),
+      ]),
+    );
+  }
+  return query.execute();
+}
+
 /** Every callback of a room (any status), in Twilio's Timestamp order: the raw timeline. */
 export async function roomCallbackTimeline(db: Kysely<Database>, roomSid: string, options: { withTrackEvents?: boolean } = {}) {
   let query = db

@@ -11,6 +11,7 @@ import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
 import { enginesUnderTest } from '../support/engines.js';
 import type { paths } from '../support/generated/roomgate-api.js';
+import { createOpenApiChecker } from '../support/openapi-responses.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
 const sqlite = enginesUnderTest().find((engine) => engine.name === 'sqlite') ?? enginesUnderTest()[0]!;
@@ -44,6 +45,21 @@ describe('a client generated from the OpenAPI document', () => {
     client = createClient<paths>({
       baseUrl: `http://127.0.0.1:${(service.app.server.address() as AddressInfo).port}`,
       headers: { authorization: `Bearer ${key}` },
+    });
+    // Over real HTTP too, every answer must be what the document says.
+    const check = createOpenApiChecker();
+    client.use({
+      async onResponse({ request, response }) {
+        const problem = check({
+          method: request.method,
+          url: new URL(request.url).pathname,
+          status: response.status,
+          contentType: response.headers.get('content-type') ?? undefined,
+          body: await response.clone().text(),
+        });
+        if (problem) throw new Error(`answer does not match docs/openapi.json: ${problem}`);
+        return response;
+      },
     });
   });
   afterAll(async () => {

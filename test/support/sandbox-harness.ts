@@ -71,8 +71,10 @@ export async function startSandboxHarness(
       return { status: response.status, json: (await response.json().catch(() => ({}))) as Record<string, any> };
     },
     async settle() {
-      // Bounded: a few rounds of sandbox idle → service drain → outbox, until nothing moves.
-      for (let round = 0; round < 20; round++) {
+      // Bounded: rounds of sandbox idle → service drain → outbox, until nothing moves. A
+      // consultation whose row another transaction held is folded ~500 ms later (row-locks.ts):
+      // callbacks not yet folded keep the loop going.
+      for (let round = 0; round < 60; round++) {
         await sandbox.idle();
         await service.app.roomgate.drain();
         while ((await service.app.roomgate.outbox.runOnce()) > 0);
@@ -84,14 +86,21 @@ export async function startSandboxHarness(
           .where('status', '=', 'pending')
           .where('next_attempt_at', '<=', new Date(now).toISOString())
           .executeTakeFirstOrThrow();
-        if (Number(pending.n) === 0 && !sandbox.state.busy) return;
+        const unfolded = await service.store.db
+          .selectFrom('callbacks')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('status', '=', 'accepted')
+          .where('processed_at', 'is', null)
+          .executeTakeFirstOrThrow();
+        if (Number(pending.n) === 0 && Number(unfolded.n) === 0 && !sandbox.state.busy) return;
+        if (Number(unfolded.n) > 0) await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const stuck = await service.store.db
         .selectFrom('outbox')
         .select(['dedupe_key', 'attempts', 'last_error', 'next_attempt_at'])
         .where('status', '=', 'pending')
         .execute();
-      throw new Error(`the sandbox and the service did not settle in 20 rounds: ${JSON.stringify(stuck.slice(0, 3))}`);
+      throw new Error(`the sandbox and the service did not settle in 60 rounds: ${JSON.stringify(stuck.slice(0, 3))}`);
     },
     async close() {
       await sandbox.close();

@@ -98,6 +98,11 @@ async function play(
       );
     }
 
+    if (healed.length > 0) {
+      const reads = (await server.app.roomgate.metrics.twilioReads.get()).values.map((v) => `${v.labels.status} ×${v.value}`);
+      console.log(`  ${'    '} ${''.padEnd(16)} reconciler's REST reads by status: ${reads.join(', ')} (a 429 waits out its Retry-After)`);
+    }
+
     // Let the sandbox deliver its own callbacks (room-ended, compositions) and the outbox drain.
     const deadline = Date.now() + 20_000;
     for (;;) {

@@ -292,7 +292,9 @@ async function writeRecord(
   // version and updated_at only when the record's status changed.
   await updateConsultation(trx, id, {
     fold_state: JSON.stringify(state),
-    status_history: JSON.stringify(record.timeline.map((change) => ({ status: change.status, at: iso(change.at) }))),
+    status_history: JSON.stringify(
+      record.timeline.map((change) => ({ status: change.status, at: iso(change.at), ...(change.source ? { source: change.source } : {}) })),
+    ),
     ...(statusChanged
       ? { status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: row.version + 1 }
       : {}),

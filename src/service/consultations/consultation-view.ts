@@ -35,17 +35,7 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
               disconnectedAt: session.disconnected_at,
             })),
         })),
-      timeline: details.timeline
-        .filter((entry) => row.room_sid !== null && entry.room_sid === row.room_sid)
-        .map((entry) => ({
-          event: entry.event_type,
-          at: entry.event_timestamp,
-          identity: entry.participant_identity,
-          // A late callback not yet confirmed shows as 'late' (stored, not applied).
-          status: entry.held ?? entry.status,
-          // 'callback' (Twilio sent it), 'reconciled' (read from Twilio's REST API) or 'operator'.
-          source: entry.source,
-        })),
+      statusHistory: statusHistory(row),
       billing: billing
         ? {
             id: billing.id,
@@ -57,6 +47,26 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
         : null,
     };
   });
+}
+
+type HistoryEntry = ConsultationView['statusHistory'][number];
+
+/**
+ * Each status the consultation entered, with the moment (docs/lifecycle.md): `scheduled` at its
+ * creation, then each change the fold made at the Timestamp of the event that made it. A status
+ * set outside the fold (cancelled by the API) closes the list at the row's last update.
+ */
+function statusHistory(row: ConsultationRow): HistoryEntry[] {
+  const folded = row.status_history
+    ? (JSON.parse(row.status_history) as { status: string; at: string | null; source?: string }[])
+    : [{ status: 'scheduled', at: null }];
+  const history = folded.map((entry, index): HistoryEntry => ({
+    status: entry.status as HistoryEntry['status'],
+    at: index === 0 ? row.created_at : (entry.at ?? row.updated_at),
+    ...(entry.source ? { source: entry.source as NonNullable<HistoryEntry['source']> } : {}),
+  }));
+  if (history.at(-1)?.status !== row.status) history.push({ status: row.status as HistoryEntry['status'], at: row.updated_at });
+  return history;
 }
 
 /** One consultation of the tenant as the API shows it, or undefined (another tenant's is not found). */

@@ -85,10 +85,15 @@ export class OutboxWorker {
     await Promise.all(this.inFlight);
   }
 
-  /** One pass: claims due entries into the free slots and runs them to the end. Returns how many ran. Exposed for tests. */
+  /**
+   * One pass, for tests and tools: waits for the entries already running (the scheduled poll's),
+   * claims due entries into the free slots, and waits until all of them are done. Returns how
+   * many this pass started.
+   */
   async runOnce(): Promise<number> {
+    await Promise.all(this.inFlight);
     const started = await this.startDue();
-    await Promise.all(started);
+    await Promise.all([...started, ...this.inFlight]);
     return started.length;
   }
 

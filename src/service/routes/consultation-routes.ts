@@ -20,7 +20,8 @@ import {
 } from '../../storage/consultation-repository.js';
 import { IdempotencyHeaders } from '../api/idempotency.js';
 import { IdParams, page, withErrors } from '../api/schemas/common.js';
-import { CreateConsultationBody, ListConsultationsQuery } from '../api/schemas/consultation.js';
+import { CreateConsultationBody, ListCallbacksQuery, ListConsultationsQuery } from '../api/schemas/consultation.js';
+import { listRoomCallbacksPage } from '../../storage/inbox-repository.js';
 import { consultationViews, loadConsultationView } from '../consultations/consultation-view.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
@@ -152,12 +153,53 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
     {
       config: { scope: 'consultations:read' },
       schema: {
-        summary: 'One consultation: state, participants, timeline.',
+        summary: 'One consultation: state, status history, participants, billing.',
         params: IdParams,
         response: withErrors({ 200: consultation }, 404),
       },
     },
     async (request) => current(request.tenant.id, request.params.id),
+  );
+
+  app.get(
+    '/v1/consultations/:id/callbacks',
+    {
+      config: { scope: 'consultations:read' },
+      schema: {
+        summary: "The callbacks stored for the consultation's room, in Twilio's Timestamp order, page by page.",
+        description:
+          'Every signed callback of the room, whatever was done with it (accepted, quarantined, held late), and facts the reconciler or an operator added. Follow `nextCursor` until it is null.',
+        params: IdParams,
+        querystring: ListCallbacksQuery,
+        response: withErrors({ 200: page(Type.Ref('ConsultationCallback')) }, 404),
+      },
+    },
+    async (request) => {
+      const row = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
+      if (!row) throw new HttpError('NOT_FOUND');
+      const { limit = 100, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor) : undefined;
+      const rows = row.room_sid
+        ? await listRoomCallbacksPage(store.db, {
+            roomSid: row.room_sid,
+            limit,
+            ...(after ? { after: { eventTimestamp: after.createdAt, id: after.id } } : {}),
+          })
+        : [];
+      const pageRows = rows.slice(0, limit);
+      const last = pageRows.at(-1);
+      return {
+        data: pageRows.map((entry) => ({
+          event: entry.event_type,
+          at: entry.event_timestamp,
+          identity: entry.participant_identity,
+          // A late callback not yet confirmed shows as 'late' (stored, not applied).
+          status: entry.held ?? entry.status,
+          source: entry.source as 'callback' | 'reconciled' | 'operator',
+        })),
+        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.event_timestamp, id: last.id }) : null,
+      };
+    },
   );
 
   app.post(

@@ -23,6 +23,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Authenticate } from '../auth/api-key-auth.js';
+import { bearerChallenge } from '../auth/bearer-challenge.js';
 import { HttpError, type ErrorCode } from '../errors.js';
 import { answerOnSocket } from '../raw-http-answer.js';
 import { parseEventCursor, type TenantEvent } from '../../core/events/tenant-event.js';
@@ -130,7 +131,14 @@ export async function eventRoutes(app: FastifyInstance, options: EventRouteOptio
     try {
       tenant = await options.authenticate(request.headers.authorization, 'events:read', app.log);
     } catch (error) {
-      return refuseUpgrade(socket, error instanceof HttpError ? error.code : 'STORE_UNAVAILABLE');
+      if (!(error instanceof HttpError)) return refuseUpgrade(socket, 'STORE_UNAVAILABLE');
+      const challenge = bearerChallenge(error.code, request.headers.authorization, error.details.scope);
+      return answerOnSocket(socket, {
+        code: error.code,
+        requestId: randomUUID(),
+        message: error.message,
+        ...(challenge ? { challenge } : {}),
+      });
     }
     let after: number;
     try {

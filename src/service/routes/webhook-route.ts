@@ -75,6 +75,14 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
     summary: "Twilio's signed status callbacks (room, participant, track, recording, composition).",
     description:
       'Form-encoded (or JSON signed through bodySHA256), with `X-Twilio-Signature`. Not for tenants: the signature is checked first whatever the media type. See README, "The webhook endpoint".',
+    // Documentation: a request without the header never reaches validation (403 in onRequest).
+    headers: Type.Object(
+      {
+        'x-twilio-signature': Type.String({ description: "Twilio's HMAC-SHA1 of the URL and parameters (or of the URL with bodySHA256)." }),
+        'x-twilio-webhooks-signature-settings': Type.Optional(Type.String({ description: 'Names a shared key for HMAC-SHA256.' })),
+      },
+      { additionalProperties: true },
+    ),
     response: {
       204: { description: 'Stored (or a duplicate, or quarantined): Twilio must not retry.', type: 'null' },
       403: Type.Ref('ErrorEnvelope'),

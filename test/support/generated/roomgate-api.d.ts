@@ -181,7 +181,12 @@ export interface paths {
     post: {
       parameters: {
         query?: never;
-        header?: never;
+        header: {
+          /** @description Twilio's HMAC-SHA1 of the URL and parameters (or of the URL with bodySHA256). */
+          'x-twilio-signature': string;
+          /** @description Names a shared key for HMAC-SHA256. */
+          'x-twilio-webhooks-signature-settings'?: string;
+        };
         path?: never;
         cookie?: never;
       };
@@ -518,7 +523,7 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * One consultation: state, participants, timeline.
+     * One consultation: state, status history, participants, billing.
      * @description Scope: `consultations:read`.
      */
     get: {
@@ -539,6 +544,148 @@ export interface paths {
           };
           content: {
             'application/json': components['schemas']['Consultation'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/consultations/{id}/callbacks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The callbacks stored for the consultation's room, in Twilio's Timestamp order, page by page.
+     * @description Every signed callback of the room, whatever was done with it (accepted, quarantined, held late), and facts the reconciler or an operator added. Follow `nextCursor` until it is null.
+     *
+     *     Scope: `consultations:read`.
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description The `nextCursor` of the previous page. */
+          cursor?: string;
+          /** @description Items per page. */
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['ConsultationCallback'][];
+              /** @description Pass as `cursor` for the next page; null on the last. */
+              nextCursor: string | null;
+            };
           };
         };
         /** @description Default Response */
@@ -2471,18 +2618,17 @@ export interface components {
           disconnectedAt: string | null;
         }[];
       }[];
-      timeline: {
-        event: string;
+      /** @description Every status the consultation entered, in order, with the moment it entered it: `scheduled` at its creation, then each change at the Twilio Timestamp of the event that made it (docs/lifecycle.md). The raw callbacks are GET /v1/consultations/{id}/callbacks. */
+      statusHistory: {
+        /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. */
+        status: 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
         /**
          * Format: date-time
          * @example 2026-03-01T09:30:00.000Z
          */
         at: string;
-        identity: string | null;
-        /** @description accepted, quarantined, unmatched, or late (signed but older than the replay window: held until reconciliation confirms it). */
-        status: string;
-        /** @description callback: sent by Twilio; reconciled: read from Twilio’s REST API by reconciliation; operator: roomgate consultation complete. */
-        source: 'callback' | 'reconciled' | 'operator';
+        /** @description Absent when a callback made the change. reconciled: a fact read from Twilio’s REST API; operator: roomgate consultation complete; inferred: a connect known from its disconnect’s ParticipantDuration. */
+        source?: 'reconciled' | 'operator' | 'inferred';
       }[];
       billing: {
         id: string;
@@ -2495,6 +2641,20 @@ export interface components {
          */
         updatedAt: string;
       } | null;
+    };
+    /** ConsultationCallback */
+    ConsultationCallback: {
+      event: string;
+      /**
+       * Format: date-time
+       * @example 2026-03-01T09:30:00.000Z
+       */
+      at: string;
+      identity: string | null;
+      /** @description accepted, quarantined, unmatched, or late (signed but older than the replay window: held until reconciliation confirms it). */
+      status: string;
+      /** @description callback: sent by Twilio; reconciled: read from Twilio’s REST API by reconciliation; operator: roomgate consultation complete. */
+      source: 'callback' | 'reconciled' | 'operator';
     };
     /** AccessToken */
     AccessToken: {

@@ -80,23 +80,24 @@ export const Consultation = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    timeline: Type.Array(
+    statusHistory: Type.Array(
       Type.Object(
         {
-          event: Type.String(),
+          status: ConsultationStatus,
           at: Timestamp,
-          identity: Type.Union([Type.String(), Type.Null()]),
-          status: Type.String({
-            description:
-              'accepted, quarantined, unmatched, or late (signed but older than the replay window: held until reconciliation confirms it).',
-          }),
-          source: Type.Union([Type.Literal('callback'), Type.Literal('reconciled'), Type.Literal('operator')], {
-            description:
-              'callback: sent by Twilio; reconciled: read from Twilio’s REST API by reconciliation; operator: roomgate consultation complete.',
-          }),
+          source: Type.Optional(
+            Type.Union([Type.Literal('reconciled'), Type.Literal('operator'), Type.Literal('inferred')], {
+              description:
+                'Absent when a callback made the change. reconciled: a fact read from Twilio’s REST API; operator: roomgate consultation complete; inferred: a connect known from its disconnect’s ParticipantDuration.',
+            }),
+          ),
         },
         { additionalProperties: false },
       ),
+      {
+        description:
+          'Every status the consultation entered, in order, with the moment it entered it: `scheduled` at its creation, then each change at the Twilio Timestamp of the event that made it (docs/lifecycle.md). The raw callbacks are GET /v1/consultations/{id}/callbacks.',
+      },
     ),
     billing: Type.Union([
       Type.Object(
@@ -115,3 +116,23 @@ export const Consultation = Type.Object(
   { additionalProperties: false, $id: 'Consultation', title: 'Consultation' },
 );
 export type ConsultationView = Static<typeof Consultation>;
+
+/** One stored callback of the consultation's room, as the callbacks list shows it. */
+export const ConsultationCallback = Type.Object(
+  {
+    event: Type.String(),
+    at: Timestamp,
+    identity: Type.Union([Type.String(), Type.Null()]),
+    status: Type.String({
+      description:
+        'accepted, quarantined, unmatched, or late (signed but older than the replay window: held until reconciliation confirms it).',
+    }),
+    source: Type.Union([Type.Literal('callback'), Type.Literal('reconciled'), Type.Literal('operator')], {
+      description:
+        'callback: sent by Twilio; reconciled: read from Twilio’s REST API by reconciliation; operator: roomgate consultation complete.',
+    }),
+  },
+  { additionalProperties: false, $id: 'ConsultationCallback', title: 'ConsultationCallback' },
+);
+
+export const ListCallbacksQuery = Type.Object({ ...pageQuery }, { additionalProperties: false });

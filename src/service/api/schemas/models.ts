@@ -1,12 +1,13 @@
 /** The named models of the document (components.schemas); routes refer to them by `$id`. */
 import type { TSchema } from 'typebox';
 import { ApiKey, CreatedApiKey } from './api-key.js';
-import { Consultation } from './consultation.js';
+import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
   Consultation,
+  ConsultationCallback,
   AccessToken,
   Recordings,
   BillingRecord,
