@@ -11,6 +11,7 @@ import { createLogger } from '../src/service/logger.js';
 import { followTenantEvents } from '../src/service/live/event-log-follower.js';
 import { createLocalLiveEvents } from '../src/service/live/live-events.js';
 import { appendTenantEvents } from '../src/storage/event-log-repository.js';
+import { createTenant } from '../src/service/tenants/tenant-admin.js';
 import { openStore } from '../src/storage/open-store.js';
 
 const EVENTS = Number(process.env.EVENTS ?? 4000);
@@ -24,11 +25,7 @@ async function main(): Promise<void> {
   const store = await openStore(database.url);
   try {
     await store.migrate();
-    const tenantId = 'ten_bench';
-    await store.db
-      .insertInto('tenants')
-      .values({ id: tenantId, slug: 'bench', name: 'bench', kind: 'human', created_at: new Date().toISOString() })
-      .execute();
+    const tenantId = await createTenant(store, { slug: 'bench', name: 'bench', kind: 'human' });
     const live = createLocalLiveEvents();
     const committedAt = new Map<string, number>();
     const latencies: number[] = [];
