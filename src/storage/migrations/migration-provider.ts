@@ -13,6 +13,7 @@ import { reconciliation } from './0006-reconciliation.js';
 import { consultationFoldState } from './0007-consultation-fold-state.js';
 import { tenantApiContract } from './0008-tenant-api-contract.js';
 import { recordingTracks } from './0008-tenant-api-recording-tracks.js';
+import { tenantEventLog } from './0009-tenant-event-log.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0007_consultation_fold_state': consultationFoldState(capabilities),
     '0008_tenant_api_contract': tenantApiContract(capabilities),
     '0008_tenant_api_recording_tracks': recordingTracks(),
+    '0009_tenant_event_log': tenantEventLog(capabilities),
   };
   return { getMigrations: async () => migrations };
 }
