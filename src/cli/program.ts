@@ -83,6 +83,9 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--rounding <seconds>', 'billing unit: billable time is rounded up to it', '60')
     .option('--retention-days <days>', 'how long its consultations are kept', '3650')
     .option('--rate-limit <perMinute>', 'requests a minute each of its API keys may make (default: ROOMGATE_RATE_LIMIT)')
+    .option('--join-early <minutes>', 'how long before a scheduled consultation joining opens (default 15)')
+    .option('--waiting-room', 'care recipients wait in the lobby until the clinician admits them')
+    .option('--join-grace <minutes>', "how long after a scheduled consultation's end joining stays open (default 15)")
     .action(
       run(async (slug: string, options: TenantCreateOptions) => (await import('./commands/tenant.js')).createTenantCommand(slug, options)),
     );
@@ -211,6 +214,9 @@ export interface TenantCreateOptions {
   rounding: string;
   retentionDays: string;
   rateLimit?: string;
+  joinEarly?: string;
+  joinGrace?: string;
+  waitingRoom?: boolean;
 }
 export interface KeyCreateOptions {
   tenant: string;

@@ -340,6 +340,7 @@ function registerRest(
       emptyRoomTimeout: int(f, 'EmptyRoomTimeout'),
       unusedRoomTimeout: int(f, 'UnusedRoomTimeout'),
       maxParticipants: int(f, 'MaxParticipants'),
+      maxParticipantDuration: int(f, 'MaxParticipantDuration'),
     });
     return reply.status(201).send(room(created));
   });

@@ -25,7 +25,7 @@ export function roomResource(base: string, accountSid: string, room: SandboxRoom
     status_callback_method: room.statusCallbackMethod,
     record_participants_on_connect: room.recordParticipantsOnConnect,
     max_participants: room.maxParticipants,
-    max_participant_duration: 14_400,
+    max_participant_duration: room.maxParticipantDuration ?? 14_400,
     max_concurrent_published_tracks: room.type === 'go' || room.type === 'peer-to-peer' ? null : 170,
     empty_room_timeout: room.emptyRoomTimeout,
     unused_room_timeout: room.unusedRoomTimeout,

@@ -66,6 +66,8 @@ export interface SandboxRoom {
   /** Minutes. */
   readonly unusedRoomTimeout: number;
   readonly maxParticipants: number;
+  /** Seconds a participant may stay (MaxParticipantDuration); absent → Twilio's default, 14,400. */
+  readonly maxParticipantDuration?: number;
   readonly dateCreated: Date;
   readonly dateUpdated: Date;
   readonly endTime: Date | undefined;
@@ -106,6 +108,7 @@ export interface CreateRoomInput {
   readonly emptyRoomTimeout?: number;
   readonly unusedRoomTimeout?: number;
   readonly maxParticipants?: number;
+  readonly maxParticipantDuration?: number;
 }
 
 export interface CreateCompositionInput {
@@ -176,6 +179,10 @@ export class VideoEmulator {
     if (!Number.isInteger(maxParticipants) || maxParticipants < 1 || maxParticipants > MAX_PARTICIPANTS[type]) {
       throw invalidParameter(`MaxParticipants must be between 1 and ${MAX_PARTICIPANTS[type]} for ${type} rooms`);
     }
+    const maxParticipantDuration = input.maxParticipantDuration ?? 14_400;
+    if (!Number.isInteger(maxParticipantDuration) || maxParticipantDuration < 600 || maxParticipantDuration > 86_400) {
+      throw invalidParameter('MaxParticipantDuration must be between 600 and 86400 seconds');
+    }
     const sid = twilioSid('RM');
     const uniqueName = input.uniqueName || sid;
     if (uniqueName.length > 128) throw invalidParameter('UniqueName must be at most 128 characters');
@@ -194,6 +201,7 @@ export class VideoEmulator {
       emptyRoomTimeout,
       unusedRoomTimeout,
       maxParticipants,
+      maxParticipantDuration,
       dateCreated: now,
       dateUpdated: now,
       endTime: undefined,

@@ -12,6 +12,9 @@ export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
   VALIDATION_FAILED: { status: 422, message: 'The request failed validation.' },
   IDENTITY_REJECTED: { status: 422, message: 'The identity does not meet the identity policy.' },
+  WINDOW_NOT_OPEN: { status: 422, message: "The consultation's appointment window has not opened yet." },
+  NOT_ADMITTED: { status: 409, message: 'The waiting room has not admitted this identity.' },
+  WINDOW_CLOSED: { status: 422, message: "The consultation's appointment window has closed." },
   UNAUTHENTICATED: { status: 401, message: 'A valid API key is required.' },
   FORBIDDEN_SCOPE: { status: 403, message: 'The API key lacks the scope this route needs.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },
@@ -34,6 +37,8 @@ export interface ErrorDetails {
   readonly field?: string;
   readonly scope?: string;
   readonly current?: unknown;
+  /** On WINDOW_NOT_OPEN / WINDOW_CLOSED: the appointment window. */
+  readonly window?: { readonly opensAt: string; readonly closesAt: string };
 }
 
 /** An error the service answers with; `message` may refine the registry's default. */

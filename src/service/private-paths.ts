@@ -17,20 +17,31 @@ declare module 'fastify' {
 }
 
 export class PrivatePaths {
-  private readonly prefixes: { prefix: string; pattern: string }[] = [];
+  private readonly prefixes: { prefix: RegExp; key: string; pattern: string }[] = [];
 
-  /** A route pattern such as `/v1/subjects/:identity`: every path under `/v1/subjects/` is private. */
+  /**
+   * A route pattern such as `/v1/subjects/:identity`: every path under `/v1/subjects/` is private.
+   * The cut is at the `:identity` parameter when there is one (else the first parameter); a
+   * parameter before it matches any one segment (`/v1/consultations/:id/lobby/:identity/admit`:
+   * every path under `/v1/consultations/<any>/lobby/`).
+   */
   add(pattern: string): void {
-    const cut = pattern.search(/[:*]/);
-    const prefix = (cut === -1 ? pattern : pattern.slice(0, cut)).toLowerCase();
-    if (!this.prefixes.some((known) => known.prefix === prefix)) this.prefixes.push({ prefix, pattern });
+    const identityAt = pattern.indexOf(':identity');
+    const cut = identityAt !== -1 ? identityAt : pattern.search(/[:*]/);
+    const key = (cut === -1 ? pattern : pattern.slice(0, cut)).toLowerCase();
+    if (this.prefixes.some((known) => known.key === key)) return;
+    const source = key
+      .split(/:[A-Za-z0-9_]+/)
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*');
+    this.prefixes.push({ prefix: new RegExp(source), key, pattern });
   }
 
   /** The pattern to log instead of `url`, or undefined when the URL may be logged as it is. */
   mask(url: string): string | undefined {
     const path = normalise(url.split('?', 1)[0] ?? '');
     // Anywhere in the path: a prefix before it (a proxy's, a typo) does not make the rest public.
-    return this.prefixes.find((known) => path.includes(known.prefix))?.pattern;
+    return this.prefixes.find((known) => known.prefix.test(path))?.pattern;
   }
 }
 

@@ -22,6 +22,10 @@ export interface NewConsultation {
   readonly externalRef?: string | null;
   /** A small object of the platform's labels (no personal data). */
   readonly metadata?: Record<string, string> | null;
+  /** The slot's length; with scheduledAt it makes the appointment window. */
+  readonly durationMinutes?: number | null;
+  /** The waiting room; null → the tenant's setting. */
+  readonly waitingRoom?: boolean | null;
 }
 
 /** Inserts scheduled consultations (one statement per 200). */
@@ -46,6 +50,9 @@ export async function insertConsultations(db: Db, consultations: readonly NewCon
           version: 0,
           external_ref: consultation.externalRef ?? null,
           metadata: consultation.metadata ? JSON.stringify(consultation.metadata) : null,
+          duration_minutes: consultation.durationMinutes ?? null,
+          waiting_room:
+            consultation.waitingRoom === undefined || consultation.waitingRoom === null ? null : consultation.waitingRoom ? 1 : 0,
         })),
       )
       .execute();

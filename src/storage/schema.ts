@@ -27,6 +27,12 @@ export interface TenantsTable {
   retention_days: Generated<number>;
   /** Requests per minute one API key may make; NULL → the service default (migration 0008). */
   rate_limit_per_minute: Generated<number | null>;
+  /** Minutes before scheduled_at that joining opens; NULL → the default (migration 0010). */
+  join_early_minutes: Generated<number | null>;
+  /** Minutes after the slot's end that joining stays open; NULL → the default (migration 0010). */
+  join_grace_minutes: Generated<number | null>;
+  /** 0/1: care recipients wait in the lobby until admitted; NULL → off (migration 0010). */
+  waiting_room: Generated<number | null>;
   created_at: IsoTimestamp;
 }
 
@@ -78,6 +84,22 @@ export interface ConsultationsTable {
   external_ref: Generated<string | null>;
   /** A small JSON object of the platform's keys (no personal data); NULL = {}. */
   metadata: Generated<JsonText | null>;
+  /** The slot's length; with scheduled_at it makes the appointment window (migration 0010). */
+  duration_minutes: Generated<number | null>;
+  /** 0/1: this consultation's waiting room; NULL → the tenant's setting (migration 0010). */
+  waiting_room: Generated<number | null>;
+}
+
+/** One identity in a consultation's lobby (migration 0010). */
+export interface LobbyEntriesTable {
+  consultation_id: string;
+  identity: string;
+  role: string;
+  /** waiting, admitted, declined, left (core/consultation/lobby.ts). */
+  status: string;
+  joined_at: IsoTimestamp;
+  decided_at: IsoTimestamp | null;
+  left_at: IsoTimestamp | null;
 }
 
 export interface ParticipantsTable {
@@ -243,6 +265,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   twilio_accounts: TwilioAccountsTable;
   consultations: ConsultationsTable;
+  lobby_entries: LobbyEntriesTable;
   participants: ParticipantsTable;
   participant_sessions: ParticipantSessionsTable;
   issued_identities: IssuedIdentitiesTable;

@@ -137,6 +137,22 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     counts.sessions += 1;
   }
 
+  // The waiting room's entries (migration 0010): pseudonymised like the participants.
+  const lobby = await trx
+    .selectFrom('lobby_entries')
+    .select(['consultation_id', 'identity'])
+    .where('consultation_id', 'in', tenantConsultations)
+    .where('identity', '=', identity)
+    .execute();
+  for (const row of lobby.filter((entry) => entry.identity === identity)) {
+    await trx
+      .updateTable('lobby_entries')
+      .set({ identity: subject.pseudonym })
+      .where('consultation_id', '=', row.consultation_id)
+      .where('identity', '=', row.identity)
+      .execute();
+  }
+
   const issued = await trx
     .selectFrom('issued_identities')
     .select(['consultation_id', 'identity'])

@@ -48,6 +48,9 @@ export async function findApiKeyWithTenant(db: Db, lookupId: string) {
       'tenants.kind',
       'tenants.billing_rounding_seconds',
       'tenants.rate_limit_per_minute',
+      'tenants.join_early_minutes',
+      'tenants.join_grace_minutes',
+      'tenants.waiting_room',
     ])
     .where('api_keys.lookup_id', '=', lookupId)
     .executeTakeFirst();

@@ -1,5 +1,6 @@
 /**
- * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650] [--rate-limit N]`
+ * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650] [--rate-limit N]
+ * [--join-early MIN] [--join-grace MIN] [--waiting-room]`
  * and `roomgate tenant list` (one JSON object a line).
  */
 import { createTenant } from '../../service/tenants/tenant-admin.js';
@@ -15,6 +16,8 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
   const rounding = positiveInteger(options.rounding, '--rounding');
   const retentionDays = positiveInteger(options.retentionDays, '--retention-days');
   const rateLimitPerMinute = options.rateLimit === undefined ? undefined : positiveInteger(options.rateLimit, '--rate-limit');
+  const joinEarlyMinutes = options.joinEarly === undefined ? undefined : wholeMinutes(options.joinEarly, '--join-early');
+  const joinGraceMinutes = options.joinGrace === undefined ? undefined : wholeMinutes(options.joinGrace, '--join-grace');
   const { kind } = options;
 
   const store = await openCliStore();
@@ -24,7 +27,17 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
       console.error(`roomgate: tenant '${slug}' already exists`);
       return 1;
     }
-    const id = await createTenant(store, { slug, name, kind, billingRoundingSeconds: rounding, retentionDays, rateLimitPerMinute });
+    const id = await createTenant(store, {
+      slug,
+      name,
+      kind,
+      billingRoundingSeconds: rounding,
+      retentionDays,
+      rateLimitPerMinute,
+      ...(joinEarlyMinutes !== undefined ? { joinEarlyMinutes } : {}),
+      ...(joinGraceMinutes !== undefined ? { joinGraceMinutes } : {}),
+      ...(options.waitingRoom ? { waitingRoom: true } : {}),
+    });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(
       JSON.stringify({
@@ -35,6 +48,9 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
         billingRoundingSeconds: rounding,
         retentionDays,
         rateLimitPerMinute: rateLimitPerMinute ?? null,
+        joinEarlyMinutes: joinEarlyMinutes ?? null,
+        joinGraceMinutes: joinGraceMinutes ?? null,
+        waitingRoom: options.waitingRoom === true,
       }),
     );
     return 0;
@@ -68,5 +84,11 @@ export async function listTenantsCommand(): Promise<number> {
 
 function positiveInteger(text: string, flag: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`${flag} must be a positive integer`);
+  return Number(text);
+}
+
+/** 0 to 1440 minutes (a day): a window setting. */
+function wholeMinutes(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 1440) throw new UsageError(`${flag} must be whole minutes from 0 to 1440`);
   return Number(text);
 }

@@ -22,6 +22,11 @@ export interface AuthenticatedTenant {
   readonly scopes: readonly string[];
   /** Requests per minute this key may make; null → the service default. */
   readonly rateLimitPerMinute: number | null;
+  /** The appointment window's settings; null → the defaults (core/consultation/appointment-window.ts). */
+  readonly joinEarlyMinutes: number | null;
+  readonly joinGraceMinutes: number | null;
+  /** Care recipients wait in the lobby by default (a consultation may say otherwise). */
+  readonly waitingRoom: boolean;
 }
 
 declare module 'fastify' {
@@ -90,6 +95,9 @@ export async function authenticateApiKey(
     apiKeyId: row.keyId,
     scopes,
     rateLimitPerMinute: row.rate_limit_per_minute ?? null,
+    joinEarlyMinutes: row.join_early_minutes ?? null,
+    joinGraceMinutes: row.join_grace_minutes ?? null,
+    waitingRoom: Boolean(row.waiting_room),
   };
 }
 

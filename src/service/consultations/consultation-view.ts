@@ -4,9 +4,15 @@ import type { ConsultationRow } from '../../storage/schema.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { loadConsultationDetails } from '../../storage/consultation-view-repository.js';
 import type { ConsultationView } from '../api/schemas/consultation.js';
+import { listLobbyEntries } from '../../storage/lobby-repository.js';
+import { lobbyEntryView } from './lobby-view.js';
 
 export async function consultationViews(store: Store, rows: readonly ConsultationRow[]): Promise<ConsultationView[]> {
   const details = await loadConsultationDetails(store.db, rows);
+  const lobby = await listLobbyEntries(
+    store.db,
+    rows.map((row) => row.id),
+  );
   return rows.map((row) => {
     const billing = details.billing.find((record) => record.consultation_id === row.id);
     return {
@@ -18,6 +24,9 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
       roomName: row.room_name,
       record: Boolean(row.record),
       scheduledAt: row.scheduled_at,
+      durationMinutes: row.duration_minutes ?? null,
+      waitingRoom: row.waiting_room === null || row.waiting_room === undefined ? null : Boolean(row.waiting_room),
+      lobby: lobby.filter((entry) => entry.consultationId === row.id).map(lobbyEntryView),
       startedAt: row.started_at,
       endedAt: row.ended_at,
       createdAt: row.created_at,

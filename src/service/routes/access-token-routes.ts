@@ -12,6 +12,10 @@ import { IdParams, withErrors } from '../api/schemas/common.js';
 import { IssueTokenBody } from '../api/schemas/records.js';
 import { createVideoAccessToken } from '../../core/access-token/video-access-token.js';
 import { rolesForTenantKind } from '../../core/consultation/roles.js';
+import { waitsInLobby } from '../../core/consultation/lobby.js';
+import { findLobbyEntry } from '../../storage/lobby-repository.js';
+import { waitingRoomOn } from './lobby-routes.js';
+import { appointmentWindow, checkWindow, tokenTtlSeconds } from '../../core/consultation/appointment-window.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { issueParticipant } from '../../storage/participant-repository.js';
 import type { Store } from '../../storage/store.js';
@@ -31,23 +35,25 @@ export interface AccessTokenRouteOptions {
 
 export async function accessTokenRoutes(root: FastifyInstance, options: AccessTokenRouteOptions): Promise<void> {
   const app = root.withTypeProvider<TypeBoxTypeProvider>();
-  const sign = (identity: string, roomName: string, now: Date) =>
+  const sign = (identity: string, roomName: string, now: Date, ttlSeconds: number) =>
     createVideoAccessToken({
       accountSid: options.accountSid,
       apiKeySid: options.apiKey.sid,
       apiKeySecret: options.apiKey.secret,
       identity,
       roomName,
-      ttlSeconds: options.ttlSeconds,
+      ttlSeconds,
       now,
     });
   // A replayed answer (Idempotency-Key) is signed again from what was stored, which lacks the
   // token: the same claims (time included) give the very same token, never kept in the database.
+  // The token's lifetime is kept beside the answer (not the token): a window may cut it short.
   const tokenNotStored: IdempotentSecret = {
-    strip: ({ token: _token, ...rest }) => rest,
-    restore: (stored) => {
+    strip: ({ token, ...rest }) => ({ ...rest, tokenTtlSeconds: tokenLifetime(String(token)) }),
+    restore: ({ tokenTtlSeconds, ...stored }) => {
+      const ttl = typeof tokenTtlSeconds === 'number' ? tokenTtlSeconds : options.ttlSeconds;
       const expiresAt = Date.parse(String(stored.expiresAt));
-      const token = sign(String(stored.identity), String(stored.roomName), new Date(expiresAt - options.ttlSeconds * 1000));
+      const token = sign(String(stored.identity), String(stored.roomName), new Date(expiresAt - ttl * 1000), ttl);
       return { token, ...stored };
     },
   };
@@ -58,7 +64,7 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
       schema: {
         summary: 'Sign a Video access token for this room alone.',
         description:
-          'The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409). The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.',
+          'The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); while the waiting room is on, a care recipient needs an admission (409 NOT_ADMITTED); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest. The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.',
         params: IdParams,
         headers: IdempotencyHeaders,
         body: IssueTokenBody,
@@ -88,7 +94,44 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
         throw new HttpError('CONFLICT', `The consultation is ${consultation.status}.`);
       }
       const now = options.clock();
-      const expiresAt = new Date(now.getTime() + options.ttlSeconds * 1000);
+      const window = appointmentWindow({
+        scheduledAt: consultation.scheduled_at,
+        durationMinutes: consultation.duration_minutes ?? null,
+        joinEarlyMinutes: request.tenant.joinEarlyMinutes,
+        graceMinutes: request.tenant.joinGraceMinutes,
+      });
+      const inWindow = checkWindow(window, now);
+      if (!inWindow.ok && window) {
+        options.audit.record({
+          tenantId: request.tenant.id,
+          actor: request.tenant.apiKeyId,
+          action: 'token.issue',
+          target: consultation.id,
+          outcome: `refused:${inWindow.reason}`,
+        });
+        throw new HttpError(inWindow.reason === 'window-not-open' ? 'WINDOW_NOT_OPEN' : 'WINDOW_CLOSED', undefined, {
+          details: { window: { opensAt: window.opensAt.toISOString(), closesAt: window.closesAt.toISOString() } },
+        });
+      }
+      // The waiting room: a care recipient needs an admission first.
+      if (waitingRoomOn(consultation, request.tenant) && waitsInLobby(role)) {
+        const entry = await findLobbyEntry(options.store.db, consultation.id, identity);
+        if (entry?.status !== 'admitted') {
+          options.audit.record({
+            tenantId: request.tenant.id,
+            actor: request.tenant.apiKeyId,
+            action: 'token.issue',
+            target: consultation.id,
+            outcome: 'refused:not-admitted',
+          });
+          throw new HttpError(
+            'NOT_ADMITTED',
+            `The identity is ${entry ? entry.status : 'not in the lobby'}; the waiting room admits first.`,
+          );
+        }
+      }
+      const ttlSeconds = tokenTtlSeconds(window, now, options.ttlSeconds);
+      const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
       await options.store.transaction((trx) =>
         issueParticipant(trx, {
           consultationId: consultation.id,
@@ -98,7 +141,7 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
           expiresAt: expiresAt.toISOString(),
         }),
       );
-      const token = sign(identity, consultation.room_name, now);
+      const token = sign(identity, consultation.room_name, now, ttlSeconds);
       options.audit.record({
         tenantId: request.tenant.id,
         actor: request.tenant.apiKeyId,
@@ -113,4 +156,14 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
         .send({ token, identity, role, roomName: consultation.room_name, expiresAt: expiresAt.toISOString() });
     },
   );
+}
+
+/** The signed lifetime (exp − iat) read from the token's payload: no secret, just two numbers. */
+function tokenLifetime(token: string): number | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { iat?: unknown; exp?: unknown };
+    return typeof payload.iat === 'number' && typeof payload.exp === 'number' ? payload.exp - payload.iat : undefined;
+  } catch {
+    return undefined;
+  }
 }

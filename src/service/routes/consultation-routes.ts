@@ -27,6 +27,7 @@ import { HttpError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { twilioFailure } from '../twilio/twilio-failure.js';
+import { appointmentWindow, maxParticipantDurationSeconds } from '../../core/consultation/appointment-window.js';
 
 export interface ConsultationRouteOptions {
   readonly store: Store;
@@ -68,6 +69,17 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
     async (request, reply) => {
       const body = request.body ?? {};
       const record = body.record ?? true;
+      if (body.durationMinutes !== undefined && !body.scheduledAt) {
+        throw new HttpError('VALIDATION_FAILED', 'durationMinutes needs scheduledAt.', { details: { field: 'durationMinutes' } });
+      }
+      const scheduledAt = body.scheduledAt ? new Date(body.scheduledAt).toISOString() : null;
+      const window = appointmentWindow({
+        scheduledAt,
+        durationMinutes: body.durationMinutes ?? null,
+        joinEarlyMinutes: request.tenant.joinEarlyMinutes,
+        graceMinutes: request.tenant.joinGraceMinutes,
+      });
+      const maxParticipantDuration = maxParticipantDurationSeconds(window);
       const now = clock().toISOString();
       const id = newId('con');
       // The room name carries the unguessable id, so a callback can be matched by RoomName even
@@ -83,7 +95,9 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
             // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
             accountSid: options.accountSid() ?? null,
             record,
-            scheduledAt: body.scheduledAt ? new Date(body.scheduledAt).toISOString() : null,
+            scheduledAt,
+            durationMinutes: body.durationMinutes ?? null,
+            waitingRoom: body.waitingRoom ?? null,
             externalRef: body.externalRef ?? null,
             metadata: body.metadata ?? null,
             now,
@@ -105,6 +119,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
           uniqueName: roomName,
           statusCallback: options.statusCallbackUrl(),
           recordParticipantsOnConnect: record,
+          ...(maxParticipantDuration !== undefined ? { maxParticipantDuration } : {}),
         });
       } catch (error) {
         await markConsultationCancelled(store.db, id, clock().toISOString());

@@ -17,6 +17,12 @@ export interface NewTenant {
   readonly retentionDays?: number;
   /** Requests a minute each API key may make; undefined → the service's ROOMGATE_RATE_LIMIT. */
   readonly rateLimitPerMinute?: number;
+  /** Minutes before a scheduled consultation that joining opens; undefined → the default (15). */
+  readonly joinEarlyMinutes?: number;
+  /** Minutes after the slot's end that joining stays open; undefined → the default (15). */
+  readonly joinGraceMinutes?: number;
+  /** Care recipients wait in the lobby until admitted (default off). */
+  readonly waitingRoom?: boolean;
 }
 
 export async function createTenant(store: Store, tenant: NewTenant, now = new Date()): Promise<string> {
@@ -29,6 +35,9 @@ export async function createTenant(store: Store, tenant: NewTenant, now = new Da
     ...(tenant.billingRoundingSeconds !== undefined ? { billing_rounding_seconds: tenant.billingRoundingSeconds } : {}),
     ...(tenant.retentionDays !== undefined ? { retention_days: tenant.retentionDays } : {}),
     ...(tenant.rateLimitPerMinute !== undefined ? { rate_limit_per_minute: tenant.rateLimitPerMinute } : {}),
+    ...(tenant.joinEarlyMinutes !== undefined ? { join_early_minutes: tenant.joinEarlyMinutes } : {}),
+    ...(tenant.joinGraceMinutes !== undefined ? { join_grace_minutes: tenant.joinGraceMinutes } : {}),
+    ...(tenant.waitingRoom !== undefined ? { waiting_room: tenant.waitingRoom ? 1 : 0 } : {}),
     created_at: now.toISOString(),
   });
   return id;

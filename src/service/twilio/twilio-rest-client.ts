@@ -72,6 +72,8 @@ export interface TwilioRestClient {
     statusCallback: string;
     recordParticipantsOnConnect: boolean;
     type?: string;
+    /** Seconds a participant may stay (600–86,400); Twilio's default when absent. */
+    maxParticipantDuration?: number;
   }): Promise<TwilioRoom>;
   fetchRoom(sid: string): Promise<TwilioRoom>;
   completeRoom(sid: string): Promise<TwilioRoom>;
@@ -134,6 +136,7 @@ export function createTwilioRestClient(options: {
         StatusCallback: input.statusCallback,
         StatusCallbackMethod: 'POST',
         RecordParticipantsOnConnect: String(input.recordParticipantsOnConnect),
+        ...(input.maxParticipantDuration !== undefined ? { MaxParticipantDuration: String(input.maxParticipantDuration) } : {}),
       }),
     fetchRoom: (sid) => call('GET', `/v1/Rooms/${encodeURIComponent(sid)}`),
     completeRoom: (sid) => call('POST', `/v1/Rooms/${encodeURIComponent(sid)}`, { Status: 'completed' }),

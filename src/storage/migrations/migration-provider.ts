@@ -14,6 +14,8 @@ import { consultationFoldState } from './0007-consultation-fold-state.js';
 import { tenantApiContract } from './0008-tenant-api-contract.js';
 import { recordingTracks } from './0008-tenant-api-recording-tracks.js';
 import { tenantEventLog } from './0009-tenant-event-log.js';
+import { appointmentWindows } from './0010-appointment-windows.js';
+import { waitingRoom } from './0010-waiting-room.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -26,6 +28,8 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0008_tenant_api_contract': tenantApiContract(capabilities),
     '0008_tenant_api_recording_tracks': recordingTracks(),
     '0009_tenant_event_log': tenantEventLog(capabilities),
+    '0010_appointment_windows': appointmentWindows(),
+    '0010_waiting_room': waitingRoom(capabilities),
   };
   return { getMigrations: async () => migrations };
 }

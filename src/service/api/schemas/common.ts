@@ -19,6 +19,12 @@ export const ErrorEnvelope = Type.Object(
         field: Type.Optional(Type.String({ description: 'On 422: the field that was refused (dotted path).' })),
         scope: Type.Optional(Type.String({ description: 'On 403 FORBIDDEN_SCOPE: the scope the route needs.' })),
         current: Type.Optional(Type.Unknown({ description: 'On 409: the resource as it is now.' })),
+        window: Type.Optional(
+          Type.Object(
+            { opensAt: Type.String({ format: 'date-time' }), closesAt: Type.String({ format: 'date-time' }) },
+            { additionalProperties: false, description: 'On 422 WINDOW_NOT_OPEN / WINDOW_CLOSED: when token issuance opens and closes.' },
+          ),
+        ),
       },
       { additionalProperties: false },
     ),

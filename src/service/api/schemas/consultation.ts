@@ -35,6 +35,17 @@ export const CreateConsultationBody = Type.Object(
   {
     record: Type.Optional(Type.Boolean({ default: true, description: 'Record the participants (Recording Rules).' })),
     scheduledAt: Type.Optional(Timestamp),
+    durationMinutes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1440,
+        description:
+          "The slot's length; with `scheduledAt` (required then) it makes the appointment window: tokens only from the tenant's join-early minutes before `scheduledAt` to its grace after the end, and the room's MaxParticipantDuration fits it.",
+      }),
+    ),
+    waitingRoom: Type.Optional(
+      Type.Boolean({ description: 'Care recipients wait in the lobby until admitted; absent → the tenant’s setting.' }),
+    ),
     externalRef: Type.Optional(ExternalRef),
     metadata: Type.Optional(Metadata),
   },
@@ -61,6 +72,11 @@ export const Consultation = Type.Object(
     roomName: Type.String(),
     record: Type.Boolean(),
     scheduledAt: NullableTimestamp,
+    durationMinutes: Type.Union([Type.Integer(), Type.Null()], { description: 'The slot’s length; null: no appointment window.' }),
+    waitingRoom: Type.Union([Type.Boolean(), Type.Null()], {
+      description: 'This consultation’s waiting room setting; null → the tenant’s.',
+    }),
+    lobby: Type.Array(Type.Ref('LobbyEntry'), { description: 'Who waited in the waiting room, and how long.' }),
     startedAt: NullableTimestamp,
     endedAt: NullableTimestamp,
     createdAt: Timestamp,

@@ -3,6 +3,7 @@ import type { TSchema } from 'typebox';
 import { ApiKey, CreatedApiKey } from './api-key.js';
 import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
+import { LobbyEntry } from './lobby.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
@@ -16,4 +17,5 @@ export const API_MODELS: readonly TSchema[] = [
   ApiKey,
   CreatedApiKey,
   TenantEventSchema,
+  LobbyEntry,
 ];
