@@ -93,10 +93,7 @@ export class ProjectionWorker {
       const ids = [...this.dirty].slice(0, this.options.batchSize ?? 10);
       for (const id of ids) this.dirty.delete(id);
       try {
-        // Rebuildable from the fsync'd inbox: its commit need not be fsync'd itself (commit-durability.ts).
-        const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()), {
-          durability: 'relaxed',
-        });
+        const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()));
         if (result.queuedEffects) this.options.onOutbox();
         // Held by another transaction (row-locks.ts): come back to them, without waiting here.
         if (result.skipped && result.skipped.length > 0) this.retryLater(result.skipped);
