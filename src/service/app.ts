@@ -403,7 +403,7 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
   });
   await app.register(recordRoutes, { store, twilio });
   await app.register(subjectRoutes, { store, audit, settle: async () => void (await Promise.all([security.drain(), audit.drain()])) });
-  await app.register(eventRoutes, { live, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
+  await app.register(eventRoutes, { live, store, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
   await app.register(apiKeyRoutes, { store, audit, clock });
   await app.register(lobbyRoutes, { store, clock, audit });

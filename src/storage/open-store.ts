@@ -6,7 +6,6 @@
  *   postgres://user:pass@host:5432/db   postgresql://…
  *   mysql://user:pass@host:3306/db      mariadb://…
  */
-import { runWithDurability } from './commit-durability.js';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -321,11 +320,9 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
 
     transaction<T>(fn: (trx: StoreTransaction) => Promise<T>, transactionOptions?: TransactionOptions): Promise<T> {
       const deadlineMs = transactionOptions?.deadlineMs;
-      const durability = transactionOptions?.durability ?? 'full';
-      const run = () => runWithDurability(durability, () => db.transaction().execute(fn));
-      if (!deadlineMs) return run();
+      if (!deadlineMs) return db.transaction().execute(fn);
       const scope = new ConnectionScope();
-      const work = runInScope(scope, run);
+      const work = runInScope(scope, () => db.transaction().execute(fn));
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {

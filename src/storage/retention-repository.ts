@@ -4,6 +4,7 @@
  * caller's per-tenant or global transaction.
  */
 import type { Kysely } from 'kysely';
+import { purgeTenantEvents } from './event-log-repository.js';
 import type { Database, StoreTransaction } from './schema.js';
 
 /** Rows removed per table. */
@@ -19,6 +20,7 @@ export interface RemovedCounts {
   security_events: number;
   outbox: number;
   idempotency_keys: number;
+  tenant_events: number;
 }
 
 /** Ids per statement: far below every engine's bound-parameter limit. */
@@ -37,6 +39,7 @@ export const RETENTION_TABLES: readonly (keyof RemovedCounts)[] = [
   'security_events',
   'outbox',
   'idempotency_keys',
+  'tenant_events',
 ];
 
 export function emptyCounts(): RemovedCounts {
@@ -116,6 +119,8 @@ export async function purgeTenant(trx: StoreTransaction, tenantId: string, cutof
   removed.audit_log += deleted(
     await trx.deleteFrom('audit_log').where('tenant_id', '=', tenantId).where('created_at', '<', cutoff).executeTakeFirst(),
   );
+  // The event log (migration 0009) is kept for the tenant's period, by when each event happened.
+  removed.tenant_events += await purgeTenantEvents(trx, tenantId, cutoff);
   return { removed, keptForBilling, deferred };
 }
 

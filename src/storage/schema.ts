@@ -285,6 +285,25 @@ export interface Database {
   reconcile_leases: ReconcileLeasesTable;
   idempotency_keys: IdempotencyKeysTable;
   service_heartbeats: ServiceHeartbeatsTable;
+  tenant_event_counters: TenantEventCountersTable;
+  tenant_events: TenantEventsTable;
+}
+
+/** Each tenant's last event sequence (migration 0009): its row lock orders the log's commits. */
+export interface TenantEventCountersTable {
+  tenant_id: string;
+  last_sequence: number;
+}
+
+/** The durable per-tenant event log (migration 0009). */
+export interface TenantEventsTable {
+  tenant_id: string;
+  sequence: number;
+  id: string;
+  type: string;
+  consultation_id: string;
+  occurred_at: IsoTimestamp;
+  payload: JsonText;
 }
 
 /** Readiness probes' writes (migration 0005): one row per instance. */

@@ -12,7 +12,6 @@
  * - Migrations run inside one such transaction (transactional DDL), which is also what
  *   excludes a concurrent migrator in another process: kysely's SQLite adapter takes no lock.
  */
-import { currentDurability, type CommitDurability } from './commit-durability.js';
 import type BetterSqlite3 from 'better-sqlite3';
 import {
   CompiledQuery,
@@ -104,8 +103,6 @@ class SqliteImmediateDriver implements Driver {
   #connection: SqliteImmediateConnection | undefined;
   #queue: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
-  /** The connection's `synchronous` level as last set (setup sets FULL). */
-  #durability: CommitDurability = 'full';
 
   constructor(private readonly config: SqliteImmediateDialectConfig) {}
 
@@ -125,12 +122,6 @@ class SqliteImmediateDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    // Outside the transaction (SQLite refuses it inside), under this connection hold.
-    const wanted = currentDurability();
-    if (wanted !== this.#durability) {
-      await connection.executeQuery(CompiledQuery.raw(`pragma synchronous = ${wanted === 'full' ? 'full' : 'normal'}`));
-      this.#durability = wanted;
-    }
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 

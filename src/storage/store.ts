@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import type { CommitDurability } from './commit-durability.js';
 import type { DialectCapabilities, Engine } from './dialect-capabilities.js';
 import type { Database, StoreTransaction } from './schema.js';
 
@@ -31,6 +30,4 @@ export interface TransactionOptions {
    * on, and may still commit — the caller answered 503, and a retry finds the row.)
    */
   readonly deadlineMs?: number;
-  /** `relaxed`: a rebuildable write whose COMMIT need not be fsync'd itself (commit-durability.ts). */
-  readonly durability?: CommitDurability;
 }

@@ -36,6 +36,8 @@ export interface ErasureCounts {
   auditEntries: number;
   securityEvents: number;
   outbox: number;
+  /** Events of the tenant's event log (migration 0009) whose payload named the identity. */
+  events: number;
 }
 
 /** Replaces the identity everywhere it is stored (see the file comment); returns what changed. */
@@ -104,6 +106,7 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     auditEntries: 0,
     securityEvents: 0,
     outbox: 0,
+    events: 0,
   };
 
   // MySQL compares with PAD SPACE ('a' = 'a '): rows are selected by the index, then kept only
@@ -244,6 +247,19 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     if (changed.payload === row.payload && changed.last_error === row.last_error) continue;
     await trx.updateTable('outbox').set(changed).where('id', '=', row.id).execute();
     counts.outbox += 1;
+  }
+
+  const tenantEvents = await trx
+    .selectFrom('tenant_events')
+    .select(['id', 'payload'])
+    .where('tenant_id', '=', tenantId)
+    .where(contains('payload', jsonFragment(identity)))
+    .execute();
+  for (const row of tenantEvents) {
+    const payload = scrub.json(row.payload);
+    if (payload === row.payload) continue;
+    await trx.updateTable('tenant_events').set({ payload }).where('id', '=', row.id).execute();
+    counts.events += 1;
   }
   return counts;
 }

@@ -26,7 +26,17 @@ import { startTestService, type TestService } from '../support/test-service.js';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const WEBHOOK = '/webhooks/twilio/video';
-const COUNT_KEYS = ['participants', 'sessions', 'issuedIdentities', 'recordings', 'callbacks', 'auditEntries', 'securityEvents', 'outbox'];
+const COUNT_KEYS = [
+  'participants',
+  'sessions',
+  'issuedIdentities',
+  'recordings',
+  'callbacks',
+  'auditEntries',
+  'securityEvents',
+  'outbox',
+  'events',
+];
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -229,6 +239,7 @@ for (const engine of enginesUnderTest()) {
           'participants.identity',
           'recordings.track_name',
           'security_events.detail',
+          'tenant_events.payload',
         ]),
       );
       const statuses = await service.store.db
@@ -253,6 +264,7 @@ for (const engine of enginesUnderTest()) {
         securityEvents: 1,
         outbox: 1,
       });
+      expect(erased.json.events).toBeGreaterThanOrEqual(2); // the subject joined and left
       expect(erased.json.callbacks).toBeGreaterThanOrEqual(9); // sandbox's participant, track and recording events + ours
       const pseudonym = erased.json.pseudonym as string;
       await expectGone(subject);

@@ -22,6 +22,7 @@ import {
   type ConsultationRecord,
 } from '../../core/consultation/consultation-state.js';
 import { findBillingFields, upsertBillingRecord } from '../../storage/billing-repository.js';
+import { appendTenantEvents } from '../../storage/event-log-repository.js';
 import { findConsultationsForProjection, updateConsultation } from '../../storage/consultation-repository.js';
 import { acceptedCallbacksOfRoom, markCallbacksProcessed, unfoldedCallbacksOfRooms } from '../../storage/inbox-repository.js';
 import { enqueueOutboxEntry, existingOutboxKeys } from '../../storage/outbox-repository.js';
@@ -120,6 +121,8 @@ export async function projectConsultations(
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
+  // The durable event log: in this transaction, so an event exists exactly when its change does.
+  await appendTenantEvents(trx, live);
   return { live, queuedEffects, refolded, skipped };
 }
 
@@ -363,14 +366,24 @@ async function writeRecord(
     }
   }
 
-  return { live: liveEvents(row, before, record, billing !== undefined && before.billing === undefined, now), queuedEffects };
+  const billed =
+    billing === undefined ? 'no' : before.billing === undefined ? 'recorded' : same(before.billing, billing) ? 'no' : 'corrected';
+  return { live: liveEvents(row, before, record, billed, now), queuedEffects };
 }
 
-function liveEvents(row: ConsultationRow, before: Image, record: ConsultationRecord, billed: boolean, at: string): LiveEvent[] {
+function liveEvents(
+  row: ConsultationRow,
+  before: Image,
+  record: ConsultationRecord,
+  billed: 'no' | 'recorded' | 'corrected',
+  at: string,
+): LiveEvent[] {
   const base = { tenantId: row.tenant_id, consultationId: row.id, at };
   const live: LiveEvent[] = [];
   if (before.status !== record.status)
     live.push({ ...base, type: 'consultation.status', data: { from: before.status, to: record.status } });
+  if (before.status !== record.status && record.status === 'no-show')
+    live.push({ ...base, type: 'consultation.no_show', data: { endedAt: iso(record.endedAt) } });
   for (const session of record.sessions) {
     const previous = before.sessions.get(session.participantSid);
     if (!previous && session.connectedAt !== null)
@@ -391,10 +404,10 @@ function liveEvents(row: ConsultationRow, before: Image, record: ConsultationRec
     live.push({ ...base, type: 'composition.available', data: { compositionSid: record.composition.compositionSid } });
   }
   const billing = record.effects.find((effect) => effect.kind === 'record-billing');
-  if (billing && billing.kind === 'record-billing' && billed)
+  if (billing && billing.kind === 'record-billing' && billed !== 'no')
     live.push({
       ...base,
-      type: 'billing.recorded',
+      type: billed === 'recorded' ? 'billing.recorded' : 'billing.corrected',
       data: { billableSeconds: billing.billing.billableSeconds, roundedSeconds: billing.billing.roundedSeconds },
     });
   return live;

@@ -38,6 +38,8 @@ export class ProjectionWorker {
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private draining = false;
+  /** Skipped while another transaction held them; folded again after retryDelayMs. */
+  private readonly skipped = new Set<string>();
 
   constructor(private readonly options: ProjectionWorkerOptions) {}
 
@@ -56,9 +58,13 @@ export class ProjectionWorker {
     if (this.dirty.size > 0 && !this.running && !this.stopped) this.running = this.loop();
   }
 
-  /** Resolves when nothing is waiting to be folded. */
+  /**
+   * Resolves when nothing is waiting to be folded — including consultations skipped because
+   * another transaction held them, until they are folded (not when stopping: those are left to
+   * the holder, or the next start's sweep).
+   */
   idle(): Promise<void> {
-    if (!this.running && (this.dirty.size === 0 || this.stopped)) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -68,6 +74,16 @@ export class ProjectionWorker {
     this.draining = true;
     await this.idle();
     this.stopped = true;
+    this.wakeIdleWaiters();
+  }
+
+  private isIdle(): boolean {
+    return this.stopped || (!this.running && this.dirty.size === 0 && (this.draining || this.skipped.size === 0));
+  }
+
+  private wakeIdleWaiters(): void {
+    if (!this.isIdle()) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private async loop(): Promise<void> {
@@ -77,10 +93,7 @@ export class ProjectionWorker {
       const ids = [...this.dirty].slice(0, this.options.batchSize ?? 10);
       for (const id of ids) this.dirty.delete(id);
       try {
-        // Rebuildable from the fsync'd inbox: its commit need not be fsync'd itself (commit-durability.ts).
-        const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()), {
-          durability: 'relaxed',
-        });
+        const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()));
         if (result.queuedEffects) this.options.onOutbox();
         // Held by another transaction (row-locks.ts): come back to them, without waiting here.
         if (result.skipped && result.skipped.length > 0) this.retryLater(result.skipped);
@@ -98,12 +111,15 @@ export class ProjectionWorker {
       }
     }
     this.running = undefined;
-    for (const resolve of this.idleWaiters.splice(0)) resolve();
+    this.wakeIdleWaiters();
   }
 
   private retryLater(ids: readonly string[]): void {
+    for (const id of ids) this.skipped.add(id);
     const timer = setTimeout(() => {
+      for (const id of ids) this.skipped.delete(id);
       if (!this.stopped) this.markDirty(ids);
+      this.wakeIdleWaiters();
     }, this.options.retryDelayMs ?? 500);
     timer.unref();
   }

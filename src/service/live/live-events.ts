@@ -1,24 +1,20 @@
 /**
- * Live changes of consultations, fanned out to a tenant's SSE and WebSocket subscribers.
- * In-process by default; on PostgreSQL every instance LISTENs on one channel and publishes with
- * NOTIFY, so a change recorded on one instance reaches subscribers on all of them.
+ * Wake-ups for the tenant's streams: a change was committed. The events themselves are read from
+ * the tenant event log (event-log-follower.ts), so a lost notification delays an event by one
+ * poll, never loses it. In-process by default; on PostgreSQL every instance LISTENs on one
+ * channel and publishes with NOTIFY, so the wake-up reaches streams on all instances at once.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import type { TenantEventType } from '../../core/events/tenant-event.js';
 
 export interface LiveEvent {
   readonly tenantId: string;
   readonly consultationId: string;
-  readonly type:
-    | 'consultation.status'
-    | 'participant.joined'
-    | 'participant.left'
-    | 'recording.available'
-    | 'composition.available'
-    | 'billing.recorded';
+  readonly type: TenantEventType;
   readonly at: string;
   readonly data: Record<string, unknown>;
 }
@@ -75,8 +71,8 @@ interface Envelope {
  * LISTEN/NOTIFY. Publishing delivers to this instance's own subscribers directly (they get the
  * event even when NOTIFY fails) and NOTIFYs the others; the echo of our own NOTIFY is skipped,
  * so no local subscriber sees an event twice. The LISTEN connection is re-made, with backoff,
- * for ever: the database may restart, fail over or be partitioned any number of times. Events
- * published elsewhere while it is down are not replayed (clients re-read the record).
+ * for ever: the database may restart, fail over or be partitioned any number of times. While it
+ * is down, streams still see other instances' events by polling the log.
  */
 export async function createPostgresLiveEvents(options: PostgresLiveEventsOptions): Promise<LiveEvents> {
   const { logger } = options;

@@ -214,6 +214,25 @@ for (const engine of enginesUnderTest()) {
       return id;
     }
 
+    let eventSequence = 0;
+    async function tenantEvent(tenantId: string, occurredAt: string, goes: boolean) {
+      const id = newId('evt');
+      eventSequence += 1;
+      await store.db
+        .insertInto('tenant_events')
+        .values({
+          tenant_id: tenantId,
+          sequence: eventSequence,
+          id,
+          type: 'consultation.status',
+          consultation_id: 'con_x',
+          occurred_at: occurredAt,
+          payload: '{}',
+        })
+        .execute();
+      add('tenant_events', id, goes);
+    }
+
     async function audit(tenantId: string | null, createdAt: string, goes: boolean) {
       const id = newId('aud');
       await store.db
@@ -325,6 +344,8 @@ for (const engine of enginesUnderTest()) {
       await consultation(a, { createdAt: ago(90 * DAY), endedAt: ago(29 * DAY), goes: false });
       await audit(a, ago(40 * DAY), true);
       await audit(a, ago(10 * DAY), false);
+      await tenantEvent(a, ago(40 * DAY), true);
+      await tenantEvent(a, ago(10 * DAY), false);
 
       const b = await tenant(365);
       await consultation(b, { createdAt: ago(41 * DAY), endedAt: ago(40 * DAY), goes: false });

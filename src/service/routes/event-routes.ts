@@ -1,7 +1,10 @@
 /**
- * Live changes of the tenant's consultations: `GET /v1/events` as Server-Sent Events, and the
- * same stream over a WebSocket at `/v1/events/ws`. Both authenticate with the API key in the
- * Authorization header (scope events:read) and see only their own tenant's events.
+ * Changes of the tenant's consultations, read from the tenant's event log (migration 0009):
+ * `GET /v1/events` as Server-Sent Events (each event's `id:` is its sequence; `Last-Event-ID` or
+ * `?after=` resumes after it), the same stream over a WebSocket at `/v1/events/ws?after=`, and
+ * with `Accept: application/json` one page of the log (`?after=&limit=`). All authenticate with
+ * the API key in the Authorization header (scope events:read) and see only their own tenant's
+ * events. A stream without a cursor starts after the tenant's last event.
  *
  * Every stream is admitted by the registry (caps per key and per tenant → 429) and ended by it
  * when its key is revoked, expires or disappears: SSE with a final `stream.end` event, the
@@ -23,7 +26,13 @@ import type { Authenticate } from '../auth/api-key-auth.js';
 import { bearerChallenge } from '../auth/bearer-challenge.js';
 import { HttpError, type ErrorCode } from '../errors.js';
 import { answerOnSocket } from '../raw-http-answer.js';
-import type { LiveEvent, LiveEvents } from '../live/live-events.js';
+import { parseEventCursor, type TenantEvent } from '../../core/events/tenant-event.js';
+import { lastTenantSequence, listTenantEvents } from '../../storage/event-log-repository.js';
+import type { Store } from '../../storage/store.js';
+import { EventPage, EventsQuery } from '../api/schemas/event.js';
+import { API_ERRORS } from '../api/schemas/common.js';
+import { followTenantEvents } from '../live/event-log-follower.js';
+import type { LiveEvents } from '../live/live-events.js';
 import type { LiveStreamRegistry, StreamAdmission, StreamEndReason } from '../live/live-stream-registry.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -37,53 +46,82 @@ const CLOSE_GRACE_MS = 1000;
 
 export interface EventRouteOptions {
   readonly live: LiveEvents;
+  readonly store: Store;
   readonly authenticate: Authenticate;
+  /** How often a stream reads the log when no notification woke it (other instances' events). */
+  readonly pollIntervalMs?: number;
   readonly streams: LiveStreamRegistry;
   /** Largest inbound WebSocket message: clients send nothing. */
   readonly wsMaxPayloadBytes: number;
 }
 
 export async function eventRoutes(app: FastifyInstance, options: EventRouteOptions): Promise<void> {
-  const { live, streams } = options;
+  const { streams } = options;
+  const follower = { store: options.store, live: options.live, logger: app.log, pollIntervalMs: options.pollIntervalMs };
   let stopping = false;
+  /** Where a stream starts: after the client's cursor, or after the tenant's last event. */
+  const startOf = async (tenantId: string, cursor: number | undefined) => cursor ?? (await lastTenantSequence(options.store.db, tenantId));
 
-  const sse = {
-    summary: "Live changes of the tenant's consultations (Server-Sent Events).",
-    description: `An \`text/event-stream\`: each change is an event named by its type with JSON data \`{consultationId, at, data}\`; \`stream.end\` with \`{reason}\` when the key is revoked or expires, or the server stops. The same stream as WebSocket messages at \`${WEBSOCKET_PATH}\`. More than ROOMGATE_STREAMS_PER_KEY / _PER_TENANT open → 429.`,
-    response: { 200: { description: 'The event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+  const schema = {
+    summary: "Changes of the tenant's consultations: Server-Sent Events, or one page of the event log as JSON.",
+    description: `With \`Accept: application/json\`: the events after \`after\` (default 0), at most \`limit\`, in sequence order. Otherwise a \`text/event-stream\`: each event has \`id:\` = its sequence, \`event:\` = its type and JSON data (the Event model); reconnecting with \`Last-Event-ID\` (or \`?after=\`) resumes after that sequence, losing and repeating nothing; without either the stream starts after the tenant's last event. \`stream.end\` with \`{reason}\` when the key is revoked or expires, or the server stops. The same stream as WebSocket messages at \`${WEBSOCKET_PATH}?after=\`. More than ROOMGATE_STREAMS_PER_KEY / _PER_TENANT streams open → 429.`,
+    querystring: EventsQuery,
+    response: {
+      ...API_ERRORS,
+      200: {
+        description: 'The event stream, or a page of events.',
+        content: { 'application/json': { schema: EventPage }, 'text/event-stream': { schema: { type: 'string' } } },
+      },
+    },
   };
-  app.get('/v1/events', { config: { scope: 'events:read' }, schema: sse }, (request, reply) => {
-    const response = reply.raw;
-    let cleanUp = () => undefined as void;
-    const admission = streams.open({ tenantId: request.tenant.id, apiKeyId: request.tenant.apiKeyId }, (reason) => {
-      cleanUp();
-      if (reason !== 'server-stopping') return void response.end(`event: stream.end\ndata: ${JSON.stringify({ reason })}\n\n`);
-      // Then the connection goes, rather than back to keep-alive where it would hold the stop.
-      response.end(`: server shutting down\n\nevent: stream.end\ndata: ${JSON.stringify({ reason })}\n\n`, () =>
-        response.socket?.destroy(),
-      );
-    });
-    if (!admission.ok) throw tooMany(admission);
-    reply.hijack();
-    response.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    response.write(': connected\n\n');
-    const unsubscribe = live.subscribe(request.tenant.id, (event) => {
-      response.write(`event: ${event.type}\ndata: ${JSON.stringify(publicEvent(event))}\n\n`);
-    });
-    const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), HEARTBEAT_MS);
-    heartbeat.unref();
-    cleanUp = () => {
-      clearInterval(heartbeat);
-      unsubscribe();
-      admission.release();
-    };
-    request.raw.on('close', cleanUp);
-  });
+  app.get<{ Querystring: { after?: number; limit?: number } }>(
+    '/v1/events',
+    { config: { scope: 'events:read' }, schema },
+    async (request, reply) => {
+      const tenantId = request.tenant.id;
+      if (wantsJson(request.headers.accept)) {
+        const after = request.query.after ?? 0;
+        const events = await listTenantEvents(options.store.db, tenantId, after, request.query.limit ?? 100);
+        return reply.type('application/json').send({ data: events.map(publicEvent), lastSequence: events.at(-1)?.sequence ?? after });
+      }
+      const lastEventId = request.headers['last-event-id'];
+      const cursor = parseEventCursor(typeof lastEventId === 'string' ? lastEventId : undefined) ?? request.query.after;
+      const after = await startOf(tenantId, cursor);
+      const response = reply.raw;
+      let cleanUp = () => undefined as void;
+      const admission = streams.open({ tenantId, apiKeyId: request.tenant.apiKeyId }, (reason) => {
+        cleanUp();
+        if (reason !== 'server-stopping') return void response.end(`event: stream.end\ndata: ${JSON.stringify({ reason })}\n\n`);
+        // Then the connection goes, rather than back to keep-alive where it would hold the stop.
+        response.end(`: server shutting down\n\nevent: stream.end\ndata: ${JSON.stringify({ reason })}\n\n`, () =>
+          response.socket?.destroy(),
+        );
+      });
+      if (!admission.ok) throw tooMany(admission);
+      reply.hijack();
+      response.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      response.write(': connected\n\n');
+      const stop = followTenantEvents(follower, tenantId, after, async (events) => {
+        const text = events.map((event) => `id: ${event.sequence}\nevent: ${event.type}\ndata: ${JSON.stringify(publicEvent(event))}\n\n`);
+        if (response.writableEnded || response.write(text.join(''))) return;
+        // A slow client: read the next page only once this one has left (or the stream closed).
+        await new Promise<void>((resolve) => (response.once('drain', resolve), response.once('close', resolve)));
+      });
+      const heartbeat = setInterval(() => response.write(': keep-alive\n\n'), HEARTBEAT_MS);
+      heartbeat.unref();
+      cleanUp = () => {
+        clearInterval(heartbeat);
+        stop();
+        admission.release();
+      };
+      request.raw.on('close', cleanUp);
+    },
+  );
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: options.wsMaxPayloadBytes });
 
@@ -101,6 +139,12 @@ export async function eventRoutes(app: FastifyInstance, options: EventRouteOptio
         message: error.message,
         ...(challenge ? { challenge } : {}),
       });
+    }
+    let after: number;
+    try {
+      after = await startOf(tenant.id, parseEventCursor(queryParam(request.url, 'after')));
+    } catch {
+      return refuseUpgrade(socket, 'STORE_UNAVAILABLE');
     }
     if (socket.destroyed) return; // the client gave up while its key was checked
     if (stopping) return void socket.destroy(); // streams were ended already; this one would hold the stop
@@ -120,7 +164,9 @@ export async function eventRoutes(app: FastifyInstance, options: EventRouteOptio
     });
     sockets.handleUpgrade(request, socket, head, (client) => {
       ws = client;
-      const unsubscribe = live.subscribe(tenant.id, (event) => client.send(JSON.stringify({ type: event.type, ...publicEvent(event) })));
+      const unsubscribe = followTenantEvents(follower, tenant.id, after, (events) => {
+        for (const event of events) if (client.readyState === client.OPEN) client.send(JSON.stringify(publicEvent(event)));
+      });
       const end = () => {
         unsubscribe();
         admission.release();
@@ -171,7 +217,27 @@ function refuseUpgrade(socket: Duplex, code: ErrorCode, message?: string): void 
   answerOnSocket(socket, { code, requestId: randomUUID(), ...(message ? { message } : {}) });
 }
 
-/** What a subscriber sees: never the tenant id (it is theirs) nor anything internal. */
-function publicEvent(event: LiveEvent) {
-  return { consultationId: event.consultationId, at: event.at, data: event.data };
+/** What a subscriber sees (the Event model): never the tenant id (it is theirs) nor anything internal. */
+export function publicEvent(event: TenantEvent) {
+  return {
+    id: event.id,
+    sequence: event.sequence,
+    type: event.type,
+    consultationId: event.consultationId,
+    at: event.occurredAt,
+    data: event.data,
+  };
+}
+
+/** JSON only when asked for and the client does not also take an event stream. */
+function wantsJson(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes('application/json') && !accept.includes('text/event-stream');
+}
+
+/** One query parameter of a request target, without `new URL()` (see requestPath). */
+function queryParam(url: string | undefined, name: string): string | undefined {
+  const target = url ?? '';
+  const query = target.indexOf('?');
+  if (query < 0) return undefined;
+  return new URLSearchParams(target.slice(query + 1)).get(name) ?? undefined;
 }

@@ -13,6 +13,7 @@ import { reconciliation } from './0006-reconciliation.js';
 import { consultationFoldState } from './0007-consultation-fold-state.js';
 import { tenantApiContract } from './0008-tenant-api-contract.js';
 import { recordingTracks } from './0008-tenant-api-recording-tracks.js';
+import { tenantEventLog } from './0009-tenant-event-log.js';
 import { appointmentWindows } from './0010-appointment-windows.js';
 import { waitingRoom } from './0010-waiting-room.js';
 import { noShows } from './0010-no-shows.js';
@@ -27,6 +28,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0007_consultation_fold_state': consultationFoldState(capabilities),
     '0008_tenant_api_contract': tenantApiContract(capabilities),
     '0008_tenant_api_recording_tracks': recordingTracks(),
+    '0009_tenant_event_log': tenantEventLog(capabilities),
     '0010_appointment_windows': appointmentWindows(),
     '0010_waiting_room': waitingRoom(capabilities),
     '0010_waiting_room_no_shows': noShows(),

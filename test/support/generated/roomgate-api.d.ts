@@ -1650,26 +1650,36 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Live changes of the tenant's consultations (Server-Sent Events).
-     * @description An `text/event-stream`: each change is an event named by its type with JSON data `{consultationId, at, data}`; `stream.end` with `{reason}` when the key is revoked or expires, or the server stops. The same stream as WebSocket messages at `/v1/events/ws`. More than ROOMGATE_STREAMS_PER_KEY / _PER_TENANT open → 429.
+     * Changes of the tenant's consultations: Server-Sent Events, or one page of the event log as JSON.
+     * @description With `Accept: application/json`: the events after `after` (default 0), at most `limit`, in sequence order. Otherwise a `text/event-stream`: each event has `id:` = its sequence, `event:` = its type and JSON data (the Event model); reconnecting with `Last-Event-ID` (or `?after=`) resumes after that sequence, losing and repeating nothing; without either the stream starts after the tenant's last event. `stream.end` with `{reason}` when the key is revoked or expires, or the server stops. The same stream as WebSocket messages at `/v1/events/ws?after=`. More than ROOMGATE_STREAMS_PER_KEY / _PER_TENANT streams open → 429.
      *
      *     Scope: `events:read`.
      */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description Events with a higher sequence than this (default 0; for SSE: `Last-Event-ID` wins). */
+          after?: number;
+          /** @description Events per page (JSON only). */
+          limit?: number;
+        };
         header?: never;
         path?: never;
         cookie?: never;
       };
       requestBody?: never;
       responses: {
-        /** @description The event stream. */
+        /** @description The event stream, or a page of events. */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
+            'application/json': {
+              data: components['schemas']['Event'][];
+              /** @description Pass as `after` for the next page (unchanged when there was nothing new). */
+              lastSequence: number;
+            };
             'text/event-stream': string;
           };
         };
@@ -3346,6 +3356,7 @@ export interface components {
       auditEntries: number;
       securityEvents: number;
       outbox: number;
+      events: number;
     };
     /** ApiKey */
     ApiKey: {
@@ -3379,6 +3390,157 @@ export interface components {
       /** @description The full key: shown this once, never stored (only its hash is). */
       key: string;
     };
+    /**
+     * Event
+     * @description A change of a consultation, from the tenant event log.
+     */
+    Event:
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'consultation.status';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            /** @description scheduled, waiting, in-progress, completed, cancelled or no-show. */
+            from: string;
+            /** @description scheduled, waiting, in-progress, completed, cancelled or no-show. */
+            to: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'consultation.no_show';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            endedAt: string | null;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'participant.joined';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            identity: string | null;
+            /** @description The role the access token was issued with. */
+            role: string | null;
+            at: string | null;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'participant.left';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            identity: string | null;
+            at: string | null;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'recording.available';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            recordingSid: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'composition.available';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            compositionSid: string | null;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'billing.recorded';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            billableSeconds: number;
+            roundedSeconds: number;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'billing.corrected';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description A late callback changed the billed overlap: the record was corrected in place. */
+          data: {
+            billableSeconds: number;
+            roundedSeconds: number;
+          };
+        };
     /** LobbyEntry */
     LobbyEntry: {
       identity: string;

@@ -2,6 +2,7 @@
 import type { TSchema } from 'typebox';
 import { ApiKey, CreatedApiKey } from './api-key.js';
 import { Consultation, ConsultationCallback } from './consultation.js';
+import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
@@ -15,5 +16,6 @@ export const API_MODELS: readonly TSchema[] = [
   ErasureResult,
   ApiKey,
   CreatedApiKey,
+  TenantEventSchema,
   LobbyEntry,
 ];

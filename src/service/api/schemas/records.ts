@@ -101,6 +101,7 @@ export const ErasureResult = Type.Object(
     auditEntries: count,
     securityEvents: count,
     outbox: count,
+    events: count,
   },
   {
     additionalProperties: false,

@@ -1,0 +1,70 @@
+/**
+ * The events of the tenant's event log, as SSE, WebSocket, `GET /v1/events` (JSON) and webhooks
+ * carry them: one envelope, and per type the shape of `data` (core/events/tenant-event.ts).
+ */
+import { Type, type TSchema } from 'typebox';
+import { NullableTimestamp, Timestamp } from './common.js';
+
+const Status = Type.String({ description: 'scheduled, waiting, in-progress, completed, cancelled or no-show.' });
+const Seconds = Type.Integer({ minimum: 0 });
+
+/** `data` of each event type. */
+export const EVENT_PAYLOADS = {
+  'consultation.status': Type.Object({ from: Status, to: Status }, { additionalProperties: false }),
+  'consultation.no_show': Type.Object({ endedAt: NullableTimestamp }, { additionalProperties: false }),
+  'participant.joined': Type.Object(
+    {
+      identity: Type.Union([Type.String(), Type.Null()]),
+      role: Type.Union([Type.String(), Type.Null()], { description: 'The role the access token was issued with.' }),
+      at: NullableTimestamp,
+    },
+    { additionalProperties: false },
+  ),
+  'participant.left': Type.Object(
+    { identity: Type.Union([Type.String(), Type.Null()]), at: NullableTimestamp },
+    { additionalProperties: false },
+  ),
+  'recording.available': Type.Object({ recordingSid: Type.String() }, { additionalProperties: false }),
+  'composition.available': Type.Object({ compositionSid: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
+  'billing.recorded': Type.Object({ billableSeconds: Seconds, roundedSeconds: Seconds }, { additionalProperties: false }),
+  'billing.corrected': Type.Object(
+    { billableSeconds: Seconds, roundedSeconds: Seconds },
+    { additionalProperties: false, description: 'A late callback changed the billed overlap: the record was corrected in place.' },
+  ),
+} as const satisfies Record<string, TSchema>;
+
+const envelope = (type: string, data: TSchema) =>
+  Type.Object(
+    {
+      id: Type.String({ description: 'Unique; the `webhook-id` of its webhook deliveries.' }),
+      sequence: Type.Integer({ minimum: 1, description: 'Strictly increasing per tenant: the SSE `id:` and the `after` cursor.' }),
+      type: Type.Literal(type),
+      consultationId: Type.String(),
+      at: Timestamp,
+      data,
+    },
+    { additionalProperties: false },
+  );
+
+export const TenantEventSchema = Type.Union(
+  Object.entries(EVENT_PAYLOADS).map(([type, data]) => envelope(type, data)),
+  { $id: 'Event', title: 'Event', description: 'A change of a consultation, from the tenant event log.' },
+);
+
+export const EventsQuery = Type.Object(
+  {
+    after: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Events with a higher sequence than this (default 0; for SSE: `Last-Event-ID` wins).' }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100, description: 'Events per page (JSON only).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const EventPage = Type.Object(
+  {
+    data: Type.Array(Type.Ref('Event')),
+    lastSequence: Type.Integer({ minimum: 0, description: 'Pass as `after` for the next page (unchanged when there was nothing new).' }),
+  },
+  { additionalProperties: false },
+);

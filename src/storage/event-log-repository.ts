@@ -1,0 +1,108 @@
+/**
+ * The per-tenant event log (migration 0009). Appending runs inside the transaction that records
+ * the change: each tenant's counter row is incremented first (the upsert takes its row lock, kept
+ * to commit), so two transactions of one tenant append one after the other and commit in sequence
+ * order — a reader that has seen sequence N+1 has already been able to see N. On SQLite the
+ * write transaction holds the whole database, which gives the same order.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { TenantEvent, TenantEventDraft, TenantEventType } from '../core/events/tenant-event.js';
+import { newId } from './ids.js';
+import { capabilitiesOf } from './dialect-capabilities.js';
+import type { Database, StoreTransaction } from './schema.js';
+
+/** Appends the events (in the given order per tenant) and returns them with their sequences. */
+export async function appendTenantEvents(trx: StoreTransaction, drafts: readonly TenantEventDraft[]): Promise<TenantEvent[]> {
+  if (drafts.length === 0) return [];
+  const byTenant = new Map<string, TenantEventDraft[]>();
+  for (const draft of drafts) byTenant.set(draft.tenantId, [...(byTenant.get(draft.tenantId) ?? []), draft]);
+  const appended: TenantEvent[] = [];
+  // Tenant id order: two transactions that append for the same tenants never deadlock.
+  for (const tenantId of [...byTenant.keys()].sort()) {
+    const events = byTenant.get(tenantId)!;
+    const last = await reserveSequences(trx, tenantId, events.length);
+    const rows = events.map((event, index) => ({
+      tenant_id: tenantId,
+      sequence: last - events.length + 1 + index,
+      id: newId('evt'),
+      type: event.type,
+      consultation_id: event.consultationId,
+      occurred_at: event.at,
+      payload: JSON.stringify(event.data),
+    }));
+    await trx.insertInto('tenant_events').values(rows).execute();
+    appended.push(...rows.map(toEvent));
+  }
+  return appended;
+}
+
+/**
+ * Moves the tenant's counter on by `count` (one upsert, which takes the row lock and keeps it to
+ * commit — also for a tenant's first event, when two transactions create the row at once);
+ * returns the new last sequence.
+ */
+async function reserveSequences(trx: StoreTransaction, tenantId: string, count: number): Promise<number> {
+  const insert = trx.insertInto('tenant_event_counters').values({ tenant_id: tenantId, last_sequence: count });
+  if (capabilitiesOf(trx).insertIfAbsent === 'on-duplicate-key-noop') {
+    await insert.onDuplicateKeyUpdate({ last_sequence: sql<number>`last_sequence + ${count}` }).execute();
+  } else {
+    await insert
+      .onConflict((oc) =>
+        oc.column('tenant_id').doUpdateSet({ last_sequence: sql<number>`tenant_event_counters.last_sequence + ${count}` }),
+      )
+      .execute();
+  }
+  const row = await trx
+    .selectFrom('tenant_event_counters')
+    .select('last_sequence')
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirstOrThrow();
+  return Number(row.last_sequence);
+}
+
+/** The tenant's events after `after`, in sequence order, at most `limit`. */
+export async function listTenantEvents(db: Kysely<Database>, tenantId: string, after: number, limit: number): Promise<TenantEvent[]> {
+  const rows = await db
+    .selectFrom('tenant_events')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('sequence', '>', after)
+    .orderBy('sequence')
+    .limit(limit)
+    .execute();
+  return rows.map(toEvent);
+}
+
+/** The tenant's last sequence (0 before its first event): where a stream without a cursor starts. */
+export async function lastTenantSequence(db: Kysely<Database>, tenantId: string): Promise<number> {
+  const row = await db.selectFrom('tenant_event_counters').select('last_sequence').where('tenant_id', '=', tenantId).executeTakeFirst();
+  return row ? Number(row.last_sequence) : 0;
+}
+
+/** Retention: the tenant's events older than the cutoff. */
+export async function purgeTenantEvents(trx: StoreTransaction, tenantId: string, cutoff: string): Promise<number> {
+  const result = await trx
+    .deleteFrom('tenant_events')
+    .where('tenant_id', '=', tenantId)
+    .where('occurred_at', '<', cutoff)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+function toEvent(row: {
+  sequence: number | string;
+  id: string;
+  type: string;
+  consultation_id: string;
+  occurred_at: string;
+  payload: string;
+}): TenantEvent {
+  return {
+    id: row.id,
+    sequence: Number(row.sequence),
+    type: row.type as TenantEventType,
+    consultationId: row.consultation_id,
+    occurredAt: row.occurred_at,
+    data: JSON.parse(row.payload) as Record<string, unknown>,
+  };
+}
