@@ -12,7 +12,7 @@ type Db = Kysely<Database>;
 export async function listClosedWindowConsultations(db: Db, now: IsoTimestamp, limit: number) {
   return db
     .selectFrom('consultations')
-    .select(['id', 'tenant_id', 'room_sid', 'window_closes_at'])
+    .select(['id', 'tenant_id', 'room_sid', 'window_closes_at', 'status'])
     .where('window_closes_at', '<=', now)
     .where('status', 'in', ['scheduled', 'waiting', 'no-show'])
     .where('no_show_missing', 'is', null)

@@ -13,7 +13,7 @@ import { enginesUnderTest } from '../support/engines.js';
 import { startSandboxHarness, type SandboxHarness } from '../support/sandbox-harness.js';
 import { randomHex } from '../support/test-service.js';
 
-const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue'];
+const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'events:read'];
 const minutes = (n: number) => n * 60_000;
 
 for (const engine of enginesUnderTest()) {
@@ -21,6 +21,7 @@ for (const engine of enginesUnderTest()) {
     let harness: SandboxHarness;
     let api: ReturnType<SandboxHarness['api']>;
     let start: number;
+    let key: string;
 
     beforeAll(async () => {
       harness = await startSandboxHarness(engine);
@@ -33,7 +34,8 @@ for (const engine of enginesUnderTest()) {
         joinGraceMinutes: 5,
         waitingRoom: true,
       });
-      api = harness.api((await harness.service.seedKey(tenantId, SCOPES)).key);
+      key = (await harness.service.seedKey(tenantId, SCOPES)).key;
+      api = harness.api(key);
     });
     afterAll(async () => harness?.close());
 
@@ -99,6 +101,14 @@ for (const engine of enginesUnderTest()) {
         // The room's end reached the fold after the sweep: the named no-show stays.
         expect(record.noShow).toEqual({ missing: named.missing, waitedSeconds: named.waitedSeconds });
       }
+      // The event log has each named no-show once.
+      const response = await fetch(`${harness.base}/v1/events?limit=500`, {
+        headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
+      });
+      const named = (
+        (await response.json()) as { data: { type: string; consultationId: string; data: { missing?: string } }[] }
+      ).data.filter((event) => event.type === 'consultation.no_show' && event.data.missing);
+      expect(named.map((event) => [event.consultationId, event.data.missing]).sort()).toEqual(marked.map((m) => [m.id, m.missing]).sort());
     });
   });
 }

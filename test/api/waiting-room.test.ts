@@ -13,7 +13,7 @@ import { findInDatabase } from '../support/identity-scan.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { randomHex, startTestService, type TestService } from '../support/test-service.js';
 
-const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'privacy:erase'];
+const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'privacy:erase', 'events:read'];
 const T0 = Date.parse('2026-06-01T09:00:00.000Z');
 
 for (const engine of enginesUnderTest()) {
@@ -93,6 +93,20 @@ for (const engine of enginesUnderTest()) {
 
       const left = await call('POST', `/v1/consultations/${id}/lobby/${patient}/leave`);
       expect(left.json()).toMatchObject({ status: 'left' });
+      // Each change is in the tenant's event log; the refused second admit added none.
+      const events = await service.app.inject({
+        method: 'GET',
+        url: '/v1/events?limit=500',
+        headers: { authorization: `Bearer ${key}`, accept: 'application/json' },
+      });
+      const lobbyEvents = (events.json().data as { type: string; consultationId: string; data: { waitedSeconds: number | null } }[]).filter(
+        (event) => event.consultationId === id && event.type.startsWith('lobby.'),
+      );
+      expect(lobbyEvents.map((event) => [event.type, event.data.waitedSeconds])).toEqual([
+        ['lobby.joined', null],
+        ['lobby.admitted', 95],
+        ['lobby.left', 95],
+      ]);
       expect((await token(id, patient, 'patient')).statusCode).toBe(409);
     });
 

@@ -13,6 +13,10 @@ export const TENANT_EVENT_TYPES = [
   'composition.available',
   'billing.recorded',
   'billing.corrected',
+  'lobby.joined',
+  'lobby.admitted',
+  'lobby.declined',
+  'lobby.left',
 ] as const;
 
 export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];

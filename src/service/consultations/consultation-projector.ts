@@ -380,9 +380,10 @@ function liveEvents(
 ): LiveEvent[] {
   const base = { tenantId: row.tenant_id, consultationId: row.id, at };
   const live: LiveEvent[] = [];
-  if (before.status !== record.status)
-    live.push({ ...base, type: 'consultation.status', data: { from: before.status, to: record.status } });
-  if (before.status !== record.status && record.status === 'no-show')
+  // A no-show the sweep named has had its events: the fold's later view of it adds none.
+  const statusMoved = !row.no_show_missing && before.status !== record.status;
+  if (statusMoved) live.push({ ...base, type: 'consultation.status', data: { from: before.status, to: record.status } });
+  if (statusMoved && record.status === 'no-show')
     live.push({ ...base, type: 'consultation.no_show', data: { endedAt: iso(record.endedAt) } });
   for (const session of record.sessions) {
     const previous = before.sessions.get(session.participantSid);

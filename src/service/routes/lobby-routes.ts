@@ -13,6 +13,7 @@ import { rolesForTenantKind } from '../../core/consultation/roles.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { findLobbyEntry, saveLobbyEntry } from '../../storage/lobby-repository.js';
+import { appendTenantEvents } from '../../storage/event-log-repository.js';
 import type { ConsultationRow } from '../../storage/schema.js';
 import type { Store } from '../../storage/store.js';
 import { StoreConstraintError } from '../../storage/store-errors.js';
@@ -30,6 +31,7 @@ export interface LobbyRouteOptions {
 }
 
 const FINAL = ['completed', 'cancelled', 'no-show'];
+const LOBBY_EVENT = { join: 'lobby.joined', admit: 'lobby.admitted', decline: 'lobby.declined', leave: 'lobby.left' } as const;
 const entry = Type.Ref('LobbyEntry');
 
 /** The consultation's waiting room setting wins over the tenant's; both unset → off. */
@@ -64,7 +66,19 @@ export async function lobbyRoutes(root: FastifyInstance, options: LobbyRouteOpti
           decidedAt: action === 'admit' || action === 'decline' ? now : rejoin ? null : (current?.decidedAt ?? null),
           leftAt: action === 'leave' ? now : rejoin ? null : (current?.leftAt ?? null),
         };
-        if (!current || current.status !== next || rejoin) await saveLobbyEntry(trx, saved, current !== undefined);
+        if (!current || current.status !== next || rejoin) {
+          await saveLobbyEntry(trx, saved, current !== undefined);
+          // The tenant's event log, in the same transaction: the event exists exactly when the change does.
+          await appendTenantEvents(trx, [
+            {
+              tenantId: tenant.id,
+              consultationId: consultation.id,
+              type: LOBBY_EVENT[action],
+              at: now,
+              data: { identity, role: saved.role, at: now, waitedSeconds: lobbyEntryView(saved).waitedSeconds },
+            },
+          ]);
+        }
         return { consultationId: consultation.id, entry: saved };
       });
     } catch (error) {

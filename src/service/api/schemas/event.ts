@@ -11,7 +11,32 @@ const Seconds = Type.Integer({ minimum: 0 });
 /** `data` of each event type. */
 export const EVENT_PAYLOADS = {
   'consultation.status': Type.Object({ from: Status, to: Status }, { additionalProperties: false }),
-  'consultation.no_show': Type.Object({ endedAt: NullableTimestamp }, { additionalProperties: false }),
+  'consultation.no_show': Type.Object(
+    {
+      endedAt: NullableTimestamp,
+      missing: Type.Optional(
+        Type.Union([Type.Literal('clinician'), Type.Literal('care-recipient'), Type.Literal('both')], {
+          description: 'Set when the appointment window closed: who never came.',
+        }),
+      ),
+      waitedSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'How long the side that came waited.' })),
+    },
+    { additionalProperties: false },
+  ),
+  ...Object.fromEntries(
+    (['lobby.joined', 'lobby.admitted', 'lobby.declined', 'lobby.left'] as const).map((type) => [
+      type,
+      Type.Object(
+        {
+          identity: Type.String(),
+          role: Type.String(),
+          at: Timestamp,
+          waitedSeconds: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Null while still waiting.' }),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+  ),
   'participant.joined': Type.Object(
     {
       identity: Type.Union([Type.String(), Type.Null()]),
