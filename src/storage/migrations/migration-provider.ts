@@ -30,8 +30,8 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0008_tenant_api_recording_tracks': recordingTracks(),
     '0009_tenant_event_log': tenantEventLog(capabilities),
     '0010_appointment_windows': appointmentWindows(),
+    '0010_no_shows': noShows(),
     '0010_waiting_room': waitingRoom(capabilities),
-    '0010_waiting_room_no_shows': noShows(),
   };
   return { getMigrations: async () => migrations };
 }
