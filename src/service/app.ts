@@ -181,7 +181,14 @@ export function composeServices(options: AppOptions) {
       },
     },
   });
-  const projection = new ProjectionWorker({ store, logger, live, clock, onOutbox: () => outbox.wake() });
+  const projection = new ProjectionWorker({
+    store,
+    logger,
+    live,
+    clock,
+    onOutbox: () => outbox.wake(),
+    onProjectionFailure: () => metrics.projectionFailures.inc(),
+  });
   const reconciler = new Reconciler({
     store,
     twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),

@@ -27,6 +27,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['secret'] as const,
       registers: [registry],
     }),
+    projectionFailures: new Counter({
+      name: 'roomgate_projection_failures_total',
+      help: 'Consultations that could not be folded (not for the store: a constraint their data breaks); the sweep retries them.',
+      registers: [registry],
+    }),
     storeErrors: new Counter({
       name: 'roomgate_store_errors_total',
       help: 'Operations that failed because the store was unavailable.',

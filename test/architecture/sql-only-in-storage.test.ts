@@ -28,6 +28,8 @@ const ALLOWED: Record<string, string> = {
     'seeds rows of chosen ages in every table retention touches, including states no code path writes (past dates, orphans)',
   'test/privacy/subject-erasure.test.ts':
     'writes an outbox entry as a future feature would (an identity in its payload and last_error) to prove erasure reaches it',
+  'test/reliability/poisoned-consultation.test.ts':
+    'a trigger that refuses updates of one consultation row: the fault injection that makes its fold fail',
   'test/faults/partition-and-held-rows.test.ts':
     'a second session holds an inbox row and a consultation row inside an open transaction, as a dead host leaves them: fault injection',
   'test/faults/sqlite-faults.test.ts':

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { consultationsWithUnfoldedCallbacks } from '../../storage/consultation-repository.js';
+import { isStoreUnavailable } from '../../storage/store-errors.js';
 import type { Store } from '../../storage/store.js';
 import type { LiveEvents } from '../live/live-events.js';
 import { projectConsultations } from './consultation-projector.js';
@@ -18,6 +19,8 @@ export interface ProjectionWorkerOptions {
   readonly clock: () => Date;
   /** Called after a projection that queued outbox entries. */
   readonly onOutbox: () => void;
+  /** Called when one consultation could not be folded (left to the sweep). */
+  readonly onProjectionFailure?: () => void;
   /** Consultations folded per transaction at most: bounds how long one fold holds their rows. Default 10. */
   readonly batchSize?: number;
   /** How often to look for callbacks left unprojected (a crash). Default 10 s. */
@@ -38,6 +41,8 @@ export class ProjectionWorker {
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private draining = false;
+  /** From a batch that failed (not for the store): folded one at a time to find the offender. */
+  private isolate = new Set<string>();
   /** Skipped while another transaction held them; folded again after retryDelayMs. */
   private readonly skipped = new Set<string>();
 
@@ -90,28 +95,52 @@ export class ProjectionWorker {
     // Let the other callbacks of this moment arrive first: they are folded together.
     await new Promise((resolve) => setTimeout(resolve, this.options.gatherMs ?? 20));
     while (this.dirty.size > 0 && !this.stopped) {
-      const ids = [...this.dirty].slice(0, this.options.batchSize ?? 10);
-      for (const id of ids) this.dirty.delete(id);
+      const next = [...this.dirty][0]!;
+      // A consultation from a failed batch is folded alone until it has succeeded or failed alone.
+      const ids = this.isolate.has(next)
+        ? [next]
+        : [...this.dirty].filter((id) => !this.isolate.has(id)).slice(0, this.options.batchSize ?? 10);
+      for (const id of ids) {
+        this.dirty.delete(id);
+        this.isolate.delete(id);
+      }
       try {
-        const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()));
-        if (result.queuedEffects) this.options.onOutbox();
-        // Held by another transaction (row-locks.ts): come back to them, without waiting here.
-        if (result.skipped && result.skipped.length > 0) this.retryLater(result.skipped);
-        if (result.live.length > 0) {
-          this.options.live
-            .publish(result.live)
-            .catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not publish live events'));
-        }
+        await this.project(ids);
       } catch (error) {
+        if (isStoreUnavailable(error) || ids.length === 1) {
+          if (!isStoreUnavailable(error)) {
+            // One consultation that cannot be folded (a constraint its data breaks): it must not
+            // hold back the others. Left to the sweep, which tries it again every sweepIntervalMs.
+            this.options.logger.error({ err: error, consultationId: ids[0] }, 'projection of a consultation failed; the sweep retries it');
+            this.options.onProjectionFailure?.();
+            continue;
+          }
+          for (const id of ids) this.dirty.add(id);
+          this.options.logger.warn({ err: error, consultations: ids.length }, 'projection failed; retrying');
+          // Stopping with the store down: leave it to the next start's sweep.
+          if (this.draining) break;
+          await new Promise((resolve) => setTimeout(resolve, this.options.retryDelayMs ?? 500));
+          continue;
+        }
+        // Not the store: find the consultation that breaks the batch by folding each alone.
         for (const id of ids) this.dirty.add(id);
-        this.options.logger.warn({ err: error, consultations: ids.length }, 'projection failed; retrying');
-        // Stopping with the store down: leave it to the next start's sweep.
-        if (this.draining) break;
-        await new Promise((resolve) => setTimeout(resolve, this.options.retryDelayMs ?? 500));
+        this.isolate = new Set([...this.isolate, ...ids]);
       }
     }
     this.running = undefined;
     this.wakeIdleWaiters();
+  }
+
+  private async project(ids: readonly string[]): Promise<void> {
+    const result = await this.options.store.transaction((trx) => projectConsultations(trx, ids, this.options.clock().toISOString()));
+    if (result.queuedEffects) this.options.onOutbox();
+    // Held by another transaction (row-locks.ts): come back to them, without waiting here.
+    if (result.skipped && result.skipped.length > 0) this.retryLater(result.skipped);
+    if (result.live.length > 0) {
+      this.options.live
+        .publish(result.live)
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'could not publish live events'));
+    }
   }
 
   private retryLater(ids: readonly string[]): void {
