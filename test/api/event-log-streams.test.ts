@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { createLocalLiveEvents } from '../../src/service/live/live-events.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
+import { openSse } from '../support/live-clients.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
 interface StreamedEvent {
@@ -21,37 +22,16 @@ interface StreamedEvent {
   data: Record<string, unknown>;
 }
 
-/** An SSE client: every event with its `id:` line, until closed. */
-async function openSse(url: string, key: string, lastEventId?: string) {
-  const controller = new AbortController();
-  const response = await fetch(url, {
-    headers: { authorization: `Bearer ${key}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
-    signal: controller.signal,
-  });
-  const events: (StreamedEvent & { sseId: string; sseEvent: string })[] = [];
-  const reader = response.body!.getReader();
-  let buffer = '';
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += Buffer.from(value).toString('utf8');
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const sseId = /^id: (.+)$/m.exec(block)?.[1];
-          const sseEvent = /^event: (.+)$/m.exec(block)?.[1];
-          const data = /^data: (.+)$/m.exec(block)?.[1];
-          if (sseId && sseEvent && data) events.push({ ...(JSON.parse(data) as StreamedEvent), sseId, sseEvent });
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return { status: response.status, events, close: async () => (controller.abort(), await pump) };
+/** An SSE client: every event that came with an `id:` line, as the tenant event it carries. */
+async function openEventStream(url: string, key: string, lastEventId?: string) {
+  const client = await openSse(url, key, lastEventId);
+  return {
+    status: client.status,
+    close: client.close,
+    get events() {
+      return client.events.flatMap((e) => (e.id === undefined ? [] : [{ ...(e.data as StreamedEvent), sseId: e.id, sseEvent: e.event }]));
+    },
+  };
 }
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -122,7 +102,7 @@ for (const engine of enginesUnderTest()) {
       const stranger = await a.seedTenant('human', ['events:read']);
       const { roomSid, id } = await a.seedConsultation(owner.tenantId, { identities: { 'clin-1': 'clinician' } });
 
-      const first = await openSse(`${baseB}/v1/events`, owner.key);
+      const first = await openEventStream(`${baseB}/v1/events`, owner.key);
       expect(first.status).toBe(200);
       await connect(roomSid);
       await until('the first events on instance B', () => first.events.some((event) => event.type === 'participant.joined'));
@@ -138,9 +118,9 @@ for (const engine of enginesUnderTest()) {
       const missed = (await page(owner.key, last.sequence)).data;
       expect(missed).toHaveLength(100);
 
-      const resumed = await openSse(`${baseB}/v1/events`, owner.key, last.sseId);
+      const resumed = await openEventStream(`${baseB}/v1/events`, owner.key, last.sseId);
       await until('the resumed stream', () => resumed.events.length >= 100);
-      const byAfter = await openSse(`${baseB}/v1/events?after=${last.sequence}`, owner.key);
+      const byAfter = await openEventStream(`${baseB}/v1/events?after=${last.sequence}`, owner.key);
       const ws = new WebSocket(`${baseB.replace('http', 'ws')}/v1/events/ws?after=${last.sequence}`, {
         headers: { authorization: `Bearer ${owner.key}` },
       });

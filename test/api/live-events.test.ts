@@ -8,44 +8,11 @@ import WebSocket from 'ws';
 import { createPostgresLiveEvents } from '../../src/service/live/live-events.js';
 import { createLogger } from '../../src/service/logger.js';
 import { enginesUnderTest } from '../support/engines.js';
+import { openSse } from '../support/live-clients.js';
 import { signForm } from '../support/signed-callback.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
 const postgres = enginesUnderTest().find((engine) => engine.name === 'postgres');
-
-/** Reads an SSE stream, collecting `event:` names until `until` sees the one it wants. */
-async function openSse(url: string, key: string) {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal });
-  const events: { event: string; data: unknown }[] = [];
-  const reader = response.body!.getReader();
-  let buffer = '';
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += Buffer.from(value).toString('utf8');
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.+)$/m.exec(block)?.[1];
-          const data = /^data: (.+)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return {
-    status: response.status,
-    contentType: response.headers.get('content-type'),
-    events,
-    close: async () => (controller.abort(), await pump),
-  };
-}
 
 async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

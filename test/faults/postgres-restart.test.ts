@@ -21,6 +21,7 @@ import { insertIssuedParticipants } from '../../src/storage/participant-reposito
 import { openStore } from '../../src/storage/open-store.js';
 import type { Store } from '../../src/storage/store.js';
 import { enginesUnderTest } from '../support/engines.js';
+import { openSse } from '../support/live-clients.js';
 import { signForm } from '../support/signed-callback.js';
 import { freePort, spawnService, type SpawnedService } from '../support/spawn-service.js';
 import { createOwnPostgres, type OwnPostgres } from './support/own-postgres.js';
@@ -40,34 +41,11 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined>, 
   }
 }
 
-/** An SSE subscription: the event names and data received so far. */
+/** An SSE subscription (the stream must open): the event names and data received so far. */
 async function subscribe(url: string, key: string) {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal });
-  expect(response.status).toBe(200);
-  const events: { event: string; data: { consultationId?: string } }[] = [];
-  const reader = response.body!.getReader();
-  let buffer = '';
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += Buffer.from(value).toString('utf8');
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.+)$/m.exec(block)?.[1];
-          const data = /^data: (.+)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) as { consultationId?: string } });
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return { events, close: async () => (controller.abort(), await pump) };
+  const client = await openSse(url, key);
+  expect(client.status).toBe(200);
+  return client;
 }
 
 describe.runIf(postgres)('postgres stopped, started and restarted under two real instances', () => {
@@ -249,7 +227,9 @@ describe.runIf(postgres)('postgres stopped, started and restarted under two real
     expect(await send(a, created!)).toBe(204);
     expect(await send(a, joined!)).toBe(204);
     const seen = (subscriber: typeof oldSubscriber) =>
-      subscriber.events.some((event) => event.event === 'participant.joined' && event.data.consultationId === fresh.id);
+      subscriber.events.some(
+        (event) => event.event === 'participant.joined' && (event.data as { consultationId?: string }).consultationId === fresh.id,
+      );
     await eventually('an event recorded on A reaching both of B’s subscribers', async () =>
       seen(oldSubscriber) && seen(newSubscriber) ? true : undefined,
     );

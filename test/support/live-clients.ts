@@ -4,22 +4,35 @@
  */
 import WebSocket from 'ws';
 
+export interface SseEvent {
+  readonly event: string;
+  readonly data: unknown;
+  /** The `id:` line, when the server sent one. */
+  readonly id?: string;
+}
+
 export interface SseClient {
   readonly status: number;
-  readonly events: { event: string; data: unknown }[];
+  readonly contentType: string | null;
+  readonly events: SseEvent[];
   /** Set when the server ended the response (Date.now()). */
   readonly endedAt: () => number | undefined;
   close(): Promise<void>;
 }
 
-export async function openSse(url: string, key: string): Promise<SseClient> {
+/** `lastEventId` resumes a stream as a reconnecting EventSource does (`Last-Event-ID`). */
+export async function openSse(url: string, key: string, lastEventId?: string): Promise<SseClient> {
   const controller = new AbortController();
-  const response = await fetch(url, { headers: { authorization: `Bearer ${key}` }, signal: controller.signal });
-  const events: { event: string; data: unknown }[] = [];
+  const response = await fetch(url, {
+    headers: { authorization: `Bearer ${key}`, ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) },
+    signal: controller.signal,
+  });
+  const contentType = response.headers.get('content-type');
+  const events: SseEvent[] = [];
   let endedAt: number | undefined;
   if (!response.body || response.status !== 200) {
     await response.body?.cancel();
-    return { status: response.status, events, endedAt: () => Date.now(), close: async () => undefined };
+    return { status: response.status, contentType, events, endedAt: () => Date.now(), close: async () => undefined };
   }
   const reader = response.body.getReader();
   let buffer = '';
@@ -33,16 +46,23 @@ export async function openSse(url: string, key: string): Promise<SseClient> {
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
+          const id = /^id: (.+)$/m.exec(block)?.[1];
           const event = /^event: (.+)$/m.exec(block)?.[1];
           const data = /^data: (.+)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) });
+          if (event && data) events.push({ event, data: JSON.parse(data), ...(id === undefined ? {} : { id }) });
         }
       }
     } catch {
       endedAt ??= Date.now(); // aborted by us, or the connection dropped
     }
   })();
-  return { status: response.status, events, endedAt: () => endedAt, close: async () => (controller.abort(), await pump) };
+  return {
+    status: response.status,
+    contentType,
+    events,
+    endedAt: () => endedAt,
+    close: async () => (controller.abort(), await pump),
+  };
 }
 
 export interface WsClient {
