@@ -10,7 +10,7 @@ import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
 import { createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { enginesUnderTest } from '../support/engines.js';
-import { randomHex, startTestService, type TestService } from '../support/test-service.js';
+import { randomHex, startTestService, type TestService, sandboxTwilioEnv } from '../support/test-service.js';
 
 const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue'];
 const START = Date.parse('2026-05-01T10:00:00.000Z');
@@ -33,11 +33,7 @@ for (const engine of enginesUnderTest()) {
       sandbox = await startSandbox({ ...credentials, callbackRetries: 0 });
       service = await startTestService(engine, {
         env: {
-          TWILIO_ACCOUNT_SID: credentials.accountSid,
-          TWILIO_AUTH_TOKEN: credentials.authToken,
-          TWILIO_API_KEY_SID: credentials.apiKeySid,
-          TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-          TWILIO_API_BASE_URL: sandbox.url,
+          ...sandboxTwilioEnv(credentials, sandbox.url),
           ROOMGATE_PUBLIC_URL: 'http://127.0.0.1:9',
         },
         app: { clock: () => new Date(now) },

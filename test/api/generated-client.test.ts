@@ -12,7 +12,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js'
 import { enginesUnderTest } from '../support/engines.js';
 import type { paths } from '../support/generated/roomgate-api.js';
 import { createOpenApiChecker } from '../support/openapi-responses.js';
-import { startTestService, type TestService } from '../support/test-service.js';
+import { startTestService, type TestService, sandboxTwilioEnv } from '../support/test-service.js';
 
 const sqlite = enginesUnderTest().find((engine) => engine.name === 'sqlite') ?? enginesUnderTest()[0]!;
 
@@ -26,11 +26,7 @@ describe('a client generated from the OpenAPI document', () => {
     sandbox = await startSandbox({ ...credentials, callbackRetries: 0 });
     service = await startTestService(sqlite, {
       env: {
-        TWILIO_ACCOUNT_SID: credentials.accountSid,
-        TWILIO_AUTH_TOKEN: credentials.authToken,
-        TWILIO_API_KEY_SID: credentials.apiKeySid,
-        TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-        TWILIO_API_BASE_URL: sandbox.url,
+        ...sandboxTwilioEnv(credentials, sandbox.url),
       },
     });
     await service.app.listen({ port: 0, host: '127.0.0.1' });

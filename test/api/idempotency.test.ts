@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
 import { enginesUnderTest } from '../support/engines.js';
-import { randomHex, startTestService, type TestService } from '../support/test-service.js';
+import { randomHex, startTestService, type TestService, sandboxTwilioEnv } from '../support/test-service.js';
 
 const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'audit:read'];
 
@@ -25,11 +25,7 @@ for (const engine of enginesUnderTest()) {
       sandbox = await startSandbox({ ...credentials, callbackRetries: 0 });
       service = await startTestService(engine, {
         env: {
-          TWILIO_ACCOUNT_SID: credentials.accountSid,
-          TWILIO_AUTH_TOKEN: credentials.authToken,
-          TWILIO_API_KEY_SID: credentials.apiKeySid,
-          TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-          TWILIO_API_BASE_URL: sandbox.url,
+          ...sandboxTwilioEnv(credentials, sandbox.url),
           ROOMGATE_PUBLIC_URL: 'http://127.0.0.1:9',
         },
       });

@@ -8,7 +8,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js'
 import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
-import { startTestService, type TestService } from '../support/test-service.js';
+import { startTestService, type TestService, sandboxTwilioEnv } from '../support/test-service.js';
 
 const sqlite = enginesUnderTest().find((engine) => engine.name === 'sqlite')!;
 const ALL = ['consultations:read', 'consultations:write', 'tokens:issue', 'recordings:read', 'billing:read', 'privacy:erase', 'audit:read'];
@@ -33,11 +33,7 @@ describe('tenant API', () => {
     sandbox = await startSandbox(credentials);
     service = await startTestService(sqlite, {
       env: {
-        TWILIO_ACCOUNT_SID: credentials.accountSid,
-        TWILIO_AUTH_TOKEN: credentials.authToken,
-        TWILIO_API_KEY_SID: credentials.apiKeySid,
-        TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-        TWILIO_API_BASE_URL: sandbox.url,
+        ...sandboxTwilioEnv(credentials, sandbox.url),
         ROOMGATE_PUBLIC_URL: 'http://localhost:80',
       },
     });

@@ -11,7 +11,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js'
 import { createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { findInDatabase } from '../support/identity-scan.js';
 import { enginesUnderTest } from '../support/engines.js';
-import { randomHex, startTestService, type TestService } from '../support/test-service.js';
+import { randomHex, startTestService, type TestService, sandboxTwilioEnv } from '../support/test-service.js';
 
 const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'privacy:erase', 'events:read'];
 const T0 = Date.parse('2026-06-01T09:00:00.000Z');
@@ -28,11 +28,7 @@ for (const engine of enginesUnderTest()) {
       sandbox = await startSandbox({ ...credentials, callbackRetries: 0 });
       service = await startTestService(engine, {
         env: {
-          TWILIO_ACCOUNT_SID: credentials.accountSid,
-          TWILIO_AUTH_TOKEN: credentials.authToken,
-          TWILIO_API_KEY_SID: credentials.apiKeySid,
-          TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-          TWILIO_API_BASE_URL: sandbox.url,
+          ...sandboxTwilioEnv(credentials, sandbox.url),
           ROOMGATE_PUBLIC_URL: 'http://127.0.0.1:9',
         },
         app: { clock: () => new Date(now) },

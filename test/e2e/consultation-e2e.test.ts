@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
 import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
 import { enginesUnderTest } from '../support/engines.js';
-import { startTestService, type TestService } from '../support/test-service.js';
+import { startTestService, type TestService, sandboxTwilioEnv } from '../support/test-service.js';
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -32,11 +32,7 @@ for (const engine of enginesUnderTest()) {
       sandbox = await startSandbox({ ...credentials, clock: () => new Date(now) });
       service = await startTestService(engine, {
         env: {
-          TWILIO_ACCOUNT_SID: credentials.accountSid,
-          TWILIO_AUTH_TOKEN: credentials.authToken,
-          TWILIO_API_KEY_SID: credentials.apiKeySid,
-          TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-          TWILIO_API_BASE_URL: sandbox.url,
+          ...sandboxTwilioEnv(credentials, sandbox.url),
         },
         app: { outboxWorker: true, outboxPollIntervalMs: 50 },
       });

@@ -22,7 +22,7 @@ import { newId } from '../../src/storage/ids.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { filesContaining, findInDatabase, logLinesContaining, sqliteFiles, tablesContaining } from '../support/identity-scan.js';
 import { signForm } from '../support/signed-callback.js';
-import { startTestService, type TestService } from '../support/test-service.js';
+import { startTestService, type TestService, sandboxTwilioEnv } from '../support/test-service.js';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const WEBHOOK = '/webhooks/twilio/video';
@@ -138,11 +138,7 @@ for (const engine of enginesUnderTest()) {
       sandbox = await startSandbox({ ...credentials, clock: () => new Date(now) });
       service = await startTestService(engine, {
         env: {
-          TWILIO_ACCOUNT_SID: credentials.accountSid,
-          TWILIO_AUTH_TOKEN: credentials.authToken,
-          TWILIO_API_KEY_SID: credentials.apiKeySid,
-          TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-          TWILIO_API_BASE_URL: sandbox.url,
+          ...sandboxTwilioEnv(credentials, sandbox.url),
         },
       });
       await service.app.listen({ port: 0, host: '127.0.0.1' });

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
 import type { EngineUnderTest } from './engines.js';
-import { startTestService, type TestService } from './test-service.js';
+import { startTestService, type TestService, sandboxTwilioEnv } from './test-service.js';
 
 export interface SandboxHarness {
   readonly sandbox: Sandbox;
@@ -41,11 +41,7 @@ export async function startSandboxHarness(
   });
   const service = await startTestService(engine, {
     env: {
-      TWILIO_ACCOUNT_SID: credentials.accountSid,
-      TWILIO_AUTH_TOKEN: credentials.authToken,
-      TWILIO_API_KEY_SID: credentials.apiKeySid,
-      TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
-      TWILIO_API_BASE_URL: sandbox.url,
+      ...sandboxTwilioEnv(credentials, sandbox.url),
       ROOMGATE_RECONCILE_RATE: '1000',
       ...options.env,
     },

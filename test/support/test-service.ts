@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import type { SandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
 import { buildApp, type AppOptions } from '../../src/service/app.js';
 import { loadConfig, type Config } from '../../src/service/config.js';
 import { createLogger } from '../../src/service/logger.js';
@@ -157,5 +158,16 @@ export async function startTestService(
       await store.close();
       if (!options.database) await database.drop();
     },
+  };
+}
+
+/** The environment that points a service at a sandbox: its account, token, API key and base URL. */
+export function sandboxTwilioEnv(credentials: SandboxCredentials, sandboxUrl: string): Record<string, string> {
+  return {
+    TWILIO_ACCOUNT_SID: credentials.accountSid,
+    TWILIO_AUTH_TOKEN: credentials.authToken,
+    TWILIO_API_KEY_SID: credentials.apiKeySid,
+    TWILIO_API_KEY_SECRET: credentials.apiKeySecret,
+    TWILIO_API_BASE_URL: sandboxUrl,
   };
 }
