@@ -85,6 +85,11 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--rate-limit <perMinute>', 'requests a minute each of its API keys may make (default: ROOMGATE_RATE_LIMIT)')
     .option('--join-early <minutes>', 'how long before a scheduled consultation joining opens (default 15)')
     .option('--waiting-room', 'care recipients wait in the lobby until the clinician admits them')
+    .addOption(
+      new Option('--consent-mode <mode>', 'recording follows the consent ledger: all-parties, one-party, or off (record everyone)')
+        .choices(['all-parties', 'one-party', 'off'])
+        .default('all-parties'),
+    )
     .option('--join-grace <minutes>', "how long after a scheduled consultation's end joining stays open (default 15)")
     .action(
       run(async (slug: string, options: TenantCreateOptions) => (await import('./commands/tenant.js')).createTenantCommand(slug, options)),
@@ -217,6 +222,7 @@ export interface TenantCreateOptions {
   joinEarly?: string;
   joinGrace?: string;
   waitingRoom?: boolean;
+  consentMode: 'all-parties' | 'one-party' | 'off';
 }
 export interface KeyCreateOptions {
   tenant: string;

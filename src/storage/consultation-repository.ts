@@ -176,6 +176,7 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
       'consultations.fold_state',
       'consultations.no_show_missing',
       'tenants.billing_rounding_seconds',
+      'tenants.consent_mode',
     ])
     .where('consultations.id', 'in', ids)
     .execute();

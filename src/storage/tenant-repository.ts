@@ -51,6 +51,7 @@ export async function findApiKeyWithTenant(db: Db, lookupId: string) {
       'tenants.join_early_minutes',
       'tenants.join_grace_minutes',
       'tenants.waiting_room',
+      'tenants.consent_mode',
     ])
     .where('api_keys.lookup_id', '=', lookupId)
     .executeTakeFirst();

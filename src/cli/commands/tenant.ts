@@ -1,6 +1,6 @@
 /**
  * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650] [--rate-limit N]
- * [--join-early MIN] [--join-grace MIN] [--waiting-room]`
+ * [--join-early MIN] [--join-grace MIN] [--waiting-room] [--consent-mode all-parties|one-party|off]`
  * and `roomgate tenant list` (one JSON object a line).
  */
 import { createTenant } from '../../service/tenants/tenant-admin.js';
@@ -37,6 +37,7 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
       ...(joinEarlyMinutes !== undefined ? { joinEarlyMinutes } : {}),
       ...(joinGraceMinutes !== undefined ? { joinGraceMinutes } : {}),
       ...(options.waitingRoom ? { waitingRoom: true } : {}),
+      consentMode: options.consentMode,
     });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(
@@ -51,6 +52,7 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
         joinEarlyMinutes: joinEarlyMinutes ?? null,
         joinGraceMinutes: joinGraceMinutes ?? null,
         waitingRoom: options.waitingRoom === true,
+        consentMode: options.consentMode,
       }),
     );
     return 0;

@@ -17,6 +17,9 @@ export const TENANT_EVENT_TYPES = [
   'lobby.admitted',
   'lobby.declined',
   'lobby.left',
+  'consent.given',
+  'consent.withdrawn',
+  'recording.unconsented',
 ] as const;
 
 export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];

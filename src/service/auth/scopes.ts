@@ -9,6 +9,7 @@ export const SCOPES = [
   'privacy:erase',
   'audit:read',
   'keys:manage',
+  'consents:write',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

@@ -44,6 +44,7 @@ import {
 import { lockFreeConsultations } from '../../storage/row-locks.js';
 import type { StoreTransaction } from '../../storage/store.js';
 import type { LiveEvent } from '../live/live-events.js';
+import { projectConsent } from './consent-projection.js';
 
 export interface ProjectionResult {
   readonly live: LiveEvent[];
@@ -78,9 +79,12 @@ export async function projectConsultations(
     consultations.map((row) => row.room_sid),
   );
   const eventsByRoom = new Map<string, VideoEvent[]>();
+  // Whose recording each new recording callback is about (the consent check reads it).
+  const identityOfRecording = new Map<string, string>();
   for (const callback of fresh) {
     const event = eventOf(callback);
     if (!event) continue;
+    if ('recordingSid' in event && event.identity !== undefined) identityOfRecording.set(event.recordingSid, event.identity);
     const list = eventsByRoom.get(callback.room_sid!) ?? [];
     list.push(event);
     eventsByRoom.set(callback.room_sid!, list);
@@ -117,7 +121,7 @@ export async function projectConsultations(
       refolded++;
     }
     const before = previous ? imageOfState(previous, row, consultation) : await imageOfTables(trx, row);
-    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now);
+    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now, identityOfRecording);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
@@ -283,6 +287,7 @@ async function writeRecord(
   state: ConsultationFoldState,
   record: ConsultationRecord,
   now: string,
+  identityOfRecording: ReadonlyMap<string, string>,
 ): Promise<{ live: LiveEvent[]; queuedEffects: boolean }> {
   const id = row.id;
   const startedAt = iso(record.startedAt);
@@ -320,6 +325,7 @@ async function writeRecord(
     [...before.sessions.keys()].filter((sid) => !keep.has(sid)),
   );
 
+  const newRecordings: ConsultationRecord['recordings'][number][] = [];
   for (const recording of record.recordings) {
     const previous = before.recordings.get(recording.recordingSid);
     const started = iso(recording.startedAt);
@@ -327,8 +333,20 @@ async function writeRecord(
     const fields = { ...recordingFields(recording), ...(started ? { created_at: started } : {}) };
     if (same(previous, fields)) continue;
     if (previous) await updateRecording(trx, recording.recordingSid, fields);
-    else await insertRecording(trx, id, recording.recordingSid, { ...fields, created_at: started ?? now });
+    else {
+      await insertRecording(trx, id, recording.recordingSid, { ...fields, created_at: started ?? now });
+      newRecordings.push(recording);
+    }
   }
+  // Recording that follows consent: rules on joins and leaves (all-parties), unconsented recordings flagged.
+  const consent = await projectConsent(trx, {
+    consultation: row,
+    before: before.sessions,
+    record,
+    newRecordings,
+    identityOfRecording,
+    now,
+  });
 
   const composition = record.composition;
   const compositionUnchanged =
@@ -368,7 +386,10 @@ async function writeRecord(
 
   const billed =
     billing === undefined ? 'no' : before.billing === undefined ? 'recorded' : same(before.billing, billing) ? 'no' : 'corrected';
-  return { live: liveEvents(row, before, record, billed, now), queuedEffects };
+  return {
+    live: [...liveEvents(row, before, record, billed, now), ...consent.live],
+    queuedEffects: queuedEffects || consent.queuedEffects,
+  };
 }
 
 function liveEvents(

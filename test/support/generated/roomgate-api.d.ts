@@ -380,7 +380,7 @@ export interface paths {
         content: {
           'application/json': {
             /**
-             * @description Record the participants (Recording Rules).
+             * @description Record the participants. When the tenant’s consent mode is all-parties or one-party, only participants who consent (POST …/consents) are recorded, through Twilio’s Recording Rules; with consent mode off, every participant from connect.
              * @default true
              */
             record?: boolean;
@@ -2054,6 +2054,7 @@ export interface paths {
               | 'privacy:erase'
               | 'audit:read'
               | 'keys:manage'
+              | 'consents:write'
             )[];
             /**
              * Format: date-time
@@ -2984,6 +2985,271 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/consultations/{id}/consents': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The consultation’s consent ledger, in order, and each identity’s current decision.
+     * @description Scope: `consultations:read`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ConsentLedger'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Record a participant’s consent to recording or transcription, or its withdrawal.
+     * @description Appends one entry to the consultation’s consent ledger (never changes one). When the tenant’s consent mode is `all-parties` or `one-party`, the room’s Recording Rules follow within seconds: only participants who currently consent are recorded (README, "Recording only with consent").
+     *
+     *     Scope: `consents:write`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description Makes a retry safe: the same key and request within 24 h get the first answer again, with no second effect. */
+          'idempotency-key'?: string;
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The participant’s identity (an opaque pseudonym that passes the identity policy). */
+            identity: string;
+            /** @description What the participant consents to. */
+            kind: 'recording' | 'transcription';
+            decision: 'given' | 'withdrawn';
+            /** @description The version of the consent text the participant was shown (e.g. `rec-2026-03`). */
+            textVersion: string;
+            /** @description Who recorded the decision: the participant themself (their identity) or a staff reference of the platform. Never personal data. */
+            recordedBy?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ConsentEntry'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/consultations/{id}/access-tokens': {
     parameters: {
       query?: never;
@@ -3190,6 +3456,17 @@ export interface components {
       } | null;
       /** @description Who waited in the waiting room, and how long. */
       lobby: components['schemas']['LobbyEntry'][];
+      /** @description Each identity’s current consent decision per kind; the whole ledger is GET /v1/consultations/{id}/consents. */
+      consents: {
+        identity: string;
+        kind: 'recording' | 'transcription';
+        decision: 'given' | 'withdrawn';
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        since: string;
+      }[];
       startedAt: string | null;
       endedAt: string | null;
       /**
@@ -3281,6 +3558,8 @@ export interface components {
         size: number | null;
         mediaUri: string | null;
         completedAt: string | null;
+        /** @description not-consented: Twilio recorded this participant while they had not consented to recording (an alert was raised; never composed). Null otherwise. */
+        consentFlag: 'not-consented' | null;
       }[];
       composition: {
         compositionSid: string | null;
@@ -3357,6 +3636,8 @@ export interface components {
       securityEvents: number;
       outbox: number;
       events: number;
+      /** @description Consent ledger entries naming the identity (kept, pseudonymised). */
+      consents: number;
     };
     /** ApiKey */
     ApiKey: {
@@ -3580,6 +3861,60 @@ export interface components {
           /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
           sequence: number;
           /** @enum {string} */
+          type: 'consent.given';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            identity: string;
+            kind: 'recording' | 'transcription';
+            textVersion: string;
+            recordedBy: string | null;
+            /** @description The entry's place in the consultation's consent ledger. */
+            position: number;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            at: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'consent.withdrawn';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            identity: string;
+            kind: 'recording' | 'transcription';
+            textVersion: string;
+            recordedBy: string | null;
+            /** @description The entry's place in the consultation's consent ledger. */
+            position: number;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            at: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
           type: 'recording.available';
           consultationId: string;
           /**
@@ -3589,6 +3924,27 @@ export interface components {
           at: string;
           data: {
             recordingSid: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'recording.unconsented';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description Twilio reported a recording of a participant who had not consented to recording: flagged in the record, alert raised. */
+          data: {
+            recordingSid: string;
+            identity: string | null;
+            kind: string | null;
+            startedAt: string | null;
           };
         }
       | {
@@ -3659,6 +4015,42 @@ export interface components {
       leftAt: string | null;
       /** @description From joining the lobby to being admitted or declined (or leaving); null while still waiting. */
       waitedSeconds: number | null;
+    };
+    /** ConsentEntry */
+    ConsentEntry: {
+      id: string;
+      /** @description The entry’s place in the consultation’s ledger: 1, 2, … */
+      position: number;
+      identity: string;
+      /** @description What the participant consents to. */
+      kind: 'recording' | 'transcription';
+      decision: 'given' | 'withdrawn';
+      textVersion: string;
+      recordedBy: string | null;
+      /**
+       * Format: date-time
+       * @example 2026-03-01T09:30:00.000Z
+       */
+      recordedAt: string;
+    };
+    /** ConsentLedger */
+    ConsentLedger: {
+      /** @description The tenant’s consent mode (README, "Recording only with consent"). */
+      consentMode: 'all-parties' | 'one-party' | 'off';
+      /** @description Every decision, in ledger order (append-only). */
+      data: components['schemas']['ConsentEntry'][];
+      /** @description Each identity’s latest decision per kind. */
+      current: {
+        identity: string;
+        /** @description What the participant consents to. */
+        kind: 'recording' | 'transcription';
+        decision: 'given' | 'withdrawn';
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        since: string;
+      }[];
     };
   };
   responses: never;
