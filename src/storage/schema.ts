@@ -94,6 +94,21 @@ export interface ConsultationsTable {
   no_show_missing: Generated<string | null>;
   /** How long the side that came waited. */
   no_show_waited_seconds: Generated<number | null>;
+  /** No room may follow after this moment: the window closed, or it was ended on request (migration 0012). */
+  closed_at: Generated<IsoTimestamp | null>;
+}
+
+/** Every room of a consultation, in order (migration 0012); consultations.room_sid is the current one. */
+export interface ConsultationRoomsTable {
+  room_name: string;
+  consultation_id: string;
+  /** 1 for the room made with the consultation, then 2, 3, … as rooms are reopened. */
+  sequence: number;
+  /** NULL until Twilio answered. */
+  room_sid: string | null;
+  created_at: IsoTimestamp;
+  /** Its room-ended, as the fold saw it. */
+  ended_at: IsoTimestamp | null;
 }
 
 /** One identity in a consultation's lobby (migration 0010). */
@@ -271,6 +286,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   twilio_accounts: TwilioAccountsTable;
   consultations: ConsultationsTable;
+  consultation_rooms: ConsultationRoomsTable;
   lobby_entries: LobbyEntriesTable;
   participants: ParticipantsTable;
   participant_sessions: ParticipantSessionsTable;

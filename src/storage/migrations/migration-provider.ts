@@ -18,6 +18,7 @@ import { appointmentWindows } from './0010-appointment-windows.js';
 import { waitingRoom } from './0010-waiting-room.js';
 import { noShows } from './0010-no-shows.js';
 import { webhookEndpoints } from './0011-webhook-endpoints.js';
+import { consultationRooms } from './0012-consultation-rooms.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -34,6 +35,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0010_no_shows': noShows(),
     '0010_waiting_room': waitingRoom(capabilities),
     '0011_webhook_endpoints': webhookEndpoints(capabilities),
+    '0012_consultation_rooms': consultationRooms(capabilities),
   };
   return { getMigrations: async () => migrations };
 }
