@@ -175,7 +175,11 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
       'consultations.version',
       'consultations.fold_state',
       'consultations.no_show_missing',
+      'consultations.patient_status',
       'tenants.billing_rounding_seconds',
+      'tenants.kind as tenant_kind',
+      'tenants.billing_code_set',
+      'tenants.billing_flat_mode',
     ])
     .where('consultations.id', 'in', ids)
     .execute();

@@ -21,6 +21,9 @@ import {
   type ConsultationFoldState,
   type ConsultationRecord,
 } from '../../core/consultation/consultation-state.js';
+import { billingSettingsOf, type BillingSettings } from './billing-settings.js';
+import { billingEvidence } from '../../core/billing/billing-evidence.js';
+import { canonicalJson } from '../../core/billing/canonical-json.js';
 import { findBillingFields, upsertBillingRecord } from '../../storage/billing-repository.js';
 import { appendTenantEvents } from '../../storage/event-log-repository.js';
 import { findConsultationsForProjection, updateConsultation } from '../../storage/consultation-repository.js';
@@ -116,8 +119,9 @@ export async function projectConsultations(
       next = await refold(trx, consultation);
       refolded++;
     }
-    const before = previous ? imageOfState(previous, row, consultation) : await imageOfTables(trx, row);
-    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now);
+    const settings = billingSettingsOf(row);
+    const before = previous ? imageOfState(previous, row, consultation, settings) : await imageOfTables(trx, row);
+    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now, settings);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
@@ -180,7 +184,7 @@ interface Image {
   /** created_at undefined: as stored, unknown here (the recording's start was never seen). */
   readonly recordings: ReadonlyMap<string, RecordingImage>;
   readonly composition: { status: string; composition_sid: string | null; media_uri: string | null } | undefined;
-  readonly billing: { billable_seconds: number; rounded_seconds: number; intervals: string } | undefined;
+  readonly billing: { billable_seconds: number; rounded_seconds: number; intervals: string; evidence: string | null } | undefined;
   /** The outbox keys known to exist; undefined: ask the outbox. */
   readonly outboxKeys: ReadonlySet<string> | undefined;
 }
@@ -214,18 +218,26 @@ const recordingFields = (recording: ConsultationRecord['recordings'][number]) =>
   completed_at: iso(recording.completedAt),
 });
 
-const billingFields = (record: ConsultationRecord) => {
+/** The billing record's columns, with its evidence (core/billing: how the time was measured, the suggested code). */
+const billingFields = (record: ConsultationRecord, settings: BillingSettings) => {
   const effect = record.effects.find((candidate) => candidate.kind === 'record-billing');
   if (!effect || effect.kind !== 'record-billing') return undefined;
+  const evidence = billingEvidence({ sessions: record.sessions, tracks: record.tracks, billing: effect.billing, ...settings });
   return {
     billable_seconds: effect.billing.billableSeconds,
     rounded_seconds: effect.billing.roundedSeconds,
     intervals: JSON.stringify(effect.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) }))),
+    evidence: canonicalJson(evidence),
   };
 };
 
 /** The tables as the stored state wrote them (state and rows commit together). */
-function imageOfState(state: ConsultationFoldState, row: ConsultationRow, consultation: ConsultationFoldInput['consultation']): Image {
+function imageOfState(
+  state: ConsultationFoldState,
+  row: ConsultationRow,
+  consultation: ConsultationFoldInput['consultation'],
+  settings: BillingSettings,
+): Image {
   const record = recordOf(state, consultation);
   return {
     status: row.status,
@@ -246,7 +258,7 @@ function imageOfState(state: ConsultationFoldState, row: ConsultationRow, consul
             composition_sid: record.composition.compositionSid ?? null,
             media_uri: record.composition.mediaUri ?? null,
           },
-    billing: billingFields(record),
+    billing: billingFields(record, settings),
     outboxKeys: new Set(record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key)),
   };
 }
@@ -283,6 +295,7 @@ async function writeRecord(
   state: ConsultationFoldState,
   record: ConsultationRecord,
   now: string,
+  settings: BillingSettings,
 ): Promise<{ live: LiveEvent[]; queuedEffects: boolean }> {
   const id = row.id;
   const startedAt = iso(record.startedAt);
@@ -346,7 +359,7 @@ async function writeRecord(
     });
   }
 
-  const billing = billingFields(record);
+  const billing = billingFields(record, settings);
   // Still one record: a late event that changes the overlap corrects it in place.
   if (billing && !same(before.billing, billing)) {
     await upsertBillingRecord(trx, { consultationId: id, tenantId: row.tenant_id, now, fields: billing });
