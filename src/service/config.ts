@@ -83,6 +83,12 @@ export interface Config {
   readonly commitDeadlineMs: number;
   /** Outbox: how long a claim holds without its worker's heartbeat, and entries run at once. */
   readonly outbox: { readonly leaseMs: number; readonly concurrency: number };
+  /**
+   * ROOMGATE_PROJECTION_THREAD (on | off, default on): `serve` folds callbacks in a worker thread
+   * with its own store connection; off folds them on the HTTP thread (an in-memory SQLite
+   * database, and sandbox mode's moving clock, always fold in-process).
+   */
+  readonly projectionThread: boolean;
 }
 
 export interface ReconcileConfig {
@@ -191,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: duration(env, 'ROOMGATE_OUTBOX_LEASE', '15s'),
       concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
     }),
+    projectionThread: onOff(env, 'ROOMGATE_PROJECTION_THREAD', true),
   });
 }
 
@@ -416,6 +423,14 @@ function durationOrZero(env: Env, name: string, fallback: string): number {
   const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
   if (ms === undefined) throw new ConfigError(name, 'must be a duration such as 0s, 30s, 2m');
   return ms;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const value = nonEmpty(env[name])?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new ConfigError(name, 'must be on or off');
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
