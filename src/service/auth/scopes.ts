@@ -9,6 +9,7 @@ export const SCOPES = [
   'privacy:erase',
   'audit:read',
   'keys:manage',
+  'webhooks:manage',
   'consents:write',
 ] as const;
 

@@ -1,7 +1,7 @@
 /**
  * What the fold adds for recording that follows consent (issue 20), in the projection's
- * transaction: in all-parties mode, every join and leave queues new Recording Rules (who is
- * present decides); a recording Twilio reports of a participant who had not consented when it
+ * transaction: every join (and, in all-parties mode, every leave: who is present decides) queues
+ * new Recording Rules; a recording Twilio reports of a participant who had not consented when it
  * started is flagged in the record (`recordings.consent_flag`), appears in the event log
  * (`recording.unconsented`) and queues the alert (outbox, once per recording).
  */
@@ -47,11 +47,13 @@ export async function projectConsent(
     queuedEffects = (await enqueueOutboxEntry(trx, { kind, key, payload, now })) || queuedEffects;
   };
 
-  if (mode === 'all-parties' && record.endedAt === null) {
+  if (record.endedAt === null) {
     for (const session of record.sessions) {
       const previous = input.before.get(session.participantSid);
+      // A join sets the rules in both modes: a room opened later (a rejoin) gets them with its
+      // first participant, however it was created. A leave matters to all-parties only.
       const joined = !previous && session.connectedAt !== null;
-      const left = session.disconnectedAt !== null && !previous?.disconnected_at;
+      const left = mode === 'all-parties' && session.disconnectedAt !== null && !previous?.disconnected_at;
       for (const change of [joined ? 'joined' : undefined, left ? 'left' : undefined]) {
         if (!change) continue;
         await enqueue(APPLY_RECORDING_RULES, `recording-rules:${consultation.id}:${session.participantSid}:${change}`, {

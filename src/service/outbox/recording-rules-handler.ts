@@ -20,24 +20,31 @@ const FINAL = ['completed', 'cancelled', 'no-show'];
 /** Posts per run at most, while the ledger keeps moving; then the outbox retries. */
 const MAX_ROUNDS = 3;
 
-/** The rules the room should have now, or undefined when its rules no longer matter. */
-export async function currentRecordingRules(store: Store, consultationId: string): Promise<RecordingRule[] | undefined> {
+/**
+ * The consultation's current room and the rules it should have now, or undefined when its rules
+ * no longer matter. The current room, not the one named when the entry was queued: a consultation
+ * may have moved to a new room since (migration 0012).
+ */
+export async function currentRecordingRules(
+  store: Store,
+  consultationId: string,
+): Promise<{ roomSid: string; rules: RecordingRule[] } | undefined> {
   const context = await findConsentContext(store.db, consultationId);
   if (!context || !context.record || !context.room_sid || FINAL.includes(context.status)) return undefined;
   const mode = consentModeOf(context.consent_mode);
   if (mode === 'off') return undefined;
   const [entries, present] = await Promise.all([listConsents(store.db, [consultationId]), connectedIdentities(store.db, consultationId)]);
-  return recordingRules(mode, consentingIdentities(consentFacts(entries), 'recording'), present);
+  return { roomSid: context.room_sid, rules: recordingRules(mode, consentingIdentities(consentFacts(entries), 'recording'), present) };
 }
 
 export function createRecordingRulesHandler(options: { store: Store; twilio: TwilioRestClient }): OutboxHandler {
   return async (entry) => {
-    const { consultationId, roomSid } = entry.payload as { consultationId: string; roomSid: string };
+    const { consultationId } = entry.payload as { consultationId: string };
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const rules = await currentRecordingRules(options.store, consultationId);
-      if (!rules) return;
+      const wanted = await currentRecordingRules(options.store, consultationId);
+      if (!wanted) return;
       try {
-        await options.twilio.updateRecordingRules(roomSid, rules);
+        await options.twilio.updateRecordingRules(wanted.roomSid, wanted.rules);
       } catch (error) {
         // A room that ended meanwhile records nothing any more: nothing left to set.
         if (error instanceof TwilioApiError && !error.retryable) {
@@ -47,7 +54,7 @@ export function createRecordingRulesHandler(options: { store: Store; twilio: Twi
         throw error;
       }
       const after = await currentRecordingRules(options.store, consultationId);
-      if (!after || JSON.stringify(after) === JSON.stringify(rules)) return;
+      if (!after || JSON.stringify(after) === JSON.stringify(wanted)) return;
     }
     throw new Error('the consent ledger kept changing while the Recording Rules were set; trying again');
   };

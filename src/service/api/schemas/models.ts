@@ -4,6 +4,7 @@ import { ApiKey, CreatedApiKey } from './api-key.js';
 import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
+import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
 import { ConsentEntry, ConsentLedger } from './consent.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
@@ -19,6 +20,11 @@ export const API_MODELS: readonly TSchema[] = [
   CreatedApiKey,
   TenantEventSchema,
   LobbyEntry,
+  WebhookEndpoint,
+  CreatedWebhookEndpoint,
+  RotatedWebhookSecret,
+  WebhookDelivery,
+  Queued,
   ConsentEntry,
   ConsentLedger,
 ];
