@@ -8,7 +8,7 @@
  * every command that reads it.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../service/config-error.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 
@@ -98,6 +98,12 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .command('list')
     .description('list the tenants, one JSON object a line')
     .action(run(async () => (await import('./commands/tenant.js')).listTenantsCommand()));
+  tenant
+    .command('consent-mode')
+    .description("set how the tenant's recording follows consent (rooms created from now on; docs/consent.md)")
+    .argument('<slug>', 'the tenant')
+    .addArgument(new Argument('<mode>', 'all-parties, one-party or off').choices(['all-parties', 'one-party', 'off']))
+    .action(run(async (slug: string, mode: string) => (await import('./commands/tenant.js')).setConsentModeCommand(slug, mode)));
 
   const key = program.command('key').description('manage tenant API keys');
   key
