@@ -296,6 +296,31 @@ for (const engine of enginesUnderTest()) {
       expect([...composition.sourceRecordingSids].sort()).toEqual(clinicianSids.sort());
     });
 
+    it('retries Recording Rules Twilio refused for a moment, computed again from the latest ledger', async () => {
+      const c = await consultation('one-party');
+      sandbox.restFaults.add({ status: 503, path: `${c.roomSid}/RecordingRules`, count: 1 });
+      sandbox.connect(c.roomSid, c.pt);
+      await c.consent(c.pt, 'given');
+      await waitFor('Twilio to refuse a Recording Rules update', () =>
+        sandbox.restFaults.applied.some((applied) => applied.path.includes(c.roomSid)) ? true : undefined,
+      );
+      // Past the outbox's backoff: the refused entry runs again and sets the rules the ledger gives now.
+      now += 5_000;
+      await c.rulesBecome([{ type: 'include', publisher: c.pt }]);
+      expect(c.recordingsAtTwilio().map((r) => `${r.participantIdentity} ${r.status}`)).toEqual([
+        `${c.pt} processing`,
+        `${c.pt} processing`,
+      ]);
+      await c.consent(c.pt, 'withdrawn');
+      await c.rulesBecome([{ type: 'exclude', all: true }]);
+      await waitFor('every outbox entry of the consultation done', async () => {
+        const rows = await service.store.db.selectFrom('outbox').select(['dedupe_key', 'status']).execute();
+        const mine = rows.filter((row) => row.dedupe_key.includes(c.id));
+        return mine.length >= 3 && mine.every((row) => row.status === 'done') ? mine : undefined;
+      });
+      expect(sandbox.state.getRecordingRules(c.roomSid).rules).toEqual([{ type: 'exclude', all: true }]);
+    });
+
     it('erasure pseudonymises a consenting identity in the ledger and keeps the facts', async () => {
       const c = await consultation('one-party');
       await c.consent(c.pt, 'given');
