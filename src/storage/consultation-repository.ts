@@ -148,7 +148,7 @@ export async function findConsultationsForRooms(db: Db, roomSids: readonly strin
   if (roomSids.length === 0) return [];
   return db
     .selectFrom('consultations')
-    .select(['id', 'room_sid', 'room_name', 'account_sid'])
+    .select(['id', 'tenant_id', 'room_sid', 'room_name', 'account_sid'])
     .where((eb) =>
       eb.or([
         eb('room_sid', 'in', roomSids),

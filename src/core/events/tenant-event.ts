@@ -17,6 +17,7 @@ export const TENANT_EVENT_TYPES = [
   'lobby.admitted',
   'lobby.declined',
   'lobby.left',
+  'callback.quarantined',
   'webhook-endpoint.disabled',
 ] as const;
 

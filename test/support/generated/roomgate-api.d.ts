@@ -2565,6 +2565,7 @@ export interface paths {
                   | 'lobby.admitted'
                   | 'lobby.declined'
                   | 'lobby.left'
+                  | 'callback.quarantined'
                   | 'webhook-endpoint.disabled'
                 )[]
               | null;
@@ -2948,6 +2949,7 @@ export interface paths {
                   | 'lobby.admitted'
                   | 'lobby.declined'
                   | 'lobby.left'
+                  | 'callback.quarantined'
                   | 'webhook-endpoint.disabled'
                 )[]
               | null;
@@ -4844,6 +4846,27 @@ export interface components {
           data: {
             billableSeconds: number;
             roundedSeconds: number;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'callback.quarantined';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description A signed callback for this consultation was quarantined, not applied (security alert raised). */
+          data: {
+            /** @description The callback's StatusCallbackEvent (`unknown` when it could not be read). */
+            callbackEvent: string;
+            /** @description Why it was not applied: account-mismatch, identity-<policy reason>, identity-never-issued (never the identity itself). */
+            reason: string;
           };
         }
       | {

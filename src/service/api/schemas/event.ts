@@ -56,6 +56,19 @@ export const EVENT_PAYLOADS = {
     { billableSeconds: Seconds, roundedSeconds: Seconds },
     { additionalProperties: false, description: 'A late callback changed the billed overlap: the record was corrected in place.' },
   ),
+  'callback.quarantined': Type.Object(
+    {
+      callbackEvent: Type.String({ description: "The callback's StatusCallbackEvent (`unknown` when it could not be read)." }),
+      reason: Type.String({
+        description:
+          'Why it was not applied: account-mismatch, identity-<policy reason>, identity-never-issued (never the identity itself).',
+      }),
+    },
+    {
+      additionalProperties: false,
+      description: 'A signed callback for this consultation was quarantined, not applied (security alert raised).',
+    },
+  ),
   'webhook-endpoint.disabled': Type.Object(
     {
       endpointId: Type.String(),
