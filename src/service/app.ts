@@ -25,7 +25,7 @@ import { registerApiKeyAuth } from './auth/api-key-auth.js';
 import { createLogger } from './logger.js';
 import { collectPrivatePaths } from './private-paths.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createLocalLiveEvents, type LiveEvents } from './live/live-events.js';
+import { createLocalLiveEvents, type LiveEvent, type LiveEvents } from './live/live-events.js';
 import { LiveStreamRegistry } from './live/live-stream-registry.js';
 import { refuseNonObjectJsonBodies } from './json-object-body.js';
 import { answerOnSocket } from './raw-http-answer.js';
@@ -52,6 +52,8 @@ import { RetentionSchedule } from './retention/retention-schedule.js';
 import { signingSecrets } from './signing-secrets.js';
 import { createStoreIngest } from './webhook/store-ingest.js';
 import { ProjectionWorker } from './consultations/projection-worker.js';
+import { ProjectionThread, type Projection } from './consultations/projection-thread.js';
+import type { ProjectionThreadData } from './consultations/projection-thread-messages.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { ReconcileSchedule } from './reconcile/reconcile-schedule.js';
 import { createTwilioReader } from './reconcile/twilio-reader.js';
@@ -76,6 +78,11 @@ export interface AppOptions {
   readonly reconcile?: boolean;
   /** Run the no-show sweep on a timer (default off here; server.ts turns it on). */
   readonly noShows?: boolean | { readonly intervalMs?: number };
+  /**
+   * Fold callbacks in a worker thread with its own connection to this database (server.ts, with
+   * ROOMGATE_PROJECTION_THREAD on); absent: on this thread, through `store` (tests, embedding).
+   */
+  readonly projectionThread?: Omit<ProjectionThreadData, 'logLevel'> & { readonly restartDelayMs?: number };
 }
 
 export interface RoomgateContext {
@@ -92,6 +99,8 @@ export interface RoomgateContext {
   readonly reconciler: Reconciler;
   /** The lease-holding timer around it (started only with the `reconcile` option). */
   readonly reconcileSchedule: ReconcileSchedule;
+  /** Where callbacks are folded: a ProjectionThread or, in-process, a ProjectionWorker. */
+  readonly projection: Projection;
   /** Swaps the accepted Twilio secrets at once (rotation); requests in flight keep theirs. */
   setAccounts(accounts: readonly TwilioAccountConfig[]): void;
   /** Waits for buffered work (group commits, projections, security and audit records) to be written. */
@@ -210,14 +219,26 @@ export function composeServices(options: AppOptions) {
       },
     },
   });
-  const projection = new ProjectionWorker({
-    store,
-    logger,
-    live,
-    clock,
-    onOutbox: () => outbox.wake(),
-    onProjectionFailure: () => metrics.projectionFailures.inc(),
-  });
+  const publishLive = (events: readonly LiveEvent[]) =>
+    live.publish(events).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+  const projection: Projection = options.projectionThread
+    ? new ProjectionThread({
+        data: { ...options.projectionThread, logLevel: logger.level },
+        logger,
+        onLive: (events) => void publishLive(events),
+        onOutbox: () => outbox.wake(),
+        onProjectionFailure: () => metrics.projectionFailures.inc(),
+        onRestart: () => metrics.projectionThreadRestarts.inc(),
+        ...(options.projectionThread.restartDelayMs ? { restartDelayMs: options.projectionThread.restartDelayMs } : {}),
+      })
+    : new ProjectionWorker({
+        store,
+        logger,
+        live,
+        clock,
+        onOutbox: () => outbox.wake(),
+        onProjectionFailure: () => metrics.projectionFailures.inc(),
+      });
   const reconciler = new Reconciler({
     store,
     twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),
@@ -228,8 +249,7 @@ export function composeServices(options: AppOptions) {
     defaultAccountSid: () => settings.accounts[0]?.accountSid,
     onProjected: (result) => {
       if (result.queuedEffects) outbox.wake();
-      if (result.live.length > 0)
-        live.publish(result.live).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+      if (result.live.length > 0) void publishLive(result.live);
     },
     onChanged: (change) => {
       audit.record({
@@ -364,6 +384,7 @@ export function decorateContext(app: FastifyInstance, parts: Services): void {
     retention,
     reconciler,
     reconcileSchedule,
+    projection,
     setAccounts(next) {
       settings.verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
       settings.accounts = next;

@@ -85,6 +85,12 @@ export interface Config {
   readonly outbox: { readonly leaseMs: number; readonly concurrency: number };
   /** Outbound webhooks to tenants (docs/events.md). */
   readonly webhooks: WebhooksConfig;
+  /**
+   * ROOMGATE_PROJECTION_THREAD (on | off, default on): `serve` folds callbacks in a worker thread
+   * with its own store connection; off folds them on the HTTP thread (an in-memory SQLite
+   * database, and sandbox mode's moving clock, always fold in-process).
+   */
+  readonly projectionThread: boolean;
 }
 
 export interface WebhooksConfig {
@@ -213,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: duration(env, 'ROOMGATE_OUTBOX_LEASE', '15s'),
       concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
     }),
+    projectionThread: onOff(env, 'ROOMGATE_PROJECTION_THREAD', true),
     webhooks: webhooksConfig(env),
   });
 }
@@ -468,6 +475,14 @@ function durationOrZero(env: Env, name: string, fallback: string): number {
   const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
   if (ms === undefined) throw new ConfigError(name, 'must be a duration such as 0s, 30s, 2m');
   return ms;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const value = nonEmpty(env[name])?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new ConfigError(name, 'must be on or off');
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
