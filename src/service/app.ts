@@ -416,7 +416,15 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
   await app.register(lobbyRoutes, { store, clock, audit });
   const account = config.accounts[0];
   if (account && config.apiKey) {
-    await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
+    await app.register(accessTokenRoutes, {
+      store,
+      clock,
+      accountSid: account.accountSid,
+      apiKey: config.apiKey,
+      ttlSeconds: 3600,
+      audit,
+      rooms: { twilio, statusCallbackUrl: () => settings.statusCallbackUrl() },
+    });
   }
 }
 
