@@ -229,7 +229,11 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
       'consultations.no_show_missing',
       'consultations.window_closes_at',
       'consultations.closed_at',
+      'consultations.patient_status',
       'tenants.billing_rounding_seconds',
+      'tenants.kind as tenant_kind',
+      'tenants.billing_code_set',
+      'tenants.billing_flat_mode',
     ])
     .where('consultations.id', 'in', ids)
     .execute();

@@ -286,12 +286,18 @@ describe('foldConsultation', () => {
     ).toEqual(fold(stream));
   });
 
-  it('ignores track events', () => {
+  it('track events change no status, session or billing; they are kept as publication spans', () => {
     const tracks: VideoEvent[] = [
       { type: 'track-added', timestamp: min(2), roomSid: ROOM, participantSid: 'PA1', trackSid: 'MT1', trackKind: 'audio' },
       { type: 'track-removed', timestamp: min(17), roomSid: ROOM, participantSid: 'PA2', trackSid: 'MT2' },
+      { type: 'track-enabled', timestamp: min(3), roomSid: ROOM, participantSid: 'PA1', trackSid: 'MT1' },
     ];
-    expect(fold([...stream, ...tracks])).toEqual(fold(stream));
+    const withTracks = fold([...stream, ...tracks]);
+    expect({ ...withTracks, tracks: [] }).toEqual({ ...fold(stream), tracks: [] });
+    expect(withTracks.tracks).toEqual([
+      { trackSid: 'MT2', participantSid: 'PA2', kind: undefined, publishedAt: null, unpublishedAt: min(17) },
+      { trackSid: 'MT1', participantSid: 'PA1', kind: 'audio', publishedAt: min(2), unpublishedAt: null },
+    ]);
   });
 });
 

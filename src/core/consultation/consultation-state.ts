@@ -30,6 +30,7 @@ import {
   type CompositionEvent,
   type ParticipantEvent,
   type RecordingEvent,
+  type TrackEvent,
   type VideoEvent,
   type VideoEventError,
 } from './consultation-event.js';
@@ -72,6 +73,20 @@ export interface RecordingState {
   readonly mediaUri: string | undefined;
 }
 
+/**
+ * A track a participant published (track-added … track-removed), for the billing evidence's
+ * audio-only versus audio-video. Keyed by TrackSid.
+ */
+export interface TrackSpan {
+  readonly trackSid: string;
+  readonly participantSid: string;
+  /** Twilio's TrackKind: audio, video or data. */
+  readonly kind: string | undefined;
+  readonly publishedAt: number | null;
+  /** null while published (the session's end closes it for billing). */
+  readonly unpublishedAt: number | null;
+}
+
 export interface CompositionState {
   readonly status: 'none' | 'enqueued' | 'started' | 'available' | 'failed';
   readonly compositionSid: string | undefined;
@@ -105,6 +120,8 @@ export interface ConsultationRecord {
   readonly endedAt: number | null;
   readonly sessions: readonly ParticipantSession[];
   readonly recordings: readonly RecordingState[];
+  /** The tracks published, ordered by publication (billing evidence). */
+  readonly tracks: readonly TrackSpan[];
   readonly composition: CompositionState;
   /** Every status the consultation went through, in order, with the moment it did. */
   readonly timeline: readonly StatusChange[];
@@ -269,6 +286,7 @@ interface FoldState {
   readonly roomEnds: Map<string, number>;
   readonly sessions: Map<string, ParticipantSession>;
   readonly recordings: Map<string, RecordingState>;
+  readonly tracks: Map<string, TrackSpan>;
   composition: Omit<CompositionState, 'failures'>;
   readonly failedCompositions: Set<string>;
   readonly timeline: StatusChange[];
@@ -291,6 +309,8 @@ export interface ConsultationFoldState {
   readonly closedAt?: number;
   readonly sessions: readonly ParticipantSession[];
   readonly recordings: readonly RecordingState[];
+  /** Absent in a state stored before tracks were folded: the next fold starts again from the callbacks. */
+  readonly tracks?: readonly TrackSpan[];
   readonly composition: Omit<CompositionState, 'failures'>;
   readonly failedCompositions: readonly string[];
   readonly timeline: readonly StatusChange[];
@@ -324,6 +344,7 @@ export function foldConsultationState(input: ConsultationFoldInput): Consultatio
     roomEnds: new Map(),
     sessions: new Map(),
     recordings: new Map(),
+    tracks: new Map(),
     composition: { status: 'none', compositionSid: undefined, mediaUri: undefined },
     failedCompositions: new Set(),
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
@@ -358,6 +379,7 @@ export function stepConsultation(state: ConsultationFoldState, input: Consultati
   // A fact (reconciler, operator) gives way to a callback of the same fact, which removes it from
   // the set: not a step. Nor is the real connect of a session whose connect was inferred.
   if (state.facts || steps.some(isFact)) return null;
+  if (state.tracks === undefined) return null; // stored before tracks were folded
   const inferred = new Set(state.sessions.filter((session) => session.connectInferred).map((session) => session.participantSid));
   if (steps.some((event) => event.type === 'participant-connected' && inferred.has(event.participantSid))) return null;
   const working: FoldState = {
@@ -367,6 +389,7 @@ export function stepConsultation(state: ConsultationFoldState, input: Consultati
     roomEnds: new Map(Object.entries(state.roomEnds)),
     sessions: new Map(state.sessions.map((session) => [session.participantSid, session])),
     recordings: new Map(state.recordings.map((recording) => [recording.recordingSid, recording])),
+    tracks: new Map(state.tracks.map((track) => [track.trackSid, track])),
     composition: state.composition,
     failedCompositions: new Set(state.failedCompositions),
     timeline: [...state.timeline],
@@ -386,6 +409,9 @@ export function recordOf(state: ConsultationFoldState, consultation: Consultatio
       compareText(a.participantSid, b.participantSid),
   );
   const recordings = [...state.recordings].sort((a, b) => compareText(a.recordingSid, b.recordingSid));
+  const tracks = [...(state.tracks ?? [])].sort(
+    (a, b) => (a.publishedAt ?? 0) - (b.publishedAt ?? 0) || compareText(a.trackSid, b.trackSid),
+  );
   const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.length };
   const effects = requiredEffects(consultation, state, recordings, composition, sessions);
   return {
@@ -398,6 +424,7 @@ export function recordOf(state: ConsultationFoldState, consultation: Consultatio
         : state.endedAt,
     sessions,
     recordings,
+    tracks,
     composition,
     timeline: state.timeline,
     effects,
@@ -476,6 +503,7 @@ function frozen(state: FoldState, facts: boolean, closedAt: number | undefined):
     ...(closedAt !== undefined ? { closedAt } : {}),
     sessions: [...state.sessions.values()],
     recordings: [...state.recordings.values()],
+    tracks: [...state.tracks.values()],
     composition: state.composition,
     failedCompositions: [...state.failedCompositions],
     timeline: state.timeline,
@@ -513,9 +541,27 @@ function applyEvent(state: FoldState, event: VideoEvent, roles: ReadonlyMap<stri
     case 'composition-hook-failed':
       applyComposition(state, event);
       break;
+    case 'track-added':
+    case 'track-removed':
+      applyTrack(state, event);
+      break;
     default:
-      break; // room-created and track events change no session, recording or composition
+      break; // room-created, track-enabled/-disabled change no session, recording or composition
   }
+}
+
+/** A publication's span; a track-removed without its track-added keeps an unknown start. */
+function applyTrack(state: FoldState, event: TrackEvent): void {
+  if (event.participantSid === undefined) return;
+  const trackSid = event.trackSid ?? `${event.participantSid}/${event.trackKind ?? 'unknown'}`;
+  const existing = state.tracks.get(trackSid);
+  state.tracks.set(trackSid, {
+    trackSid,
+    participantSid: event.participantSid,
+    kind: existing?.kind ?? event.trackKind,
+    publishedAt: existing?.publishedAt ?? (event.type === 'track-added' ? event.timestamp : null),
+    unpublishedAt: event.type === 'track-removed' ? (existing?.unpublishedAt ?? event.timestamp) : (existing?.unpublishedAt ?? null),
+  });
 }
 
 function applyParticipant(state: FoldState, event: ParticipantEvent, roles: ReadonlyMap<string, string>): void {

@@ -21,6 +21,9 @@ import {
   type ConsultationFoldState,
   type ConsultationRecord,
 } from '../../core/consultation/consultation-state.js';
+import { billingSettingsOf, type BillingSettings } from './billing-settings.js';
+import { billingEvidence } from '../../core/billing/billing-evidence.js';
+import { canonicalJson } from '../../core/billing/canonical-json.js';
 import { findBillingFields, upsertBillingRecord } from '../../storage/billing-repository.js';
 import { appendTenantEvents } from '../../storage/event-log-repository.js';
 import { findConsultationsForProjection, updateConsultation } from '../../storage/consultation-repository.js';
@@ -129,8 +132,9 @@ export async function projectConsultations(
       next = await refold(trx, consultation);
       refolded++;
     }
-    const before = previous ? imageOfState(previous, row, consultation) : await imageOfTables(trx, row);
-    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now);
+    const settings = billingSettingsOf(row);
+    const before = previous ? imageOfState(previous, row, consultation, settings) : await imageOfTables(trx, row);
+    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now, settings);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
@@ -193,7 +197,7 @@ interface Image {
   /** created_at undefined: as stored, unknown here (the recording's start was never seen). */
   readonly recordings: ReadonlyMap<string, RecordingImage>;
   readonly composition: { status: string; composition_sid: string | null; media_uri: string | null } | undefined;
-  readonly billing: { billable_seconds: number; rounded_seconds: number; intervals: string } | undefined;
+  readonly billing: { billable_seconds: number; rounded_seconds: number; intervals: string; evidence: string | null } | undefined;
   /** The outbox keys known to exist; undefined: ask the outbox. */
   readonly outboxKeys: ReadonlySet<string> | undefined;
   /** Rooms whose end is recorded; undefined: mark every ended room (a no-op for those marked). */
@@ -229,18 +233,26 @@ const recordingFields = (recording: ConsultationRecord['recordings'][number]) =>
   completed_at: iso(recording.completedAt),
 });
 
-const billingFields = (record: ConsultationRecord) => {
+/** The billing record's columns, with its evidence (core/billing: how the time was measured, the suggested code). */
+const billingFields = (record: ConsultationRecord, settings: BillingSettings) => {
   const effect = record.effects.find((candidate) => candidate.kind === 'record-billing');
   if (!effect || effect.kind !== 'record-billing') return undefined;
+  const evidence = billingEvidence({ sessions: record.sessions, tracks: record.tracks, billing: effect.billing, ...settings });
   return {
     billable_seconds: effect.billing.billableSeconds,
     rounded_seconds: effect.billing.roundedSeconds,
     intervals: JSON.stringify(effect.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) }))),
+    evidence: canonicalJson(evidence),
   };
 };
 
 /** The tables as the stored state wrote them (state and rows commit together). */
-function imageOfState(state: ConsultationFoldState, row: ConsultationRow, consultation: ConsultationFoldInput['consultation']): Image {
+function imageOfState(
+  state: ConsultationFoldState,
+  row: ConsultationRow,
+  consultation: ConsultationFoldInput['consultation'],
+  settings: BillingSettings,
+): Image {
   const record = recordOf(state, consultation);
   return {
     status: row.status,
@@ -261,7 +273,7 @@ function imageOfState(state: ConsultationFoldState, row: ConsultationRow, consul
             composition_sid: record.composition.compositionSid ?? null,
             media_uri: record.composition.mediaUri ?? null,
           },
-    billing: billingFields(record),
+    billing: billingFields(record, settings),
     outboxKeys: new Set(record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key)),
     roomEnds: state.roomEnds,
   };
@@ -299,6 +311,7 @@ async function writeRecord(
   state: ConsultationFoldState,
   record: ConsultationRecord,
   now: string,
+  settings: BillingSettings,
 ): Promise<{ live: LiveEvent[]; queuedEffects: boolean }> {
   const id = row.id;
   const startedAt = iso(record.startedAt);
@@ -366,7 +379,7 @@ async function writeRecord(
   const ended = Object.entries(state.roomEnds ?? {}).filter(([roomSid]) => before.roomEnds?.[roomSid] === undefined);
   if (ended.length > 0) await markRoomsEnded(trx, id, Object.fromEntries(ended.map(([roomSid, at]) => [roomSid, iso(at)!])));
 
-  const billing = billingFields(record);
+  const billing = billingFields(record, settings);
   // A consultation back in progress in a later room (rejoining) bills nothing in its state, yet
   // its record exists: the tables say whether this is its first record or a correction.
   const billedBefore = billing && !before.billing ? await findBillingFields(trx, id) : before.billing;
