@@ -2555,6 +2555,7 @@ export interface paths {
               | (
                   | 'consultation.status'
                   | 'consultation.no_show'
+                  | 'consultation.room_opened'
                   | 'participant.joined'
                   | 'participant.left'
                   | 'recording.available'
@@ -2938,6 +2939,7 @@ export interface paths {
               | (
                   | 'consultation.status'
                   | 'consultation.no_show'
+                  | 'consultation.room_opened'
                   | 'participant.joined'
                   | 'participant.left'
                   | 'recording.available'
