@@ -14,7 +14,7 @@ import { enginesUnderTest } from '../support/engines.js';
 import { startSandboxHarness, type SandboxHarness } from '../support/sandbox-harness.js';
 import { randomHex } from '../support/test-service.js';
 
-const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'billing:read', 'events:read'];
+const SCOPES = ['consultations:read', 'consultations:write', 'tokens:issue', 'billing:read', 'events:read', 'privacy:erase'];
 const minutes = (n: number) => n * 60_000;
 
 for (const engine of enginesUnderTest()) {
@@ -170,6 +170,19 @@ for (const engine of enginesUnderTest()) {
         'billing.corrected',
         'billing.corrected',
       ]);
+
+      // Erasure reaches the callbacks of every room the consultation had.
+      const mentions = async () =>
+        (
+          await harness.service.store.db
+            .selectFrom('callbacks')
+            .select('id')
+            .where((eb) => eb.or([eb('participant_identity', '=', patient), eb('params', 'like', `%${patient}%`)]))
+            .execute()
+        ).length;
+      expect(await mentions()).toBeGreaterThan(0);
+      expect((await api('DELETE', `/v1/subjects/${patient}`)).status).toBe(200);
+      expect(await mentions()).toBe(0);
     });
 
     it('an interrupted consultation completes when its window closes; a token after it is refused', async () => {
