@@ -97,12 +97,16 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
         throw new HttpError('CONFLICT', `The consultation is ${consultation.status}.`);
       }
       const now = options.clock();
-      const window = appointmentWindow({
+      const computed = appointmentWindow({
         scheduledAt: consultation.scheduled_at,
         durationMinutes: consultation.duration_minutes ?? null,
         joinEarlyMinutes: request.tenant.joinEarlyMinutes,
         graceMinutes: request.tenant.joinGraceMinutes,
       });
+      // The window's end is fixed at creation (the no-show sweep and rejoining key on it): a
+      // grace changed since in the tenant's settings applies to consultations created afterwards.
+      const window =
+        computed && consultation.window_closes_at ? { ...computed, closesAt: new Date(consultation.window_closes_at) } : computed;
       const inWindow = checkWindow(window, now);
       if (!inWindow.ok && window) {
         options.audit.record({
