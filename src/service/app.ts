@@ -32,6 +32,7 @@ import { answerOnSocket } from './raw-http-answer.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { tenantSettingsRoutes } from './routes/tenant-settings-routes.js';
 import { lobbyRoutes } from './routes/lobby-routes.js';
 import { NoShowSchedule } from './no-shows/no-show-schedule.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
@@ -488,9 +489,18 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
     onQueued: () => parts.webhooks.wake(),
   });
   await app.register(lobbyRoutes, { store, clock, audit });
+  await app.register(tenantSettingsRoutes, { store, audit });
   const account = config.accounts[0];
   if (account && config.apiKey) {
-    await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
+    await app.register(accessTokenRoutes, {
+      store,
+      clock,
+      accountSid: account.accountSid,
+      apiKey: config.apiKey,
+      ttlSeconds: 3600,
+      audit,
+      rooms: { twilio, statusCallbackUrl: () => settings.statusCallbackUrl() },
+    });
   }
 }
 

@@ -7,6 +7,7 @@
 export const TENANT_EVENT_TYPES = [
   'consultation.status',
   'consultation.no_show',
+  'consultation.room_opened',
   'participant.joined',
   'participant.left',
   'recording.available',

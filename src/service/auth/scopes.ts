@@ -10,6 +10,7 @@ export const SCOPES = [
   'audit:read',
   'keys:manage',
   'webhooks:manage',
+  'settings:manage',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

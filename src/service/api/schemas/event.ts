@@ -5,7 +5,7 @@
 import { Type, type TSchema } from 'typebox';
 import { NullableTimestamp, Timestamp } from './common.js';
 
-const Status = Type.String({ description: 'scheduled, waiting, in-progress, completed, cancelled or no-show.' });
+const Status = Type.String({ description: 'scheduled, waiting, in-progress, interrupted, completed, cancelled or no-show.' });
 const Seconds = Type.Integer({ minimum: 0 });
 
 /** `data` of each event type. */
@@ -22,6 +22,17 @@ export const EVENT_PAYLOADS = {
       waitedSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'How long the side that came waited.' })),
     },
     { additionalProperties: false },
+  ),
+  'consultation.room_opened': Type.Object(
+    {
+      roomSid: Type.String(),
+      roomName: Type.String({ description: 'The name access tokens are now signed for.' }),
+      sequence: Type.Integer({ minimum: 2, description: 'The room’s place among the consultation’s rooms (the first is 1).' }),
+    },
+    {
+      additionalProperties: false,
+      description: 'Rejoining: the room had ended inside the appointment window, and a token request opened the next one.',
+    },
   ),
   ...Object.fromEntries(
     (['lobby.joined', 'lobby.admitted', 'lobby.declined', 'lobby.left'] as const).map((type) => [
