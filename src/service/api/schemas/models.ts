@@ -4,6 +4,7 @@ import { ApiKey, CreatedApiKey } from './api-key.js';
 import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
+import { BillingEvidence } from './billing-evidence.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
@@ -12,6 +13,7 @@ export const API_MODELS: readonly TSchema[] = [
   AccessToken,
   Recordings,
   BillingRecord,
+  BillingEvidence,
   AuditEntry,
   ErasureResult,
   ApiKey,
