@@ -98,8 +98,23 @@ export interface ConsultationsTable {
   no_show_missing: Generated<string | null>;
   /** How long the side that came waited. */
   no_show_waited_seconds: Generated<number | null>;
+  /** No room may follow after this moment: the window closed, or it was ended on request (migration 0012). */
+  closed_at: Generated<IsoTimestamp | null>;
   /** 'new' | 'established' | NULL: picks the code ladder of the billing evidence (migration 0014). */
   patient_status: Generated<string | null>;
+}
+
+/** Every room of a consultation, in order (migration 0012); consultations.room_sid is the current one. */
+export interface ConsultationRoomsTable {
+  room_name: string;
+  consultation_id: string;
+  /** 1 for the room made with the consultation, then 2, 3, … as rooms are reopened. */
+  sequence: number;
+  /** NULL until Twilio answered. */
+  room_sid: string | null;
+  created_at: IsoTimestamp;
+  /** Its room-ended, as the fold saw it. */
+  ended_at: IsoTimestamp | null;
 }
 
 /** One identity in a consultation's lobby (migration 0010). */
@@ -300,6 +315,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   twilio_accounts: TwilioAccountsTable;
   consultations: ConsultationsTable;
+  consultation_rooms: ConsultationRoomsTable;
   lobby_entries: LobbyEntriesTable;
   participants: ParticipantsTable;
   participant_sessions: ParticipantSessionsTable;
@@ -318,6 +334,9 @@ export interface Database {
   service_heartbeats: ServiceHeartbeatsTable;
   tenant_event_counters: TenantEventCountersTable;
   tenant_events: TenantEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_messages: WebhookMessagesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 /** Each tenant's last event sequence (migration 0009): its row lock orders the log's commits. */
@@ -335,6 +354,67 @@ export interface TenantEventsTable {
   consultation_id: string;
   occurred_at: IsoTimestamp;
   payload: JsonText;
+}
+
+/** A tenant's outbound webhook endpoint (migration 0011). */
+export interface WebhookEndpointsTable {
+  id: string;
+  tenant_id: string;
+  url: string;
+  /** JSON array of event types; null: every type. */
+  event_types: JsonText | null;
+  description: string | null;
+  enabled: number;
+  disabled_reason: string | null;
+  /** The whsec_ secret deliveries are signed with (a secret: never logged). */
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_until: IsoTimestamp | null;
+  /** The last tenant event sequence fanned out to this endpoint. */
+  log_cursor: number;
+  failing_since: IsoTimestamp | null;
+  created_at: IsoTimestamp;
+  updated_at: IsoTimestamp;
+}
+
+export type WebhookMessageStatus = 'pending' | 'delivered' | 'failed';
+
+/** One event to deliver to one endpoint (migration 0011), claimed like the outbox. */
+export interface WebhookMessagesTable {
+  id: string;
+  endpoint_id: string;
+  tenant_id: string;
+  event_id: string;
+  event_sequence: number;
+  event_type: string;
+  consultation_id: string;
+  dedupe_key: string;
+  status: WebhookMessageStatus;
+  attempts: number;
+  next_attempt_at: IsoTimestamp;
+  first_attempt_at: IsoTimestamp | null;
+  locked_by: string | null;
+  locked_until: IsoTimestamp | null;
+  created_at: IsoTimestamp;
+  finished_at: IsoTimestamp | null;
+}
+
+export type WebhookAttemptStatus = 'pending' | 'delivered' | 'failed' | 'retrying';
+
+/** One attempt to deliver a message (migration 0011). */
+export interface WebhookAttemptsTable {
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  status: WebhookAttemptStatus;
+  response_status: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  attempted_at: IsoTimestamp;
+  next_attempt_at: IsoTimestamp | null;
 }
 
 /** Readiness probes' writes (migration 0005): one row per instance. */

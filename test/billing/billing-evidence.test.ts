@@ -49,7 +49,7 @@ for (const engine of enginesUnderTest()) {
       const created = await api('POST', '/v1/consultations', { record: false, patientStatus: 'established' });
       expect(created.status).toBe(201);
       expect(created.json.patientStatus).toBe('established');
-      const { id, roomName } = created.json as { id: string; roomName: string };
+      const { id, roomName, roomSid } = created.json as { id: string; roomName: string; roomSid: string };
       for (const [identity, role] of [
         ['clin-1', 'clinician'],
         ['pt-1', 'patient'],
@@ -82,9 +82,9 @@ for (const engine of enginesUnderTest()) {
       expect(answer.status).toBe(200);
       const { evidence, chain, participants } = answer.json;
       expect(evidence.sessions).toEqual([
-        { participantSid: clinician, role: 'clinician', from: at(t0), to: at(t0 + 16 * MINUTE) },
-        { participantSid: first, role: 'care-recipient', from: at(t0 + MINUTE), to: at(t0 + 5 * MINUTE) },
-        { participantSid: second, role: 'care-recipient', from: at(t0 + 6 * MINUTE), to: at(t0 + 16 * MINUTE) },
+        { participantSid: clinician, role: 'clinician', roomSid, from: at(t0), to: at(t0 + 16 * MINUTE) },
+        { participantSid: first, role: 'care-recipient', roomSid, from: at(t0 + MINUTE), to: at(t0 + 5 * MINUTE) },
+        { participantSid: second, role: 'care-recipient', roomSid, from: at(t0 + 6 * MINUTE), to: at(t0 + 16 * MINUTE) },
       ]);
       expect(evidence.segments).toEqual([
         {

@@ -5,6 +5,7 @@ import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
 import { BillingEvidence } from './billing-evidence.js';
+import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
@@ -20,4 +21,9 @@ export const API_MODELS: readonly TSchema[] = [
   CreatedApiKey,
   TenantEventSchema,
   LobbyEntry,
+  WebhookEndpoint,
+  CreatedWebhookEndpoint,
+  RotatedWebhookSecret,
+  WebhookDelivery,
+  Queued,
 ];
