@@ -4,10 +4,12 @@
  * chain never forks: sequences 1…N with no gap or repeat, each entry naming the hash of the one
  * before, and every record equal to its last version.
  */
+import { Migrator } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyBillingChain } from '../core/billing/billing-chain.js';
 import { enginesUnderTest, type TestDatabase } from '../../test/support/engines.js';
 import { listBillingChain } from './billing-chain-repository.js';
+import { migrationProvider } from './migrations/migration-provider.js';
 import { billingVersionContent, listBillingRecordsById, upsertBillingRecord } from './billing-repository.js';
 import { insertConsultations } from './consultation-repository.js';
 import { openStore } from './open-store.js';
@@ -23,6 +25,15 @@ for (const engine of enginesUnderTest()) {
     let database: TestDatabase;
     let one: Store;
     let two: Store;
+    const chainOf = async (store: Store, tenantId: string) => {
+      const entries = await listBillingChain(store.db, tenantId, 0, 1000);
+      const records = (await listBillingRecordsById(store.db, tenantId, '', 1000)).map((row) => ({
+        id: row.id,
+        version: Number(row.version),
+        content: billingVersionContent(row),
+      }));
+      return { entries, records, verdict: verifyBillingChain(entries, records) };
+    };
 
     beforeAll(async () => {
       database = await engine.createTestDatabase();
@@ -91,6 +102,75 @@ for (const engine of enginesUnderTest()) {
         sequence: WRITERS * VERSIONS,
         hash: entries.at(-1)!.hash,
       });
+    });
+
+    it('chains the billing records that existed before migration 0014, at their current version', async () => {
+      const old = await engine.createTestDatabase();
+      const store = await openStore(old.url);
+      try {
+        const all = await migrationProvider(store.capabilities).getMigrations();
+        const before = Object.fromEntries(Object.entries(all).filter(([name]) => name !== '0014_billing_chain'));
+        const partial = await new Migrator({
+          db: store.db,
+          provider: { getMigrations: async () => before },
+          allowUnorderedMigrations: true,
+        }).migrateToLatest();
+        expect(partial.error).toBeUndefined();
+        const now = '2026-03-01T11:00:00.000Z';
+        const db = store.db as unknown as import('kysely').Kysely<any>;
+        await db.insertInto('tenants').values({ id: 'ten_old', slug: 'old', name: 'old', kind: 'human', created_at: now }).execute();
+        for (const [index, version] of [1, 3].entries()) {
+          await db
+            .insertInto('consultations')
+            .values({
+              id: `con_old${index}`,
+              tenant_id: 'ten_old',
+              room_name: `rg-${index}`,
+              status: 'completed',
+              record: 0,
+              created_at: now,
+              updated_at: now,
+              version: 1,
+            })
+            .execute();
+          await db
+            .insertInto('billing_records')
+            .values({
+              id: `bil_old${index}`,
+              consultation_id: `con_old${index}`,
+              tenant_id: 'ten_old',
+              billable_seconds: 600 + index,
+              rounded_seconds: 660,
+              intervals: '[]',
+              created_at: now,
+              updated_at: now,
+              version,
+            })
+            .execute();
+        }
+        expect(await store.migrate()).toEqual(['0014_billing_chain']);
+        const migrated = await chainOf(store, 'ten_old');
+        expect(migrated.verdict).toMatchObject({ ok: true, entries: 2 });
+        expect(migrated.entries.map((entry) => [entry.billingRecordId, entry.version, entry.content.evidence])).toEqual([
+          ['bil_old0', 1, null],
+          ['bil_old1', 3, null],
+        ]);
+        // The next correction chains onto the migrated head.
+        await store.transaction((trx) =>
+          upsertBillingRecord(trx, {
+            consultationId: 'con_old1',
+            tenantId: 'ten_old',
+            now,
+            fields: { billable_seconds: 900, rounded_seconds: 900, intervals: '[]', evidence: '{"schema":"x"}' },
+          }),
+        );
+        const corrected = await chainOf(store, 'ten_old');
+        expect(corrected.verdict).toMatchObject({ ok: true, entries: 3 });
+        expect(corrected.entries.at(-1)).toMatchObject({ sequence: 3, version: 4, previousHash: migrated.entries[1]!.hash });
+      } finally {
+        await store.close();
+        await old.drop();
+      }
     });
   });
 }
