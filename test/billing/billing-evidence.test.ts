@@ -122,6 +122,92 @@ for (const engine of enginesUnderTest()) {
       expect(chain.hash).toMatch(/^[0-9a-f]{64}$/);
     });
 
+    it('suggests each code set’s code on the threshold boundaries, measured through the sandbox', async () => {
+      const tenant = async (
+        codeSet: 'us-cpt-2025' | 'us-medicare' | 'flat',
+        extra: { billingRoundingSeconds?: number; billingFlatMode?: 'block' } = {},
+      ) => {
+        const id = await createTenant(h.service.store, {
+          slug: `${codeSet}-${randomHex(3)}`,
+          name: codeSet,
+          kind: codeSet === 'flat' ? 'veterinary' : 'human',
+          billingCodeSet: codeSet,
+          ...extra,
+        });
+        return (await h.service.seedKey(id, ['consultations:write', 'tokens:issue', 'billing:read'])).key;
+      };
+      // The clinician waits a minute; the care recipient stays exactly `seconds`; then the room ends.
+      const play = async (
+        tenantKey: string,
+        input: { patientStatus?: 'new' | 'established'; video: boolean; seconds: number; vet?: boolean },
+      ) => {
+        const api = h.api(tenantKey);
+        const created = await api('POST', '/v1/consultations', {
+          record: false,
+          ...(input.patientStatus ? { patientStatus: input.patientStatus } : {}),
+        });
+        const { id, roomName } = created.json as { id: string; roomName: string };
+        const recipient = input.vet ? 'pet-owner' : 'patient';
+        for (const [identity, role] of [
+          ['clin-9', 'clinician'],
+          ['rcp-9', recipient],
+        ])
+          expect((await api('POST', `/v1/consultations/${id}/access-tokens`, { identity, role })).status).toBe(201);
+        const tracks = input.video ? (['audio', 'video'] as const) : (['audio'] as const);
+        h.sandbox.connectParticipant({ room: roomName, identity: 'clin-9', tracks });
+        await h.settle();
+        h.advance(MINUTE);
+        const visitor = h.sandbox.connectParticipant({ room: roomName, identity: 'rcp-9', tracks });
+        await h.settle();
+        h.advance(input.seconds * 1000);
+        h.sandbox.disconnect(roomName, visitor);
+        await h.settle();
+        expect((await api('POST', `/v1/consultations/${id}/end`)).status).toBe(200);
+        await h.settle();
+        const records = await inject('/v1/billing-records?limit=500', tenantKey);
+        const record = records.json.data.find((r: { consultationId: string }) => r.consultationId === id);
+        const answer = await inject(`/v1/billing-records/${record.id}/evidence`, tenantKey);
+        expect(answer.json.evidence.measurement.billableSeconds).toBe(input.seconds);
+        const { code, modifier, units, reason } = answer.json.evidence.suggestion;
+        return { code, modifier, units, reason, modality: answer.json.evidence.modality.kind };
+      };
+
+      const cpt = await tenant('us-cpt-2025');
+      expect(await play(cpt, { patientStatus: 'established', video: true, seconds: 4 * 60 + 59 })).toMatchObject({
+        code: null,
+        reason: 'under-minimum',
+      });
+      expect(await play(cpt, { patientStatus: 'established', video: true, seconds: 5 * 60 })).toMatchObject({ code: '98016' });
+      expect(await play(cpt, { patientStatus: 'established', video: true, seconds: 9 * 60 + 59 })).toMatchObject({ code: '98016' });
+      expect(await play(cpt, { patientStatus: 'established', video: true, seconds: 10 * 60 })).toMatchObject({
+        code: '98004',
+        modality: 'audio-video',
+      });
+      expect(await play(cpt, { patientStatus: 'new', video: false, seconds: 14 * 60 + 59 })).toMatchObject({
+        code: null,
+        reason: 'under-minimum',
+      });
+      expect(await play(cpt, { patientStatus: 'new', video: false, seconds: 15 * 60 })).toMatchObject({
+        code: '98008',
+        modality: 'audio-only',
+      });
+      expect(await play(cpt, { video: true, seconds: 15 * 60 })).toMatchObject({ code: null, reason: 'patient-status-unknown' });
+
+      const medicare = await tenant('us-medicare');
+      expect(await play(medicare, { patientStatus: 'new', video: false, seconds: 15 * 60 })).toMatchObject({
+        code: '99202',
+        modifier: '93',
+      });
+      expect(await play(medicare, { patientStatus: 'established', video: true, seconds: 20 * 60 })).toMatchObject({
+        code: '99213',
+        modifier: '95',
+      });
+
+      const flat = await tenant('flat', { billingRoundingSeconds: 900, billingFlatMode: 'block' });
+      expect(await play(flat, { video: true, seconds: 15 * 60, vet: true })).toMatchObject({ code: 'flat-block', units: 1 });
+      expect(await play(flat, { video: true, seconds: 15 * 60 + 1, vet: true })).toMatchObject({ code: 'flat-block', units: 2 });
+    });
+
     it('answers 404 for an unknown record and for another tenant’s, 403 without billing:read', async () => {
       expect((await inject('/v1/billing-records/bil_nope/evidence')).status).toBe(404);
       const other = await createTenant(h.service.store, { slug: `other-${randomHex(3)}`, name: 'Other', kind: 'human' });
