@@ -43,6 +43,7 @@ for (const engine of enginesUnderTest()) {
     const at = (ms: number) => new Date(ms).toISOString();
 
     let billingId: string;
+    let firstHash: string;
 
     it('serves how the billing record was measured, with the suggested code and its chain position', async () => {
       const api = h.api(key);
@@ -120,6 +121,7 @@ for (const engine of enginesUnderTest()) {
       expect(participants.map((p: { identity: string }) => p.identity).sort()).toEqual(['clin-1', 'pt-1', 'pt-1']);
       expect(chain).toMatchObject({ sequence: 1, previousHash: GENESIS_HASH, headSequence: 1 });
       expect(chain.hash).toMatch(/^[0-9a-f]{64}$/);
+      firstHash = chain.hash;
     });
 
     it('suggests each code set’s code on the threshold boundaries, measured through the sandbox', async () => {
@@ -206,6 +208,23 @@ for (const engine of enginesUnderTest()) {
       const flat = await tenant('flat', { billingRoundingSeconds: 900, billingFlatMode: 'block' });
       expect(await play(flat, { video: true, seconds: 15 * 60, vet: true })).toMatchObject({ code: 'flat-block', units: 1 });
       expect(await play(flat, { video: true, seconds: 15 * 60 + 1, vet: true })).toMatchObject({ code: 'flat-block', units: 2 });
+    });
+
+    it('an erasure leaves the evidence and its chain entry as they were: identities are read at request time', async () => {
+      const { key: eraser } = await h.service.seedKey(tenantId, ['privacy:erase']);
+      const erased = await h.service.app.inject({
+        method: 'DELETE',
+        url: '/v1/subjects/pt-1',
+        headers: { authorization: `Bearer ${eraser}` },
+      });
+      expect(erased.statusCode).toBe(200);
+      await h.settle();
+      const answer = await inject(`/v1/billing-records/${billingId}/evidence`);
+      expect(answer.json.chain).toMatchObject({ sequence: 1, hash: firstHash });
+      const identities = answer.json.participants.map((p: { identity: string }) => p.identity);
+      expect(identities).toContain('clin-1');
+      expect(identities).not.toContain('pt-1');
+      expect(await verifyTenantBillingChain(h.service.store, tenantId)).toMatchObject({ ok: true });
     });
 
     it('answers 404 for an unknown record and for another tenant’s, 403 without billing:read', async () => {
