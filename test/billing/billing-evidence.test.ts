@@ -119,7 +119,7 @@ for (const engine of enginesUnderTest()) {
       expect(evidence.measurement).toMatchObject({ billableSeconds: 840, roundedSeconds: 840, roundingSeconds: 60 });
       expect(evidence.suggestion).toMatchObject({ codeSet: 'us-cpt-2025', code: '98004', modifier: null, patientStatus: 'established' });
       expect(participants.map((p: { identity: string }) => p.identity).sort()).toEqual(['clin-1', 'pt-1', 'pt-1']);
-      expect(chain).toMatchObject({ sequence: 1, previousHash: GENESIS_HASH, headSequence: 1 });
+      expect(chain).toMatchObject({ sequence: 1, previousHash: GENESIS_HASH, headSequence: 1, entryIntact: true });
       expect(chain.hash).toMatch(/^[0-9a-f]{64}$/);
       firstHash = chain.hash;
     });
@@ -262,6 +262,7 @@ for (const engine of enginesUnderTest()) {
       const db = h.service.store.db;
       await db.updateTable('billing_records').set({ billable_seconds: 3600 }).where('id', '=', billingId).execute();
       expect(await verify()).toBe(1);
+      expect((await inject(`/v1/billing-records/${billingId}/evidence`)).json.chain.entryIntact).toBe(false);
       expect(await verifyTenantBillingChain(h.service.store, tenantId)).toMatchObject({
         ok: false,
         reason: 'record-mismatch',

@@ -76,6 +76,8 @@ export async function listTenantsCommand(): Promise<number> {
           name: row.name,
           kind: row.kind,
           billingRoundingSeconds: row.billing_rounding_seconds,
+          billingCodeSet: row.billing_code_set ?? defaultCodeSet(row.kind),
+          billingFlatMode: row.billing_flat_mode ?? 'visit',
           retentionDays: row.retention_days,
           createdAt: row.created_at,
         }),

@@ -2,8 +2,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { findTenantBillingRecord, listTenantBillingRecords } from '../../storage/billing-repository.js';
+import { billingVersionContent, findTenantBillingRecord, listTenantBillingRecords } from '../../storage/billing-repository.js';
 import { findBillingChainHead, findLastBillingVersion } from '../../storage/billing-chain-repository.js';
+import { chainHash, type StoredChainEntry } from '../../core/billing/billing-chain.js';
+import { canonicalJson } from '../../core/billing/canonical-json.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { listConsultationSessions } from '../../storage/participant-repository.js';
 import { findConsultationComposition, listConsultationRecordings } from '../../storage/recording-repository.js';
@@ -192,10 +194,24 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
               previousHash: entry.previousHash,
               recordedAt: entry.recordedAt,
               headSequence: Number(head?.last_sequence ?? entry.sequence),
+              entryIntact: entryIntact(entry, record),
             }
           : null,
         updatedAt: record.updated_at ?? record.created_at,
       };
     },
+  );
+}
+
+/** This entry alone: its hash recomputes and the record equals it (the whole chain: `roomgate billing verify`). */
+function entryIntact(
+  stored: StoredChainEntry,
+  record: { billable_seconds: number; rounded_seconds: number; intervals: string; evidence: string | null; version: number },
+): boolean {
+  const { hash, ...entry } = stored;
+  return (
+    chainHash(entry) === hash &&
+    stored.version === Number(record.version) &&
+    canonicalJson(stored.content) === canonicalJson(billingVersionContent(record))
   );
 }

@@ -4784,6 +4784,8 @@ export interface components {
         recordedAt: string;
         /** @description The tenant chain's last sequence now. */
         headSequence: number;
+        /** @description This entry’s hash recomputes from its content and the billing record equals it. The links to the entries before are checked by `roomgate billing verify`. */
+        entryIntact: boolean;
       } | null;
       updatedAt: string | null;
     };

@@ -94,6 +94,10 @@ export const BillingEvidence = Type.Object(
             previousHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
             recordedAt: Timestamp,
             headSequence: Type.Integer({ description: "The tenant chain's last sequence now." }),
+            entryIntact: Type.Boolean({
+              description:
+                'This entry’s hash recomputes from its content and the billing record equals it. The links to the entries before are checked by `roomgate billing verify`.',
+            }),
           },
           Strict,
         ),
