@@ -86,6 +86,18 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--join-early <minutes>', 'how long before a scheduled consultation joining opens (default 15)')
     .option('--waiting-room', 'care recipients wait in the lobby until the clinician admits them')
     .option('--join-grace <minutes>', "how long after a scheduled consultation's end joining stays open (default 15)")
+    .addOption(
+      new Option(
+        '--code-set <set>',
+        'billing codes suggested in the evidence (default: us-cpt-2025 for human, flat for veterinary)',
+      ).choices(['us-cpt-2025', 'us-medicare', 'flat']),
+    )
+    .addOption(
+      new Option('--flat-mode <mode>', 'flat code set: one fee per visit, or per started billing unit (default visit)').choices([
+        'visit',
+        'block',
+      ]),
+    )
     .action(
       run(async (slug: string, options: TenantCreateOptions) => (await import('./commands/tenant.js')).createTenantCommand(slug, options)),
     );
@@ -112,6 +124,15 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .description('revoke an API key; takes effect on the next request')
     .argument('<id>', 'the key id (from key create or key list)')
     .action(run(async (id: string) => (await import('./commands/key.js')).revokeKeyCommand(id)));
+
+  const billing = program.command('billing').description('billing records');
+  billing
+    .command('verify')
+    .description(
+      "recompute each tenant's billing chain (every billing record version, hashed and chained) and name the first broken entry; exit 0 intact, 1 broken",
+    )
+    .option('--tenant <slug>', 'only this tenant')
+    .action(run(async (options: { tenant?: string }) => (await import('./commands/billing.js')).verifyBillingCommand(options)));
 
   program
     .command('sign')
@@ -227,6 +248,8 @@ export interface TenantCreateOptions {
   joinEarly?: string;
   joinGrace?: string;
   waitingRoom?: boolean;
+  codeSet?: 'us-cpt-2025' | 'us-medicare' | 'flat';
+  flatMode?: 'visit' | 'block';
 }
 export interface KeyCreateOptions {
   tenant: string;

@@ -16,7 +16,17 @@ export async function findTenantIdBySlug(db: Db, slug: string): Promise<string |
 export async function listTenants(db: Db) {
   return db
     .selectFrom('tenants')
-    .select(['id', 'slug', 'name', 'kind', 'billing_rounding_seconds', 'retention_days', 'created_at'])
+    .select([
+      'id',
+      'slug',
+      'name',
+      'kind',
+      'billing_rounding_seconds',
+      'billing_code_set',
+      'billing_flat_mode',
+      'retention_days',
+      'created_at',
+    ])
     .orderBy('created_at')
     .orderBy('slug')
     .execute();

@@ -1,8 +1,9 @@
 /**
  * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650] [--rate-limit N]
- * [--join-early MIN] [--join-grace MIN] [--waiting-room]`
+ * [--join-early MIN] [--join-grace MIN] [--waiting-room] [--code-set us-cpt-2025|us-medicare|flat] [--flat-mode visit|block]`
  * and `roomgate tenant list` (one JSON object a line).
  */
+import { defaultCodeSet } from '../../core/billing/code-sets.js';
 import { createTenant } from '../../service/tenants/tenant-admin.js';
 import { UsageError } from '../command.js';
 import { auditCli, openCliStore } from '../cli-store.js';
@@ -37,6 +38,8 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
       ...(joinEarlyMinutes !== undefined ? { joinEarlyMinutes } : {}),
       ...(joinGraceMinutes !== undefined ? { joinGraceMinutes } : {}),
       ...(options.waitingRoom ? { waitingRoom: true } : {}),
+      ...(options.codeSet ? { billingCodeSet: options.codeSet } : {}),
+      ...(options.flatMode ? { billingFlatMode: options.flatMode } : {}),
     });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(
@@ -51,6 +54,8 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
         joinEarlyMinutes: joinEarlyMinutes ?? null,
         joinGraceMinutes: joinGraceMinutes ?? null,
         waitingRoom: options.waitingRoom === true,
+        billingCodeSet: options.codeSet ?? defaultCodeSet(kind),
+        billingFlatMode: options.flatMode ?? 'visit',
       }),
     );
     return 0;
@@ -71,6 +76,8 @@ export async function listTenantsCommand(): Promise<number> {
           name: row.name,
           kind: row.kind,
           billingRoundingSeconds: row.billing_rounding_seconds,
+          billingCodeSet: row.billing_code_set ?? defaultCodeSet(row.kind),
+          billingFlatMode: row.billing_flat_mode ?? 'visit',
           retentionDays: row.retention_days,
           createdAt: row.created_at,
         }),

@@ -99,6 +99,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
             scheduledAt,
             durationMinutes: body.durationMinutes ?? null,
             waitingRoom: body.waitingRoom ?? null,
+            patientStatus: body.patientStatus ?? null,
             windowClosesAt: window ? window.closesAt.toISOString() : null,
             externalRef: body.externalRef ?? null,
             metadata: body.metadata ?? null,

@@ -393,6 +393,8 @@ export interface paths {
             durationMinutes?: number;
             /** @description Care recipients wait in the lobby until admitted; absent → the tenant’s setting. */
             waitingRoom?: boolean;
+            /** @description Whether the patient is new or established for this clinician (CPT/Medicare time thresholds differ); absent → no time-based code is suggested. */
+            patientStatus?: 'new' | 'established';
             /** @description The platform's own reference (e.g. its appointment id); unique per tenant. Not personal data. */
             externalRef?: string;
             /** @description Up to 20 string values of up to 200 characters under keys of letters, digits, `_ . -`, for the platform's own labels (clinic, visit type…). Never personal data: it is stored as given, kept as long as the consultation, and shown to every key with consultations:read. */
@@ -1447,6 +1449,139 @@ export interface paths {
         };
         /** @description Default Response */
         403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/billing-records/{id}/evidence': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * How a billing record was measured, and its place in the tenant’s billing chain.
+     * @description The current version’s evidence: the overlap segments (who, from, to), gaps and rejoins, audio-only versus audio-video (from the tracks published during the overlap), the rounding, and the code suggested from the tenant’s code set — a help, not coding advice. `chain` is the version’s entry in the tenant’s hash chain (`roomgate billing verify`).
+     *
+     *     Scope: `billing:read`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['BillingEvidence'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
           headers: {
             [name: string]: unknown;
           };
@@ -4633,6 +4768,8 @@ export interface components {
       durationMinutes: number | null;
       /** @description This consultation’s waiting room setting; null → the tenant’s. */
       waitingRoom: boolean | null;
+      /** @description New or established patient, as given at creation; null: not given. */
+      patientStatus: ('new' | 'established') | null;
       /** @description Set when the appointment window closed without the clinician and the care recipient ever together. */
       noShow: {
         missing: 'clinician' | 'care-recipient' | 'both';
@@ -4775,6 +4912,132 @@ export interface components {
        * @example 2026-03-01T09:30:00.000Z
        */
       updatedAt: string;
+    };
+    /** BillingEvidence */
+    BillingEvidence: {
+      billingRecordId: string;
+      consultationId: string;
+      version: number;
+      /** @description null for a version recorded before evidence existed (it is still chained). */
+      evidence: {
+        /** @enum {string} */
+        schema: 'roomgate.billing-evidence.v1';
+        rule: string;
+        /** @description The sessions of the clinicians and care recipients whose overlap is billed. */
+        sessions: {
+          participantSid: string;
+          role: 'clinician' | 'care-recipient';
+          roomSid?: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          /** @enum {boolean} */
+          connectInferred?: true;
+        }[];
+        /** @description The billed overlap, cut wherever someone joined or left or a track was published or removed. */
+        segments: {
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          durationMs: number;
+          /** @description Twilio participant SIDs (see `participants` for identities). */
+          clinicians: string[];
+          /** @description Twilio participant SIDs (see `participants` for identities). */
+          careRecipients: string[];
+          modality: 'audio-video' | 'audio-only' | 'unknown';
+        }[];
+        /** @description Unbilled time between overlap intervals. */
+        gaps: {
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          durationMs: number;
+        }[];
+        /** @description A clinician or care recipient who left and came back (a new session of the same identity). */
+        rejoins: {
+          role: 'clinician' | 'care-recipient';
+          leftSession: string;
+          rejoinedSession: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          leftAt: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          rejoinedAt: string;
+        }[];
+        /** @description From the tracks published during the overlap. */
+        modality: {
+          kind: 'audio-video' | 'audio-only' | 'unknown';
+          videoMs: number;
+          audioOnlyMs: number;
+          basis: string;
+        };
+        measurement: {
+          billableSeconds: number;
+          roundedSeconds: number;
+          roundingSeconds: number;
+          rounding: string;
+        };
+        /** @description A help for the coder, not coding advice: the payer decides on the documentation. */
+        suggestion: {
+          codeSet: 'us-cpt-2025' | 'us-medicare' | 'flat';
+          code: string | null;
+          modifier: string | null;
+          units: number;
+          thresholdMinutes: number | null;
+          description: string;
+          reason: 'under-minimum' | 'patient-status-unknown' | 'modality-unknown' | 'no-overlap' | null;
+          patientStatus: 'new' | 'established' | null;
+          sources: string[];
+        };
+      } | null;
+      /** @description Who each participant SID is, read now (not part of the chained evidence, so an erasure never breaks the chain). */
+      participants: {
+        participantSid: string;
+        identity: string | null;
+      }[];
+      /** @description SHA-256 over canonical JSON, each entry naming the previous entry’s hash; `roomgate billing verify` recomputes it. */
+      chain: {
+        /** @description This version's position in the tenant's billing chain. */
+        sequence: number;
+        hash: string;
+        previousHash: string;
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        recordedAt: string;
+        /** @description The tenant chain's last sequence now. */
+        headSequence: number;
+        /** @description This entry’s hash recomputes from its content and the billing record equals it. The links to the entries before are checked by `roomgate billing verify`. */
+        entryIntact: boolean;
+      } | null;
+      updatedAt: string | null;
     };
     /** AuditEntry */
     AuditEntry: {

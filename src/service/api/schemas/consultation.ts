@@ -34,6 +34,12 @@ export const Metadata = Type.Unsafe<Record<string, string>>({
     'the consultation, and shown to every key with consultations:read.',
 });
 
+/** Picks the code ladder of the billing evidence's suggested code (README "Billing evidence and code sets"). */
+const PatientStatus = Type.Union([Type.Literal('new'), Type.Literal('established')], {
+  description:
+    'Whether the patient is new or established for this clinician (CPT/Medicare time thresholds differ); absent → no time-based code is suggested.',
+});
+
 export const CreateConsultationBody = Type.Object(
   {
     record: Type.Optional(Type.Boolean({ default: true, description: 'Record the participants (Recording Rules).' })),
@@ -49,6 +55,7 @@ export const CreateConsultationBody = Type.Object(
     waitingRoom: Type.Optional(
       Type.Boolean({ description: 'Care recipients wait in the lobby until admitted; absent → the tenant’s setting.' }),
     ),
+    patientStatus: Type.Optional(PatientStatus),
     externalRef: Type.Optional(ExternalRef),
     metadata: Type.Optional(Metadata),
   },
@@ -78,6 +85,9 @@ export const Consultation = Type.Object(
     durationMinutes: Type.Union([Type.Integer(), Type.Null()], { description: 'The slot’s length; null: no appointment window.' }),
     waitingRoom: Type.Union([Type.Boolean(), Type.Null()], {
       description: 'This consultation’s waiting room setting; null → the tenant’s.',
+    }),
+    patientStatus: Type.Union([PatientStatus, Type.Null()], {
+      description: 'New or established patient, as given at creation; null: not given.',
     }),
     noShow: Type.Union(
       [

@@ -5,6 +5,7 @@ import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
 import { TenantSettings } from './tenant-settings.js';
+import { BillingEvidence } from './billing-evidence.js';
 import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
@@ -14,6 +15,7 @@ export const API_MODELS: readonly TSchema[] = [
   AccessToken,
   Recordings,
   BillingRecord,
+  BillingEvidence,
   AuditEntry,
   ErasureResult,
   ApiKey,
