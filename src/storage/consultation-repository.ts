@@ -243,6 +243,7 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
       'tenants.kind as tenant_kind',
       'tenants.billing_code_set',
       'tenants.billing_flat_mode',
+      'tenants.consent_mode',
     ])
     .where('consultations.id', 'in', ids)
     .execute();

@@ -7,6 +7,7 @@ import { LobbyEntry } from './lobby.js';
 import { TenantSettings } from './tenant-settings.js';
 import { BillingEvidence } from './billing-evidence.js';
 import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
+import { ConsentEntry, ConsentLedger } from './consent.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
@@ -28,4 +29,6 @@ export const API_MODELS: readonly TSchema[] = [
   RotatedWebhookSecret,
   WebhookDelivery,
   Queued,
+  ConsentEntry,
+  ConsentLedger,
 ];
