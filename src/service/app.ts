@@ -35,6 +35,8 @@ import { accessTokenRoutes } from './routes/access-token-routes.js';
 import { lobbyRoutes } from './routes/lobby-routes.js';
 import { NoShowSchedule } from './no-shows/no-show-schedule.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
+import { webhookEndpointRoutes } from './routes/webhook-endpoint-routes.js';
+import { WebhookDeliveryWorker, webhookPolicy } from './webhooks/webhook-delivery-worker.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
@@ -67,6 +69,8 @@ export interface AppOptions {
   readonly metrics?: Metrics;
   /** Run the outbox worker inside this app (default true). */
   readonly outboxWorker?: boolean;
+  /** Deliver tenants' webhooks from this app (default: with the outbox worker). */
+  readonly webhookWorker?: boolean;
   readonly outboxPollIntervalMs?: number;
   /** Run retention on a timer inside this app (default off here; server.ts turns it on). */
   readonly retention?: boolean | { readonly intervalMs?: number; readonly firstRunDelayMs?: number };
@@ -87,6 +91,8 @@ export interface RoomgateContext {
   readonly audit: AuditLog;
   readonly live: LiveEvents;
   readonly outbox: OutboxWorker;
+  /** Delivers tenants' webhooks (`runOnce()` for one pass). */
+  readonly webhooks: WebhookDeliveryWorker;
   /** The retention timer, when this app runs one. */
   readonly retention: RetentionSchedule | undefined;
   /** Compares overdue records with Twilio's REST API (`run()` for one pass, no lease). */
@@ -157,7 +163,30 @@ export function composeServices(options: AppOptions) {
     quarantineAlertThreshold: config.alertQuarantineThreshold,
     ...(alerts ? { onAlert: (alert) => alerts.notify(alert) } : {}),
   });
-  const live = options.live ?? createLocalLiveEvents();
+  const baseLive = options.live ?? createLocalLiveEvents();
+  const webhooks = new WebhookDeliveryWorker({
+    store,
+    config: config.webhooks,
+    sandbox: config.sandbox,
+    logger,
+    metrics,
+    clock,
+    onTenantEvent: (tenantId) => {
+      // A wake-up only: streams read the event itself from the log.
+      baseLive
+        .publish([{ tenantId, consultationId: '', type: 'webhook-endpoint.disabled', at: clock().toISOString(), data: {} }])
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+    },
+  });
+  // Whatever publishes a committed change also wakes the webhook worker (the log is its source).
+  const live: LiveEvents = {
+    publish: async (events) => {
+      webhooks.wake();
+      await baseLive.publish(events);
+    },
+    subscribe: (tenantId, listener) => baseLive.subscribe(tenantId, listener),
+    close: () => baseLive.close(),
+  };
   const audit = new AuditLog(store, logger, clock);
   const retention = options.retention
     ? new RetentionSchedule({
@@ -281,6 +310,7 @@ export function composeServices(options: AppOptions) {
     retention,
     twilio,
     outbox,
+    webhooks,
     projection,
     reconciler,
     reconcileSchedule,
@@ -329,13 +359,15 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
 
 /** Step 3: `app.roomgate`, what tests, the CLI and server.ts reach the running parts through. */
 export function decorateContext(app: FastifyInstance, parts: Services): void {
-  const { metrics, security, audit, live, outbox, retention, reconciler, reconcileSchedule, settings, ingest, projection } = parts;
+  const { metrics, security, audit, live, outbox, webhooks, retention, reconciler, reconcileSchedule, settings, ingest, projection } =
+    parts;
   app.decorate('roomgate', {
     metrics,
     security,
     audit,
     live,
     outbox,
+    webhooks,
     retention,
     reconciler,
     reconcileSchedule,
@@ -434,6 +466,14 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
   await app.register(eventRoutes, { live, store, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
   await app.register(apiKeyRoutes, { store, audit, clock });
+  await app.register(webhookEndpointRoutes, {
+    store,
+    audit,
+    clock,
+    policy: webhookPolicy(config.webhooks, config.sandbox),
+    secretOverlapMs: config.webhooks.secretOverlapMs,
+    onQueued: () => parts.webhooks.wake(),
+  });
   await app.register(lobbyRoutes, { store, clock, audit });
   const account = config.accounts[0];
   if (account && config.apiKey) {
@@ -443,10 +483,11 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
 
 /** Step 8: what starts once the app is ready, and what stops, in order, when it closes. */
 export function installLifecycle(app: FastifyInstance, parts: Services, options: AppOptions): void {
-  const { projection, streams, outbox, retention, reconcileSchedule, ingest, alerts, security, audit, live } = parts;
+  const { projection, streams, outbox, webhooks, retention, reconcileSchedule, ingest, alerts, security, audit, live } = parts;
   app.addHook('onReady', async () => projection.start());
   app.addHook('onReady', async () => streams.start());
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
+  if (options.webhookWorker ?? options.outboxWorker !== false) app.addHook('onReady', async () => webhooks.start());
   if (retention) app.addHook('onReady', async () => retention.start());
   if (options.reconcile) app.addHook('onReady', async () => reconcileSchedule.start());
   const noShows = options.noShows
@@ -464,6 +505,7 @@ export function installLifecycle(app: FastifyInstance, parts: Services, options:
     await ingest.close();
     await projection.stop();
     await outbox.stop();
+    await webhooks.stop();
     await reconcileSchedule.stop();
     await noShows?.stop();
     await retention?.stop();

@@ -56,6 +56,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind'] as const,
       registers: [registry],
     }),
+    webhookDeliveries: new Counter({
+      name: 'roomgate_webhook_attempts_total',
+      help: "Attempts to deliver tenants' webhooks, by outcome (delivered, retrying, failed: given up).",
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     alertDeliveries: new Counter({
       name: 'roomgate_alert_deliveries_total',
       help: 'Alert POSTs to ROOMGATE_ALERT_URL by outcome (delivered, failed, suppressed: one of the same kind was in flight or sent within the window).',

@@ -9,6 +9,7 @@ export const SCOPES = [
   'privacy:erase',
   'audit:read',
   'keys:manage',
+  'webhooks:manage',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

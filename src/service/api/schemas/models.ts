@@ -4,6 +4,7 @@ import { ApiKey, CreatedApiKey } from './api-key.js';
 import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
+import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
@@ -18,4 +19,9 @@ export const API_MODELS: readonly TSchema[] = [
   CreatedApiKey,
   TenantEventSchema,
   LobbyEntry,
+  WebhookEndpoint,
+  CreatedWebhookEndpoint,
+  RotatedWebhookSecret,
+  WebhookDelivery,
+  Queued,
 ];
