@@ -16,7 +16,18 @@ export async function findTenantIdBySlug(db: Db, slug: string): Promise<string |
 export async function listTenants(db: Db) {
   return db
     .selectFrom('tenants')
-    .select(['id', 'slug', 'name', 'kind', 'billing_rounding_seconds', 'retention_days', 'consent_mode', 'created_at'])
+    .select([
+      'id',
+      'slug',
+      'name',
+      'kind',
+      'billing_rounding_seconds',
+      'billing_code_set',
+      'billing_flat_mode',
+      'retention_days',
+      'consent_mode',
+      'created_at',
+    ])
     .orderBy('created_at')
     .orderBy('slug')
     .execute();
@@ -160,4 +171,23 @@ export async function revokeTenantApiKey(db: Db, tenantId: string, id: string, a
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
+}
+
+/** A tenant's appointment-window and waiting-room settings (NULL: the defaults / off). */
+export async function findTenantSettings(db: Db, tenantId: string) {
+  return db
+    .selectFrom('tenants')
+    .select(['join_early_minutes', 'join_grace_minutes', 'waiting_room'])
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+}
+
+/** Changes the given settings of a tenant. */
+export async function updateTenantSettings(
+  db: Db,
+  tenantId: string,
+  fields: { join_early_minutes?: number | null; join_grace_minutes?: number | null; waiting_room?: number },
+): Promise<void> {
+  if (Object.keys(fields).length === 0) return;
+  await db.updateTable('tenants').set(fields).where('id', '=', tenantId).execute();
 }

@@ -59,6 +59,8 @@ export async function startTestService(
     database?: TestDatabase;
     storeUrl?: (url: string) => string;
     busyTimeoutMs?: number;
+    /** SQLite: the service's statements on a thread of their own (serve's default). */
+    sqliteThread?: boolean;
   } = {},
 ): Promise<TestService> {
   const accountSid = `AC${randomHex(16)}`;
@@ -91,6 +93,7 @@ export async function startTestService(
     logger,
     ...timeouts,
     ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    ...(options.sqliteThread ? { sqliteThread: true } : {}),
   });
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });

@@ -1,8 +1,10 @@
 /**
  * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650] [--rate-limit N]
- * [--join-early MIN] [--join-grace MIN] [--waiting-room] [--consent-mode all-parties|one-party|off]`
- * `roomgate tenant list` (one JSON object a line) and `roomgate tenant consent-mode SLUG MODE`.
+ * [--join-early MIN] [--join-grace MIN] [--waiting-room] [--code-set us-cpt-2025|us-medicare|flat] [--flat-mode visit|block]
+ * [--consent-mode all-parties|one-party|off]`, `roomgate tenant list` (one JSON object a line) and
+ * `roomgate tenant consent-mode SLUG MODE`.
  */
+import { defaultCodeSet } from '../../core/billing/code-sets.js';
 import { consentModeOf } from '../../core/consultation/consent.js';
 import { createTenant } from '../../service/tenants/tenant-admin.js';
 import { UsageError } from '../command.js';
@@ -38,6 +40,8 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
       ...(joinEarlyMinutes !== undefined ? { joinEarlyMinutes } : {}),
       ...(joinGraceMinutes !== undefined ? { joinGraceMinutes } : {}),
       ...(options.waitingRoom ? { waitingRoom: true } : {}),
+      ...(options.codeSet ? { billingCodeSet: options.codeSet } : {}),
+      ...(options.flatMode ? { billingFlatMode: options.flatMode } : {}),
       consentMode: options.consentMode,
     });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
@@ -53,6 +57,8 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
         joinEarlyMinutes: joinEarlyMinutes ?? null,
         joinGraceMinutes: joinGraceMinutes ?? null,
         waitingRoom: options.waitingRoom === true,
+        billingCodeSet: options.codeSet ?? defaultCodeSet(kind),
+        billingFlatMode: options.flatMode ?? 'visit',
         consentMode: options.consentMode,
       }),
     );
@@ -74,6 +80,8 @@ export async function listTenantsCommand(): Promise<number> {
           name: row.name,
           kind: row.kind,
           billingRoundingSeconds: row.billing_rounding_seconds,
+          billingCodeSet: row.billing_code_set ?? defaultCodeSet(row.kind),
+          billingFlatMode: row.billing_flat_mode ?? 'visit',
           retentionDays: row.retention_days,
           consentMode: consentModeOf(row.consent_mode),
           createdAt: row.created_at,

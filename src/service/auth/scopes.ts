@@ -10,6 +10,7 @@ export const SCOPES = [
   'audit:read',
   'keys:manage',
   'webhooks:manage',
+  'settings:manage',
   'consents:write',
 ] as const;
 

@@ -32,6 +32,7 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
       scheduledAt: row.scheduled_at,
       durationMinutes: row.duration_minutes ?? null,
       waitingRoom: row.waiting_room === null || row.waiting_room === undefined ? null : Boolean(row.waiting_room),
+      patientStatus: row.patient_status === 'new' || row.patient_status === 'established' ? row.patient_status : null,
       noShow: row.no_show_missing
         ? {
             missing: row.no_show_missing as 'clinician' | 'care-recipient' | 'both',

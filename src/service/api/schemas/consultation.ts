@@ -2,10 +2,13 @@
 import { Type, type Static } from 'typebox';
 import { NullableTimestamp, Timestamp, pageQuery } from './common.js';
 
-export const CONSULTATION_STATUSES = ['scheduled', 'waiting', 'in-progress', 'completed', 'cancelled', 'no-show'] as const;
+export const CONSULTATION_STATUSES = ['scheduled', 'waiting', 'in-progress', 'interrupted', 'completed', 'cancelled', 'no-show'] as const;
 export const ConsultationStatus = Type.Union(
   CONSULTATION_STATUSES.map((status) => Type.Literal(status)),
-  { description: 'scheduled → waiting → in-progress → completed; or cancelled / no-show.' },
+  {
+    description:
+      'scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended.',
+  },
 );
 
 /** An opaque reference of the platform's own (an appointment id): unique per tenant. */
@@ -31,6 +34,12 @@ export const Metadata = Type.Unsafe<Record<string, string>>({
     'the consultation, and shown to every key with consultations:read.',
 });
 
+/** Picks the code ladder of the billing evidence's suggested code (README "Billing evidence and code sets"). */
+const PatientStatus = Type.Union([Type.Literal('new'), Type.Literal('established')], {
+  description:
+    'Whether the patient is new or established for this clinician (CPT/Medicare time thresholds differ); absent → no time-based code is suggested.',
+});
+
 export const CreateConsultationBody = Type.Object(
   {
     record: Type.Optional(
@@ -52,6 +61,7 @@ export const CreateConsultationBody = Type.Object(
     waitingRoom: Type.Optional(
       Type.Boolean({ description: 'Care recipients wait in the lobby until admitted; absent → the tenant’s setting.' }),
     ),
+    patientStatus: Type.Optional(PatientStatus),
     externalRef: Type.Optional(ExternalRef),
     metadata: Type.Optional(Metadata),
   },
@@ -81,6 +91,9 @@ export const Consultation = Type.Object(
     durationMinutes: Type.Union([Type.Integer(), Type.Null()], { description: 'The slot’s length; null: no appointment window.' }),
     waitingRoom: Type.Union([Type.Boolean(), Type.Null()], {
       description: 'This consultation’s waiting room setting; null → the tenant’s.',
+    }),
+    patientStatus: Type.Union([PatientStatus, Type.Null()], {
+      description: 'New or established patient, as given at creation; null: not given.',
     }),
     noShow: Type.Union(
       [

@@ -4,6 +4,8 @@ import { ApiKey, CreatedApiKey } from './api-key.js';
 import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
+import { TenantSettings } from './tenant-settings.js';
+import { BillingEvidence } from './billing-evidence.js';
 import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
 import { ConsentEntry, ConsentLedger } from './consent.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
@@ -14,12 +16,14 @@ export const API_MODELS: readonly TSchema[] = [
   AccessToken,
   Recordings,
   BillingRecord,
+  BillingEvidence,
   AuditEntry,
   ErasureResult,
   ApiKey,
   CreatedApiKey,
   TenantEventSchema,
   LobbyEntry,
+  TenantSettings,
   WebhookEndpoint,
   CreatedWebhookEndpoint,
   RotatedWebhookSecret,
