@@ -9,6 +9,8 @@ export const SCOPES = [
   'privacy:erase',
   'audit:read',
   'keys:manage',
+  /** Sign in to the console (/console); what it shows then needs each page's own scope. */
+  'console:read',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

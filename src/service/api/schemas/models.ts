@@ -4,6 +4,7 @@ import { ApiKey, CreatedApiKey } from './api-key.js';
 import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
+import { ConsoleSession, DiagnoseResult, OperatorTenant, QuarantinedCallback, ReconciliationActivity, RefusalChart } from './operator.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
@@ -18,4 +19,10 @@ export const API_MODELS: readonly TSchema[] = [
   CreatedApiKey,
   TenantEventSchema,
   LobbyEntry,
+  ConsoleSession,
+  RefusalChart,
+  QuarantinedCallback,
+  DiagnoseResult,
+  OperatorTenant,
+  ReconciliationActivity,
 ];
