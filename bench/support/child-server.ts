@@ -138,5 +138,7 @@ export function roomgateEnv(options: {
     ROOMGATE_WEBHOOK_MAX_AGE: options.maxAge ?? '24h',
     LOG_LEVEL: 'warn',
     ROOMGATE_METRICS_PORT: 'off',
+    // Compare both ways of folding: ROOMGATE_PROJECTION_THREAD=off npx tsx bench/…
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name === 'ROOMGATE_PROJECTION_THREAD') as [string, string][]),
   };
 }

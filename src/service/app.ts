@@ -25,7 +25,7 @@ import { registerApiKeyAuth } from './auth/api-key-auth.js';
 import { createLogger } from './logger.js';
 import { collectPrivatePaths } from './private-paths.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createLocalLiveEvents, type LiveEvents } from './live/live-events.js';
+import { createLocalLiveEvents, type LiveEvent, type LiveEvents } from './live/live-events.js';
 import { LiveStreamRegistry } from './live/live-stream-registry.js';
 import { refuseNonObjectJsonBodies } from './json-object-body.js';
 import { answerOnSocket } from './raw-http-answer.js';
@@ -35,6 +35,8 @@ import { accessTokenRoutes } from './routes/access-token-routes.js';
 import { lobbyRoutes } from './routes/lobby-routes.js';
 import { NoShowSchedule } from './no-shows/no-show-schedule.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
+import { webhookEndpointRoutes } from './routes/webhook-endpoint-routes.js';
+import { WebhookDeliveryWorker, webhookPolicy } from './webhooks/webhook-delivery-worker.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { consultationRoutes } from './routes/consultation-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
@@ -52,6 +54,8 @@ import { RetentionSchedule } from './retention/retention-schedule.js';
 import { signingSecrets } from './signing-secrets.js';
 import { createStoreIngest } from './webhook/store-ingest.js';
 import { ProjectionWorker } from './consultations/projection-worker.js';
+import { ProjectionThread, type Projection } from './consultations/projection-thread.js';
+import type { ProjectionThreadData } from './consultations/projection-thread-messages.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { ReconcileSchedule } from './reconcile/reconcile-schedule.js';
 import { createTwilioReader } from './reconcile/twilio-reader.js';
@@ -67,6 +71,8 @@ export interface AppOptions {
   readonly metrics?: Metrics;
   /** Run the outbox worker inside this app (default true). */
   readonly outboxWorker?: boolean;
+  /** Deliver tenants' webhooks from this app (default: with the outbox worker). */
+  readonly webhookWorker?: boolean;
   readonly outboxPollIntervalMs?: number;
   /** Run retention on a timer inside this app (default off here; server.ts turns it on). */
   readonly retention?: boolean | { readonly intervalMs?: number; readonly firstRunDelayMs?: number };
@@ -74,6 +80,11 @@ export interface AppOptions {
   readonly reconcile?: boolean;
   /** Run the no-show sweep on a timer (default off here; server.ts turns it on). */
   readonly noShows?: boolean | { readonly intervalMs?: number };
+  /**
+   * Fold callbacks in a worker thread with its own connection to this database (server.ts, with
+   * ROOMGATE_PROJECTION_THREAD on); absent: on this thread, through `store` (tests, embedding).
+   */
+  readonly projectionThread?: Omit<ProjectionThreadData, 'logLevel'> & { readonly restartDelayMs?: number };
 }
 
 export interface RoomgateContext {
@@ -82,12 +93,16 @@ export interface RoomgateContext {
   readonly audit: AuditLog;
   readonly live: LiveEvents;
   readonly outbox: OutboxWorker;
+  /** Delivers tenants' webhooks (`runOnce()` for one pass). */
+  readonly webhooks: WebhookDeliveryWorker;
   /** The retention timer, when this app runs one. */
   readonly retention: RetentionSchedule | undefined;
   /** Compares overdue records with Twilio's REST API (`run()` for one pass, no lease). */
   readonly reconciler: Reconciler;
   /** The lease-holding timer around it (started only with the `reconcile` option). */
   readonly reconcileSchedule: ReconcileSchedule;
+  /** Where callbacks are folded: a ProjectionThread or, in-process, a ProjectionWorker. */
+  readonly projection: Projection;
   /** Swaps the accepted Twilio secrets at once (rotation); requests in flight keep theirs. */
   setAccounts(accounts: readonly TwilioAccountConfig[]): void;
   /** Waits for buffered work (group commits, projections, security and audit records) to be written. */
@@ -150,7 +165,30 @@ export function composeServices(options: AppOptions) {
     quarantineAlertThreshold: config.alertQuarantineThreshold,
     ...(alerts ? { onAlert: (alert) => alerts.notify(alert) } : {}),
   });
-  const live = options.live ?? createLocalLiveEvents();
+  const baseLive = options.live ?? createLocalLiveEvents();
+  const webhooks = new WebhookDeliveryWorker({
+    store,
+    config: config.webhooks,
+    sandbox: config.sandbox,
+    logger,
+    metrics,
+    clock,
+    onTenantEvent: (tenantId) => {
+      // A wake-up only: streams read the event itself from the log.
+      baseLive
+        .publish([{ tenantId, consultationId: '', type: 'webhook-endpoint.disabled', at: clock().toISOString(), data: {} }])
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+    },
+  });
+  // Whatever publishes a committed change also wakes the webhook worker (the log is its source).
+  const live: LiveEvents = {
+    publish: async (events) => {
+      webhooks.wake();
+      await baseLive.publish(events);
+    },
+    subscribe: (tenantId, listener) => baseLive.subscribe(tenantId, listener),
+    close: () => baseLive.close(),
+  };
   const audit = new AuditLog(store, logger, clock);
   const retention = options.retention
     ? new RetentionSchedule({
@@ -183,14 +221,26 @@ export function composeServices(options: AppOptions) {
       },
     },
   });
-  const projection = new ProjectionWorker({
-    store,
-    logger,
-    live,
-    clock,
-    onOutbox: () => outbox.wake(),
-    onProjectionFailure: () => metrics.projectionFailures.inc(),
-  });
+  const publishLive = (events: readonly LiveEvent[]) =>
+    live.publish(events).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+  const projection: Projection = options.projectionThread
+    ? new ProjectionThread({
+        data: { ...options.projectionThread, logLevel: logger.level },
+        logger,
+        onLive: (events) => void publishLive(events),
+        onOutbox: () => outbox.wake(),
+        onProjectionFailure: () => metrics.projectionFailures.inc(),
+        onRestart: () => metrics.projectionThreadRestarts.inc(),
+        ...(options.projectionThread.restartDelayMs ? { restartDelayMs: options.projectionThread.restartDelayMs } : {}),
+      })
+    : new ProjectionWorker({
+        store,
+        logger,
+        live,
+        clock,
+        onOutbox: () => outbox.wake(),
+        onProjectionFailure: () => metrics.projectionFailures.inc(),
+      });
   const reconciler = new Reconciler({
     store,
     twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),
@@ -201,8 +251,7 @@ export function composeServices(options: AppOptions) {
     defaultAccountSid: () => settings.accounts[0]?.accountSid,
     onProjected: (result) => {
       if (result.queuedEffects) outbox.wake();
-      if (result.live.length > 0)
-        live.publish(result.live).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
+      if (result.live.length > 0) void publishLive(result.live);
     },
     onChanged: (change) => {
       audit.record({
@@ -263,6 +312,7 @@ export function composeServices(options: AppOptions) {
     retention,
     twilio,
     outbox,
+    webhooks,
     projection,
     reconciler,
     reconcileSchedule,
@@ -311,16 +361,19 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
 
 /** Step 3: `app.roomgate`, what tests, the CLI and server.ts reach the running parts through. */
 export function decorateContext(app: FastifyInstance, parts: Services): void {
-  const { metrics, security, audit, live, outbox, retention, reconciler, reconcileSchedule, settings, ingest, projection } = parts;
+  const { metrics, security, audit, live, outbox, webhooks, retention, reconciler, reconcileSchedule, settings, ingest, projection } =
+    parts;
   app.decorate('roomgate', {
     metrics,
     security,
     audit,
     live,
     outbox,
+    webhooks,
     retention,
     reconciler,
     reconcileSchedule,
+    projection,
     setAccounts(next) {
       settings.verifier = createTwilioVerifier({ secrets: signingSecrets(next) });
       settings.accounts = next;
@@ -415,6 +468,14 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
   await app.register(eventRoutes, { live, store, authenticate, streams, wsMaxPayloadBytes: config.wsMaxPayloadBytes });
   await app.register(auditRoutes, { store });
   await app.register(apiKeyRoutes, { store, audit, clock });
+  await app.register(webhookEndpointRoutes, {
+    store,
+    audit,
+    clock,
+    policy: webhookPolicy(config.webhooks, config.sandbox),
+    secretOverlapMs: config.webhooks.secretOverlapMs,
+    onQueued: () => parts.webhooks.wake(),
+  });
   await app.register(lobbyRoutes, { store, clock, audit });
   await app.register(consoleRoutes);
   await app.register(operatorRoutes, {
@@ -432,10 +493,11 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
 
 /** Step 8: what starts once the app is ready, and what stops, in order, when it closes. */
 export function installLifecycle(app: FastifyInstance, parts: Services, options: AppOptions): void {
-  const { projection, streams, outbox, retention, reconcileSchedule, ingest, alerts, security, audit, live } = parts;
+  const { projection, streams, outbox, webhooks, retention, reconcileSchedule, ingest, alerts, security, audit, live } = parts;
   app.addHook('onReady', async () => projection.start());
   app.addHook('onReady', async () => streams.start());
   if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
+  if (options.webhookWorker ?? options.outboxWorker !== false) app.addHook('onReady', async () => webhooks.start());
   if (retention) app.addHook('onReady', async () => retention.start());
   if (options.reconcile) app.addHook('onReady', async () => reconcileSchedule.start());
   const noShows = options.noShows
@@ -453,6 +515,7 @@ export function installLifecycle(app: FastifyInstance, parts: Services, options:
     await ingest.close();
     await projection.stop();
     await outbox.stop();
+    await webhooks.stop();
     await reconcileSchedule.stop();
     await noShows?.stop();
     await retention?.stop();

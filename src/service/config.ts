@@ -85,6 +85,34 @@ export interface Config {
   readonly commitDeadlineMs: number;
   /** Outbox: how long a claim holds without its worker's heartbeat, and entries run at once. */
   readonly outbox: { readonly leaseMs: number; readonly concurrency: number };
+  /** Outbound webhooks to tenants (docs/events.md). */
+  readonly webhooks: WebhooksConfig;
+  /**
+   * ROOMGATE_PROJECTION_THREAD (on | off, default on): `serve` folds callbacks in a worker thread
+   * with its own store connection; off folds them on the HTTP thread (an in-memory SQLite
+   * database, and sandbox mode's moving clock, always fold in-process).
+   */
+  readonly projectionThread: boolean;
+}
+
+export interface WebhooksConfig {
+  /** http:// endpoint URLs are allowed (ROOMGATE_WEBHOOK_ALLOW_HTTP=1); sandbox mode allows http to loopback anyway. */
+  readonly allowHttp: boolean;
+  /** Addresses/CIDRs reachable although private, loopback or link-local (ROOMGATE_WEBHOOK_ALLOW_ADDRESSES). */
+  readonly allowAddresses: string;
+  /** One delivery's deadline (connect, send, answer). */
+  readonly timeoutMs: number;
+  /** Backoff: first step, cap, and how long after the first attempt retries go on. */
+  readonly retry: { readonly baseMs: number; readonly maxDelayMs: number; readonly retryForMs: number };
+  /** An endpoint failing without a success for this long is disabled (alert + webhook-endpoint.disabled event). */
+  readonly disableAfterMs: number;
+  /** How long the previous secret still signs after a rotation. */
+  readonly secretOverlapMs: number;
+  /** Deliveries in flight at once per instance, and how long a claim holds without a heartbeat. */
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  /** How often the log is read for new events when no wake-up came. */
+  readonly pollIntervalMs: number;
 }
 
 export interface ReconcileConfig {
@@ -194,6 +222,37 @@ export function loadConfig(env: Env = process.env): Config {
       leaseMs: duration(env, 'ROOMGATE_OUTBOX_LEASE', '15s'),
       concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
     }),
+    projectionThread: onOff(env, 'ROOMGATE_PROJECTION_THREAD', true),
+    webhooks: webhooksConfig(env),
+  });
+}
+
+/** ROOMGATE_WEBHOOK_*: outbound webhooks to tenants (README "Outbound webhooks"). */
+function webhooksConfig(env: Env): WebhooksConfig {
+  const allowHttp = nonEmpty(env.ROOMGATE_WEBHOOK_ALLOW_HTTP);
+  if (allowHttp !== undefined && allowHttp !== '1' && allowHttp !== '0') {
+    throw new ConfigError('ROOMGATE_WEBHOOK_ALLOW_HTTP', 'must be 1 (allow http:// endpoint URLs) or 0');
+  }
+  const allowAddresses = nonEmpty(env.ROOMGATE_WEBHOOK_ALLOW_ADDRESSES) ?? '';
+  try {
+    parseTrustedProxies(allowAddresses);
+  } catch (error) {
+    throw new ConfigError('ROOMGATE_WEBHOOK_ALLOW_ADDRESSES', (error as Error).message);
+  }
+  return Object.freeze({
+    allowHttp: allowHttp === '1',
+    allowAddresses,
+    timeoutMs: duration(env, 'ROOMGATE_WEBHOOK_TIMEOUT', '10s'),
+    retry: Object.freeze({
+      baseMs: duration(env, 'ROOMGATE_WEBHOOK_RETRY_BASE', '5s'),
+      maxDelayMs: duration(env, 'ROOMGATE_WEBHOOK_RETRY_MAX_DELAY', '1h'),
+      retryForMs: duration(env, 'ROOMGATE_WEBHOOK_RETRY_FOR', '26h'),
+    }),
+    disableAfterMs: duration(env, 'ROOMGATE_WEBHOOK_DISABLE_AFTER', '5d'),
+    secretOverlapMs: duration(env, 'ROOMGATE_WEBHOOK_SECRET_OVERLAP', '24h'),
+    concurrency: integer(env, 'ROOMGATE_WEBHOOK_CONCURRENCY', 8, 1, 256),
+    leaseMs: duration(env, 'ROOMGATE_WEBHOOK_LEASE', '15s'),
+    pollIntervalMs: duration(env, 'ROOMGATE_WEBHOOK_POLL', '1s'),
   });
 }
 
@@ -428,6 +487,14 @@ function durationOrZero(env: Env, name: string, fallback: string): number {
   const ms = parseDuration(nonEmpty(env[name]) ?? fallback);
   if (ms === undefined) throw new ConfigError(name, 'must be a duration such as 0s, 30s, 2m');
   return ms;
+}
+
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const value = nonEmpty(env[name])?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === 'on') return true;
+  if (value === 'off') return false;
+  throw new ConfigError(name, 'must be on or off');
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {

@@ -32,6 +32,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Consultations that could not be folded (not for the store: a constraint their data breaks); the sweep retries them.',
       registers: [registry],
     }),
+    projectionThreadRestarts: new Counter({
+      name: 'roomgate_projection_thread_restarts_total',
+      help: 'Times the projection thread ended without being asked to and was started again.',
+      registers: [registry],
+    }),
     storeErrors: new Counter({
       name: 'roomgate_store_errors_total',
       help: 'Operations that failed because the store was unavailable.',
@@ -49,6 +54,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: 'roomgate_alerts_total',
       help: 'Alerts raised, by kind.',
       labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'roomgate_webhook_attempts_total',
+      help: "Attempts to deliver tenants' webhooks, by outcome (delivered, retrying, failed: given up).",
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
     alertDeliveries: new Counter({

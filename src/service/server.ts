@@ -96,6 +96,9 @@ export async function startServer(
       noShows: true,
       ...(live ? { live } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(projectionThread(config, options.clock !== undefined)
+        ? { projectionThread: { databaseUrl: config.databaseUrl, store: timeouts, ...projectionPace(store.engine) } }
+        : {}),
     });
     opened.push(app);
     const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });
@@ -129,6 +132,25 @@ export async function startServer(
     if (error instanceof StartupError) throw error;
     throw new StartupError(reason(error), { cause: error });
   }
+}
+
+/**
+ * Whether callbacks are folded in a worker thread (ROOMGATE_PROJECTION_THREAD, default on): not
+ * for an in-memory SQLite database (a second connection would see another, empty one), nor with
+ * a clock of the caller's (sandbox mode moves it; a thread has only the real one).
+ */
+function projectionThread(config: Config, ownClock: boolean): boolean {
+  return config.projectionThread && !ownClock && !/^sqlite:(\/\/)?:memory:/.test(config.databaseUrl.trim());
+}
+
+/**
+ * How the projection thread paces itself. SQLite: one write lock for the file, shared with the
+ * webhook's group commit, and a fsync per commit — fewer, larger fold transactions (up to 100
+ * consultations) with a 5 ms pause between them, so inbox commits get in. PostgreSQL/MySQL: the
+ * worker's default (10 per transaction: their row locks are held briefly).
+ */
+function projectionPace(engine: string): { batchSize?: number; pauseMs?: number } {
+  return engine === 'sqlite' ? { batchSize: 100, pauseMs: 5 } : {};
 }
 
 /**

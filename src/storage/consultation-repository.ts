@@ -3,6 +3,7 @@
  * Functions take the database or a transaction (a Transaction is a Kysely).
  */
 import type { Kysely } from 'kysely';
+import { insertFirstRooms } from './consultation-room-repository.js';
 import type { ConsultationUpdate, Database, IsoTimestamp } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -30,7 +31,7 @@ export interface NewConsultation {
   readonly windowClosesAt?: IsoTimestamp | null;
 }
 
-/** Inserts scheduled consultations (one statement per 200). */
+/** Inserts scheduled consultations, each with its first room (one statement per 200 of each). */
 export async function insertConsultations(db: Db, consultations: readonly NewConsultation[]): Promise<void> {
   for (let start = 0; start < consultations.length; start += 200) {
     await db
@@ -59,6 +60,15 @@ export async function insertConsultations(db: Db, consultations: readonly NewCon
         })),
       )
       .execute();
+    await insertFirstRooms(
+      db,
+      consultations.slice(start, start + 200).map((consultation) => ({
+        consultationId: consultation.id,
+        roomName: consultation.roomName,
+        roomSid: consultation.roomSid,
+        now: consultation.now,
+      })),
+    );
   }
 }
 
@@ -69,11 +79,34 @@ export async function setConsultationRoom(db: Db, id: string, room: { roomSid: s
     .set({ room_sid: room.roomSid, ...(room.accountSid ? { account_sid: room.accountSid } : {}) })
     .where('id', '=', id)
     .execute();
+  await db
+    .updateTable('consultation_rooms')
+    .set({ room_sid: room.roomSid })
+    .where('consultation_id', '=', id)
+    .where('sequence', '=', 1)
+    .where('room_sid', 'is', null)
+    .execute();
 }
 
-/** Sets the room SID of a consultation that has none yet (a callback overtook the API's write). */
-export async function claimConsultationRoomSid(db: Db, id: string, roomSid: string): Promise<void> {
-  await db.updateTable('consultations').set({ room_sid: roomSid }).where('id', '=', id).where('room_sid', 'is', null).execute();
+/**
+ * Sets the SID of a consultation's room that has none yet (a callback overtook the API's write):
+ * in its rooms, and on the consultation when it is the current room.
+ */
+export async function claimConsultationRoomSid(db: Db, id: string, roomSid: string, roomName: string): Promise<void> {
+  await db
+    .updateTable('consultation_rooms')
+    .set({ room_sid: roomSid })
+    .where('consultation_id', '=', id)
+    .where('room_name', '=', roomName)
+    .where('room_sid', 'is', null)
+    .execute();
+  await db
+    .updateTable('consultations')
+    .set({ room_sid: roomSid })
+    .where('id', '=', id)
+    .where('room_name', '=', roomName)
+    .where('room_sid', 'is', null)
+    .execute();
 }
 
 export async function markConsultationCancelled(db: Db, id: string, now: IsoTimestamp): Promise<void> {
@@ -143,10 +176,27 @@ export async function cancelOpenConsultation(db: Db, tenantId: string, id: strin
   return Number(result.numUpdatedRows) > 0;
 }
 
-/** Consultations a batch of callbacks may belong to: by room SID, or by room name while the SID is unknown. */
+/**
+ * The consultations a batch of callbacks may belong to, one row per matching room (any of a
+ * consultation's rooms, migration 0012): by room SID, or by room name while the SID is unknown.
+ */
 export async function findConsultationsForRooms(db: Db, roomSids: readonly string[], roomNames: readonly string[]) {
   if (roomSids.length === 0) return [];
-  return db
+  const rooms = await db
+    .selectFrom('consultation_rooms')
+    .innerJoin('consultations', 'consultations.id', 'consultation_rooms.consultation_id')
+    .select(['consultations.id', 'consultation_rooms.room_sid', 'consultation_rooms.room_name', 'consultations.account_sid'])
+    .where((eb) =>
+      eb.or([
+        eb('consultation_rooms.room_sid', 'in', roomSids),
+        ...(roomNames.length
+          ? [eb.and([eb('consultation_rooms.room_sid', 'is', null), eb('consultation_rooms.room_name', 'in', roomNames)])]
+          : []),
+      ]),
+    )
+    .execute();
+  // A consultation written without its rooms row (fixtures, rows from before 0012 on a partial copy).
+  const current = await db
     .selectFrom('consultations')
     .select(['id', 'room_sid', 'room_name', 'account_sid'])
     .where((eb) =>
@@ -156,6 +206,8 @@ export async function findConsultationsForRooms(db: Db, roomSids: readonly strin
       ]),
     )
     .execute();
+  const seen = new Set(rooms.map((row) => row.room_name));
+  return [...rooms, ...current.filter((row) => !seen.has(row.room_name))];
 }
 
 /** What the projector needs of these consultations and their tenants: one statement for a batch. */
@@ -175,7 +227,13 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
       'consultations.version',
       'consultations.fold_state',
       'consultations.no_show_missing',
+      'consultations.window_closes_at',
+      'consultations.closed_at',
+      'consultations.patient_status',
       'tenants.billing_rounding_seconds',
+      'tenants.kind as tenant_kind',
+      'tenants.billing_code_set',
+      'tenants.billing_flat_mode',
     ])
     .where('consultations.id', 'in', ids)
     .execute();
@@ -187,7 +245,7 @@ export async function updateConsultation(db: Db, id: string, fields: Consultatio
 
 /** Consultations with accepted callbacks that no projection has folded yet (left by a crash). */
 export async function consultationsWithUnfoldedCallbacks(db: Db): Promise<string[]> {
-  const rows = await db
+  const current = await db
     .selectFrom('callbacks')
     .innerJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
     .select('consultations.id')
@@ -195,7 +253,16 @@ export async function consultationsWithUnfoldedCallbacks(db: Db): Promise<string
     .where('callbacks.processed_at', 'is', null)
     .where('callbacks.status', '=', 'accepted')
     .execute();
-  return rows.map((row) => row.id);
+  // …and those of its earlier rooms (rejoining, migration 0012).
+  const earlier = await db
+    .selectFrom('callbacks')
+    .innerJoin('consultation_rooms', 'consultation_rooms.room_sid', 'callbacks.room_sid')
+    .select('consultation_rooms.consultation_id as id')
+    .distinct()
+    .where('callbacks.processed_at', 'is', null)
+    .where('callbacks.status', '=', 'accepted')
+    .execute();
+  return [...new Set([...current, ...earlier].map((row) => row.id))];
 }
 
 /** Number of consultations per status. */

@@ -26,7 +26,8 @@ export async function appendTenantEvents(trx: StoreTransaction, drafts: readonly
       sequence: last - events.length + 1 + index,
       id: newId('evt'),
       type: event.type,
-      consultation_id: event.consultationId,
+      // '' stands for none (the column is NOT NULL on every engine; ids are never empty).
+      consultation_id: event.consultationId ?? '',
       occurred_at: event.at,
       payload: JSON.stringify(event.data),
     }));
@@ -101,7 +102,7 @@ function toEvent(row: {
     id: row.id,
     sequence: Number(row.sequence),
     type: row.type as TenantEventType,
-    consultationId: row.consultation_id,
+    consultationId: row.consultation_id === '' ? null : row.consultation_id,
     occurredAt: row.occurred_at,
     data: JSON.parse(row.payload) as Record<string, unknown>,
   };

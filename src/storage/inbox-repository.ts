@@ -90,6 +90,17 @@ export async function acceptedCallbacksOfRoom(db: Kysely<Database>, roomSid: str
     .execute();
 }
 
+/** The accepted callbacks of a consultation's rooms (rejoining: every room it had): what the fold reads. */
+export async function acceptedCallbacksOfRooms(db: Kysely<Database>, roomSids: readonly string[]) {
+  if (roomSids.length === 0) return [];
+  return db
+    .selectFrom('callbacks')
+    .select(['id', 'params', 'processed_at', 'source'])
+    .where('status', '=', 'accepted')
+    .where('room_sid', 'in', roomSids)
+    .execute();
+}
+
 /** The accepted callbacks of these rooms that no projection has folded yet (index callbacks_room_unfolded_idx). */
 export async function unfoldedCallbacksOfRooms(db: Kysely<Database>, roomSids: readonly string[]) {
   if (roomSids.length === 0) return [];

@@ -151,7 +151,7 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): { dia
       const memory = target.file === SQLITE_MEMORY;
       if (!memory) mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true });
       const dialect = new SqliteImmediateDialect({
-        open: () => new BetterSqlite3(target.file, { timeout: 5 }),
+        open: () => new BetterSqlite3(target.file, { timeout: 0 }),
         setup: [
           // WAL + synchronous=FULL: a COMMIT that has returned is on disk (fsync of the WAL).
           ...(memory ? [] : ['pragma journal_mode = wal']),
@@ -160,8 +160,9 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): { dia
           // Freed space (deleted rows, old versions of updated ones) is zeroed, so an erased
           // identity leaves the file's bytes too (with the checkpoint after an erasure).
           'pragma secure_delete = on',
-          // Short on purpose: the real wait is asynchronous (see sqlite-immediate-dialect.ts).
-          'pragma busy_timeout = 5',
+          // None: the wait is asynchronous (see sqlite-immediate-dialect.ts). A synchronous one
+          // would stop this thread's event loop while the projection thread's connection commits.
+          'pragma busy_timeout = 0',
         ],
         busyTimeoutMs: options.busyTimeoutMs ?? 5000,
       });

@@ -33,6 +33,10 @@ export interface TenantsTable {
   join_grace_minutes: Generated<number | null>;
   /** 0/1: care recipients wait in the lobby until admitted; NULL → off (migration 0010). */
   waiting_room: Generated<number | null>;
+  /** 'us-cpt-2025' | 'us-medicare' | 'flat'; NULL → by kind (migration 0014). */
+  billing_code_set: Generated<string | null>;
+  /** 'visit' | 'block'; NULL → 'visit' (migration 0014). */
+  billing_flat_mode: Generated<string | null>;
   created_at: IsoTimestamp;
 }
 
@@ -94,6 +98,23 @@ export interface ConsultationsTable {
   no_show_missing: Generated<string | null>;
   /** How long the side that came waited. */
   no_show_waited_seconds: Generated<number | null>;
+  /** No room may follow after this moment: the window closed, or it was ended on request (migration 0012). */
+  closed_at: Generated<IsoTimestamp | null>;
+  /** 'new' | 'established' | NULL: picks the code ladder of the billing evidence (migration 0014). */
+  patient_status: Generated<string | null>;
+}
+
+/** Every room of a consultation, in order (migration 0012); consultations.room_sid is the current one. */
+export interface ConsultationRoomsTable {
+  room_name: string;
+  consultation_id: string;
+  /** 1 for the room made with the consultation, then 2, 3, … as rooms are reopened. */
+  sequence: number;
+  /** NULL until Twilio answered. */
+  room_sid: string | null;
+  created_at: IsoTimestamp;
+  /** Its room-ended, as the fold saw it. */
+  ended_at: IsoTimestamp | null;
 }
 
 /** One identity in a consultation's lobby (migration 0010). */
@@ -209,6 +230,29 @@ export interface BillingRecordsTable {
   updated_at: Generated<IsoTimestamp | null>;
   /** 1 when first recorded, +1 with every correction. */
   version: Generated<number>;
+  /** The current version's billing evidence, JSON (migration 0014; NULL before it). */
+  evidence: Generated<JsonText | null>;
+}
+
+/** Every billing record version, chained per tenant by hash (migration 0014). */
+export interface BillingRecordVersionsTable {
+  tenant_id: string;
+  sequence: number;
+  billing_record_id: string;
+  consultation_id: string;
+  version: number;
+  recorded_at: IsoTimestamp;
+  /** Canonical JSON of the version's content (core/billing/billing-chain.ts BillingVersionContent). */
+  content: JsonText;
+  previous_hash: string;
+  hash: string;
+}
+
+/** Each tenant's chain head: its row lock orders the tenant's appends (migration 0014). */
+export interface BillingChainHeadsTable {
+  tenant_id: string;
+  last_sequence: number;
+  last_hash: string;
 }
 
 /** A request made with an Idempotency-Key, and once answered, its answer (migration 0008). */
@@ -271,6 +315,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   twilio_accounts: TwilioAccountsTable;
   consultations: ConsultationsTable;
+  consultation_rooms: ConsultationRoomsTable;
   lobby_entries: LobbyEntriesTable;
   participants: ParticipantsTable;
   participant_sessions: ParticipantSessionsTable;
@@ -279,6 +324,8 @@ export interface Database {
   recordings: RecordingsTable;
   compositions: CompositionsTable;
   billing_records: BillingRecordsTable;
+  billing_record_versions: BillingRecordVersionsTable;
+  billing_chain_heads: BillingChainHeadsTable;
   outbox: OutboxTable;
   audit_log: AuditLogTable;
   security_events: SecurityEventsTable;
@@ -287,6 +334,9 @@ export interface Database {
   service_heartbeats: ServiceHeartbeatsTable;
   tenant_event_counters: TenantEventCountersTable;
   tenant_events: TenantEventsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_messages: WebhookMessagesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 /** Each tenant's last event sequence (migration 0009): its row lock orders the log's commits. */
@@ -304,6 +354,67 @@ export interface TenantEventsTable {
   consultation_id: string;
   occurred_at: IsoTimestamp;
   payload: JsonText;
+}
+
+/** A tenant's outbound webhook endpoint (migration 0011). */
+export interface WebhookEndpointsTable {
+  id: string;
+  tenant_id: string;
+  url: string;
+  /** JSON array of event types; null: every type. */
+  event_types: JsonText | null;
+  description: string | null;
+  enabled: number;
+  disabled_reason: string | null;
+  /** The whsec_ secret deliveries are signed with (a secret: never logged). */
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_until: IsoTimestamp | null;
+  /** The last tenant event sequence fanned out to this endpoint. */
+  log_cursor: number;
+  failing_since: IsoTimestamp | null;
+  created_at: IsoTimestamp;
+  updated_at: IsoTimestamp;
+}
+
+export type WebhookMessageStatus = 'pending' | 'delivered' | 'failed';
+
+/** One event to deliver to one endpoint (migration 0011), claimed like the outbox. */
+export interface WebhookMessagesTable {
+  id: string;
+  endpoint_id: string;
+  tenant_id: string;
+  event_id: string;
+  event_sequence: number;
+  event_type: string;
+  consultation_id: string;
+  dedupe_key: string;
+  status: WebhookMessageStatus;
+  attempts: number;
+  next_attempt_at: IsoTimestamp;
+  first_attempt_at: IsoTimestamp | null;
+  locked_by: string | null;
+  locked_until: IsoTimestamp | null;
+  created_at: IsoTimestamp;
+  finished_at: IsoTimestamp | null;
+}
+
+export type WebhookAttemptStatus = 'pending' | 'delivered' | 'failed' | 'retrying';
+
+/** One attempt to deliver a message (migration 0011). */
+export interface WebhookAttemptsTable {
+  id: string;
+  message_id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  attempt: number;
+  status: WebhookAttemptStatus;
+  response_status: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  attempted_at: IsoTimestamp;
+  next_attempt_at: IsoTimestamp | null;
 }
 
 /** Readiness probes' writes (migration 0005): one row per instance. */

@@ -77,7 +77,8 @@ class SqliteImmediateConnection implements DatabaseConnection {
       } catch (error) {
         // Inside a transaction a retry could repeat half of it; only whole statements retry.
         if (!isBusy(error) || this.db.inTransaction || Date.now() >= deadline) throw error;
-        await sleep(Math.min(2 ** attempt, 25, Math.max(1, deadline - Date.now())));
+        // Short steps: the holder is usually another thread's connection, committing within ms.
+        await sleep(Math.min(2 ** attempt, 4, Math.max(1, deadline - Date.now())));
       }
     }
   }

@@ -38,7 +38,9 @@ for (const engine of enginesUnderTest()) {
       for (let i = 0; i < 5; i++) {
         const { id } = await service.seedConsultation(tenantId);
         consultations.push(id);
-        await upsertBillingRecord(service.store.db, { consultationId: id, tenantId, now: at(10 + i), fields: fields(600 + i) });
+        await service.store.transaction((trx) =>
+          upsertBillingRecord(trx, { consultationId: id, tenantId, now: at(10 + i), fields: fields(600 + i) }),
+        );
       }
     });
     afterAll(async () => {
@@ -76,7 +78,9 @@ for (const engine of enginesUnderTest()) {
       const synced = await all('');
       const lastSeen = synced.at(-1)!.updatedAt;
       expect(await all(`?updatedSince=${encodeURIComponent(lastSeen)}`)).toEqual([]);
-      await upsertBillingRecord(service.store.db, { consultationId: consultations[1]!, tenantId, now: at(30), fields: fields(900) });
+      await service.store.transaction((trx) =>
+        upsertBillingRecord(trx, { consultationId: consultations[1]!, tenantId, now: at(30), fields: fields(900) }),
+      );
       const changes = await all(`?updatedSince=${encodeURIComponent(lastSeen)}`);
       expect(changes).toHaveLength(1);
       expect(changes[0]).toMatchObject({

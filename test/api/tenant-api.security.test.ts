@@ -43,6 +43,8 @@ const ROUTES: Route[] = [
   { method: 'GET', path: () => '/v1/api-keys', scope: 'keys:manage', owned: false },
   { method: 'POST', path: () => '/v1/api-keys', scope: 'keys:manage', body: { scopes: ['consultations:read'] }, owned: false },
   { method: 'GET', path: () => '/v1/events', scope: 'events:read', owned: false },
+  { method: 'GET', path: () => '/v1/webhook-endpoints', scope: 'webhooks:manage', owned: false },
+  { method: 'POST', path: () => '/v1/webhook-endpoints', scope: 'webhooks:manage', body: { url: 'https://203.0.113.9/x' }, owned: false },
   // Erasure is idempotent: another tenant's key gets the same 200 as for any identity it never had,
   // with nothing changed here (test/privacy/subject-erasure.test.ts proves the rows untouched).
   { method: 'DELETE', path: () => '/v1/subjects/pt-secret-1', scope: 'privacy:erase', owned: false },

@@ -96,12 +96,13 @@ describe('foldConsultation', () => {
     ]);
     // The room's end closes the clinician's open session.
     expect(record.sessions).toEqual([
-      { participantSid: 'PA1', identity: 'clin-1', role: 'clinician', connectedAt: min(1), disconnectedAt: min(25) },
-      { participantSid: 'PA2', identity: 'pt-1', role: 'patient', connectedAt: min(2), disconnectedAt: min(17) },
+      { participantSid: 'PA1', identity: 'clin-1', roomSid: ROOM, role: 'clinician', connectedAt: min(1), disconnectedAt: min(25) },
+      { participantSid: 'PA2', identity: 'pt-1', roomSid: ROOM, role: 'patient', connectedAt: min(2), disconnectedAt: min(17) },
     ]);
     expect(record.recordings).toEqual([
       {
         recordingSid: 'RT1',
+        roomSid: ROOM,
         trackName: 'audio',
         status: 'completed',
         startedAt: min(2),
@@ -158,6 +159,7 @@ describe('foldConsultation', () => {
       participantSid: 'PA2',
       identity: 'pt-1',
       role: 'patient',
+      roomSid: ROOM,
       connectedAt: null,
       disconnectedAt: min(10),
     });
@@ -200,7 +202,7 @@ describe('foldConsultation', () => {
   it('orders a connect before a disconnect of the same participant in the same millisecond', () => {
     const record = fold([disconnect('PA1', 'clin-1', min(0)), connect('PA1', 'clin-1', min(0)), roomEvent('room-ended', min(1))]);
     expect(record.sessions).toEqual([
-      { participantSid: 'PA1', identity: 'clin-1', role: 'clinician', connectedAt: min(0), disconnectedAt: min(0) },
+      { participantSid: 'PA1', identity: 'clin-1', roomSid: ROOM, role: 'clinician', connectedAt: min(0), disconnectedAt: min(0) },
     ]);
   });
 
@@ -284,12 +286,18 @@ describe('foldConsultation', () => {
     ).toEqual(fold(stream));
   });
 
-  it('ignores track events', () => {
+  it('track events change no status, session or billing; they are kept as publication spans', () => {
     const tracks: VideoEvent[] = [
       { type: 'track-added', timestamp: min(2), roomSid: ROOM, participantSid: 'PA1', trackSid: 'MT1', trackKind: 'audio' },
       { type: 'track-removed', timestamp: min(17), roomSid: ROOM, participantSid: 'PA2', trackSid: 'MT2' },
+      { type: 'track-enabled', timestamp: min(3), roomSid: ROOM, participantSid: 'PA1', trackSid: 'MT1' },
     ];
-    expect(fold([...stream, ...tracks])).toEqual(fold(stream));
+    const withTracks = fold([...stream, ...tracks]);
+    expect({ ...withTracks, tracks: [] }).toEqual({ ...fold(stream), tracks: [] });
+    expect(withTracks.tracks).toEqual([
+      { trackSid: 'MT2', participantSid: 'PA2', kind: undefined, publishedAt: null, unpublishedAt: min(17) },
+      { trackSid: 'MT1', participantSid: 'PA1', kind: 'audio', publishedAt: min(2), unpublishedAt: null },
+    ]);
   });
 });
 

@@ -6,11 +6,19 @@
  * simply corrects it, a retried one changes nothing.
  *
  *   scheduled ──room-created / participant-connected──▶ waiting
- *   scheduled | waiting ──a clinician and a patient or pet owner connected at once──▶ in-progress
+ *   scheduled | waiting | interrupted ──a clinician and a patient or pet owner connected at once──▶ in-progress
  *   in-progress ──room-ended──▶ completed
  *   scheduled | waiting ──room-ended──▶ no-show
  *   scheduled | waiting ──cancelled (cancelledAt)──▶ cancelled
  *   completed, no-show, cancelled: final
+ *
+ * A consultation with an appointment window spans rooms (rejoining): a room that ends before
+ * the window closes (and before the consultation was closed) is not the consultation's end —
+ *   in-progress ──room-ended, may rejoin──▶ interrupted (billed so far; the next token opens a new room)
+ *   scheduled | waiting ──room-ended, may rejoin──▶ unchanged (the window's close names a no-show)
+ *   interrupted ──closed (closedAt: the window closed, or an explicit end)──▶ completed
+ *   scheduled | waiting ──closed──▶ no-show
+ * Sessions, recordings and billing sum over every room of the consultation.
  *
  * docs/lifecycle.md draws it, with the billing rule.
  */
@@ -22,13 +30,13 @@ import {
   type CompositionEvent,
   type ParticipantEvent,
   type RecordingEvent,
+  type TrackEvent,
   type VideoEvent,
   type VideoEventError,
-  type VideoEventType,
 } from './consultation-event.js';
 import { isCareRecipient } from './roles.js';
 
-export type ConsultationStatus = 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
+export type ConsultationStatus = 'scheduled' | 'waiting' | 'in-progress' | 'interrupted' | 'completed' | 'cancelled' | 'no-show';
 
 export const FINAL_STATUSES: readonly ConsultationStatus[] = ['completed', 'no-show', 'cancelled'];
 
@@ -36,6 +44,8 @@ export interface ParticipantSession {
   readonly participantSid: string;
   readonly identity: string | undefined;
   readonly role: string | undefined;
+  /** The room the session was in (absent in states stored before rooms were tracked). */
+  readonly roomSid?: string | undefined;
   /** null when only the disconnect is known (its connect never arrived): kept, never billed. */
   readonly connectedAt: number | null;
   /** null while connected; the room's end closes every open session at room-ended. */
@@ -49,6 +59,8 @@ export interface ParticipantSession {
 
 export interface RecordingState {
   readonly recordingSid: string;
+  /** The room that recorded it (absent in states stored before rooms were tracked). */
+  readonly roomSid?: string | undefined;
   readonly trackName: string | undefined;
   /** Whose track it is (PA…) and its kind (audio, video, data), as Twilio named them. */
   readonly participantSid: string | undefined;
@@ -59,6 +71,20 @@ export interface RecordingState {
   readonly duration: number | undefined;
   readonly size: number | undefined;
   readonly mediaUri: string | undefined;
+}
+
+/**
+ * A track a participant published (track-added … track-removed), for the billing evidence's
+ * audio-only versus audio-video. Keyed by TrackSid.
+ */
+export interface TrackSpan {
+  readonly trackSid: string;
+  readonly participantSid: string;
+  /** Twilio's TrackKind: audio, video or data. */
+  readonly kind: string | undefined;
+  readonly publishedAt: number | null;
+  /** null while published (the session's end closes it for billing). */
+  readonly unpublishedAt: number | null;
 }
 
 export interface CompositionState {
@@ -82,18 +108,20 @@ export interface StatusChange {
 }
 
 export type ConsultationEffect =
-  | { readonly kind: 'request-composition'; readonly key: string; readonly attempt: number }
-  | { readonly kind: 'report-composition-failure'; readonly key: string }
+  | { readonly kind: 'request-composition'; readonly key: string; readonly attempt: number; readonly roomSid?: string }
+  | { readonly kind: 'report-composition-failure'; readonly key: string; readonly roomSid?: string }
   | { readonly kind: 'record-billing'; readonly key: string; readonly billing: Billing };
 
 export interface ConsultationRecord {
   readonly status: ConsultationStatus;
   /** The first moment a clinician and a patient or pet owner were connected at once. */
   readonly startedAt: number | null;
-  /** The room-ended Timestamp. */
+  /** The room-ended Timestamp (of the last room to end, once no room is live). */
   readonly endedAt: number | null;
   readonly sessions: readonly ParticipantSession[];
   readonly recordings: readonly RecordingState[];
+  /** The tracks published, ordered by publication (billing evidence). */
+  readonly tracks: readonly TrackSpan[];
   readonly composition: CompositionState;
   /** Every status the consultation went through, in order, with the moment it did. */
   readonly timeline: readonly StatusChange[];
@@ -105,7 +133,17 @@ export interface ConsultationRecord {
 export interface ConsultationFoldInput {
   readonly consultation: {
     readonly id: string;
+    /** The consultation's current (latest) room. */
     readonly roomSid: string;
+    /** Every room of the consultation, the current one included (rejoining); absent: roomSid alone. */
+    readonly roomSids?: readonly string[] | undefined;
+    /**
+     * ms since the epoch: the appointment window's end. A room that ends before it may be followed
+     * by another (rejoining); absent: no window, a room's end is the consultation's end.
+     */
+    readonly windowClosesAt?: number | undefined;
+    /** ms since the epoch: the consultation was closed (its window closed, or it was ended on request): no room follows. */
+    readonly closedAt?: number | undefined;
     /** Whether the room records (RecordParticipantsOnConnect): a composition is then requested. */
     readonly record: boolean;
     /** ms since the epoch; the initial timeline entry. */
@@ -133,7 +171,13 @@ export interface CancelTrigger {
   readonly timestamp: number;
 }
 
-export type LifecycleEvent = VideoEvent | CancelTrigger;
+/** The consultation's close (window closed, or an explicit end), placed among the events at closedAt. */
+export interface CloseTrigger {
+  readonly type: 'closed';
+  readonly timestamp: number;
+}
+
+export type LifecycleEvent = VideoEvent | CancelTrigger | CloseTrigger;
 
 /**
  * What the transition looks at: the current status and the participant sessions as known (in the
@@ -143,6 +187,19 @@ export type LifecycleEvent = VideoEvent | CancelTrigger;
 export interface LifecycleState {
   readonly status: ConsultationStatus;
   readonly sessions: Iterable<ParticipantSession>;
+  /** Whether a room that ends at this moment may be followed by another (rejoining); false when absent. */
+  readonly mayRejoin?: ((now: number) => boolean) | undefined;
+}
+
+/**
+ * Whether a room ending at `now` leaves the consultation open for a new room: it has a window,
+ * the window is still open, and the consultation was not closed at or before `now`.
+ *
+ * @example mayRejoinAt({ windowClosesAt: 2_000 }, 1_000) // true
+ */
+export function mayRejoinAt(consultation: { windowClosesAt?: number | undefined; closedAt?: number | undefined }, now: number): boolean {
+  if (consultation.windowClosesAt === undefined || now >= consultation.windowClosesAt) return false;
+  return consultation.closedAt === undefined || now < consultation.closedAt;
 }
 
 /**
@@ -159,9 +216,17 @@ export function nextStatus(state: LifecycleState, event: LifecycleEvent, now: nu
   if (FINAL_STATUSES.includes(status)) return status;
   switch (event.type) {
     case 'cancelled':
-      return status === 'in-progress' ? status : 'cancelled';
+      return status === 'in-progress' || status === 'interrupted' ? status : 'cancelled';
+    case 'closed':
+      if (status === 'interrupted') return 'completed';
+      return status === 'in-progress' ? status : 'no-show';
     case 'room-ended':
-      return status === 'in-progress' ? 'completed' : 'no-show';
+      if (state.mayRejoin?.(now)) {
+        // Another room may follow: the consultation goes on (still live in another room, or interrupted).
+        if (status === 'in-progress') return bothSidesConnected(state.sessions, now) ? status : 'interrupted';
+        return status;
+      }
+      return status === 'in-progress' || status === 'interrupted' ? 'completed' : 'no-show';
     case 'room-created':
       return status === 'scheduled' ? 'waiting' : status;
     case 'participant-connected':
@@ -173,7 +238,7 @@ export function nextStatus(state: LifecycleState, event: LifecycleEvent, now: nu
 }
 
 /** Same-millisecond events: a connect before its disconnect, recordings settle before the room's end, compositions last. */
-const TYPE_RANK: Record<VideoEventType | CancelTrigger['type'], number> = {
+const TYPE_RANK: Record<LifecycleEvent['type'], number> = {
   'room-created': 0,
   'participant-connected': 1,
   'track-added': 2,
@@ -186,6 +251,7 @@ const TYPE_RANK: Record<VideoEventType | CancelTrigger['type'], number> = {
   'participant-disconnected': 6,
   cancelled: 7,
   'room-ended': 8,
+  closed: 8.5,
   'composition-enqueued': 9,
   'composition-hook-failed': 9,
   'composition-started': 10,
@@ -216,8 +282,11 @@ interface FoldState {
   status: ConsultationStatus;
   startedAt: number | null;
   endedAt: number | null;
+  /** roomSid → its room-ended Timestamp. */
+  readonly roomEnds: Map<string, number>;
   readonly sessions: Map<string, ParticipantSession>;
   readonly recordings: Map<string, RecordingState>;
+  readonly tracks: Map<string, TrackSpan>;
   composition: Omit<CompositionState, 'failures'>;
   readonly failedCompositions: Set<string>;
   readonly timeline: StatusChange[];
@@ -232,9 +301,16 @@ interface FoldState {
 export interface ConsultationFoldState {
   readonly status: ConsultationStatus;
   readonly startedAt: number | null;
+  /** The latest room-ended Timestamp of any of its rooms. */
   readonly endedAt: number | null;
+  /** Each ended room's room-ended Timestamp (absent in states stored before rejoining: fold again). */
+  readonly roomEnds?: Readonly<Record<string, number>>;
+  /** The closedAt folded in (absent: none). */
+  readonly closedAt?: number;
   readonly sessions: readonly ParticipantSession[];
   readonly recordings: readonly RecordingState[];
+  /** Absent in a state stored before tracks were folded: the next fold starts again from the callbacks. */
+  readonly tracks?: readonly TrackSpan[];
   readonly composition: Omit<CompositionState, 'failures'>;
   readonly failedCompositions: readonly string[];
   readonly timeline: readonly StatusChange[];
@@ -265,8 +341,10 @@ export function foldConsultationState(input: ConsultationFoldInput): Consultatio
     status: initial,
     startedAt: null,
     endedAt: null,
+    roomEnds: new Map(),
     sessions: new Map(),
     recordings: new Map(),
+    tracks: new Map(),
     composition: { status: 'none', compositionSid: undefined, mediaUri: undefined },
     failedCompositions: new Set(),
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
@@ -275,8 +353,9 @@ export function foldConsultationState(input: ConsultationFoldInput): Consultatio
   const events = ownEvents(input);
   const steps: LifecycleEvent[] = withoutSupersededFacts(events);
   if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
-  walk(state, steps, input.roles, consultation.roomSid, null);
-  return frozen(state, events.some(isFact));
+  if (consultation.closedAt !== undefined) steps.push({ type: 'closed', timestamp: consultation.closedAt });
+  walk(state, steps, input.roles, consultation, null);
+  return frozen(state, events.some(isFact), consultation.closedAt);
 }
 
 /**
@@ -292,20 +371,25 @@ export function foldConsultationState(input: ConsultationFoldInput): Consultatio
  */
 export function stepConsultation(state: ConsultationFoldState, input: ConsultationFoldInput): ConsultationFoldState | null {
   const steps: VideoEvent[] = ownEvents(input);
-  if (steps.length === 0) return state;
+  if (steps.length === 0 && state.closedAt === input.consultation.closedAt) return state;
   if (input.consultation.cancelledAt !== undefined) return null; // a cancellation is placed among the events: fold again
+  // A state from before rooms were tracked, or a close not yet folded in (it lies among the events): fold again.
+  if (state.roomEnds === undefined || state.closedAt !== input.consultation.closedAt) return null;
   if (state.lastTimestamp !== null && steps.some((event) => event.timestamp <= state.lastTimestamp!)) return null;
   // A fact (reconciler, operator) gives way to a callback of the same fact, which removes it from
   // the set: not a step. Nor is the real connect of a session whose connect was inferred.
   if (state.facts || steps.some(isFact)) return null;
+  if (state.tracks === undefined) return null; // stored before tracks were folded
   const inferred = new Set(state.sessions.filter((session) => session.connectInferred).map((session) => session.participantSid));
   if (steps.some((event) => event.type === 'participant-connected' && inferred.has(event.participantSid))) return null;
   const working: FoldState = {
     status: state.status,
     startedAt: state.startedAt,
     endedAt: state.endedAt,
+    roomEnds: new Map(Object.entries(state.roomEnds)),
     sessions: new Map(state.sessions.map((session) => [session.participantSid, session])),
     recordings: new Map(state.recordings.map((recording) => [recording.recordingSid, recording])),
+    tracks: new Map(state.tracks.map((track) => [track.trackSid, track])),
     composition: state.composition,
     failedCompositions: new Set(state.failedCompositions),
     timeline: [...state.timeline],
@@ -313,8 +397,8 @@ export function stepConsultation(state: ConsultationFoldState, input: Consultati
   };
   // A connect inferred from a disconnect's ParticipantDuration lies before it: at or before the
   // state's last Timestamp, it could change an earlier decision — fold again.
-  if (!walk(working, steps, input.roles, input.consultation.roomSid, state.lastTimestamp)) return null;
-  return frozen(working, false);
+  if (!walk(working, steps, input.roles, input.consultation, state.lastTimestamp)) return null;
+  return frozen(working, false, state.closedAt);
 }
 
 /** The record (and the effects it requires) that a folded state stands for. */
@@ -325,14 +409,22 @@ export function recordOf(state: ConsultationFoldState, consultation: Consultatio
       compareText(a.participantSid, b.participantSid),
   );
   const recordings = [...state.recordings].sort((a, b) => compareText(a.recordingSid, b.recordingSid));
+  const tracks = [...(state.tracks ?? [])].sort(
+    (a, b) => (a.publishedAt ?? 0) - (b.publishedAt ?? 0) || compareText(a.trackSid, b.trackSid),
+  );
   const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.length };
   const effects = requiredEffects(consultation, state, recordings, composition, sessions);
   return {
     status: state.status,
     startedAt: state.startedAt,
-    endedAt: state.endedAt,
+    // While a room is live (or may still follow, before the first has ended) the consultation has not ended.
+    endedAt:
+      state.status === 'in-progress' || state.status === 'scheduled' || state.status === 'waiting'
+        ? openEndedAt(state, consultation)
+        : state.endedAt,
     sessions,
     recordings,
+    tracks,
     composition,
     timeline: state.timeline,
     effects,
@@ -341,9 +433,16 @@ export function recordOf(state: ConsultationFoldState, consultation: Consultatio
 
 const isFact = (event: VideoEvent) => (event.source ?? 'callback') !== 'callback';
 
-/** The room's own events (parse errors and other rooms' events are skipped). */
+/** A consultation not yet ended shows no end while it may rejoin; without a window, as before: its room's end. */
+function openEndedAt(state: ConsultationFoldState, consultation: ConsultationFoldInput['consultation']): number | null {
+  return consultation.windowClosesAt === undefined ? state.endedAt : null;
+}
+
+/** The rooms' own events (parse errors and other rooms' events are skipped). */
 function ownEvents(input: ConsultationFoldInput): VideoEvent[] {
-  return input.events.filter((event): event is VideoEvent => isVideoEvent(event) && event.roomSid === input.consultation.roomSid);
+  const rooms = new Set(input.consultation.roomSids ?? [input.consultation.roomSid]);
+  rooms.add(input.consultation.roomSid);
+  return input.events.filter((event): event is VideoEvent => isVideoEvent(event) && rooms.has(event.roomSid));
 }
 
 /**
@@ -354,7 +453,7 @@ function walk(
   state: FoldState,
   steps: LifecycleEvent[],
   roles: ReadonlyMap<string, string>,
-  roomSid: string,
+  consultation: ConsultationFoldInput['consultation'],
   after: number | null,
 ): boolean {
   steps.sort(compareEvents);
@@ -362,7 +461,7 @@ function walk(
   // Pass 1: sessions, recordings, composition. Pass 2: the status walk, which judges who was
   // connected from the complete sessions — so a clinician leaving at the very millisecond a
   // patient joins is not a meeting, whatever the tie-break order of the two events.
-  for (const event of steps) if (event.type !== 'cancelled') applyEvent(state, event, roles);
+  for (const event of steps) if (event.type !== 'cancelled' && event.type !== 'closed') applyEvent(state, event, roles);
   const known = [...state.sessions.values()];
   // A connect known only from its disconnect's ParticipantDuration takes part in the walk as if
   // its callback had come.
@@ -373,16 +472,18 @@ function walk(
     moments.push({
       type: 'participant-connected',
       timestamp: session.connectedAt,
-      roomSid,
+      roomSid: session.roomSid ?? consultation.roomSid,
       participantSid: session.participantSid,
       inferred: true,
     });
   }
   moments.sort(compareEvents);
+  const mayRejoin = (now: number) => mayRejoinAt(consultation, now);
   for (const event of moments) {
-    const status = nextStatus({ status: state.status, sessions: known }, event, event.timestamp);
+    const status = nextStatus({ status: state.status, sessions: known, mayRejoin }, event, event.timestamp);
     if (status === state.status) continue;
-    if (status === 'in-progress') state.startedAt = event.timestamp;
+    // Rejoining keeps the first start: the consultation began when they first met.
+    if (status === 'in-progress' && state.startedAt === null) state.startedAt = event.timestamp;
     state.status = status;
     const source = sourceOf(event);
     state.timeline.push(source === 'callback' ? { status, at: event.timestamp } : { status, at: event.timestamp, source });
@@ -392,14 +493,17 @@ function walk(
   return true;
 }
 
-function frozen(state: FoldState, facts: boolean): ConsultationFoldState {
+function frozen(state: FoldState, facts: boolean, closedAt: number | undefined): ConsultationFoldState {
   return {
     ...(facts ? { facts: true as const } : {}),
     status: state.status,
     startedAt: state.startedAt,
     endedAt: state.endedAt,
+    roomEnds: Object.fromEntries([...state.roomEnds].sort(([a], [b]) => compareText(a, b))),
+    ...(closedAt !== undefined ? { closedAt } : {}),
     sessions: [...state.sessions.values()],
     recordings: [...state.recordings.values()],
+    tracks: [...state.tracks.values()],
     composition: state.composition,
     failedCompositions: [...state.failedCompositions],
     timeline: state.timeline,
@@ -415,11 +519,13 @@ function applyEvent(state: FoldState, event: VideoEvent, roles: ReadonlyMap<stri
       applyParticipant(state, event, roles);
       break;
     case 'room-ended':
-      if (state.endedAt !== null) break;
-      state.endedAt = event.timestamp;
-      // The room's end closes every open session (Twilio's own disconnects may come later, or never).
+      if (state.roomEnds.has(event.roomSid)) break;
+      state.roomEnds.set(event.roomSid, event.timestamp);
+      if (state.endedAt === null || event.timestamp > state.endedAt) state.endedAt = event.timestamp;
+      // The room's end closes every session open in it (Twilio's own disconnects may come later, or never).
       for (const [sid, session] of state.sessions) {
-        if (session.disconnectedAt === null) state.sessions.set(sid, { ...session, disconnectedAt: event.timestamp });
+        if (session.disconnectedAt === null && inRoom(session, event.roomSid))
+          state.sessions.set(sid, { ...session, disconnectedAt: event.timestamp });
       }
       break;
     case 'recording-started':
@@ -435,22 +541,42 @@ function applyEvent(state: FoldState, event: VideoEvent, roles: ReadonlyMap<stri
     case 'composition-hook-failed':
       applyComposition(state, event);
       break;
+    case 'track-added':
+    case 'track-removed':
+      applyTrack(state, event);
+      break;
     default:
-      break; // room-created and track events change no session, recording or composition
+      break; // room-created, track-enabled/-disabled change no session, recording or composition
   }
+}
+
+/** A publication's span; a track-removed without its track-added keeps an unknown start. */
+function applyTrack(state: FoldState, event: TrackEvent): void {
+  if (event.participantSid === undefined) return;
+  const trackSid = event.trackSid ?? `${event.participantSid}/${event.trackKind ?? 'unknown'}`;
+  const existing = state.tracks.get(trackSid);
+  state.tracks.set(trackSid, {
+    trackSid,
+    participantSid: event.participantSid,
+    kind: existing?.kind ?? event.trackKind,
+    publishedAt: existing?.publishedAt ?? (event.type === 'track-added' ? event.timestamp : null),
+    unpublishedAt: event.type === 'track-removed' ? (existing?.unpublishedAt ?? event.timestamp) : (existing?.unpublishedAt ?? null),
+  });
 }
 
 function applyParticipant(state: FoldState, event: ParticipantEvent, roles: ReadonlyMap<string, string>): void {
   const existing = state.sessions.get(event.participantSid);
   const identity = existing?.identity ?? event.identity;
   const role = existing?.role ?? (identity === undefined ? undefined : roles.get(identity));
+  const roomEnd = state.roomEnds.get(event.roomSid) ?? null;
   if (event.type === 'participant-connected') {
-    // A connect stamped after the room's end belongs to no consultation time.
-    if (state.endedAt !== null && event.timestamp > state.endedAt) return;
+    // A connect stamped after its room's end belongs to no consultation time.
+    if (roomEnd !== null && event.timestamp > roomEnd) return;
     state.sessions.set(event.participantSid, {
       participantSid: event.participantSid,
       identity,
       role,
+      roomSid: event.roomSid,
       connectedAt: existing?.connectedAt ?? event.timestamp,
       disconnectedAt: existing?.disconnectedAt ?? null,
     });
@@ -464,8 +590,9 @@ function applyParticipant(state: FoldState, event: ParticipantEvent, roles: Read
     participantSid: event.participantSid,
     identity,
     role,
+    roomSid: event.roomSid,
     connectedAt: existing?.connectedAt ?? inferred,
-    disconnectedAt: state.endedAt === null ? event.timestamp : Math.min(event.timestamp, state.endedAt),
+    disconnectedAt: roomEnd === null ? event.timestamp : Math.min(event.timestamp, roomEnd),
     ...(existing?.connectedAt == null && inferred !== null ? { connectInferred: true } : {}),
   });
 }
@@ -476,6 +603,7 @@ function applyRecording(state: FoldState, event: RecordingEvent): void {
   if (existing && existing.status !== 'started' && status === 'started') return; // settled stays settled
   state.recordings.set(event.recordingSid, {
     recordingSid: event.recordingSid,
+    roomSid: event.roomSid,
     trackName: event.trackName ?? existing?.trackName,
     participantSid: event.participantSid ?? existing?.participantSid,
     kind: event.kind ?? existing?.kind,
@@ -515,35 +643,58 @@ function applyComposition(state: FoldState, event: CompositionEvent): void {
 }
 
 /**
- * - request-composition (`composition:<roomSid>`): the room ended, it recorded, every recording
- *   has settled and at least one completed. A failed composition is retried under
- *   `composition:<roomSid>:retry-N`, then reported, MAX_COMPOSITION_ATTEMPTS requests in all.
- * - record-billing (`billing:<consultation id>`): the consultation completed.
+ * - request-composition (`composition:<roomSid>`), for each room of the consultation: the room
+ *   ended, it recorded, every recording of that room has settled and at least one completed. A
+ *   failed composition is retried under `composition:<roomSid>:retry-N` (for the latest room that
+ *   asked for one), then reported, MAX_COMPOSITION_ATTEMPTS requests in all.
+ * - record-billing (`billing:<consultation id>`): the consultation completed, or was interrupted
+ *   (a room ended, another may follow: billed so far, corrected as later rooms end). One key: one
+ *   record, summed over every room.
  */
 function requiredEffects(
   consultation: ConsultationFoldInput['consultation'],
-  state: Pick<ConsultationFoldState, 'endedAt' | 'status'>,
+  state: Pick<ConsultationFoldState, 'endedAt' | 'status' | 'roomEnds'>,
   recordings: readonly RecordingState[],
   composition: CompositionState,
   sessions: readonly ParticipantSession[],
 ): ConsultationEffect[] {
   const effects: ConsultationEffect[] = [];
-  const settled = recordings.length > 0 && recordings.every((recording) => recording.status !== 'started');
-  const anyCompleted = recordings.some((recording) => recording.status === 'completed');
-  if (consultation.record && state.endedAt !== null && settled && anyCompleted) {
-    effects.push({ kind: 'request-composition', key: `composition:${consultation.roomSid}`, attempt: 0 });
+  if (consultation.record) {
+    // Rooms in the order they ended; a state from before rooms were tracked knows only its end.
+    const ended = Object.entries(state.roomEnds ?? (state.endedAt !== null ? { [consultation.roomSid]: state.endedAt } : {})).sort(
+      ([a, x], [b, y]) => x - y || compareText(a, b),
+    );
+    let lastRequested: string | undefined;
+    for (const [roomSid] of ended) {
+      const own = recordings.filter((recording) => inRoom(recording, roomSid));
+      const settled = own.length > 0 && own.every((recording) => recording.status !== 'started');
+      if (!settled || !own.some((recording) => recording.status === 'completed')) continue;
+      effects.push({ kind: 'request-composition', key: `composition:${roomSid}`, attempt: 0, ...roomOf(roomSid, consultation) });
+      lastRequested = roomSid;
+    }
     const retries = Math.min(composition.failures, MAX_COMPOSITION_ATTEMPTS);
-    for (let attempt = 1; attempt <= retries && composition.status !== 'available'; attempt++) {
+    for (let attempt = 1; lastRequested !== undefined && attempt <= retries && composition.status !== 'available'; attempt++) {
+      const room = roomOf(lastRequested, consultation);
       if (attempt < MAX_COMPOSITION_ATTEMPTS)
-        effects.push({ kind: 'request-composition', key: `composition:${consultation.roomSid}:retry-${attempt}`, attempt });
-      else effects.push({ kind: 'report-composition-failure', key: `composition-failed:${consultation.roomSid}` });
+        effects.push({ kind: 'request-composition', key: `composition:${lastRequested}:retry-${attempt}`, attempt, ...room });
+      else effects.push({ kind: 'report-composition-failure', key: `composition-failed:${lastRequested}`, ...room });
     }
   }
-  if (state.status === 'completed') {
+  if (state.status === 'completed' || state.status === 'interrupted') {
     const billing = computeBilling(sessions, { roundingSeconds: consultation.roundingSeconds ?? DEFAULT_ROUNDING_SECONDS });
     effects.push({ kind: 'record-billing', key: `billing:${consultation.id}`, billing });
   }
   return effects;
+}
+
+/** A room other than the consultation's own first is named in the effect (the outbox acts on it). */
+function roomOf(roomSid: string, consultation: ConsultationFoldInput['consultation']): { roomSid?: string } {
+  return roomSid === consultation.roomSid && (consultation.roomSids ?? []).length <= 1 ? {} : { roomSid };
+}
+
+/** Whether a session or recording was in the room (one from a state before rooms were tracked: any room). */
+function inRoom(item: { readonly roomSid?: string | undefined }, roomSid: string): boolean {
+  return item.roomSid === undefined || item.roomSid === roomSid;
 }
 
 /** Reconciled (or operator) facts for which a callback of the same fact exists are left out: the callback is Twilio's own word. */
@@ -554,7 +705,7 @@ function withoutSupersededFacts(events: readonly VideoEvent[]): VideoEvent[] {
 
 function sourceOf(event: LifecycleEvent & { inferred?: true }): EventSource | 'inferred' {
   if (event.inferred) return 'inferred';
-  return event.type === 'cancelled' ? 'callback' : (event.source ?? 'callback');
+  return event.type === 'cancelled' || event.type === 'closed' ? 'callback' : (event.source ?? 'callback');
 }
 
 function bothSidesConnected(sessions: Iterable<ParticipantSession>, now: number): boolean {

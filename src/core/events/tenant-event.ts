@@ -17,6 +17,7 @@ export const TENANT_EVENT_TYPES = [
   'lobby.admitted',
   'lobby.declined',
   'lobby.left',
+  'webhook-endpoint.disabled',
 ] as const;
 
 export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];
@@ -24,7 +25,8 @@ export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];
 /** A change, before the log gives it a sequence. */
 export interface TenantEventDraft {
   readonly tenantId: string;
-  readonly consultationId: string;
+  /** Null for an event about the tenant's setup, not a consultation (`webhook-endpoint.disabled`). */
+  readonly consultationId: string | null;
   readonly type: TenantEventType;
   /** When the change was recorded (ISO-8601 UTC). */
   readonly at: string;
@@ -37,7 +39,7 @@ export interface TenantEvent {
   /** Strictly increasing per tenant; the SSE `id:` and the `after=` cursor. */
   readonly sequence: number;
   readonly type: TenantEventType;
-  readonly consultationId: string;
+  readonly consultationId: string | null;
   readonly occurredAt: string;
   readonly data: Record<string, unknown>;
 }

@@ -9,6 +9,7 @@ export const SCOPES = [
   'privacy:erase',
   'audit:read',
   'keys:manage',
+  'webhooks:manage',
   /** Sign in to the console (/console); what it shows then needs each page's own scope. */
   'console:read',
 ] as const;

@@ -21,10 +21,14 @@ import {
   type ConsultationFoldState,
   type ConsultationRecord,
 } from '../../core/consultation/consultation-state.js';
+import { billingSettingsOf, type BillingSettings } from './billing-settings.js';
+import { billingEvidence } from '../../core/billing/billing-evidence.js';
+import { canonicalJson } from '../../core/billing/canonical-json.js';
 import { findBillingFields, upsertBillingRecord } from '../../storage/billing-repository.js';
 import { appendTenantEvents } from '../../storage/event-log-repository.js';
 import { findConsultationsForProjection, updateConsultation } from '../../storage/consultation-repository.js';
-import { acceptedCallbacksOfRoom, markCallbacksProcessed, unfoldedCallbacksOfRooms } from '../../storage/inbox-repository.js';
+import { acceptedCallbacksOfRooms, markCallbacksProcessed, unfoldedCallbacksOfRooms } from '../../storage/inbox-repository.js';
+import { listConsultationRooms, markRoomsEnded } from '../../storage/consultation-room-repository.js';
 import { enqueueOutboxEntry, existingOutboxKeys } from '../../storage/outbox-repository.js';
 import {
   deleteSessions,
@@ -73,10 +77,16 @@ export async function projectConsultations(
   const consultations = (await findConsultationsForProjection(trx, ids))
     .filter((row): row is ConsultationRow & { room_sid: string } => row.room_sid !== null)
     .sort((a, b) => (a.id < b.id ? -1 : 1));
-  const fresh = await unfoldedCallbacksOfRooms(
+  // Every room of each consultation (rejoining): the current one, and those before it.
+  const roomsOf = new Map<string, string[]>(consultations.map((row) => [row.id, [row.room_sid]]));
+  for (const room of await listConsultationRooms(
     trx,
-    consultations.map((row) => row.room_sid),
-  );
+    consultations.map((row) => row.id),
+  )) {
+    const rooms = roomsOf.get(room.consultationId)!;
+    if (room.roomSid !== null && !rooms.includes(room.roomSid)) rooms.push(room.roomSid);
+  }
+  const fresh = await unfoldedCallbacksOfRooms(trx, [...roomsOf.values()].flat());
   const eventsByRoom = new Map<string, VideoEvent[]>();
   for (const callback of fresh) {
     const event = eventOf(callback);
@@ -85,6 +95,7 @@ export async function projectConsultations(
     list.push(event);
     eventsByRoom.set(callback.room_sid!, list);
   }
+  const eventsOf = (id: string) => roomsOf.get(id)!.flatMap((roomSid) => eventsByRoom.get(roomSid) ?? []);
   await markCallbacksProcessed(
     trx,
     fresh.map((callback) => callback.id),
@@ -94,30 +105,36 @@ export async function projectConsultations(
   // Roles of the identities the new events name (a refold looks up its own).
   const roles = await rolesOf(
     trx,
-    consultations.map((row) => ({ id: row.id, events: eventsByRoom.get(row.room_sid) ?? [] })),
+    consultations.map((row) => ({ id: row.id, events: eventsOf(row.id) })),
   );
 
   const live: LiveEvent[] = [];
   let queuedEffects = false;
   let refolded = 0;
   for (const row of consultations) {
-    const events = eventsByRoom.get(row.room_sid) ?? [];
+    const events = eventsOf(row.id);
     const previous = row.fold_state === null ? null : (JSON.parse(row.fold_state) as ConsultationFoldState);
-    if (previous && events.length === 0) continue;
+    const closedAt = row.closed_at === null ? undefined : Date.parse(row.closed_at);
+    // Nothing new: no callback, and no close the state has not folded in yet.
+    if (previous && events.length === 0 && previous.closedAt === closedAt) continue;
     const consultation: ConsultationFoldInput['consultation'] = {
       id: row.id,
       roomSid: row.room_sid,
+      roomSids: roomsOf.get(row.id)!,
       record: Boolean(row.record),
       cancelled: row.status === 'cancelled',
       roundingSeconds: row.billing_rounding_seconds,
+      ...(row.window_closes_at !== null ? { windowClosesAt: Date.parse(row.window_closes_at) } : {}),
+      ...(closedAt !== undefined ? { closedAt } : {}),
     };
     let next = previous && stepConsultation(previous, { consultation, events, roles: roles.get(row.id) ?? new Map() });
     if (!next) {
       next = await refold(trx, consultation);
       refolded++;
     }
-    const before = previous ? imageOfState(previous, row, consultation) : await imageOfTables(trx, row);
-    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now);
+    const settings = billingSettingsOf(row);
+    const before = previous ? imageOfState(previous, row, consultation, settings) : await imageOfTables(trx, row);
+    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now, settings);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
@@ -139,7 +156,7 @@ function eventOf(row: { params: string; source: string }): VideoEvent | undefine
 
 /** The consultation folded from all its accepted callbacks: a late event, or no stored state. */
 async function refold(trx: StoreTransaction, consultation: ConsultationFoldInput['consultation']): Promise<ConsultationFoldState> {
-  const callbacks = await acceptedCallbacksOfRoom(trx, consultation.roomSid);
+  const callbacks = await acceptedCallbacksOfRooms(trx, consultation.roomSids ?? [consultation.roomSid]);
   const events = callbacks.map(eventOf).filter((event): event is VideoEvent => event !== undefined);
   const roles = await rolesOf(trx, [{ id: consultation.id, events }]);
   return foldConsultationState({ consultation, events, roles: roles.get(consultation.id) ?? new Map() });
@@ -180,9 +197,11 @@ interface Image {
   /** created_at undefined: as stored, unknown here (the recording's start was never seen). */
   readonly recordings: ReadonlyMap<string, RecordingImage>;
   readonly composition: { status: string; composition_sid: string | null; media_uri: string | null } | undefined;
-  readonly billing: { billable_seconds: number; rounded_seconds: number; intervals: string } | undefined;
+  readonly billing: { billable_seconds: number; rounded_seconds: number; intervals: string; evidence: string | null } | undefined;
   /** The outbox keys known to exist; undefined: ask the outbox. */
   readonly outboxKeys: ReadonlySet<string> | undefined;
+  /** Rooms whose end is recorded; undefined: mark every ended room (a no-op for those marked). */
+  readonly roomEnds?: Readonly<Record<string, number>> | undefined;
 }
 
 interface RecordingImage {
@@ -214,18 +233,26 @@ const recordingFields = (recording: ConsultationRecord['recordings'][number]) =>
   completed_at: iso(recording.completedAt),
 });
 
-const billingFields = (record: ConsultationRecord) => {
+/** The billing record's columns, with its evidence (core/billing: how the time was measured, the suggested code). */
+const billingFields = (record: ConsultationRecord, settings: BillingSettings) => {
   const effect = record.effects.find((candidate) => candidate.kind === 'record-billing');
   if (!effect || effect.kind !== 'record-billing') return undefined;
+  const evidence = billingEvidence({ sessions: record.sessions, tracks: record.tracks, billing: effect.billing, ...settings });
   return {
     billable_seconds: effect.billing.billableSeconds,
     rounded_seconds: effect.billing.roundedSeconds,
     intervals: JSON.stringify(effect.billing.intervals.map((interval) => ({ start: iso(interval.start), end: iso(interval.end) }))),
+    evidence: canonicalJson(evidence),
   };
 };
 
 /** The tables as the stored state wrote them (state and rows commit together). */
-function imageOfState(state: ConsultationFoldState, row: ConsultationRow, consultation: ConsultationFoldInput['consultation']): Image {
+function imageOfState(
+  state: ConsultationFoldState,
+  row: ConsultationRow,
+  consultation: ConsultationFoldInput['consultation'],
+  settings: BillingSettings,
+): Image {
   const record = recordOf(state, consultation);
   return {
     status: row.status,
@@ -246,8 +273,9 @@ function imageOfState(state: ConsultationFoldState, row: ConsultationRow, consul
             composition_sid: record.composition.compositionSid ?? null,
             media_uri: record.composition.mediaUri ?? null,
           },
-    billing: billingFields(record),
+    billing: billingFields(record, settings),
     outboxKeys: new Set(record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key)),
+    roomEnds: state.roomEnds,
   };
 }
 
@@ -283,6 +311,7 @@ async function writeRecord(
   state: ConsultationFoldState,
   record: ConsultationRecord,
   now: string,
+  settings: BillingSettings,
 ): Promise<{ live: LiveEvent[]; queuedEffects: boolean }> {
   const id = row.id;
   const startedAt = iso(record.startedAt);
@@ -346,9 +375,16 @@ async function writeRecord(
     });
   }
 
-  const billing = billingFields(record);
-  // Still one record: a late event that changes the overlap corrects it in place.
-  if (billing && !same(before.billing, billing)) {
+  // Rooms whose end the fold has now seen (a token request opens the next room after it).
+  const ended = Object.entries(state.roomEnds ?? {}).filter(([roomSid]) => before.roomEnds?.[roomSid] === undefined);
+  if (ended.length > 0) await markRoomsEnded(trx, id, Object.fromEntries(ended.map(([roomSid, at]) => [roomSid, iso(at)!])));
+
+  const billing = billingFields(record, settings);
+  // A consultation back in progress in a later room (rejoining) bills nothing in its state, yet
+  // its record exists: the tables say whether this is its first record or a correction.
+  const billedBefore = billing && !before.billing ? await findBillingFields(trx, id) : before.billing;
+  // Still one record: a late event, or a later room's end, that changes the overlap corrects it in place.
+  if (billing && !same(billedBefore, billing)) {
     await upsertBillingRecord(trx, { consultationId: id, tenantId: row.tenant_id, now, fields: billing });
   }
 
@@ -361,13 +397,13 @@ async function writeRecord(
     );
     for (const effect of wanted) {
       if (known.has(effect.key)) continue;
-      const payload = { consultationId: id, roomSid: row.room_sid };
+      // A composition is per room: the effect names its room when the consultation had several.
+      const payload = { consultationId: id, roomSid: ('roomSid' in effect && effect.roomSid) || row.room_sid };
       queuedEffects = (await enqueueOutboxEntry(trx, { kind: effect.kind, key: effect.key, payload, now })) || queuedEffects;
     }
   }
 
-  const billed =
-    billing === undefined ? 'no' : before.billing === undefined ? 'recorded' : same(before.billing, billing) ? 'no' : 'corrected';
+  const billed = billing === undefined ? 'no' : billedBefore === undefined ? 'recorded' : same(billedBefore, billing) ? 'no' : 'corrected';
   return { live: liveEvents(row, before, record, billed, now), queuedEffects };
 }
 

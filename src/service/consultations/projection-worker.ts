@@ -32,6 +32,12 @@ export interface ProjectionWorkerOptions {
    * starts; the record lags the acknowledgement by about this much. Default 20 ms.
    */
   readonly gatherMs?: number;
+  /**
+   * Pause after each fold transaction while more are waiting (default 0). On SQLite the
+   * projection thread's connection and the webhook's share one write lock: the pause lets the
+   * inbox's group commit in, and lets more callbacks gather into the next fold.
+   */
+  readonly pauseMs?: number;
 }
 
 export class ProjectionWorker {
@@ -106,6 +112,7 @@ export class ProjectionWorker {
       }
       try {
         await this.project(ids);
+        if (this.options.pauseMs && this.dirty.size > 0) await new Promise((resolve) => setTimeout(resolve, this.options.pauseMs));
       } catch (error) {
         if (isStoreUnavailable(error) || ids.length === 1) {
           if (!isStoreUnavailable(error)) {

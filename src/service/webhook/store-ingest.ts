@@ -152,7 +152,7 @@ async function screen(
       (callback) => callback.fields.RoomName === row.room_name && callback.accountSid === accountSid && !byRoom.has(callback.roomSid),
     );
     if (!match) continue;
-    await claimConsultationRoomSid(trx, row.id, match.roomSid);
+    await claimConsultationRoomSid(trx, row.id, match.roomSid, row.room_name);
     byRoom.set(match.roomSid, { consultationId: row.id, accountSid });
   }
 

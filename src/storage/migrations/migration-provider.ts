@@ -17,6 +17,9 @@ import { tenantEventLog } from './0009-tenant-event-log.js';
 import { appointmentWindows } from './0010-appointment-windows.js';
 import { waitingRoom } from './0010-waiting-room.js';
 import { noShows } from './0010-no-shows.js';
+import { webhookEndpoints } from './0011-webhook-endpoints.js';
+import { consultationRooms } from './0012-consultation-rooms.js';
+import { billingChain } from './0014-billing-chain.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -32,6 +35,9 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0010_appointment_windows': appointmentWindows(),
     '0010_no_shows': noShows(),
     '0010_waiting_room': waitingRoom(capabilities),
+    '0011_webhook_endpoints': webhookEndpoints(capabilities),
+    '0012_consultation_rooms': consultationRooms(capabilities),
+    '0014_billing_chain': billingChain(capabilities),
   };
   return { getMigrations: async () => migrations };
 }

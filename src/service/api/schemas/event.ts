@@ -56,7 +56,22 @@ export const EVENT_PAYLOADS = {
     { billableSeconds: Seconds, roundedSeconds: Seconds },
     { additionalProperties: false, description: 'A late callback changed the billed overlap: the record was corrected in place.' },
   ),
+  'webhook-endpoint.disabled': Type.Object(
+    {
+      endpointId: Type.String(),
+      url: Type.String(),
+      reason: Type.String(),
+      failingSince: Timestamp,
+    },
+    {
+      additionalProperties: false,
+      description: 'An endpoint failing without a success for ROOMGATE_WEBHOOK_DISABLE_AFTER was disabled (consultationId is null).',
+    },
+  ),
 } as const satisfies Record<string, TSchema>;
+
+/** Events about the tenant's set-up rather than one consultation carry no consultation id. */
+const TENANT_LEVEL_TYPES: ReadonlySet<string> = new Set(['webhook-endpoint.disabled']);
 
 const envelope = (type: string, data: TSchema) =>
   Type.Object(
@@ -64,7 +79,7 @@ const envelope = (type: string, data: TSchema) =>
       id: Type.String({ description: 'Unique; the `webhook-id` of its webhook deliveries.' }),
       sequence: Type.Integer({ minimum: 1, description: 'Strictly increasing per tenant: the SSE `id:` and the `after` cursor.' }),
       type: Type.Literal(type),
-      consultationId: Type.String(),
+      consultationId: TENANT_LEVEL_TYPES.has(type) ? Type.Null() : Type.String(),
       at: Timestamp,
       data,
     },

@@ -1,0 +1,33 @@
+/** What the HTTP thread and the projection thread say to each other (structured-cloned). */
+import type { OpenStoreOptions } from '../../storage/open-store.js';
+import type { LiveEvent } from '../live/live-events.js';
+
+/** The projection thread's start-up data: it opens its own store connection. */
+export interface ProjectionThreadData {
+  readonly databaseUrl: string;
+  readonly store: Omit<OpenStoreOptions, 'logger'>;
+  readonly logLevel: string;
+  readonly batchSize?: number;
+  readonly sweepIntervalMs?: number;
+  readonly gatherMs?: number;
+  readonly pauseMs?: number;
+}
+
+export type ToProjectionThread =
+  | { readonly type: 'dirty'; readonly ids: readonly string[] }
+  /** Answer `idle` with this token once nothing handed in so far is left to fold. */
+  | { readonly type: 'idle'; readonly token: number }
+  /** Finish what was handed in, close the store, exit. */
+  | { readonly type: 'stop' };
+
+export type FromProjectionThread =
+  | { readonly type: 'ready' }
+  | { readonly type: 'idle'; readonly token: number }
+  /** Committed changes: a wake-up for streams on this and other instances (the log is the truth). */
+  | { readonly type: 'live'; readonly events: readonly LiveEvent[] }
+  /** New outbox entries were committed. */
+  | { readonly type: 'outbox' }
+  /** One consultation could not be folded (left to the sweep). */
+  | { readonly type: 'failure' }
+  /** A log line of the thread, as pino wrote it, for the service's own logger. */
+  | { readonly type: 'log'; readonly line: string };

@@ -1,0 +1,235 @@
+/**
+ * Runs the projection worker in a worker thread, so the heavy database work of folding (reads,
+ * writes, the fsync'd commit, JSON of the fold state) is off the thread that verifies callbacks
+ * and answers them: both cores work. The thread opens its own store connection
+ * (projection-thread-entry.ts). This side keeps the ProjectionWorker's shape — start, markDirty,
+ * idle, stop — so the app cannot tell the two apart.
+ *
+ * A thread that dies (an uncaught error, an out-of-memory end, terminate()) is logged, counted
+ * and started again after `restartDelayMs`; the new thread's start-up sweep folds whatever the
+ * old one left (the inbox's processed_at is the truth, so a dirty mark lost with it loses
+ * nothing). Ids marked while no thread runs are handed to the next one.
+ */
+import type { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { siblingModule, startModuleWorker } from '../module-worker.js';
+import type { LiveEvent } from '../live/live-events.js';
+import type { FromProjectionThread, ProjectionThreadData, ToProjectionThread } from './projection-thread-messages.js';
+
+/** What the app needs of a projection, in-process (ProjectionWorker) or in a thread. */
+export interface Projection {
+  start(): Promise<void>;
+  markDirty(consultationIds: Iterable<string>): void;
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ProjectionThreadOptions {
+  readonly data: ProjectionThreadData;
+  readonly logger: Logger;
+  readonly onLive: (events: readonly LiveEvent[]) => void;
+  readonly onOutbox: () => void;
+  readonly onProjectionFailure: () => void;
+  /** The thread ended without being asked to (it is started again). */
+  readonly onRestart: () => void;
+  /** Pause before a dead thread is started again. Default 1000 ms. */
+  readonly restartDelayMs?: number;
+  /** How long stop() waits for the thread to finish its work before ending it. Default 30 s. */
+  readonly stopTimeoutMs?: number;
+}
+
+export class ProjectionThread implements Projection {
+  #worker: Worker | undefined;
+  #ready = false;
+  #stopping = false;
+  /** Marked while no thread was ready to take them, or since the last flush. */
+  #pending = new Set<string>();
+  #flushScheduled = false;
+  #nextToken = 1;
+  readonly #idleWaiters = new Map<number, () => void>();
+  #restartTimer: NodeJS.Timeout | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  readonly #logger: Logger;
+
+  constructor(private readonly options: ProjectionThreadOptions) {
+    this.#logger = options.logger.child({ thread: 'projection' });
+  }
+
+  /** Starts the thread; resolves once its start-up sweep is done. Rejects if it cannot start. */
+  start(): Promise<void> {
+    this.#stopping = false;
+    return this.#spawn();
+  }
+
+  markDirty(consultationIds: Iterable<string>): void {
+    for (const id of consultationIds) this.#pending.add(id);
+    // One message for every id marked in this turn of the event loop (a whole group commit).
+    if (this.#flushScheduled || !this.#ready) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  idle(): Promise<void> {
+    if (this.#stopping && !this.#worker) return Promise.resolve();
+    const token = this.#nextToken++;
+    return new Promise((resolve) => {
+      this.#idleWaiters.set(token, resolve);
+      if (this.#ready) {
+        this.#flush();
+        this.#post({ type: 'idle', token });
+      }
+    });
+  }
+
+  /** Hands over what is pending, lets the thread finish it and close its store; ends it past stopTimeoutMs. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    const worker = this.#worker;
+    if (worker) {
+      if (this.#ready) this.#flush();
+      this.#post({ type: 'stop' });
+      const timer = setTimeout(() => {
+        this.#logger.warn('projection thread did not stop in time; ending it (the next start sweeps what is left)');
+        void worker.terminate();
+      }, this.options.stopTimeoutMs ?? 30_000);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    this.#wakeAllIdle();
+  }
+
+  /** Ends the thread at once, as a crash would (fault injection); it is started again. */
+  async kill(): Promise<void> {
+    await this.#worker?.terminate();
+  }
+
+  /** The running thread's id, or undefined while none runs. */
+  get threadId(): number | undefined {
+    return this.#ready ? this.#worker?.threadId : undefined;
+  }
+
+  #spawn(): Promise<void> {
+    const worker = startModuleWorker(siblingModule(import.meta.url, 'projection-thread-entry'), {
+      workerData: this.options.data,
+      // Its log lines come through messages; stdout/stderr are only for what escapes the logger.
+      stdout: false,
+      stderr: false,
+    });
+    this.#worker = worker;
+    this.#ready = false;
+    let markExited!: () => void;
+    this.#exited = new Promise((resolve) => (markExited = resolve));
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      let failure: unknown;
+      worker.on('message', (message: FromProjectionThread) => {
+        if (message.type === 'ready') {
+          started = true;
+          this.#ready = true;
+          this.#logger.info({ threadId: worker.threadId }, 'projection thread started');
+          this.#flush();
+          // Waiters from before a restart ask the new thread.
+          for (const token of this.#idleWaiters.keys()) this.#post({ type: 'idle', token });
+          resolve();
+          return;
+        }
+        this.#receive(message);
+      });
+      worker.on('error', (error) => {
+        failure = error;
+        this.#logger.error({ err: error }, 'projection thread failed');
+      });
+      worker.on('exit', (code) => {
+        markExited();
+        if (this.#worker !== worker) return;
+        this.#worker = undefined;
+        this.#ready = false;
+        if (this.#stopping) {
+          this.#wakeAllIdle();
+          return;
+        }
+        if (!started) {
+          reject(failure instanceof Error ? failure : new Error(`the projection thread exited with code ${code} before it was ready`));
+          return;
+        }
+        this.#logger.error({ exitCode: code }, 'projection thread ended unexpectedly; starting it again');
+        this.#scheduleRestart();
+      });
+    });
+  }
+
+  /** Counted, then tried again after restartDelayMs (for ever: the store may be down a while). */
+  #scheduleRestart(): void {
+    if (this.#stopping) return;
+    this.options.onRestart();
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (this.#stopping) return;
+      this.#spawn().catch((error: unknown) => {
+        this.#logger.error({ err: error }, 'projection thread could not start again; retrying');
+        this.#scheduleRestart();
+      });
+    }, this.options.restartDelayMs ?? 1000);
+    this.#restartTimer.unref();
+  }
+
+  #receive(message: Exclude<FromProjectionThread, { type: 'ready' }>): void {
+    switch (message.type) {
+      case 'idle': {
+        const resolve = this.#idleWaiters.get(message.token);
+        this.#idleWaiters.delete(message.token);
+        resolve?.();
+        break;
+      }
+      case 'live':
+        this.options.onLive(message.events);
+        break;
+      case 'outbox':
+        this.options.onOutbox();
+        break;
+      case 'failure':
+        this.options.onProjectionFailure();
+        break;
+      case 'log':
+        relayLogLine(this.options.logger, message.line);
+        break;
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pending.size === 0 || !this.#ready) return;
+    const ids = [...this.#pending];
+    this.#pending.clear();
+    this.#post({ type: 'dirty', ids });
+  }
+
+  #post(message: ToProjectionThread): void {
+    this.#worker?.postMessage(message);
+  }
+
+  #wakeAllIdle(): void {
+    for (const resolve of this.#idleWaiters.values()) resolve();
+    this.#idleWaiters.clear();
+  }
+}
+
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+/** A pino line from the thread, logged again by the service's logger (same destination, same redaction). */
+function relayLogLine(logger: Logger, line: string): void {
+  try {
+    const { level, msg, time: _time, pid: _pid, hostname: _hostname, ...fields } = JSON.parse(line) as Record<string, unknown>;
+    logger[LEVELS[Number(level)] ?? 'info'](fields, typeof msg === 'string' ? msg : '');
+  } catch {
+    logger.info({ thread: 'projection', line }, 'projection thread wrote an unreadable log line');
+  }
+}

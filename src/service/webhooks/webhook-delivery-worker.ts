@@ -1,0 +1,302 @@
+/**
+ * Delivers tenants' webhooks: fans new log events out to endpoints (webhook-fan-out.ts), then
+ * claims due messages like the outbox worker does — a compare-and-set on a short lease renewed
+ * by a heartbeat, so two instances never send the same message at once and a killed instance's
+ * claims are taken over once the lease runs out — and sends each, signed the Standard Webhooks
+ * way (every secret of a rotation's overlap), through the SSRF-safe request.
+ *
+ * 2xx = delivered. Anything else (status, timeout, refused address) is retried on the schedule
+ * of core/outbound/webhook-retry-policy.ts (a 429/503's Retry-After honoured) until it gives up;
+ * an endpoint failing without a success for `disableAfterMs` is disabled, with an alert and a
+ * `webhook-endpoint.disabled` event in the tenant's log. Only the first pending message of each
+ * (endpoint, consultation) is claimable, so a consultation's events arrive in sequence order.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { outboundPolicy, type OutboundPolicy } from '../../core/outbound/outbound-address-policy.js';
+import { signWebhook } from '../../core/outbound/standard-webhook-signature.js';
+import { isDelivered, nextAttemptAt, shouldDisable, type RetryPolicy } from '../../core/outbound/webhook-retry-policy.js';
+import { appendTenantEvents } from '../../storage/event-log-repository.js';
+import type { Store } from '../../storage/store.js';
+import {
+  claimWebhookMessage,
+  disableWebhookEndpoint,
+  findDueWebhookMessages,
+  finishWebhookAttempt,
+  renewWebhookLease,
+  startWebhookAttempt,
+  webhookDeliveryContext,
+  WebhookClaimLostError,
+} from '../../storage/webhook-repository.js';
+import { isStoreUnavailable } from '../../storage/store-errors.js';
+import type { WebhooksConfig } from '../config.js';
+import type { Metrics } from '../metrics.js';
+import { sendWebhook } from '../outbound/webhook-request.js';
+import { publicEvent } from '../routes/event-routes.js';
+import { fanOutWebhooks } from './webhook-fan-out.js';
+
+export interface WebhookDeliveryWorkerOptions {
+  readonly store: Store;
+  readonly config: WebhooksConfig;
+  readonly sandbox: boolean;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  readonly clock?: () => Date;
+  /** Called after an endpoint was disabled (its event committed): wakes the tenant's streams. */
+  readonly onTenantEvent?: (tenantId: string) => void;
+  readonly workerId?: string;
+}
+
+/** The SSRF policy the configuration gives (also used when an endpoint is saved). */
+export function webhookPolicy(config: WebhooksConfig, sandbox: boolean): OutboundPolicy {
+  return outboundPolicy({ allowList: config.allowAddresses, allowHttp: config.allowHttp, sandbox });
+}
+
+export class WebhookDeliveryWorker {
+  readonly workerId: string;
+  private readonly policy: OutboundPolicy;
+  private readonly retry: RetryPolicy;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private wakeRequested = false;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly options: WebhookDeliveryWorkerOptions) {
+    this.workerId = options.workerId ?? `webhooks-${randomUUID()}`;
+    this.policy = webhookPolicy(options.config, options.sandbox);
+    this.retry = options.config.retry;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** A change committed (or a slot freed): poll soon rather than at the next tick. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) this.wakeRequested = true;
+    else this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+    await Promise.all(this.inFlight);
+  }
+
+  /** One pass, for tests and tools: fan out, deliver what is due, wait for it. Returns how many were sent. */
+  async runOnce(): Promise<number> {
+    await Promise.all(this.inFlight);
+    const started = await this.poll();
+    await Promise.all([...started, ...this.inFlight]);
+    return started.length;
+  }
+
+  private now(): Date {
+    return this.options.clock?.() ?? new Date();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.poll()
+        .then((started) => {
+          const again = started.length > 0 || this.wakeRequested;
+          this.wakeRequested = false;
+          this.running = undefined;
+          this.schedule(again ? 0 : this.options.config.pollIntervalMs);
+        })
+        .catch((error: unknown) => {
+          this.running = undefined;
+          this.options.logger.warn({ err: error }, 'webhook delivery poll failed; retrying');
+          this.schedule(this.options.config.pollIntervalMs);
+        });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async poll(): Promise<Promise<void>[]> {
+    // Fan-out errors are the poll's (logged, retried at the next tick).
+    await fanOutWebhooks(this.options.store, () => this.now());
+    const free = this.options.config.concurrency - this.inFlight.size;
+    if (free <= 0) return [];
+    const now = this.now().toISOString();
+    const lockedUntil = new Date(this.now().getTime() + this.options.config.leaseMs).toISOString();
+    const started: Promise<void>[] = [];
+    for (const id of await findDueWebhookMessages(this.options.store.db, now, free)) {
+      if (!(await claimWebhookMessage(this.options.store.db, { id, workerId: this.workerId, now, lockedUntil }))) continue;
+      const running: Promise<void> = this.deliver(id)
+        .catch((error: unknown) =>
+          this.options.logger.warn({ err: error, message: id }, 'webhook delivery not recorded; retried after the lease'),
+        )
+        .finally(() => {
+          this.inFlight.delete(running);
+          this.wake();
+        });
+      this.inFlight.add(running);
+      started.push(running);
+    }
+    return started;
+  }
+
+  private async deliver(messageId: string): Promise<void> {
+    const { store, logger, config } = this.options;
+    const heartbeat = setInterval(
+      () => {
+        const lockedUntil = new Date(this.now().getTime() + config.leaseMs).toISOString();
+        renewWebhookLease(store.db, { id: messageId, workerId: this.workerId, lockedUntil }).catch((error: unknown) =>
+          logger.warn({ err: error }, 'webhook lease not renewed; retrying at the next beat'),
+        );
+      },
+      Math.max(50, Math.floor(config.leaseMs / 3)),
+    );
+    heartbeat.unref();
+    try {
+      await this.attempt(messageId);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async attempt(messageId: string): Promise<void> {
+    const { store, logger, config, metrics } = this.options;
+    const context = await webhookDeliveryContext(store.db, messageId);
+    if (!context) return;
+    const started = this.now();
+    const attempt = context.attempts + 1;
+    const firstAttemptAt = context.first_attempt_at ?? started.toISOString();
+    const attemptId = await startWebhookAttempt(store.db, {
+      messageId,
+      endpointId: context.endpoint_id,
+      eventId: context.event_id,
+      eventType: context.event_type,
+      attempt,
+      now: started.toISOString(),
+    });
+
+    let responseStatus: number | null = null;
+    let latencyMs: number | null = null;
+    let retryAfterMs: number | undefined;
+    let error: string | null = null;
+    if (!context.event) {
+      error = 'the event is no longer in the log (retention)';
+    } else {
+      const body = JSON.stringify(publicEvent(context.event));
+      const secrets = [context.secret];
+      if (context.previous_secret && context.previous_secret_until && context.previous_secret_until > started.toISOString()) {
+        secrets.push(context.previous_secret);
+      }
+      const headers = signWebhook(context.event.id, started.getTime() / 1000, body, secrets);
+      const outcome = await sendWebhook({
+        url: context.url,
+        headers: { ...headers },
+        body,
+        policy: this.policy,
+        timeoutMs: config.timeoutMs,
+      });
+      latencyMs = outcome.latencyMs;
+      if (outcome.kind === 'answered') {
+        responseStatus = outcome.status;
+        retryAfterMs = outcome.retryAfterMs;
+        if (!isDelivered(outcome.status)) error = `answered ${outcome.status}`;
+      } else {
+        error = outcome.kind === 'refused' ? `refused: ${outcome.reason}` : outcome.reason;
+      }
+    }
+
+    const finished = this.now();
+    const delivered = error === null;
+    const next =
+      delivered || !context.event
+        ? undefined
+        : nextAttemptAt(
+            {
+              attempt,
+              firstAttemptAt: Date.parse(firstAttemptAt),
+              failedAt: finished.getTime(),
+              ...(responseStatus !== null ? { status: responseStatus } : {}),
+              ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+            },
+            this.retry,
+          );
+    const nextAt = next === undefined ? null : new Date(next).toISOString();
+    const failingSince = context.failing_since ?? (delivered ? null : finished.toISOString());
+    const disable =
+      !delivered && shouldDisable(failingSince ? Date.parse(failingSince) : undefined, finished.getTime(), config.disableAfterMs);
+
+    const record = () =>
+      store.transaction(async (trx) => {
+        await finishWebhookAttempt(trx, {
+          messageId,
+          attemptId,
+          endpointId: context.endpoint_id,
+          workerId: this.workerId,
+          attempts: attempt,
+          firstAttemptAt,
+          attemptStatus: delivered ? 'delivered' : nextAt ? 'retrying' : 'failed',
+          messageStatus: delivered ? 'delivered' : nextAt ? 'pending' : 'failed',
+          responseStatus,
+          latencyMs,
+          error: error?.slice(0, 500) ?? null,
+          nextAttemptAt: nextAt,
+          ...(delivered && context.failing_since ? { streak: 'ended' as const } : {}),
+          ...(!delivered && !context.failing_since ? { streak: 'started' as const } : {}),
+          now: finished.toISOString(),
+        });
+        if (!disable) return undefined;
+        const reason = `failing without a success since ${failingSince}`;
+        const endpoint = await disableWebhookEndpoint(trx, { id: context.endpoint_id, reason, now: finished.toISOString() });
+        if (!endpoint) return undefined;
+        await appendTenantEvents(trx, [
+          {
+            tenantId: endpoint.tenant_id,
+            consultationId: null,
+            type: 'webhook-endpoint.disabled',
+            at: finished.toISOString(),
+            data: { endpointId: context.endpoint_id, url: endpoint.url, reason, failingSince: endpoint.failing_since ?? failingSince },
+          },
+        ]);
+        return endpoint;
+      });
+    let disabled: Awaited<ReturnType<typeof record>>;
+    for (let tries = 1; ; tries += 1) {
+      try {
+        disabled = await record();
+        break;
+      } catch (failure) {
+        if (failure instanceof WebhookClaimLostError) {
+          logger.warn(
+            { endpoint: context.endpoint_id, event: context.event_id },
+            'webhook claim lost while sending (taken over after the lease)',
+          );
+          return;
+        }
+        // A deadlock with another instance's transaction (MySQL) is worth one more go at once.
+        if (tries >= 3 || !isStoreUnavailable(failure)) throw failure;
+      }
+    }
+
+    metrics?.webhookDeliveries.inc({ outcome: delivered ? 'delivered' : nextAt ? 'retrying' : 'failed' });
+    // The URL is the tenant's and may carry a token in its path: logs name the endpoint by id.
+    if (delivered) {
+      logger.debug({ endpoint: context.endpoint_id, event: context.event_id, attempt, latencyMs }, 'webhook delivered');
+    } else {
+      logger.info(
+        { endpoint: context.endpoint_id, event: context.event_id, attempt, responseStatus, error, nextAttemptAt: nextAt },
+        'webhook attempt failed',
+      );
+    }
+    if (disabled) {
+      metrics?.alerts.inc({ kind: 'webhook-endpoint-disabled' });
+      logger.error(
+        { alert: 'webhook-endpoint-disabled', endpoint: context.endpoint_id, tenant: disabled.tenant_id, failingSince },
+        'webhook endpoint disabled: failing without a success for too long',
+      );
+      this.options.onTenantEvent?.(disabled.tenant_id);
+    }
+  }
+}

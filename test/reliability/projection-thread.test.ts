@@ -1,0 +1,118 @@
+/**
+ * The projection in its worker thread (ROOMGATE_PROJECTION_THREAD=on, serve's default): it folds
+ * through its own connection; a thread that dies is logged, counted and started again, and what
+ * arrived meanwhile is folded by the new one; closing the app drains it — every callback
+ * acknowledged before the close is folded when close() returns.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/storage/open-store.js';
+import { ProjectionThread } from '../../src/service/consultations/projection-thread.js';
+import { enginesUnderTest } from '../support/engines.js';
+import { signForm } from '../support/signed-callback.js';
+import { startTestService, type TestService } from '../support/test-service.js';
+
+const PATH = '/webhooks/twilio/video';
+
+for (const engine of enginesUnderTest()) {
+  describe(`the projection thread, on ${engine.name}`, () => {
+    let service: TestService | undefined;
+    afterEach(async () => {
+      await service?.close();
+      service = undefined;
+    });
+
+    const start = async () => {
+      const database = await engine.createTestDatabase();
+      service = await startTestService(engine, {
+        database,
+        app: { projectionThread: { databaseUrl: database.url, store: {}, restartDelayMs: 50 } },
+      });
+      return { s: service, database };
+    };
+
+    const callback = (s: TestService, roomSid: string, event: string, secondsAgo: number, extra: Record<string, string> = {}) => {
+      const signed = signForm(`http://localhost:80${PATH}`, s.authToken, {
+        AccountSid: s.accountSid,
+        RoomSid: roomSid,
+        RoomName: 'r',
+        RoomStatus: event === 'room-ended' ? 'completed' : 'in-progress',
+        RoomType: 'group',
+        StatusCallbackEvent: event,
+        Timestamp: new Date(Date.now() - secondsAgo * 1000).toISOString(),
+        SequenceNumber: '0',
+        ...extra,
+      });
+      return s.app.inject({ method: 'POST', url: PATH, headers: signed.headers, payload: signed.body }).then((r) => r.statusCode);
+    };
+    const joined = (identity: string, sid: string) => ({
+      ParticipantSid: sid,
+      ParticipantIdentity: identity,
+      ParticipantStatus: 'connected',
+    });
+    const status = async (s: TestService, id: string) =>
+      (await s.store.db.selectFrom('consultations').select('status').where('id', '=', id).executeTakeFirstOrThrow()).status;
+
+    it('folds in its own thread; a dead thread is logged, counted and started again, and loses nothing', async () => {
+      const { s } = await start();
+      const projection = s.app.roomgate.projection;
+      expect(projection).toBeInstanceOf(ProjectionThread);
+      const thread = projection as ProjectionThread;
+      const firstThread = thread.threadId;
+      expect(firstThread).toBeGreaterThan(0);
+
+      const { tenantId } = await s.seedTenant();
+      const room = await s.seedConsultation(tenantId, { record: false, identities: { 'clinician-1': 'clinician' } });
+      expect(await callback(s, room.roomSid, 'room-created', 60)).toBe(204);
+      await s.app.roomgate.drain();
+      expect(await status(s, room.id)).toBe('waiting');
+
+      await thread.kill();
+      // Acknowledged while no thread runs: handed to the next one (or found by its sweep).
+      expect(await callback(s, room.roomSid, 'participant-connected', 50, joined('clinician-1', `PA${'1'.repeat(32)}`))).toBe(204);
+      await s.app.roomgate.drain(); // waits for the new thread to have folded it
+      const sessions = await s.store.db
+        .selectFrom('participant_sessions')
+        .select('identity')
+        .where('consultation_id', '=', room.id)
+        .execute();
+      expect(sessions).toEqual([{ identity: 'clinician-1' }]);
+      expect(thread.threadId).toBeGreaterThan(0);
+      expect(thread.threadId).not.toBe(firstThread);
+      expect(s.logs()).toContain('projection thread ended unexpectedly; starting it again');
+      expect(await s.metricsText()).toMatch(/^roomgate_projection_thread_restarts_total 1$/m);
+
+      expect(await callback(s, room.roomSid, 'room-ended', 10)).toBe(204);
+      await s.app.roomgate.drain();
+      expect(await status(s, room.id)).toBe('no-show'); // the patient never came: folded by the new thread
+    }, 60_000);
+
+    it('drains on close: every callback acknowledged before close() is folded when it returns', async () => {
+      const { s, database } = await start();
+      const { tenantId } = await s.seedTenant();
+      const rooms = await Promise.all(Array.from({ length: 8 }, () => s.seedConsultation(tenantId, { record: false })));
+      const answers = await Promise.all(
+        rooms.flatMap((room) => [callback(s, room.roomSid, 'room-created', 60), callback(s, room.roomSid, 'room-ended', 30)]),
+      );
+      expect(answers.every((code) => code === 204)).toBe(true);
+      // No drain(): close() itself must finish the folds the thread was handed.
+      await s.close();
+      service = undefined;
+
+      const store = await openStore(database.url);
+      try {
+        const rows = await store.db.selectFrom('consultations').select(['id', 'status']).execute();
+        expect(rows.filter((row) => rooms.some((room) => room.id === row.id)).map((row) => row.status)).toEqual(rooms.map(() => 'no-show')); // ended with nobody in it: folded
+        const unfolded = await store.db
+          .selectFrom('callbacks')
+          .select('id')
+          .where('status', '=', 'accepted')
+          .where('processed_at', 'is', null)
+          .execute();
+        expect(unfolded).toEqual([]);
+      } finally {
+        await store.close();
+        await database.drop();
+      }
+    }, 60_000);
+  });
+}
