@@ -24,7 +24,9 @@ let hooks: ApiHooks = { signedOut: () => undefined, apiDown: () => undefined };
 export const setApiHooks = (next: ApiHooks) => void (hooks = next);
 export const setApiDown = (down: boolean) => hooks.apiDown(down);
 
+/** Signs out once: a 401 and the stream's end for the same revoked key must not redraw the sign-in form being filled. */
 export function signOut(message: string): void {
+  if (!loadSession()) return;
   clearSession();
   hooks.signedOut(message);
 }

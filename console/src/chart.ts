@@ -17,14 +17,14 @@ export function stackedBars(data: ChartData, label: string): HTMLElement {
   const left = 40;
   const bottom = 24;
   const max = Math.max(1, ...data.buckets.map((bucket) => bucket.total));
-  const step = (width - left - 10) / Math.max(1, data.buckets.length);
+  const step = (width - left - 40) / Math.max(1, data.buckets.length);
   const y = (n: number) => ((height - bottom - 10) * n) / max;
   const hour = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
   const labelEvery = Math.max(1, Math.ceil(data.buckets.length / 8));
   const svg = s(
     'svg',
     { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, class: 'chart' },
-    s('line', { x1: left, x2: width - 10, y1: height - bottom, y2: height - bottom, class: 'axis' }),
+    s('line', { x1: left, x2: width - 40, y1: height - bottom, y2: height - bottom, class: 'axis' }),
     s('text', { x: left - 6, y: 16, 'text-anchor': 'end', class: 'tick-label' }, String(max)),
     s('text', { x: left - 6, y: height - bottom, 'text-anchor': 'end', class: 'tick-label' }, '0'),
     data.buckets.map((bucket, index) => {

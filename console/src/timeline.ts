@@ -83,7 +83,8 @@ export function timeline(consultation: Consultation, now = Date.now()): HTMLElem
   const labelWidth = 220;
   const laneHeight = 30;
   const height = all.length * laneHeight + 30;
-  const x = (at: number) => labelWidth + ((at - from) / (to - from)) * (width - labelWidth - 10);
+  // Room on the right for the last tick's label.
+  const x = (at: number) => labelWidth + ((at - from) / (to - from)) * (width - labelWidth - 50);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => from + f * (to - from));
   const svg = s(
     'svg',

@@ -17,6 +17,7 @@ import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { randomHex, sandboxTwilioEnv, startTestService, type TestService } from '../support/test-service.js';
+import { FAST_WEBHOOKS_ENV, startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 import { launchChromium, openPage, screenshotPath, seriousViolations, type WatchedPage } from './support/browser.js';
 
 const sqlite = enginesUnderTest().find((engine) => engine.name === 'sqlite') ?? enginesUnderTest()[0]!;
@@ -30,7 +31,6 @@ const TENANT_SCOPES = [
   'billing:read',
   'events:read',
   'keys:manage',
-  'webhooks:read',
   'webhooks:manage',
 ];
 
@@ -47,6 +47,8 @@ describe('the console in Chromium', () => {
   let key: string;
   let keyId: string;
   let consultationId: string;
+  let hook: WebhookReceiver;
+  let endpointId: string;
 
   const api = async (method: string, path: string, body?: unknown, as = key) => {
     const response = await fetch(`${base}${path}`, {
@@ -76,18 +78,25 @@ describe('the console in Chromium', () => {
     await buildConsole({ quiet: true });
     sandbox = await startSandbox({ ...credentials, clock: () => new Date(now), compositionStepMs: 5, callbackRetryDelayMs: 50 });
     service = await startTestService(sqlite, {
-      env: { ...sandboxTwilioEnv(credentials, sandbox.url), ROOMGATE_OPERATOR_TOKEN: OPERATOR_TOKEN },
+      env: { ...sandboxTwilioEnv(credentials, sandbox.url), ...FAST_WEBHOOKS_ENV, ROOMGATE_OPERATOR_TOKEN: OPERATOR_TOKEN },
       app: { outboxWorker: true, outboxPollIntervalMs: 50 },
     });
     await service.app.listen({ port: 0, host: '127.0.0.1' });
     base = `http://127.0.0.1:${(service.app.server.address() as AddressInfo).port}`;
     ({ tenantId, key, keyId } = await service.seedTenant('human', TENANT_SCOPES));
+    // The tenant's webhook endpoint: every event of the consultation below is delivered to it.
+    hook = await startWebhookReceiver();
+    const endpoint = await api('POST', '/v1/webhook-endpoints', { url: hook.url, description: 'care platform' });
+    expect(endpoint.status).toBe(201);
+    endpointId = endpoint.json.id;
+    hook.secrets = [endpoint.json.secret];
     browser = await launchChromium();
     laptop = await openPage(browser, 'laptop');
     laptop.page.setDefaultTimeout(20_000);
   });
   afterAll(async () => {
     await browser?.close();
+    await hook?.close();
     await sandbox?.close();
     await service?.close();
   });
@@ -200,17 +209,27 @@ describe('the console in Chromium', () => {
     expect(await page.getByRole('button', { name: 'Export CSV' }).isDisabled()).toBe(true);
   });
 
-  it('shows webhook endpoints with their deliveries, and redelivers one — or says the API has none', async () => {
+  it('shows webhook endpoints with their delivery attempts, and redelivers one', async () => {
     const { page } = laptop;
-    const probe = await api('GET', '/v1/webhook-endpoints');
     await page.getByRole('link', { name: 'Webhook endpoints' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Webhook endpoints' }).waitFor();
-    if (probe.status === 404) {
-      await page.getByText('This Roomgate does not offer outbound webhook endpoints.').waitFor();
-      await check(laptop, 'webhooks');
-      return;
-    }
-    throw new Error(`webhook endpoints answered ${probe.status}: this test must now drive a redelivery`);
+    const section = page.locator(`section[data-endpoint="${endpointId}"]`);
+    await section.getByRole('heading', { name: hook.url }).waitFor();
+    const redeliver = section.locator('button.redeliver').first();
+    await redeliver.waitFor();
+    const rows = await section.locator('tbody tr').count();
+    expect(rows).toBeGreaterThanOrEqual(4);
+    expect(await section.getByText('delivered').count()).toBeGreaterThan(0);
+    await check(laptop, 'webhooks');
+    const deliveryId = (await redeliver.getAttribute('data-delivery'))!;
+    const attempts = (await api('GET', `/v1/webhook-endpoints/${endpointId}/deliveries?limit=500`)).json.data as any[];
+    const eventId = attempts.find((attempt) => attempt.id === deliveryId).eventId as string;
+    const before = hook.deliveries.filter((delivery) => delivery.webhookId === eventId).length;
+    await redeliver.click();
+    await page.getByText(/^Redelivery of .* queued\.$/).waitFor();
+    // The receiver gets the event once more, and the list shows one attempt more.
+    await section.locator('tbody tr').nth(rows).waitFor();
+    expect(hook.deliveries.filter((delivery) => delivery.webhookId === eventId).length).toBe(before + 1);
+    expect(hook.deliveries.every((delivery) => delivery.verifiedWith.length === 1)).toBe(true);
   });
 
   it('creates a key with the scope picker, and revoking its own key signs the console out with a message', async () => {

@@ -51,12 +51,12 @@ export const consultationsPage: Page = (main, session) => {
             h(
               'tr',
               { 'data-id': c.id, 'data-status': c.status },
-              h('td', {}, h('a', { href: `#/consultations/${c.id}` }, c.externalRef ?? c.id)),
-              h('td', {}, badge(c.status)),
-              h('td', {}, c.participants.map((p) => `${p.identity} (${p.role})`).join(', ') || '—'),
-              h('td', {}, time(c.startedAt)),
-              h('td', {}, time(c.endedAt)),
-              h('td', {}, c.billing ? duration(c.billing.roundedSeconds) : '—'),
+              h('td', { 'data-label': 'Consultation' }, h('a', { href: `#/consultations/${c.id}` }, c.externalRef ?? c.id)),
+              h('td', { 'data-label': 'Status' }, badge(c.status)),
+              h('td', { 'data-label': 'Participants' }, c.participants.map((p) => `${p.identity} (${p.role})`).join(', ') || '—'),
+              h('td', { 'data-label': 'Started' }, time(c.startedAt)),
+              h('td', { 'data-label': 'Ended' }, time(c.endedAt)),
+              h('td', { 'data-label': 'Billed' }, c.billing ? duration(c.billing.roundedSeconds) : '—'),
             ),
           ),
     );

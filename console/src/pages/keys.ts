@@ -26,7 +26,6 @@ const SCOPES = [
   'audit:read',
   'privacy:erase',
   'keys:manage',
-  'webhooks:read',
   'webhooks:manage',
 ];
 

@@ -64,7 +64,8 @@ export const webhooksPage: Page = (main) => {
                   try {
                     await post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${delivery.id}/redeliver`);
                     status.textContent = `Redelivery of ${delivery.eventType} queued.`;
-                    setTimeout(() => void deliveries(endpoint, into), 1000);
+                    // The worker sends it within a poll; the list is read again to show the new attempt.
+                    for (const delay of [1000, 3000]) setTimeout(() => void deliveries(endpoint, into), delay);
                   } catch (error) {
                     status.textContent = `Could not redeliver: ${(error as Error).message}`;
                     button.disabled = false;
@@ -91,7 +92,7 @@ export const webhooksPage: Page = (main) => {
         error instanceof ApiError && error.status === 404
           ? 'This Roomgate does not offer outbound webhook endpoints.'
           : error instanceof ApiError && error.status === 403
-            ? 'This key lacks the scope to read webhook endpoints (webhooks:read or webhooks:manage).'
+            ? 'This key lacks webhooks:manage, which webhook endpoints need.'
             : `Could not load webhook endpoints: ${(error as Error).message}`;
       replace(body, h('p', { class: 'notice' }, message));
       return;
