@@ -8,6 +8,7 @@
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../console/build.mjs';
+import { markReconciled } from '../../src/storage/reconcile-repository.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
 import { randomHex, startTestService, type TestService } from '../support/test-service.js';
@@ -207,9 +208,32 @@ for (const engine of enginesUnderTest()) {
       const mine = tenants.json().data.find((tenant: any) => tenant.id === tenantId);
       expect(mine.consultations).toMatchObject({ total: 1, live: 0, byStatus: { scheduled: 1 } });
       expect(mine.health).toMatchObject({ status: 'attention', quarantinedLastDay: 1 });
-      const activity = await operator('GET', '/v1/operator/reconciliation');
-      expect(activity.statusCode).toBe(200);
-      expect(activity.json()).toMatchObject({ heldLateCallbacks: 0, changes: [] });
+      const quiet = await operator('GET', '/v1/operator/reconciliation');
+      expect(quiet.statusCode).toBe(200);
+      expect(quiet.json()).toMatchObject({ lease: null, heldLateCallbacks: 0, changes: [], compared: [] });
+      // What the reconciler records when it changes a record (app.ts onChanged) and marks a comparison.
+      const { id } = await service.seedConsultation(tenantId);
+      service.app.roomgate.audit.record({
+        tenantId: null,
+        actor: 'reconciler',
+        action: 'consultation.reconciled',
+        target: id,
+        outcome: 'completed',
+        detail: { reason: 'quiet', facts: ['participant-disconnected', 'room-ended'], confirmedLate: 1 },
+      });
+      await service.app.roomgate.drain();
+      await markReconciled(service.store.db, id, new Date().toISOString());
+      const activity = (await operator('GET', '/v1/operator/reconciliation')).json();
+      expect(activity.changes).toEqual([
+        expect.objectContaining({
+          consultationId: id,
+          outcome: 'completed',
+          reason: 'quiet',
+          facts: ['participant-disconnected', 'room-ended'],
+          confirmedLate: 1,
+        }),
+      ]);
+      expect(activity.compared).toEqual([expect.objectContaining({ consultationId: id, status: 'scheduled' })]);
     });
   });
 }
