@@ -9,6 +9,7 @@ import { followEvents } from '../event-stream.js';
 import type { Page } from '../main.js';
 import { can } from '../session.js';
 import { timeline } from '../timeline.js';
+import { consentView, evidenceView } from '../evidence.js';
 import type { Consultation } from '../types.js';
 
 interface Recordings {
@@ -26,26 +27,6 @@ interface Callback {
 
 function section(title: string, id: string, ...children: Child[]): HTMLElement {
   return h('section', { 'aria-labelledby': id, class: 'card' }, h('h2', { id }, title), ...children);
-}
-
-/** Renders any JSON value as nested lists: evidence and consents whose shape may grow. */
-function describe(value: unknown): Child {
-  if (value === null || value === undefined) return '—';
-  if (Array.isArray(value))
-    return value.length === 0
-      ? 'none'
-      : h(
-          'ol',
-          {},
-          value.map((item) => h('li', {}, describe(item))),
-        );
-  if (typeof value === 'object')
-    return h(
-      'dl',
-      { class: 'kv' },
-      Object.entries(value as Record<string, unknown>).map(([key, inner]) => [h('dt', {}, key), h('dd', {}, describe(inner))]),
-    );
-  return String(value);
 }
 
 async function optional<T>(path: string): Promise<T | 'absent' | 'forbidden'> {
@@ -84,7 +65,7 @@ export const consultationPage: Page = (main, session, [id]) => {
       consultation.billing && can(session, 'billing:read')
         ? optional<unknown>(`/v1/billing-records/${consultation.billing.id}/evidence`)
         : Promise.resolve('absent' as const),
-      optional<{ data?: unknown[] } | unknown[]>(`/v1/consultations/${id}/consents`),
+      optional<unknown>(`/v1/consultations/${id}/consents`),
     ]);
 
     const overview = section(
@@ -187,7 +168,7 @@ export const consultationPage: Page = (main, session, [id]) => {
               evidence === 'forbidden' ? 'Evidence needs billing:read.' : 'No evidence is available for this record.',
             )
           : null
-        : h('div', { id: 'evidence' }, h('h3', {}, 'Evidence'), describe(evidence)),
+        : evidenceView(evidence),
     );
 
     const media =
@@ -215,14 +196,7 @@ export const consultationPage: Page = (main, session, [id]) => {
               ),
             );
 
-    const consent =
-      consents === 'absent' || consents === 'forbidden'
-        ? null
-        : section(
-            'Consent',
-            'consent-title',
-            describe(Array.isArray(consents) ? consents : ((consents as { data?: unknown[] }).data ?? consents)),
-          );
+    const consent = consents === 'absent' || consents === 'forbidden' ? null : section('Consent', 'consent-title', consentView(consents));
 
     const raw = section(
       'Raw callbacks',
