@@ -48,6 +48,8 @@ import { healthRoutes } from './routes/health-routes.js';
 import { Readiness } from './readiness.js';
 import { recordRoutes } from './routes/record-routes.js';
 import { subjectRoutes } from './routes/subject-routes.js';
+import { consoleRoutes } from './routes/console-routes.js';
+import { operatorRoutes } from './routes/operator-routes.js';
 import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
 import { createTwilioRestClient } from './twilio/twilio-rest-client.js';
 import { SecurityMonitor } from './security-monitor.js';
@@ -509,6 +511,14 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
   await app.register(lobbyRoutes, { store, clock, audit });
   await app.register(tenantSettingsRoutes, { store, audit });
   await app.register(consentRoutes, { store, clock, audit, onOutbox: () => parts.outbox.wake() });
+  await app.register(consoleRoutes);
+  await app.register(operatorRoutes, {
+    store,
+    clock,
+    operatorToken: config.operatorToken,
+    secrets: () => signingSecrets(settings.accounts),
+    publicUrl: config.publicUrl,
+  });
   const account = config.accounts[0];
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, {
