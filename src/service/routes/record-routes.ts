@@ -58,6 +58,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
           size: row.size,
           mediaUri: row.status === 'completed' ? row.media_uri : null,
           completedAt: row.completed_at,
+          consentFlag: row.consent_flag === 'not-consented' ? ('not-consented' as const) : null,
         })),
         composition: composition
           ? {

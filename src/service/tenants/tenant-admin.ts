@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { generateApiKey } from '../../core/api-key/api-key-format.js';
+import type { ConsentMode } from '../../core/consultation/consent.js';
 import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
 import { insertApiKey, insertTenant } from '../../storage/tenant-repository.js';
@@ -28,6 +29,11 @@ export interface NewTenant {
   readonly billingCodeSet?: CodeSetId;
   /** Flat code set: one fee per visit or per started billing unit; undefined → 'visit'. */
   readonly billingFlatMode?: FlatMode;
+  /**
+   * Recording follows the consent ledger (core/consultation/consent.ts). Absent → off, as for a
+   * tenant from before the ledger; `roomgate tenant create` sets all-parties unless told otherwise.
+   */
+  readonly consentMode?: ConsentMode;
 }
 
 export async function createTenant(store: Store, tenant: NewTenant, now = new Date()): Promise<string> {
@@ -45,6 +51,7 @@ export async function createTenant(store: Store, tenant: NewTenant, now = new Da
     ...(tenant.waitingRoom !== undefined ? { waiting_room: tenant.waitingRoom ? 1 : 0 } : {}),
     ...(tenant.billingCodeSet !== undefined ? { billing_code_set: tenant.billingCodeSet } : {}),
     ...(tenant.billingFlatMode !== undefined ? { billing_flat_mode: tenant.billingFlatMode } : {}),
+    ...(tenant.consentMode !== undefined && tenant.consentMode !== 'off' ? { consent_mode: tenant.consentMode } : {}),
     created_at: now.toISOString(),
   });
   return id;
