@@ -78,7 +78,12 @@ for (const engine of enginesUnderTest()) {
 
       const list = await inject('/v1/billing-records');
       const record = list.json.data.find((r: { consultationId: string }) => r.consultationId === id);
-      expect(record).toMatchObject({ billableSeconds: 840, roundedSeconds: 840, version: 1 });
+      expect(record).toMatchObject({
+        billableSeconds: 840,
+        roundedSeconds: 840,
+        version: 1,
+        suggestedCode: { codeSet: 'us-cpt-2025', code: '98004', modifier: null, units: 1 },
+      });
       billingId = record.id;
 
       const answer = await inject(`/v1/billing-records/${billingId}/evidence`);

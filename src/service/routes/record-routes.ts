@@ -148,6 +148,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
           roundedSeconds: row.rounded_seconds,
           intervals: JSON.parse(row.intervals) as { start: string; end: string }[],
           version: row.version,
+          suggestedCode: suggestedCodeOf(row.evidence),
           createdAt: row.created_at,
           updatedAt: row.updated_at ?? row.created_at,
         })),
@@ -225,4 +226,13 @@ function entryIntact(
     record === undefined ||
     (stored.version === Number(record.version) && canonicalJson(stored.content) === canonicalJson(billingVersionContent(record)))
   );
+}
+
+/** The suggestion of a stored evidence document, in brief (the list's `suggestedCode`). */
+function suggestedCodeOf(evidence: string | null) {
+  if (!evidence) return null;
+  const suggestion = (
+    JSON.parse(evidence) as { suggestion?: { codeSet: string; code: string | null; modifier: string | null; units: number } }
+  ).suggestion;
+  return suggestion ? { codeSet: suggestion.codeSet, code: suggestion.code, modifier: suggestion.modifier, units: suggestion.units } : null;
 }

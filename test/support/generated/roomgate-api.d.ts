@@ -6021,6 +6021,13 @@ export interface components {
       }[];
       /** @description 1 when first recorded; grows with every correction. */
       version: number;
+      /** @description The code the tenant’s code set suggests for this version (`code: null`: none; the evidence says why) — a help, not coding advice; null for a version recorded before evidence existed. How it was measured: `GET /v1/billing-records/{id}/evidence`. */
+      suggestedCode: {
+        codeSet: string;
+        code: string | null;
+        modifier: string | null;
+        units: number;
+      } | null;
       /**
        * Format: date-time
        * @example 2026-03-01T09:30:00.000Z
