@@ -21,6 +21,7 @@ export interface RemovedCounts {
   outbox: number;
   idempotency_keys: number;
   tenant_events: number;
+  consents: number;
 }
 
 /** Ids per statement: far below every engine's bound-parameter limit. */
@@ -40,6 +41,7 @@ export const RETENTION_TABLES: readonly (keyof RemovedCounts)[] = [
   'outbox',
   'idempotency_keys',
   'tenant_events',
+  'consents',
 ];
 
 export function emptyCounts(): RemovedCounts {
@@ -76,7 +78,14 @@ export async function purgeTenant(trx: StoreTransaction, tenantId: string, cutof
     }
     if (chunk.length === 0) continue;
     const ids = chunk.map((row) => row.id);
-    const roomSids = roomSidsOf(chunk);
+    // Every room of these consultations (rejoining, migration 0012), not only the current one.
+    const earlierRooms = await trx
+      .selectFrom('consultation_rooms')
+      .select('room_sid')
+      .where('consultation_id', 'in', ids)
+      .where('room_sid', 'is not', null)
+      .execute();
+    const roomSids = [...new Set([...roomSidsOf(chunk), ...earlierRooms.map((row) => row.room_sid!)])];
     const compositionSids = (
       await trx
         .selectFrom('compositions')
@@ -101,7 +110,8 @@ export async function purgeTenant(trx: StoreTransaction, tenantId: string, cutof
           .executeTakeFirst(),
       );
     }
-    for (const table of ['participants', 'participant_sessions', 'issued_identities', 'recordings', 'compositions'] as const) {
+    // The consent ledger goes with the rest of the record it is evidence for (migration 0013).
+    for (const table of ['participants', 'participant_sessions', 'issued_identities', 'recordings', 'compositions', 'consents'] as const) {
       removed[table] += deleted(await trx.deleteFrom(table).where('consultation_id', 'in', ids).executeTakeFirst());
     }
     const billed = new Set(
@@ -163,11 +173,19 @@ export async function purgeGlobal(
       .where((eb) =>
         eb.or([
           eb('room_sid', 'is', null),
-          eb(
-            'room_sid',
-            'not in',
-            eb.selectFrom('consultations').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
-          ),
+          eb.and([
+            eb(
+              'room_sid',
+              'not in',
+              eb.selectFrom('consultations').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
+            ),
+            // A consultation's earlier rooms (rejoining) are not orphans.
+            eb(
+              'room_sid',
+              'not in',
+              eb.selectFrom('consultation_rooms').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
+            ),
+          ]),
         ]),
       )
       .where((eb) =>
