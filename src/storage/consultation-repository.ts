@@ -2,7 +2,7 @@
  * The consultations table: every query on it, written once, named for what it returns.
  * Functions take the database or a transaction (a Transaction is a Kysely).
  */
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { insertFirstRooms } from './consultation-room-repository.js';
 import type { ConsultationUpdate, Database, IsoTimestamp } from './schema.js';
 
@@ -185,7 +185,10 @@ export async function cancelOpenConsultation(db: Db, tenantId: string, id: strin
  */
 export async function findConsultationsForRooms(db: Db, roomSids: readonly string[], roomNames: readonly string[]) {
   if (roomSids.length === 0) return [];
-  const rooms = await db
+  // One statement (one round trip on the inbox's hot path): every room of a consultation
+  // (rejoining, migration 0012), then — tagged — the consultations' own current room, for one
+  // written without its rooms row (fixtures, rows from before 0012 on a partial copy).
+  const rows = await db
     .selectFrom('consultation_rooms')
     .innerJoin('consultations', 'consultations.id', 'consultation_rooms.consultation_id')
     .select([
@@ -194,6 +197,7 @@ export async function findConsultationsForRooms(db: Db, roomSids: readonly strin
       'consultation_rooms.room_sid',
       'consultation_rooms.room_name',
       'consultations.account_sid',
+      sql<number>`0`.as('own_row'),
     ])
     .where((eb) =>
       eb.or([
@@ -203,20 +207,22 @@ export async function findConsultationsForRooms(db: Db, roomSids: readonly strin
           : []),
       ]),
     )
-    .execute();
-  // A consultation written without its rooms row (fixtures, rows from before 0012 on a partial copy).
-  const current = await db
-    .selectFrom('consultations')
-    .select(['id', 'tenant_id', 'room_sid', 'room_name', 'account_sid'])
-    .where((eb) =>
-      eb.or([
-        eb('room_sid', 'in', roomSids),
-        ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : []),
-      ]),
+    .unionAll(
+      db
+        .selectFrom('consultations')
+        .select(['id', 'tenant_id', 'room_sid', 'room_name', 'account_sid', sql<number>`1`.as('own_row')])
+        .where((eb) =>
+          eb.or([
+            eb('room_sid', 'in', roomSids),
+            ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : []),
+          ]),
+        ),
     )
     .execute();
+  const strip = ({ own_row: _ownRow, ...row }: (typeof rows)[number]) => row;
+  const rooms = rows.filter((row) => Number(row.own_row) === 0).map(strip);
   const seen = new Set(rooms.map((row) => row.room_name));
-  return [...rooms, ...current.filter((row) => !seen.has(row.room_name))];
+  return [...rooms, ...rows.filter((row) => Number(row.own_row) === 1 && !seen.has(row.room_name)).map(strip)];
 }
 
 /** What the projector needs of these consultations and their tenants: one statement for a batch. */

@@ -84,6 +84,20 @@ export async function updateConsultationComposition(
   await db.updateTable('compositions').set(fields).where('consultation_id', '=', consultationId).execute();
 }
 
+/**
+ * The composition Twilio was asked for (or adopted) is now the consultation's: one compare-and-set
+ * UPDATE — nothing when the row already names it, else the SID, `enqueued` and one more attempt.
+ * The row must exist (ensureCompositionRow).
+ */
+export async function recordRequestedComposition(db: Db, consultationId: string, compositionSid: string, now: IsoTimestamp): Promise<void> {
+  await db
+    .updateTable('compositions')
+    .set((eb) => ({ composition_sid: compositionSid, status: 'enqueued', attempts: eb('attempts', '+', 1), updated_at: now }))
+    .where('consultation_id', '=', consultationId)
+    .where((eb) => eb.or([eb('composition_sid', 'is', null), eb('composition_sid', '<>', compositionSid)]))
+    .execute();
+}
+
 /** Compositions with their consultation (the demo's summary). */
 export async function listCompositions(db: Db, options: { status?: string } = {}) {
   let query = db.selectFrom('compositions').select(['consultation_id', 'status', 'composition_sid', 'media_uri']);

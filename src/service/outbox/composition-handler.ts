@@ -10,7 +10,7 @@
  * participants who consent when the composition is asked for — a participant who withdrew is
  * absent, and a recording flagged as not consented is never a source.
  */
-import { ensureCompositionRow, findConsultationComposition, updateConsultationComposition } from '../../storage/recording-repository.js';
+import { ensureCompositionRow, recordRequestedComposition } from '../../storage/recording-repository.js';
 import { failedCompositionSids } from '../../storage/reconcile-repository.js';
 import type { Store } from '../../storage/store.js';
 import { consentingIdentities, consentModeOf } from '../../core/consultation/consent.js';
@@ -49,19 +49,11 @@ export function createCompositionHandler(options: {
       if (error instanceof TwilioApiError && !error.retryable) throw new PermanentOutboxError(error.message);
       throw error;
     }
+    // Two statements, no transaction (each is atomic; a row left `requested` by a failure
+    // between them is what the projector may create too, and the retry adopts the composition).
     const now = options.clock().toISOString();
-    await options.store.transaction(async (trx) => {
-      await ensureCompositionRow(trx, consultationId, now);
-      const row = await findConsultationComposition(trx, consultationId);
-      if (!row) throw new Error(`no compositions row for ${consultationId}`);
-      if (row.composition_sid === composition.sid) return;
-      await updateConsultationComposition(trx, consultationId, {
-        composition_sid: composition.sid,
-        status: 'enqueued',
-        attempts: row.attempts + 1,
-        updated_at: now,
-      });
-    });
+    await ensureCompositionRow(options.store.db, consultationId, now);
+    await recordRequestedComposition(options.store.db, consultationId, composition.sid, now);
   };
 }
 
