@@ -62,9 +62,13 @@ async function advanceHead(trx: StoreTransaction, tenantId: string): Promise<{ s
   if (capabilitiesOf(trx).insertIfAbsent === 'on-duplicate-key-noop') {
     await insert.onDuplicateKeyUpdate({ last_sequence: sql<number>`last_sequence + 1` }).execute();
   } else {
-    await insert
+    // PostgreSQL, SQLite: the moved head comes back with the upsert (one round trip, not two);
+    // last_hash is not touched by it, so it is still the previous entry's.
+    const row = await insert
       .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ last_sequence: sql<number>`billing_chain_heads.last_sequence + 1` }))
-      .execute();
+      .returning(['last_sequence', 'last_hash'])
+      .executeTakeFirstOrThrow();
+    return { sequence: Number(row.last_sequence), previousHash: row.last_hash };
   }
   const row = await trx
     .selectFrom('billing_chain_heads')
