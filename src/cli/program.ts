@@ -163,6 +163,16 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--keep', 'keep the demo database directory')
     .action(run(async (options: { keep?: boolean }) => (await import('./commands/demo.js')).demo(options)));
 
+  const webhooks = program.command('webhooks').description('outbound webhooks to tenants');
+  webhooks
+    .command('listen')
+    .description('a local receiver: prints each delivery and whether its Standard Webhooks signature verified, until SIGINT/SIGTERM')
+    .option('--port <port>', 'port (0 picks a free one)', '8082')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--secret <whsec>', 'the endpoint secret (or ROOMGATE_WEBHOOK_SECRET); two comma-separated during a rotation')
+    .option('--body', 'print each delivery body too')
+    .action(run(async (options: WebhooksListenOptions) => (await import('./commands/webhooks.js')).webhooksListenCommand(options)));
+
   program
     .command('reconcile')
     .description(
@@ -235,6 +245,12 @@ export interface DiagnoseOptions extends SignOptions {
   prefix?: string[];
   publicUrl?: string;
   host?: string[];
+}
+export interface WebhooksListenOptions {
+  port: string;
+  host: string;
+  secret?: string;
+  body?: boolean;
 }
 export interface SandboxOptions {
   port: string;

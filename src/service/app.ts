@@ -32,6 +32,7 @@ import { answerOnSocket } from './raw-http-answer.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { tenantSettingsRoutes } from './routes/tenant-settings-routes.js';
 import { lobbyRoutes } from './routes/lobby-routes.js';
 import { NoShowSchedule } from './no-shows/no-show-schedule.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
@@ -287,6 +288,19 @@ export function composeServices(options: AppOptions) {
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
+    // A wake-up only (streams and webhooks read the quarantine event from the log).
+    onTenantEvents: (tenantIds) =>
+      live
+        .publish(
+          tenantIds.map((tenantId) => ({
+            tenantId,
+            consultationId: '',
+            type: 'callback.quarantined',
+            at: clock().toISOString(),
+            data: {},
+          })),
+        )
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events')),
     legacyAccountSid: () => settings.accounts[0]?.accountSid,
   });
 
@@ -485,9 +499,18 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
     secrets: () => signingSecrets(settings.accounts),
     publicUrl: config.publicUrl,
   });
+  await app.register(tenantSettingsRoutes, { store, audit });
   const account = config.accounts[0];
   if (account && config.apiKey) {
-    await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
+    await app.register(accessTokenRoutes, {
+      store,
+      clock,
+      accountSid: account.accountSid,
+      apiKey: config.apiKey,
+      ttlSeconds: 3600,
+      audit,
+      rooms: { twilio, statusCallbackUrl: () => settings.statusCallbackUrl() },
+    });
   }
 }
 

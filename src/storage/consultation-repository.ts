@@ -185,7 +185,13 @@ export async function findConsultationsForRooms(db: Db, roomSids: readonly strin
   const rooms = await db
     .selectFrom('consultation_rooms')
     .innerJoin('consultations', 'consultations.id', 'consultation_rooms.consultation_id')
-    .select(['consultations.id', 'consultation_rooms.room_sid', 'consultation_rooms.room_name', 'consultations.account_sid'])
+    .select([
+      'consultations.id',
+      'consultations.tenant_id',
+      'consultation_rooms.room_sid',
+      'consultation_rooms.room_name',
+      'consultations.account_sid',
+    ])
     .where((eb) =>
       eb.or([
         eb('consultation_rooms.room_sid', 'in', roomSids),
@@ -198,7 +204,7 @@ export async function findConsultationsForRooms(db: Db, roomSids: readonly strin
   // A consultation written without its rooms row (fixtures, rows from before 0012 on a partial copy).
   const current = await db
     .selectFrom('consultations')
-    .select(['id', 'room_sid', 'room_name', 'account_sid'])
+    .select(['id', 'tenant_id', 'room_sid', 'room_name', 'account_sid'])
     .where((eb) =>
       eb.or([
         eb('room_sid', 'in', roomSids),

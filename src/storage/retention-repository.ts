@@ -76,7 +76,14 @@ export async function purgeTenant(trx: StoreTransaction, tenantId: string, cutof
     }
     if (chunk.length === 0) continue;
     const ids = chunk.map((row) => row.id);
-    const roomSids = roomSidsOf(chunk);
+    // Every room of these consultations (rejoining, migration 0012), not only the current one.
+    const earlierRooms = await trx
+      .selectFrom('consultation_rooms')
+      .select('room_sid')
+      .where('consultation_id', 'in', ids)
+      .where('room_sid', 'is not', null)
+      .execute();
+    const roomSids = [...new Set([...roomSidsOf(chunk), ...earlierRooms.map((row) => row.room_sid!)])];
     const compositionSids = (
       await trx
         .selectFrom('compositions')
@@ -163,11 +170,19 @@ export async function purgeGlobal(
       .where((eb) =>
         eb.or([
           eb('room_sid', 'is', null),
-          eb(
-            'room_sid',
-            'not in',
-            eb.selectFrom('consultations').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
-          ),
+          eb.and([
+            eb(
+              'room_sid',
+              'not in',
+              eb.selectFrom('consultations').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
+            ),
+            // A consultation's earlier rooms (rejoining) are not orphans.
+            eb(
+              'room_sid',
+              'not in',
+              eb.selectFrom('consultation_rooms').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
+            ),
+          ]),
         ]),
       )
       .where((eb) =>

@@ -76,6 +76,15 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
             .whereRef('callbacks.room_sid', '=', 'consultations.room_sid')
             .where('callbacks.participant_identity', '=', identity),
         ),
+        // …or of any of its earlier rooms (rejoining, migration 0012).
+        eb.exists(
+          eb
+            .selectFrom('callbacks')
+            .innerJoin('consultation_rooms', 'consultation_rooms.room_sid', 'callbacks.room_sid')
+            .select('callbacks.id')
+            .whereRef('consultation_rooms.consultation_id', '=', 'consultations.id')
+            .where('callbacks.participant_identity', '=', identity),
+        ),
       ]),
     )
     .execute();
@@ -183,11 +192,21 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     counts.recordings += 1;
   }
 
-  // The tenant's callbacks (by room), and those of rooms no consultation knows; any status.
+  // The tenant's callbacks (by any room of its consultations), and those of rooms no consultation
+  // knows; any status.
   const callbacks = await trx
     .selectFrom('callbacks')
-    .leftJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
+    .leftJoin('consultation_rooms', 'consultation_rooms.room_sid', 'callbacks.room_sid')
+    .leftJoin('consultations', (join) =>
+      join.on((eb) =>
+        eb.or([
+          eb('consultations.id', '=', eb.ref('consultation_rooms.consultation_id')),
+          eb('consultations.room_sid', '=', eb.ref('callbacks.room_sid')),
+        ]),
+      ),
+    )
     .select(['callbacks.id', 'callbacks.params', 'callbacks.status', 'callbacks.participant_identity'])
+    .distinct()
     .where((eb) => eb.or([eb('consultations.tenant_id', '=', tenantId), eb('consultations.id', 'is', null)]))
     .where((eb) => eb.or([eb('callbacks.participant_identity', '=', identity), contains('callbacks.params', jsonFragment(identity))]))
     .execute();

@@ -154,3 +154,22 @@ export async function revokeTenantApiKey(db: Db, tenantId: string, id: string, a
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }
+
+/** A tenant's appointment-window and waiting-room settings (NULL: the defaults / off). */
+export async function findTenantSettings(db: Db, tenantId: string) {
+  return db
+    .selectFrom('tenants')
+    .select(['join_early_minutes', 'join_grace_minutes', 'waiting_room'])
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+}
+
+/** Changes the given settings of a tenant. */
+export async function updateTenantSettings(
+  db: Db,
+  tenantId: string,
+  fields: { join_early_minutes?: number | null; join_grace_minutes?: number | null; waiting_room?: number },
+): Promise<void> {
+  if (Object.keys(fields).length === 0) return;
+  await db.updateTable('tenants').set(fields).where('id', '=', tenantId).execute();
+}

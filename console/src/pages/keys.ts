@@ -27,6 +27,7 @@ const SCOPES = [
   'privacy:erase',
   'keys:manage',
   'webhooks:manage',
+  'settings:manage',
 ];
 
 export const keysPage: Page = (main, session) => {

@@ -7,6 +7,7 @@
 export const TENANT_EVENT_TYPES = [
   'consultation.status',
   'consultation.no_show',
+  'consultation.room_opened',
   'participant.joined',
   'participant.left',
   'recording.available',
@@ -17,6 +18,7 @@ export const TENANT_EVENT_TYPES = [
   'lobby.admitted',
   'lobby.declined',
   'lobby.left',
+  'callback.quarantined',
   'webhook-endpoint.disabled',
 ] as const;
 

@@ -10,6 +10,7 @@ export const SCOPES = [
   'audit:read',
   'keys:manage',
   'webhooks:manage',
+  'settings:manage',
   /** Sign in to the console (/console); what it shows then needs each page's own scope. */
   'console:read',
 ] as const;

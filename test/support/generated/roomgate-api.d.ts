@@ -252,8 +252,8 @@ export interface paths {
           cursor?: string;
           /** @description Items per page. */
           limit?: number;
-          /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. */
-          status?: 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
+          /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended. */
+          status?: 'scheduled' | 'waiting' | 'in-progress' | 'interrupted' | 'completed' | 'cancelled' | 'no-show';
           /** @description The platform's own reference (e.g. its appointment id); unique per tenant. Not personal data. */
           externalRef?: string;
         };
@@ -803,7 +803,7 @@ export interface paths {
     put?: never;
     /**
      * End the room (Twilio completes it).
-     * @description The record changes when Twilio reports the room ended. A consultation that has ended, or whose room Twilio has ended already → 409 with `current`.
+     * @description The record changes when Twilio reports the room ended. A consultation that has ended, or whose room Twilio has ended already → 409 with `current`. A consultation with an appointment window is closed at once (no room follows: rejoining ends); an interrupted one completes.
      *
      *     Scope: `consultations:write`.
      */
@@ -2055,6 +2055,7 @@ export interface paths {
               | 'audit:read'
               | 'keys:manage'
               | 'webhooks:manage'
+              | 'settings:manage'
               | 'console:read'
             )[];
             /**
@@ -2556,6 +2557,7 @@ export interface paths {
               | (
                   | 'consultation.status'
                   | 'consultation.no_show'
+                  | 'consultation.room_opened'
                   | 'participant.joined'
                   | 'participant.left'
                   | 'recording.available'
@@ -2566,6 +2568,7 @@ export interface paths {
                   | 'lobby.admitted'
                   | 'lobby.declined'
                   | 'lobby.left'
+                  | 'callback.quarantined'
                   | 'webhook-endpoint.disabled'
                 )[]
               | null;
@@ -2939,6 +2942,7 @@ export interface paths {
               | (
                   | 'consultation.status'
                   | 'consultation.no_show'
+                  | 'consultation.room_opened'
                   | 'participant.joined'
                   | 'participant.left'
                   | 'recording.available'
@@ -2949,6 +2953,7 @@ export interface paths {
                   | 'lobby.admitted'
                   | 'lobby.declined'
                   | 'lobby.left'
+                  | 'callback.quarantined'
                   | 'webhook-endpoint.disabled'
                 )[]
               | null;
@@ -5016,6 +5021,242 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tenant/settings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * This tenant’s appointment-window and waiting-room settings.
+     * @description Scope: `settings:manage`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['TenantSettings'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /**
+     * Change this tenant’s appointment-window and waiting-room settings.
+     * @description Only the fields sent change; null resets a window setting to its default. A window applies to consultations created afterwards; the waiting room to every consultation that does not set its own.
+     *
+     *     Scope: `settings:manage`.
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description 0–1440; null: the default. */
+            joinEarlyMinutes?: number | null;
+            /** @description 0–1440; null: the default. */
+            joinGraceMinutes?: number | null;
+            waitingRoom?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['TenantSettings'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
   '/v1/consultations/{id}/access-tokens': {
     parameters: {
       query?: never;
@@ -5027,7 +5268,7 @@ export interface paths {
     put?: never;
     /**
      * Sign a Video access token for this room alone.
-     * @description The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); while the waiting room is on, a care recipient needs an admission (409 NOT_ADMITTED); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest. The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.
+     * @description The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); while the waiting room is on, a care recipient needs an admission (409 NOT_ADMITTED); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest; inside the window, when its room has ended (a dropped call, Twilio’s timeout) a new room is created and the token is for it (`roomName`; 502 if Twilio cannot create it). The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.
      *
      *     Scope: `tokens:issue`.
      */
@@ -5154,6 +5395,15 @@ export interface paths {
           };
         };
         /** @description Default Response */
+        502: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
         503: {
           headers: {
             [name: string]: unknown;
@@ -5200,8 +5450,8 @@ export interface components {
     /** Consultation */
     Consultation: {
       id: string;
-      /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. */
-      status: 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
+      /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended. */
+      status: 'scheduled' | 'waiting' | 'in-progress' | 'interrupted' | 'completed' | 'cancelled' | 'no-show';
       externalRef: string | null;
       metadata: {
         [key: string]: string;
@@ -5249,8 +5499,8 @@ export interface components {
       }[];
       /** @description Every status the consultation entered, in order, with the moment it entered it: `scheduled` at its creation, then each change at the Twilio Timestamp of the event that made it (docs/lifecycle.md). The raw callbacks are GET /v1/consultations/{id}/callbacks. */
       statusHistory: {
-        /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. */
-        status: 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
+        /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended. */
+        status: 'scheduled' | 'waiting' | 'in-progress' | 'interrupted' | 'completed' | 'cancelled' | 'no-show';
         /**
          * Format: date-time
          * @example 2026-03-01T09:30:00.000Z
@@ -5441,9 +5691,9 @@ export interface components {
            */
           at: string;
           data: {
-            /** @description scheduled, waiting, in-progress, completed, cancelled or no-show. */
+            /** @description scheduled, waiting, in-progress, interrupted, completed, cancelled or no-show. */
             from: string;
-            /** @description scheduled, waiting, in-progress, completed, cancelled or no-show. */
+            /** @description scheduled, waiting, in-progress, interrupted, completed, cancelled or no-show. */
             to: string;
           };
         }
@@ -5466,6 +5716,28 @@ export interface components {
             missing?: 'clinician' | 'care-recipient' | 'both';
             /** @description How long the side that came waited. */
             waitedSeconds?: number;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'consultation.room_opened';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description Rejoining: the room had ended inside the appointment window, and a token request opened the next one. */
+          data: {
+            roomSid: string;
+            /** @description The name access tokens are now signed for. */
+            roomName: string;
+            /** @description The room’s place among the consultation’s rooms (the first is 1). */
+            sequence: number;
           };
         }
       | {
@@ -5683,6 +5955,27 @@ export interface components {
           /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
           sequence: number;
           /** @enum {string} */
+          type: 'callback.quarantined';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description A signed callback for this consultation was quarantined, not applied (security alert raised). */
+          data: {
+            /** @description The callback's StatusCallbackEvent (`unknown` when it could not be read). */
+            callbackEvent: string;
+            /** @description Why it was not applied: account-mismatch, identity-<policy reason>, identity-never-issued (never the identity itself). */
+            reason: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
           type: 'webhook-endpoint.disabled';
           consultationId: null;
           /**
@@ -5851,6 +6144,20 @@ export interface components {
          */
         reconciledAt: string;
       }[];
+    };
+    /** TenantSettings */
+    TenantSettings: {
+      /** @description How many minutes before `scheduledAt` a scheduled consultation’s window opens (tokens, rooms). */
+      joinEarlyMinutes: number;
+      /** @description How many minutes after the slot’s end the window stays open (rejoining; then the consultation completes, or is named a no-show). */
+      joinGraceMinutes: number;
+      /** @description Care recipients wait in the lobby until admitted (a consultation may say otherwise). */
+      waitingRoom: boolean;
+      /** @description What a setting reset to null means. */
+      defaults: {
+        joinEarlyMinutes: number;
+        joinGraceMinutes: number;
+      };
     };
     /** WebhookEndpoint */
     WebhookEndpoint: {

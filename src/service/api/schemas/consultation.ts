@@ -2,10 +2,13 @@
 import { Type, type Static } from 'typebox';
 import { NullableTimestamp, Timestamp, pageQuery } from './common.js';
 
-export const CONSULTATION_STATUSES = ['scheduled', 'waiting', 'in-progress', 'completed', 'cancelled', 'no-show'] as const;
+export const CONSULTATION_STATUSES = ['scheduled', 'waiting', 'in-progress', 'interrupted', 'completed', 'cancelled', 'no-show'] as const;
 export const ConsultationStatus = Type.Union(
   CONSULTATION_STATUSES.map((status) => Type.Literal(status)),
-  { description: 'scheduled → waiting → in-progress → completed; or cancelled / no-show.' },
+  {
+    description:
+      'scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended.',
+  },
 );
 
 /** An opaque reference of the platform's own (an appointment id): unique per tenant. */

@@ -5,7 +5,7 @@
 import { Type, type TSchema } from 'typebox';
 import { NullableTimestamp, Timestamp } from './common.js';
 
-const Status = Type.String({ description: 'scheduled, waiting, in-progress, completed, cancelled or no-show.' });
+const Status = Type.String({ description: 'scheduled, waiting, in-progress, interrupted, completed, cancelled or no-show.' });
 const Seconds = Type.Integer({ minimum: 0 });
 
 /** `data` of each event type. */
@@ -22,6 +22,17 @@ export const EVENT_PAYLOADS = {
       waitedSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'How long the side that came waited.' })),
     },
     { additionalProperties: false },
+  ),
+  'consultation.room_opened': Type.Object(
+    {
+      roomSid: Type.String(),
+      roomName: Type.String({ description: 'The name access tokens are now signed for.' }),
+      sequence: Type.Integer({ minimum: 2, description: 'The room’s place among the consultation’s rooms (the first is 1).' }),
+    },
+    {
+      additionalProperties: false,
+      description: 'Rejoining: the room had ended inside the appointment window, and a token request opened the next one.',
+    },
   ),
   ...Object.fromEntries(
     (['lobby.joined', 'lobby.admitted', 'lobby.declined', 'lobby.left'] as const).map((type) => [
@@ -55,6 +66,19 @@ export const EVENT_PAYLOADS = {
   'billing.corrected': Type.Object(
     { billableSeconds: Seconds, roundedSeconds: Seconds },
     { additionalProperties: false, description: 'A late callback changed the billed overlap: the record was corrected in place.' },
+  ),
+  'callback.quarantined': Type.Object(
+    {
+      callbackEvent: Type.String({ description: "The callback's StatusCallbackEvent (`unknown` when it could not be read)." }),
+      reason: Type.String({
+        description:
+          'Why it was not applied: account-mismatch, identity-<policy reason>, identity-never-issued (never the identity itself).',
+      }),
+    },
+    {
+      additionalProperties: false,
+      description: 'A signed callback for this consultation was quarantined, not applied (security alert raised).',
+    },
   ),
   'webhook-endpoint.disabled': Type.Object(
     {

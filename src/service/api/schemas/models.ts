@@ -5,6 +5,7 @@ import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
 import { ConsoleSession, DiagnoseResult, OperatorTenant, QuarantinedCallback, ReconciliationActivity, RefusalChart } from './operator.js';
+import { TenantSettings } from './tenant-settings.js';
 import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
@@ -26,6 +27,7 @@ export const API_MODELS: readonly TSchema[] = [
   DiagnoseResult,
   OperatorTenant,
   ReconciliationActivity,
+  TenantSettings,
   WebhookEndpoint,
   CreatedWebhookEndpoint,
   RotatedWebhookSecret,
