@@ -28,6 +28,7 @@ const SCOPES = [
   'keys:manage',
   'webhooks:manage',
   'settings:manage',
+  'consents:write',
 ];
 
 export const keysPage: Page = (main, session) => {

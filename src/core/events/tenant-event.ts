@@ -20,6 +20,9 @@ export const TENANT_EVENT_TYPES = [
   'lobby.left',
   'callback.quarantined',
   'webhook-endpoint.disabled',
+  'consent.given',
+  'consent.withdrawn',
+  'recording.unconsented',
 ] as const;
 
 export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];

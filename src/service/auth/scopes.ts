@@ -11,6 +11,7 @@ export const SCOPES = [
   'keys:manage',
   'webhooks:manage',
   'settings:manage',
+  'consents:write',
   /** Sign in to the console (/console); what it shows then needs each page's own scope. */
   'console:read',
 ] as const;

@@ -60,7 +60,35 @@ export const EVENT_PAYLOADS = {
     { identity: Type.Union([Type.String(), Type.Null()]), at: NullableTimestamp },
     { additionalProperties: false },
   ),
+  ...Object.fromEntries(
+    (['consent.given', 'consent.withdrawn'] as const).map((type) => [
+      type,
+      Type.Object(
+        {
+          identity: Type.String(),
+          kind: Type.Union([Type.Literal('recording'), Type.Literal('transcription')]),
+          textVersion: Type.String(),
+          recordedBy: Type.Union([Type.String(), Type.Null()]),
+          position: Type.Integer({ minimum: 1, description: "The entry's place in the consultation's consent ledger." }),
+          at: Timestamp,
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+  ),
   'recording.available': Type.Object({ recordingSid: Type.String() }, { additionalProperties: false }),
+  'recording.unconsented': Type.Object(
+    {
+      recordingSid: Type.String(),
+      identity: Type.Union([Type.String(), Type.Null()]),
+      kind: Type.Union([Type.String(), Type.Null()]),
+      startedAt: NullableTimestamp,
+    },
+    {
+      additionalProperties: false,
+      description: 'Twilio reported a recording of a participant who had not consented to recording: flagged in the record, alert raised.',
+    },
+  ),
   'composition.available': Type.Object({ compositionSid: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
   'billing.recorded': Type.Object({ billableSeconds: Seconds, roundedSeconds: Seconds }, { additionalProperties: false }),
   'billing.corrected': Type.Object(
