@@ -32,6 +32,7 @@ const TENANT_SCOPES = [
   'events:read',
   'keys:manage',
   'webhooks:manage',
+  'consents:write',
 ];
 
 describe('the console in Chromium', () => {
@@ -148,6 +149,8 @@ describe('the console in Chromium', () => {
     ]) {
       expect((await api('POST', `/v1/consultations/${consultationId}/access-tokens`, { identity, role })).status).toBe(201);
     }
+    const consent = { identity: 'pt-1', kind: 'recording', decision: 'given', textVersion: 'rec-2026-03', recordedBy: 'pt-1' };
+    expect((await api('POST', `/v1/consultations/${consultationId}/consents`, consent)).status).toBe(201);
     const row = page.locator(`tr[data-id="${consultationId}"]`);
     sandbox.connect(roomName, 'clin-1');
     now += 2 * 60_000;
@@ -182,6 +185,18 @@ describe('the console in Chromium', () => {
     expect(await callbacks.getByText('participant-connected').count()).toBe(2);
     expect(await callbacks.getByText('room-ended').count()).toBe(1);
     await page.locator('section[aria-labelledby=recordings-title]').getByText('audio').first().waitFor();
+    // The billing record's evidence: the measurement and the one billed segment.
+    const evidence = page.locator('#evidence');
+    expect(await evidence.textContent()).toContain('Measured480 s');
+    expect(await evidence.getByRole('table', { name: 'Billed segments' }).locator('tbody tr').count()).toBe(1);
+    expect(await evidence.locator('[data-field=code]').textContent()).toMatch(/\S/);
+    expect(await evidence.getByText(/^entry \d+ of \d+/).count()).toBe(1);
+    // The consent ledger: the patient's decision.
+    const consent = page.locator('#consent');
+    expect(await consent.getByRole('table', { name: 'Current decisions' }).locator('tbody tr').allTextContents()).toEqual([
+      expect.stringMatching(/^pt-1recordinggiven/),
+    ]);
+    expect(await consent.getByRole('table', { name: 'Ledger (every decision, in order)' }).textContent()).toContain('rec-2026-03');
     await check(laptop, 'consultation');
   });
 
