@@ -72,6 +72,8 @@ export const consultationsPage: Page = (main, session) => {
   };
 
   let stop = () => undefined as void;
+  // Left before the first page arrived: no stream is opened at all.
+  let left = false;
   void (async () => {
     try {
       const page = await get<ListPage<Consultation>>('/v1/consultations?limit=50');
@@ -85,6 +87,7 @@ export const consultationsPage: Page = (main, session) => {
       state.textContent = 'Not live: this key lacks events:read, so the list does not update by itself.';
       return;
     }
+    if (left) return;
     state.textContent = 'Connecting to live events…';
     stop = followEvents(
       (event: LiveEvent) => {
@@ -95,5 +98,8 @@ export const consultationsPage: Page = (main, session) => {
       (live) => (state.textContent = live === 'live' ? 'Live: updates as events arrive.' : 'Reconnecting to live events…'),
     );
   })();
-  return () => stop();
+  return () => {
+    left = true;
+    stop();
+  };
 };
