@@ -247,6 +247,23 @@ describe('the console in Chromium', () => {
     expect(hook.deliveries.every((delivery) => delivery.verifiedWith.length === 1)).toBe(true);
   });
 
+  it('shows who waited in the lobby, on the time line and in a table', async () => {
+    const { page } = laptop;
+    const created = await api('POST', '/v1/consultations', { record: false, waitingRoom: true, externalRef: 'appt-lobby-1' });
+    expect(created.status).toBe(201);
+    const id = created.json.id as string;
+    expect((await api('POST', `/v1/consultations/${id}/lobby`, { identity: 'pt-9', role: 'patient' })).status).toBe(201);
+    expect((await api('POST', `/v1/consultations/${id}/lobby/pt-9/admit`)).status).toBe(200);
+    await page.goto(`${base}/console#/consultations/${id}`);
+    await page.getByRole('heading', { level: 1, name: `Consultation ${id}` }).waitFor();
+    const lobby = page.getByRole('table', { name: 'Lobby' });
+    await lobby.waitFor();
+    expect(await lobby.locator('tbody tr').allTextContents()).toEqual([expect.stringMatching(/^pt-9patientadmitted/)]);
+    expect(await page.locator('.timeline-text li[data-lane=lobby]').textContent()).toMatch(/^pt-9 in the lobby: /);
+    expect(await page.locator('.timeline-text li[data-lane=overlap]').textContent()).toBe('Overlap (billed): never');
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
   it('creates a key with the scope picker, and revoking its own key signs the console out with a message', async () => {
     const { page } = laptop;
     await page.getByRole('link', { name: 'API keys' }).click();
@@ -342,7 +359,8 @@ describe('the console in Chromium', () => {
     await page.getByRole('link', { name: 'Tenants' }).click();
     const row = page.getByRole('row', { name: /Test clinic/ }).filter({ hasText: 'attention' });
     await row.waitFor();
-    expect(await row.locator('td').nth(2).textContent()).toBe('2');
+    // The live consultation, the lobby's and the one the intruder joined.
+    expect(await row.locator('td').nth(2).textContent()).toBe('3');
     await check(laptop, 'operator-tenants');
     await page.getByRole('link', { name: 'Reconciliation' }).click();
     await page.getByRole('table', { name: 'Records the reconciler changed' }).waitFor();
