@@ -71,6 +71,17 @@ export const consultationsPage: Page = (main, session) => {
     }
   };
 
+  // The events of one change arrive together: each consultation is read once for them.
+  const queued = new Set<string>();
+  let flush: ReturnType<typeof setTimeout> | undefined;
+  const queue = (id: string) => {
+    queued.add(id);
+    flush ??= setTimeout(() => {
+      flush = undefined;
+      for (const next of queued) void refresh(next);
+      queued.clear();
+    }, 200);
+  };
   let stop = () => undefined as void;
   // Left before the first page arrived: no stream is opened at all.
   let left = false;
@@ -93,13 +104,14 @@ export const consultationsPage: Page = (main, session) => {
       (event: LiveEvent) => {
         recent.prepend(h('li', {}, time(event.at), ' ', h('code', {}, event.type), event.consultationId ? ` ${event.consultationId}` : ''));
         while (recent.children.length > 20) recent.lastElementChild?.remove();
-        if (event.consultationId) void refresh(event.consultationId);
+        if (event.consultationId) queue(event.consultationId);
       },
       (live) => (state.textContent = live === 'live' ? 'Live: updates as events arrive.' : 'Reconnecting to live events…'),
     );
   })();
   return () => {
     left = true;
+    clearTimeout(flush);
     stop();
   };
 };
