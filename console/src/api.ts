@@ -57,7 +57,11 @@ export async function call<T>(method: string, path: string, body?: unknown, cred
   const answer = (await response.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
   if (response.ok) return answer as T;
   const error = new ApiError(response.status, answer.error?.code ?? 'ERROR', answer.error?.message ?? `HTTP ${response.status}`);
-  if (response.status === 401 && credential !== undefined) signOut(REVOKED_MESSAGE, credential);
+  // Only an answer to the session's own kind of route speaks for its credential: a tenant page's
+  // late request must not sign out an operator who signed in meanwhile (nor the reverse).
+  const session = loadSession();
+  const ownRoute = session !== undefined && path.startsWith('/v1/operator/') === (session.kind === 'operator');
+  if (response.status === 401 && credential !== undefined && ownRoute) signOut(REVOKED_MESSAGE, credential);
   throw error;
 }
 

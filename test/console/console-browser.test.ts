@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import twilio from 'twilio';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../console/build.mjs';
 import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
@@ -94,6 +94,15 @@ describe('the console in Chromium', () => {
     browser = await launchChromium();
     laptop = await openPage(browser, 'laptop');
     laptop.page.setDefaultTimeout(20_000);
+  });
+  // A failure says what the page showed then.
+  afterEach(async (context) => {
+    if (context.task.result?.state !== 'fail' || !laptop) return;
+    const shown = await laptop.page
+      .locator('body')
+      .innerText({ timeout: 1000 })
+      .catch(() => '(unreadable)');
+    console.error(`page at ${laptop.page.url()} showed:\n${shown.slice(0, 2000)}\nproblems: ${laptop.problems.join(' | ')}`);
   });
   afterAll(async () => {
     await browser?.close();
