@@ -93,7 +93,7 @@ describe('the console in Chromium', () => {
     hook.secrets = [endpoint.json.secret];
     browser = await launchChromium();
     laptop = await openPage(browser, 'laptop');
-    laptop.page.setDefaultTimeout(20_000);
+    laptop.page.setDefaultTimeout(30_000);
   });
   // A failure says what the page showed then.
   afterEach(async (context) => {
