@@ -47,6 +47,7 @@ describe('roomgate help', () => {
         'retention run',
         'reconcile',
         'consultation complete',
+        'webhooks listen',
       ]),
     );
   });
@@ -93,6 +94,8 @@ describe('roomgate help', () => {
     [['sign', '--url', 'https://x.example/', '--token', 't', '--algorithm', 'md5']],
     [['diagnose', '--url', 'https://x.example/', '--token', 't']],
     [['sandbox', '--port', 'eighty']],
+    [['webhooks', 'listen', '--port', 'eighty']],
+    [['webhooks', 'listen', '--secret', 'sk_not_a_webhook_secret']],
     [['simulate', '--url', 'http://127.0.0.1:1']],
     [['retention']],
     [['retention', 'run', '--now']],

@@ -34,6 +34,9 @@ import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
 import { tenantSettingsRoutes } from './routes/tenant-settings-routes.js';
 import { lobbyRoutes } from './routes/lobby-routes.js';
+import { consentRoutes } from './routes/consent-routes.js';
+import { createRecordingRulesHandler } from './outbox/recording-rules-handler.js';
+import { APPLY_RECORDING_RULES, REPORT_UNCONSENTED_RECORDING } from './outbox/consent-effects.js';
 import { NoShowSchedule } from './no-shows/no-show-schedule.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoint-routes.js';
@@ -218,6 +221,21 @@ export function composeServices(options: AppOptions) {
         metrics.alerts.inc({ kind: 'composition-failed' });
         logger.error({ alert: 'composition-failed', consultationId: entry.payload.consultationId }, 'composition failed after every retry');
       },
+      [APPLY_RECORDING_RULES]: createRecordingRulesHandler({ store, twilio }),
+      // Queued by the fold with the flag, so the alert is raised once, even across a crash.
+      [REPORT_UNCONSENTED_RECORDING]: async (entry) => {
+        metrics.alerts.inc({ kind: 'unconsented-recording' });
+        logger.error(
+          { alert: 'unconsented-recording', consultationId: entry.payload.consultationId, recordingSid: entry.payload.recordingSid },
+          'Twilio recorded a participant who had not consented to recording: the recording is flagged in the record',
+        );
+        alerts?.notify({
+          kind: 'unconsented-recording',
+          windowStart: clock().toISOString(),
+          count: 1,
+          byReason: { [String(entry.payload.kind ?? 'track')]: 1 },
+        });
+      },
     },
   });
   const publishLive = (events: readonly LiveEvent[]) =>
@@ -286,6 +304,19 @@ export function composeServices(options: AppOptions) {
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
+    // A wake-up only (streams and webhooks read the quarantine event from the log).
+    onTenantEvents: (tenantIds) =>
+      live
+        .publish(
+          tenantIds.map((tenantId) => ({
+            tenantId,
+            consultationId: '',
+            type: 'callback.quarantined',
+            at: clock().toISOString(),
+            data: {},
+          })),
+        )
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events')),
     legacyAccountSid: () => settings.accounts[0]?.accountSid,
   });
 
@@ -477,6 +508,7 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
   });
   await app.register(lobbyRoutes, { store, clock, audit });
   await app.register(tenantSettingsRoutes, { store, audit });
+  await app.register(consentRoutes, { store, clock, audit, onOutbox: () => parts.outbox.wake() });
   const account = config.accounts[0];
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, {

@@ -91,6 +91,12 @@ export interface Config {
    * database, and sandbox mode's moving clock, always fold in-process).
    */
   readonly projectionThread: boolean;
+  /**
+   * ROOMGATE_SQLITE_THREAD (on | off, default on): on a SQLite file, `serve` runs the HTTP
+   * thread's statements (the inbox's group commit and its fsync, the API's reads, the outbox's
+   * writes) on a thread of their own, so none of them holds the event loop.
+   */
+  readonly sqliteThread: boolean;
 }
 
 export interface WebhooksConfig {
@@ -220,6 +226,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
     }),
     projectionThread: onOff(env, 'ROOMGATE_PROJECTION_THREAD', true),
+    sqliteThread: onOff(env, 'ROOMGATE_SQLITE_THREAD', true),
     webhooks: webhooksConfig(env),
   });
 }

@@ -37,8 +37,11 @@ export interface SecurityMonitorOptions {
 }
 
 export interface SecurityAlert {
-  /** 'reconciliation-changed-record': the reconciler filled a record from Twilio's REST API (callbacks are being lost). */
-  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate' | 'reconciliation-changed-record';
+  /**
+   * 'reconciliation-changed-record': the reconciler filled a record from Twilio's REST API (callbacks are being lost).
+   * 'unconsented-recording': Twilio reported a recording of a participant who had not consented (issue 20).
+   */
+  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate' | 'reconciliation-changed-record' | 'unconsented-recording';
   readonly windowStart: string;
   readonly count: number;
   readonly byReason: Record<string, number>;

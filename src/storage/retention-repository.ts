@@ -21,6 +21,7 @@ export interface RemovedCounts {
   outbox: number;
   idempotency_keys: number;
   tenant_events: number;
+  consents: number;
 }
 
 /** Ids per statement: far below every engine's bound-parameter limit. */
@@ -40,6 +41,7 @@ export const RETENTION_TABLES: readonly (keyof RemovedCounts)[] = [
   'outbox',
   'idempotency_keys',
   'tenant_events',
+  'consents',
 ];
 
 export function emptyCounts(): RemovedCounts {
@@ -108,7 +110,8 @@ export async function purgeTenant(trx: StoreTransaction, tenantId: string, cutof
           .executeTakeFirst(),
       );
     }
-    for (const table of ['participants', 'participant_sessions', 'issued_identities', 'recordings', 'compositions'] as const) {
+    // The consent ledger goes with the rest of the record it is evidence for (migration 0013).
+    for (const table of ['participants', 'participant_sessions', 'issued_identities', 'recordings', 'compositions', 'consents'] as const) {
       removed[table] += deleted(await trx.deleteFrom(table).where('consultation_id', 'in', ids).executeTakeFirst());
     }
     const billed = new Set(

@@ -38,6 +38,8 @@ export interface ErasureCounts {
   outbox: number;
   /** Events of the tenant's event log (migration 0009) whose payload named the identity. */
   events: number;
+  /** Consent ledger entries (migration 0013) of or recorded by the identity: the fact is kept. */
+  consents: number;
 }
 
 /** Replaces the identity everywhere it is stored (see the file comment); returns what changed. */
@@ -116,6 +118,7 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     securityEvents: 0,
     outbox: 0,
     events: 0,
+    consents: 0,
   };
 
   // MySQL compares with PAD SPACE ('a' = 'a '): rows are selected by the index, then kept only
@@ -160,6 +163,24 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
       .where('consultation_id', '=', row.consultation_id)
       .where('identity', '=', row.identity)
       .execute();
+  }
+
+  // The consent ledger (migration 0013): the decision stays, as evidence, under the pseudonym —
+  // whether the identity consented or recorded someone's consent.
+  const consents = await trx
+    .selectFrom('consents')
+    .select(['id', 'identity', 'recorded_by'])
+    .where('tenant_id', '=', tenantId)
+    .where((eb) => eb.or([eb('identity', '=', identity), eb('recorded_by', '=', identity)]))
+    .execute();
+  for (const row of consents) {
+    const changed = {
+      identity: row.identity === identity ? subject.pseudonym : row.identity,
+      recorded_by: row.recorded_by === identity ? subject.pseudonym : row.recorded_by,
+    };
+    if (changed.identity === row.identity && changed.recorded_by === row.recorded_by) continue;
+    await trx.updateTable('consents').set(changed).where('id', '=', row.id).execute();
+    counts.consents += 1;
   }
 
   const issued = await trx

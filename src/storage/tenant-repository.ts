@@ -16,10 +16,27 @@ export async function findTenantIdBySlug(db: Db, slug: string): Promise<string |
 export async function listTenants(db: Db) {
   return db
     .selectFrom('tenants')
-    .select(['id', 'slug', 'name', 'kind', 'billing_rounding_seconds', 'retention_days', 'created_at'])
+    .select([
+      'id',
+      'slug',
+      'name',
+      'kind',
+      'billing_rounding_seconds',
+      'billing_code_set',
+      'billing_flat_mode',
+      'retention_days',
+      'consent_mode',
+      'created_at',
+    ])
     .orderBy('created_at')
     .orderBy('slug')
     .execute();
+}
+
+/** Sets the tenant's consent mode (NULL: off); false when no tenant has this slug. */
+export async function setTenantConsentMode(db: Db, slug: string, mode: 'all-parties' | 'one-party' | null): Promise<boolean> {
+  const result = await db.updateTable('tenants').set({ consent_mode: mode }).where('slug', '=', slug).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 /** Removes a tenant and its keys (a test fixture: tenants are otherwise never deleted). */
@@ -51,6 +68,7 @@ export async function findApiKeyWithTenant(db: Db, lookupId: string) {
       'tenants.join_early_minutes',
       'tenants.join_grace_minutes',
       'tenants.waiting_room',
+      'tenants.consent_mode',
     ])
     .where('api_keys.lookup_id', '=', lookupId)
     .executeTakeFirst();

@@ -312,16 +312,58 @@ export async function findDueWebhookMessages(db: Db, now: IsoTimestamp, limit: n
   return rows.map((row) => row.id);
 }
 
-/** Compare-and-set: true only for the one worker whose UPDATE found the message still unclaimed. */
-export async function claimWebhookMessage(db: Db, claim: { id: string; workerId: string; now: IsoTimestamp; lockedUntil: IsoTimestamp }) {
-  const result = await db
+/**
+ * Claims due messages by compare-and-set (one UPDATE: only rows still unclaimed are taken; the
+ * rows this worker won are read back by its id and this claim's lease end) and records, in the
+ * same transaction, each one's attempt as `pending` — closing as failed an earlier attempt still
+ * `pending` (its worker died mid-send). One commit per poll, however many it claims.
+ */
+export async function claimWebhookMessages(
+  trx: StoreTransaction,
+  claim: { ids: readonly string[]; workerId: string; now: IsoTimestamp; lockedUntil: IsoTimestamp },
+): Promise<{ messageId: string; attemptId: string }[]> {
+  if (claim.ids.length === 0) return [];
+  await trx
     .updateTable('webhook_messages')
     .set({ locked_by: claim.workerId, locked_until: claim.lockedUntil })
-    .where('id', '=', claim.id)
+    .where('id', 'in', claim.ids)
     .where('status', '=', 'pending')
     .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', claim.now)]))
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+    .execute();
+  const won = await trx
+    .selectFrom('webhook_messages')
+    .select(['id', 'endpoint_id', 'event_id', 'event_type', 'attempts'])
+    .where('id', 'in', claim.ids)
+    .where('locked_by', '=', claim.workerId)
+    .where('locked_until', '=', claim.lockedUntil)
+    .execute();
+  if (won.length === 0) return [];
+  await trx
+    .updateTable('webhook_attempts')
+    .set({ status: 'failed', error: 'interrupted: the delivering instance stopped' })
+    .where(
+      'message_id',
+      'in',
+      won.map((row) => row.id),
+    )
+    .where('status', '=', 'pending')
+    .execute();
+  const attempts = won.map((row) => ({
+    id: newId('wha'),
+    message_id: row.id,
+    endpoint_id: row.endpoint_id,
+    event_id: row.event_id,
+    event_type: row.event_type,
+    attempt: row.attempts + 1,
+    status: 'pending' as const,
+    response_status: null,
+    latency_ms: null,
+    error: null,
+    attempted_at: claim.now,
+    next_attempt_at: null,
+  }));
+  await trx.insertInto('webhook_attempts').values(attempts).execute();
+  return attempts.map((attempt) => ({ messageId: attempt.message_id, attemptId: attempt.id }));
 }
 
 /** The worker's heartbeat; false if the claim is no longer this worker's. */
@@ -377,42 +419,6 @@ export async function webhookDeliveryContext(db: Db, messageId: string) {
       }
     : undefined;
   return { ...message, event_sequence: Number(message.event_sequence), event };
-}
-
-/**
- * Records that an attempt starts (status `pending`, so the deliveries page shows it in flight).
- * An earlier attempt of the message still `pending` was cut off (its worker died): it is closed
- * as failed first.
- */
-export async function startWebhookAttempt(
-  db: Db,
-  attempt: { messageId: string; endpointId: string; eventId: string; eventType: string; attempt: number; now: IsoTimestamp },
-): Promise<string> {
-  await db
-    .updateTable('webhook_attempts')
-    .set({ status: 'failed', error: 'interrupted: the delivering instance stopped' })
-    .where('message_id', '=', attempt.messageId)
-    .where('status', '=', 'pending')
-    .execute();
-  const id = newId('wha');
-  await db
-    .insertInto('webhook_attempts')
-    .values({
-      id,
-      message_id: attempt.messageId,
-      endpoint_id: attempt.endpointId,
-      event_id: attempt.eventId,
-      event_type: attempt.eventType,
-      attempt: attempt.attempt,
-      status: 'pending',
-      response_status: null,
-      latency_ms: null,
-      error: null,
-      attempted_at: attempt.now,
-      next_attempt_at: null,
-    })
-    .execute();
-  return id;
 }
 
 export interface AttemptOutcome {

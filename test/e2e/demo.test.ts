@@ -27,6 +27,10 @@ describe('roomgate demo', () => {
     // Twilio lost a consultation's disconnects and room-ended: the REST API finished it.
     expect(stdout).toMatch(/ok +lost-callbacks +reconciled from the REST API: in-progress → completed/);
     expect(stdout).toMatch(/healed by reconciliation: 1 of 1 /);
+    // A local receiver registered as the tenant's webhook endpoint got every event, each verified.
+    expect(stdout).toMatch(
+      /webhooks: ([1-9]\d*) of the \1 events in the tenant's log delivered to http:\/\/127\.0\.0\.1:\d+\/webhooks, (\d+) of \2 deliveries verified/,
+    );
     expect(stdout).toContain('Demo passed');
     // Without PORT it picks its own ports, and says so.
     expect(stdout).toContain('ports picked at random; set PORT to choose');

@@ -225,6 +225,22 @@ for (const engine of enginesUnderTest()) {
         .where('consultation_id', '=', id)
         .execute();
       expect(sessions).toEqual([{ identity: 'clin-1' }]);
+      // The tenant learns of each quarantine from its event log (once, without the identity).
+      const quarantines = await service.store.db
+        .selectFrom('tenant_events')
+        .select(['type', 'payload'])
+        .where('consultation_id', '=', id)
+        .where('type', '=', 'callback.quarantined')
+        .execute();
+      expect(
+        quarantines
+          .map((row) => JSON.parse(row.payload) as { callbackEvent: string; reason: string })
+          .sort((x, y) => x.reason.localeCompare(y.reason)),
+      ).toEqual([
+        { callbackEvent: 'participant-connected', reason: 'identity-never-issued' },
+        { callbackEvent: 'participant-connected', reason: 'identity-reserved' },
+      ]);
+      expect(quarantines.map((row) => row.payload).join()).not.toMatch(/intruder-9|admin/);
     });
 
     it('records refusals as security events and metrics, never with the signature', async () => {

@@ -3,7 +3,9 @@
  * sandbox Twilio, creates a demo tenant and key, plays every simulate scenario, waits for the
  * side effects, and prints a short summary. Exit 0 when everything went as the contract says.
  * The service listens on PORT and HOST when they are set (validated as `serve` does), else on
- * a free loopback port; the sandbox always on a free one; the metrics listener is off.
+ * a free loopback port; the sandbox always on a free one; the metrics listener is off. A local
+ * webhook receiver is registered as the demo tenant's endpoint: every event of its log must
+ * arrive there, signed and verified.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +31,14 @@ import { sweepNoShows } from '../../service/no-shows/no-show-sweep.js';
 import { findNoShowMissing } from '../../storage/no-show-repository.js';
 import { closeWindows } from '../../service/consultations/consultation-close.js';
 import { createTwilioRestClient } from '../../service/twilio/twilio-rest-client.js';
+import { listTenantEvents } from '../../storage/event-log-repository.js';
+import type { TenantEvent } from '../../core/events/tenant-event.js';
+import { startWebhookListener, type ListenedDelivery, type WebhookListener } from '../webhook-listener.js';
+
+interface DemoWebhooks {
+  readonly listener: WebhookListener;
+  readonly received: ListenedDelivery[];
+}
 export async function demo(options: { keep?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const credentials = createSandboxCredentials();
   // Validated before anything starts: a bad PORT or HOST is exit 2 with serve's message.
@@ -45,6 +55,9 @@ export async function demo(options: { keep?: boolean }, env: NodeJS.ProcessEnv =
       TWILIO_API_BASE_URL: sandboxUrl,
       // The sandbox and the simulator call from this machine, signing for the address they call.
       ROOMGATE_TRUST_PROXY: 'loopback',
+      // The demo's webhook receiver is a local http server.
+      ROOMGATE_WEBHOOK_ALLOW_HTTP: '1',
+      ROOMGATE_WEBHOOK_ALLOW_ADDRESSES: 'loopback',
     });
   demoConfig('http://127.0.0.1', tmpdir()); // throws ConfigError before anything starts
   const directory = mkdtempSync(join(tmpdir(), 'roomgate-demo-'));
@@ -57,7 +70,13 @@ export async function demo(options: { keep?: boolean }, env: NodeJS.ProcessEnv =
       companions: [sandbox],
       clock: () => sandbox.now(),
     });
-    return await play(server, sandbox, credentials, directory, env.PORT === undefined);
+    const received: ListenedDelivery[] = [];
+    const listener = await startWebhookListener({ nowSeconds: () => sandbox.now().getTime() / 1000, onDelivery: (d) => received.push(d) });
+    try {
+      return await play(server, sandbox, credentials, directory, env.PORT === undefined, { listener, received });
+    } finally {
+      await listener.close();
+    }
   } finally {
     if (!options.keep) rmSync(directory, { recursive: true, force: true });
   }
@@ -69,11 +88,20 @@ async function play(
   credentials: SandboxCredentials,
   directory: string,
   portsPicked: boolean,
+  webhooks: DemoWebhooks,
 ): Promise<number> {
   try {
     const { store } = server;
     const tenantId = await createTenant(store, { slug: 'demo-clinic', name: 'Demo clinic', kind: 'human' });
     const key = await createApiKey(store, { tenantId, scopes: SCOPES });
+    // The tenant's back end: a local receiver, registered as a webhook endpoint through the API.
+    const created = await fetch(`${server.url}/v1/webhook-endpoints`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: webhooks.listener.url, description: 'roomgate demo receiver' }),
+    });
+    if (created.status !== 201) throw new Error(`registering the demo's webhook receiver failed: ${created.status}`);
+    webhooks.listener.secrets = [((await created.json()) as { secret: string }).secret];
 
     console.log(
       `Roomgate demo: service ${server.url}, sandbox Twilio ${sandbox.url}, database ${directory}${portsPicked ? '\n  (ports picked at random; set PORT to choose the service’s)' : ''}\n`,
@@ -132,7 +160,14 @@ async function play(
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await server.app.roomgate.drain();
-    return await summarise(server, report, healed);
+    // Every event of the tenant's log reaches the receiver (bounded wait).
+    const log = await listTenantEvents(store.db, tenantId, 0, 100_000);
+    const delivered = () => new Set(webhooks.received.filter((d) => d.verified).map((d) => d.webhookId));
+    const until = Date.now() + 20_000;
+    while (log.some((event) => !delivered().has(event.id)) && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    return await summarise(server, report, healed, { ...webhooks, log });
   } finally {
     await server.close();
   }
@@ -142,6 +177,7 @@ async function summarise(
   server: RunningServer,
   report: Awaited<ReturnType<typeof simulate>>,
   healed: readonly ConsultationReconciliation[],
+  webhooks: DemoWebhooks & { readonly log: readonly TenantEvent[] },
 ): Promise<number> {
   const { store } = server;
   const accepted = report.results.filter((result) => result.answered === 204).length;
@@ -190,6 +226,17 @@ async function summarise(
     `  healed by reconciliation: ${healed.filter((result) => result.outcome === 'changed').length} of ${healed.length} consultations whose callbacks Twilio lost`,
   );
 
+  const verified = new Set(webhooks.received.filter((d) => d.verified).map((d) => d.webhookId));
+  const byType = new Map<string, number>();
+  for (const d of webhooks.received.filter((d) => d.verified)) byType.set(d.type, (byType.get(d.type) ?? 0) + 1);
+  console.log(
+    `  webhooks: ${verified.size} of the ${webhooks.log.length} events in the tenant's log delivered to ${webhooks.listener.url}, ${webhooks.received.filter((d) => d.verified).length} of ${webhooks.received.length} deliveries verified (Standard Webhooks)`,
+  );
+  console.log(`    by type: ${[...byType].map(([type, count]) => `${type} ×${count}`).join(', ') || 'none'}`);
+  for (const d of webhooks.received.filter((d) => d.verified).slice(0, 3)) {
+    console.log(`    e.g. webhook-id ${d.webhookId}  #${d.sequence ?? '?'} ${d.type}  ${d.consultationId ?? ''}`);
+  }
+
   const problems: string[] = [];
   const clinic = report.consultations.filter((consultation) => consultation.outcome);
   if (clinic.length > 0) console.log('  consultations as clinics run them:');
@@ -210,6 +257,9 @@ async function summarise(
     console.log(`    ${ok ? 'ok  ' : 'FAIL'} ${scenario.padEnd(22)} ${seen}`);
     if (!ok) problems.push(`${scenario}: ${seen}`);
   }
+  if (webhooks.log.some((event) => !verified.has(event.id)))
+    problems.push(`${webhooks.log.filter((event) => !verified.has(event.id)).length} events of the log never reached the webhook receiver`);
+  if (webhooks.received.some((d) => !d.verified)) problems.push('a webhook delivery did not verify');
   if (!report.ok) problems.push('some callbacks were not answered as the contract requires');
   if (healed.some((result) => result.outcome !== 'changed'))
     problems.push('a consultation with lost callbacks was not healed by reconciliation');
@@ -220,7 +270,7 @@ async function summarise(
   if (compositions.some((row) => row.status !== 'available')) problems.push('a composition is not available');
   console.log(
     problems.length === 0
-      ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, lost callbacks healed by reconciliation, one billing record each; the waiting room, the appointment window, no-shows and rejoining as the contract says.'
+      ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, lost callbacks healed by reconciliation, one billing record each, every event delivered as a signed webhook; the waiting room, the appointment window, no-shows and rejoining as the contract says.'
       : `\nDemo found problems:\n  - ${problems.join('\n  - ')}`,
   );
   return problems.length === 0 ? 0 : 1;

@@ -18,7 +18,11 @@ export const TENANT_EVENT_TYPES = [
   'lobby.admitted',
   'lobby.declined',
   'lobby.left',
+  'callback.quarantined',
   'webhook-endpoint.disabled',
+  'consent.given',
+  'consent.withdrawn',
+  'recording.unconsented',
 ] as const;
 
 export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];

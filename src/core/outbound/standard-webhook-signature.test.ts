@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { isWebhookSecret, newWebhookSecret, signWebhook } from './standard-webhook-signature.js';
+import { isWebhookSecret, newWebhookSecret, signWebhook, verifyWebhook } from './standard-webhook-signature.js';
 
 const messageId = fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/);
 const body = fc.json();
@@ -39,5 +39,26 @@ describe('Standard Webhooks signatures', () => {
     }
     expect(() => signWebhook('id', 1, '{}', [])).toThrow();
     expect(() => signWebhook('a.b', 1, '{}', [secret])).toThrow();
+  });
+
+  it('verifies what the reference implementation signs, and refuses a change of body, id, time, secret or an old timestamp', () => {
+    fc.assert(
+      fc.property(messageId, body, (id, payload) => {
+        const secret = newWebhookSecret();
+        const at = new Date(1_764_460_000_000);
+        const signature = new Webhook(secret).sign(id, at, payload);
+        const headers = { 'webhook-id': id, 'webhook-timestamp': String(at.getTime() / 1000), 'webhook-signature': signature };
+        const now = at.getTime() / 1000 + 10;
+        expect(verifyWebhook(payload, headers, [secret], now)).toBe(true);
+        expect(verifyWebhook(payload, headers, [newWebhookSecret(), secret], now)).toBe(true);
+        expect(verifyWebhook(`${payload} `, headers, [secret], now)).toBe(false);
+        expect(verifyWebhook(payload, { ...headers, 'webhook-id': `${id}x` }, [secret], now)).toBe(false);
+        expect(verifyWebhook(payload, { ...headers, 'webhook-timestamp': String(at.getTime() / 1000 + 1) }, [secret], now + 1)).toBe(false);
+        expect(verifyWebhook(payload, headers, [newWebhookSecret()], now)).toBe(false);
+        expect(verifyWebhook(payload, headers, [secret], now + 301)).toBe(false);
+        expect(verifyWebhook(payload, { ...headers, 'webhook-signature': '' }, [secret], now)).toBe(false);
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -5,7 +5,7 @@
  * a `whsec_` secret. During a secret rotation's overlap every current secret signs, so a
  * receiver that knows either the old or the new secret verifies the delivery.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const PREFIX = 'whsec_';
 
@@ -40,4 +40,38 @@ export function signWebhook(messageId: string, timestampSeconds: number, body: s
     return `v1,${createHmac('sha256', key).update(`${messageId}.${timestamp}.${body}`).digest('base64')}`;
   });
   return { 'webhook-id': messageId, 'webhook-timestamp': timestamp, 'webhook-signature': signatures.join(' ') };
+}
+
+/**
+ * A receiver's check of one delivery (what `roomgate demo` runs; any Standard Webhooks library
+ * does the same): one of the `v1` signatures matches one of the secrets over the raw body, and
+ * the timestamp is within `toleranceSeconds` of `nowSeconds` (a replay of an old delivery fails).
+ *
+ * @example verifyWebhook(rawBody, headers, ['whsec_…'], Date.now() / 1000) === true
+ */
+export function verifyWebhook(
+  body: string,
+  headers: Partial<Record<keyof SignedHeaders, string>>,
+  secrets: readonly string[],
+  nowSeconds: number,
+  toleranceSeconds = 300,
+): boolean {
+  const id = headers['webhook-id'];
+  const timestamp = headers['webhook-timestamp'];
+  const signatures = headers['webhook-signature'];
+  if (!id || !timestamp || !signatures || !/^\d{1,12}$/.test(timestamp)) return false;
+  if (Math.abs(nowSeconds - Number(timestamp)) > toleranceSeconds) return false;
+  if (/[\s.]/.test(id)) return false;
+  const offered = signatures
+    .split(' ')
+    .filter((entry) => entry.startsWith('v1,'))
+    .map((entry) => Buffer.from(entry.slice(3), 'base64'));
+  return secrets.some((secret) => {
+    if (!isWebhookSecret(secret)) return false;
+    const expected = createHmac('sha256', Buffer.from(secret.slice(PREFIX.length), 'base64'))
+      .update(`${id}.${timestamp}.${body}`)
+      .digest();
+    // Constant time per comparison; the lengths are public (SHA-256).
+    return offered.some((candidate) => candidate.length === expected.length && timingSafeEqual(candidate, expected));
+  });
 }

@@ -11,6 +11,7 @@ export const SCOPES = [
   'keys:manage',
   'webhooks:manage',
   'settings:manage',
+  'consents:write',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

@@ -99,6 +99,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
             scheduledAt,
             durationMinutes: body.durationMinutes ?? null,
             waitingRoom: body.waitingRoom ?? null,
+            patientStatus: body.patientStatus ?? null,
             windowClosesAt: window ? window.closesAt.toISOString() : null,
             externalRef: body.externalRef ?? null,
             metadata: body.metadata ?? null,
@@ -120,7 +121,9 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
         room = await twilio.createRoom({
           uniqueName: roomName,
           statusCallback: options.statusCallbackUrl(),
-          recordParticipantsOnConnect: record,
+          // Recording that follows consent starts with nothing recorded: Recording Rules add the
+          // consenting participants (outbox/recording-rules-handler.ts).
+          recordParticipantsOnConnect: record && request.tenant.consentMode === 'off',
           ...(maxParticipantDuration !== undefined ? { maxParticipantDuration } : {}),
         });
       } catch (error) {

@@ -16,19 +16,21 @@
  * lateness and repetition cannot change the result).
  */
 import type { Logger } from 'pino';
-import { TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
 import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { claimConsultationRoomSid, findConsultationsForRooms } from '../../storage/consultation-repository.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
+import { appendTenantEvents } from '../../storage/event-log-repository.js';
+import type { TenantEventDraft } from '../../core/events/tenant-event.js';
 import { findIssuedIdentities } from '../../storage/participant-repository.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
 import { inboxRow } from './inbox-row.js';
 
-type Screening = { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string };
+type Screening =
+  { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string; room?: Room };
 
 export interface StoreIngest extends CallbackIngest {
   /** The group committer's recent outcomes (readiness). */
@@ -41,6 +43,8 @@ interface BatchOutcome {
   readonly outcome: IngestOutcome;
   /** The consultation to fold once the batch has committed, if this callback changes it. */
   readonly dirty?: string;
+  /** The tenant whose event log this callback's quarantine was appended to. */
+  readonly logged?: string;
 }
 
 export interface StoreIngestOptions {
@@ -51,6 +55,8 @@ export interface StoreIngestOptions {
   readonly logger: Logger;
   /** Called after the commit with the consultations that received new accepted callbacks. */
   readonly onCommitted: (consultationIds: string[]) => void;
+  /** Called after the commit with the tenants whose event log it appended to (a quarantine). */
+  readonly onTenantEvents?: (tenantIds: string[]) => void;
   /**
    * The account of consultations created before rooms recorded theirs (migration 0004): the
    * first configured account, whose API key created every room until then.
@@ -67,8 +73,9 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   });
   return {
     async submit(callback) {
-      const { outcome, dirty } = await committer.submit(callback);
+      const { outcome, dirty, logged } = await committer.submit(callback);
       if (dirty) options.onCommitted([dirty]);
+      if (logged) options.onTenantEvents?.([logged]);
       return outcome;
     },
     health: () => committer.health,
@@ -77,9 +84,14 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   };
 }
 
-/** Track events are kept in the inbox (and the timeline) but change nothing in the record. */
+/**
+ * track-enabled / track-disabled are kept in the inbox (and the timeline) but change nothing in
+ * the record. track-added / track-removed are folded: the billing evidence's audio-only versus
+ * audio-video comes from the tracks published during the overlap.
+ */
+const INERT_EVENTS: readonly string[] = ['track-enabled', 'track-disabled'];
 function changesRecord(event: string | undefined): boolean {
-  return !(TRACK_EVENT_TYPES as readonly string[]).includes(event ?? '');
+  return !INERT_EVENTS.includes(event ?? '');
 }
 
 async function ingestBatch(
@@ -97,18 +109,40 @@ async function ingestBatch(
       // reconciler confirmed it against Twilio's REST API (its status is then 'accepted').
       if (callback.late && screened === 'accepted')
         return inboxRow({ id: newId('cb'), callback, status: 'quarantined', processedAt: null, held: 'late' });
-      // Track events change nothing in the record: nothing to fold.
+      // Muting and unmuting change nothing in the record: nothing to fold.
       const folded = screened === 'accepted' && !changesRecord(callback.parsed.event);
       return inboxRow({ id: newId('cb'), callback, status: screened, processedAt: folded ? now : null });
     }),
   );
+
+  // A quarantined callback of a known consultation is the tenant's business too: an event in its
+  // log, in this transaction (without the identity: one that broke the policy may be personal data).
+  const quarantines = callbacks.flatMap((callback, index): TenantEventDraft[] => {
+    const screening = screenings[index]!;
+    if (!inserted[index] || screening.status !== 'quarantined' || !screening.room) return [];
+    return [
+      {
+        tenantId: screening.room.tenantId,
+        consultationId: screening.room.consultationId,
+        type: 'callback.quarantined',
+        at: now,
+        data: { callbackEvent: callback.parsed.event ?? 'unknown', reason: screening.reason },
+      },
+    ];
+  });
+  await appendTenantEvents(trx, quarantines);
 
   return callbacks.map((callback, index): BatchOutcome => {
     const event = callback.parsed.event ?? 'unknown';
     const screening = screenings[index]!;
     if (!inserted[index]) return { outcome: { outcome: 'duplicate', event } };
     if (callback.late && screening.status === 'accepted') return { outcome: { outcome: 'late', event } };
-    if (screening.status === 'quarantined') return { outcome: { outcome: 'quarantined', event, reason: screening.reason } };
+    if (screening.status === 'quarantined') {
+      return {
+        outcome: { outcome: 'quarantined', event, reason: screening.reason },
+        ...(screening.room ? { logged: screening.room.tenantId } : {}),
+      };
+    }
     if (screening.status === 'unmatched') {
       options.logger.warn(
         { alert: 'unmatched-callback', event, roomSid: callback.parsed.fields.RoomSid },
@@ -124,6 +158,7 @@ async function ingestBatch(
 
 interface Room {
   readonly consultationId: string;
+  readonly tenantId: string;
   /** The account the room was created under. */
   readonly accountSid: string | undefined;
 }
@@ -140,7 +175,9 @@ async function screen(
   const consultations = await findConsultationsForRooms(trx, roomSids, roomNames);
   const byRoom = new Map<string, Room>();
   for (const row of consultations) {
-    if (row.room_sid) byRoom.set(row.room_sid, { consultationId: row.id, accountSid: row.account_sid ?? legacyAccountSid });
+    if (row.room_sid) {
+      byRoom.set(row.room_sid, { consultationId: row.id, tenantId: row.tenant_id, accountSid: row.account_sid ?? legacyAccountSid });
+    }
   }
   for (const row of consultations) {
     if (row.room_sid) continue;
@@ -153,7 +190,7 @@ async function screen(
     );
     if (!match) continue;
     await claimConsultationRoomSid(trx, row.id, match.roomSid, row.room_name);
-    byRoom.set(match.roomSid, { consultationId: row.id, accountSid });
+    byRoom.set(match.roomSid, { consultationId: row.id, tenantId: row.tenant_id, accountSid });
   }
 
   // Only identities that pass the policy are looked up: the others are quarantined anyway, and
@@ -181,12 +218,12 @@ async function screen(
     if (!parse.ok) return { status: 'quarantined', reason: parse.reason };
     const room = byRoom.get(parse.roomSid);
     if (!room) return { status: 'unmatched' };
-    if (room.accountSid !== parse.accountSid) return { status: 'quarantined', reason: 'account-mismatch' };
+    if (room.accountSid !== parse.accountSid) return { status: 'quarantined', reason: 'account-mismatch', room };
     const identity = parse.fields.ParticipantIdentity;
     if (identity !== undefined) {
       const policy = checkIdentity(identity);
-      if (!policy.ok) return { status: 'quarantined', reason: `identity-${policy.reason}` };
-      if (!issued.has(`${room.consultationId}\u0000${identity}`)) return { status: 'quarantined', reason: 'identity-never-issued' };
+      if (!policy.ok) return { status: 'quarantined', reason: `identity-${policy.reason}`, room };
+      if (!issued.has(`${room.consultationId}\u0000${identity}`)) return { status: 'quarantined', reason: 'identity-never-issued', room };
     }
     return { status: 'accepted', consultationId: room.consultationId };
   });

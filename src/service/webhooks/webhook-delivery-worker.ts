@@ -17,16 +17,18 @@ import { outboundPolicy, type OutboundPolicy } from '../../core/outbound/outboun
 import { signWebhook } from '../../core/outbound/standard-webhook-signature.js';
 import { isDelivered, nextAttemptAt, shouldDisable, type RetryPolicy } from '../../core/outbound/webhook-retry-policy.js';
 import { appendTenantEvents } from '../../storage/event-log-repository.js';
+import { GroupCommitter } from '../../storage/group-committer.js';
 import type { Store } from '../../storage/store.js';
+import type { StoreTransaction } from '../../storage/schema.js';
 import {
-  claimWebhookMessage,
+  claimWebhookMessages,
   disableWebhookEndpoint,
   findDueWebhookMessages,
   finishWebhookAttempt,
   renewWebhookLease,
-  startWebhookAttempt,
   webhookDeliveryContext,
   WebhookClaimLostError,
+  type AttemptOutcome,
 } from '../../storage/webhook-repository.js';
 import { isStoreUnavailable } from '../../storage/store-errors.js';
 import type { WebhooksConfig } from '../config.js';
@@ -61,9 +63,12 @@ export class WebhookDeliveryWorker {
   private stopped = true;
   private wakeRequested = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Outcomes that finish together share one commit (one fsync on SQLite for a whole batch). */
+  private readonly outcomes: GroupCommitter<RecordedOutcome, DisabledEndpoint | undefined>;
 
   constructor(private readonly options: WebhookDeliveryWorkerOptions) {
     this.workerId = options.workerId ?? `webhooks-${randomUUID()}`;
+    this.outcomes = new GroupCommitter({ store: options.store, maxBatch: 64, apply: (trx, items) => recordOutcomes(trx, items) });
     this.policy = webhookPolicy(options.config, options.sandbox);
     this.retry = options.config.retry;
   }
@@ -85,6 +90,7 @@ export class WebhookDeliveryWorker {
     if (this.timer) clearTimeout(this.timer);
     await this.running;
     await Promise.all(this.inFlight);
+    await this.outcomes.drain();
   }
 
   /** One pass, for tests and tools: fan out, deliver what is due, wait for it. Returns how many were sent. */
@@ -123,13 +129,19 @@ export class WebhookDeliveryWorker {
     // Fan-out errors are the poll's (logged, retried at the next tick).
     await fanOutWebhooks(this.options.store, () => this.now());
     const free = this.options.config.concurrency - this.inFlight.size;
-    if (free <= 0) return [];
+    // Claims go in batches (one commit each): while more than half the slots are busy, the
+    // sends in flight finish first.
+    if (free <= 0 || (this.inFlight.size > 0 && free < Math.ceil(this.options.config.concurrency / 2))) return [];
     const now = this.now().toISOString();
     const lockedUntil = new Date(this.now().getTime() + this.options.config.leaseMs).toISOString();
     const started: Promise<void>[] = [];
-    for (const id of await findDueWebhookMessages(this.options.store.db, now, free)) {
-      if (!(await claimWebhookMessage(this.options.store.db, { id, workerId: this.workerId, now, lockedUntil }))) continue;
-      const running: Promise<void> = this.deliver(id)
+    const due = await findDueWebhookMessages(this.options.store.db, now, free);
+    const claimed =
+      due.length === 0
+        ? []
+        : await this.options.store.transaction((trx) => claimWebhookMessages(trx, { ids: due, workerId: this.workerId, now, lockedUntil }));
+    for (const { messageId: id, attemptId } of claimed) {
+      const running: Promise<void> = this.deliver(id, attemptId)
         .catch((error: unknown) =>
           this.options.logger.warn({ err: error, message: id }, 'webhook delivery not recorded; retried after the lease'),
         )
@@ -143,7 +155,7 @@ export class WebhookDeliveryWorker {
     return started;
   }
 
-  private async deliver(messageId: string): Promise<void> {
+  private async deliver(messageId: string, attemptId: string): Promise<void> {
     const { store, logger, config } = this.options;
     const heartbeat = setInterval(
       () => {
@@ -156,27 +168,19 @@ export class WebhookDeliveryWorker {
     );
     heartbeat.unref();
     try {
-      await this.attempt(messageId);
+      await this.attempt(messageId, attemptId);
     } finally {
       clearInterval(heartbeat);
     }
   }
 
-  private async attempt(messageId: string): Promise<void> {
+  private async attempt(messageId: string, attemptId: string): Promise<void> {
     const { store, logger, config, metrics } = this.options;
     const context = await webhookDeliveryContext(store.db, messageId);
     if (!context) return;
     const started = this.now();
     const attempt = context.attempts + 1;
     const firstAttemptAt = context.first_attempt_at ?? started.toISOString();
-    const attemptId = await startWebhookAttempt(store.db, {
-      messageId,
-      endpointId: context.endpoint_id,
-      eventId: context.event_id,
-      eventType: context.event_type,
-      attempt,
-      now: started.toISOString(),
-    });
 
     let responseStatus: number | null = null;
     let latencyMs: number | null = null;
@@ -228,47 +232,31 @@ export class WebhookDeliveryWorker {
     const disable =
       !delivered && shouldDisable(failingSince ? Date.parse(failingSince) : undefined, finished.getTime(), config.disableAfterMs);
 
-    const record = () =>
-      store.transaction(async (trx) => {
-        await finishWebhookAttempt(trx, {
-          messageId,
-          attemptId,
-          endpointId: context.endpoint_id,
-          workerId: this.workerId,
-          attempts: attempt,
-          firstAttemptAt,
-          attemptStatus: delivered ? 'delivered' : nextAt ? 'retrying' : 'failed',
-          messageStatus: delivered ? 'delivered' : nextAt ? 'pending' : 'failed',
-          responseStatus,
-          latencyMs,
-          error: error?.slice(0, 500) ?? null,
-          nextAttemptAt: nextAt,
-          ...(delivered && context.failing_since ? { streak: 'ended' as const } : {}),
-          ...(!delivered && !context.failing_since ? { streak: 'started' as const } : {}),
-          now: finished.toISOString(),
-        });
-        if (!disable) return undefined;
-        const reason = `failing without a success since ${failingSince}`;
-        const endpoint = await disableWebhookEndpoint(trx, { id: context.endpoint_id, reason, now: finished.toISOString() });
-        if (!endpoint) return undefined;
-        await appendTenantEvents(trx, [
-          {
-            tenantId: endpoint.tenant_id,
-            consultationId: null,
-            type: 'webhook-endpoint.disabled',
-            at: finished.toISOString(),
-            data: { endpointId: context.endpoint_id, url: endpoint.url, reason, failingSince: endpoint.failing_since ?? failingSince },
-          },
-        ]);
-        return endpoint;
-      });
-    let disabled: Awaited<ReturnType<typeof record>>;
+    const outcome: RecordedOutcome = {
+      messageId,
+      attemptId,
+      endpointId: context.endpoint_id,
+      workerId: this.workerId,
+      attempts: attempt,
+      firstAttemptAt,
+      attemptStatus: delivered ? 'delivered' : nextAt ? 'retrying' : 'failed',
+      messageStatus: delivered ? 'delivered' : nextAt ? 'pending' : 'failed',
+      responseStatus,
+      latencyMs,
+      error: error?.slice(0, 500) ?? null,
+      nextAttemptAt: nextAt,
+      ...(delivered && context.failing_since ? { streak: 'ended' as const } : {}),
+      ...(!delivered && !context.failing_since ? { streak: 'started' as const } : {}),
+      now: finished.toISOString(),
+      ...(disable && failingSince ? { disableSince: failingSince } : {}),
+    };
+    let disabled: DisabledEndpoint | undefined;
     for (let tries = 1; ; tries += 1) {
       try {
-        disabled = await record();
+        disabled = await this.outcomes.submit(outcome);
         break;
       } catch (failure) {
-        if (failure instanceof WebhookClaimLostError) {
+        if (failure instanceof WebhookClaimLostError || (failure as { cause?: unknown }).cause instanceof WebhookClaimLostError) {
           logger.warn(
             { endpoint: context.endpoint_id, event: context.event_id },
             'webhook claim lost while sending (taken over after the lease)',
@@ -299,4 +287,38 @@ export class WebhookDeliveryWorker {
       this.options.onTenantEvent?.(disabled.tenant_id);
     }
   }
+}
+
+interface RecordedOutcome extends AttemptOutcome {
+  /** Set when this failure makes the endpoint's failure streak too long: it is disabled in the same transaction. */
+  readonly disableSince?: string;
+}
+
+type DisabledEndpoint = { tenant_id: string; url: string; failing_since: string | null };
+
+/** One transaction for the outcomes that finished together; the endpoints this batch disabled, per item. */
+async function recordOutcomes(trx: StoreTransaction, items: RecordedOutcome[]): Promise<(DisabledEndpoint | undefined)[]> {
+  const results: (DisabledEndpoint | undefined)[] = [];
+  for (const item of items) {
+    await finishWebhookAttempt(trx, item);
+    if (!item.disableSince) {
+      results.push(undefined);
+      continue;
+    }
+    const reason = `failing without a success since ${item.disableSince}`;
+    const endpoint = await disableWebhookEndpoint(trx, { id: item.endpointId, reason, now: item.now });
+    if (endpoint) {
+      await appendTenantEvents(trx, [
+        {
+          tenantId: endpoint.tenant_id,
+          consultationId: null,
+          type: 'webhook-endpoint.disabled',
+          at: item.now,
+          data: { endpointId: item.endpointId, url: endpoint.url, reason, failingSince: endpoint.failing_since ?? item.disableSince },
+        },
+      ]);
+    }
+    results.push(endpoint);
+  }
+  return results;
 }

@@ -380,7 +380,7 @@ export interface paths {
         content: {
           'application/json': {
             /**
-             * @description Record the participants (Recording Rules).
+             * @description Record the participants. When the tenant’s consent mode is all-parties or one-party, only participants who consent (POST …/consents) are recorded, through Twilio’s Recording Rules; with consent mode off, every participant from connect.
              * @default true
              */
             record?: boolean;
@@ -393,6 +393,8 @@ export interface paths {
             durationMinutes?: number;
             /** @description Care recipients wait in the lobby until admitted; absent → the tenant’s setting. */
             waitingRoom?: boolean;
+            /** @description Whether the patient is new or established for this clinician (CPT/Medicare time thresholds differ); absent → no time-based code is suggested. */
+            patientStatus?: 'new' | 'established';
             /** @description The platform's own reference (e.g. its appointment id); unique per tenant. Not personal data. */
             externalRef?: string;
             /** @description Up to 20 string values of up to 200 characters under keys of letters, digits, `_ . -`, for the platform's own labels (clinic, visit type…). Never personal data: it is stored as given, kept as long as the consultation, and shown to every key with consultations:read. */
@@ -1518,6 +1520,139 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/billing-records/{id}/evidence': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * How a billing record was measured, and its place in the tenant’s billing chain.
+     * @description The current version’s evidence: the overlap segments (who, from, to), gaps and rejoins, audio-only versus audio-video (from the tracks published during the overlap), the rounding, and the code suggested from the tenant’s code set — a help, not coding advice. `chain` is the version’s entry in the tenant’s hash chain (`roomgate billing verify`).
+     *
+     *     Scope: `billing:read`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['BillingEvidence'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/subjects/{identity}': {
     parameters: {
       query?: never;
@@ -2056,6 +2191,7 @@ export interface paths {
               | 'keys:manage'
               | 'webhooks:manage'
               | 'settings:manage'
+              | 'consents:write'
             )[];
             /**
              * Format: date-time
@@ -2567,7 +2703,11 @@ export interface paths {
                   | 'lobby.admitted'
                   | 'lobby.declined'
                   | 'lobby.left'
+                  | 'callback.quarantined'
                   | 'webhook-endpoint.disabled'
+                  | 'consent.given'
+                  | 'consent.withdrawn'
+                  | 'recording.unconsented'
                 )[]
               | null;
             description?: string | null;
@@ -2951,7 +3091,11 @@ export interface paths {
                   | 'lobby.admitted'
                   | 'lobby.declined'
                   | 'lobby.left'
+                  | 'callback.quarantined'
                   | 'webhook-endpoint.disabled'
+                  | 'consent.given'
+                  | 'consent.withdrawn'
+                  | 'recording.unconsented'
                 )[]
               | null;
             description?: string | null;
@@ -4424,6 +4568,271 @@ export interface paths {
     };
     trace?: never;
   };
+  '/v1/consultations/{id}/consents': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The consultation’s consent ledger, in order, and each identity’s current decision.
+     * @description Scope: `consultations:read`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ConsentLedger'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Record a participant’s consent to recording or transcription, or its withdrawal.
+     * @description Appends one entry to the consultation’s consent ledger (never changes one). When the tenant’s consent mode is `all-parties` or `one-party`, the room’s Recording Rules follow within seconds: only participants who currently consent are recorded (README, "Recording only with consent").
+     *
+     *     Scope: `consents:write`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description Makes a retry safe: the same key and request within 24 h get the first answer again, with no second effect. */
+          'idempotency-key'?: string;
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The participant’s identity (an opaque pseudonym that passes the identity policy). */
+            identity: string;
+            /** @description What the participant consents to. */
+            kind: 'recording' | 'transcription';
+            decision: 'given' | 'withdrawn';
+            /** @description The version of the consent text the participant was shown (e.g. `rec-2026-03`). */
+            textVersion: string;
+            /** @description Who recorded the decision: the participant themself (their identity) or a staff reference of the platform. Never personal data. */
+            recordedBy?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ConsentEntry'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/consultations/{id}/access-tokens': {
     parameters: {
       query?: never;
@@ -4631,6 +5040,8 @@ export interface components {
       durationMinutes: number | null;
       /** @description This consultation’s waiting room setting; null → the tenant’s. */
       waitingRoom: boolean | null;
+      /** @description New or established patient, as given at creation; null: not given. */
+      patientStatus: ('new' | 'established') | null;
       /** @description Set when the appointment window closed without the clinician and the care recipient ever together. */
       noShow: {
         missing: 'clinician' | 'care-recipient' | 'both';
@@ -4639,6 +5050,17 @@ export interface components {
       } | null;
       /** @description Who waited in the waiting room, and how long. */
       lobby: components['schemas']['LobbyEntry'][];
+      /** @description Each identity’s current consent decision per kind; the whole ledger is GET /v1/consultations/{id}/consents. */
+      consents: {
+        identity: string;
+        kind: 'recording' | 'transcription';
+        decision: 'given' | 'withdrawn';
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        since: string;
+      }[];
       startedAt: string | null;
       endedAt: string | null;
       /**
@@ -4730,6 +5152,8 @@ export interface components {
         size: number | null;
         mediaUri: string | null;
         completedAt: string | null;
+        /** @description not-consented: Twilio recorded this participant while they had not consented to recording (an alert was raised; never composed). Null otherwise. */
+        consentFlag: 'not-consented' | null;
       }[];
       composition: {
         compositionSid: string | null;
@@ -4774,6 +5198,132 @@ export interface components {
        */
       updatedAt: string;
     };
+    /** BillingEvidence */
+    BillingEvidence: {
+      billingRecordId: string;
+      consultationId: string;
+      version: number;
+      /** @description null for a version recorded before evidence existed (it is still chained). */
+      evidence: {
+        /** @enum {string} */
+        schema: 'roomgate.billing-evidence.v1';
+        rule: string;
+        /** @description The sessions of the clinicians and care recipients whose overlap is billed. */
+        sessions: {
+          participantSid: string;
+          role: 'clinician' | 'care-recipient';
+          roomSid?: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          /** @enum {boolean} */
+          connectInferred?: true;
+        }[];
+        /** @description The billed overlap, cut wherever someone joined or left or a track was published or removed. */
+        segments: {
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          durationMs: number;
+          /** @description Twilio participant SIDs (see `participants` for identities). */
+          clinicians: string[];
+          /** @description Twilio participant SIDs (see `participants` for identities). */
+          careRecipients: string[];
+          modality: 'audio-video' | 'audio-only' | 'unknown';
+        }[];
+        /** @description Unbilled time between overlap intervals. */
+        gaps: {
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          durationMs: number;
+        }[];
+        /** @description A clinician or care recipient who left and came back (a new session of the same identity). */
+        rejoins: {
+          role: 'clinician' | 'care-recipient';
+          leftSession: string;
+          rejoinedSession: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          leftAt: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          rejoinedAt: string;
+        }[];
+        /** @description From the tracks published during the overlap. */
+        modality: {
+          kind: 'audio-video' | 'audio-only' | 'unknown';
+          videoMs: number;
+          audioOnlyMs: number;
+          basis: string;
+        };
+        measurement: {
+          billableSeconds: number;
+          roundedSeconds: number;
+          roundingSeconds: number;
+          rounding: string;
+        };
+        /** @description A help for the coder, not coding advice: the payer decides on the documentation. */
+        suggestion: {
+          codeSet: 'us-cpt-2025' | 'us-medicare' | 'flat';
+          code: string | null;
+          modifier: string | null;
+          units: number;
+          thresholdMinutes: number | null;
+          description: string;
+          reason: 'under-minimum' | 'patient-status-unknown' | 'modality-unknown' | 'no-overlap' | null;
+          patientStatus: 'new' | 'established' | null;
+          sources: string[];
+        };
+      } | null;
+      /** @description Who each participant SID is, read now (not part of the chained evidence, so an erasure never breaks the chain). */
+      participants: {
+        participantSid: string;
+        identity: string | null;
+      }[];
+      /** @description SHA-256 over canonical JSON, each entry naming the previous entry’s hash; `roomgate billing verify` recomputes it. */
+      chain: {
+        /** @description This version's position in the tenant's billing chain. */
+        sequence: number;
+        hash: string;
+        previousHash: string;
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        recordedAt: string;
+        /** @description The tenant chain's last sequence now. */
+        headSequence: number;
+        /** @description This entry’s hash recomputes from its content and the billing record equals it. The links to the entries before are checked by `roomgate billing verify`. */
+        entryIntact: boolean;
+      } | null;
+      updatedAt: string | null;
+    };
     /** AuditEntry */
     AuditEntry: {
       id: string;
@@ -4806,6 +5356,8 @@ export interface components {
       securityEvents: number;
       outbox: number;
       events: number;
+      /** @description Consent ledger entries naming the identity (kept, pseudonymised). */
+      consents: number;
     };
     /** ApiKey */
     ApiKey: {
@@ -5051,6 +5603,60 @@ export interface components {
           /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
           sequence: number;
           /** @enum {string} */
+          type: 'consent.given';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            identity: string;
+            kind: 'recording' | 'transcription';
+            textVersion: string;
+            recordedBy: string | null;
+            /** @description The entry's place in the consultation's consent ledger. */
+            position: number;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            at: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'consent.withdrawn';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            identity: string;
+            kind: 'recording' | 'transcription';
+            textVersion: string;
+            recordedBy: string | null;
+            /** @description The entry's place in the consultation's consent ledger. */
+            position: number;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            at: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
           type: 'recording.available';
           consultationId: string;
           /**
@@ -5060,6 +5666,27 @@ export interface components {
           at: string;
           data: {
             recordingSid: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'recording.unconsented';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description Twilio reported a recording of a participant who had not consented to recording: flagged in the record, alert raised. */
+          data: {
+            recordingSid: string;
+            identity: string | null;
+            kind: string | null;
+            startedAt: string | null;
           };
         }
       | {
@@ -5114,6 +5741,27 @@ export interface components {
           data: {
             billableSeconds: number;
             roundedSeconds: number;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'callback.quarantined';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description A signed callback for this consultation was quarantined, not applied (security alert raised). */
+          data: {
+            /** @description The callback's StatusCallbackEvent (`unknown` when it could not be read). */
+            callbackEvent: string;
+            /** @description Why it was not applied: account-mismatch, identity-<policy reason>, identity-never-issued (never the identity itself). */
+            reason: string;
           };
         }
       | {
@@ -5258,6 +5906,42 @@ export interface components {
     WebhookQueued: {
       /** @description Messages queued for delivery. */
       queued: number;
+    };
+    /** ConsentEntry */
+    ConsentEntry: {
+      id: string;
+      /** @description The entry’s place in the consultation’s ledger: 1, 2, … */
+      position: number;
+      identity: string;
+      /** @description What the participant consents to. */
+      kind: 'recording' | 'transcription';
+      decision: 'given' | 'withdrawn';
+      textVersion: string;
+      recordedBy: string | null;
+      /**
+       * Format: date-time
+       * @example 2026-03-01T09:30:00.000Z
+       */
+      recordedAt: string;
+    };
+    /** ConsentLedger */
+    ConsentLedger: {
+      /** @description The tenant’s consent mode (README, "Recording only with consent"). */
+      consentMode: 'all-parties' | 'one-party' | 'off';
+      /** @description Every decision, in ledger order (append-only). */
+      data: components['schemas']['ConsentEntry'][];
+      /** @description Each identity’s latest decision per kind. */
+      current: {
+        identity: string;
+        /** @description What the participant consents to. */
+        kind: 'recording' | 'transcription';
+        decision: 'given' | 'withdrawn';
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        since: string;
+      }[];
     };
   };
   responses: never;

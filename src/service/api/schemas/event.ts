@@ -60,12 +60,53 @@ export const EVENT_PAYLOADS = {
     { identity: Type.Union([Type.String(), Type.Null()]), at: NullableTimestamp },
     { additionalProperties: false },
   ),
+  ...Object.fromEntries(
+    (['consent.given', 'consent.withdrawn'] as const).map((type) => [
+      type,
+      Type.Object(
+        {
+          identity: Type.String(),
+          kind: Type.Union([Type.Literal('recording'), Type.Literal('transcription')]),
+          textVersion: Type.String(),
+          recordedBy: Type.Union([Type.String(), Type.Null()]),
+          position: Type.Integer({ minimum: 1, description: "The entry's place in the consultation's consent ledger." }),
+          at: Timestamp,
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+  ),
   'recording.available': Type.Object({ recordingSid: Type.String() }, { additionalProperties: false }),
+  'recording.unconsented': Type.Object(
+    {
+      recordingSid: Type.String(),
+      identity: Type.Union([Type.String(), Type.Null()]),
+      kind: Type.Union([Type.String(), Type.Null()]),
+      startedAt: NullableTimestamp,
+    },
+    {
+      additionalProperties: false,
+      description: 'Twilio reported a recording of a participant who had not consented to recording: flagged in the record, alert raised.',
+    },
+  ),
   'composition.available': Type.Object({ compositionSid: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
   'billing.recorded': Type.Object({ billableSeconds: Seconds, roundedSeconds: Seconds }, { additionalProperties: false }),
   'billing.corrected': Type.Object(
     { billableSeconds: Seconds, roundedSeconds: Seconds },
     { additionalProperties: false, description: 'A late callback changed the billed overlap: the record was corrected in place.' },
+  ),
+  'callback.quarantined': Type.Object(
+    {
+      callbackEvent: Type.String({ description: "The callback's StatusCallbackEvent (`unknown` when it could not be read)." }),
+      reason: Type.String({
+        description:
+          'Why it was not applied: account-mismatch, identity-<policy reason>, identity-never-issued (never the identity itself).',
+      }),
+    },
+    {
+      additionalProperties: false,
+      description: 'A signed callback for this consultation was quarantined, not applied (security alert raised).',
+    },
   ),
   'webhook-endpoint.disabled': Type.Object(
     {

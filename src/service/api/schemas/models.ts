@@ -5,7 +5,9 @@ import { Consultation, ConsultationCallback } from './consultation.js';
 import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
 import { TenantSettings } from './tenant-settings.js';
+import { BillingEvidence } from './billing-evidence.js';
 import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
+import { ConsentEntry, ConsentLedger } from './consent.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
 
 export const API_MODELS: readonly TSchema[] = [
@@ -14,6 +16,7 @@ export const API_MODELS: readonly TSchema[] = [
   AccessToken,
   Recordings,
   BillingRecord,
+  BillingEvidence,
   AuditEntry,
   ErasureResult,
   ApiKey,
@@ -26,4 +29,6 @@ export const API_MODELS: readonly TSchema[] = [
   RotatedWebhookSecret,
   WebhookDelivery,
   Queued,
+  ConsentEntry,
+  ConsentLedger,
 ];
