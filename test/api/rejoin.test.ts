@@ -156,6 +156,9 @@ for (const engine of enginesUnderTest()) {
       expect(sessions).toHaveLength(6);
       const after = await api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity: patient, role: 'patient' });
       expect(after.status).toBe(409);
+      // Its callbacks are those of all three rooms.
+      const callbacks = (await api('GET', `/v1/consultations/${consultation.id}/callbacks?limit=500`)).json.data as { event: string }[];
+      expect(callbacks.filter((callback) => callback.event === 'room-ended')).toHaveLength(3);
 
       // The tenant's event log tells of each new room, and of the bill and its corrections.
       const response = await fetch(`${harness.base}/v1/events?limit=500`, {

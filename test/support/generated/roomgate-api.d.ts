@@ -660,7 +660,7 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * The callbacks stored for the consultation's room, in Twilio's Timestamp order, page by page.
+     * The callbacks stored for the consultation's rooms, in Twilio's Timestamp order, page by page.
      * @description Every signed callback of the room, whatever was done with it (accepted, quarantined, held late), and facts the reconciler or an operator added. Follow `nextCursor` until it is null.
      *
      *     Scope: `consultations:read`.
