@@ -133,6 +133,13 @@ for (const engine of enginesUnderTest()) {
       expect(record.status).toBe('completed');
       expect(record.startedAt).toBe(new Date(start).toISOString());
       expect(record.endedAt).toBe(new Date(start + minutes(44)).toISOString());
+      expect(
+        record.rooms.map((room: { sequence: number; roomSid: string; roomName: string; endedAt: string | null }) => room),
+      ).toMatchObject([
+        { sequence: 1, roomSid: room1, roomName: consultation.roomName, endedAt: expect.any(String) },
+        { sequence: 2, roomSid: room2.sid, roomName: `${consultation.roomName}-2`, endedAt: new Date(start + minutes(35)).toISOString() },
+        { sequence: 3, roomSid: room3.sid, roomName: `${consultation.roomName}-3`, endedAt: new Date(start + minutes(44)).toISOString() },
+      ]);
       const statuses = record.statusHistory.map((change: { status: string }) => change.status) as string[];
       expect(statuses.slice(statuses.indexOf('in-progress'))).toEqual([
         'in-progress',

@@ -5050,6 +5050,19 @@ export interface components {
       } | null;
       /** @description Who waited in the waiting room, and how long. */
       lobby: components['schemas']['LobbyEntry'][];
+      /** @description Every room the consultation had, in order (rejoining: a room that ended inside the appointment window is followed by a new one on the next token request); the last is `roomSid` / `roomName`. */
+      rooms: {
+        sequence: number;
+        /** @description Null until Twilio answered. */
+        roomSid: string | null;
+        roomName: string;
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        createdAt: string;
+        endedAt: string | null;
+      }[];
       /** @description Each identity’s current consent decision per kind; the whole ledger is GET /v1/consultations/{id}/consents. */
       consents: {
         identity: string;
