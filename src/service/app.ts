@@ -48,6 +48,8 @@ import { healthRoutes } from './routes/health-routes.js';
 import { Readiness } from './readiness.js';
 import { recordRoutes } from './routes/record-routes.js';
 import { subjectRoutes } from './routes/subject-routes.js';
+import { consoleRoutes } from './routes/console-routes.js';
+import { operatorRoutes } from './routes/operator-routes.js';
 import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
 import { createTwilioRestClient } from './twilio/twilio-rest-client.js';
 import { SecurityMonitor } from './security-monitor.js';
@@ -360,6 +362,9 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
     // A path parameter may be an identity to erase, whatever Twilio accepted; an over-long one
     // reaches its route and gets 422.
     routerOptions: { maxParamLength: 1000 },
+    // Ready once the projection thread has opened its own store and swept: a busy host (or a
+    // thread compiled on the fly under tsx) needs longer than Fastify's 10 s; still bounded.
+    pluginTimeout: 60_000,
     // Slow senders: the request line and headers, then the whole request, must arrive in time
     // (408 and close). Node checks every connectionsCheckingInterval, so that is kept a
     // fraction of the headers timeout. A live stream's request is complete once its headers are in.
@@ -509,6 +514,14 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
   await app.register(lobbyRoutes, { store, clock, audit });
   await app.register(tenantSettingsRoutes, { store, audit });
   await app.register(consentRoutes, { store, clock, audit, onOutbox: () => parts.outbox.wake() });
+  await app.register(consoleRoutes);
+  await app.register(operatorRoutes, {
+    store,
+    clock,
+    operatorToken: config.operatorToken,
+    secrets: () => signingSecrets(settings.accounts),
+    publicUrl: config.publicUrl,
+  });
   const account = config.accounts[0];
   if (account && config.apiKey) {
     await app.register(accessTokenRoutes, {

@@ -93,7 +93,8 @@ export class SecurityMonitor {
     this.options.logger.warn({ alert: 'quarantine', security: event }, 'security alert: callback quarantined');
     const now = this.options.clock();
     this.rollWindow(now.getTime());
-    this.writer.add({ ...event, at: now });
+    // Marked, so the operator console tells quarantined callbacks from refusals.
+    this.writer.add({ ...event, detail: { ...event.detail, outcome: 'quarantined' }, at: now });
     this.quarantined += 1;
     this.quarantineCounts.set(event.reason, (this.quarantineCounts.get(event.reason) ?? 0) + 1);
     this.options.onAlert?.({

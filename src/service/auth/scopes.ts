@@ -12,6 +12,8 @@ export const SCOPES = [
   'webhooks:manage',
   'settings:manage',
   'consents:write',
+  /** Sign in to the console (/console); what it shows then needs each page's own scope. */
+  'console:read',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

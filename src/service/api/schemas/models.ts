@@ -6,6 +6,7 @@ import { TenantEventSchema } from './event.js';
 import { LobbyEntry } from './lobby.js';
 import { TenantSettings } from './tenant-settings.js';
 import { BillingEvidence } from './billing-evidence.js';
+import { ConsoleSession, DiagnoseResult, OperatorTenant, QuarantinedCallback, ReconciliationActivity, RefusalChart } from './operator.js';
 import { CreatedWebhookEndpoint, Queued, RotatedWebhookSecret, WebhookDelivery, WebhookEndpoint } from './webhook-endpoint.js';
 import { ConsentEntry, ConsentLedger } from './consent.js';
 import { AccessToken, AuditEntry, BillingRecord, ErasureResult, Recordings } from './records.js';
@@ -24,6 +25,12 @@ export const API_MODELS: readonly TSchema[] = [
   TenantEventSchema,
   LobbyEntry,
   TenantSettings,
+  ConsoleSession,
+  RefusalChart,
+  QuarantinedCallback,
+  DiagnoseResult,
+  OperatorTenant,
+  ReconciliationActivity,
   WebhookEndpoint,
   CreatedWebhookEndpoint,
   RotatedWebhookSecret,
