@@ -241,6 +241,30 @@ for (const engine of enginesUnderTest()) {
       expect(harness.sandbox.state.getRoom(issued.roomName)?.status).toBe('in-progress');
     });
 
+    it('Twilio failing to create the next room: 502, and the next request creates it (the claim was released)', async () => {
+      const start = harness.now() + minutes(2);
+      const consultation = await schedule(start, 30);
+      const [clinician, patient] = [`clin-${randomHex(4)}`, `pt-${randomHex(4)}`];
+      advanceTo(start);
+      await token(consultation.id, clinician, 'clinician');
+      await token(consultation.id, patient, 'patient');
+      harness.sandbox.connect(consultation.roomSid, clinician);
+      harness.sandbox.connect(consultation.roomSid, patient);
+      await harness.settle();
+      advanceTo(start + minutes(4));
+      harness.sandbox.endRoom(consultation.roomSid);
+      await harness.settle();
+      expect((await get(consultation.id)).status).toBe('interrupted');
+
+      harness.sandbox.restFaults.add({ status: 503, path: '/v1/Rooms', count: 20 });
+      const failed = await api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity: patient, role: 'patient' });
+      expect(failed.status).toBe(502);
+      harness.sandbox.restFaults.clear();
+      const issued = await token(consultation.id, patient, 'patient');
+      expect(issued.roomName).toBe(`${consultation.roomName}-2`);
+      expect(harness.sandbox.state.getRoom(issued.roomName)?.status).toBe('in-progress');
+    });
+
     it('without a window, the room’s end is the consultation’s end, as before: no new room', async () => {
       const created = await api('POST', '/v1/consultations', {});
       const consultation = created.json as { id: string; roomSid: string };
