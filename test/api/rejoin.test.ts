@@ -9,6 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeWindows } from '../../src/service/consultations/consultation-close.js';
+import { sweepNoShows } from '../../src/service/no-shows/no-show-sweep.js';
+import { createTwilioRestClient } from '../../src/service/twilio/twilio-rest-client.js';
 import { createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { startSandboxHarness, type SandboxHarness } from '../support/sandbox-harness.js';
@@ -226,7 +228,7 @@ for (const engine of enginesUnderTest()) {
       expect(await billing(consultation.id)).toMatchObject([{ billableSeconds: 180, version: 1 }]);
     });
 
-    it('a room made long before the slot that Twilio’s unused-room timeout ended: the first token in the window opens another', async () => {
+    it('a room made long before the slot that Twilio’s unused-room timeout ended: the first token in the window opens another; a no-show is still named', async () => {
       const start = harness.now() + minutes(120);
       const consultation = await schedule(start, 15);
       advanceTo(harness.now() + minutes(11));
@@ -236,9 +238,32 @@ for (const engine of enginesUnderTest()) {
       // Still waiting: the window has not closed, a room can follow.
       expect((await get(consultation.id)).status).toBe('waiting');
       advanceTo(start - minutes(5));
-      const issued = await token(consultation.id, `pt-${randomHex(4)}`, 'patient');
+      const patient = `pt-${randomHex(4)}`;
+      const issued = await token(consultation.id, patient, 'patient');
       expect(issued.roomName).toBe(`${consultation.roomName}-2`);
       expect(harness.sandbox.state.getRoom(issued.roomName)?.status).toBe('in-progress');
+
+      // The patient waits in the new room; the clinician never comes: named when the window closes.
+      harness.sandbox.connect(issued.roomName, patient);
+      await harness.settle();
+      advanceTo(start + minutes(30));
+      const marked = await sweepNoShows({
+        store: harness.service.store,
+        clock: () => new Date(harness.now()),
+        twilio: createTwilioRestClient({
+          baseUrl: harness.sandbox.url,
+          apiKeySid: harness.service.config.apiKey!.sid,
+          apiKeySecret: harness.service.config.apiKey!.secret,
+        }),
+      });
+      // From joining (5 min before the slot) to the window's close (the 15-min slot + 5 min grace).
+      expect(marked.find((m) => m.id === consultation.id)).toEqual({ id: consultation.id, missing: 'clinician', waitedSeconds: 25 * 60 });
+      await harness.settle();
+      const record = await get(consultation.id);
+      expect(record.status).toBe('no-show');
+      expect(record.rooms).toHaveLength(2);
+      // The sweep completed the second room at Twilio (a completed room is found by its SID only).
+      expect(harness.sandbox.state.getRoom(record.rooms[1].roomSid)?.status).toBe('completed');
     });
 
     it('Twilio failing to create the next room: 502, and the next request creates it (the claim was released)', async () => {
