@@ -38,7 +38,8 @@ export interface SecurityMonitorOptions {
 
 export interface SecurityAlert {
   /** 'reconciliation-changed-record': the reconciler filled a record from Twilio's REST API (callbacks are being lost). */
-  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate' | 'reconciliation-changed-record';
+  /** 'webhook-endpoint-disabled': a tenant's webhook endpoint failed for too long and was disabled. */
+  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate' | 'reconciliation-changed-record' | 'webhook-endpoint-disabled';
   readonly windowStart: string;
   readonly count: number;
   readonly byReason: Record<string, number>;

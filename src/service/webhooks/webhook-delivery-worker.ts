@@ -44,8 +44,9 @@ export interface WebhookDeliveryWorkerOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   readonly clock?: () => Date;
-  /** Called after an endpoint was disabled (its event committed): wakes the tenant's streams. */
+  /** Called after an endpoint was disabled (its event committed): wakes the tenant's streams, alerts the operator. */
   readonly onTenantEvent?: (tenantId: string) => void;
+  readonly onEndpointDisabled?: (endpoint: { readonly tenantId: string; readonly endpointId: string }) => void;
   readonly workerId?: string;
 }
 
@@ -285,6 +286,7 @@ export class WebhookDeliveryWorker {
         'webhook endpoint disabled: failing without a success for too long',
       );
       this.options.onTenantEvent?.(disabled.tenant_id);
+      this.options.onEndpointDisabled?.({ tenantId: disabled.tenant_id, endpointId: context.endpoint_id });
     }
   }
 }
