@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // The examples and the bin script are plain JavaScript run by node.
-    files: ['examples/**/*.js', 'bin/*.js'],
+    files: ['examples/**/*.js', 'bin/*.js', 'console/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
   {

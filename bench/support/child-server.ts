@@ -138,7 +138,12 @@ export function roomgateEnv(options: {
     ROOMGATE_WEBHOOK_MAX_AGE: options.maxAge ?? '24h',
     LOG_LEVEL: 'warn',
     ROOMGATE_METRICS_PORT: 'off',
-    // Compare both ways of folding: ROOMGATE_PROJECTION_THREAD=off npx tsx bench/…
-    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name === 'ROOMGATE_PROJECTION_THREAD') as [string, string][]),
+    // Compare with the threads off: ROOMGATE_PROJECTION_THREAD=off ROOMGATE_SQLITE_THREAD=off npx tsx bench/…
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => ['ROOMGATE_PROJECTION_THREAD', 'ROOMGATE_SQLITE_THREAD'].includes(name)) as [
+        string,
+        string,
+      ][],
+    ),
   };
 }

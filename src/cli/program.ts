@@ -8,7 +8,7 @@
  * every command that reads it.
  */
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../service/config-error.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './command.js';
 
@@ -85,7 +85,24 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .option('--rate-limit <perMinute>', 'requests a minute each of its API keys may make (default: ROOMGATE_RATE_LIMIT)')
     .option('--join-early <minutes>', 'how long before a scheduled consultation joining opens (default 15)')
     .option('--waiting-room', 'care recipients wait in the lobby until the clinician admits them')
+    .addOption(
+      new Option('--consent-mode <mode>', 'recording follows the consent ledger: all-parties, one-party, or off (record everyone)')
+        .choices(['all-parties', 'one-party', 'off'])
+        .default('all-parties'),
+    )
     .option('--join-grace <minutes>', "how long after a scheduled consultation's end joining stays open (default 15)")
+    .addOption(
+      new Option(
+        '--code-set <set>',
+        'billing codes suggested in the evidence (default: us-cpt-2025 for human, flat for veterinary)',
+      ).choices(['us-cpt-2025', 'us-medicare', 'flat']),
+    )
+    .addOption(
+      new Option('--flat-mode <mode>', 'flat code set: one fee per visit, or per started billing unit (default visit)').choices([
+        'visit',
+        'block',
+      ]),
+    )
     .action(
       run(async (slug: string, options: TenantCreateOptions) => (await import('./commands/tenant.js')).createTenantCommand(slug, options)),
     );
@@ -93,6 +110,12 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .command('list')
     .description('list the tenants, one JSON object a line')
     .action(run(async () => (await import('./commands/tenant.js')).listTenantsCommand()));
+  tenant
+    .command('consent-mode')
+    .description("set how the tenant's recording follows consent (rooms created from now on; docs/consent.md)")
+    .argument('<slug>', 'the tenant')
+    .addArgument(new Argument('<mode>', 'all-parties, one-party or off').choices(['all-parties', 'one-party', 'off']))
+    .action(run(async (slug: string, mode: string) => (await import('./commands/tenant.js')).setConsentModeCommand(slug, mode)));
 
   const key = program.command('key').description('manage tenant API keys');
   key
@@ -112,6 +135,15 @@ export function buildProgram(done: (code: number) => void, output: CliOutput = p
     .description('revoke an API key; takes effect on the next request')
     .argument('<id>', 'the key id (from key create or key list)')
     .action(run(async (id: string) => (await import('./commands/key.js')).revokeKeyCommand(id)));
+
+  const billing = program.command('billing').description('billing records');
+  billing
+    .command('verify')
+    .description(
+      "recompute each tenant's billing chain (every billing record version, hashed and chained) and name the first broken entry; exit 0 intact, 1 broken",
+    )
+    .option('--tenant <slug>', 'only this tenant')
+    .action(run(async (options: { tenant?: string }) => (await import('./commands/billing.js')).verifyBillingCommand(options)));
 
   program
     .command('sign')
@@ -227,6 +259,9 @@ export interface TenantCreateOptions {
   joinEarly?: string;
   joinGrace?: string;
   waitingRoom?: boolean;
+  codeSet?: 'us-cpt-2025' | 'us-medicare' | 'flat';
+  flatMode?: 'visit' | 'block';
+  consentMode: 'all-parties' | 'one-party' | 'off';
 }
 export interface KeyCreateOptions {
   tenant: string;

@@ -10,6 +10,7 @@ export const WALKTHROUGH_SCOPES = [
   'events:read',
   'recordings:read',
   'billing:read',
+  'consents:write',
 ] as const;
 
 const json = (field: string) => `node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).${field}'`;
@@ -31,6 +32,9 @@ export const WALKTHROUGH: readonly string[] = [
   '# access tokens: only identities Roomgate issued a token for may join',
   `curl -s -X POST $ROOMGATE/v1/consultations/$CONSULTATION/access-tokens ${bearer} ${asJson} -d '{"identity":"clin-7f3a","role":"clinician"}' > /dev/null`,
   `curl -s -X POST $ROOMGATE/v1/consultations/$CONSULTATION/access-tokens ${bearer} ${asJson} -d '{"identity":"pat-91c2","role":"patient"}' > /dev/null`,
+  '# both consent to recording (the tenant records only those who do; the sandbox follows its Recording Rules)',
+  `curl -s -X POST $ROOMGATE/v1/consultations/$CONSULTATION/consents ${bearer} ${asJson} -d '{"identity":"clin-7f3a","kind":"recording","decision":"given","textVersion":"rec-1"}' > /dev/null`,
+  `curl -s -X POST $ROOMGATE/v1/consultations/$CONSULTATION/consents ${bearer} ${asJson} -d '{"identity":"pat-91c2","kind":"recording","decision":"given","textVersion":"rec-1","recordedBy":"clin-7f3a"}' > /dev/null`,
   '# both join, talk for ten minutes of sandbox time (Roomgate follows the sandbox clock), and leave',
   'curl -s -u $SANDBOX_AUTH -d Identity=clin-7f3a $SANDBOX/_sandbox/Rooms/$ROOM/Participants; echo',
   'curl -s -u $SANDBOX_AUTH -d Identity=pat-91c2 $SANDBOX/_sandbox/Rooms/$ROOM/Participants; echo',

@@ -363,6 +363,30 @@ function registerRest(
     return room(emulator.completeRoom(request.params.room));
   });
 
+  // Recording Rules: `Rules` is a JSON array; the answer lists the rules in force.
+  const rulesResource = (rules: ReturnType<VideoEmulator['getRecordingRules']>) => ({
+    room_sid: rules.roomSid,
+    rules: rules.rules,
+    date_created: twilioDate(rules.dateCreated),
+    date_updated: twilioDate(rules.dateUpdated),
+  });
+  app.get<Params<'room'>>('/v1/Rooms/:room/RecordingRules', async (request) =>
+    rulesResource(emulator.getRecordingRules(request.params.room)),
+  );
+  app.post<Params<'room'>>('/v1/Rooms/:room/RecordingRules', async (request) => {
+    const text = optional(toForm(request.body), 'Rules');
+    if (text === undefined) throw invalidParameter('Rules is required');
+    let rules: unknown;
+    try {
+      rules = JSON.parse(text);
+    } catch {
+      throw invalidParameter('Rules is not valid JSON');
+    }
+    // Twilio's helpers send the array itself; a {"rules": […]} wrapper is read the same.
+    if (rules && typeof rules === 'object' && !Array.isArray(rules) && 'rules' in rules) rules = (rules as { rules: unknown }).rules;
+    return rulesResource(emulator.setRecordingRules(request.params.room, rules));
+  });
+
   app.get<Params<'room'>>('/v1/Rooms/:room/Participants', async (request) => {
     const found = emulator.getRoom(request.params.room);
     if (!found) throw notFound(`/Rooms/${request.params.room}`);

@@ -53,6 +53,15 @@ export interface SandboxParticipant {
   readonly tracks: readonly SandboxTrack[];
 }
 
+/** One of Twilio's Recording Rules: include or exclude the tracks every given filter matches. */
+export interface SandboxRecordingRule {
+  readonly type: 'include' | 'exclude';
+  readonly all?: true;
+  readonly kind?: 'audio' | 'video' | 'data';
+  readonly publisher?: string;
+  readonly track?: string;
+}
+
 export interface SandboxRoom {
   readonly sid: string;
   readonly uniqueName: string;
@@ -75,6 +84,14 @@ export interface SandboxRoom {
   readonly duration: number | undefined;
   readonly participants: readonly SandboxParticipant[];
   readonly recordings: readonly SandboxRecording[];
+  /**
+   * The Recording Rules in force: a track is recorded while some include rule and no exclude
+   * rule matches it. RecordParticipantsOnConnect=true starts with include-all, else exclude-all.
+   * Absent in a state file from before rules: from recordParticipantsOnConnect.
+   */
+  readonly recordingRules?: readonly SandboxRecordingRule[];
+  /** When the rules were last set. */
+  readonly recordingRulesUpdated?: Date;
   /** SequenceNumber of the last room callback (-1 before the first). */
   readonly lastSequenceNumber: number;
 }
@@ -89,6 +106,8 @@ export interface SandboxComposition {
   readonly audioSources: readonly string[];
   readonly audioSourcesExcluded: readonly string[];
   readonly videoLayout: unknown;
+  /** The room's recordings the sources (track names, `*` wildcards) select, less the excluded. */
+  readonly sourceRecordingSids: readonly string[];
   readonly statusCallback: string | undefined;
   readonly statusCallbackMethod: CallbackMethod;
   readonly dateCreated: Date;
@@ -208,6 +227,8 @@ export class VideoEmulator {
       duration: undefined,
       participants: [],
       recordings: [],
+      recordingRules: [{ type: recording ? 'include' : 'exclude', all: true }],
+      recordingRulesUpdated: now,
       lastSequenceNumber: -1,
     };
     this.roomStates.set(sid, room);
@@ -281,28 +302,7 @@ export class VideoEmulator {
       const track = { sid: twilioSid('MT'), kind, name: randomUUID(), recordingSid: undefined as string | undefined };
       participant.tracks.push(track);
       this.emitRoom(room, 'track-added', [...participantParams(participant), ...trackParams(track)]);
-      if (room.recordParticipantsOnConnect) {
-        const recording: RecordingState = {
-          sid: twilioSid('RT'),
-          roomSid: room.sid,
-          participantSid: participant.sid,
-          participantIdentity: identity,
-          trackSid: track.sid,
-          trackName: track.name,
-          type: kind,
-          container: kind === 'audio' ? 'mka' : 'mkv',
-          codec: kind === 'audio' ? 'opus' : 'VP8',
-          status: 'processing',
-          dateCreated: now,
-          dateCompleted: undefined,
-          duration: undefined,
-          size: undefined,
-          offset: now.getTime() - room.dateCreated.getTime(),
-        };
-        track.recordingSid = recording.sid;
-        room.recordings.push(recording);
-        this.emitRoom(room, 'recording-started', recordingParams(recording));
-      }
+      if (recorded(rulesOf(room), participant, track)) this.startRecording(room, participant, track);
     }
     return this.snapshotParticipant(participant);
   }
@@ -335,6 +335,53 @@ export class VideoEmulator {
     return undefined;
   }
 
+  // ---- recording rules ---------------------------------------------------------------
+
+  /** The rules in force (`GET /v1/Rooms/{sid}/RecordingRules`). */
+  getRecordingRules(sidOrUniqueName: string): { roomSid: string; rules: SandboxRecordingRule[]; dateCreated: Date; dateUpdated: Date } {
+    const room = this.requireRoom(sidOrUniqueName);
+    return {
+      roomSid: room.sid,
+      rules: rulesOf(room).map((rule) => ({ ...rule })),
+      dateCreated: room.dateCreated,
+      dateUpdated: room.recordingRulesUpdated ?? room.dateCreated,
+    };
+  }
+
+  /**
+   * Replaces the rules (`POST /v1/Rooms/{sid}/RecordingRules`) and applies them at once to every
+   * published track: a track now included starts a new recording (recording-started), one now
+   * excluded has its recording completed (recording-completed).
+   */
+  setRecordingRules(
+    sidOrUniqueName: string,
+    rules: unknown,
+  ): { roomSid: string; rules: SandboxRecordingRule[]; dateCreated: Date; dateUpdated: Date } {
+    const room = this.requireRoom(sidOrUniqueName);
+    if (room.status !== 'in-progress') throw new SandboxTwilioError(400, E.ROOM_STATUS_INVALID, `Room ${room.sid} is not in-progress`);
+    if (room.type === 'go' || room.type === 'peer-to-peer') {
+      throw new SandboxTwilioError(400, E.ROOM_PARAMETERS_INCOMPATIBLE, `Recording Rules are not supported for ${room.type} rooms`);
+    }
+    room.recordingRules = checkRules(rules);
+    const now = this.now();
+    room.recordingRulesUpdated = now;
+    room.dateUpdated = now;
+    for (const participant of room.participants) {
+      if (participant.status !== 'connected') continue;
+      for (const track of participant.tracks) {
+        const current = track.recordingSid ? room.recordings.find((r) => r.sid === track.recordingSid) : undefined;
+        const recording = current?.status === 'processing';
+        const wanted = recorded(room.recordingRules, participant, track);
+        if (wanted && !recording) this.startRecording(room, participant, track);
+        if (!wanted && recording) {
+          this.completeRecording(room, current, now);
+          track.recordingSid = undefined;
+        }
+      }
+    }
+    return this.getRecordingRules(room.sid);
+  }
+
   // ---- compositions -------------------------------------------------------------------
 
   createComposition(input: CreateCompositionInput): SandboxComposition {
@@ -356,6 +403,16 @@ export class VideoEmulator {
     if (format !== 'mp4' && format !== 'webm') throw new SandboxTwilioError(400, E.COMPOSITION_INVALID, 'Format must be mp4 or webm');
     const method = callbackMethod(input.statusCallbackMethod);
     if (input.statusCallback !== undefined && input.statusCallback !== '') checkCallbackUrl(input.statusCallback);
+    const excluded = input.audioSourcesExcluded ?? [];
+    const videoSources = videoSourcesOf(input.videoLayout);
+    const sourceRecordingSids = room.recordings
+      .filter((r) =>
+        r.type === 'audio'
+          ? audioSources.some((name) => trackNameMatches(name, r.trackName)) &&
+            !excluded.some((name) => trackNameMatches(name, r.trackName))
+          : videoSources.some((name) => trackNameMatches(name, r.trackName)),
+      )
+      .map((r) => r.sid);
     const composition: CompositionState = {
       sid: twilioSid('CJ'),
       roomSid: room.sid,
@@ -366,6 +423,7 @@ export class VideoEmulator {
       audioSources,
       audioSourcesExcluded: [...(input.audioSourcesExcluded ?? [])],
       videoLayout: input.videoLayout ?? {},
+      sourceRecordingSids,
       statusCallback: input.statusCallback || undefined,
       statusCallbackMethod: method,
       dateCreated: this.now(),
@@ -495,20 +553,48 @@ export class VideoEmulator {
     for (const track of participant.tracks) {
       const recording = room.recordings.find((r) => r.sid === track.recordingSid);
       if (!recording || recording.status !== 'processing') continue;
-      recording.status = 'completed';
-      recording.dateCompleted = now;
-      recording.duration = seconds(recording.dateCreated, now);
-      recording.size = CONTAINER_HEADER_BYTES + recording.duration * BYTES_PER_SECOND[recording.type];
-      const uri = `/v1/Recordings/${recording.sid}`;
-      this.emitRoom(room, 'recording-completed', [
-        ...recordingParams(recording),
-        ['MediaUri', `${uri}/Media`],
-        ['Duration', String(recording.duration)],
-        ['Size', String(recording.size)],
-        // Empty: the sandbox keeps no media in external storage.
-        ['MediaExternalLocation', ''],
-      ]);
+      this.completeRecording(room, recording, now);
     }
+  }
+
+  private startRecording(room: RoomState, participant: ParticipantState, track: Mutable<SandboxTrack>): void {
+    const now = this.now();
+    const recording: RecordingState = {
+      sid: twilioSid('RT'),
+      roomSid: room.sid,
+      participantSid: participant.sid,
+      participantIdentity: participant.identity,
+      trackSid: track.sid,
+      trackName: track.name,
+      type: track.kind,
+      container: track.kind === 'audio' ? 'mka' : 'mkv',
+      codec: track.kind === 'audio' ? 'opus' : 'VP8',
+      status: 'processing',
+      dateCreated: now,
+      dateCompleted: undefined,
+      duration: undefined,
+      size: undefined,
+      offset: now.getTime() - room.dateCreated.getTime(),
+    };
+    track.recordingSid = recording.sid;
+    room.recordings.push(recording);
+    this.emitRoom(room, 'recording-started', recordingParams(recording));
+  }
+
+  private completeRecording(room: RoomState, recording: RecordingState, now: Date): void {
+    recording.status = 'completed';
+    recording.dateCompleted = now;
+    recording.duration = seconds(recording.dateCreated, now);
+    recording.size = CONTAINER_HEADER_BYTES + recording.duration * BYTES_PER_SECOND[recording.type];
+    const uri = `/v1/Recordings/${recording.sid}`;
+    this.emitRoom(room, 'recording-completed', [
+      ...recordingParams(recording),
+      ['MediaUri', `${uri}/Media`],
+      ['Duration', String(recording.duration)],
+      ['Size', String(recording.size)],
+      // Empty: the sandbox keeps no media in external storage.
+      ['MediaExternalLocation', ''],
+    ]);
   }
 
   private endRoom(room: RoomState): void {
@@ -555,8 +641,12 @@ export class VideoEmulator {
     if (this.closed) return;
     composition.status = 'processing';
     this.emitComposition(composition, 'composition-started', []);
-    const starts = room.recordings.map((r) => r.dateCreated.getTime());
-    const ends = room.recordings.map((r) => r.dateCompleted?.getTime() ?? r.dateCreated.getTime());
+    // A composition from before sources were kept (state file) composes every recording.
+    const sources = composition.sourceRecordingSids
+      ? room.recordings.filter((r) => composition.sourceRecordingSids.includes(r.sid))
+      : room.recordings;
+    const starts = sources.map((r) => r.dateCreated.getTime());
+    const ends = sources.map((r) => r.dateCompleted?.getTime() ?? r.dateCreated.getTime());
     const duration = starts.length ? Math.round((Math.max(...ends) - Math.min(...starts)) / 1000) : 0;
     await this.step();
     if (this.closed) return;
@@ -566,7 +656,13 @@ export class VideoEmulator {
     ]);
     await this.step();
     if (this.closed) return;
-    const error = failWith ?? (room.recordings.length === 0 ? 'Room has no recordings to compose' : undefined);
+    const error =
+      failWith ??
+      (room.recordings.length === 0
+        ? 'Room has no recordings to compose'
+        : sources.length === 0
+          ? 'No recording matches the composition sources'
+          : undefined);
     composition.dateCompleted = this.now();
     if (error) {
       composition.status = 'failed';
@@ -619,6 +715,83 @@ export class VideoEmulator {
   private snapshotParticipant(participant: ParticipantState): SandboxParticipant {
     return { ...participant, tracks: participant.tracks.map((t) => ({ ...t })) };
   }
+}
+
+function rulesOf(room: RoomState): readonly SandboxRecordingRule[] {
+  return room.recordingRules ?? [{ type: room.recordParticipantsOnConnect ? 'include' : 'exclude', all: true }];
+}
+
+function matches(rule: SandboxRecordingRule, participant: { identity: string }, track: { kind: TrackKind; name: string }): boolean {
+  return (
+    (rule.all === undefined || rule.all) &&
+    (rule.kind === undefined || rule.kind === track.kind) &&
+    (rule.publisher === undefined || rule.publisher === participant.identity) &&
+    (rule.track === undefined || rule.track === track.name)
+  );
+}
+
+/** Twilio's evaluation: included by some include rule, and excluded by no exclude rule. */
+function recorded(
+  rules: readonly SandboxRecordingRule[],
+  participant: { identity: string },
+  track: { kind: TrackKind; name: string },
+): boolean {
+  return (
+    rules.some((rule) => rule.type === 'include' && matches(rule, participant, track)) &&
+    !rules.some((rule) => rule.type === 'exclude' && matches(rule, participant, track))
+  );
+}
+
+/** The `Rules` array as Twilio accepts it: each rule a type and at least one filter. */
+function checkRules(value: unknown): SandboxRecordingRule[] {
+  if (!Array.isArray(value)) throw invalidParameter('Rules must be a JSON array of recording rules');
+  return value.map((rule: unknown, index) => {
+    if (!rule || typeof rule !== 'object' || Array.isArray(rule)) throw invalidParameter(`Rules[${index}] must be an object`);
+    const { type, all, kind, publisher, track, ...rest } = rule as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) throw invalidParameter(`Rules[${index}] has an unknown filter: ${Object.keys(rest).join(', ')}`);
+    if (type !== 'include' && type !== 'exclude') throw invalidParameter(`Rules[${index}].type must be include or exclude`);
+    if (all === undefined && kind === undefined && publisher === undefined && track === undefined) {
+      throw invalidParameter(`Rules[${index}] needs a filter: all, kind, publisher or track`);
+    }
+    if (all !== undefined && all !== true && all !== 'true') throw invalidParameter(`Rules[${index}].all must be true`);
+    if (kind !== undefined && kind !== 'audio' && kind !== 'video' && kind !== 'data') {
+      throw invalidParameter(`Rules[${index}].kind must be audio, video or data`);
+    }
+    for (const [name, text] of [
+      ['publisher', publisher],
+      ['track', track],
+    ] as const) {
+      if (text !== undefined && (typeof text !== 'string' || text.length === 0))
+        throw invalidParameter(`Rules[${index}].${name} must be a string`);
+    }
+    return {
+      type,
+      ...(all !== undefined ? { all: true as const } : {}),
+      ...(kind !== undefined ? { kind: kind as 'audio' | 'video' | 'data' } : {}),
+      ...(publisher !== undefined ? { publisher: publisher as string } : {}),
+      ...(track !== undefined ? { track: track as string } : {}),
+    };
+  });
+}
+
+/** The track names a VideoLayout's regions name (`video_sources`, at any depth). */
+function videoSourcesOf(layout: unknown): string[] {
+  if (Array.isArray(layout)) return layout.flatMap(videoSourcesOf);
+  if (!layout || typeof layout !== 'object') return [];
+  return Object.entries(layout).flatMap(([key, value]) =>
+    key === 'video_sources' && Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : videoSourcesOf(value),
+  );
+}
+
+/** A composition source: a track name, where `*` matches any run of characters (Twilio's wildcard). */
+function trackNameMatches(pattern: string, name: string): boolean {
+  const regex = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
+  return regex.test(name);
 }
 
 function participantParams(p: ParticipantState): FormParam[] {

@@ -32,7 +32,11 @@ import { answerOnSocket } from './raw-http-answer.js';
 import { createCompositionHandler } from './outbox/composition-handler.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
+import { tenantSettingsRoutes } from './routes/tenant-settings-routes.js';
 import { lobbyRoutes } from './routes/lobby-routes.js';
+import { consentRoutes } from './routes/consent-routes.js';
+import { createRecordingRulesHandler } from './outbox/recording-rules-handler.js';
+import { APPLY_RECORDING_RULES, REPORT_UNCONSENTED_RECORDING } from './outbox/consent-effects.js';
 import { NoShowSchedule } from './no-shows/no-show-schedule.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoint-routes.js';
@@ -44,6 +48,8 @@ import { healthRoutes } from './routes/health-routes.js';
 import { Readiness } from './readiness.js';
 import { recordRoutes } from './routes/record-routes.js';
 import { subjectRoutes } from './routes/subject-routes.js';
+import { consoleRoutes } from './routes/console-routes.js';
+import { operatorRoutes } from './routes/operator-routes.js';
 import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
 import { createTwilioRestClient } from './twilio/twilio-rest-client.js';
 import { SecurityMonitor } from './security-monitor.js';
@@ -223,6 +229,21 @@ export function composeServices(options: AppOptions) {
       'report-composition-failure': async (entry) => {
         metrics.alerts.inc({ kind: 'composition-failed' });
         logger.error({ alert: 'composition-failed', consultationId: entry.payload.consultationId }, 'composition failed after every retry');
+      },
+      [APPLY_RECORDING_RULES]: createRecordingRulesHandler({ store, twilio }),
+      // Queued by the fold with the flag, so the alert is raised once, even across a crash.
+      [REPORT_UNCONSENTED_RECORDING]: async (entry) => {
+        metrics.alerts.inc({ kind: 'unconsented-recording' });
+        logger.error(
+          { alert: 'unconsented-recording', consultationId: entry.payload.consultationId, recordingSid: entry.payload.recordingSid },
+          'Twilio recorded a participant who had not consented to recording: the recording is flagged in the record',
+        );
+        alerts?.notify({
+          kind: 'unconsented-recording',
+          windowStart: clock().toISOString(),
+          count: 1,
+          byReason: { [String(entry.payload.kind ?? 'track')]: 1 },
+        });
       },
     },
   });
@@ -495,9 +516,27 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
     onQueued: () => parts.webhooks.wake(),
   });
   await app.register(lobbyRoutes, { store, clock, audit });
+  await app.register(tenantSettingsRoutes, { store, audit });
+  await app.register(consentRoutes, { store, clock, audit, onOutbox: () => parts.outbox.wake() });
+  await app.register(consoleRoutes);
+  await app.register(operatorRoutes, {
+    store,
+    clock,
+    operatorToken: config.operatorToken,
+    secrets: () => signingSecrets(settings.accounts),
+    publicUrl: config.publicUrl,
+  });
   const account = config.accounts[0];
   if (account && config.apiKey) {
-    await app.register(accessTokenRoutes, { store, clock, accountSid: account.accountSid, apiKey: config.apiKey, ttlSeconds: 3600, audit });
+    await app.register(accessTokenRoutes, {
+      store,
+      clock,
+      accountSid: account.accountSid,
+      apiKey: config.apiKey,
+      ttlSeconds: 3600,
+      audit,
+      rooms: { twilio, statusCallbackUrl: () => settings.statusCallbackUrl() },
+    });
   }
 }
 

@@ -57,6 +57,8 @@ export interface Config {
   readonly alertQuarantineThreshold: number;
   /** Where alerts are POSTed, signed like Standard Webhooks; undefined when not configured. */
   readonly alertWebhook: { readonly url: string; readonly secret: string } | undefined;
+  /** The platform operator's bearer token for /v1/operator/… and the operator console; undefined: both off. */
+  readonly operatorToken: string | undefined;
   /** A request's line and headers must arrive within this (Node's headersTimeout). */
   readonly headersTimeoutMs: number;
   /** The whole request, body included, must arrive within this (Node's requestTimeout). */
@@ -91,6 +93,12 @@ export interface Config {
    * database, and sandbox mode's moving clock, always fold in-process).
    */
   readonly projectionThread: boolean;
+  /**
+   * ROOMGATE_SQLITE_THREAD (on | off, default on): on a SQLite file, `serve` runs the HTTP
+   * thread's statements (the inbox's group commit and its fsync, the API's reads, the outbox's
+   * writes) on a thread of their own, so none of them holds the event loop.
+   */
+  readonly sqliteThread: boolean;
 }
 
 export interface WebhooksConfig {
@@ -195,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     alertWindowMs: duration(env, 'ROOMGATE_ALERT_WINDOW', '1m'),
     alertQuarantineThreshold: integer(env, 'ROOMGATE_ALERT_QUARANTINES', 5, 1, 1_000_000),
     alertWebhook: alertWebhook(env),
+    operatorToken: operatorToken(env),
     headersTimeoutMs,
     requestTimeoutMs,
     corsOrigins: corsOrigins(env),
@@ -220,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
     }),
     projectionThread: onOff(env, 'ROOMGATE_PROJECTION_THREAD', true),
+    sqliteThread: onOff(env, 'ROOMGATE_SQLITE_THREAD', true),
     webhooks: webhooksConfig(env),
   });
 }
@@ -413,6 +423,15 @@ function alertWebhook(env: Env): Config['alertWebhook'] {
   if (!/^https?:$/.test(tryUrl(target)?.protocol ?? '')) throw new ConfigError('ROOMGATE_ALERT_URL', 'must be an http(s) URL');
   if (secret.length < 16) throw new ConfigError('ROOMGATE_ALERT_SECRET', 'must be at least 16 characters');
   return Object.freeze({ url: target, secret });
+}
+
+function operatorToken(env: Env): string | undefined {
+  const value = nonEmpty(env.ROOMGATE_OPERATOR_TOKEN);
+  if (value === undefined) return undefined;
+  // A bearer token that reads every tenant's security events: never guessable, never echoed.
+  if (value.length < 32 || /\s/.test(value))
+    throw new ConfigError('ROOMGATE_OPERATOR_TOKEN', 'must be at least 32 characters, without spaces');
+  return value;
 }
 
 function publicUrl(env: Env): string | undefined {

@@ -37,9 +37,18 @@ export interface SecurityMonitorOptions {
 }
 
 export interface SecurityAlert {
-  /** 'reconciliation-changed-record': the reconciler filled a record from Twilio's REST API (callbacks are being lost). */
-  /** 'webhook-endpoint-disabled': a tenant's webhook endpoint failed for too long and was disabled. */
-  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate' | 'reconciliation-changed-record' | 'webhook-endpoint-disabled';
+  /**
+   * 'reconciliation-changed-record': the reconciler filled a record from Twilio's REST API (callbacks are being lost).
+   * 'unconsented-recording': Twilio reported a recording of a participant who had not consented (issue 20).
+   * 'webhook-endpoint-disabled': a tenant's webhook endpoint failed for too long and was disabled.
+   */
+  readonly kind:
+    | 'callback-refusals'
+    | 'quarantine'
+    | 'quarantine-rate'
+    | 'reconciliation-changed-record'
+    | 'unconsented-recording'
+    | 'webhook-endpoint-disabled';
   readonly windowStart: string;
   readonly count: number;
   readonly byReason: Record<string, number>;
@@ -91,7 +100,8 @@ export class SecurityMonitor {
     this.options.logger.warn({ alert: 'quarantine', security: event }, 'security alert: callback quarantined');
     const now = this.options.clock();
     this.rollWindow(now.getTime());
-    this.writer.add({ ...event, at: now });
+    // Marked, so the operator console tells quarantined callbacks from refusals.
+    this.writer.add({ ...event, detail: { ...event.detail, outcome: 'quarantined' }, at: now });
     this.quarantined += 1;
     this.quarantineCounts.set(event.reason, (this.quarantineCounts.get(event.reason) ?? 0) + 1);
     this.options.onAlert?.({

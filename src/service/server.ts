@@ -64,9 +64,11 @@ export async function startServer(
       mkdirSync(dirname(config.databaseUrl.slice('sqlite:'.length)), { recursive: true });
     }
     const { startupWaitMs, ...timeouts } = config.database;
-    const store = await openStore(config.databaseUrl, { logger, ...timeouts }).catch((error: unknown) => {
-      throw new StartupError(`cannot open the database ${database}: ${reason(error)}`, { cause: error });
-    });
+    const store = await openStore(config.databaseUrl, { logger, ...timeouts, sqliteThread: config.sqliteThread }).catch(
+      (error: unknown) => {
+        throw new StartupError(`cannot open the database ${database}: ${reason(error)}`, { cause: error });
+      },
+    );
     opened.push(store);
     // A database that is down (restarting, failing over, not up yet) is waited for, within bounds.
     const applied = await untilDatabaseAnswers(() => store.migrate(), { waitMs: startupWaitMs, logger, database }).catch(

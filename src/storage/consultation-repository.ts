@@ -27,6 +27,8 @@ export interface NewConsultation {
   readonly durationMinutes?: number | null;
   /** The waiting room; null → the tenant's setting. */
   readonly waitingRoom?: boolean | null;
+  /** 'new' | 'established': picks the billing evidence's code ladder. */
+  readonly patientStatus?: string | null;
   /** The appointment window's end (the no-show sweep's key). */
   readonly windowClosesAt?: IsoTimestamp | null;
 }
@@ -55,6 +57,7 @@ export async function insertConsultations(db: Db, consultations: readonly NewCon
           metadata: consultation.metadata ? JSON.stringify(consultation.metadata) : null,
           duration_minutes: consultation.durationMinutes ?? null,
           window_closes_at: consultation.windowClosesAt ?? null,
+          patient_status: consultation.patientStatus ?? null,
           waiting_room:
             consultation.waitingRoom === undefined || consultation.waitingRoom === null ? null : consultation.waitingRoom ? 1 : 0,
         })),
@@ -240,6 +243,7 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
       'tenants.kind as tenant_kind',
       'tenants.billing_code_set',
       'tenants.billing_flat_mode',
+      'tenants.consent_mode',
     ])
     .where('consultations.id', 'in', ids)
     .execute();

@@ -58,6 +58,8 @@ export async function markNoShow(
       ended_at: eb.fn.coalesce('ended_at', eb.val(verdict.endedAt)),
       no_show_missing: verdict.missing,
       no_show_waited_seconds: verdict.waitedSeconds,
+      // No room follows a named no-show (rejoining): the fold's close.
+      closed_at: eb.fn.coalesce('closed_at', eb.val(verdict.endedAt)),
       updated_at: verdict.now,
       version: eb('version', '+', 1),
     }))

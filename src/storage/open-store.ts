@@ -19,6 +19,8 @@ import { ErrorMappingDriver, mapStoreError, type ErrorMappingDriverOptions } fro
 import { migrationProvider } from './migrations/migration-provider.js';
 import type { Database, StoreTransaction } from './schema.js';
 import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
+import { localSqliteBackend } from './sqlite-backend.js';
+import { threadSqliteBackend } from './sqlite-thread-backend.js';
 import type { Store, TransactionOptions } from './store.js';
 import { StoreUnavailableError, UnsupportedDatabaseUrlError } from './store-errors.js';
 
@@ -30,6 +32,11 @@ export interface OpenStoreOptions {
   readonly connectTimeoutMs?: number;
   /** SQLite: how long to wait for another connection's write lock. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /**
+   * SQLite (a file): run the connection's statements on a thread of their own, so none of them
+   * (nor COMMIT's fsync) holds the caller's event loop. Default false: on the caller's thread.
+   */
+  readonly sqliteThread?: boolean;
   /**
    * Server-side bound on one statement: PostgreSQL `statement_timeout`, MariaDB
    * `max_statement_time`, MySQL `max_execution_time`. Default 10 000 ms.
@@ -111,7 +118,9 @@ interface SessionBounds {
 
 const NO_SESSION_BOUNDS: SessionBounds = { lift: [], restore: [] };
 
-function mysqlBoundStatements(options: Required<Omit<OpenStoreOptions, 'logger' | 'poolSize' | 'busyTimeoutMs' | 'queryTimeoutMs'>>) {
+function mysqlBoundStatements(
+  options: Required<Omit<OpenStoreOptions, 'logger' | 'poolSize' | 'busyTimeoutMs' | 'queryTimeoutMs' | 'sqliteThread'>>,
+) {
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
   return [
     // MariaDB (seconds, fractions allowed) and MySQL 8 (ms, SELECT only); each ignores the other's.
@@ -151,7 +160,10 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): { dia
       const memory = target.file === SQLITE_MEMORY;
       if (!memory) mkdirSync(path.dirname(path.resolve(target.file)), { recursive: true });
       const dialect = new SqliteImmediateDialect({
-        open: () => new BetterSqlite3(target.file, { timeout: 0 }),
+        open: () =>
+          options.sqliteThread && !memory
+            ? threadSqliteBackend(target.file)
+            : localSqliteBackend(new BetterSqlite3(target.file, { timeout: 0 })),
         setup: [
           // WAL + synchronous=FULL: a COMMIT that has returned is on disk (fsync of the WAL).
           ...(memory ? [] : ['pragma journal_mode = wal']),

@@ -20,6 +20,7 @@ export async function listConsultationRecordings(db: Db, consultationId: string)
       'media_uri',
       'created_at',
       'completed_at',
+      'consent_flag',
     ])
     .where('consultation_id', '=', consultationId)
     .orderBy('created_at')

@@ -23,6 +23,7 @@ export interface RemovedCounts {
   idempotency_keys: number;
   tenant_events: number;
   webhook_messages: number;
+  consents: number;
 }
 
 /** Ids per statement: far below every engine's bound-parameter limit. */
@@ -43,6 +44,7 @@ export const RETENTION_TABLES: readonly (keyof RemovedCounts)[] = [
   'idempotency_keys',
   'tenant_events',
   'webhook_messages',
+  'consents',
 ];
 
 export function emptyCounts(): RemovedCounts {
@@ -79,7 +81,14 @@ export async function purgeTenant(trx: StoreTransaction, tenantId: string, cutof
     }
     if (chunk.length === 0) continue;
     const ids = chunk.map((row) => row.id);
-    const roomSids = roomSidsOf(chunk);
+    // Every room of these consultations (rejoining, migration 0012), not only the current one.
+    const earlierRooms = await trx
+      .selectFrom('consultation_rooms')
+      .select('room_sid')
+      .where('consultation_id', 'in', ids)
+      .where('room_sid', 'is not', null)
+      .execute();
+    const roomSids = [...new Set([...roomSidsOf(chunk), ...earlierRooms.map((row) => row.room_sid!)])];
     const compositionSids = (
       await trx
         .selectFrom('compositions')
@@ -104,7 +113,8 @@ export async function purgeTenant(trx: StoreTransaction, tenantId: string, cutof
           .executeTakeFirst(),
       );
     }
-    for (const table of ['participants', 'participant_sessions', 'issued_identities', 'recordings', 'compositions'] as const) {
+    // The consent ledger goes with the rest of the record it is evidence for (migration 0013).
+    for (const table of ['participants', 'participant_sessions', 'issued_identities', 'recordings', 'compositions', 'consents'] as const) {
       removed[table] += deleted(await trx.deleteFrom(table).where('consultation_id', 'in', ids).executeTakeFirst());
     }
     const billed = new Set(
@@ -169,11 +179,19 @@ export async function purgeGlobal(
       .where((eb) =>
         eb.or([
           eb('room_sid', 'is', null),
-          eb(
-            'room_sid',
-            'not in',
-            eb.selectFrom('consultations').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
-          ),
+          eb.and([
+            eb(
+              'room_sid',
+              'not in',
+              eb.selectFrom('consultations').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
+            ),
+            // A consultation's earlier rooms (rejoining) are not orphans.
+            eb(
+              'room_sid',
+              'not in',
+              eb.selectFrom('consultation_rooms').select('room_sid').where('room_sid', 'is not', null).$narrowType<{ room_sid: string }>(),
+            ),
+          ]),
         ]),
       )
       .where((eb) =>

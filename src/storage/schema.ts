@@ -33,6 +33,8 @@ export interface TenantsTable {
   join_grace_minutes: Generated<number | null>;
   /** 0/1: care recipients wait in the lobby until admitted; NULL → off (migration 0010). */
   waiting_room: Generated<number | null>;
+  /** all-parties or one-party; NULL → off: recording not managed by consent (migration 0013). */
+  consent_mode: Generated<string | null>;
   /** 'us-cpt-2025' | 'us-medicare' | 'flat'; NULL → by kind (migration 0014). */
   billing_code_set: Generated<string | null>;
   /** 'visit' | 'block'; NULL → 'visit' (migration 0014). */
@@ -205,6 +207,29 @@ export interface RecordingsTable {
   media_uri: string | null;
   created_at: IsoTimestamp;
   completed_at: IsoTimestamp | null;
+  /** 'not-consented': Twilio recorded a participant who had not consented (migration 0013). */
+  consent_flag: Generated<string | null>;
+}
+
+/** The consent ledger (migration 0013): append-only, one row per decision. */
+export interface ConsentsTable {
+  id: string;
+  tenant_id: string;
+  consultation_id: string;
+  /** 1, 2, … per consultation: the ledger's order (unique). */
+  position: number;
+  identity: string;
+  /** recording or transcription. */
+  kind: string;
+  /** given or withdrawn. */
+  decision: string;
+  /** The version of the consent text shown. */
+  text_version: string;
+  /** Who recorded it (an identity or staff reference of the platform's), when given. */
+  recorded_by: string | null;
+  /** The API key that posted it. */
+  api_key_id: string | null;
+  recorded_at: IsoTimestamp;
 }
 
 export interface CompositionsTable {
@@ -317,6 +342,7 @@ export interface Database {
   consultations: ConsultationsTable;
   consultation_rooms: ConsultationRoomsTable;
   lobby_entries: LobbyEntriesTable;
+  consents: ConsentsTable;
   participants: ParticipantsTable;
   participant_sessions: ParticipantSessionsTable;
   issued_identities: IssuedIdentitiesTable;

@@ -12,10 +12,9 @@
  * - Migrations run inside one such transaction (transactional DDL), which is also what
  *   excludes a concurrent migrator in another process: kysely's SQLite adapter takes no lock.
  */
-import type BetterSqlite3 from 'better-sqlite3';
+import type { SqliteBackend } from './sqlite-backend.js';
 import {
   CompiledQuery,
-  SelectQueryNode,
   SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
@@ -30,8 +29,8 @@ import {
 } from 'kysely';
 
 export interface SqliteImmediateDialectConfig {
-  /** Opens the database (called once, at the first query). */
-  readonly open: () => BetterSqlite3.Database;
+  /** Opens the database (called once, at the first query): on this thread or a thread of its own. */
+  readonly open: () => SqliteBackend;
   /** Statements run once after opening (pragmas). Retried like any statement while SQLITE_BUSY. */
   readonly setup: readonly string[];
   /** How long to keep retrying while another connection holds the lock. */
@@ -47,33 +46,17 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const isBusy = (error: unknown) => /^SQLITE_BUSY/.test(String((error as { code?: unknown } | null)?.code ?? ''));
 
-/** Prepared statements kept per SQL text: preparing costs as much as running a small query. */
-const STATEMENT_CACHE_SIZE = 512;
-
 class SqliteImmediateConnection implements DatabaseConnection {
-  readonly #statements = new Map<string, BetterSqlite3.Statement>();
-
   constructor(
-    private readonly db: BetterSqlite3.Database,
+    private readonly db: SqliteBackend,
     private readonly busyTimeoutMs: number,
   ) {}
-
-  #prepare(sql: string): BetterSqlite3.Statement {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      // Multi-row inserts make many distinct texts; a full cache starts over rather than grow.
-      if (this.#statements.size >= STATEMENT_CACHE_SIZE) this.#statements.clear();
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
     const deadline = Date.now() + this.busyTimeoutMs;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return this.run<R>(compiledQuery);
+        return await this.run<R>(compiledQuery);
       } catch (error) {
         // Inside a transaction a retry could repeat half of it; only whole statements retry.
         if (!isBusy(error) || this.db.inTransaction || Date.now() >= deadline) throw error;
@@ -83,24 +66,21 @@ class SqliteImmediateConnection implements DatabaseConnection {
     }
   }
 
-  private run<R>(compiledQuery: CompiledQuery): QueryResult<R> {
-    const stmt = this.#prepare(compiledQuery.sql);
-    const parameters = compiledQuery.parameters as unknown[];
-    if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
-    const { changes, lastInsertRowid } = stmt.run(parameters);
-    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  private async run<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const result = await this.db.run(compiledQuery.sql, compiledQuery.parameters);
+    if (result.rows) return { rows: result.rows as R[] };
+    return { numAffectedRows: BigInt(result.changes ?? 0), insertId: BigInt(result.lastInsertRowid ?? 0), rows: [] };
   }
 
-  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    if (!SelectQueryNode.is(compiledQuery.query)) throw new Error('SQLite streams only select queries');
-    const stmt = this.db.prepare(compiledQuery.sql);
-    for (const row of stmt.iterate(compiledQuery.parameters as unknown[])) yield { rows: [row as R] };
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('SQLite streams are not supported: read pages instead');
   }
 }
 
 /** One connection per Store (better-sqlite3 is synchronous); a mutex hands it out in turn. */
 class SqliteImmediateDriver implements Driver {
-  #db: BetterSqlite3.Database | undefined;
+  #db: SqliteBackend | undefined;
   #connection: SqliteImmediateConnection | undefined;
   #queue: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
@@ -154,7 +134,7 @@ class SqliteImmediateDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
-    this.#db?.close();
+    await this.#db?.close();
   }
 }
 

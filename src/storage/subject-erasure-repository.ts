@@ -38,6 +38,8 @@ export interface ErasureCounts {
   outbox: number;
   /** Events of the tenant's event log (migration 0009) whose payload named the identity. */
   events: number;
+  /** Consent ledger entries (migration 0013) of or recorded by the identity: the fact is kept. */
+  consents: number;
 }
 
 /** Replaces the identity everywhere it is stored (see the file comment); returns what changed. */
@@ -76,6 +78,15 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
             .whereRef('callbacks.room_sid', '=', 'consultations.room_sid')
             .where('callbacks.participant_identity', '=', identity),
         ),
+        // …or of any of its earlier rooms (rejoining, migration 0012).
+        eb.exists(
+          eb
+            .selectFrom('callbacks')
+            .innerJoin('consultation_rooms', 'consultation_rooms.room_sid', 'callbacks.room_sid')
+            .select('callbacks.id')
+            .whereRef('consultation_rooms.consultation_id', '=', 'consultations.id')
+            .where('callbacks.participant_identity', '=', identity),
+        ),
       ]),
     )
     .execute();
@@ -107,6 +118,7 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     securityEvents: 0,
     outbox: 0,
     events: 0,
+    consents: 0,
   };
 
   // MySQL compares with PAD SPACE ('a' = 'a '): rows are selected by the index, then kept only
@@ -153,6 +165,24 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
       .execute();
   }
 
+  // The consent ledger (migration 0013): the decision stays, as evidence, under the pseudonym —
+  // whether the identity consented or recorded someone's consent.
+  const consents = await trx
+    .selectFrom('consents')
+    .select(['id', 'identity', 'recorded_by'])
+    .where('tenant_id', '=', tenantId)
+    .where((eb) => eb.or([eb('identity', '=', identity), eb('recorded_by', '=', identity)]))
+    .execute();
+  for (const row of consents) {
+    const changed = {
+      identity: row.identity === identity ? subject.pseudonym : row.identity,
+      recorded_by: row.recorded_by === identity ? subject.pseudonym : row.recorded_by,
+    };
+    if (changed.identity === row.identity && changed.recorded_by === row.recorded_by) continue;
+    await trx.updateTable('consents').set(changed).where('id', '=', row.id).execute();
+    counts.consents += 1;
+  }
+
   const issued = await trx
     .selectFrom('issued_identities')
     .select(['consultation_id', 'identity'])
@@ -183,11 +213,21 @@ export async function eraseSubject(trx: StoreTransaction, subject: SubjectErasur
     counts.recordings += 1;
   }
 
-  // The tenant's callbacks (by room), and those of rooms no consultation knows; any status.
+  // The tenant's callbacks (by any room of its consultations), and those of rooms no consultation
+  // knows; any status.
   const callbacks = await trx
     .selectFrom('callbacks')
-    .leftJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
+    .leftJoin('consultation_rooms', 'consultation_rooms.room_sid', 'callbacks.room_sid')
+    .leftJoin('consultations', (join) =>
+      join.on((eb) =>
+        eb.or([
+          eb('consultations.id', '=', eb.ref('consultation_rooms.consultation_id')),
+          eb('consultations.room_sid', '=', eb.ref('callbacks.room_sid')),
+        ]),
+      ),
+    )
     .select(['callbacks.id', 'callbacks.params', 'callbacks.status', 'callbacks.participant_identity'])
+    .distinct()
     .where((eb) => eb.or([eb('consultations.tenant_id', '=', tenantId), eb('consultations.id', 'is', null)]))
     .where((eb) => eb.or([eb('callbacks.participant_identity', '=', identity), contains('callbacks.params', jsonFragment(identity))]))
     .execute();

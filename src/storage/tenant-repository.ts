@@ -16,10 +16,27 @@ export async function findTenantIdBySlug(db: Db, slug: string): Promise<string |
 export async function listTenants(db: Db) {
   return db
     .selectFrom('tenants')
-    .select(['id', 'slug', 'name', 'kind', 'billing_rounding_seconds', 'retention_days', 'created_at'])
+    .select([
+      'id',
+      'slug',
+      'name',
+      'kind',
+      'billing_rounding_seconds',
+      'billing_code_set',
+      'billing_flat_mode',
+      'retention_days',
+      'consent_mode',
+      'created_at',
+    ])
     .orderBy('created_at')
     .orderBy('slug')
     .execute();
+}
+
+/** Sets the tenant's consent mode (NULL: off); false when no tenant has this slug. */
+export async function setTenantConsentMode(db: Db, slug: string, mode: 'all-parties' | 'one-party' | null): Promise<boolean> {
+  const result = await db.updateTable('tenants').set({ consent_mode: mode }).where('slug', '=', slug).executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
 }
 
 /** Removes a tenant and its keys (a test fixture: tenants are otherwise never deleted). */
@@ -51,6 +68,7 @@ export async function findApiKeyWithTenant(db: Db, lookupId: string) {
       'tenants.join_early_minutes',
       'tenants.join_grace_minutes',
       'tenants.waiting_room',
+      'tenants.consent_mode',
     ])
     .where('api_keys.lookup_id', '=', lookupId)
     .executeTakeFirst();
@@ -153,4 +171,23 @@ export async function revokeTenantApiKey(db: Db, tenantId: string, id: string, a
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
+}
+
+/** A tenant's appointment-window and waiting-room settings (NULL: the defaults / off). */
+export async function findTenantSettings(db: Db, tenantId: string) {
+  return db
+    .selectFrom('tenants')
+    .select(['join_early_minutes', 'join_grace_minutes', 'waiting_room'])
+    .where('id', '=', tenantId)
+    .executeTakeFirst();
+}
+
+/** Changes the given settings of a tenant. */
+export async function updateTenantSettings(
+  db: Db,
+  tenantId: string,
+  fields: { join_early_minutes?: number | null; join_grace_minutes?: number | null; waiting_room?: number },
+): Promise<void> {
+  if (Object.keys(fields).length === 0) return;
+  await db.updateTable('tenants').set(fields).where('id', '=', tenantId).execute();
 }

@@ -11,7 +11,7 @@ import { enginesUnderTest } from '../support/engines.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
 interface Route {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   readonly path: (ids: { consultationId: string }) => string;
   readonly scope: string;
   readonly body?: unknown;
@@ -40,10 +40,20 @@ const ROUTES: Route[] = [
     owned: true,
   },
   { method: 'GET', path: () => '/v1/billing-records', scope: 'billing:read', owned: false },
+  {
+    method: 'POST',
+    path: ({ consultationId }) => `/v1/consultations/${consultationId}/consents`,
+    scope: 'consents:write',
+    body: { identity: 'pt-secret-1', kind: 'recording', decision: 'given', textVersion: 'rec-1' },
+    owned: true,
+  },
+  { method: 'GET', path: ({ consultationId }) => `/v1/consultations/${consultationId}/consents`, scope: 'consultations:read', owned: true },
   { method: 'GET', path: () => '/v1/api-keys', scope: 'keys:manage', owned: false },
   { method: 'POST', path: () => '/v1/api-keys', scope: 'keys:manage', body: { scopes: ['consultations:read'] }, owned: false },
   { method: 'GET', path: () => '/v1/events', scope: 'events:read', owned: false },
   { method: 'GET', path: () => '/v1/webhook-endpoints', scope: 'webhooks:manage', owned: false },
+  { method: 'GET', path: () => '/v1/tenant/settings', scope: 'settings:manage', owned: false },
+  { method: 'PATCH', path: () => '/v1/tenant/settings', scope: 'settings:manage', body: { waitingRoom: false }, owned: false },
   { method: 'POST', path: () => '/v1/webhook-endpoints', scope: 'webhooks:manage', body: { url: 'https://203.0.113.9/x' }, owned: false },
   // Erasure is idempotent: another tenant's key gets the same 200 as for any identity it never had,
   // with nothing changed here (test/privacy/subject-erasure.test.ts proves the rows untouched).

@@ -34,6 +34,8 @@ const ALLOWED: Record<string, string> = {
     'a second session holds an inbox row and a consultation row inside an open transaction, as a dead host leaves them: fault injection',
   'test/faults/sqlite-faults.test.ts':
     'a second SQLite connection takes and holds the write lock (`begin immediate`) mid-load: fault injection',
+  'test/billing/billing-evidence.test.ts':
+    'edits a billing record and a billing chain entry directly, as someone with database access would: the tampering `billing verify` must name',
   'test/faults/support/own-postgres.ts': 'creates the database of a private PostgreSQL cluster (DDL, not Roomgate’s schema)',
 };
 

@@ -72,4 +72,34 @@ describe('roomgate tenant and key commands', () => {
     }
     // Nine CLI processes one after another: each compiles through tsx, slow on a loaded machine.
   }, 180_000);
+
+  it('creates tenants recording by consent (all-parties) unless told otherwise, and changes the mode, audited', async () => {
+    expect((await roomgate('tenant', 'create', 'mode-clinic', '--name', 'M', '--kind', 'human')).code).toBe(0);
+    const created = await roomgate('tenant', 'create', 'one-clinic', '--name', 'O', '--kind', 'human', '--consent-mode', 'one-party');
+    expect(JSON.parse(created.stdout)).toMatchObject({ slug: 'one-clinic', consentMode: 'one-party' });
+    const modes = async () =>
+      Object.fromEntries(
+        (await roomgate('tenant', 'list')).stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { slug: string; consentMode: string })
+          .map((tenant) => [tenant.slug, tenant.consentMode]),
+      );
+    expect(await modes()).toMatchObject({ 'mode-clinic': 'all-parties', 'one-clinic': 'one-party' });
+    expect((await roomgate('tenant', 'consent-mode', 'mode-clinic', 'off')).code).toBe(0);
+    expect((await modes())['mode-clinic']).toBe('off');
+    expect((await roomgate('tenant', 'consent-mode', 'no-such-clinic', 'off')).code).toBe(1);
+    expect((await roomgate('tenant', 'consent-mode', 'mode-clinic', 'sometimes')).code).toBe(2);
+    const store = await openStore(database);
+    try {
+      const audit = await store.db
+        .selectFrom('audit_log')
+        .select(['action', 'target', 'detail'])
+        .where('action', '=', 'tenant.consent-mode')
+        .execute();
+      expect(audit).toEqual([{ action: 'tenant.consent-mode', target: 'mode-clinic', detail: JSON.stringify({ consentMode: 'off' }) }]);
+    } finally {
+      await store.close();
+    }
+  }, 180_000);
 });

@@ -36,6 +36,7 @@ const COUNT_KEYS = [
   'securityEvents',
   'outbox',
   'events',
+  'consents',
 ];
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
@@ -162,6 +163,9 @@ for (const engine of enginesUnderTest()) {
       ]) {
         expect((await api('POST', `/v1/consultations/${first.id}/access-tokens`, { identity, role })).status).toBe(201);
       }
+      // The patient's consent, recorded by the clinician: the ledger keeps the fact under the pseudonym.
+      const consent = { identity: subject, kind: 'recording', decision: 'given', textVersion: 'rec-1', recordedBy: clinician };
+      expect((await api('POST', `/v1/consultations/${first.id}/consents`, consent)).status).toBe(201);
       sandbox.connect(first.roomName, clinician);
       now += 60_000;
       const subjectSid = sandbox.connect(first.roomName, subject);
@@ -229,6 +233,7 @@ for (const engine of enginesUnderTest()) {
           'audit_log.detail',
           'callbacks.params',
           'callbacks.participant_identity',
+          'consents.identity',
           'issued_identities.identity',
           'outbox.payload',
           'participant_sessions.identity',
@@ -256,9 +261,10 @@ for (const engine of enginesUnderTest()) {
         sessions: 1,
         issuedIdentities: 2,
         recordings: 1,
-        auditEntries: 2,
+        auditEntries: 3, // two token issuances and the consent
         securityEvents: 1,
         outbox: 1,
+        consents: 1,
       });
       expect(erased.json.events).toBeGreaterThanOrEqual(2); // the subject joined and left
       expect(erased.json.callbacks).toBeGreaterThanOrEqual(9); // sandbox's participant, track and recording events + ours
@@ -274,6 +280,10 @@ for (const engine of enginesUnderTest()) {
           [pseudonym, 'patient'],
         ].sort(),
       );
+      const ledger = (await api('GET', `/v1/consultations/${first.id}/consents`)).json;
+      expect(ledger.data).toEqual([
+        expect.objectContaining({ identity: pseudonym, decision: 'given', recordedBy: clinician, textVersion: 'rec-1' }),
+      ]);
       const recordings = (await api('GET', `/v1/consultations/${first.id}/recordings`)).json.recordings as { trackName: string }[];
       expect(recordings.map((r) => r.trackName)).toContain(`audio-${pseudonym}`);
 

@@ -25,6 +25,8 @@ for (const engine of enginesUnderTest()) {
       const database = await engine.createTestDatabase();
       service = await startTestService(engine, {
         database,
+        // As serve runs it: on SQLite the HTTP thread's statements on a thread of their own too.
+        sqliteThread: true,
         app: { projectionThread: { databaseUrl: database.url, store: {}, restartDelayMs: 50 } },
       });
       return { s: service, database };

@@ -35,6 +35,7 @@ export interface TestService {
     kind?: 'human' | 'veterinary',
     scopes?: readonly string[],
     options?: { expiresAt?: string; revoked?: boolean },
+    tenant?: { consentMode?: 'all-parties' | 'one-party' | 'off' },
   ): Promise<{ tenantId: string; key: string; keyId: string }>;
   seedKey(
     tenantId: string,
@@ -58,6 +59,8 @@ export async function startTestService(
     database?: TestDatabase;
     storeUrl?: (url: string) => string;
     busyTimeoutMs?: number;
+    /** SQLite: the service's statements on a thread of their own (serve's default). */
+    sqliteThread?: boolean;
   } = {},
 ): Promise<TestService> {
   const accountSid = `AC${randomHex(16)}`;
@@ -90,6 +93,7 @@ export async function startTestService(
     logger,
     ...timeouts,
     ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    ...(options.sqliteThread ? { sqliteThread: true } : {}),
   });
   await store.migrate();
   const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
@@ -118,8 +122,8 @@ export async function startTestService(
     logs: () => lines.join(''),
     metricsText: async () => (await metricsApp.inject({ method: 'GET', url: '/metrics' })).body,
     seedKey,
-    async seedTenant(kind = 'human', scopes = [], keyOptions = {}) {
-      const tenantId = await createTenant(store, { slug: `t-${randomHex(4)}`, name: 'Test clinic', kind });
+    async seedTenant(kind = 'human', scopes = [], keyOptions = {}, tenant = {}) {
+      const tenantId = await createTenant(store, { slug: `t-${randomHex(4)}`, name: 'Test clinic', kind, ...tenant });
       const { key, keyId } = await seedKey(tenantId, scopes, keyOptions);
       return { tenantId, key, keyId };
     },

@@ -4,7 +4,9 @@
  * through real sockets, for any permutation, duplication and batching of a consultation's
  * callbacks, what the database ends up holding equals the full fold of all of them (core's
  * `foldConsultation`): status and times, sessions, recordings, billing, the composition request,
- * and the stored fold state itself.
+ * and the stored fold state itself. Also for a consultation over several rooms (rejoining, with an
+ * appointment window, closed or not): callbacks of all its rooms interleaved, the close arriving
+ * between any two batches.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,9 @@ import {
   type ConsultationFoldState,
   type ConsultationRecord,
 } from '../../src/core/consultation/consultation-state.js';
+import { claimNextRoom, makeCurrentRoom } from '../../src/storage/consultation-room-repository.js';
+import { updateConsultation } from '../../src/storage/consultation-repository.js';
+import { closeAndProject } from '../../src/service/consultations/consultation-close.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { signFormList } from '../support/signed-callback.js';
 import { randomHex, startTestService, type TestService } from '../support/test-service.js';
@@ -24,6 +29,8 @@ interface Consultation {
   readonly id: string;
   readonly roomSid: string;
   readonly roomName: string;
+  /** Every room (rejoining), when more than one. */
+  readonly roomSids?: readonly string[];
 }
 
 interface Scenario {
@@ -31,8 +38,12 @@ interface Scenario {
   readonly events: VideoEvent[];
 }
 
-/** 2–4 participants (a clinician and a patient among them), 1–2 sessions each, recordings, the room's end. */
-function scenario(roomSid: string, t0: number) {
+/**
+ * 2–4 participants (a clinician and a patient among them), 1–2 sessions each, recordings, the
+ * room's end. An identity names its role (`patient-1`), so the same identity in several rooms has
+ * one role. `scale` shrinks the room's seconds (several rooms must fit the replay window).
+ */
+function scenario(roomSid: string, t0: number, scale = 1) {
   const session = fc.tuple(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 200 }), fc.boolean());
   return fc
     .record({
@@ -45,7 +56,7 @@ function scenario(roomSid: string, t0: number) {
     })
     .map(({ extra, sessions, recordings, endAt, sameMillisecond }): Scenario => {
       const roles = new Map<string, string>();
-      const at = (seconds: number) => t0 + seconds * (sameMillisecond ? 1000 : 997);
+      const at = (seconds: number) => t0 + Math.round(seconds * (sameMillisecond ? 1000 : 997) * scale);
       const events: VideoEvent[] = [{ type: 'room-created', timestamp: t0, roomSid }];
       let sid = 0;
       ['clinician', 'patient', ...extra].forEach((role, index) => {
@@ -115,7 +126,12 @@ async function stored(service: TestService, consultation: Consultation) {
     .select(['billable_seconds', 'rounded_seconds', 'intervals'])
     .where('consultation_id', '=', consultation.id)
     .execute();
-  const outbox = await db.selectFrom('outbox').select('dedupe_key').where('dedupe_key', 'like', `%${consultation.roomSid}%`).execute();
+  const rooms = consultation.roomSids ?? [consultation.roomSid];
+  const outbox = await db
+    .selectFrom('outbox')
+    .select('dedupe_key')
+    .where((eb) => eb.or(rooms.map((roomSid) => eb('dedupe_key', 'like', `%${roomSid}%`))))
+    .execute();
   return { row, sessions, recordings, billing, outbox: outbox.map((entry) => entry.dedupe_key).sort() };
 }
 
@@ -241,6 +257,106 @@ for (const engine of enginesUnderTest()) {
         ),
         // No shrinking: each run seeds its own consultation, and a shrunk run is no clearer.
         { numRuns: engine.name === 'sqlite' ? 25 : 12, endOnFailure: true },
+      );
+    }, 300_000);
+
+    it('over several rooms (rejoining): any permutation, duplication and batching across rooms, the close at any batch — the full fold', async () => {
+      const t0 = Date.now() - 10 * 60_000;
+      // Each room ~150 s (scaled), one after another 200 s apart: three rooms fit the replay window.
+      const roomSpacing = 200_000;
+      const multi = fc
+        .record({
+          rooms: fc.integer({ min: 1, max: 3 }),
+          lastLive: fc.boolean(),
+          window: fc.integer({ min: 0, max: 700 }),
+          closed: fc.option(fc.integer({ min: 0, max: 700 }), { nil: undefined }),
+        })
+        .chain(({ rooms, lastLive, window, closed }) => {
+          const roomSids = Array.from({ length: rooms }, () => `RM${randomHex(16)}`);
+          return fc.tuple(...roomSids.map((roomSid, r) => scenario(roomSid, t0 + r * roomSpacing, 0.3))).map((parts) => {
+            const roles = new Map(parts.flatMap((part) => [...part.roles]));
+            const events = parts.flatMap((part, r) =>
+              r === rooms - 1 && lastLive ? part.events.filter((event) => event.type !== 'room-ended') : part.events,
+            );
+            return {
+              roomSids,
+              s: { roles, events },
+              windowClosesAt: t0 + window * 1000,
+              closedAt: closed === undefined ? undefined : t0 + closed * 1000,
+            };
+          });
+        })
+        .chain((m) =>
+          fc
+            .tuple(
+              fc.shuffledSubarray(
+                m.s.events.map((_, index) => index),
+                { minLength: m.s.events.length, maxLength: m.s.events.length },
+              ),
+              fc.array(fc.nat(m.s.events.length - 1), { maxLength: 5 }),
+              fc.uniqueArray(fc.nat(m.s.events.length + 5), { maxLength: 5 }),
+              fc.nat(6),
+            )
+            .map(([order, duplicates, cuts, closeAfter]) => {
+              const all = [...order, ...duplicates];
+              const points = [0, ...cuts.filter((cut) => cut < all.length).sort((a, b) => a - b), all.length];
+              const batches = points.slice(1).map((end, i) => all.slice(points[i]!, end));
+              return { ...m, batches, closeAfter: Math.min(closeAfter, batches.length - 1) };
+            }),
+        );
+      await fc.assert(
+        fc.asyncProperty(multi, async ({ roomSids, s, windowClosesAt, closedAt, batches, closeAfter }) => {
+          // The consultation and its rooms, as the API and the token route leave them.
+          const seeded = await service.seedConsultation(tenantId, { roomSid: roomSids[0]!, identities: Object.fromEntries(s.roles) });
+          const db = service.store.db;
+          await updateConsultation(db, seeded.id, { window_closes_at: new Date(windowClosesAt).toISOString() });
+          const roomNames = [seeded.roomName];
+          for (let r = 1; r < roomSids.length; r++) {
+            const roomName = `${seeded.roomName}-${r + 1}`;
+            roomNames.push(roomName);
+            await claimNextRoom(db, { consultationId: seeded.id, sequence: r + 1, roomName, now: new Date().toISOString() });
+            await makeCurrentRoom(db, seeded.id, { roomName, roomSid: roomSids[r]! });
+          }
+          const consultation = { ...seeded, roomSid: roomSids.at(-1)!, roomSids };
+          const nameOf = new Map(roomSids.map((roomSid, r) => [roomSid, roomNames[r]!]));
+          const requests = s.events.map((event, index) =>
+            signFormList(http.webhookUrl, service.authToken, params(event, service.accountSid, nameOf.get(event.roomSid)!, index)),
+          );
+          for (const [index, batch] of batches.entries()) {
+            const statuses = await Promise.all(batch.map((i) => http.post(requests[i]!)));
+            expect(statuses.every((status) => status === 204)).toBe(true);
+            await service.app.roomgate.drain();
+            if (index === closeAfter && closedAt !== undefined) {
+              const now = new Date().toISOString();
+              await service.store.transaction((trx) => closeAndProject(trx, seeded.id, new Date(closedAt).toISOString(), now));
+            }
+          }
+          const input = {
+            id: seeded.id,
+            roomSid: consultation.roomSid,
+            roomSids,
+            record: true,
+            roundingSeconds: 60,
+            windowClosesAt,
+            ...(closedAt !== undefined ? { closedAt } : {}),
+          };
+          const record = foldConsultation({ consultation: input, events: s.events, roles: s.roles });
+          const actual = await stored(service, consultation);
+          const want = expected(record);
+          expect({
+            row: { status: actual.row.status, started_at: actual.row.started_at, ended_at: actual.row.ended_at },
+            sessions: actual.sessions,
+            recordings: actual.recordings,
+          }).toEqual({ row: want.row, sessions: want.sessions, recordings: want.recordings });
+          if (want.billing.length > 0) expect(actual.billing).toEqual(want.billing);
+          expect(actual.billing.length).toBeLessThanOrEqual(1);
+          expect(actual.outbox).toEqual(expect.arrayContaining(want.outbox));
+          const state = JSON.parse(actual.row.fold_state!) as ConsultationFoldState;
+          expect(recordOfState(state, input).sessions).toEqual(record.sessions);
+          expect(state.status).toBe(record.status);
+          expect(JSON.parse(actual.row.status_history!)).toEqual(want.history);
+        }),
+        { numRuns: engine.name === 'sqlite' ? 20 : 8, endOnFailure: true },
       );
     }, 300_000);
 

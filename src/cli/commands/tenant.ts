@@ -1,12 +1,15 @@
 /**
  * `roomgate tenant create SLUG --name N --kind human|veterinary [--rounding 60] [--retention-days 3650] [--rate-limit N]
- * [--join-early MIN] [--join-grace MIN] [--waiting-room]`
- * and `roomgate tenant list` (one JSON object a line).
+ * [--join-early MIN] [--join-grace MIN] [--waiting-room] [--code-set us-cpt-2025|us-medicare|flat] [--flat-mode visit|block]
+ * [--consent-mode all-parties|one-party|off]`, `roomgate tenant list` (one JSON object a line) and
+ * `roomgate tenant consent-mode SLUG MODE`.
  */
+import { defaultCodeSet } from '../../core/billing/code-sets.js';
+import { consentModeOf } from '../../core/consultation/consent.js';
 import { createTenant } from '../../service/tenants/tenant-admin.js';
 import { UsageError } from '../command.js';
 import { auditCli, openCliStore } from '../cli-store.js';
-import { findTenantIdBySlug, listTenants } from '../../storage/tenant-repository.js';
+import { findTenantIdBySlug, listTenants, setTenantConsentMode } from '../../storage/tenant-repository.js';
 import type { TenantCreateOptions } from '../program.js';
 
 export async function createTenantCommand(slug: string, options: TenantCreateOptions): Promise<number> {
@@ -37,6 +40,9 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
       ...(joinEarlyMinutes !== undefined ? { joinEarlyMinutes } : {}),
       ...(joinGraceMinutes !== undefined ? { joinGraceMinutes } : {}),
       ...(options.waitingRoom ? { waitingRoom: true } : {}),
+      ...(options.codeSet ? { billingCodeSet: options.codeSet } : {}),
+      ...(options.flatMode ? { billingFlatMode: options.flatMode } : {}),
+      consentMode: options.consentMode,
     });
     await auditCli(store, { tenantId: id, action: 'tenant.create', target: slug, outcome: 'created', detail: { kind } });
     console.log(
@@ -51,6 +57,9 @@ export async function createTenantCommand(slug: string, options: TenantCreateOpt
         joinEarlyMinutes: joinEarlyMinutes ?? null,
         joinGraceMinutes: joinGraceMinutes ?? null,
         waitingRoom: options.waitingRoom === true,
+        billingCodeSet: options.codeSet ?? defaultCodeSet(kind),
+        billingFlatMode: options.flatMode ?? 'visit',
+        consentMode: options.consentMode,
       }),
     );
     return 0;
@@ -71,11 +80,32 @@ export async function listTenantsCommand(): Promise<number> {
           name: row.name,
           kind: row.kind,
           billingRoundingSeconds: row.billing_rounding_seconds,
+          billingCodeSet: row.billing_code_set ?? defaultCodeSet(row.kind),
+          billingFlatMode: row.billing_flat_mode ?? 'visit',
           retentionDays: row.retention_days,
+          consentMode: consentModeOf(row.consent_mode),
           createdAt: row.created_at,
         }),
       );
     }
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** Changes how the tenant's recording follows consent (docs/consent.md); rooms created from now on. */
+export async function setConsentModeCommand(slug: string, mode: string): Promise<number> {
+  if (mode !== 'all-parties' && mode !== 'one-party' && mode !== 'off') throw new UsageError('MODE: all-parties, one-party or off');
+  const store = await openCliStore();
+  try {
+    const id = await findTenantIdBySlug(store.db, slug);
+    if (!id || !(await setTenantConsentMode(store.db, slug, mode === 'off' ? null : mode))) {
+      console.error(`roomgate: no tenant '${slug}'`);
+      return 1;
+    }
+    await auditCli(store, { tenantId: id, action: 'tenant.consent-mode', target: slug, outcome: 'changed', detail: { consentMode: mode } });
+    console.log(JSON.stringify({ id, slug, consentMode: mode }));
     return 0;
   } finally {
     await store.close();

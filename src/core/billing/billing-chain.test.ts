@@ -49,9 +49,29 @@ describe('canonical JSON', () => {
 });
 
 describe('the billing chain', () => {
-  it('a known answer: the hash of a fixed entry never changes', () => {
-    expect(entries[0]!.hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(chainHash({ ...entries[0]!, hash: undefined } as unknown as BillingChainEntry)).toBe(entries[0]!.hash);
+  it('a known answer: the canonical text of a fixed entry and its SHA-256 (what an outside verifier recomputes)', () => {
+    const entry: BillingChainEntry = {
+      tenantId: 'ten_1',
+      sequence: 1,
+      billingRecordId: 'bil_a',
+      consultationId: 'con_a',
+      version: 1,
+      recordedAt: '2026-03-01T11:00:00.000Z',
+      content: {
+        billableSeconds: 600,
+        roundedSeconds: 600,
+        intervals: [{ start: '2026-03-01T10:00:00.000Z', end: '2026-03-01T10:10:00.000Z' }],
+        evidence: null,
+      },
+      previousHash: GENESIS_HASH,
+    };
+    expect(canonicalJson(entry)).toBe(
+      '{"billingRecordId":"bil_a","consultationId":"con_a","content":{"billableSeconds":600,"evidence":null,' +
+        '"intervals":[{"end":"2026-03-01T10:10:00.000Z","start":"2026-03-01T10:00:00.000Z"}],"roundedSeconds":600},' +
+        `"previousHash":"${'0'.repeat(64)}","recordedAt":"2026-03-01T11:00:00.000Z","sequence":1,"tenantId":"ten_1","version":1}`,
+    );
+    // Computed independently (node -e with the text above).
+    expect(chainHash(entry)).toBe('71eaf0b02118ae2c9335eb7204016ecf8f1cf7b51092518c4f0ee516beb41bca');
   });
 
   it('an intact chain verifies, with its head', () => {

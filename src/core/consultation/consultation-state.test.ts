@@ -383,6 +383,12 @@ function consultationArbitrary(options: { guaranteeMeeting: boolean }) {
         for (const [start, length, leaves] of p.sessions) {
           const participantSid = `PA${++sid}`;
           events.push(connect(participantSid, identity, time(start, sid)));
+          // Its tracks (billing evidence): audio, and video for every other session.
+          for (const kind of sid % 2 === 0 ? ['audio', 'video'] : ['audio']) {
+            const track = { roomSid: ROOM, participantSid, trackSid: `MT${sid}${kind}`, trackKind: kind };
+            events.push({ type: 'track-added', timestamp: time(start, sid), ...track });
+            if (leaves) events.push({ type: 'track-removed', timestamp: time(start + length, sid + 3), ...track });
+          }
           if (leaves) events.push(disconnect(participantSid, identity, time(start + length, sid + 3)));
         }
       });

@@ -375,7 +375,10 @@ export function stepConsultation(state: ConsultationFoldState, input: Consultati
   if (input.consultation.cancelledAt !== undefined) return null; // a cancellation is placed among the events: fold again
   // A state from before rooms were tracked, or a close not yet folded in (it lies among the events): fold again.
   if (state.roomEnds === undefined || state.closedAt !== input.consultation.closedAt) return null;
-  if (state.lastTimestamp !== null && steps.some((event) => event.timestamp <= state.lastTimestamp!)) return null;
+  // A publication's span folds the same in any order (applyTrack), and decides no status: a
+  // track-added or -removed at or before the last Timestamp is stepped, not folded again.
+  if (state.lastTimestamp !== null && steps.some((event) => !isTrackSpanEvent(event) && event.timestamp <= state.lastTimestamp!))
+    return null;
   // A fact (reconciler, operator) gives way to a callback of the same fact, which removes it from
   // the set: not a step. Nor is the real connect of a session whose connect was inferred.
   if (state.facts || steps.some(isFact)) return null;
@@ -430,6 +433,8 @@ export function recordOf(state: ConsultationFoldState, consultation: Consultatio
     effects,
   };
 }
+
+const isTrackSpanEvent = (event: VideoEvent) => event.type === 'track-added' || event.type === 'track-removed';
 
 const isFact = (event: VideoEvent) => (event.source ?? 'callback') !== 'callback';
 
@@ -503,7 +508,8 @@ function frozen(state: FoldState, facts: boolean, closedAt: number | undefined):
     ...(closedAt !== undefined ? { closedAt } : {}),
     sessions: [...state.sessions.values()],
     recordings: [...state.recordings.values()],
-    tracks: [...state.tracks.values()],
+    // By SID, not arrival: a stepped late track event must leave the state the full fold makes.
+    tracks: [...state.tracks.values()].sort((a, b) => compareText(a.trackSid, b.trackSid)),
     composition: state.composition,
     failedCompositions: [...state.failedCompositions],
     timeline: state.timeline,

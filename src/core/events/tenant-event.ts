@@ -7,6 +7,7 @@
 export const TENANT_EVENT_TYPES = [
   'consultation.status',
   'consultation.no_show',
+  'consultation.room_opened',
   'participant.joined',
   'participant.left',
   'recording.available',
@@ -19,6 +20,9 @@ export const TENANT_EVENT_TYPES = [
   'lobby.left',
   'callback.quarantined',
   'webhook-endpoint.disabled',
+  'consent.given',
+  'consent.withdrawn',
+  'recording.unconsented',
 ] as const;
 
 export type TenantEventType = (typeof TENANT_EVENT_TYPES)[number];

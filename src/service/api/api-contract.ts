@@ -32,6 +32,12 @@ export async function registerApiContract(app: FastifyInstance, models: readonly
   app.addHook('onRoute', (route: RouteOptions) => {
     const scope = route.config?.scope;
     const schema = (route.schema ??= {}) as Record<string, unknown>;
+    if (route.config?.operator === true) {
+      schema.security = [{ operatorToken: [] }];
+      schema.tags ??= ['operator'];
+      schema.response = { ...API_ERRORS, ...(schema.response as object | undefined) };
+      return;
+    }
     if (!scope) {
       if (!schema.tags) schema.tags = [route.url.startsWith('/webhooks') ? 'webhook' : 'service'];
       return;
@@ -53,6 +59,7 @@ export async function registerApiContract(app: FastifyInstance, models: readonly
       components: {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'A Roomgate API key (`rgk_…`); the scheme name is case-insensitive.' },
+          operatorToken: { type: 'http', scheme: 'bearer', description: 'The platform operator’s token (ROOMGATE_OPERATOR_TOKEN).' },
         },
       },
       tags: [
@@ -63,6 +70,8 @@ export async function registerApiContract(app: FastifyInstance, models: readonly
         { name: 'privacy' },
         { name: 'audit' },
         { name: 'webhook', description: "Twilio's signed status callbacks." },
+        { name: 'console', description: 'The operator console (/console) and its sign-in check.' },
+        { name: 'operator', description: 'The platform operator’s view across tenants (ROOMGATE_OPERATOR_TOKEN).' },
         { name: 'service' },
       ],
     },

@@ -7,6 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseApiKey } from '../../core/api-key/api-key-format.js';
+import { consentModeOf, type ConsentMode } from '../../core/consultation/consent.js';
 import type { Store } from '../../storage/store.js';
 import { findApiKeyWithTenant, recordApiKeyUse } from '../../storage/tenant-repository.js';
 import { HttpError } from '../errors.js';
@@ -27,6 +28,8 @@ export interface AuthenticatedTenant {
   readonly joinGraceMinutes: number | null;
   /** Care recipients wait in the lobby by default (a consultation may say otherwise). */
   readonly waitingRoom: boolean;
+  /** Recording follows the consent ledger (core/consultation/consent.ts); NULL in the row → off. */
+  readonly consentMode: ConsentMode;
 }
 
 declare module 'fastify' {
@@ -98,6 +101,7 @@ export async function authenticateApiKey(
     joinEarlyMinutes: row.join_early_minutes ?? null,
     joinGraceMinutes: row.join_grace_minutes ?? null,
     waitingRoom: Boolean(row.waiting_room),
+    consentMode: consentModeOf(row.consent_mode),
   };
 }
 

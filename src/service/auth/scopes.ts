@@ -10,6 +10,10 @@ export const SCOPES = [
   'audit:read',
   'keys:manage',
   'webhooks:manage',
+  'settings:manage',
+  'consents:write',
+  /** Sign in to the console (/console); what it shows then needs each page's own scope. */
+  'console:read',
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

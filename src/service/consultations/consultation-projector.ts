@@ -48,6 +48,7 @@ import {
 import { lockFreeConsultations } from '../../storage/row-locks.js';
 import type { StoreTransaction } from '../../storage/store.js';
 import type { LiveEvent } from '../live/live-events.js';
+import { projectConsent } from './consent-projection.js';
 
 export interface ProjectionResult {
   readonly live: LiveEvent[];
@@ -88,9 +89,12 @@ export async function projectConsultations(
   }
   const fresh = await unfoldedCallbacksOfRooms(trx, [...roomsOf.values()].flat());
   const eventsByRoom = new Map<string, VideoEvent[]>();
+  // Whose recording each new recording callback is about (the consent check reads it).
+  const identityOfRecording = new Map<string, string>();
   for (const callback of fresh) {
     const event = eventOf(callback);
     if (!event) continue;
+    if ('recordingSid' in event && event.identity !== undefined) identityOfRecording.set(event.recordingSid, event.identity);
     const list = eventsByRoom.get(callback.room_sid!) ?? [];
     list.push(event);
     eventsByRoom.set(callback.room_sid!, list);
@@ -134,7 +138,7 @@ export async function projectConsultations(
     }
     const settings = billingSettingsOf(row);
     const before = previous ? imageOfState(previous, row, consultation, settings) : await imageOfTables(trx, row);
-    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now, settings);
+    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now, settings, identityOfRecording);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
@@ -312,6 +316,7 @@ async function writeRecord(
   record: ConsultationRecord,
   now: string,
   settings: BillingSettings,
+  identityOfRecording: ReadonlyMap<string, string>,
 ): Promise<{ live: LiveEvent[]; queuedEffects: boolean }> {
   const id = row.id;
   const startedAt = iso(record.startedAt);
@@ -349,6 +354,7 @@ async function writeRecord(
     [...before.sessions.keys()].filter((sid) => !keep.has(sid)),
   );
 
+  const newRecordings: ConsultationRecord['recordings'][number][] = [];
   for (const recording of record.recordings) {
     const previous = before.recordings.get(recording.recordingSid);
     const started = iso(recording.startedAt);
@@ -356,8 +362,20 @@ async function writeRecord(
     const fields = { ...recordingFields(recording), ...(started ? { created_at: started } : {}) };
     if (same(previous, fields)) continue;
     if (previous) await updateRecording(trx, recording.recordingSid, fields);
-    else await insertRecording(trx, id, recording.recordingSid, { ...fields, created_at: started ?? now });
+    else {
+      await insertRecording(trx, id, recording.recordingSid, { ...fields, created_at: started ?? now });
+      newRecordings.push(recording);
+    }
   }
+  // Recording that follows consent: rules on joins and leaves (all-parties), unconsented recordings flagged.
+  const consent = await projectConsent(trx, {
+    consultation: row,
+    before: before.sessions,
+    record,
+    newRecordings,
+    identityOfRecording,
+    now,
+  });
 
   const composition = record.composition;
   const compositionUnchanged =
@@ -404,7 +422,10 @@ async function writeRecord(
   }
 
   const billed = billing === undefined ? 'no' : billedBefore === undefined ? 'recorded' : same(billedBefore, billing) ? 'no' : 'corrected';
-  return { live: liveEvents(row, before, record, billed, now), queuedEffects };
+  return {
+    live: [...liveEvents(row, before, record, billed, now), ...consent.live],
+    queuedEffects: queuedEffects || consent.queuedEffects,
+  };
 }
 
 function liveEvents(

@@ -6,10 +6,16 @@ import { loadConsultationDetails } from '../../storage/consultation-view-reposit
 import type { ConsultationView } from '../api/schemas/consultation.js';
 import { listLobbyEntries } from '../../storage/lobby-repository.js';
 import { lobbyEntryView } from './lobby-view.js';
+import { listConsents } from '../../storage/consent-repository.js';
+import { currentConsents } from './consent-view.js';
 
 export async function consultationViews(store: Store, rows: readonly ConsultationRow[]): Promise<ConsultationView[]> {
   const details = await loadConsultationDetails(store.db, rows);
   const lobby = await listLobbyEntries(
+    store.db,
+    rows.map((row) => row.id),
+  );
+  const consents = await listConsents(
     store.db,
     rows.map((row) => row.id),
   );
@@ -26,6 +32,7 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
       scheduledAt: row.scheduled_at,
       durationMinutes: row.duration_minutes ?? null,
       waitingRoom: row.waiting_room === null || row.waiting_room === undefined ? null : Boolean(row.waiting_room),
+      patientStatus: row.patient_status === 'new' || row.patient_status === 'established' ? row.patient_status : null,
       noShow: row.no_show_missing
         ? {
             missing: row.no_show_missing as 'clinician' | 'care-recipient' | 'both',
@@ -33,6 +40,7 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
           }
         : null,
       lobby: lobby.filter((entry) => entry.consultationId === row.id).map(lobbyEntryView),
+      consents: currentConsents(consents.filter((entry) => entry.consultationId === row.id)),
       startedAt: row.started_at,
       endedAt: row.ended_at,
       createdAt: row.created_at,

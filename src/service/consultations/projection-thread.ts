@@ -12,7 +12,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { siblingModule, startModuleWorker } from '../module-worker.js';
+import { siblingModule, startModuleWorker } from '../../storage/module-worker.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { FromProjectionThread, ProjectionThreadData, ToProjectionThread } from './projection-thread-messages.js';
 

@@ -1,8 +1,9 @@
 /**
- * Runs the no-show sweep every `intervalMs` (default 30 s) on each instance that has it on: the
+ * Runs the no-show sweep, and the close of interrupted consultations whose window closed, every `intervalMs` (default 30 s) on each instance that has it on: the
  * sweep marks each consultation by a compare-and-set, so instances running it together agree.
  * One pass at a time; stop() waits for the pass in flight (bounded by the sweep's batch).
  */
+import { closeWindows } from '../consultations/consultation-close.js';
 import { sweepNoShows, type NoShowSweepOptions } from './no-show-sweep.js';
 
 export class NoShowSchedule {
@@ -26,7 +27,9 @@ export class NoShowSchedule {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      // The window's close: no-shows named, and interrupted consultations (rejoining) completed.
       this.running = sweepNoShows(this.options)
+        .then(() => closeWindows(this.options))
         .then(() => undefined)
         .catch((error: unknown) => this.options.logger?.warn({ err: error }, 'no-show sweep failed; retried next interval'))
         .finally(() => {

@@ -5,10 +5,19 @@
  * adopted instead of creating a second one. A composition the record saw fail — by its
  * callback, or by reconciliation when Twilio left it stuck in `enqueued` — is never adopted: a
  * retry asks for a new one.
+ *
+ * A room whose recording follows consent (issue 20) is composed from the tracks of the
+ * participants who consent when the composition is asked for — a participant who withdrew is
+ * absent, and a recording flagged as not consented is never a source.
  */
 import { ensureCompositionRow, findConsultationComposition, updateConsultationComposition } from '../../storage/recording-repository.js';
 import { failedCompositionSids } from '../../storage/reconcile-repository.js';
 import type { Store } from '../../storage/store.js';
+import { consentingIdentities, consentModeOf } from '../../core/consultation/consent.js';
+import { findConsentContext, listConsents } from '../../storage/consent-repository.js';
+import { listConsultationSessions } from '../../storage/participant-repository.js';
+import { listConsultationRecordings } from '../../storage/recording-repository.js';
+import { consentFacts } from '../consultations/consent-view.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { TwilioApiError } from '../twilio/twilio-rest-client.js';
 import { PermanentOutboxError, type OutboxHandler } from './outbox-worker.js';
@@ -21,13 +30,21 @@ export function createCompositionHandler(options: {
 }): OutboxHandler {
   return async (entry) => {
     const { consultationId, roomSid } = entry.payload as { consultationId: string; roomSid: string };
+    const sources = await consentedSources(options.store, consultationId);
+    if (sources && sources.audio.length === 0 && sources.video.length === 0) {
+      throw new PermanentOutboxError('no consenting participant has a track to compose');
+    }
     let composition;
     try {
       const existing = await options.twilio.listCompositions(roomSid);
       const failed = await failedCompositionSids(options.store.db, roomSid);
       composition =
         existing.find((candidate) => candidate.status !== 'failed' && candidate.status !== 'deleted' && !failed.has(candidate.sid)) ??
-        (await options.twilio.createComposition({ roomSid, statusCallback: options.statusCallbackUrl() }));
+        (await options.twilio.createComposition({
+          roomSid,
+          statusCallback: options.statusCallbackUrl(),
+          ...(sources ? { sources } : {}),
+        }));
     } catch (error) {
       if (error instanceof TwilioApiError && !error.retryable) throw new PermanentOutboxError(error.message);
       throw error;
@@ -46,4 +63,26 @@ export function createCompositionHandler(options: {
       });
     });
   };
+}
+
+/** The track names of consenting participants' recordings; undefined: consent off, every track. */
+async function consentedSources(store: Store, consultationId: string): Promise<{ audio: string[]; video: string[] } | undefined> {
+  const context = await findConsentContext(store.db, consultationId);
+  if (!context || consentModeOf(context.consent_mode) === 'off') return undefined;
+  const [entries, recordings, sessions] = await Promise.all([
+    listConsents(store.db, [consultationId]),
+    listConsultationRecordings(store.db, consultationId),
+    listConsultationSessions(store.db, consultationId),
+  ]);
+  const consenting = consentingIdentities(consentFacts(entries), 'recording');
+  const identityOf = new Map(sessions.map((session) => [session.participant_sid, session.identity]));
+  const sources = { audio: [] as string[], video: [] as string[] };
+  for (const recording of recordings) {
+    const identity = recording.participant_sid ? identityOf.get(recording.participant_sid) : undefined;
+    if (recording.status !== 'completed' || recording.consent_flag || !recording.track_name) continue;
+    if (identity === undefined || !consenting.has(identity)) continue;
+    if (recording.kind === 'audio') sources.audio.push(recording.track_name);
+    else if (recording.kind === 'video') sources.video.push(recording.track_name);
+  }
+  return sources;
 }

@@ -17,6 +17,7 @@ import {
   pendingOutboxDepth,
   renewOutboxLease,
 } from '../../storage/outbox-repository.js';
+import { GroupCommitter } from '../../storage/group-committer.js';
 import type { Store } from '../../storage/store.js';
 import type { Metrics } from '../metrics.js';
 
@@ -60,9 +61,18 @@ export class OutboxWorker {
   private stopped = true;
   private wakeRequested = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Entries that finish together are marked done in one transaction (on SQLite one fsync). */
+  private readonly done: GroupCommitter<{ id: string; workerId: string; attempts: number; now: string }, void>;
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
+    this.done = new GroupCommitter<{ id: string; workerId: string; attempts: number; now: string }, void>({
+      store: options.store,
+      apply: async (trx, entries) => {
+        for (const entry of entries) await markOutboxEntryDone(trx, entry);
+        return entries.map(() => undefined);
+      },
+    });
   }
 
   start(): void {
@@ -155,20 +165,25 @@ export class OutboxWorker {
     const now = this.now().toISOString();
     const candidates = await findDueOutboxEntries(store.db, now, limit);
     const lockedUntil = this.leaseEnd();
-    const claimed: OutboxEntry[] = [];
-    for (const row of candidates) {
-      // Compare-and-set: only one worker's UPDATE finds the entry still unlocked.
-      if (await claimOutboxEntry(store.db, { id: row.id, workerId: this.workerId, now, lockedUntil })) {
-        claimed.push({
-          id: row.id,
-          kind: row.kind,
-          dedupeKey: row.dedupe_key,
-          payload: JSON.parse(row.payload) as Record<string, unknown>,
-          attempts: row.attempts,
-        });
+    if (candidates.length === 0) return [];
+    // One transaction for the poll's claims (each still a compare-and-set: only one worker's
+    // UPDATE finds the entry unlocked): one commit — on SQLite one fsync — not one per entry.
+    const won = await store.transaction(async (trx) => {
+      const ids = new Set<string>();
+      for (const row of candidates) {
+        if (await claimOutboxEntry(trx, { id: row.id, workerId: this.workerId, now, lockedUntil })) ids.add(row.id);
       }
-    }
-    return claimed;
+      return ids;
+    });
+    return candidates
+      .filter((row) => won.has(row.id))
+      .map((row) => ({
+        id: row.id,
+        kind: row.kind,
+        dedupeKey: row.dedupe_key,
+        payload: JSON.parse(row.payload) as Record<string, unknown>,
+        attempts: row.attempts,
+      }));
   }
 
   private async execute(entry: OutboxEntry): Promise<void> {
@@ -193,7 +208,7 @@ export class OutboxWorker {
       if (!handler) throw new PermanentOutboxError(`no handler for outbox kind '${entry.kind}'`);
       await handler(entry);
       clearInterval(heartbeat);
-      await markOutboxEntryDone(store.db, { id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString() });
+      await this.done.submit({ id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString() });
       logger.info({ outbox: entry.kind, key: entry.dedupeKey, attempts }, 'outbox entry done');
     } catch (error) {
       clearInterval(heartbeat);

@@ -7,6 +7,7 @@
  */
 import { lastEventAt, loadConsultationForReconcile, insertReconciledFacts, reconciledRow } from '../../storage/reconcile-repository.js';
 import { lockConsultations } from '../../storage/row-locks.js';
+import { closeConsultation } from '../../storage/consultation-room-repository.js';
 import type { Store } from '../../storage/store.js';
 import { FINAL_STATUSES, type ConsultationStatus } from '../../core/consultation/consultation-state.js';
 import type { AuditLog } from '../audit-log.js';
@@ -48,6 +49,8 @@ export async function completeConsultation(
     await insertReconciledFacts(trx, [
       reconciledRow({ roomSid, accountSid, fact: 'room-ended', event: 'room-ended', params, now, source: 'operator' }),
     ]);
+    // No room follows an operator's completion (rejoining): closed at the same moment.
+    await closeConsultation(trx, input.id, endedAt);
     await projectConsultations(trx, [input.id], now);
     // Audited in the same transaction: the completion and its record commit together.
     await input.audit.recordIn(trx, {

@@ -125,6 +125,25 @@ for (const engine of enginesUnderTest()) {
           .execute();
         add('issued_identities', `${id}/${identity}`, spec.goes);
       }
+      // The patient's consent to recording: the ledger goes with the record it is evidence for.
+      const consentId = newId('cns');
+      await store.db
+        .insertInto('consents')
+        .values({
+          id: consentId,
+          tenant_id: tenantId,
+          consultation_id: id,
+          position: 1,
+          identity: 'patient-91bc',
+          kind: 'recording',
+          decision: 'given',
+          text_version: 'rec-1',
+          recorded_by: 'clinician-7f3a',
+          api_key_id: null,
+          recorded_at: spec.createdAt,
+        })
+        .execute();
+      add('consents', consentId, spec.goes);
       const recordingId = newId('rec');
       await store.db
         .insertInto('recordings')

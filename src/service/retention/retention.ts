@@ -5,7 +5,8 @@
  *
  * - A consultation whose `ended_at` (or `created_at`, if it never ended) is older than its
  *   tenant's `retention_days` loses everything that can name or show a person: participants,
- *   participant sessions, issued identities, recordings, its composition, and the callbacks of
+ *   participant sessions, issued identities, recordings, its composition, its consent ledger
+ *   (the evidence goes with what it is evidence for), and the callbacks of
  *   its room (by room SID, and by composition SID). Then the consultation row itself goes.
  * - Billing records are financial records and are kept. `billing_records.consultation_id` is a
  *   NOT NULL foreign key with ON DELETE CASCADE, so deleting a billed consultation would delete

@@ -22,6 +22,7 @@ import type { Store } from '../../storage/store.js';
 import type { AuditLog } from '../audit-log.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { HttpError } from '../errors.js';
+import { roomToJoin, type RoomReopenerOptions } from '../consultations/room-reopener.js';
 
 export interface AccessTokenRouteOptions {
   readonly store: Store;
@@ -31,6 +32,8 @@ export interface AccessTokenRouteOptions {
   /** Long enough to join; a reconnect later asks for a new token. */
   readonly ttlSeconds: number;
   readonly audit: AuditLog;
+  /** Rejoining: how a consultation whose room ended inside its window gets the next one. */
+  readonly rooms: Omit<RoomReopenerOptions, 'store'>;
 }
 
 export async function accessTokenRoutes(root: FastifyInstance, options: AccessTokenRouteOptions): Promise<void> {
@@ -64,11 +67,11 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
       schema: {
         summary: 'Sign a Video access token for this room alone.',
         description:
-          'The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); while the waiting room is on, a care recipient needs an admission (409 NOT_ADMITTED); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest. The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.',
+          'The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); while the waiting room is on, a care recipient needs an admission (409 NOT_ADMITTED); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest; inside the window, when its room has ended (a dropped call, Twilio’s timeout) a new room is created and the token is for it (`roomName`; 502 if Twilio cannot create it). The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.',
         params: IdParams,
         headers: IdempotencyHeaders,
         body: IssueTokenBody,
-        response: withErrors({ 201: Type.Ref('AccessToken') }, 404, 409),
+        response: withErrors({ 201: Type.Ref('AccessToken') }, 404, 409, 502),
       },
     },
     async (request, reply) => {
@@ -94,12 +97,16 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
         throw new HttpError('CONFLICT', `The consultation is ${consultation.status}.`);
       }
       const now = options.clock();
-      const window = appointmentWindow({
+      const computed = appointmentWindow({
         scheduledAt: consultation.scheduled_at,
         durationMinutes: consultation.duration_minutes ?? null,
         joinEarlyMinutes: request.tenant.joinEarlyMinutes,
         graceMinutes: request.tenant.joinGraceMinutes,
       });
+      // The window's end is fixed at creation (the no-show sweep and rejoining key on it): a
+      // grace changed since in the tenant's settings applies to consultations created afterwards.
+      const window =
+        computed && consultation.window_closes_at ? { ...computed, closesAt: new Date(consultation.window_closes_at) } : computed;
       const inWindow = checkWindow(window, now);
       if (!inWindow.ok && window) {
         options.audit.record({
@@ -130,6 +137,10 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
           );
         }
       }
+      // Rejoining: inside the window, a room that has ended is followed by a new one.
+      const { roomName } = window
+        ? await roomToJoin({ store: options.store, ...options.rooms }, consultation, window, now)
+        : { roomName: consultation.room_name };
       const ttlSeconds = tokenTtlSeconds(window, now, options.ttlSeconds);
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
       await options.store.transaction((trx) =>
@@ -141,7 +152,7 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
           expiresAt: expiresAt.toISOString(),
         }),
       );
-      const token = sign(identity, consultation.room_name, now, ttlSeconds);
+      const token = sign(identity, roomName, now, ttlSeconds);
       options.audit.record({
         tenantId: request.tenant.id,
         actor: request.tenant.apiKeyId,
@@ -153,7 +164,7 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
       return reply
         .code(201)
         .header('location', `/v1/consultations/${consultation.id}`)
-        .send({ token, identity, role, roomName: consultation.room_name, expiresAt: expiresAt.toISOString() });
+        .send({ token, identity, role, roomName, expiresAt: expiresAt.toISOString() });
     },
   );
 }

@@ -28,6 +28,7 @@ import { decodeCursor, encodeCursor } from './page-cursor.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { twilioFailure } from '../twilio/twilio-failure.js';
 import { appointmentWindow, maxParticipantDurationSeconds } from '../../core/consultation/appointment-window.js';
+import { closeAndProject } from '../consultations/consultation-close.js';
 
 export interface ConsultationRouteOptions {
   readonly store: Store;
@@ -98,6 +99,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
             scheduledAt,
             durationMinutes: body.durationMinutes ?? null,
             waitingRoom: body.waitingRoom ?? null,
+            patientStatus: body.patientStatus ?? null,
             windowClosesAt: window ? window.closesAt.toISOString() : null,
             externalRef: body.externalRef ?? null,
             metadata: body.metadata ?? null,
@@ -119,7 +121,9 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
         room = await twilio.createRoom({
           uniqueName: roomName,
           statusCallback: options.statusCallbackUrl(),
-          recordParticipantsOnConnect: record,
+          // Recording that follows consent starts with nothing recorded: Recording Rules add the
+          // consenting participants (outbox/recording-rules-handler.ts).
+          recordParticipantsOnConnect: record && request.tenant.consentMode === 'off',
           ...(maxParticipantDuration !== undefined ? { maxParticipantDuration } : {}),
         });
       } catch (error) {
@@ -225,7 +229,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       schema: {
         summary: 'End the room (Twilio completes it).',
         description:
-          'The record changes when Twilio reports the room ended. A consultation that has ended, or whose room Twilio has ended already → 409 with `current`.',
+          'The record changes when Twilio reports the room ended. A consultation that has ended, or whose room Twilio has ended already → 409 with `current`. A consultation with an appointment window is closed at once (no room follows: rejoining ends); an interrupted one completes.',
         params: IdParams,
         headers: IdempotencyHeaders,
         response: withErrors({ 200: consultation }, 404, 409, 502),
@@ -236,10 +240,19 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       if (!row) throw new HttpError('NOT_FOUND');
       if (!row.room_sid) throw await conflict(request.tenant.id, row.id, 'The consultation has no room.');
       if (FINAL.includes(row.status)) throw await conflict(request.tenant.id, row.id, `The consultation is ${row.status}.`);
+      // Rejoining: an explicit end closes a consultation with a window — no room follows; an
+      // interrupted one (its room ended already) completes now.
+      const spansRooms = row.window_closes_at !== null;
+      if (spansRooms) {
+        const now = clock().toISOString();
+        await store.transaction((trx) => closeAndProject(trx, row.id, now, now));
+        if (row.status === 'interrupted') return current(request.tenant.id, row.id);
+      }
       try {
         await twilio.completeRoom(row.room_sid);
       } catch (error) {
         const failure = twilioFailure(error);
+        if (failure.code === 'CONFLICT' && spansRooms) return current(request.tenant.id, row.id);
         if (failure.code === 'CONFLICT') throw await conflict(request.tenant.id, row.id, failure.message);
         throw failure;
       }

@@ -2,7 +2,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { listTenantBillingRecords } from '../../storage/billing-repository.js';
+import { billingVersionContent, findTenantBillingRecord, listTenantBillingRecords } from '../../storage/billing-repository.js';
+import { findBillingChainHead, findLastBillingVersion } from '../../storage/billing-chain-repository.js';
+import { chainHash, type StoredChainEntry } from '../../core/billing/billing-chain.js';
+import { canonicalJson } from '../../core/billing/canonical-json.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { listConsultationSessions } from '../../storage/participant-repository.js';
 import { findConsultationComposition, listConsultationRecordings } from '../../storage/recording-repository.js';
@@ -54,6 +57,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
           size: row.size,
           mediaUri: row.status === 'completed' ? row.media_uri : null,
           completedAt: row.completed_at,
+          consentFlag: row.consent_flag === 'not-consented' ? ('not-consented' as const) : null,
         })),
         composition: composition
           ? {
@@ -149,5 +153,66 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
         nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.updated_at ?? last.created_at, id: last.id }) : null,
       };
     },
+  );
+
+  app.get(
+    '/v1/billing-records/:id/evidence',
+    {
+      config: { scope: 'billing:read' },
+      schema: {
+        summary: 'How a billing record was measured, and its place in the tenant’s billing chain.',
+        description:
+          'The current version’s evidence: the overlap segments (who, from, to), gaps and rejoins, audio-only versus audio-video (from the tracks published during the overlap), the rounding, and the code suggested from the tenant’s code set — a help, not coding advice. `chain` is the version’s entry in the tenant’s hash chain (`roomgate billing verify`).',
+        params: IdParams,
+        response: withErrors({ 200: Type.Ref('BillingEvidence') }, 404),
+      },
+    },
+    async (request) => {
+      const tenantId = request.tenant.id;
+      const record = await findTenantBillingRecord(store.db, tenantId, request.params.id);
+      if (!record) throw new HttpError('NOT_FOUND');
+      const [entry, head, sessions] = await Promise.all([
+        findLastBillingVersion(store.db, tenantId, record.id),
+        findBillingChainHead(store.db, tenantId),
+        listConsultationSessions(store.db, record.consultation_id),
+      ]);
+      // The chained content is what was proven; the record equals it unless someone edited a row.
+      const evidence = (entry ? entry.content.evidence : record.evidence ? JSON.parse(record.evidence) : null) as {
+        sessions?: { participantSid: string }[];
+      } | null;
+      const identityOf = new Map(sessions.map((session) => [session.participant_sid, session.identity]));
+      const sids = [...new Set((evidence?.sessions ?? []).map((session) => session.participantSid))];
+      return {
+        billingRecordId: record.id,
+        consultationId: record.consultation_id,
+        version: Number(record.version),
+        evidence: evidence as never,
+        participants: sids.map((participantSid) => ({ participantSid, identity: identityOf.get(participantSid) ?? null })),
+        chain: entry
+          ? {
+              sequence: entry.sequence,
+              hash: entry.hash,
+              previousHash: entry.previousHash,
+              recordedAt: entry.recordedAt,
+              headSequence: Number(head?.last_sequence ?? entry.sequence),
+              entryIntact: entryIntact(entry, record),
+            }
+          : null,
+        updatedAt: record.updated_at ?? record.created_at,
+      };
+    },
+  );
+}
+
+/** This entry alone: its hash recomputes and the record equals it (the whole chain: `roomgate billing verify`). */
+function entryIntact(
+  stored: StoredChainEntry,
+  record: { billable_seconds: number; rounded_seconds: number; intervals: string; evidence: string | null; version: number },
+): boolean {
+  const { hash, ...entry } = stored;
+  return (
+    chainHash(entry) === hash &&
+    stored.version === Number(record.version) &&
+    canonicalJson(stored.content) === canonicalJson(billingVersionContent(record))
   );
 }

@@ -4,10 +4,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { generateApiKey } from '../../core/api-key/api-key-format.js';
+import type { ConsentMode } from '../../core/consultation/consent.js';
 import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
 import { insertApiKey, insertTenant } from '../../storage/tenant-repository.js';
 import type { Scope } from '../auth/scopes.js';
+import type { CodeSetId, FlatMode } from '../../core/billing/code-sets.js';
 
 export interface NewTenant {
   readonly slug: string;
@@ -23,6 +25,15 @@ export interface NewTenant {
   readonly joinGraceMinutes?: number;
   /** Care recipients wait in the lobby until admitted (default off). */
   readonly waitingRoom?: boolean;
+  /** The code set billing evidence suggests codes from; undefined → by kind (README "Billing evidence"). */
+  readonly billingCodeSet?: CodeSetId;
+  /** Flat code set: one fee per visit or per started billing unit; undefined → 'visit'. */
+  readonly billingFlatMode?: FlatMode;
+  /**
+   * Recording follows the consent ledger (core/consultation/consent.ts). Absent → off, as for a
+   * tenant from before the ledger; `roomgate tenant create` sets all-parties unless told otherwise.
+   */
+  readonly consentMode?: ConsentMode;
 }
 
 export async function createTenant(store: Store, tenant: NewTenant, now = new Date()): Promise<string> {
@@ -38,6 +49,9 @@ export async function createTenant(store: Store, tenant: NewTenant, now = new Da
     ...(tenant.joinEarlyMinutes !== undefined ? { join_early_minutes: tenant.joinEarlyMinutes } : {}),
     ...(tenant.joinGraceMinutes !== undefined ? { join_grace_minutes: tenant.joinGraceMinutes } : {}),
     ...(tenant.waitingRoom !== undefined ? { waiting_room: tenant.waitingRoom ? 1 : 0 } : {}),
+    ...(tenant.billingCodeSet !== undefined ? { billing_code_set: tenant.billingCodeSet } : {}),
+    ...(tenant.billingFlatMode !== undefined ? { billing_flat_mode: tenant.billingFlatMode } : {}),
+    ...(tenant.consentMode !== undefined && tenant.consentMode !== 'off' ? { consent_mode: tenant.consentMode } : {}),
     created_at: now.toISOString(),
   });
   return id;

@@ -3,6 +3,8 @@
  * compositions, form-encoded, HTTP Basic with an API key. Failures are typed: a Twilio error
  * answer (4xx with its code) is not retried; a network failure or 5xx is.
  */
+import type { RecordingRule } from '../../core/consultation/consent.js';
+
 export interface TwilioRoom {
   readonly sid: string;
   /** The account the room belongs to (absent from some test doubles). */
@@ -37,6 +39,13 @@ export interface TwilioComposition {
   readonly date_completed?: string | null;
   readonly duration?: number | null;
   readonly size?: number | null;
+}
+
+export interface TwilioRecordingRules {
+  readonly room_sid: string;
+  readonly rules: readonly RecordingRule[];
+  readonly date_created?: string | null;
+  readonly date_updated?: string | null;
 }
 
 export class TwilioApiError extends Error {
@@ -75,9 +84,19 @@ export interface TwilioRestClient {
     /** Seconds a participant may stay (600–86,400); Twilio's default when absent. */
     maxParticipantDuration?: number;
   }): Promise<TwilioRoom>;
+  /** Replaces the room's Recording Rules (`POST /v1/Rooms/{sid}/RecordingRules`); answers the rules in force. */
+  updateRecordingRules(roomSid: string, rules: readonly RecordingRule[]): Promise<TwilioRecordingRules>;
   fetchRoom(sid: string): Promise<TwilioRoom>;
   completeRoom(sid: string): Promise<TwilioRoom>;
-  createComposition(input: { roomSid: string; statusCallback: string }): Promise<TwilioComposition>;
+  /**
+   * Sources: track names (Twilio's AudioSources / VideoLayout video_sources); absent → every
+   * track (`*`). A room whose recording follows consent names only consenting participants' tracks.
+   */
+  createComposition(input: {
+    roomSid: string;
+    statusCallback: string;
+    sources?: { audio: readonly string[]; video: readonly string[] };
+  }): Promise<TwilioComposition>;
   listCompositions(roomSid: string): Promise<TwilioComposition[]>;
   /** The short-lived URL of a composition's media: Twilio answers the Media request with a redirect to it. */
   compositionMediaUrl(compositionSid: string, ttlSeconds: number): Promise<string>;
@@ -93,7 +112,7 @@ export function createTwilioRestClient(options: {
 }): TwilioRestClient {
   const authorization = `Basic ${Buffer.from(`${options.apiKeySid}:${options.apiKeySecret}`).toString('base64')}`;
 
-  async function call<T>(method: 'GET' | 'POST', path: string, form?: Record<string, string>): Promise<T> {
+  async function call<T>(method: 'GET' | 'POST', path: string, form?: Record<string, string> | URLSearchParams): Promise<T> {
     let response: Response;
     try {
       response = await fetch(`${options.baseUrl}${path}`, {
@@ -138,17 +157,22 @@ export function createTwilioRestClient(options: {
         RecordParticipantsOnConnect: String(input.recordParticipantsOnConnect),
         ...(input.maxParticipantDuration !== undefined ? { MaxParticipantDuration: String(input.maxParticipantDuration) } : {}),
       }),
+    updateRecordingRules: (roomSid, rules) =>
+      call('POST', `/v1/Rooms/${encodeURIComponent(roomSid)}/RecordingRules`, { Rules: JSON.stringify(rules) }),
     fetchRoom: (sid) => call('GET', `/v1/Rooms/${encodeURIComponent(sid)}`),
     completeRoom: (sid) => call('POST', `/v1/Rooms/${encodeURIComponent(sid)}`, { Status: 'completed' }),
-    createComposition: (input) =>
-      call('POST', '/v1/Compositions', {
-        RoomSid: input.roomSid,
-        AudioSources: '*',
-        VideoLayout: JSON.stringify({ grid: { video_sources: ['*'] } }),
-        Format: 'mp4',
-        StatusCallback: input.statusCallback,
-        StatusCallbackMethod: 'POST',
-      }),
+    createComposition: (input) => {
+      const form = new URLSearchParams({ RoomSid: input.roomSid });
+      const audio = input.sources ? input.sources.audio : ['*'];
+      const video = input.sources ? input.sources.video : ['*'];
+      // AudioSources is a list: one form field per track name.
+      for (const name of audio) form.append('AudioSources', name);
+      if (video.length > 0) form.set('VideoLayout', JSON.stringify({ grid: { video_sources: video } }));
+      form.set('Format', 'mp4');
+      form.set('StatusCallback', input.statusCallback);
+      form.set('StatusCallbackMethod', 'POST');
+      return call('POST', '/v1/Compositions', form);
+    },
     listCompositions: async (roomSid) =>
       (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`))
         .compositions,

@@ -16,7 +16,6 @@
  * lateness and repetition cannot change the result).
  */
 import type { Logger } from 'pino';
-import { TRACK_EVENT_TYPES } from '../../core/consultation/consultation-event.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
 import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
@@ -85,9 +84,14 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   };
 }
 
-/** Track events are kept in the inbox (and the timeline) but change nothing in the record. */
+/**
+ * track-enabled / track-disabled are kept in the inbox (and the timeline) but change nothing in
+ * the record. track-added / track-removed are folded: the billing evidence's audio-only versus
+ * audio-video comes from the tracks published during the overlap.
+ */
+const INERT_EVENTS: readonly string[] = ['track-enabled', 'track-disabled'];
 function changesRecord(event: string | undefined): boolean {
-  return !(TRACK_EVENT_TYPES as readonly string[]).includes(event ?? '');
+  return !INERT_EVENTS.includes(event ?? '');
 }
 
 async function ingestBatch(
@@ -105,7 +109,7 @@ async function ingestBatch(
       // reconciler confirmed it against Twilio's REST API (its status is then 'accepted').
       if (callback.late && screened === 'accepted')
         return inboxRow({ id: newId('cb'), callback, status: 'quarantined', processedAt: null, held: 'late' });
-      // Track events change nothing in the record: nothing to fold.
+      // Muting and unmuting change nothing in the record: nothing to fold.
       const folded = screened === 'accepted' && !changesRecord(callback.parsed.event);
       return inboxRow({ id: newId('cb'), callback, status: screened, processedAt: folded ? now : null });
     }),

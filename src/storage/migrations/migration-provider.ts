@@ -19,6 +19,7 @@ import { waitingRoom } from './0010-waiting-room.js';
 import { noShows } from './0010-no-shows.js';
 import { webhookEndpoints } from './0011-webhook-endpoints.js';
 import { consultationRooms } from './0012-consultation-rooms.js';
+import { consentLedger } from './0013-consent-ledger.js';
 import { billingChain } from './0014-billing-chain.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
@@ -37,6 +38,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0010_waiting_room': waitingRoom(capabilities),
     '0011_webhook_endpoints': webhookEndpoints(capabilities),
     '0012_consultation_rooms': consultationRooms(capabilities),
+    '0013_consent_ledger': consentLedger(capabilities),
     '0014_billing_chain': billingChain(capabilities),
   };
   return { getMigrations: async () => migrations };

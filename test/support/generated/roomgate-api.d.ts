@@ -252,8 +252,8 @@ export interface paths {
           cursor?: string;
           /** @description Items per page. */
           limit?: number;
-          /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. */
-          status?: 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
+          /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended. */
+          status?: 'scheduled' | 'waiting' | 'in-progress' | 'interrupted' | 'completed' | 'cancelled' | 'no-show';
           /** @description The platform's own reference (e.g. its appointment id); unique per tenant. Not personal data. */
           externalRef?: string;
         };
@@ -380,7 +380,7 @@ export interface paths {
         content: {
           'application/json': {
             /**
-             * @description Record the participants (Recording Rules).
+             * @description Record the participants. When the tenant’s consent mode is all-parties or one-party, only participants who consent (POST …/consents) are recorded, through Twilio’s Recording Rules; with consent mode off, every participant from connect.
              * @default true
              */
             record?: boolean;
@@ -393,6 +393,8 @@ export interface paths {
             durationMinutes?: number;
             /** @description Care recipients wait in the lobby until admitted; absent → the tenant’s setting. */
             waitingRoom?: boolean;
+            /** @description Whether the patient is new or established for this clinician (CPT/Medicare time thresholds differ); absent → no time-based code is suggested. */
+            patientStatus?: 'new' | 'established';
             /** @description The platform's own reference (e.g. its appointment id); unique per tenant. Not personal data. */
             externalRef?: string;
             /** @description Up to 20 string values of up to 200 characters under keys of letters, digits, `_ . -`, for the platform's own labels (clinic, visit type…). Never personal data: it is stored as given, kept as long as the consultation, and shown to every key with consultations:read. */
@@ -803,7 +805,7 @@ export interface paths {
     put?: never;
     /**
      * End the room (Twilio completes it).
-     * @description The record changes when Twilio reports the room ended. A consultation that has ended, or whose room Twilio has ended already → 409 with `current`.
+     * @description The record changes when Twilio reports the room ended. A consultation that has ended, or whose room Twilio has ended already → 409 with `current`. A consultation with an appointment window is closed at once (no room follows: rejoining ends); an interrupted one completes.
      *
      *     Scope: `consultations:write`.
      */
@@ -1518,6 +1520,139 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/billing-records/{id}/evidence': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * How a billing record was measured, and its place in the tenant’s billing chain.
+     * @description The current version’s evidence: the overlap segments (who, from, to), gaps and rejoins, audio-only versus audio-video (from the tracks published during the overlap), the rounding, and the code suggested from the tenant’s code set — a help, not coding advice. `chain` is the version’s entry in the tenant’s hash chain (`roomgate billing verify`).
+     *
+     *     Scope: `billing:read`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['BillingEvidence'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/subjects/{identity}': {
     parameters: {
       query?: never;
@@ -2055,6 +2190,9 @@ export interface paths {
               | 'audit:read'
               | 'keys:manage'
               | 'webhooks:manage'
+              | 'settings:manage'
+              | 'consents:write'
+              | 'console:read'
             )[];
             /**
              * Format: date-time
@@ -2555,6 +2693,7 @@ export interface paths {
               | (
                   | 'consultation.status'
                   | 'consultation.no_show'
+                  | 'consultation.room_opened'
                   | 'participant.joined'
                   | 'participant.left'
                   | 'recording.available'
@@ -2567,6 +2706,9 @@ export interface paths {
                   | 'lobby.left'
                   | 'callback.quarantined'
                   | 'webhook-endpoint.disabled'
+                  | 'consent.given'
+                  | 'consent.withdrawn'
+                  | 'recording.unconsented'
                 )[]
               | null;
             description?: string | null;
@@ -2939,6 +3081,7 @@ export interface paths {
               | (
                   | 'consultation.status'
                   | 'consultation.no_show'
+                  | 'consultation.room_opened'
                   | 'participant.joined'
                   | 'participant.left'
                   | 'recording.available'
@@ -2951,6 +3094,9 @@ export interface paths {
                   | 'lobby.left'
                   | 'callback.quarantined'
                   | 'webhook-endpoint.disabled'
+                  | 'consent.given'
+                  | 'consent.withdrawn'
+                  | 'recording.unconsented'
                 )[]
               | null;
             description?: string | null;
@@ -4187,6 +4333,1337 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tenant/settings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * This tenant’s appointment-window and waiting-room settings.
+     * @description Scope: `settings:manage`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['TenantSettings'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /**
+     * Change this tenant’s appointment-window and waiting-room settings.
+     * @description Only the fields sent change; null resets a window setting to its default. A window applies to consultations created afterwards; the waiting room to every consultation that does not set its own.
+     *
+     *     Scope: `settings:manage`.
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description 0–1440; null: the default. */
+            joinEarlyMinutes?: number | null;
+            /** @description 0–1440; null: the default. */
+            joinGraceMinutes?: number | null;
+            waitingRoom?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['TenantSettings'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/v1/consultations/{id}/consents': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The consultation’s consent ledger, in order, and each identity’s current decision.
+     * @description Scope: `consultations:read`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ConsentLedger'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Record a participant’s consent to recording or transcription, or its withdrawal.
+     * @description Appends one entry to the consultation’s consent ledger (never changes one). When the tenant’s consent mode is `all-parties` or `one-party`, the room’s Recording Rules follow within seconds: only participants who currently consent are recorded (README, "Recording only with consent").
+     *
+     *     Scope: `consents:write`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: {
+          /** @description Makes a retry safe: the same key and request within 24 h get the first answer again, with no second effect. */
+          'idempotency-key'?: string;
+        };
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The participant’s identity (an opaque pseudonym that passes the identity policy). */
+            identity: string;
+            /** @description What the participant consents to. */
+            kind: 'recording' | 'transcription';
+            decision: 'given' | 'withdrawn';
+            /** @description The version of the consent text the participant was shown (e.g. `rec-2026-03`). */
+            textVersion: string;
+            /** @description Who recorded the decision: the participant themself (their identity) or a staff reference of the platform. Never personal data. */
+            recordedBy?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ConsentEntry'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/console': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The operator console (HTML). */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The page. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/html': string;
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/console/assets/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The console's script and style. */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The bundled script or style sheet. */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/javascript': string;
+            'text/css': string;
+          };
+        };
+        /** @description Default Response */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/console/session': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Who the console is signed in as: the tenant and the scopes of the key.
+     * @description The console signs in with this call; each page then needs its own scope (consultations:read, billing:read, …).
+     *
+     *     Scope: `console:read`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ConsoleSession'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/operator/refusals': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Refused callbacks by reason over the last hours (for a chart). */
+    get: {
+      parameters: {
+        query?: {
+          /** @description How many hours back, up to now. */
+          hours?: number;
+          /** @description The width of one bar of the chart. */
+          bucketMinutes?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Refused callbacks by reason, from the stored security events. At most ROOMGATE_ALERT_WINDOW’s 100 events are stored per window (a forged flood is counted in roomgate_webhook_refusals_total but not stored one by one). */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['RefusalChart'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/operator/quarantine': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Quarantined callbacks with their reason, newest first.
+     * @description Signed callbacks kept aside and never applied. Never shows a signature, a secret or the payload.
+     */
+    get: {
+      parameters: {
+        query?: {
+          cursor?: string;
+          limit?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['QuarantinedCallback'][];
+              /** @description Pass as `cursor` for the next page; null on the last. */
+              nextCursor: string | null;
+            };
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/operator/signature-doctor': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Why a Twilio signature does not match: every cause `roomgate diagnose` finds.
+     * @description Give the URL verified against, the form parameters and the X-Twilio-Signature; optionally an auth token (else the configured ones are tried). Answers the causes (scheme, host, port, path prefix, query encoding, parameters, re-split, token; several when they combine) and the URL that would have matched. Neither the token nor the signature is stored, logged or echoed.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description The URL the server verified against. */
+            url: string;
+            /** @description The decoded form parameters, in any order. */
+            params: {
+              name: string;
+              value: string;
+            }[];
+            /** @description The X-Twilio-Signature header received. */
+            signature: string;
+            /** @description An auth token to try; absent → every token this service is configured with. Never stored or echoed. */
+            token?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['DiagnoseResult'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/operator/tenants': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every tenant with its consultation counts and health.
+     * @description health.status is `attention` when a callback of its rooms was quarantined in the last day or a consultation has been neither final nor changed for an hour.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              data: components['schemas']['OperatorTenant'][];
+            };
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/operator/reconciliation': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The reconciler's activity: its lease, held late callbacks, the records it changed and those it compared. */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ReconciliationActivity'];
+          };
+        };
+        /** @description Default Response */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        422: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/v1/consultations/{id}/access-tokens': {
     parameters: {
       query?: never;
@@ -4198,7 +5675,7 @@ export interface paths {
     put?: never;
     /**
      * Sign a Video access token for this room alone.
-     * @description The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); while the waiting room is on, a care recipient needs an admission (409 NOT_ADMITTED); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest. The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.
+     * @description The identity must pass the identity policy (422 IDENTITY_REJECTED with the reason) and the role be one of the tenant kind; the consultation must still be open (409); while the waiting room is on, a care recipient needs an admission (409 NOT_ADMITTED); a scheduled consultation with a duration issues tokens only inside its appointment window (422 WINDOW_NOT_OPEN / WINDOW_CLOSED with `window`), each expiring at the window’s end at the latest; inside the window, when its room has ended (a dropped call, Twilio’s timeout) a new room is created and the token is for it (`roomName`; 502 if Twilio cannot create it). The answer has `Location` of the consultation, whose participants now include the identity. The token is never logged or stored.
      *
      *     Scope: `tokens:issue`.
      */
@@ -4325,6 +5802,15 @@ export interface paths {
           };
         };
         /** @description Default Response */
+        502: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorEnvelope'];
+          };
+        };
+        /** @description Default Response */
         503: {
           headers: {
             [name: string]: unknown;
@@ -4371,8 +5857,8 @@ export interface components {
     /** Consultation */
     Consultation: {
       id: string;
-      /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. */
-      status: 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
+      /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended. */
+      status: 'scheduled' | 'waiting' | 'in-progress' | 'interrupted' | 'completed' | 'cancelled' | 'no-show';
       externalRef: string | null;
       metadata: {
         [key: string]: string;
@@ -4385,6 +5871,8 @@ export interface components {
       durationMinutes: number | null;
       /** @description This consultation’s waiting room setting; null → the tenant’s. */
       waitingRoom: boolean | null;
+      /** @description New or established patient, as given at creation; null: not given. */
+      patientStatus: ('new' | 'established') | null;
       /** @description Set when the appointment window closed without the clinician and the care recipient ever together. */
       noShow: {
         missing: 'clinician' | 'care-recipient' | 'both';
@@ -4393,6 +5881,17 @@ export interface components {
       } | null;
       /** @description Who waited in the waiting room, and how long. */
       lobby: components['schemas']['LobbyEntry'][];
+      /** @description Each identity’s current consent decision per kind; the whole ledger is GET /v1/consultations/{id}/consents. */
+      consents: {
+        identity: string;
+        kind: 'recording' | 'transcription';
+        decision: 'given' | 'withdrawn';
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        since: string;
+      }[];
       startedAt: string | null;
       endedAt: string | null;
       /**
@@ -4420,8 +5919,8 @@ export interface components {
       }[];
       /** @description Every status the consultation entered, in order, with the moment it entered it: `scheduled` at its creation, then each change at the Twilio Timestamp of the event that made it (docs/lifecycle.md). The raw callbacks are GET /v1/consultations/{id}/callbacks. */
       statusHistory: {
-        /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. */
-        status: 'scheduled' | 'waiting' | 'in-progress' | 'completed' | 'cancelled' | 'no-show';
+        /** @description scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended. */
+        status: 'scheduled' | 'waiting' | 'in-progress' | 'interrupted' | 'completed' | 'cancelled' | 'no-show';
         /**
          * Format: date-time
          * @example 2026-03-01T09:30:00.000Z
@@ -4484,6 +5983,8 @@ export interface components {
         size: number | null;
         mediaUri: string | null;
         completedAt: string | null;
+        /** @description not-consented: Twilio recorded this participant while they had not consented to recording (an alert was raised; never composed). Null otherwise. */
+        consentFlag: 'not-consented' | null;
       }[];
       composition: {
         compositionSid: string | null;
@@ -4528,6 +6029,132 @@ export interface components {
        */
       updatedAt: string;
     };
+    /** BillingEvidence */
+    BillingEvidence: {
+      billingRecordId: string;
+      consultationId: string;
+      version: number;
+      /** @description null for a version recorded before evidence existed (it is still chained). */
+      evidence: {
+        /** @enum {string} */
+        schema: 'roomgate.billing-evidence.v1';
+        rule: string;
+        /** @description The sessions of the clinicians and care recipients whose overlap is billed. */
+        sessions: {
+          participantSid: string;
+          role: 'clinician' | 'care-recipient';
+          roomSid?: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          /** @enum {boolean} */
+          connectInferred?: true;
+        }[];
+        /** @description The billed overlap, cut wherever someone joined or left or a track was published or removed. */
+        segments: {
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          durationMs: number;
+          /** @description Twilio participant SIDs (see `participants` for identities). */
+          clinicians: string[];
+          /** @description Twilio participant SIDs (see `participants` for identities). */
+          careRecipients: string[];
+          modality: 'audio-video' | 'audio-only' | 'unknown';
+        }[];
+        /** @description Unbilled time between overlap intervals. */
+        gaps: {
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          from: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          to: string;
+          durationMs: number;
+        }[];
+        /** @description A clinician or care recipient who left and came back (a new session of the same identity). */
+        rejoins: {
+          role: 'clinician' | 'care-recipient';
+          leftSession: string;
+          rejoinedSession: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          leftAt: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          rejoinedAt: string;
+        }[];
+        /** @description From the tracks published during the overlap. */
+        modality: {
+          kind: 'audio-video' | 'audio-only' | 'unknown';
+          videoMs: number;
+          audioOnlyMs: number;
+          basis: string;
+        };
+        measurement: {
+          billableSeconds: number;
+          roundedSeconds: number;
+          roundingSeconds: number;
+          rounding: string;
+        };
+        /** @description A help for the coder, not coding advice: the payer decides on the documentation. */
+        suggestion: {
+          codeSet: 'us-cpt-2025' | 'us-medicare' | 'flat';
+          code: string | null;
+          modifier: string | null;
+          units: number;
+          thresholdMinutes: number | null;
+          description: string;
+          reason: 'under-minimum' | 'patient-status-unknown' | 'modality-unknown' | 'no-overlap' | null;
+          patientStatus: 'new' | 'established' | null;
+          sources: string[];
+        };
+      } | null;
+      /** @description Who each participant SID is, read now (not part of the chained evidence, so an erasure never breaks the chain). */
+      participants: {
+        participantSid: string;
+        identity: string | null;
+      }[];
+      /** @description SHA-256 over canonical JSON, each entry naming the previous entry’s hash; `roomgate billing verify` recomputes it. */
+      chain: {
+        /** @description This version's position in the tenant's billing chain. */
+        sequence: number;
+        hash: string;
+        previousHash: string;
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        recordedAt: string;
+        /** @description The tenant chain's last sequence now. */
+        headSequence: number;
+        /** @description This entry’s hash recomputes from its content and the billing record equals it. The links to the entries before are checked by `roomgate billing verify`. */
+        entryIntact: boolean;
+      } | null;
+      updatedAt: string | null;
+    };
     /** AuditEntry */
     AuditEntry: {
       id: string;
@@ -4560,6 +6187,8 @@ export interface components {
       securityEvents: number;
       outbox: number;
       events: number;
+      /** @description Consent ledger entries naming the identity (kept, pseudonymised). */
+      consents: number;
     };
     /** ApiKey */
     ApiKey: {
@@ -4612,9 +6241,9 @@ export interface components {
            */
           at: string;
           data: {
-            /** @description scheduled, waiting, in-progress, completed, cancelled or no-show. */
+            /** @description scheduled, waiting, in-progress, interrupted, completed, cancelled or no-show. */
             from: string;
-            /** @description scheduled, waiting, in-progress, completed, cancelled or no-show. */
+            /** @description scheduled, waiting, in-progress, interrupted, completed, cancelled or no-show. */
             to: string;
           };
         }
@@ -4637,6 +6266,28 @@ export interface components {
             missing?: 'clinician' | 'care-recipient' | 'both';
             /** @description How long the side that came waited. */
             waitedSeconds?: number;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'consultation.room_opened';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description Rejoining: the room had ended inside the appointment window, and a token request opened the next one. */
+          data: {
+            roomSid: string;
+            /** @description The name access tokens are now signed for. */
+            roomName: string;
+            /** @description The room’s place among the consultation’s rooms (the first is 1). */
+            sequence: number;
           };
         }
       | {
@@ -4783,6 +6434,60 @@ export interface components {
           /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
           sequence: number;
           /** @enum {string} */
+          type: 'consent.given';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            identity: string;
+            kind: 'recording' | 'transcription';
+            textVersion: string;
+            recordedBy: string | null;
+            /** @description The entry's place in the consultation's consent ledger. */
+            position: number;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            at: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'consent.withdrawn';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          data: {
+            identity: string;
+            kind: 'recording' | 'transcription';
+            textVersion: string;
+            recordedBy: string | null;
+            /** @description The entry's place in the consultation's consent ledger. */
+            position: number;
+            /**
+             * Format: date-time
+             * @example 2026-03-01T09:30:00.000Z
+             */
+            at: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
           type: 'recording.available';
           consultationId: string;
           /**
@@ -4792,6 +6497,27 @@ export interface components {
           at: string;
           data: {
             recordingSid: string;
+          };
+        }
+      | {
+          /** @description Unique; the `webhook-id` of its webhook deliveries. */
+          id: string;
+          /** @description Strictly increasing per tenant: the SSE `id:` and the `after` cursor. */
+          sequence: number;
+          /** @enum {string} */
+          type: 'recording.unconsented';
+          consultationId: string;
+          /**
+           * Format: date-time
+           * @example 2026-03-01T09:30:00.000Z
+           */
+          at: string;
+          /** @description Twilio reported a recording of a participant who had not consented to recording: flagged in the record, alert raised. */
+          data: {
+            recordingSid: string;
+            identity: string | null;
+            kind: string | null;
+            startedAt: string | null;
           };
         }
       | {
@@ -4909,6 +6635,155 @@ export interface components {
       /** @description From joining the lobby to being admitted or declined (or leaving); null while still waiting. */
       waitedSeconds: number | null;
     };
+    /** TenantSettings */
+    TenantSettings: {
+      /** @description How many minutes before `scheduledAt` a scheduled consultation’s window opens (tokens, rooms). */
+      joinEarlyMinutes: number;
+      /** @description How many minutes after the slot’s end the window stays open (rejoining; then the consultation completes, or is named a no-show). */
+      joinGraceMinutes: number;
+      /** @description Care recipients wait in the lobby until admitted (a consultation may say otherwise). */
+      waitingRoom: boolean;
+      /** @description What a setting reset to null means. */
+      defaults: {
+        joinEarlyMinutes: number;
+        joinGraceMinutes: number;
+      };
+    };
+    /** ConsoleSession */
+    ConsoleSession: {
+      tenant: {
+        id: string;
+        slug: string;
+        kind: 'human' | 'veterinary';
+      };
+      key: {
+        id: string;
+        /** @description What the console may show and do with this key. */
+        scopes: string[];
+      };
+    };
+    /**
+     * RefusalChart
+     * @description Refused callbacks by reason, from the stored security events. At most ROOMGATE_ALERT_WINDOW’s 100 events are stored per window (a forged flood is counted in roomgate_webhook_refusals_total but not stored one by one).
+     */
+    RefusalChart: {
+      /**
+       * Format: date-time
+       * @example 2026-03-01T09:30:00.000Z
+       */
+      from: string;
+      /**
+       * Format: date-time
+       * @example 2026-03-01T09:30:00.000Z
+       */
+      to: string;
+      bucketMinutes: number;
+      /** @description Every reason seen in the period, most frequent first. */
+      reasons: string[];
+      buckets: {
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        start: string;
+        /** @description Refusals by reason in this bucket. */
+        counts: {
+          [key: string]: number;
+        };
+        total: number;
+      }[];
+      total: number;
+      /** @description More events were stored in the period than one answer reads (the counts are a floor). */
+      truncated: boolean;
+    };
+    /** QuarantinedCallback */
+    QuarantinedCallback: {
+      id: string;
+      /**
+       * Format: date-time
+       * @example 2026-03-01T09:30:00.000Z
+       */
+      at: string;
+      /** @description Why the callback was kept aside (schema refusal, identity policy, account mismatch…). */
+      reason: string;
+      event: string | null;
+      roomSid: string | null;
+      /** @description The AccountSid the callback claimed. */
+      accountSid: string | null;
+    };
+    /** DiagnoseResult */
+    DiagnoseResult: {
+      match: boolean;
+      causes: string[];
+      explanation: string;
+      /** @description The URL the signature was made for, when one was found. */
+      matchingUrl: string | null;
+      /** @description Which configured token matched (its label, never the token). */
+      secretId: string | null;
+    };
+    /** OperatorTenant */
+    OperatorTenant: {
+      id: string;
+      slug: string;
+      name: string;
+      kind: string;
+      /**
+       * Format: date-time
+       * @example 2026-03-01T09:30:00.000Z
+       */
+      createdAt: string;
+      consultations: {
+        total: number;
+        /** @description waiting or in progress */
+        live: number;
+        byStatus: {
+          [key: string]: number;
+        };
+      };
+      health: {
+        status: 'ok' | 'attention';
+        quarantinedLastDay: number;
+        /** @description Not final and unchanged for an hour. */
+        staleConsultations: number;
+        lastCallbackAt: string | null;
+      };
+    };
+    /** ReconciliationActivity */
+    ReconciliationActivity: {
+      lease: {
+        holder: string;
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        expiresAt: string;
+      } | null;
+      heldLateCallbacks: number;
+      /** @description Records the reconciler changed, newest first. */
+      changes: {
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        at: string;
+        consultationId: string;
+        outcome: string;
+        reason: string | null;
+        facts: string[];
+        confirmedLate: number;
+      }[];
+      /** @description Consultations it compared with Twilio most recently. */
+      compared: {
+        consultationId: string;
+        tenant: string;
+        status: string;
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        reconciledAt: string;
+      }[];
+    };
     /** WebhookEndpoint */
     WebhookEndpoint: {
       id: string;
@@ -4997,6 +6872,42 @@ export interface components {
     WebhookQueued: {
       /** @description Messages queued for delivery. */
       queued: number;
+    };
+    /** ConsentEntry */
+    ConsentEntry: {
+      id: string;
+      /** @description The entry’s place in the consultation’s ledger: 1, 2, … */
+      position: number;
+      identity: string;
+      /** @description What the participant consents to. */
+      kind: 'recording' | 'transcription';
+      decision: 'given' | 'withdrawn';
+      textVersion: string;
+      recordedBy: string | null;
+      /**
+       * Format: date-time
+       * @example 2026-03-01T09:30:00.000Z
+       */
+      recordedAt: string;
+    };
+    /** ConsentLedger */
+    ConsentLedger: {
+      /** @description The tenant’s consent mode (README, "Recording only with consent"). */
+      consentMode: 'all-parties' | 'one-party' | 'off';
+      /** @description Every decision, in ledger order (append-only). */
+      data: components['schemas']['ConsentEntry'][];
+      /** @description Each identity’s latest decision per kind. */
+      current: {
+        identity: string;
+        /** @description What the participant consents to. */
+        kind: 'recording' | 'transcription';
+        decision: 'given' | 'withdrawn';
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        since: string;
+      }[];
     };
   };
   responses: never;

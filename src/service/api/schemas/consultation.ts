@@ -2,10 +2,13 @@
 import { Type, type Static } from 'typebox';
 import { NullableTimestamp, Timestamp, pageQuery } from './common.js';
 
-export const CONSULTATION_STATUSES = ['scheduled', 'waiting', 'in-progress', 'completed', 'cancelled', 'no-show'] as const;
+export const CONSULTATION_STATUSES = ['scheduled', 'waiting', 'in-progress', 'interrupted', 'completed', 'cancelled', 'no-show'] as const;
 export const ConsultationStatus = Type.Union(
   CONSULTATION_STATUSES.map((status) => Type.Literal(status)),
-  { description: 'scheduled → waiting → in-progress → completed; or cancelled / no-show.' },
+  {
+    description:
+      'scheduled → waiting → in-progress → completed; or cancelled / no-show. With an appointment window, in-progress → interrupted (the room ended inside the window; the next access token opens a new room) → in-progress …, and interrupted → completed when the window closes or the consultation is ended.',
+  },
 );
 
 /** An opaque reference of the platform's own (an appointment id): unique per tenant. */
@@ -31,9 +34,21 @@ export const Metadata = Type.Unsafe<Record<string, string>>({
     'the consultation, and shown to every key with consultations:read.',
 });
 
+/** Picks the code ladder of the billing evidence's suggested code (README "Billing evidence and code sets"). */
+const PatientStatus = Type.Union([Type.Literal('new'), Type.Literal('established')], {
+  description:
+    'Whether the patient is new or established for this clinician (CPT/Medicare time thresholds differ); absent → no time-based code is suggested.',
+});
+
 export const CreateConsultationBody = Type.Object(
   {
-    record: Type.Optional(Type.Boolean({ default: true, description: 'Record the participants (Recording Rules).' })),
+    record: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          'Record the participants. When the tenant’s consent mode is all-parties or one-party, only participants who consent (POST …/consents) are recorded, through Twilio’s Recording Rules; with consent mode off, every participant from connect.',
+      }),
+    ),
     scheduledAt: Type.Optional(Timestamp),
     durationMinutes: Type.Optional(
       Type.Integer({
@@ -46,6 +61,7 @@ export const CreateConsultationBody = Type.Object(
     waitingRoom: Type.Optional(
       Type.Boolean({ description: 'Care recipients wait in the lobby until admitted; absent → the tenant’s setting.' }),
     ),
+    patientStatus: Type.Optional(PatientStatus),
     externalRef: Type.Optional(ExternalRef),
     metadata: Type.Optional(Metadata),
   },
@@ -76,6 +92,9 @@ export const Consultation = Type.Object(
     waitingRoom: Type.Union([Type.Boolean(), Type.Null()], {
       description: 'This consultation’s waiting room setting; null → the tenant’s.',
     }),
+    patientStatus: Type.Union([PatientStatus, Type.Null()], {
+      description: 'New or established patient, as given at creation; null: not given.',
+    }),
     noShow: Type.Union(
       [
         Type.Object(
@@ -90,6 +109,18 @@ export const Consultation = Type.Object(
       { description: 'Set when the appointment window closed without the clinician and the care recipient ever together.' },
     ),
     lobby: Type.Array(Type.Ref('LobbyEntry'), { description: 'Who waited in the waiting room, and how long.' }),
+    consents: Type.Array(
+      Type.Object(
+        {
+          identity: Type.String(),
+          kind: Type.Union([Type.Literal('recording'), Type.Literal('transcription')]),
+          decision: Type.Union([Type.Literal('given'), Type.Literal('withdrawn')]),
+          since: Timestamp,
+        },
+        { additionalProperties: false },
+      ),
+      { description: 'Each identity’s current consent decision per kind; the whole ledger is GET /v1/consultations/{id}/consents.' },
+    ),
     startedAt: NullableTimestamp,
     endedAt: NullableTimestamp,
     createdAt: Timestamp,

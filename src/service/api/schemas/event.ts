@@ -5,7 +5,7 @@
 import { Type, type TSchema } from 'typebox';
 import { NullableTimestamp, Timestamp } from './common.js';
 
-const Status = Type.String({ description: 'scheduled, waiting, in-progress, completed, cancelled or no-show.' });
+const Status = Type.String({ description: 'scheduled, waiting, in-progress, interrupted, completed, cancelled or no-show.' });
 const Seconds = Type.Integer({ minimum: 0 });
 
 /** `data` of each event type. */
@@ -22,6 +22,17 @@ export const EVENT_PAYLOADS = {
       waitedSeconds: Type.Optional(Type.Integer({ minimum: 0, description: 'How long the side that came waited.' })),
     },
     { additionalProperties: false },
+  ),
+  'consultation.room_opened': Type.Object(
+    {
+      roomSid: Type.String(),
+      roomName: Type.String({ description: 'The name access tokens are now signed for.' }),
+      sequence: Type.Integer({ minimum: 2, description: 'The room’s place among the consultation’s rooms (the first is 1).' }),
+    },
+    {
+      additionalProperties: false,
+      description: 'Rejoining: the room had ended inside the appointment window, and a token request opened the next one.',
+    },
   ),
   ...Object.fromEntries(
     (['lobby.joined', 'lobby.admitted', 'lobby.declined', 'lobby.left'] as const).map((type) => [
@@ -49,7 +60,35 @@ export const EVENT_PAYLOADS = {
     { identity: Type.Union([Type.String(), Type.Null()]), at: NullableTimestamp },
     { additionalProperties: false },
   ),
+  ...Object.fromEntries(
+    (['consent.given', 'consent.withdrawn'] as const).map((type) => [
+      type,
+      Type.Object(
+        {
+          identity: Type.String(),
+          kind: Type.Union([Type.Literal('recording'), Type.Literal('transcription')]),
+          textVersion: Type.String(),
+          recordedBy: Type.Union([Type.String(), Type.Null()]),
+          position: Type.Integer({ minimum: 1, description: "The entry's place in the consultation's consent ledger." }),
+          at: Timestamp,
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+  ),
   'recording.available': Type.Object({ recordingSid: Type.String() }, { additionalProperties: false }),
+  'recording.unconsented': Type.Object(
+    {
+      recordingSid: Type.String(),
+      identity: Type.Union([Type.String(), Type.Null()]),
+      kind: Type.Union([Type.String(), Type.Null()]),
+      startedAt: NullableTimestamp,
+    },
+    {
+      additionalProperties: false,
+      description: 'Twilio reported a recording of a participant who had not consented to recording: flagged in the record, alert raised.',
+    },
+  ),
   'composition.available': Type.Object({ compositionSid: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
   'billing.recorded': Type.Object({ billableSeconds: Seconds, roundedSeconds: Seconds }, { additionalProperties: false }),
   'billing.corrected': Type.Object(

@@ -27,6 +27,10 @@ export const Recording = Type.Object(
     size: Type.Union([Type.Integer(), Type.Null()]),
     mediaUri: Type.Union([Type.String(), Type.Null()]),
     completedAt: NullableTimestamp,
+    consentFlag: Type.Union([Type.Literal('not-consented'), Type.Null()], {
+      description:
+        'not-consented: Twilio recorded this participant while they had not consented to recording (an alert was raised; never composed). Null otherwise.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -102,6 +106,7 @@ export const ErasureResult = Type.Object(
     securityEvents: count,
     outbox: count,
     events: count,
+    consents: Type.Integer({ minimum: 0, description: 'Consent ledger entries naming the identity (kept, pseudonymised).' }),
   },
   {
     additionalProperties: false,

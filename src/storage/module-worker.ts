@@ -11,7 +11,8 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /** `./name.js` beside `callerUrl`, or `./name.ts` when the caller itself is a TypeScript source. */
 export function siblingModule(callerUrl: string, name: string): URL {
-  return new URL(`./${name}${callerUrl.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl);
+  // tsx may add a query to a module's URL (`?tsx-namespace=…`): the path decides.
+  return new URL(`./${name}${new URL(callerUrl).pathname.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl);
 }
 
 export function startModuleWorker(entry: URL, options: WorkerOptions): Worker {
