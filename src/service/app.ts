@@ -369,6 +369,9 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
     // A path parameter may be an identity to erase, whatever Twilio accepted; an over-long one
     // reaches its route and gets 422.
     routerOptions: { maxParamLength: 1000 },
+    // Ready once the projection thread has opened its own store and swept: a busy host (or a
+    // thread compiled on the fly under tsx) needs longer than Fastify's 10 s; still bounded.
+    pluginTimeout: 60_000,
     // Slow senders: the request line and headers, then the whole request, must arrive in time
     // (408 and close). Node checks every connectionsCheckingInterval, so that is kept a
     // fraction of the headers timeout. A live stream's request is complete once its headers are in.

@@ -100,6 +100,23 @@ export async function findLastBillingVersion(db: Db, tenantId: string, billingRe
   return row ? toEntry(row) : undefined;
 }
 
+/** One version of a billing record as chained, or undefined. */
+export async function findBillingVersion(
+  db: Db,
+  tenantId: string,
+  billingRecordId: string,
+  version: number,
+): Promise<StoredChainEntry | undefined> {
+  const row = await db
+    .selectFrom('billing_record_versions')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('billing_record_id', '=', billingRecordId)
+    .where('version', '=', version)
+    .executeTakeFirst();
+  return row ? toEntry(row) : undefined;
+}
+
 /** The tenant's chain head (0 entries: undefined). */
 export async function findBillingChainHead(db: Db, tenantId: string) {
   return db.selectFrom('billing_chain_heads').select(['last_sequence', 'last_hash']).where('tenant_id', '=', tenantId).executeTakeFirst();

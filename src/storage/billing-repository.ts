@@ -135,7 +135,17 @@ export async function listTenantBillingRecords(
 ) {
   let query = db
     .selectFrom('billing_records')
-    .select(['id', 'consultation_id', 'billable_seconds', 'rounded_seconds', 'intervals', 'version', 'created_at', 'updated_at'])
+    .select([
+      'id',
+      'consultation_id',
+      'billable_seconds',
+      'rounded_seconds',
+      'intervals',
+      'evidence',
+      'version',
+      'created_at',
+      'updated_at',
+    ])
     .where('tenant_id', '=', page.tenantId)
     .orderBy('updated_at')
     .orderBy('id')

@@ -44,6 +44,8 @@ for (const engine of enginesUnderTest()) {
 
     let billingId: string;
     let firstHash: string;
+    let secondBilling: string;
+    let secondConsultation: string;
 
     it('serves how the billing record was measured, with the suggested code and its chain position', async () => {
       const api = h.api(key);
@@ -76,7 +78,12 @@ for (const engine of enginesUnderTest()) {
 
       const list = await inject('/v1/billing-records');
       const record = list.json.data.find((r: { consultationId: string }) => r.consultationId === id);
-      expect(record).toMatchObject({ billableSeconds: 840, roundedSeconds: 840, version: 1 });
+      expect(record).toMatchObject({
+        billableSeconds: 840,
+        roundedSeconds: 840,
+        version: 1,
+        suggestedCode: { codeSet: 'us-cpt-2025', code: '98004', modifier: null, units: 1 },
+      });
       billingId = record.id;
 
       const answer = await inject(`/v1/billing-records/${billingId}/evidence`);
@@ -240,11 +247,12 @@ for (const engine of enginesUnderTest()) {
       const { id: second } = await h.service.seedConsultation(tenantId);
       const fields = { billable_seconds: 600, rounded_seconds: 600, intervals: '[]' };
       await h.service.store.transaction((trx) => upsertBillingRecord(trx, { consultationId: second, tenantId, now: at(h.now()), fields }));
-      const { id: secondBilling } = await h.service.store.db
+      secondConsultation = second;
+      ({ id: secondBilling } = await h.service.store.db
         .selectFrom('billing_records')
         .select('id')
         .where('consultation_id', '=', second)
-        .executeTakeFirstOrThrow();
+        .executeTakeFirstOrThrow());
       const verify = async () => {
         const saved = { ...process.env };
         process.env.ROOMGATE_DATABASE_URL = h.service.database.url;
@@ -301,6 +309,23 @@ for (const engine of enginesUnderTest()) {
       await db.deleteFrom('billing_record_versions').where('tenant_id', '=', tenantId).where('sequence', '=', 1).execute();
       expect(await verifyTenantBillingChain(h.service.store, tenantId)).toMatchObject({ ok: false, reason: 'sequence-gap', sequence: 2 });
       expect(await verify()).toBe(1);
+    });
+
+    it('serves an earlier version’s evidence as it was chained (version=), 404 for one that does not exist', async () => {
+      const fields = {
+        billable_seconds: 660,
+        rounded_seconds: 660,
+        intervals: '[]',
+      };
+      await h.service.store.transaction((trx) =>
+        upsertBillingRecord(trx, { consultationId: secondConsultation, tenantId, now: at(h.now()), fields }),
+      );
+      const first = await inject(`/v1/billing-records/${secondBilling}/evidence?version=1`);
+      expect(first.json).toMatchObject({ version: 1, currentVersion: 2, evidence: null, chain: { sequence: 2, entryIntact: true } });
+      const current = await inject(`/v1/billing-records/${secondBilling}/evidence`);
+      expect(current.json).toMatchObject({ version: 2, currentVersion: 2, chain: { sequence: 3, headSequence: 3, entryIntact: true } });
+      expect((await inject(`/v1/billing-records/${secondBilling}/evidence?version=3`)).status).toBe(404);
+      expect((await inject(`/v1/billing-records/${secondBilling}/evidence?version=0`)).status).toBe(422);
     });
   });
 }

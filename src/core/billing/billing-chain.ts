@@ -93,17 +93,31 @@ export class BillingChainVerifier {
 
   record(record: CurrentBillingRecord): ChainBreak | undefined {
     if (this.#break) return this.#break;
+    const problem = this.check(record);
+    if (problem) this.#break = problem;
+    return problem;
+  }
+
+  /**
+   * What `record` would say, without making it the verdict: a record read after the chain pages
+   * may have been corrected since (a live service) — the caller reads the chain on and asks again.
+   */
+  check(record: CurrentBillingRecord): ChainBreak | undefined {
     const last = this.#last.get(record.id);
-    if (!last)
-      return (this.#break = { reason: 'record-without-entry', sequence: null, billingRecordId: record.id, detail: 'no chain entry' });
+    if (!last) return { reason: 'record-without-entry', sequence: null, billingRecordId: record.id, detail: 'no chain entry' };
     if (last.version !== record.version || last.content !== contentDigest(record.content))
-      return (this.#break = {
+      return {
         reason: 'record-mismatch',
         sequence: last.sequence,
         billingRecordId: record.id,
         detail: `the billing record (version ${record.version}) differs from its last chain entry (version ${last.version})`,
-      });
+      };
     return undefined;
+  }
+
+  /** The last sequence verified (0 before the first entry). */
+  get lastSequence(): number {
+    return this.#count;
   }
 
   verdict(): ChainVerdict {

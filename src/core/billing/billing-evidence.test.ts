@@ -95,4 +95,39 @@ describe('billing evidence', () => {
   it('is the same for the same input (it is hashed)', () => {
     expect(JSON.stringify(evidence())).toBe(JSON.stringify(evidence()));
   });
+
+  it('spans rooms: sessions keep their room, a rejoin into the next room is a rejoin, the time between is a gap', () => {
+    const inRoom = (room: string, s: ParticipantSession) => ({ ...s, roomSid: room });
+    const rooms = [
+      inRoom('RM1', session('PA1', 'clin-1', 'clinician', 0, 10)),
+      inRoom('RM1', session('PA2', 'pt-1', 'patient', 0, 10)),
+      inRoom('RM2', session('PA3', 'clin-1', 'clinician', 12, 20)),
+      inRoom('RM2', session('PA4', 'pt-1', 'patient', 13, 20)),
+    ];
+    const result = billingEvidence({
+      sessions: rooms,
+      tracks: [track('MT1', 'PA1', 'video', 0, null), track('MT3', 'PA3', 'audio', null, null), track('MT4', 'PA4', 'audio', 13, 20)],
+      billing: computeBilling(rooms, { roundingSeconds: 60 }),
+      roundingSeconds: 60,
+      codeSet: 'us-cpt-2025',
+      patientStatus: 'new',
+    });
+    expect(result.sessions.map((s) => [s.participantSid, s.roomSid])).toEqual([
+      ['PA1', 'RM1'],
+      ['PA2', 'RM1'],
+      ['PA3', 'RM2'],
+      ['PA4', 'RM2'],
+    ]);
+    expect(result.segments.map((s) => [s.from, s.to, s.modality])).toEqual([
+      [at(0), at(10), 'audio-video'],
+      [at(13), at(20), 'audio-only'],
+    ]);
+    expect(result.gaps).toEqual([{ from: at(10), to: at(13), durationMs: 180_000 }]);
+    expect(result.rejoins.map((r) => [r.role, r.leftSession, r.rejoinedSession])).toEqual([
+      ['clinician', 'PA1', 'PA3'],
+      ['care-recipient', 'PA2', 'PA4'],
+    ]);
+    expect(result.suggestion).toMatchObject({ code: '98000', thresholdMinutes: 15 }); // 17 min, new, video seen
+    expect(result.measurement.billableSeconds).toBe(17 * 60);
+  });
 });

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { billingVersionContent, findTenantBillingRecord, listTenantBillingRecords } from '../../storage/billing-repository.js';
-import { findBillingChainHead, findLastBillingVersion } from '../../storage/billing-chain-repository.js';
+import { findBillingChainHead, findBillingVersion, findLastBillingVersion } from '../../storage/billing-chain-repository.js';
 import { chainHash, type StoredChainEntry } from '../../core/billing/billing-chain.js';
 import { canonicalJson } from '../../core/billing/canonical-json.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
@@ -14,6 +14,7 @@ import { twilioFailure } from '../twilio/twilio-failure.js';
 import type { Store } from '../../storage/store.js';
 import { IdParams, page, withErrors } from '../api/schemas/common.js';
 import { ListBillingQuery } from '../api/schemas/records.js';
+import { BillingEvidenceQuery } from '../api/schemas/billing-evidence.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, encodeCursor } from './page-cursor.js';
 import { toUtcTimestamp } from './utc-timestamp.js';
@@ -147,6 +148,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
           roundedSeconds: row.rounded_seconds,
           intervals: JSON.parse(row.intervals) as { start: string; end: string }[],
           version: row.version,
+          suggestedCode: suggestedCodeOf(row.evidence),
           createdAt: row.created_at,
           updatedAt: row.updated_at ?? row.created_at,
         })),
@@ -162,8 +164,9 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
       schema: {
         summary: 'How a billing record was measured, and its place in the tenant’s billing chain.',
         description:
-          'The current version’s evidence: the overlap segments (who, from, to), gaps and rejoins, audio-only versus audio-video (from the tracks published during the overlap), the rounding, and the code suggested from the tenant’s code set — a help, not coding advice. `chain` is the version’s entry in the tenant’s hash chain (`roomgate billing verify`).',
+          'The current version’s evidence (or, with `version=`, an earlier version’s, as it was chained): the overlap segments (who, from, to), gaps and rejoins, audio-only versus audio-video (from the tracks published during the overlap), the rounding, and the code suggested from the tenant’s code set — a help, not coding advice. `chain` is the version’s entry in the tenant’s hash chain (`roomgate billing verify`).',
         params: IdParams,
+        querystring: BillingEvidenceQuery,
         response: withErrors({ 200: Type.Ref('BillingEvidence') }, 404),
       },
     },
@@ -171,11 +174,17 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
       const tenantId = request.tenant.id;
       const record = await findTenantBillingRecord(store.db, tenantId, request.params.id);
       if (!record) throw new HttpError('NOT_FOUND');
+      const current = Number(record.version);
+      const wanted = request.query.version ?? current;
+      if (wanted > current) throw new HttpError('NOT_FOUND', `Billing record ${record.id} has no version ${wanted}.`);
       const [entry, head, sessions] = await Promise.all([
-        findLastBillingVersion(store.db, tenantId, record.id),
+        wanted === current
+          ? findLastBillingVersion(store.db, tenantId, record.id)
+          : findBillingVersion(store.db, tenantId, record.id, wanted),
         findBillingChainHead(store.db, tenantId),
         listConsultationSessions(store.db, record.consultation_id),
       ]);
+      if (!entry && wanted !== current) throw new HttpError('NOT_FOUND', `Billing record ${record.id} has no version ${wanted}.`);
       // The chained content is what was proven; the record equals it unless someone edited a row.
       const evidence = (entry ? entry.content.evidence : record.evidence ? JSON.parse(record.evidence) : null) as {
         sessions?: { participantSid: string }[];
@@ -185,7 +194,8 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
       return {
         billingRecordId: record.id,
         consultationId: record.consultation_id,
-        version: Number(record.version),
+        version: wanted,
+        currentVersion: current,
         evidence: evidence as never,
         participants: sids.map((participantSid) => ({ participantSid, identity: identityOf.get(participantSid) ?? null })),
         chain: entry
@@ -195,7 +205,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
               previousHash: entry.previousHash,
               recordedAt: entry.recordedAt,
               headSequence: Number(head?.last_sequence ?? entry.sequence),
-              entryIntact: entryIntact(entry, record),
+              entryIntact: entryIntact(entry, wanted === current ? record : undefined),
             }
           : null,
         updatedAt: record.updated_at ?? record.created_at,
@@ -207,12 +217,22 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
 /** This entry alone: its hash recomputes and the record equals it (the whole chain: `roomgate billing verify`). */
 function entryIntact(
   stored: StoredChainEntry,
-  record: { billable_seconds: number; rounded_seconds: number; intervals: string; evidence: string | null; version: number },
+  /** The record, when the entry is its current version (it must then equal the entry). */
+  record?: { billable_seconds: number; rounded_seconds: number; intervals: string; evidence: string | null; version: number },
 ): boolean {
   const { hash, ...entry } = stored;
+  if (chainHash(entry) !== hash) return false;
   return (
-    chainHash(entry) === hash &&
-    stored.version === Number(record.version) &&
-    canonicalJson(stored.content) === canonicalJson(billingVersionContent(record))
+    record === undefined ||
+    (stored.version === Number(record.version) && canonicalJson(stored.content) === canonicalJson(billingVersionContent(record)))
   );
+}
+
+/** The suggestion of a stored evidence document, in brief (the list's `suggestedCode`). */
+function suggestedCodeOf(evidence: string | null) {
+  if (!evidence) return null;
+  const suggestion = (
+    JSON.parse(evidence) as { suggestion?: { codeSet: string; code: string | null; modifier: string | null; units: number } }
+  ).suggestion;
+  return suggestion ? { codeSet: suggestion.codeSet, code: suggestion.code, modifier: suggestion.modifier, units: suggestion.units } : null;
 }

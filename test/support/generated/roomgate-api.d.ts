@@ -1529,13 +1529,16 @@ export interface paths {
     };
     /**
      * How a billing record was measured, and its place in the tenant’s billing chain.
-     * @description The current version’s evidence: the overlap segments (who, from, to), gaps and rejoins, audio-only versus audio-video (from the tracks published during the overlap), the rounding, and the code suggested from the tenant’s code set — a help, not coding advice. `chain` is the version’s entry in the tenant’s hash chain (`roomgate billing verify`).
+     * @description The current version’s evidence (or, with `version=`, an earlier version’s, as it was chained): the overlap segments (who, from, to), gaps and rejoins, audio-only versus audio-video (from the tracks published during the overlap), the rounding, and the code suggested from the tenant’s code set — a help, not coding advice. `chain` is the version’s entry in the tenant’s hash chain (`roomgate billing verify`).
      *
      *     Scope: `billing:read`.
      */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description An earlier version (1 = as first recorded); absent: the current one. */
+          version?: number;
+        };
         header?: never;
         path: {
           id: string;
@@ -6018,6 +6021,13 @@ export interface components {
       }[];
       /** @description 1 when first recorded; grows with every correction. */
       version: number;
+      /** @description The code the tenant’s code set suggests for this version (`code: null`: none; the evidence says why) — a help, not coding advice; null for a version recorded before evidence existed. How it was measured: `GET /v1/billing-records/{id}/evidence`. */
+      suggestedCode: {
+        codeSet: string;
+        code: string | null;
+        modifier: string | null;
+        units: number;
+      } | null;
       /**
        * Format: date-time
        * @example 2026-03-01T09:30:00.000Z
@@ -6033,7 +6043,10 @@ export interface components {
     BillingEvidence: {
       billingRecordId: string;
       consultationId: string;
+      /** @description The version this evidence is of. */
       version: number;
+      /** @description The billing record’s version now. */
+      currentVersion: number;
       /** @description null for a version recorded before evidence existed (it is still chained). */
       evidence: {
         /** @enum {string} */

@@ -74,11 +74,21 @@ const EvidenceDocument = Type.Object(
   Strict,
 );
 
+export const BillingEvidenceQuery = Type.Object(
+  {
+    version: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'An earlier version (1 = as first recorded); absent: the current one.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const BillingEvidence = Type.Object(
   {
     billingRecordId: Type.String(),
     consultationId: Type.String(),
-    version: Type.Integer({ minimum: 1 }),
+    version: Type.Integer({ minimum: 1, description: 'The version this evidence is of.' }),
+    currentVersion: Type.Integer({ minimum: 1, description: 'The billing record’s version now.' }),
     evidence: Type.Union([EvidenceDocument, Type.Null()], {
       description: 'null for a version recorded before evidence existed (it is still chained).',
     }),

@@ -68,6 +68,24 @@ export const BillingRecord = Type.Object(
     roundedSeconds: Type.Integer(),
     intervals: Type.Array(Type.Object({ start: Timestamp, end: Timestamp }, { additionalProperties: false })),
     version: Type.Integer({ minimum: 1, description: '1 when first recorded; grows with every correction.' }),
+    suggestedCode: Type.Union(
+      [
+        Type.Object(
+          {
+            codeSet: Type.String(),
+            code: Type.Union([Type.String(), Type.Null()]),
+            modifier: Type.Union([Type.String(), Type.Null()]),
+            units: Type.Integer(),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ],
+      {
+        description:
+          'The code the tenant’s code set suggests for this version (`code: null`: none; the evidence says why) — a help, not coding advice; null for a version recorded before evidence existed. How it was measured: `GET /v1/billing-records/{id}/evidence`.',
+      },
+    ),
     createdAt: Timestamp,
     updatedAt: Timestamp,
   },
