@@ -4474,6 +4474,8 @@ export interface paths {
             /** @description 0–1440; null: the default. */
             joinGraceMinutes?: number | null;
             waitingRoom?: boolean;
+            /** @description How recording follows the consent ledger (README, "Recording only with consent"): all-parties — nothing while anyone present has not consented; one-party — each consenting participant’s own tracks; off — every participant from connect. Rooms created from then on. */
+            consentMode?: 'all-parties' | 'one-party' | 'off';
           };
         };
       };
@@ -6669,6 +6671,8 @@ export interface components {
       joinGraceMinutes: number;
       /** @description Care recipients wait in the lobby until admitted (a consultation may say otherwise). */
       waitingRoom: boolean;
+      /** @description How recording follows the consent ledger (README, "Recording only with consent"): all-parties — nothing while anyone present has not consented; one-party — each consenting participant’s own tracks; off — every participant from connect. Rooms created from then on. */
+      consentMode: 'all-parties' | 'one-party' | 'off';
       /** @description What a setting reset to null means. */
       defaults: {
         joinEarlyMinutes: number;
