@@ -99,6 +99,16 @@ describe('sandbox Recording Rules', () => {
     expect(audio.map((r) => r.participantIdentity).sort()).toEqual(['alice', 'bob']);
     expect(sandbox.state.getRoom(room)!.recordings).toHaveLength(6);
 
+    // Twilio's REST list of the room's recordings says the same.
+    const listed = (await call('GET', `/v1/Rooms/${room}/Recordings`)).json.recordings as { sid: string; status: string; type: string }[];
+    expect(listed.map((r) => r.sid).sort()).toEqual(
+      sandbox.state
+        .getRoom(room)!
+        .recordings.map((r) => r.sid)
+        .sort(),
+    );
+    expect((await call('GET', `/v1/Rooms/${room}/Recordings?Status=processing`)).json.recordings).toHaveLength(2);
+
     // A participant who joins under rules that include them is recorded from connect.
     sandbox.connect(room, 'carol');
     expect(

@@ -387,6 +387,21 @@ function registerRest(
     return rulesResource(emulator.setRecordingRules(request.params.room, rules));
   });
 
+  // The room's track recordings (Twilio's RoomRecording list): only what the rules let be recorded.
+  app.get<Params<'room'>>('/v1/Rooms/:room/Recordings', async (request) => {
+    const found = emulator.getRoom(request.params.room);
+    if (!found) throw notFound(`/Rooms/${request.params.room}`);
+    const { Status, SourceSid, PageSize } = request.query as Record<string, string | undefined>;
+    const recordings = found.recordings.filter((r) => (!Status || r.status === Status) && (!SourceSid || r.trackSid === SourceSid));
+    return page(
+      base(),
+      `/v1/Rooms/${found.sid}/Recordings`,
+      'recordings',
+      recordings.map((r) => recordingResource(base(), accountSid, r)),
+      PageSize,
+    );
+  });
+
   app.get<Params<'room'>>('/v1/Rooms/:room/Participants', async (request) => {
     const found = emulator.getRoom(request.params.room);
     if (!found) throw notFound(`/Rooms/${request.params.room}`);

@@ -177,7 +177,7 @@ export async function revokeTenantApiKey(db: Db, tenantId: string, id: string, a
 export async function findTenantSettings(db: Db, tenantId: string) {
   return db
     .selectFrom('tenants')
-    .select(['join_early_minutes', 'join_grace_minutes', 'waiting_room'])
+    .select(['join_early_minutes', 'join_grace_minutes', 'waiting_room', 'consent_mode'])
     .where('id', '=', tenantId)
     .executeTakeFirst();
 }
@@ -186,7 +186,12 @@ export async function findTenantSettings(db: Db, tenantId: string) {
 export async function updateTenantSettings(
   db: Db,
   tenantId: string,
-  fields: { join_early_minutes?: number | null; join_grace_minutes?: number | null; waiting_room?: number },
+  fields: {
+    join_early_minutes?: number | null;
+    join_grace_minutes?: number | null;
+    waiting_room?: number;
+    consent_mode?: 'all-parties' | 'one-party' | null;
+  },
 ): Promise<void> {
   if (Object.keys(fields).length === 0) return;
   await db.updateTable('tenants').set(fields).where('id', '=', tenantId).execute();

@@ -38,17 +38,25 @@ for (const engine of enginesUnderTest()) {
       const defaults = { joinEarlyMinutes: 15, joinGraceMinutes: 15 };
       const first = await call('GET', key);
       expect(first.statusCode).toBe(200);
-      expect(first.json()).toEqual({ ...defaults, waitingRoom: false, defaults });
+      expect(first.json()).toEqual({ ...defaults, waitingRoom: false, consentMode: 'off', defaults });
 
       const changed = await call('PATCH', key, { joinEarlyMinutes: 5, waitingRoom: true });
       expect(changed.statusCode, changed.body).toBe(200);
-      expect(changed.json()).toEqual({ joinEarlyMinutes: 5, joinGraceMinutes: 15, waitingRoom: true, defaults });
+      expect(changed.json()).toEqual({ joinEarlyMinutes: 5, joinGraceMinutes: 15, waitingRoom: true, consentMode: 'off', defaults });
       expect((await call('GET', key)).json()).toMatchObject({ joinEarlyMinutes: 5, waitingRoom: true });
 
       const reset = await call('PATCH', key, { joinEarlyMinutes: null, joinGraceMinutes: 30 });
       expect(reset.json()).toMatchObject({ joinEarlyMinutes: 15, joinGraceMinutes: 30, waitingRoom: true });
       // Another tenant's settings did not move.
       expect((await call('GET', otherKey)).json()).toMatchObject({ joinEarlyMinutes: 15, joinGraceMinutes: 15, waitingRoom: false });
+    });
+
+    it('changes the consent mode; another tenant’s is untouched', async () => {
+      expect((await call('PATCH', key, { consentMode: 'one-party' })).json()).toMatchObject({ consentMode: 'one-party' });
+      expect((await call('GET', key)).json().consentMode).toBe('one-party');
+      expect((await call('PATCH', key, { consentMode: 'off' })).json().consentMode).toBe('off');
+      expect((await call('PATCH', key, { consentMode: 'sometimes' })).statusCode).toBe(422);
+      expect((await call('GET', otherKey)).json().consentMode).toBe('off');
     });
 
     it('refuses bad values naming the field, an empty change, and a key without the scope', async () => {

@@ -296,6 +296,108 @@ for (const engine of enginesUnderTest()) {
       expect([...composition.sourceRecordingSids].sort()).toEqual(clinicianSids.sort());
     });
 
+    it('retries Recording Rules Twilio refused for a moment, computed again from the latest ledger', async () => {
+      const c = await consultation('one-party');
+      sandbox.restFaults.add({ status: 503, path: `${c.roomSid}/RecordingRules`, count: 1 });
+      sandbox.connect(c.roomSid, c.pt);
+      await c.consent(c.pt, 'given');
+      await waitFor('Twilio to refuse a Recording Rules update', () =>
+        sandbox.restFaults.applied.some((applied) => applied.path.includes(c.roomSid)) ? true : undefined,
+      );
+      // Past the outbox's backoff: the refused entry runs again and sets the rules the ledger gives now.
+      now += 5_000;
+      await c.rulesBecome([{ type: 'include', publisher: c.pt }]);
+      expect(c.recordingsAtTwilio().map((r) => `${r.participantIdentity} ${r.status}`)).toEqual([
+        `${c.pt} processing`,
+        `${c.pt} processing`,
+      ]);
+      await c.consent(c.pt, 'withdrawn');
+      await c.rulesBecome([{ type: 'exclude', all: true }]);
+      await waitFor('every outbox entry of the consultation done', async () => {
+        const rows = await service.store.db.selectFrom('outbox').select(['dedupe_key', 'status']).execute();
+        const mine = rows.filter((row) => row.dedupe_key.includes(c.id));
+        return mine.length >= 3 && mine.every((row) => row.status === 'done') ? mine : undefined;
+      });
+      expect(sandbox.state.getRecordingRules(c.roomSid).rules).toEqual([{ type: 'exclude', all: true }]);
+    });
+
+    it('a consultation that moves to a new room (rejoin) records there only by consent, from the first join', async () => {
+      const { key } = await service.seedTenant('human', SCOPES, {}, { consentMode: 'one-party' });
+      const api = async (method: string, path: string, body?: unknown) => {
+        const response = await fetch(`${base}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${key}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        return { status: response.status, json: (await response.json()) as Record<string, any> };
+      };
+      const created = await api('POST', '/v1/consultations', { scheduledAt: new Date(now + 60_000).toISOString(), durationMinutes: 60 });
+      expect(created.status).toBe(201);
+      const { id, roomSid } = created.json as { id: string; roomSid: string };
+      const [clin, pt] = [`clin-${randomHex(4)}`, `pt-${randomHex(4)}`];
+      const token = async (identity: string, role: string) => {
+        const issued = await api('POST', `/v1/consultations/${id}/access-tokens`, { identity, role });
+        expect(issued.status, JSON.stringify(issued.json)).toBe(201);
+        return issued.json.roomName as string;
+      };
+      await token(clin, 'clinician');
+      await token(pt, 'patient');
+      for (const identity of [clin, pt]) {
+        const answer = await api('POST', `/v1/consultations/${id}/consents`, {
+          identity,
+          kind: 'recording',
+          decision: 'given',
+          textVersion: 'rec-2026-03',
+        });
+        expect(answer.status).toBe(201);
+      }
+      const bothIncluded = [clin, pt].sort().map((publisher) => ({ type: 'include', publisher }));
+      await waitFor('the first room’s rules', () =>
+        JSON.stringify(sandbox.state.getRecordingRules(roomSid).rules) === JSON.stringify(bothIncluded) ? true : undefined,
+      );
+      sandbox.connect(roomSid, clin);
+      sandbox.connect(roomSid, pt);
+      now += 60_000;
+      // Twilio ends the room (a dropped call); the next token request opens the next room.
+      sandbox.endRoom(roomSid);
+      await sandbox.idle();
+      await waitFor('the consultation to be interrupted', async () => {
+        await service.app.roomgate.drain();
+        return (await api('GET', `/v1/consultations/${id}`)).json.status === 'interrupted' ? true : undefined;
+      });
+      // A decision while no room is live: nothing to set at Twilio (the ended room answers 53112), no failure.
+      for (const decision of ['withdrawn', 'given']) {
+        const answer = await api('POST', `/v1/consultations/${id}/consents`, {
+          identity: pt,
+          kind: 'recording',
+          decision,
+          textVersion: 'rec-2026-03',
+        });
+        expect(answer.status).toBe(201);
+      }
+      await waitFor('the rules entries to finish', async () => {
+        const rows = await service.store.db.selectFrom('outbox').select(['dedupe_key', 'status']).execute();
+        const mine = rows.filter((row) => row.dedupe_key.startsWith(`recording-rules:${id}:consent-`));
+        return mine.length === 4 && mine.every((row) => row.status !== 'pending') ? mine : undefined;
+      });
+      const failed = await service.store.db.selectFrom('outbox').select(['dedupe_key', 'status']).where('status', '=', 'failed').execute();
+      expect(failed.filter((row) => row.dedupe_key.includes(id))).toEqual([]);
+      now += 60_000;
+      const next = await token(clin, 'clinician');
+      expect(next).toBe(`rg-${id}-2`);
+      const room2 = sandbox.state.getRoom(next)!;
+      expect(room2.recordParticipantsOnConnect).toBe(false);
+      expect(sandbox.state.getRecordingRules(room2.sid).rules).toEqual([{ type: 'exclude', all: true }]);
+      sandbox.connect(room2.sid, clin);
+      await waitFor('the next room’s rules', () =>
+        JSON.stringify(sandbox.state.getRecordingRules(room2.sid).rules) === JSON.stringify(bothIncluded) ? true : undefined,
+      );
+      expect(sandbox.state.getRoom(room2.sid)!.recordings.map((r) => `${r.participantIdentity} ${r.status}`)).toEqual([
+        `${clin} processing`,
+        `${clin} processing`,
+      ]);
+    });
+
     it('erasure pseudonymises a consenting identity in the ledger and keeps the facts', async () => {
       const c = await consultation('one-party');
       await c.consent(c.pt, 'given');

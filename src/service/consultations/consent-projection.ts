@@ -6,7 +6,7 @@
  * (`recording.unconsented`) and queues the alert (outbox, once per recording).
  */
 import { consentedAt, consentModeOf } from '../../core/consultation/consent.js';
-import type { ConsultationRecord, RecordingState } from '../../core/consultation/consultation-state.js';
+import { FINAL_STATUSES, type ConsultationRecord, type RecordingState } from '../../core/consultation/consultation-state.js';
 import { flagRecordingConsent, listConsents } from '../../storage/consent-repository.js';
 import { enqueueOutboxEntry } from '../../storage/outbox-repository.js';
 import type { StoreTransaction } from '../../storage/store.js';
@@ -47,7 +47,8 @@ export async function projectConsent(
     queuedEffects = (await enqueueOutboxEntry(trx, { kind, key, payload, now })) || queuedEffects;
   };
 
-  if (record.endedAt === null) {
+  // Not once the consultation is over (a room of an interrupted one may follow: it gets rules too).
+  if (!FINAL_STATUSES.includes(record.status)) {
     for (const session of record.sessions) {
       const previous = input.before.get(session.participantSid);
       // A join sets the rules in both modes: a room opened later (a rejoin) gets them with its

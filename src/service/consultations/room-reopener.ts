@@ -7,6 +7,7 @@
  * MaxParticipantDuration fitting what is left of the window. The consultation goes on: the fold
  * sums its rooms (core/consultation/consultation-state.ts).
  */
+import type { ConsentMode } from '../../core/consultation/consent.js';
 import { maxParticipantDurationSeconds, type AppointmentWindow } from '../../core/consultation/appointment-window.js';
 import { claimNextRoom, listConsultationRooms, makeCurrentRoom, releaseRoomClaim } from '../../storage/consultation-room-repository.js';
 import { appendTenantEvents } from '../../storage/event-log-repository.js';
@@ -26,6 +27,8 @@ interface ConsultationForRoom {
   readonly room_name: string;
   readonly room_sid: string | null;
   readonly record: number;
+  /** The tenant's consent mode: a room whose recording follows consent starts recording nothing. */
+  readonly consentMode?: ConsentMode;
 }
 
 /**
@@ -59,7 +62,8 @@ export async function roomToJoin(
     room = await options.twilio.createRoom({
       uniqueName: roomName,
       statusCallback: options.statusCallbackUrl(),
-      recordParticipantsOnConnect: Boolean(consultation.record),
+      // Recording that follows consent: nothing until the first join sets the rules (docs/consent.md).
+      recordParticipantsOnConnect: Boolean(consultation.record) && (consultation.consentMode ?? 'off') === 'off',
       ...(maxParticipantDuration !== undefined ? { maxParticipantDuration } : {}),
     });
   } catch (error) {

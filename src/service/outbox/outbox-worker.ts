@@ -61,6 +61,7 @@ export class OutboxWorker {
   private stopped = true;
   private wakeRequested = false;
   private readonly inFlight = new Set<Promise<void>>();
+  private gaugesAt = 0;
   /** Entries that finish together are marked done in one transaction (on SQLite one fsync). */
   private readonly done: GroupCommitter<{ id: string; workerId: string; attempts: number; now: string }, void>;
 
@@ -123,7 +124,12 @@ export class OutboxWorker {
       this.inFlight.add(running);
       return running;
     });
-    await this.updateGauges().catch(() => undefined);
+    // The depth gauges scan the pending entries: at most once a second, not on every poll (a busy
+    // outbox polls again as soon as a slot frees).
+    if (Date.now() - this.gaugesAt >= 1000) {
+      this.gaugesAt = Date.now();
+      await this.updateGauges().catch(() => undefined);
+    }
     return started;
   }
 

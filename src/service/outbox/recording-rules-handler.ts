@@ -17,6 +17,8 @@ import { TwilioApiError, type TwilioRestClient } from '../twilio/twilio-rest-cli
 import { PermanentOutboxError, type OutboxHandler } from './outbox-worker.js';
 
 const FINAL = ['completed', 'cancelled', 'no-show'];
+/** Twilio's answers for a room that is not in progress (53112), completed (53118) or gone (53106). */
+const ROOM_OVER = new Set([53112, 53118, 53106]);
 /** Posts per run at most, while the ledger keeps moving; then the outbox retries. */
 const MAX_ROUNDS = 3;
 
@@ -46,8 +48,10 @@ export function createRecordingRulesHandler(options: { store: Store; twilio: Twi
       try {
         await options.twilio.updateRecordingRules(wanted.roomSid, wanted.rules);
       } catch (error) {
-        // A room that ended meanwhile records nothing any more: nothing left to set.
+        // A room that ended meanwhile records nothing any more: nothing left to set (an
+        // interrupted consultation's room, until the next one opens and its first join sets them).
         if (error instanceof TwilioApiError && !error.retryable) {
+          if (error.status === 404 || ROOM_OVER.has(error.twilioCode ?? 0)) return;
           if ((await currentRecordingRules(options.store, consultationId)) === undefined) return;
           throw new PermanentOutboxError(error.message);
         }

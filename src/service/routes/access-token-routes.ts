@@ -139,7 +139,12 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
       }
       // Rejoining: inside the window, a room that has ended is followed by a new one.
       const { roomName } = window
-        ? await roomToJoin({ store: options.store, ...options.rooms }, consultation, window, now)
+        ? await roomToJoin(
+            { store: options.store, ...options.rooms },
+            { ...consultation, consentMode: request.tenant.consentMode },
+            window,
+            now,
+          )
         : { roomName: consultation.room_name };
       const ttlSeconds = tokenTtlSeconds(window, now, options.ttlSeconds);
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);

@@ -83,7 +83,7 @@ export async function consentRoutes(root: FastifyInstance, options: ConsentRoute
           },
         ]);
         // The rules are computed when the entry runs, from the ledger as it is then: whichever
-        // entry runs last sets the latest rules (composition-handler's sibling, rules-handler).
+        // entry runs last sets the latest rules (outbox/recording-rules-handler.ts).
         const queued =
           managed && consultation.room_sid !== null && !FINAL.includes(consultation.status)
             ? await enqueueOutboxEntry(trx, {

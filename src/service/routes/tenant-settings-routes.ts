@@ -1,6 +1,6 @@
 /**
- * /v1/tenant/settings — a tenant reads and changes its own appointment-window and waiting-room
- * settings (scope settings:manage). A changed window applies to consultations created afterwards
+ * /v1/tenant/settings — a tenant reads and changes its own appointment-window, waiting-room and
+ * consent-mode settings (scope settings:manage). A changed window applies to consultations created afterwards
  * (their window's end is fixed at creation; the join-early minutes apply to every token request);
  * the waiting room to every consultation that does not say otherwise. Changes are audited.
  */
@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { WINDOW_DEFAULTS } from '../../core/consultation/appointment-window.js';
+import { consentModeOf } from '../../core/consultation/consent.js';
 import type { Store } from '../../storage/store.js';
 import { findTenantSettings, updateTenantSettings } from '../../storage/tenant-repository.js';
 import { withErrors } from '../api/schemas/common.js';
@@ -28,6 +29,7 @@ export async function tenantSettingsRoutes(root: FastifyInstance, options: { sto
       joinEarlyMinutes: row.join_early_minutes ?? WINDOW_DEFAULTS.joinEarlyMinutes,
       joinGraceMinutes: row.join_grace_minutes ?? WINDOW_DEFAULTS.graceMinutes,
       waitingRoom: Boolean(row.waiting_room),
+      consentMode: consentModeOf(row.consent_mode),
       defaults: { joinEarlyMinutes: WINDOW_DEFAULTS.joinEarlyMinutes, joinGraceMinutes: WINDOW_DEFAULTS.graceMinutes },
     };
   };
@@ -62,6 +64,7 @@ export async function tenantSettingsRoutes(root: FastifyInstance, options: { sto
         ...(body.joinEarlyMinutes !== undefined ? { join_early_minutes: body.joinEarlyMinutes } : {}),
         ...(body.joinGraceMinutes !== undefined ? { join_grace_minutes: body.joinGraceMinutes } : {}),
         ...(body.waitingRoom !== undefined ? { waiting_room: body.waitingRoom ? 1 : 0 } : {}),
+        ...(body.consentMode !== undefined ? { consent_mode: body.consentMode === 'off' ? null : body.consentMode } : {}),
       });
       audit.record({
         tenantId: request.tenant.id,
