@@ -25,8 +25,10 @@ export const setApiHooks = (next: ApiHooks) => void (hooks = next);
 export const setApiDown = (down: boolean) => hooks.apiDown(down);
 
 /** Signs out once: a 401 and the stream's end for the same revoked key must not redraw the sign-in form being filled. */
-export function signOut(message: string): void {
-  if (!loadSession()) return;
+export function signOut(message: string, credential?: string): void {
+  const session = loadSession();
+  // A late answer for a credential no longer in use (signed out, or someone else signed in) changes nothing.
+  if (!session || (credential !== undefined && session.credential !== credential)) return;
   clearSession();
   hooks.signedOut(message);
 }
@@ -55,7 +57,11 @@ export async function call<T>(method: string, path: string, body?: unknown, cred
   const answer = (await response.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
   if (response.ok) return answer as T;
   const error = new ApiError(response.status, answer.error?.code ?? 'ERROR', answer.error?.message ?? `HTTP ${response.status}`);
-  if (response.status === 401 && credential !== undefined && credential === loadSession()?.credential) signOut(REVOKED_MESSAGE);
+  // Only an answer to the session's own kind of route speaks for its credential: a tenant page's
+  // late request must not sign out an operator who signed in meanwhile (nor the reverse).
+  const session = loadSession();
+  const ownRoute = session !== undefined && path.startsWith('/v1/operator/') === (session.kind === 'operator');
+  if (response.status === 401 && credential !== undefined && ownRoute) signOut(REVOKED_MESSAGE, credential);
   throw error;
 }
 

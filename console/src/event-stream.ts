@@ -31,7 +31,7 @@ export function followEvents(onEvent: (event: LiveEvent) => void, onState: (stat
           signal: controller.signal,
           cache: 'no-store',
         });
-        if (response.status === 401) return signOut(REVOKED_MESSAGE);
+        if (response.status === 401) return signOut(REVOKED_MESSAGE, credential);
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
         setApiDown(false);
         onState('live');
@@ -41,7 +41,7 @@ export function followEvents(onEvent: (event: LiveEvent) => void, onState: (stat
           after = event.sequence;
           onEvent(event);
         });
-        if (ended === 'key-revoked' || ended === 'key-expired' || ended === 'key-removed') return signOut(REVOKED_MESSAGE);
+        if (ended === 'key-revoked' || ended === 'key-expired' || ended === 'key-removed') return signOut(REVOKED_MESSAGE, credential);
       } catch (error) {
         if (stopped) return;
         if (error instanceof TypeError) setApiDown(true);

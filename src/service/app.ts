@@ -177,6 +177,13 @@ export function composeServices(options: AppOptions) {
     logger,
     metrics,
     clock,
+    onEndpointDisabled: () =>
+      alerts?.notify({
+        kind: 'webhook-endpoint-disabled',
+        windowStart: clock().toISOString(),
+        count: 1,
+        byReason: { 'failing-too-long': 1 },
+      }),
     onTenantEvent: (tenantId) => {
       // A wake-up only: streams read the event itself from the log.
       baseLive

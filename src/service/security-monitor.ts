@@ -40,8 +40,15 @@ export interface SecurityAlert {
   /**
    * 'reconciliation-changed-record': the reconciler filled a record from Twilio's REST API (callbacks are being lost).
    * 'unconsented-recording': Twilio reported a recording of a participant who had not consented (issue 20).
+   * 'webhook-endpoint-disabled': a tenant's webhook endpoint failed for too long and was disabled.
    */
-  readonly kind: 'callback-refusals' | 'quarantine' | 'quarantine-rate' | 'reconciliation-changed-record' | 'unconsented-recording';
+  readonly kind:
+    | 'callback-refusals'
+    | 'quarantine'
+    | 'quarantine-rate'
+    | 'reconciliation-changed-record'
+    | 'unconsented-recording'
+    | 'webhook-endpoint-disabled';
   readonly windowStart: string;
   readonly count: number;
   readonly byReason: Record<string, number>;

@@ -10,8 +10,19 @@
  */
 import { computeTwilioSignature, type FormParam } from '../core/signature/twilio-signature.js';
 import { consultationScript, type ScriptedEvent } from './scenario-events.js';
+import { CLINIC_SCENARIOS, playClinicScenario, type ClinicOutcome, type ClinicScenario } from './clinic-scenarios.js';
 
-export const SCENARIOS = ['normal', 'duplicates', 'reordered', 'forged', 'replay', 'unknown-identity', 'lost-callbacks'] as const;
+/** Twilio's side (signed callbacks and their faults), then the clinic's (src/simulate/clinic-scenarios.ts: the sandbox needed). */
+export const SCENARIOS = [
+  'normal',
+  'duplicates',
+  'reordered',
+  'forged',
+  'replay',
+  'unknown-identity',
+  'lost-callbacks',
+  ...CLINIC_SCENARIOS,
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface SimulationTarget {
@@ -40,7 +51,8 @@ export interface CallbackResult {
 
 export interface SimulationReport {
   readonly results: CallbackResult[];
-  readonly consultations: { scenario: ScenarioName; id: string; roomSid: string }[];
+  /** `outcome`: what a clinic scenario's consultation must end as, once its window's close is swept. */
+  readonly consultations: { scenario: ScenarioName; id: string; roomSid: string; outcome?: ClinicOutcome }[];
   readonly ok: boolean;
 }
 
@@ -121,8 +133,19 @@ export async function simulate(
   const end = (id: string) => api('POST', `/v1/consultations/${id}/end`);
 
   for (const scenario of options.scenarios ?? SCENARIOS) {
-    if (scenario === 'lost-callbacks' && !target.sandboxUrl) {
+    const clinic = (CLINIC_SCENARIOS as readonly string[]).includes(scenario);
+    if ((scenario === 'lost-callbacks' || clinic) && !target.sandboxUrl) {
       log(`skip ${scenario}: needs the sandbox Twilio (--sandbox URL)`);
+      continue;
+    }
+    if (clinic) {
+      const played = await playClinicScenario({ ...target, sandboxUrl: target.sandboxUrl! }, scenario as ClinicScenario, (result) => {
+        results.push(result);
+        log(
+          `${result.answered === result.expected ? 'ok  ' : 'FAIL'} ${scenario.padEnd(22)} ${result.label.padEnd(44)} expected ${result.expected}, answered ${result.answered}`,
+        );
+      });
+      consultations.push({ scenario, ...played });
       continue;
     }
     const consultation = await start(scenario);

@@ -125,17 +125,18 @@ export async function markCallbacksProcessed(db: Kysely<Database>, ids: readonly
 }
 
 /**
- * One page of a room's callbacks (any status), in Twilio's Timestamp order, after the cursor;
+ * One page of the callbacks of a consultation's rooms (any status), in Twilio's Timestamp order, after the cursor;
  * `limit + 1` rows, so the caller knows if more follow.
  */
 export async function listRoomCallbacksPage(
   db: Kysely<Database>,
-  page: { roomSid: string; limit: number; after?: { eventTimestamp: string; id: string } },
+  page: { roomSids: readonly string[]; limit: number; after?: { eventTimestamp: string; id: string } },
 ) {
+  if (page.roomSids.length === 0) return [];
   let query = db
     .selectFrom('callbacks')
-    .select(['id', 'event_type', 'event_timestamp', 'participant_identity', 'status', 'held', 'source'])
-    .where('room_sid', '=', page.roomSid)
+    .select(['id', 'room_sid', 'event_type', 'event_timestamp', 'participant_identity', 'status', 'held', 'source'])
+    .where('room_sid', 'in', page.roomSids)
     .orderBy('event_timestamp')
     .orderBy('id')
     .limit(page.limit + 1);

@@ -69,3 +69,8 @@ export async function markNoShow(
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/** Who a consultation's named no-show missed, or null (not named). */
+export async function findNoShowMissing(db: Db, id: string): Promise<string | null> {
+  return (await db.selectFrom('consultations').select('no_show_missing').where('id', '=', id).executeTakeFirst())?.no_show_missing ?? null;
+}

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { purgeTenantEvents } from './event-log-repository.js';
+import { purgeFinishedWebhookMessages } from './webhook-repository.js';
 import type { Database, StoreTransaction } from './schema.js';
 
 /** Rows removed per table. */
@@ -21,6 +22,7 @@ export interface RemovedCounts {
   outbox: number;
   idempotency_keys: number;
   tenant_events: number;
+  webhook_messages: number;
   consents: number;
 }
 
@@ -41,6 +43,7 @@ export const RETENTION_TABLES: readonly (keyof RemovedCounts)[] = [
   'outbox',
   'idempotency_keys',
   'tenant_events',
+  'webhook_messages',
   'consents',
 ];
 
@@ -131,6 +134,9 @@ export async function purgeTenant(trx: StoreTransaction, tenantId: string, cutof
   );
   // The event log (migration 0009) is kept for the tenant's period, by when each event happened.
   removed.tenant_events += await purgeTenantEvents(trx, tenantId, cutoff);
+  // Webhook messages finished (delivered or given up) before the cutoff, with their attempts;
+  // a pending one stays until it is delivered or given up.
+  removed.webhook_messages += await purgeFinishedWebhookMessages(trx, tenantId, cutoff);
   return { removed, keptForBilling, deferred };
 }
 

@@ -564,3 +564,24 @@ export async function countWebhookMessages(db: Db, endpointId: string) {
     .execute();
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)])) as Partial<Record<WebhookMessageStatus, number>>;
 }
+
+/** Retention: the tenant's messages finished before the cutoff, with their attempts; how many messages. */
+export async function purgeFinishedWebhookMessages(trx: StoreTransaction, tenantId: string, cutoff: IsoTimestamp): Promise<number> {
+  const ids = (
+    await trx
+      .selectFrom('webhook_messages')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('status', 'in', ['delivered', 'failed'])
+      .where('finished_at', '<', cutoff)
+      .execute()
+  ).map((row) => row.id);
+  let removed = 0;
+  for (let start = 0; start < ids.length; start += 500) {
+    const chunk = ids.slice(start, start + 500);
+    await trx.deleteFrom('webhook_attempts').where('message_id', 'in', chunk).execute();
+    const result = await trx.deleteFrom('webhook_messages').where('id', 'in', chunk).executeTakeFirst();
+    removed += Number(result.numDeletedRows);
+  }
+  return removed;
+}

@@ -9,6 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeWindows } from '../../src/service/consultations/consultation-close.js';
+import { sweepNoShows } from '../../src/service/no-shows/no-show-sweep.js';
+import { createTwilioRestClient } from '../../src/service/twilio/twilio-rest-client.js';
 import { createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { startSandboxHarness, type SandboxHarness } from '../support/sandbox-harness.js';
@@ -133,6 +135,13 @@ for (const engine of enginesUnderTest()) {
       expect(record.status).toBe('completed');
       expect(record.startedAt).toBe(new Date(start).toISOString());
       expect(record.endedAt).toBe(new Date(start + minutes(44)).toISOString());
+      expect(
+        record.rooms.map((room: { sequence: number; roomSid: string; roomName: string; endedAt: string | null }) => room),
+      ).toMatchObject([
+        { sequence: 1, roomSid: room1, roomName: consultation.roomName, endedAt: expect.any(String) },
+        { sequence: 2, roomSid: room2.sid, roomName: `${consultation.roomName}-2`, endedAt: new Date(start + minutes(35)).toISOString() },
+        { sequence: 3, roomSid: room3.sid, roomName: `${consultation.roomName}-3`, endedAt: new Date(start + minutes(44)).toISOString() },
+      ]);
       const statuses = record.statusHistory.map((change: { status: string }) => change.status) as string[];
       expect(statuses.slice(statuses.indexOf('in-progress'))).toEqual([
         'in-progress',
@@ -156,6 +165,9 @@ for (const engine of enginesUnderTest()) {
       expect(sessions).toHaveLength(6);
       const after = await api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity: patient, role: 'patient' });
       expect(after.status).toBe(409);
+      // Its callbacks are those of all three rooms.
+      const callbacks = (await api('GET', `/v1/consultations/${consultation.id}/callbacks?limit=500`)).json.data as { event: string }[];
+      expect(callbacks.filter((callback) => callback.event === 'room-ended')).toHaveLength(3);
 
       // The tenant's event log tells of each new room, and of the bill and its corrections.
       const response = await fetch(`${harness.base}/v1/events?limit=500`, {
@@ -216,7 +228,7 @@ for (const engine of enginesUnderTest()) {
       expect(await billing(consultation.id)).toMatchObject([{ billableSeconds: 180, version: 1 }]);
     });
 
-    it('a room made long before the slot that Twilio’s unused-room timeout ended: the first token in the window opens another', async () => {
+    it('a room made long before the slot that Twilio’s unused-room timeout ended: the first token in the window opens another; a no-show is still named', async () => {
       const start = harness.now() + minutes(120);
       const consultation = await schedule(start, 15);
       advanceTo(harness.now() + minutes(11));
@@ -226,7 +238,54 @@ for (const engine of enginesUnderTest()) {
       // Still waiting: the window has not closed, a room can follow.
       expect((await get(consultation.id)).status).toBe('waiting');
       advanceTo(start - minutes(5));
-      const issued = await token(consultation.id, `pt-${randomHex(4)}`, 'patient');
+      const patient = `pt-${randomHex(4)}`;
+      const issued = await token(consultation.id, patient, 'patient');
+      expect(issued.roomName).toBe(`${consultation.roomName}-2`);
+      expect(harness.sandbox.state.getRoom(issued.roomName)?.status).toBe('in-progress');
+
+      // The patient waits in the new room; the clinician never comes: named when the window closes.
+      harness.sandbox.connect(issued.roomName, patient);
+      await harness.settle();
+      advanceTo(start + minutes(30));
+      const marked = await sweepNoShows({
+        store: harness.service.store,
+        clock: () => new Date(harness.now()),
+        twilio: createTwilioRestClient({
+          baseUrl: harness.sandbox.url,
+          apiKeySid: harness.service.config.apiKey!.sid,
+          apiKeySecret: harness.service.config.apiKey!.secret,
+        }),
+      });
+      // From joining (5 min before the slot) to the window's close (the 15-min slot + 5 min grace).
+      expect(marked.find((m) => m.id === consultation.id)).toEqual({ id: consultation.id, missing: 'clinician', waitedSeconds: 25 * 60 });
+      await harness.settle();
+      const record = await get(consultation.id);
+      expect(record.status).toBe('no-show');
+      expect(record.rooms).toHaveLength(2);
+      // The sweep completed the second room at Twilio (a completed room is found by its SID only).
+      expect(harness.sandbox.state.getRoom(record.rooms[1].roomSid)?.status).toBe('completed');
+    });
+
+    it('Twilio failing to create the next room: 502, and the next request creates it (the claim was released)', async () => {
+      const start = harness.now() + minutes(2);
+      const consultation = await schedule(start, 30);
+      const [clinician, patient] = [`clin-${randomHex(4)}`, `pt-${randomHex(4)}`];
+      advanceTo(start);
+      await token(consultation.id, clinician, 'clinician');
+      await token(consultation.id, patient, 'patient');
+      harness.sandbox.connect(consultation.roomSid, clinician);
+      harness.sandbox.connect(consultation.roomSid, patient);
+      await harness.settle();
+      advanceTo(start + minutes(4));
+      harness.sandbox.endRoom(consultation.roomSid);
+      await harness.settle();
+      expect((await get(consultation.id)).status).toBe('interrupted');
+
+      harness.sandbox.restFaults.add({ status: 503, path: '/v1/Rooms', count: 20 });
+      const failed = await api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity: patient, role: 'patient' });
+      expect(failed.status).toBe(502);
+      harness.sandbox.restFaults.clear();
+      const issued = await token(consultation.id, patient, 'patient');
       expect(issued.roomName).toBe(`${consultation.roomName}-2`);
       expect(harness.sandbox.state.getRoom(issued.roomName)?.status).toBe('in-progress');
     });

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import twilio from 'twilio';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../console/build.mjs';
 import { createSandboxCredentials } from '../../src/sandbox/sandbox-credentials.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox-server.js';
@@ -32,6 +32,7 @@ const TENANT_SCOPES = [
   'events:read',
   'keys:manage',
   'webhooks:manage',
+  'consents:write',
 ];
 
 describe('the console in Chromium', () => {
@@ -92,7 +93,16 @@ describe('the console in Chromium', () => {
     hook.secrets = [endpoint.json.secret];
     browser = await launchChromium();
     laptop = await openPage(browser, 'laptop');
-    laptop.page.setDefaultTimeout(20_000);
+    laptop.page.setDefaultTimeout(30_000);
+  });
+  // A failure says what the page showed then.
+  afterEach(async (context) => {
+    if (context.task.result?.state !== 'fail' || !laptop) return;
+    const shown = await laptop.page
+      .locator('body')
+      .innerText({ timeout: 1000 })
+      .catch(() => '(unreadable)');
+    console.error(`page at ${laptop.page.url()} showed:\n${shown.slice(0, 2000)}\nproblems: ${laptop.problems.join(' | ')}`);
   });
   afterAll(async () => {
     await browser?.close();
@@ -148,6 +158,8 @@ describe('the console in Chromium', () => {
     ]) {
       expect((await api('POST', `/v1/consultations/${consultationId}/access-tokens`, { identity, role })).status).toBe(201);
     }
+    const consent = { identity: 'pt-1', kind: 'recording', decision: 'given', textVersion: 'rec-2026-03', recordedBy: 'pt-1' };
+    expect((await api('POST', `/v1/consultations/${consultationId}/consents`, consent)).status).toBe(201);
     const row = page.locator(`tr[data-id="${consultationId}"]`);
     sandbox.connect(roomName, 'clin-1');
     now += 2 * 60_000;
@@ -182,6 +194,18 @@ describe('the console in Chromium', () => {
     expect(await callbacks.getByText('participant-connected').count()).toBe(2);
     expect(await callbacks.getByText('room-ended').count()).toBe(1);
     await page.locator('section[aria-labelledby=recordings-title]').getByText('audio').first().waitFor();
+    // The billing record's evidence: the measurement and the one billed segment.
+    const evidence = page.locator('#evidence');
+    expect(await evidence.textContent()).toContain('Measured480 s');
+    expect(await evidence.getByRole('table', { name: 'Billed segments' }).locator('tbody tr').count()).toBe(1);
+    expect(await evidence.locator('[data-field=code]').textContent()).toMatch(/\S/);
+    expect(await evidence.getByText(/^entry \d+ of \d+/).count()).toBe(1);
+    // The consent ledger: the patient's decision.
+    const consent = page.locator('#consent');
+    expect(await consent.getByRole('table', { name: 'Current decisions' }).locator('tbody tr').allTextContents()).toEqual([
+      expect.stringMatching(/^pt-1recordinggiven/),
+    ]);
+    expect(await consent.getByRole('table', { name: 'Ledger (every decision, in order)' }).textContent()).toContain('rec-2026-03');
     await check(laptop, 'consultation');
   });
 
@@ -230,6 +254,23 @@ describe('the console in Chromium', () => {
     await section.locator('tbody tr').nth(rows).waitFor();
     expect(hook.deliveries.filter((delivery) => delivery.webhookId === eventId).length).toBe(before + 1);
     expect(hook.deliveries.every((delivery) => delivery.verifiedWith.length === 1)).toBe(true);
+  });
+
+  it('shows who waited in the lobby, on the time line and in a table', async () => {
+    const { page } = laptop;
+    const created = await api('POST', '/v1/consultations', { record: false, waitingRoom: true, externalRef: 'appt-lobby-1' });
+    expect(created.status).toBe(201);
+    const id = created.json.id as string;
+    expect((await api('POST', `/v1/consultations/${id}/lobby`, { identity: 'pt-9', role: 'patient' })).status).toBe(201);
+    expect((await api('POST', `/v1/consultations/${id}/lobby/pt-9/admit`)).status).toBe(200);
+    await page.goto(`${base}/console#/consultations/${id}`);
+    await page.getByRole('heading', { level: 1, name: `Consultation ${id}` }).waitFor();
+    const lobby = page.getByRole('table', { name: 'Lobby' });
+    await lobby.waitFor();
+    expect(await lobby.locator('tbody tr').allTextContents()).toEqual([expect.stringMatching(/^pt-9patientadmitted/)]);
+    expect(await page.locator('.timeline-text li[data-lane=lobby]').textContent()).toMatch(/^pt-9 in the lobby: /);
+    expect(await page.locator('.timeline-text li[data-lane=overlap]').textContent()).toBe('Overlap (billed): never');
+    expect(await seriousViolations(page)).toEqual([]);
   });
 
   it('creates a key with the scope picker, and revoking its own key signs the console out with a message', async () => {
@@ -327,7 +368,8 @@ describe('the console in Chromium', () => {
     await page.getByRole('link', { name: 'Tenants' }).click();
     const row = page.getByRole('row', { name: /Test clinic/ }).filter({ hasText: 'attention' });
     await row.waitFor();
-    expect(await row.locator('td').nth(2).textContent()).toBe('2');
+    // The live consultation, the lobby's and the one the intruder joined.
+    expect(await row.locator('td').nth(2).textContent()).toBe('3');
     await check(laptop, 'operator-tenants');
     await page.getByRole('link', { name: 'Reconciliation' }).click();
     await page.getByRole('table', { name: 'Records the reconciler changed' }).waitFor();

@@ -266,14 +266,22 @@ for (const engine of enginesUnderTest()) {
   describe(`a failing webhook endpoint on ${engine.name}`, () => {
     let service: TestService;
     let hook: WebhookReceiver;
+    let operator: WebhookReceiver;
     beforeAll(async () => {
+      operator = await startWebhookReceiver(() => 204, '/alerts');
       service = await startTestService(engine, {
-        env: { ...FAST_WEBHOOKS_ENV, ROOMGATE_WEBHOOK_DISABLE_AFTER: '300ms' },
+        env: {
+          ...FAST_WEBHOOKS_ENV,
+          ROOMGATE_WEBHOOK_DISABLE_AFTER: '300ms',
+          ROOMGATE_ALERT_URL: operator.url,
+          ROOMGATE_ALERT_SECRET: 'operator-alert-secret-1',
+        },
         app: { webhookWorker: true },
       });
       hook = await startWebhookReceiver(() => 500);
     });
     afterAll(async () => {
+      await operator?.close();
       await hook?.close();
       await service?.close();
     });
@@ -305,6 +313,10 @@ for (const engine of enginesUnderTest()) {
       await service.app.roomgate.drain();
       expect(service.logs()).toContain('"alert":"webhook-endpoint-disabled"');
       expect(await service.metricsText()).toMatch(/roomgate_alerts_total\{kind="webhook-endpoint-disabled"\} 1/);
+      // The operator's alert webhook hears of it too.
+      await until('the operator alert', () =>
+        operator.deliveries.some((d) => JSON.stringify(d.event).includes('webhook-endpoint-disabled')),
+      );
 
       // Nothing more goes out while disabled; enabling sends what waited.
       const tried = hook.deliveries.length;

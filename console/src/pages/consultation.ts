@@ -211,14 +211,23 @@ export const consultationPage: Page = (main, session, [id]) => {
     replace(body, overview, timeLine, billing, media, consent, history, raw);
   };
   void load();
+  let pending: ReturnType<typeof setTimeout> | undefined;
   // While it is live, each event of this consultation redraws it.
   const stop = can(session, 'events:read')
     ? followEvents(
         (event) => {
-          if (event.consultationId === id) void load();
+          if (event.consultationId !== id || pending) return;
+          // The events of one change arrive together: one redraw for them all.
+          pending = setTimeout(() => {
+            pending = undefined;
+            void load();
+          }, 250);
         },
         () => undefined,
       )
     : () => undefined;
-  return () => stop();
+  return () => {
+    clearTimeout(pending);
+    stop();
+  };
 };

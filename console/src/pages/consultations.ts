@@ -71,7 +71,20 @@ export const consultationsPage: Page = (main, session) => {
     }
   };
 
+  // The events of one change arrive together: each consultation is read once for them.
+  const queued = new Set<string>();
+  let flush: ReturnType<typeof setTimeout> | undefined;
+  const queue = (id: string) => {
+    queued.add(id);
+    flush ??= setTimeout(() => {
+      flush = undefined;
+      for (const next of queued) void refresh(next);
+      queued.clear();
+    }, 200);
+  };
   let stop = () => undefined as void;
+  // Left before the first page arrived: no stream is opened at all.
+  let left = false;
   void (async () => {
     try {
       const page = await get<ListPage<Consultation>>('/v1/consultations?limit=50');
@@ -85,15 +98,20 @@ export const consultationsPage: Page = (main, session) => {
       state.textContent = 'Not live: this key lacks events:read, so the list does not update by itself.';
       return;
     }
+    if (left) return;
     state.textContent = 'Connecting to live events…';
     stop = followEvents(
       (event: LiveEvent) => {
         recent.prepend(h('li', {}, time(event.at), ' ', h('code', {}, event.type), event.consultationId ? ` ${event.consultationId}` : ''));
         while (recent.children.length > 20) recent.lastElementChild?.remove();
-        if (event.consultationId) void refresh(event.consultationId);
+        if (event.consultationId) queue(event.consultationId);
       },
       (live) => (state.textContent = live === 'live' ? 'Live: updates as events arrive.' : 'Reconnecting to live events…'),
     );
   })();
-  return () => stop();
+  return () => {
+    left = true;
+    clearTimeout(flush);
+    stop();
+  };
 };

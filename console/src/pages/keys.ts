@@ -27,6 +27,8 @@ const SCOPES = [
   'privacy:erase',
   'keys:manage',
   'webhooks:manage',
+  'settings:manage',
+  'consents:write',
 ];
 
 export const keysPage: Page = (main, session) => {

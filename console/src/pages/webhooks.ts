@@ -32,6 +32,7 @@ interface Delivery {
 }
 
 export const webhooksPage: Page = (main) => {
+  const timers: ReturnType<typeof setTimeout>[] = [];
   const body = h('div', { class: 'stack' }, h('p', { role: 'status' }, 'Loading…'));
   const status = h('p', { role: 'status', class: 'help', id: 'webhook-status' });
   main.append(h('h1', {}, 'Webhook endpoints'), status, body);
@@ -65,7 +66,7 @@ export const webhooksPage: Page = (main) => {
                     await post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${delivery.id}/redeliver`);
                     status.textContent = `Redelivery of ${delivery.eventType} queued.`;
                     // The worker sends it within a poll; the list is read again to show the new attempt.
-                    for (const delay of [1000, 3000]) setTimeout(() => void deliveries(endpoint, into), delay);
+                    for (const delay of [1000, 3000]) timers.push(setTimeout(() => void deliveries(endpoint, into), delay));
                   } catch (error) {
                     status.textContent = `Could not redeliver: ${(error as Error).message}`;
                     button.disabled = false;
@@ -120,4 +121,5 @@ export const webhooksPage: Page = (main) => {
       }),
     );
   })();
+  return () => timers.forEach((timer) => clearTimeout(timer));
 };

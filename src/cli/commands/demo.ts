@@ -25,6 +25,12 @@ import { listAllBillingRecords } from '../../storage/billing-repository.js';
 import { roomCallbackTimeline } from '../../storage/inbox-repository.js';
 import { listOutboxEntries } from '../../storage/outbox-repository.js';
 import { listCompositions } from '../../storage/recording-repository.js';
+import { listConsultationRooms } from '../../storage/consultation-room-repository.js';
+import { findConsultationStatus } from '../../storage/consultation-repository.js';
+import { sweepNoShows } from '../../service/no-shows/no-show-sweep.js';
+import { findNoShowMissing } from '../../storage/no-show-repository.js';
+import { closeWindows } from '../../service/consultations/consultation-close.js';
+import { createTwilioRestClient } from '../../service/twilio/twilio-rest-client.js';
 import { listTenantEvents } from '../../storage/event-log-repository.js';
 import type { TenantEvent } from '../../core/events/tenant-event.js';
 import { startWebhookListener, type ListenedDelivery, type WebhookListener } from '../webhook-listener.js';
@@ -131,13 +137,26 @@ async function play(
       console.log(`  ${'    '} ${''.padEnd(16)} reconciler's REST reads by status: ${reads.join(', ')} (a 429 waits out its Retry-After)`);
     }
 
+    // The clinic scenarios' windows have closed (the sandbox clock moved): the sweep that `serve`
+    // runs every 30 s names the no-shows and completes interrupted consultations — run now.
+    await sandbox.idle();
+    await server.app.roomgate.drain();
+    const twilio = createTwilioRestClient({
+      baseUrl: sandbox.url,
+      apiKeySid: credentials.apiKeySid,
+      apiKeySecret: credentials.apiKeySecret,
+    });
+    await sweepNoShows({ store, twilio, clock: () => sandbox.now() });
+    await closeWindows({ store, clock: () => sandbox.now() });
+
     // Let the sandbox deliver its own callbacks (room-ended, compositions) and the outbox drain.
+    const recorded = report.consultations.filter((consultation) => !consultation.outcome).length;
     const deadline = Date.now() + 20_000;
     for (;;) {
       await sandbox.idle();
       const pending = await listOutboxEntries(store.db, { status: 'pending' });
       const available = await listCompositions(store.db, { status: 'available' });
-      if ((pending.length === 0 && available.length >= report.consultations.length) || Date.now() > deadline) break;
+      if ((pending.length === 0 && available.length >= recorded) || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     await server.app.roomgate.drain();
@@ -188,7 +207,12 @@ async function summarise(
         `    ${entry.event_timestamp}  ${entry.event_type.padEnd(26)} ${entry.participant_identity ?? ''}${entry.status === 'accepted' ? '' : `  [${entry.status}]`}`,
       );
   }
-  console.log(`  billing records: ${billing.length} for ${report.consultations.length} consultations`);
+  // Clinic scenarios (record off) bill when the two sides met; the others all recorded and met.
+  const recorded = report.consultations.filter((consultation) => !consultation.outcome);
+  const billable = report.consultations.filter(
+    (consultation) => !consultation.outcome || consultation.outcome.billableSeconds !== undefined,
+  );
+  console.log(`  billing records: ${billing.length} for ${billable.length} consultations that met (${report.consultations.length} in all)`);
   for (const row of billing) console.log(`    ${row.consultation_id}: ${row.billable_seconds} s billable, ${row.rounded_seconds} s billed`);
   const byStatus = new Map<string, number>();
   for (const row of compositions) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1);
@@ -214,21 +238,39 @@ async function summarise(
   }
 
   const problems: string[] = [];
+  const clinic = report.consultations.filter((consultation) => consultation.outcome);
+  if (clinic.length > 0) console.log('  consultations as clinics run them:');
+  for (const { scenario, id, outcome } of clinic) {
+    const status = await findConsultationStatus(store.db, id);
+    const named = await findNoShowMissing(store.db, id);
+    const bill = billing.find((row) => row.consultation_id === id);
+    const rooms = (await listConsultationRooms(store.db, [id])).length;
+    const seen = `${status}${named ? ` (missing: ${named})` : ''}, ${rooms} room${rooms === 1 ? '' : 's'}, ${bill ? `${bill.billable_seconds} s billed once` : 'not billed'}`;
+    const ok =
+      status === outcome!.status &&
+      (named ?? undefined) === outcome!.missing &&
+      rooms === outcome!.rooms &&
+      // The sandbox clock runs on between steps: a second or two more than scripted.
+      (bill === undefined
+        ? outcome!.billableSeconds === undefined
+        : outcome!.billableSeconds !== undefined && Math.abs(bill.billable_seconds - outcome!.billableSeconds) <= 5);
+    console.log(`    ${ok ? 'ok  ' : 'FAIL'} ${scenario.padEnd(22)} ${seen}`);
+    if (!ok) problems.push(`${scenario}: ${seen}`);
+  }
   if (webhooks.log.some((event) => !verified.has(event.id)))
     problems.push(`${webhooks.log.filter((event) => !verified.has(event.id)).length} events of the log never reached the webhook receiver`);
   if (webhooks.received.some((d) => !d.verified)) problems.push('a webhook delivery did not verify');
   if (!report.ok) problems.push('some callbacks were not answered as the contract requires');
   if (healed.some((result) => result.outcome !== 'changed'))
     problems.push('a consultation with lost callbacks was not healed by reconciliation');
-  if (billing.length !== report.consultations.length)
-    problems.push(`expected ${report.consultations.length} billing records, found ${billing.length}`);
+  if (billing.length !== billable.length) problems.push(`expected ${billable.length} billing records, found ${billing.length}`);
   if (new Set(billing.map((row) => row.consultation_id)).size !== billing.length) problems.push('a consultation was billed twice');
-  if (requests.length !== report.consultations.length)
-    problems.push(`expected one composition request per consultation, found ${requests.length}`);
+  if (requests.length !== recorded.length)
+    problems.push(`expected one composition request per recorded consultation (${recorded.length}), found ${requests.length}`);
   if (compositions.some((row) => row.status !== 'available')) problems.push('a composition is not available');
   console.log(
     problems.length === 0
-      ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, lost callbacks healed by reconciliation, one billing record each, every event delivered as a signed webhook.'
+      ? '\nDemo passed: forged and replayed callbacks refused, duplicates absorbed, lost callbacks healed by reconciliation, one billing record each, every event delivered as a signed webhook; the waiting room, the appointment window, no-shows and rejoining as the contract says.'
       : `\nDemo found problems:\n  - ${problems.join('\n  - ')}`,
   );
   return problems.length === 0 ? 0 : 1;

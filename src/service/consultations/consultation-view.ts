@@ -8,6 +8,7 @@ import { listLobbyEntries } from '../../storage/lobby-repository.js';
 import { lobbyEntryView } from './lobby-view.js';
 import { listConsents } from '../../storage/consent-repository.js';
 import { currentConsents } from './consent-view.js';
+import { listConsultationRooms } from '../../storage/consultation-room-repository.js';
 
 export async function consultationViews(store: Store, rows: readonly ConsultationRow[]): Promise<ConsultationView[]> {
   const details = await loadConsultationDetails(store.db, rows);
@@ -16,6 +17,10 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
     rows.map((row) => row.id),
   );
   const consents = await listConsents(
+    store.db,
+    rows.map((row) => row.id),
+  );
+  const rooms = await listConsultationRooms(
     store.db,
     rows.map((row) => row.id),
   );
@@ -40,6 +45,15 @@ export async function consultationViews(store: Store, rows: readonly Consultatio
           }
         : null,
       lobby: lobby.filter((entry) => entry.consultationId === row.id).map(lobbyEntryView),
+      rooms: rooms
+        .filter((room) => room.consultationId === row.id)
+        .map((room) => ({
+          sequence: room.sequence,
+          roomSid: room.roomSid,
+          roomName: room.roomName,
+          createdAt: room.createdAt,
+          endedAt: room.endedAt,
+        })),
       consents: currentConsents(consents.filter((entry) => entry.consultationId === row.id)),
       startedAt: row.started_at,
       endedAt: row.ended_at,

@@ -252,6 +252,53 @@ for (const engine of enginesUnderTest()) {
       add('tenant_events', id, goes);
     }
 
+    async function webhookMessage(tenantId: string, finishedAt: string | null, goes: boolean) {
+      const endpointId = newId('whe');
+      const now = new Date().toISOString();
+      await store.db
+        .insertInto('webhook_endpoints')
+        .values({
+          id: endpointId,
+          tenant_id: tenantId,
+          url: 'https://hooks.invalid/x',
+          event_types: null,
+          description: null,
+          enabled: 1,
+          disabled_reason: null,
+          secret: 'whsec_x',
+          previous_secret: null,
+          previous_secret_until: null,
+          log_cursor: 0,
+          failing_since: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      const id = newId('whm');
+      await store.db
+        .insertInto('webhook_messages')
+        .values({
+          id,
+          endpoint_id: endpointId,
+          tenant_id: tenantId,
+          event_id: newId('evt'),
+          event_sequence: 1,
+          event_type: 'consultation.status',
+          consultation_id: 'con_x',
+          dedupe_key: id,
+          status: finishedAt ? 'delivered' : 'pending',
+          attempts: 1,
+          next_attempt_at: finishedAt ?? now,
+          first_attempt_at: finishedAt ?? now,
+          locked_by: null,
+          locked_until: null,
+          created_at: finishedAt ?? now,
+          finished_at: finishedAt,
+        })
+        .execute();
+      add('webhook_messages', id, goes);
+    }
+
     async function audit(tenantId: string | null, createdAt: string, goes: boolean) {
       const id = newId('aud');
       await store.db
@@ -365,6 +412,9 @@ for (const engine of enginesUnderTest()) {
       await audit(a, ago(10 * DAY), false);
       await tenantEvent(a, ago(40 * DAY), true);
       await tenantEvent(a, ago(10 * DAY), false);
+      await webhookMessage(a, ago(40 * DAY), true);
+      await webhookMessage(a, ago(10 * DAY), false);
+      await webhookMessage(a, null, false); // still pending: stays whatever its age
 
       const b = await tenant(365);
       await consultation(b, { createdAt: ago(41 * DAY), endedAt: ago(40 * DAY), goes: false });

@@ -29,6 +29,7 @@ import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { twilioFailure } from '../twilio/twilio-failure.js';
 import { appointmentWindow, maxParticipantDurationSeconds } from '../../core/consultation/appointment-window.js';
 import { closeAndProject } from '../consultations/consultation-close.js';
+import { listConsultationRooms } from '../../storage/consultation-room-repository.js';
 
 export interface ConsultationRouteOptions {
   readonly store: Store;
@@ -186,7 +187,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
     {
       config: { scope: 'consultations:read' },
       schema: {
-        summary: "The callbacks stored for the consultation's room, in Twilio's Timestamp order, page by page.",
+        summary: "The callbacks stored for the consultation's rooms, in Twilio's Timestamp order, page by page.",
         description:
           'Every signed callback of the room, whatever was done with it (accepted, quarantined, held late), and facts the reconciler or an operator added. Follow `nextCursor` until it is null.',
         params: IdParams,
@@ -199,9 +200,16 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       if (!row) throw new HttpError('NOT_FOUND');
       const { limit = 100, cursor } = request.query;
       const after = cursor ? decodeCursor(cursor) : undefined;
-      const rows = row.room_sid
+      // Every room the consultation had (rejoining), not only the current one.
+      const roomSids = [
+        ...new Set([
+          ...(row.room_sid ? [row.room_sid] : []),
+          ...(await listConsultationRooms(store.db, [row.id])).flatMap((room) => (room.roomSid ? [room.roomSid] : [])),
+        ]),
+      ];
+      const rows = roomSids.length
         ? await listRoomCallbacksPage(store.db, {
-            roomSid: row.room_sid,
+            roomSids,
             limit,
             ...(after ? { after: { eventTimestamp: after.createdAt, id: after.id } } : {}),
           })

@@ -67,10 +67,17 @@ async function checkUrl(url: string, policy: OutboundPolicy): Promise<void> {
   const host = verdict.url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host)) return;
   let addresses: { address: string }[];
+  let timer: NodeJS.Timeout | undefined;
   try {
-    addresses = await lookup(host, { all: true });
+    // A slow resolver must not hold the request: after 2 s the name counts as unresolvable now.
+    addresses = await Promise.race([
+      lookup(host, { all: true }),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('DNS timeout')), 2000))),
+    ]);
   } catch {
     return; // not resolvable now: every delivery resolves and checks again at connect time
+  } finally {
+    clearTimeout(timer);
   }
   const refused = addresses.find((entry) => isRefusedAddress(entry.address, policy));
   if (refused) {

@@ -44,8 +44,9 @@ export interface WebhookDeliveryWorkerOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics;
   readonly clock?: () => Date;
-  /** Called after an endpoint was disabled (its event committed): wakes the tenant's streams. */
+  /** Called after an endpoint was disabled (its event committed): wakes the tenant's streams, alerts the operator. */
   readonly onTenantEvent?: (tenantId: string) => void;
+  readonly onEndpointDisabled?: (endpoint: { readonly tenantId: string; readonly endpointId: string }) => void;
   readonly workerId?: string;
 }
 
@@ -53,6 +54,8 @@ export interface WebhookDeliveryWorkerOptions {
 export function webhookPolicy(config: WebhooksConfig, sandbox: boolean): OutboundPolicy {
   return outboundPolicy({ allowList: config.allowAddresses, allowHttp: config.allowHttp, sandbox });
 }
+
+const WAKE_COALESCE_MS = 10;
 
 export class WebhookDeliveryWorker {
   readonly workerId: string;
@@ -62,6 +65,8 @@ export class WebhookDeliveryWorker {
   private running: Promise<void> | undefined;
   private stopped = true;
   private wakeRequested = false;
+  private lastPollAt = -Infinity;
+  private timerAt: number | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   /** Outcomes that finish together share one commit (one fsync on SQLite for a whole batch). */
   private readonly outcomes: GroupCommitter<RecordedOutcome, DisabledEndpoint | undefined>;
@@ -81,8 +86,14 @@ export class WebhookDeliveryWorker {
   /** A change committed (or a slot freed): poll soon rather than at the next tick. */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) this.wakeRequested = true;
-    else this.schedule(0);
+    if (this.running) {
+      this.wakeRequested = true;
+      return;
+    }
+    // At most one poll per WAKE_COALESCE_MS for wake-ups: the commits of a burst share it.
+    const at = Math.max(this.lastPollAt + WAKE_COALESCE_MS, performance.now());
+    if (this.timerAt !== undefined && this.timerAt <= at) return;
+    this.schedule(at - performance.now());
   }
 
   async stop(): Promise<void> {
@@ -108,13 +119,18 @@ export class WebhookDeliveryWorker {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerAt = performance.now() + delayMs;
     this.timer = setTimeout(() => {
+      this.timerAt = undefined;
+      this.lastPollAt = performance.now();
       this.running = this.poll()
         .then((started) => {
-          const again = started.length > 0 || this.wakeRequested;
+          // Wake-ups that came during a poll that found nothing: one more poll shortly, not at
+          // once — a burst of commits (thousands a second under ingest) must not become a busy loop.
+          const again = started.length > 0 ? 0 : this.wakeRequested ? WAKE_COALESCE_MS : undefined;
           this.wakeRequested = false;
           this.running = undefined;
-          this.schedule(again ? 0 : this.options.config.pollIntervalMs);
+          this.schedule(again ?? this.options.config.pollIntervalMs);
         })
         .catch((error: unknown) => {
           this.running = undefined;
@@ -285,6 +301,7 @@ export class WebhookDeliveryWorker {
         'webhook endpoint disabled: failing without a success for too long',
       );
       this.options.onTenantEvent?.(disabled.tenant_id);
+      this.options.onEndpointDisabled?.({ tenantId: disabled.tenant_id, endpointId: context.endpoint_id });
     }
   }
 }

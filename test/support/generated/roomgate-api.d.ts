@@ -660,7 +660,7 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * The callbacks stored for the consultation's room, in Twilio's Timestamp order, page by page.
+     * The callbacks stored for the consultation's rooms, in Twilio's Timestamp order, page by page.
      * @description Every signed callback of the room, whatever was done with it (accepted, quarantined, held late), and facts the reconciler or an operator added. Follow `nextCursor` until it is null.
      *
      *     Scope: `consultations:read`.
@@ -5886,6 +5886,19 @@ export interface components {
       } | null;
       /** @description Who waited in the waiting room, and how long. */
       lobby: components['schemas']['LobbyEntry'][];
+      /** @description Every room the consultation had, in order (rejoining: a room that ended inside the appointment window is followed by a new one on the next token request); the last is `roomSid` / `roomName`. */
+      rooms: {
+        sequence: number;
+        /** @description Null until Twilio answered. */
+        roomSid: string | null;
+        roomName: string;
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        createdAt: string;
+        endedAt: string | null;
+      }[];
       /** @description Each identity’s current consent decision per kind; the whole ledger is GET /v1/consultations/{id}/consents. */
       consents: {
         identity: string;

@@ -109,6 +109,22 @@ export const Consultation = Type.Object(
       { description: 'Set when the appointment window closed without the clinician and the care recipient ever together.' },
     ),
     lobby: Type.Array(Type.Ref('LobbyEntry'), { description: 'Who waited in the waiting room, and how long.' }),
+    rooms: Type.Array(
+      Type.Object(
+        {
+          sequence: Type.Integer({ minimum: 1 }),
+          roomSid: Type.Union([Type.String(), Type.Null()], { description: 'Null until Twilio answered.' }),
+          roomName: Type.String(),
+          createdAt: Timestamp,
+          endedAt: NullableTimestamp,
+        },
+        { additionalProperties: false },
+      ),
+      {
+        description:
+          'Every room the consultation had, in order (rejoining: a room that ended inside the appointment window is followed by a new one on the next token request); the last is `roomSid` / `roomName`.',
+      },
+    ),
     consents: Type.Array(
       Type.Object(
         {
