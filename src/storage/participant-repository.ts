@@ -127,15 +127,23 @@ export interface SessionFields {
   readonly disconnected_at: IsoTimestamp | null;
 }
 
-export async function insertSession(db: Db, consultationId: string, participantSid: string, fields: SessionFields): Promise<void> {
+/** New sessions of a consultation: one multi-row INSERT (one round trip however many). */
+export async function insertSessions(
+  db: Db,
+  consultationId: string,
+  sessions: readonly { participantSid: string; fields: SessionFields }[],
+): Promise<void> {
+  if (sessions.length === 0) return;
   await db
     .insertInto('participant_sessions')
-    .values({
-      id: newId('ps'), // the UNIQUE (consultation, participant SID) decides, not the id
-      consultation_id: consultationId,
-      participant_sid: participantSid,
-      ...fields,
-    })
+    .values(
+      sessions.map(({ participantSid, fields }) => ({
+        id: newId('ps'), // the UNIQUE (consultation, participant SID) decides, not the id
+        consultation_id: consultationId,
+        participant_sid: participantSid,
+        ...fields,
+      })),
+    )
     .execute();
 }
 

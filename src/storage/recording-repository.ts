@@ -29,15 +29,23 @@ export async function listConsultationRecordings(db: Db, consultationId: string)
 
 export type RecordingFields = Omit<Updateable<RecordingsTable>, 'id' | 'consultation_id' | 'recording_sid'>;
 
-export async function insertRecording(
+/** New recordings of a consultation: one multi-row INSERT (one round trip however many). */
+export async function insertRecordings(
   db: Db,
   consultationId: string,
-  recordingSid: string,
-  fields: RecordingFields & { created_at: IsoTimestamp; status: string },
+  recordings: readonly { recordingSid: string; fields: RecordingFields & { created_at: IsoTimestamp; status: string } }[],
 ): Promise<void> {
+  if (recordings.length === 0) return;
   await db
     .insertInto('recordings')
-    .values({ id: newId('rec'), consultation_id: consultationId, recording_sid: recordingSid, ...fields })
+    .values(
+      recordings.map(({ recordingSid, fields }) => ({
+        id: newId('rec'),
+        consultation_id: consultationId,
+        recording_sid: recordingSid,
+        ...fields,
+      })),
+    )
     .execute();
 }
 

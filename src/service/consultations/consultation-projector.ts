@@ -33,14 +33,14 @@ import { enqueueOutboxEntry, existingOutboxKeys } from '../../storage/outbox-rep
 import {
   deleteSessions,
   findIssuedRoles,
-  insertSession,
+  insertSessions,
   listConsultationSessions,
   updateSession,
 } from '../../storage/participant-repository.js';
 import {
   ensureCompositionRow,
   findConsultationComposition,
-  insertRecording,
+  insertRecordings,
   listConsultationRecordings,
   updateConsultationComposition,
   updateRecording,
@@ -339,6 +339,8 @@ async function writeRecord(
 
   // Only what changed is written: most callbacks touch one session or one recording.
   const keep = new Set<string>();
+  // New rows go in one INSERT per table (a consultation's first fold often has them all).
+  const newSessions: { participantSid: string; fields: ReturnType<typeof sessionFields> }[] = [];
   for (const session of record.sessions) {
     if (session.connectedAt === null) continue;
     keep.add(session.participantSid);
@@ -346,8 +348,9 @@ async function writeRecord(
     const previous = before.sessions.get(session.participantSid);
     if (same(previous, fields)) continue;
     if (previous) await updateSession(trx, id, session.participantSid, fields);
-    else await insertSession(trx, id, session.participantSid, fields);
+    else newSessions.push({ participantSid: session.participantSid, fields });
   }
+  await insertSessions(trx, id, newSessions);
   await deleteSessions(
     trx,
     id,
@@ -355,6 +358,7 @@ async function writeRecord(
   );
 
   const newRecordings: ConsultationRecord['recordings'][number][] = [];
+  const recordingRows: Parameters<typeof insertRecordings>[2][number][] = [];
   for (const recording of record.recordings) {
     const previous = before.recordings.get(recording.recordingSid);
     const started = iso(recording.startedAt);
@@ -363,10 +367,11 @@ async function writeRecord(
     if (same(previous, fields)) continue;
     if (previous) await updateRecording(trx, recording.recordingSid, fields);
     else {
-      await insertRecording(trx, id, recording.recordingSid, { ...fields, created_at: started ?? now });
+      recordingRows.push({ recordingSid: recording.recordingSid, fields: { ...fields, created_at: started ?? now } });
       newRecordings.push(recording);
     }
   }
+  await insertRecordings(trx, id, recordingRows);
   // Recording that follows consent: rules on joins and leaves (all-parties), unconsented recordings flagged.
   const consent = await projectConsent(trx, {
     consultation: row,
