@@ -155,6 +155,7 @@ for (const engine of enginesUnderTest()) {
           record: false,
           ...(input.patientStatus ? { patientStatus: input.patientStatus } : {}),
         });
+        expect(created.status, JSON.stringify(created.json)).toBe(201);
         const { id, roomName } = created.json as { id: string; roomName: string };
         const recipient = input.vet ? 'pet-owner' : 'patient';
         for (const [identity, role] of [
