@@ -90,7 +90,15 @@ class SqliteImmediateDriver implements Driver {
   async init(): Promise<void> {
     this.#db = this.config.open();
     this.#connection = new SqliteImmediateConnection(this.#db, this.config.busyTimeoutMs);
-    for (const statement of this.config.setup) await this.#connection.executeQuery(CompiledQuery.raw(statement));
+    try {
+      for (const statement of this.config.setup) await this.#connection.executeQuery(CompiledQuery.raw(statement));
+    } catch (error) {
+      // Kysely never calls destroy() after a failed init: close here, or a statement thread
+      // (sqlite-thread-backend.ts) keeps the process alive after a start-up failure.
+      await this.#db.close();
+      this.#db = undefined;
+      throw error;
+    }
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
