@@ -94,9 +94,11 @@ export interface Config {
    */
   readonly projectionThread: boolean;
   /**
-   * ROOMGATE_SQLITE_THREAD (on | off, default on): on a SQLite file, `serve` runs the HTTP
+   * ROOMGATE_SQLITE_THREAD (on | off, default off): on a SQLite file, `serve` runs the HTTP
    * thread's statements (the inbox's group commit and its fsync, the API's reads, the outbox's
-   * writes) on a thread of their own, so none of them holds the event loop.
+   * writes) on a thread of their own, so none of them holds the event loop. Off by default: on a
+   * disk with fast fsync the messages cost more than they save (bench/README.md, session 3c);
+   * on a slow or shared disk, on is faster.
    */
   readonly sqliteThread: boolean;
 }
@@ -229,7 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: integer(env, 'ROOMGATE_OUTBOX_CONCURRENCY', 4, 1, 64),
     }),
     projectionThread: onOff(env, 'ROOMGATE_PROJECTION_THREAD', true),
-    sqliteThread: onOff(env, 'ROOMGATE_SQLITE_THREAD', true),
+    sqliteThread: onOff(env, 'ROOMGATE_SQLITE_THREAD', false),
     webhooks: webhooksConfig(env),
   });
 }
