@@ -14,7 +14,7 @@ import { IdParams, page, withErrors } from '../api/schemas/common.js';
 import type { AuditLog } from '../audit-log.js';
 import { HttpError } from '../errors.js';
 import { createApiKey } from '../tenants/tenant-admin.js';
-import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { decodeCursor, pageOf } from './page-cursor.js';
 
 type KeyRow = NonNullable<Awaited<ReturnType<typeof findTenantApiKey>>>;
 
@@ -101,11 +101,10 @@ export async function apiKeyRoutes(root: FastifyInstance, options: { store: Stor
         limit,
         ...(cursor ? { before: decodeCursor(cursor) } : {}),
       });
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows.at(-1);
+      const { pageRows, nextCursor } = pageOf(rows, limit, (last) => ({ createdAt: last.created_at, id: last.id }));
       return {
         data: pageRows.map(view),
-        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+        nextCursor,
       };
     },
   );

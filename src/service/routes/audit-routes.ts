@@ -11,7 +11,7 @@ import { listTenantAuditPage } from '../../storage/audit-repository.js';
 import type { Store } from '../../storage/store.js';
 import { page, withErrors } from '../api/schemas/common.js';
 import { ListAuditQuery } from '../api/schemas/records.js';
-import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { decodeCursor, pageOf } from './page-cursor.js';
 import { toUtcTimestamp } from './utc-timestamp.js';
 
 export async function auditRoutes(root: FastifyInstance, options: { store: Store }): Promise<void> {
@@ -36,8 +36,7 @@ export async function auditRoutes(root: FastifyInstance, options: { store: Store
         ...(since !== undefined ? { since: toUtcTimestamp(since, 'since') } : {}),
         ...(cursor ? { before: decodeCursor(cursor) } : {}),
       });
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows.at(-1);
+      const { pageRows, nextCursor } = pageOf(rows, limit, (last) => ({ createdAt: last.created_at, id: last.id }));
       return {
         data: pageRows.map((row) => ({
           id: row.id,
@@ -48,7 +47,7 @@ export async function auditRoutes(root: FastifyInstance, options: { store: Store
           detail: JSON.parse(row.detail) as unknown,
           createdAt: row.created_at,
         })),
-        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+        nextCursor,
       };
     },
   );

@@ -24,7 +24,7 @@ import { CreateConsultationBody, ListCallbacksQuery, ListConsultationsQuery } fr
 import { listRoomCallbacksPage } from '../../storage/inbox-repository.js';
 import { consultationViews, loadConsultationView } from '../consultations/consultation-view.js';
 import { HttpError } from '../errors.js';
-import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { decodeCursor, pageOf } from './page-cursor.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { twilioFailure } from '../twilio/twilio-failure.js';
 import { appointmentWindow, maxParticipantDurationSeconds } from '../../core/consultation/appointment-window.js';
@@ -160,11 +160,10 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
         ...(status ? { status } : {}),
         ...(externalRef ? { externalRef } : {}),
       });
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows.at(-1);
+      const { pageRows, nextCursor } = pageOf(rows, limit, (last) => ({ createdAt: last.created_at, id: last.id }));
       return {
         data: await consultationViews(store, pageRows),
-        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+        nextCursor,
       };
     },
   );
@@ -214,8 +213,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
             ...(after ? { after: { eventTimestamp: after.createdAt, id: after.id } } : {}),
           })
         : [];
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows.at(-1);
+      const { pageRows, nextCursor } = pageOf(rows, limit, (last) => ({ createdAt: last.event_timestamp, id: last.id }));
       return {
         data: pageRows.map((entry) => ({
           event: entry.event_type,
@@ -225,7 +223,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
           status: entry.held ?? entry.status,
           source: entry.source as 'callback' | 'reconciled' | 'operator',
         })),
-        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.event_timestamp, id: last.id }) : null,
+        nextCursor,
       };
     },
   );

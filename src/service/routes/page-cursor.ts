@@ -21,3 +21,13 @@ export function decodeCursor(text: string): PageCursor {
   }
   throw new HttpError('VALIDATION_FAILED', 'cursor is not valid');
 }
+
+/**
+ * A newest-first page from rows fetched with `limit + 1`: the first `limit` rows, and the cursor
+ * after the last of them when the extra row shows that more follow.
+ */
+export function pageOf<Row>(rows: readonly Row[], limit: number, cursorOf: (last: Row) => PageCursor) {
+  const pageRows = rows.slice(0, limit);
+  const last = pageRows.at(-1);
+  return { pageRows, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(cursorOf(last)) : null };
+}

@@ -16,7 +16,7 @@ import { IdParams, page, withErrors } from '../api/schemas/common.js';
 import { ListBillingQuery } from '../api/schemas/records.js';
 import { BillingEvidenceQuery } from '../api/schemas/billing-evidence.js';
 import { HttpError } from '../errors.js';
-import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { decodeCursor, pageOf } from './page-cursor.js';
 import { toUtcTimestamp } from './utc-timestamp.js';
 
 /** Twilio's media URL lives this long; the redirect is never cached. */
@@ -138,8 +138,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
           : {}),
         ...(after ? { after: { updatedAt: after.createdAt, id: after.id } } : {}),
       });
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows.at(-1);
+      const { pageRows, nextCursor } = pageOf(rows, limit, (last) => ({ createdAt: last.updated_at ?? last.created_at, id: last.id }));
       return {
         data: pageRows.map((row) => ({
           id: row.id,
@@ -152,7 +151,7 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
           createdAt: row.created_at,
           updatedAt: row.updated_at ?? row.created_at,
         })),
-        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.updated_at ?? last.created_at, id: last.id }) : null,
+        nextCursor,
       };
     },
   );

@@ -36,7 +36,7 @@ import {
 import type { AuditLog } from '../audit-log.js';
 import { HttpError } from '../errors.js';
 import { recoverWebhookEvents } from '../webhooks/webhook-recovery.js';
-import { decodeCursor, encodeCursor } from './page-cursor.js';
+import { decodeCursor, pageOf } from './page-cursor.js';
 
 export interface WebhookEndpointRouteOptions {
   readonly store: Store;
@@ -143,11 +143,10 @@ export async function webhookEndpointRoutes(root: FastifyInstance, options: Webh
         limit,
         ...(cursor ? { before: decodeCursor(cursor) } : {}),
       });
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows.at(-1);
+      const { pageRows, nextCursor } = pageOf(rows, limit, (last) => ({ createdAt: last.created_at, id: last.id }));
       return {
         data: pageRows.map(view),
-        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null,
+        nextCursor,
       };
     },
   );
@@ -264,8 +263,7 @@ export async function webhookEndpointRoutes(root: FastifyInstance, options: Webh
         limit,
         ...(cursor ? { before: decodeCursor(cursor) } : {}),
       });
-      const pageRows = rows.slice(0, limit);
-      const last = pageRows.at(-1);
+      const { pageRows, nextCursor } = pageOf(rows, limit, (last) => ({ createdAt: last.attempted_at, id: last.id }));
       return {
         data: pageRows.map((row) => ({
           id: row.id,
@@ -279,7 +277,7 @@ export async function webhookEndpointRoutes(root: FastifyInstance, options: Webh
           attemptedAt: row.attempted_at,
           ...(row.next_attempt_at !== null ? { nextAttemptAt: row.next_attempt_at } : {}),
         })),
-        nextCursor: rows.length > limit && last ? encodeCursor({ createdAt: last.attempted_at, id: last.id }) : null,
+        nextCursor,
       };
     },
   );
