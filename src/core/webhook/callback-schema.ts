@@ -82,10 +82,10 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 type Check = (value: string) => boolean;
 
 /** Twilio's OpenAPI spells every SID as its two-letter prefix and 32 hex digits. */
-const sid =
-  (prefix: string): Check =>
-  (value) =>
-    value.length === 34 && value.startsWith(prefix) && /^[0-9a-fA-F]{32}$/.test(value.slice(2));
+const sid = (prefix: string): Check => {
+  const form = new RegExp(`^${prefix}[0-9a-fA-F]{32}$`);
+  return (value) => value.length === 34 && form.test(value);
+};
 /** Printable text of bounded length: the value reaches a bounded column. */
 const text =
   (max: number): Check =>
@@ -201,10 +201,18 @@ const SCHEMAS: ReadonlyMap<VideoEventType, EventSchema> = new Map<VideoEventType
 /** Every documented name, for callbacks whose event type cannot be known. */
 const ALL_FIELDS: readonly string[] = Object.keys(FIELD_FORMATS);
 
+/** Per event type, its documented names (needed ones first), and them as a set: built once. */
+const DOCUMENTED = new Map<VideoEventType, { readonly names: readonly string[]; readonly set: ReadonlySet<string> }>(
+  [...SCHEMAS].map(([event, schema]) => {
+    const names = Object.freeze([...schema.required, ...schema.optional]);
+    return [event, { names, set: new Set(names) }];
+  }),
+);
+const ALL_DOCUMENTED = { names: ALL_FIELDS, set: new Set(ALL_FIELDS) };
+
 /** The documented fields of an event type, needed ones first (the order reasons are found in). */
 export function documentedFields(event: VideoEventType): readonly string[] {
-  const schema = SCHEMAS.get(event)!;
-  return [...schema.required, ...schema.optional];
+  return DOCUMENTED.get(event)!.names;
 }
 
 /** The fields an event type needs. */
@@ -222,49 +230,32 @@ export function requiredFields(event: VideoEventType): readonly string[] {
  * parseCallback([…, ['ParticipantIdentityx1', '']]) // { ok: false, reason: 'schema-resplit:ParticipantIdentity', … }
  */
 export function parseCallback(params: readonly CallbackParam[]): CallbackParse {
-  const values = new Map<string, string[]>();
+  // Each name's first value, and the names given more than once.
+  const values = new Map<string, string>();
+  let repeated: Set<string> | undefined;
   for (const [name, value] of params) {
-    const list = values.get(name);
-    if (list) list.push(value);
-    else values.set(name, [value]);
+    if (!values.has(name)) values.set(name, value);
+    else (repeated ??= new Set()).add(name);
   }
-  const sound = soundFields(values, ALL_FIELDS);
-  const eventValue = sound.StatusCallbackEvent;
+  // Each documented field present once and non-empty is checked against its form once (it runs
+  // on the HTTP thread for every callback); every rule below reads these verdicts.
+  const sound = new Map<string, string>();
+  let timestamp: number | undefined;
+  for (const [name, value] of values) {
+    if (value === '' || repeated?.has(name) || !Object.hasOwn(FIELD_FORMATS, name)) continue;
+    if (name === 'Timestamp') {
+      timestamp = parseTwilioTimestamp(value);
+      if (timestamp !== undefined) sound.set(name, value);
+    } else if (FIELD_FORMATS[name]!(value)) sound.set(name, value);
+  }
+  const eventValue = sound.get('StatusCallbackEvent');
   const event = eventValue === undefined ? undefined : (eventValue as VideoEventType);
-  const salvage = (fields: Record<string, string>) => ({
-    fields,
-    event,
-    timestamp: fields.Timestamp === undefined ? undefined : parseTwilioTimestamp(fields.Timestamp),
-  });
-  const reject = (reason: string): RejectedCallback => ({ ok: false, reason, ...salvage(sound) });
-
-  const documented = event === undefined ? ALL_FIELDS : documentedFields(event);
-  for (const name of values.keys()) {
-    if (documented.includes(name)) continue;
-    const cut = documented.find((field) => cutFrom(name, field));
-    if (cut !== undefined) return reject(`schema-resplit:${cut}`);
-  }
-  for (const name of documented) if ((values.get(name)?.length ?? 0) > 1) return reject(`schema-repeated-field:${name}`);
-
-  const eventValues = values.get('StatusCallbackEvent');
-  if (eventValues === undefined) return reject('schema-missing-field:StatusCallbackEvent');
-  if (eventValues[0] === '') return reject('schema-empty-field:StatusCallbackEvent');
-  if (event === undefined) return reject('schema-unknown-event');
-
-  const schema = SCHEMAS.get(event)!;
-  for (const name of schema.required) {
-    const value = values.get(name)?.[0];
-    if (value === undefined) return reject(`schema-missing-field:${name}`);
-    if (value === '') return reject(`schema-empty-field:${name}`);
-    if (!FIELD_FORMATS[name]!(value)) return reject(`schema-malformed-field:${name}`);
-  }
-  for (const name of schema.optional) {
-    const value = values.get(name)?.[0];
-    if (value !== undefined && value !== '' && !FIELD_FORMATS[name]!(value)) return reject(`schema-malformed-field:${name}`);
+  const reason = refusalOf(values, repeated, sound, event);
+  if (reason !== undefined || event === undefined) {
+    return { ok: false, reason: reason ?? 'schema-unknown-event', fields: fieldsOf(sound, ALL_FIELDS), event, timestamp };
   }
 
-  const fields = soundFields(values, documentedFields(event));
-  const { timestamp } = salvage(fields);
+  const fields = fieldsOf(sound, documentedFields(event));
   return {
     ok: true,
     kind: KIND.get(event)!,
@@ -274,6 +265,40 @@ export function parseCallback(params: readonly CallbackParam[]): CallbackParse {
     roomSid: fields.RoomSid!,
     fields,
   };
+}
+
+/** The first rule the callback breaks (see the file comment), or undefined when it breaks none. */
+function refusalOf(
+  values: ReadonlyMap<string, string>,
+  repeated: ReadonlySet<string> | undefined,
+  sound: ReadonlyMap<string, string>,
+  event: VideoEventType | undefined,
+): string | undefined {
+  const documented = event === undefined ? ALL_DOCUMENTED : DOCUMENTED.get(event)!;
+  for (const name of values.keys()) {
+    if (documented.set.has(name)) continue;
+    for (const field of documented.names) if (cutFrom(name, field)) return `schema-resplit:${field}`;
+  }
+  if (repeated) for (const name of documented.names) if (repeated.has(name)) return `schema-repeated-field:${name}`;
+
+  const eventValue = values.get('StatusCallbackEvent');
+  if (eventValue === undefined) return 'schema-missing-field:StatusCallbackEvent';
+  if (eventValue === '') return 'schema-empty-field:StatusCallbackEvent';
+  if (event === undefined) return 'schema-unknown-event';
+
+  // No documented field is repeated from here on: a present, non-empty one is sound or malformed.
+  const schema = SCHEMAS.get(event)!;
+  for (const name of schema.required) {
+    const value = values.get(name);
+    if (value === undefined) return `schema-missing-field:${name}`;
+    if (value === '') return `schema-empty-field:${name}`;
+    if (!sound.has(name)) return `schema-malformed-field:${name}`;
+  }
+  for (const name of schema.optional) {
+    const value = values.get(name);
+    if (value !== undefined && value !== '' && !sound.has(name)) return `schema-malformed-field:${name}`;
+  }
+  return undefined;
 }
 
 /**
@@ -313,12 +338,12 @@ function cutFrom(name: string, field: string): boolean {
   return field.startsWith(name) || field.endsWith(name) || name.startsWith(field) || name.endsWith(field);
 }
 
-/** Of `names`, those present exactly once, non-empty and in their documented form. */
-function soundFields(values: ReadonlyMap<string, readonly string[]>, names: readonly string[]): Record<string, string> {
+/** Of `names`, in that order, those present exactly once, non-empty and in their documented form. */
+function fieldsOf(sound: ReadonlyMap<string, string>, names: readonly string[]): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const name of names) {
-    const list = values.get(name);
-    if (list?.length === 1 && list[0] !== '' && FIELD_FORMATS[name]!(list[0]!)) fields[name] = list[0]!;
+    const value = sound.get(name);
+    if (value !== undefined) fields[name] = value;
   }
   return fields;
 }

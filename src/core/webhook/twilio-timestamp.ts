@@ -21,13 +21,21 @@ const MIN_YEAR = 1970;
 export function parseTwilioTimestamp(value: string): number | undefined {
   const match = FORMAT.exec(value);
   if (!match) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  const hour = Number(match[4]);
+  const minute = Number(match[5]);
+  const second = Number(match[6]);
   if (year < MIN_YEAR || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
-  const millis = Number((match[7] ?? '').padEnd(3, '0').slice(0, 3));
+  const fraction = match[7];
+  const millis = fraction === undefined ? 0 : Number(fraction.padEnd(3, '0').slice(0, 3));
   return Date.UTC(year, month - 1, day, hour, minute, second, millis);
 }
 
+/** Days of `month` (1–12) in the proleptic Gregorian calendar Date.UTC counts in. */
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
