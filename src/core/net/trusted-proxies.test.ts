@@ -30,6 +30,16 @@ describe('parseTrustedProxies', () => {
     expect(parseTrustedProxies('private')('172.20.0.1')).toBe(true);
   });
 
+  it('answers the same when asked again, past the bound on remembered peers', () => {
+    const trusted = parseTrustedProxies('10.0.0.0/8');
+    const peers = Array.from({ length: 3000 }, (_, i) => (i % 2 === 0 ? `10.0.${i >> 8}.${i & 255}` : `11.0.${i >> 8}.${i & 255}`));
+    for (let round = 0; round < 2; round++) {
+      for (const [i, peer] of peers.entries()) expect(trusted(peer)).toBe(i % 2 === 0);
+    }
+    expect(trusted('not an address')).toBe(false);
+    expect(trusted('not an address')).toBe(false);
+  });
+
   it('trusts nobody when empty', () => {
     expect(parseTrustedProxies('')('127.0.0.1')).toBe(false);
   });

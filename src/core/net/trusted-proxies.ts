@@ -37,13 +37,24 @@ export function parseTrustedProxies(list: string): (address: string) => boolean 
     if (!/^\d+$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) throw new Error(`'${entry}' has an invalid prefix length`);
     blocks.addSubnet(address!, prefix, type);
   }
+  // Asked for every request, often twice (whether to believe the peer, then each forwarded hop);
+  // BlockList.check builds a SocketAddress each time. Peers are few: their answers are kept.
+  const known = new Map<string, boolean>();
   return (candidate) => {
-    const address = unmapIpv4(candidate);
-    const family = isIP(address);
-    if (!family) return false;
-    return blocks.check(address, family === 4 ? 'ipv4' : 'ipv6');
+    let trusted = known.get(candidate);
+    if (trusted === undefined) {
+      const address = unmapIpv4(candidate);
+      const family = isIP(address);
+      trusted = family !== 0 && blocks.check(address, family === 4 ? 'ipv4' : 'ipv6');
+      if (known.size >= KNOWN_PEERS) known.clear();
+      known.set(candidate, trusted);
+    }
+    return trusted;
   };
 }
+
+/** How many peers' answers are kept (then forgotten at once): a bound whatever the peers. */
+const KNOWN_PEERS = 1024;
 
 /**
  * `::ffff:10.1.2.3` and its hex spelling `::ffff:a01:203` → `10.1.2.3` (a dual-stack server
