@@ -9,6 +9,12 @@
  * Kysely hides the driver's connection, so both are passed along the async call chain
  * (AsyncLocalStorage): the pool wrappers below offer `discard` to whoever is acquiring, and the
  * error-mapping driver hands it to the transaction's scope.
+ *
+ * On Node 20 (and 22 without AsyncContextFrame) an AsyncLocalStorage that has run once keeps
+ * async_hooks on for the whole process: every promise, timer and socket callback of every HTTP
+ * request then pays an init hook, 5–10 % of a webhook request's CPU. So the two storages are
+ * turned off again whenever no acquisition or deadline transaction is under way (`inScope`):
+ * nothing reads them outside one.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Socket } from 'node:net';
@@ -47,15 +53,36 @@ export class ConnectionScope {
 const acquisitions = new AsyncLocalStorage<Acquisition>();
 const scopes = new AsyncLocalStorage<ConnectionScope>();
 
+/** Runs under way in either storage; both are turned off when it falls back to 0. */
+let running = 0;
+
+function inScope<S, T>(storage: AsyncLocalStorage<S>, store: S, work: () => Promise<T>): Promise<T> {
+  running++;
+  let result: Promise<T>;
+  try {
+    result = storage.run(store, work);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return result.finally(release);
+}
+
+function release(): void {
+  if (--running > 0) return;
+  acquisitions.disable();
+  scopes.disable();
+}
+
 /** Runs `acquire` and returns the connection with the discard its pool offered (none on SQLite). */
 export async function acquireDiscardable<T>(acquire: () => Promise<T>): Promise<{ connection: T; discard: Discard | undefined }> {
   const acquisition: Acquisition = {};
-  const connection = await acquisitions.run(acquisition, acquire);
+  const connection = await inScope(acquisitions, acquisition, acquire);
   return { connection, discard: acquisition.discard };
 }
 
 export function runInScope<T>(scope: ConnectionScope, work: () => Promise<T>): Promise<T> {
-  return scopes.run(scope, work);
+  return inScope(scopes, scope, work);
 }
 
 export function currentScope(): ConnectionScope | undefined {
