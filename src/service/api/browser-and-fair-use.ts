@@ -34,6 +34,11 @@ export async function registerBrowserAndFairUse(
     });
   }
   const keyed = (request: FastifyRequest) => Boolean(request.routeOptions.config.scope && request.tenant);
+  // Only the tenant API's routes (they declare a scope) have a budget; the others (webhook,
+  // health, docs, console) get no rate-limit hook at all rather than one that lets them through.
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.scope) route.config = { ...route.config, rateLimit: false };
+  });
   await app.register(rateLimit, {
     global: true,
     hook: 'preHandler',

@@ -13,7 +13,7 @@
  *   (`config.idempotentSecret`): the database never holds a usable credential.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onSendAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import {
   claimIdempotencyKey,
@@ -68,8 +68,8 @@ export function registerIdempotency(app: FastifyInstance, options: { store: Stor
   const { store, clock } = options;
   const claims = new WeakMap<FastifyRequest, Claim>();
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (!request.routeOptions.config.idempotent || !request.tenant) return;
+  const claimKey: preHandlerAsyncHookHandler = async (request, reply) => {
+    if (!request.tenant) return;
     const key = request.headers['idempotency-key'];
     if (typeof key !== 'string') return;
     const fingerprint = fingerprintOf(request);
@@ -99,9 +99,9 @@ export function registerIdempotency(app: FastifyInstance, options: { store: Stor
       if (Date.now() >= deadline) throw new HttpError('IDEMPOTENCY_KEY_IN_USE');
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-  });
+  };
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  const keepAnswer: onSendAsyncHookHandler<unknown> = async (request, reply, payload) => {
     const claim = claims.get(request);
     if (!claim) return payload;
     claims.delete(request);
@@ -122,7 +122,19 @@ export function registerIdempotency(app: FastifyInstance, options: { store: Stor
       location: typeof location === 'string' ? location : null,
     });
     return payload;
+  };
+
+  // Only on the routes that honour the header, first among their own hooks (where a global hook
+  // would run): the other routes — the webhook's above all — get no hook to pass through.
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.idempotent) return;
+    route.preHandler = [claimKey, ...hooksOf(route.preHandler)];
+    route.onSend = [keepAnswer, ...hooksOf(route.onSend)];
   });
+}
+
+function hooksOf<T>(hooks: T | T[] | undefined): T[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
 }
 
 function restoreSecret(secret: IdempotentSecret, stored: string | null): string {

@@ -65,10 +65,12 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
   };
 
   const receivedContentType = new WeakMap<FastifyRequest, string | undefined>();
-  app.addHook('onRequest', async (request, reply) => {
-    if (typeof request.headers['x-twilio-signature'] !== 'string') return refuse(request, reply, 'missing-signature');
+  // Not async: nothing to wait for, so no promise per callback. A refusal answers and ends the hooks.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (typeof request.headers['x-twilio-signature'] !== 'string') return void refuse(request, reply, 'missing-signature');
     receivedContentType.set(request, header(request, 'content-type'));
     if (request.headers['content-type'] !== undefined) request.headers['content-type'] = 'application/octet-stream';
+    done();
   });
 
   const schema = {
