@@ -201,23 +201,59 @@ const SCHEMAS: ReadonlyMap<VideoEventType, EventSchema> = new Map<VideoEventType
 /** Every documented name, for callbacks whose event type cannot be known. */
 const ALL_FIELDS: readonly string[] = Object.keys(FIELD_FORMATS);
 
-/** Per event type, its documented names (needed ones first), and them as a set: built once. */
-const DOCUMENTED = new Map<VideoEventType, { readonly names: readonly string[]; readonly set: ReadonlySet<string> }>(
-  [...SCHEMAS].map(([event, schema]) => {
-    const names = Object.freeze([...schema.required, ...schema.optional]);
-    return [event, { names, set: new Set(names) }];
-  }),
+// A parse runs on the HTTP thread for every callback, so it works on arrays indexed by field
+// (FIELD_INDEX) filled in one pass, and checks each field's form once.
+const FIELD_INDEX: ReadonlyMap<string, number> = new Map(ALL_FIELDS.map((name, index) => [name, index]));
+const CHECKS: readonly Check[] = ALL_FIELDS.map((name) => FIELD_FORMATS[name]!);
+const TIMESTAMP = FIELD_INDEX.get('Timestamp')!;
+const EVENT = FIELD_INDEX.get('StatusCallbackEvent')!;
+
+/** A list of documented fields, by name and by index; `set` for membership. */
+interface FieldList {
+  readonly names: readonly string[];
+  readonly indexes: readonly number[];
+  readonly set: ReadonlySet<string>;
+}
+
+const fieldList = (names: readonly string[]): FieldList => ({
+  names: Object.freeze([...names]),
+  indexes: names.map((name) => FIELD_INDEX.get(name)!),
+  set: new Set(names),
+});
+
+/** Per event type: its documented fields (needed ones first), the needed ones, the others. */
+const LISTS = new Map<VideoEventType, { readonly documented: FieldList; readonly required: FieldList; readonly optional: FieldList }>(
+  [...SCHEMAS].map(([event, schema]) => [
+    event,
+    {
+      documented: fieldList([...schema.required, ...schema.optional]),
+      required: fieldList(schema.required),
+      optional: fieldList(schema.optional),
+    },
+  ]),
 );
-const ALL_DOCUMENTED = { names: ALL_FIELDS, set: new Set(ALL_FIELDS) };
+const ALL_LIST = fieldList(ALL_FIELDS);
 
 /** The documented fields of an event type, needed ones first (the order reasons are found in). */
 export function documentedFields(event: VideoEventType): readonly string[] {
-  return DOCUMENTED.get(event)!.names;
+  return LISTS.get(event)!.documented.names;
 }
 
 /** The fields an event type needs. */
 export function requiredFields(event: VideoEventType): readonly string[] {
   return SCHEMAS.get(event)!.required;
+}
+
+/** What one pass over the parameters found, per documented field (by FIELD_INDEX). */
+interface Reading {
+  /** Distinct parameter names, in the order they first came. */
+  readonly names: readonly string[];
+  /** 0 absent, 1 once, 2 more than once. */
+  readonly counts: Uint8Array;
+  /** The first value given. */
+  readonly first: readonly (string | undefined)[];
+  /** The value when present once, non-empty and in its form. */
+  readonly sound: readonly (string | undefined)[];
 }
 
 /**
@@ -230,32 +266,40 @@ export function requiredFields(event: VideoEventType): readonly string[] {
  * parseCallback([…, ['ParticipantIdentityx1', '']]) // { ok: false, reason: 'schema-resplit:ParticipantIdentity', … }
  */
 export function parseCallback(params: readonly CallbackParam[]): CallbackParse {
-  // Each name's first value, and the names given more than once.
-  const values = new Map<string, string>();
-  let repeated: Set<string> | undefined;
+  const names: string[] = [];
+  const counts = new Uint8Array(ALL_FIELDS.length);
+  const first: (string | undefined)[] = [];
+  let undocumented: Set<string> | undefined;
   for (const [name, value] of params) {
-    if (!values.has(name)) values.set(name, value);
-    else (repeated ??= new Set()).add(name);
+    const index = FIELD_INDEX.get(name);
+    if (index === undefined) {
+      if (undocumented?.has(name)) continue;
+      (undocumented ??= new Set()).add(name);
+      names.push(name);
+    } else if (counts[index] === 0) {
+      counts[index] = 1;
+      first[index] = value;
+      names.push(name);
+    } else counts[index] = 2;
   }
-  // Each documented field present once and non-empty is checked against its form once (it runs
-  // on the HTTP thread for every callback); every rule below reads these verdicts.
-  const sound = new Map<string, string>();
+  const sound: (string | undefined)[] = [];
   let timestamp: number | undefined;
-  for (const [name, value] of values) {
-    if (value === '' || repeated?.has(name) || !Object.hasOwn(FIELD_FORMATS, name)) continue;
-    if (name === 'Timestamp') {
+  for (let index = 0; index < ALL_FIELDS.length; index++) {
+    const value = first[index];
+    if (value === undefined || value === '' || counts[index] !== 1) continue;
+    if (index === TIMESTAMP) {
       timestamp = parseTwilioTimestamp(value);
-      if (timestamp !== undefined) sound.set(name, value);
-    } else if (FIELD_FORMATS[name]!(value)) sound.set(name, value);
+      if (timestamp !== undefined) sound[index] = value;
+    } else if (CHECKS[index]!(value)) sound[index] = value;
   }
-  const eventValue = sound.get('StatusCallbackEvent');
-  const event = eventValue === undefined ? undefined : (eventValue as VideoEventType);
-  const reason = refusalOf(values, repeated, sound, event);
+  const reading: Reading = { names, counts, first, sound };
+  const event = sound[EVENT] as VideoEventType | undefined;
+  const reason = refusalOf(reading, event);
   if (reason !== undefined || event === undefined) {
-    return { ok: false, reason: reason ?? 'schema-unknown-event', fields: fieldsOf(sound, ALL_FIELDS), event, timestamp };
+    return { ok: false, reason: reason ?? 'schema-unknown-event', fields: fieldsOf(sound, ALL_LIST), event, timestamp };
   }
 
-  const fields = fieldsOf(sound, documentedFields(event));
+  const fields = fieldsOf(sound, LISTS.get(event)!.documented);
   return {
     ok: true,
     kind: KIND.get(event)!,
@@ -268,35 +312,32 @@ export function parseCallback(params: readonly CallbackParam[]): CallbackParse {
 }
 
 /** The first rule the callback breaks (see the file comment), or undefined when it breaks none. */
-function refusalOf(
-  values: ReadonlyMap<string, string>,
-  repeated: ReadonlySet<string> | undefined,
-  sound: ReadonlyMap<string, string>,
-  event: VideoEventType | undefined,
-): string | undefined {
-  const documented = event === undefined ? ALL_DOCUMENTED : DOCUMENTED.get(event)!;
-  for (const name of values.keys()) {
+function refusalOf({ names, counts, first, sound }: Reading, event: VideoEventType | undefined): string | undefined {
+  const lists = event === undefined ? undefined : LISTS.get(event)!;
+  const documented = lists?.documented ?? ALL_LIST;
+  for (const name of names) {
     if (documented.set.has(name)) continue;
     for (const field of documented.names) if (cutFrom(name, field)) return `schema-resplit:${field}`;
   }
-  if (repeated) for (const name of documented.names) if (repeated.has(name)) return `schema-repeated-field:${name}`;
+  for (let at = 0; at < documented.indexes.length; at++) {
+    if (counts[documented.indexes[at]!] === 2) return `schema-repeated-field:${documented.names[at]!}`;
+  }
 
-  const eventValue = values.get('StatusCallbackEvent');
-  if (eventValue === undefined) return 'schema-missing-field:StatusCallbackEvent';
-  if (eventValue === '') return 'schema-empty-field:StatusCallbackEvent';
-  if (event === undefined) return 'schema-unknown-event';
+  if (counts[EVENT] === 0) return 'schema-missing-field:StatusCallbackEvent';
+  if (first[EVENT] === '') return 'schema-empty-field:StatusCallbackEvent';
+  if (lists === undefined) return 'schema-unknown-event';
 
   // No documented field is repeated from here on: a present, non-empty one is sound or malformed.
-  const schema = SCHEMAS.get(event)!;
-  for (const name of schema.required) {
-    const value = values.get(name);
-    if (value === undefined) return `schema-missing-field:${name}`;
-    if (value === '') return `schema-empty-field:${name}`;
-    if (!sound.has(name)) return `schema-malformed-field:${name}`;
+  const { required, optional } = lists;
+  for (let at = 0; at < required.indexes.length; at++) {
+    const index = required.indexes[at]!;
+    if (counts[index] === 0) return `schema-missing-field:${required.names[at]!}`;
+    if (first[index] === '') return `schema-empty-field:${required.names[at]!}`;
+    if (sound[index] === undefined) return `schema-malformed-field:${required.names[at]!}`;
   }
-  for (const name of schema.optional) {
-    const value = values.get(name);
-    if (value !== undefined && value !== '' && !sound.has(name)) return `schema-malformed-field:${name}`;
+  for (let at = 0; at < optional.indexes.length; at++) {
+    const index = optional.indexes[at]!;
+    if (counts[index] !== 0 && first[index] !== '' && sound[index] === undefined) return `schema-malformed-field:${optional.names[at]!}`;
   }
   return undefined;
 }
@@ -338,12 +379,12 @@ function cutFrom(name: string, field: string): boolean {
   return field.startsWith(name) || field.endsWith(name) || name.startsWith(field) || name.endsWith(field);
 }
 
-/** Of `names`, in that order, those present exactly once, non-empty and in their documented form. */
-function fieldsOf(sound: ReadonlyMap<string, string>, names: readonly string[]): Record<string, string> {
+/** Of `list`, in its order, the fields present exactly once, non-empty and in their documented form. */
+function fieldsOf(sound: readonly (string | undefined)[], list: FieldList): Record<string, string> {
   const fields: Record<string, string> = {};
-  for (const name of names) {
-    const value = sound.get(name);
-    if (value !== undefined) fields[name] = value;
+  for (let at = 0; at < list.indexes.length; at++) {
+    const value = sound[list.indexes[at]!];
+    if (value !== undefined) fields[list.names[at]!] = value;
   }
   return fields;
 }
