@@ -15,7 +15,7 @@
  *   6. durable store (dedupe, screening, projection) → 204, also for a callback the schema or
  *      screening quarantined; store down → 503
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -145,7 +145,8 @@ export async function webhookRoute(app: FastifyInstance, options: WebhookRouteOp
       const result = await options.ingest.submit({
         params,
         parsed,
-        bodySha256: createHash('sha256').update(body).digest('hex'),
+        // One-shot: no Hash object per callback.
+        bodySha256: hash('sha256', body, 'hex'),
         secretId: verdict.secretId,
         idempotencyToken: header(request, 'i-twilio-idempotency-token'),
         receivedAt,
