@@ -18,6 +18,11 @@ export interface ErrorMappingDriverOptions {
   readonly queryTimeoutMs?: number;
   /** Waiting for a free pooled connection fails after this long (mysql2 would wait for ever). */
   readonly acquireTimeoutMs?: number;
+  /**
+   * The pool offers a discard with each connection (PostgreSQL, MySQL: connection-scope.ts).
+   * Absent or false (SQLite): none is asked for, so acquiring enters no AsyncLocalStorage.
+   */
+  readonly discardable?: boolean;
 }
 
 export function mapStoreError(error: unknown, capabilities: DialectCapabilities): unknown {
@@ -144,7 +149,9 @@ export class ErrorMappingDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     const scope = currentScope();
-    const { connection, discard } = await this.#guard(() => acquireDiscardable(() => this.#acquireBounded()));
+    const { connection, discard } = this.options.discardable
+      ? await this.#guard(() => acquireDiscardable(() => this.#acquireBounded()))
+      : { connection: await this.#guard(() => this.#acquireBounded()), discard: undefined };
     if (scope?.expired) {
       // The deadline passed while we waited for the pool: a healthy connection goes back.
       await this.inner.releaseConnection(connection).catch(() => undefined);

@@ -289,6 +289,7 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
     dialect: storeDialect(created.dialect, capabilities, {
       queryTimeoutMs: pooled ? (options.queryTimeoutMs ?? statementTimeoutMs + 5000) : 0,
       acquireTimeoutMs: pooled ? (options.connectTimeoutMs ?? DEFAULT_STORE_TIMEOUTS.connectTimeoutMs) : 0,
+      discardable: pooled,
     }),
   });
   let closed: Promise<void> | undefined;
