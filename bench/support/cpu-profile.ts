@@ -13,6 +13,7 @@ interface ProfileNode {
 }
 
 interface Profile {
+  readonly startTime: number;
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -25,9 +26,18 @@ export interface ProfileSummary {
   readonly areas: { area: string; selfMs: number; share: number }[];
 }
 
-export function summariseProfileDir(dir: string, top = 25): ProfileSummary | undefined {
+/**
+ * Samples taken between two instants, in µs of the monotonic clock V8 stamps profiles with (the
+ * same as `process.hrtime` in another process of the machine): start-up and shut-down left out.
+ */
+export interface ProfileWindow {
+  readonly fromMicros: number;
+  readonly toMicros: number;
+}
+
+export function summariseProfileDir(dir: string, top = 25, window?: ProfileWindow): ProfileSummary | undefined {
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-  return file ? summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Profile, top) : undefined;
+  return file ? summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Profile, top, window) : undefined;
 }
 
 function areaOf(url: string, functionName: string): string {
@@ -43,10 +53,16 @@ function areaOf(url: string, functionName: string): string {
   return url;
 }
 
-export function summariseProfile(profile: Profile, top = 25): ProfileSummary {
+export function summariseProfile(profile: Profile, top = 25, window?: ProfileWindow): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, index) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+  let at = profile.startTime;
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    at += delta;
+    if (window && (at < window.fromMicros || at > window.toMicros)) return;
+    self.set(id, (self.get(id) ?? 0) + delta);
+  });
   const functions = new Map<string, number>();
   const areas = new Map<string, number>();
   let total = 0;
