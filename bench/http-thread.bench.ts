@@ -114,8 +114,10 @@ try {
     console.log(line('ceiling', ceiling));
     console.log(`  Roomgate / ceiling main-thread CPU per callback: ${(roomgate.mainMs / ceiling.mainMs).toFixed(2)}×`);
     if (profileDir) {
-      const summary = summariseProfileDir(profileDir, 40, roomgate.window);
-      if (summary) printProfile(`the Roomgate child over the measured run (${profileDir})`, summary);
+      for (const { thread, summary } of summariseProfileDir(profileDir, 40, roomgate.window)) {
+        const label = thread === '0' ? 'HTTP thread' : `worker thread ${thread}`;
+        printProfile(`the Roomgate child, ${label}, over the measured run (${profileDir})`, summary);
+      }
     }
   }
 } finally {

@@ -35,9 +35,19 @@ export interface ProfileWindow {
   readonly toMicros: number;
 }
 
-export function summariseProfileDir(dir: string, top = 25, window?: ProfileWindow): ProfileSummary | undefined {
-  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-  return file ? summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Profile, top, window) : undefined;
+/**
+ * One summary per thread: `--cpu-prof` writes a profile for the main thread and one for each
+ * worker thread (the record thread), named CPU.<date>.<pid>.<thread id>.<seq>.cpuprofile.
+ * With `window`, only the samples taken within it.
+ */
+export function summariseProfileDir(dir: string, top = 25, window?: ProfileWindow): { thread: string; summary: ProfileSummary }[] {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .sort()
+    .map((file) => ({
+      thread: /\.\d+\.(\d+)\.\d+\.cpuprofile$/.exec(file)?.[1] ?? file,
+      summary: summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Profile, top, window),
+    }));
 }
 
 function areaOf(url: string, functionName: string): string {
