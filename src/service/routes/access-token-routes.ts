@@ -19,6 +19,7 @@ import { appointmentWindow, checkWindow, tokenTtlSeconds } from '../../core/cons
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { issueParticipant } from '../../storage/participant-repository.js';
 import type { Store } from '../../storage/store.js';
+import { retryRowConflicts } from '../../storage/row-conflict-retry.js';
 import type { AuditLog } from '../audit-log.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { HttpError } from '../errors.js';
@@ -148,14 +149,23 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
         : { roomName: consultation.room_name };
       const ttlSeconds = tokenTtlSeconds(window, now, options.ttlSeconds);
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
-      await options.store.transaction((trx) =>
-        issueParticipant(trx, {
-          consultationId: consultation.id,
-          identity,
-          role,
-          issuedAt: now.toISOString(),
-          expiresAt: expiresAt.toISOString(),
-        }),
+      // Its rows reference the consultation's, which a fold or a sweep may hold: a lost row
+      // conflict is retried (the inserts are insert-if-absent, so running them again is safe).
+      await retryRowConflicts(
+        () =>
+          options.store.transaction((trx) =>
+            issueParticipant(trx, {
+              consultationId: consultation.id,
+              identity,
+              role,
+              issuedAt: now.toISOString(),
+              expiresAt: expiresAt.toISOString(),
+            }),
+          ),
+        {
+          onRetry: (error, attempt) =>
+            request.log.warn({ err: error, attempt, consultationId: consultation.id }, 'row conflict; retrying the write'),
+        },
       );
       const token = sign(identity, roomName, now, ttlSeconds);
       options.audit.record({

@@ -9,6 +9,7 @@ import { Type } from 'typebox';
 import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
 import { StoreConstraintError } from '../../storage/store-errors.js';
+import { retryRowConflicts } from '../../storage/row-conflict-retry.js';
 import {
   cancelOpenConsultation,
   findConsultationByExternalRef,
@@ -87,26 +88,39 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       // The room name carries the unguessable id, so a callback can be matched by RoomName even
       // if it arrives before the room's SID is saved below.
       const roomName = `rg-${id}`;
+      // Each write below is retried when it lost a row conflict (a lock wait past the lock timeout,
+      // a deadlock) with background work holding the same rows — the sweeps, a fold, the webhook's
+      // group commit claiming the room's SID: each is a whole transaction or idempotent, so a
+      // retry is safe, and a 503 after Twilio made the room would leave that room orphaned.
+      const retryConflicts = <T>(work: () => Promise<T>) =>
+        retryRowConflicts(work, {
+          onRetry: (error, attempt) => request.log.warn({ err: error, attempt, consultationId: id }, 'row conflict; retrying the write'),
+        });
       try {
-        await insertConsultations(store.db, [
-          {
-            id,
-            roomSid: null,
-            tenantId: request.tenant.id,
-            roomName,
-            // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
-            accountSid: options.accountSid() ?? null,
-            record,
-            scheduledAt,
-            durationMinutes: body.durationMinutes ?? null,
-            waitingRoom: body.waitingRoom ?? null,
-            patientStatus: body.patientStatus ?? null,
-            windowClosesAt: window ? window.closesAt.toISOString() : null,
-            externalRef: body.externalRef ?? null,
-            metadata: body.metadata ?? null,
-            now,
-          },
-        ]);
+        // One transaction: a consultation never exists without its first room.
+        await retryConflicts(() =>
+          store.transaction((trx) =>
+            insertConsultations(trx, [
+              {
+                id,
+                roomSid: null,
+                tenantId: request.tenant.id,
+                roomName,
+                // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
+                accountSid: options.accountSid() ?? null,
+                record,
+                scheduledAt,
+                durationMinutes: body.durationMinutes ?? null,
+                waitingRoom: body.waitingRoom ?? null,
+                patientStatus: body.patientStatus ?? null,
+                windowClosesAt: window ? window.closesAt.toISOString() : null,
+                externalRef: body.externalRef ?? null,
+                metadata: body.metadata ?? null,
+                now,
+              },
+            ]),
+          ),
+        );
       } catch (error) {
         if (error instanceof StoreConstraintError && error.constraint === 'unique' && body.externalRef) {
           const existing = await findConsultationByExternalRef(store.db, request.tenant.id, body.externalRef);
@@ -128,14 +142,16 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
           ...(maxParticipantDuration !== undefined ? { maxParticipantDuration } : {}),
         });
       } catch (error) {
-        await markConsultationCancelled(store.db, id, clock().toISOString());
+        await retryConflicts(() => markConsultationCancelled(store.db, id, clock().toISOString()));
         throw twilioFailure(error, 'Twilio could not create the room; the consultation was cancelled.');
       }
       // Twilio's answer names the account that really owns the room.
-      await setConsultationRoom(store.db, id, {
-        roomSid: room.sid,
-        ...(room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { accountSid: room.account_sid } : {}),
-      });
+      await retryConflicts(() =>
+        setConsultationRoom(store.db, id, {
+          roomSid: room.sid,
+          ...(room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { accountSid: room.account_sid } : {}),
+        }),
+      );
       const view = await current(request.tenant.id, id);
       return reply.code(201).header('location', `/v1/consultations/${id}`).send(view);
     },
