@@ -186,9 +186,11 @@ console.log(`Roomgate p99: ${roomgate.result.p99Ms.toFixed(2)} ms   (target < 25
 console.log(`Roomgate p99 / baseline p99: ${(roomgate.result.p99Ms / baseline.result.p99Ms).toFixed(2)}×`);
 
 if (profileDir) {
-  const summary = summariseProfileDir(profileDir);
-  if (summary) printProfile(`the Roomgate child (${profileDir})`, summary);
-  else console.log(`no CPU profile found in ${profileDir}`);
+  const profiles = summariseProfileDir(profileDir);
+  for (const { thread, summary } of profiles) {
+    printProfile(`the Roomgate child, ${thread === '0' ? 'HTTP thread' : `worker thread ${thread}`} (${profileDir})`, summary);
+  }
+  if (profiles.length === 0) console.log(`no CPU profile found in ${profileDir}`);
 }
 
 if (failures.length > 0) {

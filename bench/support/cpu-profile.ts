@@ -25,9 +25,18 @@ export interface ProfileSummary {
   readonly areas: { area: string; selfMs: number; share: number }[];
 }
 
-export function summariseProfileDir(dir: string, top = 25): ProfileSummary | undefined {
-  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
-  return file ? summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Profile, top) : undefined;
+/**
+ * One summary per thread: `--cpu-prof` writes a profile for the main thread and one for each
+ * worker thread (the record thread), named CPU.<date>.<pid>.<thread id>.<seq>.cpuprofile.
+ */
+export function summariseProfileDir(dir: string, top = 25): { thread: string; summary: ProfileSummary }[] {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .sort()
+    .map((file) => ({
+      thread: /\.\d+\.(\d+)\.\d+\.cpuprofile$/.exec(file)?.[1] ?? file,
+      summary: summariseProfile(JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Profile, top),
+    }));
 }
 
 function areaOf(url: string, functionName: string): string {

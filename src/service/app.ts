@@ -57,6 +57,7 @@ import { securityEventSink } from './security-event-sink.js';
 import { RetentionSchedule } from './retention/retention-schedule.js';
 import { signingSecrets } from './signing-secrets.js';
 import { createStoreIngest } from './webhook/store-ingest.js';
+import { createThreadIngest } from './webhook/thread-ingest.js';
 import { ProjectionWorker } from './consultations/projection-worker.js';
 import { ProjectionThread, type Projection } from './consultations/projection-thread.js';
 import type { ProjectionThreadData } from './consultations/projection-thread-messages.js';
@@ -249,9 +250,9 @@ export function composeServices(options: AppOptions) {
   });
   const publishLive = (events: readonly LiveEvent[]) =>
     live.publish(events).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
-  const projection: Projection = options.projectionThread
+  const projectionThread = options.projectionThread
     ? new ProjectionThread({
-        data: { ...options.projectionThread, logLevel: logger.level },
+        data: { commitDeadlineMs: config.commitDeadlineMs, ...options.projectionThread, logLevel: logger.level },
         logger,
         onLive: (events) => void publishLive(events),
         onOutbox: () => outbox.wake(),
@@ -259,14 +260,17 @@ export function composeServices(options: AppOptions) {
         onRestart: () => metrics.projectionThreadRestarts.inc(),
         ...(options.projectionThread.restartDelayMs ? { restartDelayMs: options.projectionThread.restartDelayMs } : {}),
       })
-    : new ProjectionWorker({
-        store,
-        logger,
-        live,
-        clock,
-        onOutbox: () => outbox.wake(),
-        onProjectionFailure: () => metrics.projectionFailures.inc(),
-      });
+    : undefined;
+  const projection: Projection =
+    projectionThread ??
+    new ProjectionWorker({
+      store,
+      logger,
+      live,
+      clock,
+      onOutbox: () => outbox.wake(),
+      onProjectionFailure: () => metrics.projectionFailures.inc(),
+    });
   const reconciler = new Reconciler({
     store,
     twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),
@@ -307,7 +311,8 @@ export function composeServices(options: AppOptions) {
     intervalMs: config.reconcile.intervalMs,
     leaseMs: config.reconcile.leaseMs,
   });
-  const ingest = createStoreIngest({
+  const legacyAccountSid = () => settings.accounts[0]?.accountSid;
+  const storeIngest = createStoreIngest({
     store,
     deadlineMs: config.commitDeadlineMs,
     clock,
@@ -326,8 +331,18 @@ export function composeServices(options: AppOptions) {
           })),
         )
         .catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events')),
-    legacyAccountSid: () => settings.accounts[0]?.accountSid,
+    legacyAccountSid,
   });
+  // With the record thread, the inbox commit is made there (its connection; it folds what it
+  // stored without a round trip), here only while no thread runs; the answer waits for the commit.
+  const ingest = projectionThread
+    ? createThreadIngest({
+        channel: projectionThread,
+        fallback: storeIngest,
+        answerWithinMs: config.commitDeadlineMs + 1000,
+        legacyAccountSid,
+      })
+    : storeIngest;
 
   const streams = new LiveStreamRegistry({
     store,

@@ -99,7 +99,7 @@ export async function startServer(
       ...(live ? { live } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(projectionThread(config, options.clock !== undefined)
-        ? { projectionThread: { databaseUrl: config.databaseUrl, store: { ...timeouts, poolSize: 2 }, ...projectionPace(store.engine) } }
+        ? { projectionThread: { databaseUrl: config.databaseUrl, store: { ...timeouts, poolSize: 4 }, ...projectionPace(store.engine) } }
         : {}),
     });
     opened.push(app);
@@ -146,8 +146,8 @@ function projectionThread(config: Config, ownClock: boolean): boolean {
 }
 
 /**
- * How the projection thread paces itself (its PostgreSQL/MySQL pool has 2 connections: one
- * transaction at a time, and the sweep). SQLite: one write lock for the file, shared with the
+ * How the record thread paces itself (its PostgreSQL/MySQL pool has 4 connections: two inbox
+ * group commits, one fold transaction at a time, and the sweep). SQLite: one write lock for the file, shared with the
  * webhook's group commit, and a fsync per commit — fewer, larger fold transactions (up to 100
  * consultations) with a 5 ms pause between them, so inbox commits get in. PostgreSQL/MySQL: the
  * worker's default (10 per transaction: their row locks are held briefly).

@@ -29,6 +29,12 @@ export interface GroupCommitterOptions<I, R> {
   readonly apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
   /** Most items per transaction. Default 256. */
   readonly maxBatch?: number;
+  /**
+   * Transactions in flight at once, each on its own connection (default 1). Above 1 where a
+   * commit is a network round trip (PostgreSQL, MySQL): the next batch goes while the last one's
+   * COMMIT travels, instead of queueing behind it. Never above 1 on SQLite (one writer).
+   */
+  readonly concurrency?: number;
 }
 
 interface Pending<I, R> {
@@ -57,23 +63,27 @@ export class GroupCommitter<I, R> {
   readonly #store: Pick<Store, 'transaction'>;
   readonly #apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
   readonly #maxBatch: number;
+  readonly #concurrency: number;
   #queue: Pending<I, R>[] = [];
-  #running = false;
+  /** Runners taking batches from the queue (at most #concurrency). */
+  #running = 0;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   #stats = { batches: 0, items: 0, largestBatch: 0 };
   readonly #deadlineMs: number | undefined;
-  #health: { lastCommitAt: number | undefined; lastFailureAt: number | undefined; inFlightSince: number | undefined } = {
+  #health: { lastCommitAt: number | undefined; lastFailureAt: number | undefined } = {
     lastCommitAt: undefined,
     lastFailureAt: undefined,
-    inFlightSince: undefined,
   };
+  /** When each transaction in flight started. */
+  readonly #inFlight = new Set<{ readonly since: number }>();
 
   constructor(options: GroupCommitterOptions<I, R>) {
     this.#store = options.store;
     this.#deadlineMs = options.deadlineMs;
     this.#apply = options.apply;
     this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
+    this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
   }
 
   get stats(): GroupCommitterStats {
@@ -81,15 +91,17 @@ export class GroupCommitter<I, R> {
   }
 
   get health(): GroupCommitterHealth {
-    return { ...this.#health };
+    let inFlightSince: number | undefined;
+    for (const { since } of this.#inFlight) inFlightSince = Math.min(since, inFlightSince ?? since);
+    return { ...this.#health, inFlightSince };
   }
 
   submit(item: I): Promise<R> {
     if (this.#closed) return Promise.reject(new StoreClosedError('the group committer'));
     return new Promise<R>((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      if (!this.#running) {
-        this.#running = true;
+      if (this.#running < this.#concurrency) {
+        this.#running += 1;
         // setImmediate, not a microtask: submits from the other I/O callbacks of this event-loop
         // turn (requests that arrived together) join the first batch.
         setImmediate(() => void this.#run());
@@ -99,7 +111,7 @@ export class GroupCommitter<I, R> {
 
   /** Resolves once everything submitted so far has been committed or rejected. */
   drain(): Promise<void> {
-    if (!this.#running && this.#queue.length === 0) return Promise.resolve();
+    if (this.#running === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -125,7 +137,8 @@ export class GroupCommitter<I, R> {
         }
       }
     }
-    this.#running = false;
+    this.#running -= 1;
+    if (this.#running > 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -153,7 +166,8 @@ export class GroupCommitter<I, R> {
   async #commit(batch: readonly Pending<I, R>[]): Promise<R[]> {
     this.#stats.batches += 1;
     this.#stats.items += batch.length;
-    this.#health.inFlightSince = Date.now();
+    const started = { since: Date.now() };
+    this.#inFlight.add(started);
     try {
       const results = await this.#transaction(batch);
       this.#health.lastCommitAt = Date.now();
@@ -162,7 +176,7 @@ export class GroupCommitter<I, R> {
       if (isStoreUnavailable(error)) this.#health.lastFailureAt = Date.now();
       throw error;
     } finally {
-      this.#health.inFlightSince = undefined;
+      this.#inFlight.delete(started);
     }
   }
 

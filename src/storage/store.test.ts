@@ -254,6 +254,41 @@ for (const engine of enginesUnderTest()) {
       await expect(committer.submit(callback('late'))).rejects.toMatchObject({ code: 'STORE_CLOSED' });
     });
 
+    it('with two transactions in flight, keeps every row once, duplicates across batches included', async () => {
+      if (engine.name === 'sqlite') return; // one writer: the service never runs SQLite above 1
+      const store = await migrated();
+      let inFlight = 0;
+      let mostInFlight = 0;
+      const committer = new GroupCommitter({
+        store: {
+          transaction: async (work, options) => {
+            inFlight += 1;
+            mostInFlight = Math.max(mostInFlight, inFlight);
+            try {
+              return await store.transaction(work, options);
+            } finally {
+              inFlight -= 1;
+            }
+          },
+        },
+        concurrency: 2,
+        apply: (trx, rows: NewCallback[]) => insertCallbacks(trx, rows),
+      });
+      // Each key three times, in waves, so copies land in batches that run at the same time.
+      const keys = Array.from({ length: 40 }, (_, index) => `cc-${index}`);
+      const waves = await Promise.all(
+        [0, 1, 2].map(async (wave) => {
+          for (let turn = 0; turn < wave; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+          return Promise.all(keys.map((key) => committer.submit(callback(key))));
+        }),
+      );
+      await committer.close();
+      expect(mostInFlight).toBe(2);
+      // Each key inserted by exactly one of its three submits; the others are duplicates.
+      keys.forEach((_, index) => expect(waves.map((wave) => wave[index]).filter(Boolean)).toHaveLength(1));
+      expect(await countCallbacks(store)).toBe(keys.length);
+    });
+
     it('fails only the item that fails alone: the rest of its batch is committed', async () => {
       const store = await migrated();
       const committer = new GroupCommitter({

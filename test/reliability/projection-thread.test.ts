@@ -88,6 +88,38 @@ for (const engine of enginesUnderTest()) {
       expect(await status(s, room.id)).toBe('no-show'); // the patient never came: folded by the new thread
     }, 60_000);
 
+    it('killed while callbacks are in flight: each answer is 204 or 503, and the retries store every callback once', async () => {
+      const { s } = await start();
+      const thread = s.app.roomgate.projection as ProjectionThread;
+      const { tenantId } = await s.seedTenant();
+      const rooms = await Promise.all(Array.from({ length: 10 }, () => s.seedConsultation(tenantId, { record: false })));
+      const send = () =>
+        Promise.all(rooms.flatMap((room) => [callback(s, room.roomSid, 'room-created', 60), callback(s, room.roomSid, 'room-ended', 30)]));
+
+      const inFlight = send();
+      await new Promise((resolve) => setImmediate(resolve));
+      await thread.kill();
+      const first = await inFlight;
+      // Either committed (204) or not known to be (503, Twilio retries): nothing else.
+      expect(first.filter((code) => code !== 204 && code !== 503)).toEqual([]);
+
+      // Twilio's retries (and the copies of what was acknowledged): every one 204, whoever commits it.
+      expect((await send()).every((code) => code === 204)).toBe(true);
+      await s.app.roomgate.drain();
+      const stored = await s.store.db
+        .selectFrom('callbacks')
+        .select(['room_sid', 'event_type'])
+        .where(
+          'room_sid',
+          'in',
+          rooms.map((room) => room.roomSid),
+        )
+        .execute();
+      expect(stored).toHaveLength(rooms.length * 2); // each callback once
+      for (const room of rooms) expect(await status(s, room.id)).toBe('no-show'); // and folded
+      expect(s.logs()).not.toMatch(/unhandled error/);
+    }, 60_000);
+
     it('drains on close: every callback acknowledged before close() is folded when it returns', async () => {
       const { s, database } = await start();
       const { tenantId } = await s.seedTenant();

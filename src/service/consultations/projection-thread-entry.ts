@@ -1,8 +1,11 @@
 /**
- * The projection thread (worker_threads): its own store connection — on SQLite a second
- * better-sqlite3 connection to the same WAL file, on PostgreSQL/MySQL its own pool — and the same
- * ProjectionWorker that runs in-process otherwise. The HTTP thread hands it consultation ids;
- * it answers with wake-ups (live events, outbox) and its log lines. Started by
+ * The record thread (worker_threads): its own store connection — on SQLite a second
+ * better-sqlite3 connection to the same WAL file, on PostgreSQL/MySQL its own pool — the
+ * webhook's group commit and the same ProjectionWorker that runs in-process otherwise. The HTTP
+ * thread hands it verified callbacks and answers each once its commit returned; the consultations
+ * they change are folded here, without a round trip. It answers with the callbacks' outcomes,
+ * wake-ups (live events, outbox) and its log lines. On SQLite the inbox commits and the folds
+ * share one connection, taking turns, so neither waits on the other's lock. Started by
  * projection-thread.ts, never imported.
  */
 import { Writable } from 'node:stream';
@@ -12,6 +15,8 @@ import { createLogger } from '../logger.js';
 import type { LiveEvents } from '../live/live-events.js';
 import type { FromProjectionThread, ProjectionThreadData, ToProjectionThread } from './projection-thread-messages.js';
 import { ProjectionWorker } from './projection-worker.js';
+import { createStoreIngest } from '../webhook/store-ingest.js';
+import { ingestFailureOf } from '../webhook/thread-ingest.js';
 
 const port = parentPort!;
 const data = workerData as ProjectionThreadData;
@@ -51,8 +56,41 @@ const projection = new ProjectionWorker({
   ...(data.pauseMs ? { pauseMs: data.pauseMs } : {}),
 });
 
+// The account of rooms created before rooms recorded theirs: the HTTP thread's settings decide.
+let legacyAccountSid: string | undefined;
+const ingest = createStoreIngest({
+  store,
+  ...(data.commitDeadlineMs ? { deadlineMs: data.commitDeadlineMs } : {}),
+  clock: () => new Date(),
+  logger,
+  onCommitted: (ids) => projection.markDirty(ids),
+  // A wake-up only (streams and webhooks read the quarantine event from the log).
+  onTenantEvents: (tenantIds) => {
+    const at = new Date().toISOString();
+    post({
+      type: 'live',
+      events: tenantIds.map((tenantId) => ({ tenantId, consultationId: '', type: 'callback.quarantined', at, data: {} })),
+    });
+  },
+  legacyAccountSid: () => legacyAccountSid,
+});
+
 port.on('message', (message: ToProjectionThread) => {
   switch (message.type) {
+    case 'ingest': {
+      legacyAccountSid = message.legacyAccountSid;
+      // Submitted in one turn: they join one group commit (or the next, if one is running).
+      void Promise.allSettled(message.callbacks.map((callback) => ingest.submit(callback))).then((settled) =>
+        post({
+          type: 'ingested',
+          batch: message.batch,
+          results: settled.map((result) =>
+            result.status === 'fulfilled' ? { ok: true, outcome: result.value } : { ok: false, ...ingestFailureOf(result.reason) },
+          ),
+        }),
+      );
+      break;
+    }
     case 'dirty':
       projection.markDirty(message.ids);
       break;
@@ -61,6 +99,8 @@ port.on('message', (message: ToProjectionThread) => {
       break;
     case 'stop':
       void (async () => {
+        // The last callbacks' commits first, then their folds.
+        await ingest.close();
         await projection.stop();
         await store.close();
         port.close();

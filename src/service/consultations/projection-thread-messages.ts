@@ -1,6 +1,15 @@
 /** What the HTTP thread and the projection thread say to each other (structured-cloned). */
 import type { OpenStoreOptions } from '../../storage/open-store.js';
 import type { LiveEvent } from '../live/live-events.js';
+import type { IngestOutcome, SignedCallback } from '../webhook/callback-ingest.js';
+
+/** Why a callback handed to the thread was not stored: the kinds of store error the route tells apart. */
+export type IngestFailureKind = 'unavailable' | 'lock-timeout' | 'batch-failed' | 'closed';
+
+/** One callback's answer from the thread's group commit. */
+export type IngestResult =
+  | { readonly ok: true; readonly outcome: IngestOutcome }
+  | { readonly ok: false; readonly kind: IngestFailureKind; readonly message: string };
 
 /** The projection thread's start-up data: it opens its own store connection. */
 export interface ProjectionThreadData {
@@ -11,10 +20,22 @@ export interface ProjectionThreadData {
   readonly sweepIntervalMs?: number;
   readonly gatherMs?: number;
   readonly pauseMs?: number;
+  /** A group commit of callbacks not committed within this long fails (503). */
+  readonly commitDeadlineMs?: number;
 }
 
 export type ToProjectionThread =
   | { readonly type: 'dirty'; readonly ids: readonly string[] }
+  /**
+   * Store these verified callbacks (the webhook's inbox commit, done on the thread's connection);
+   * answer `ingested` with the same batch number, one result per callback, in order.
+   */
+  | {
+      readonly type: 'ingest';
+      readonly batch: number;
+      readonly callbacks: readonly SignedCallback[];
+      readonly legacyAccountSid: string | undefined;
+    }
   /** Answer `idle` with this token once nothing handed in so far is left to fold. */
   | { readonly type: 'idle'; readonly token: number }
   /** Finish what was handed in, close the store, exit. */
@@ -23,6 +44,7 @@ export type ToProjectionThread =
 export type FromProjectionThread =
   | { readonly type: 'ready' }
   | { readonly type: 'idle'; readonly token: number }
+  | { readonly type: 'ingested'; readonly batch: number; readonly results: readonly IngestResult[] }
   /** Committed changes: a wake-up for streams on this and other instances (the log is the truth). */
   | { readonly type: 'live'; readonly events: readonly LiveEvent[] }
   /** New outbox entries were committed. */

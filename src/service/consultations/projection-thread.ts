@@ -1,20 +1,26 @@
 /**
- * Runs the projection worker in a worker thread, so the heavy database work of folding (reads,
- * writes, the fsync'd commit, JSON of the fold state) is off the thread that verifies callbacks
- * and answers them: both cores work. The thread opens its own store connection
- * (projection-thread-entry.ts). This side keeps the ProjectionWorker's shape — start, markDirty,
- * idle, stop — so the app cannot tell the two apart.
+ * Runs the record path's database work in a worker thread — the webhook's inbox commit and the
+ * projection worker — so the heavy work (statements, the fsync'd commits, folding, JSON of the
+ * fold state) is off the thread that verifies callbacks and answers them: both cores work. The
+ * thread opens its own store connection (projection-thread-entry.ts). This side keeps the
+ * ProjectionWorker's shape — start, markDirty, idle, stop — and is the channel of
+ * webhook/thread-ingest.ts (send).
  *
  * A thread that dies (an uncaught error, an out-of-memory end, terminate()) is logged, counted
  * and started again after `restartDelayMs`; the new thread's start-up sweep folds whatever the
  * old one left (the inbox's processed_at is the truth, so a dirty mark lost with it loses
- * nothing). Ids marked while no thread runs are handed to the next one.
+ * nothing). Ids marked while no thread runs are handed to the next one; callbacks in flight when
+ * it ends fail as the store being unavailable (503); meanwhile thread-ingest.ts commits on the
+ * HTTP thread.
  */
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { siblingModule, startModuleWorker } from '../../storage/module-worker.js';
+import { StoreUnavailableError } from '../../storage/store-errors.js';
 import type { LiveEvent } from '../live/live-events.js';
-import type { FromProjectionThread, ProjectionThreadData, ToProjectionThread } from './projection-thread-messages.js';
+import type { SignedCallback } from '../webhook/callback-ingest.js';
+import type { IngestChannel } from '../webhook/thread-ingest.js';
+import type { FromProjectionThread, IngestResult, ProjectionThreadData, ToProjectionThread } from './projection-thread-messages.js';
 
 /** What the app needs of a projection, in-process (ProjectionWorker) or in a thread. */
 export interface Projection {
@@ -38,7 +44,7 @@ export interface ProjectionThreadOptions {
   readonly stopTimeoutMs?: number;
 }
 
-export class ProjectionThread implements Projection {
+export class ProjectionThread implements Projection, IngestChannel {
   #worker: Worker | undefined;
   #ready = false;
   #stopping = false;
@@ -47,6 +53,9 @@ export class ProjectionThread implements Projection {
   #flushScheduled = false;
   #nextToken = 1;
   readonly #idleWaiters = new Map<number, () => void>();
+  /** Callback batches handed to the thread, answered by `ingested`. */
+  readonly #ingesting = new Map<number, { resolve: (results: readonly IngestResult[]) => void; reject: (error: Error) => void }>();
+  #nextBatch = 1;
   #restartTimer: NodeJS.Timeout | undefined;
   #exited: Promise<void> = Promise.resolve();
   readonly #logger: Logger;
@@ -81,6 +90,21 @@ export class ProjectionThread implements Projection {
     });
   }
 
+  /**
+   * Hands verified callbacks to the thread's group commit (thread-ingest.ts); resolves with one
+   * result per callback once their commit returned. Rejects at once while no thread runs, and
+   * when the thread ends before answering: the callbacks may or may not be stored, and Twilio's
+   * retry of a stored one is a duplicate.
+   */
+  send(callbacks: readonly SignedCallback[], legacyAccountSid: string | undefined): Promise<readonly IngestResult[]> {
+    if (!this.#ready || !this.#worker) return Promise.reject(new StoreUnavailableError('the record thread is not running'));
+    const batch = this.#nextBatch++;
+    return new Promise((resolve, reject) => {
+      this.#ingesting.set(batch, { resolve, reject });
+      this.#post({ type: 'ingest', batch, callbacks, legacyAccountSid });
+    });
+  }
+
   /** Hands over what is pending, lets the thread finish it and close its store; ends it past stopTimeoutMs. */
   async stop(): Promise<void> {
     this.#stopping = true;
@@ -102,6 +126,11 @@ export class ProjectionThread implements Projection {
   /** Ends the thread at once, as a crash would (fault injection); it is started again. */
   async kill(): Promise<void> {
     await this.#worker?.terminate();
+  }
+
+  /** Whether a thread runs and takes callbacks (send). */
+  get ready(): boolean {
+    return this.#ready && this.#worker !== undefined;
   }
 
   /** The running thread's id, or undefined while none runs. */
@@ -145,6 +174,7 @@ export class ProjectionThread implements Projection {
         if (this.#worker !== worker) return;
         this.#worker = undefined;
         this.#ready = false;
+        this.#failIngesting();
         if (this.#stopping) {
           this.#wakeAllIdle();
           return;
@@ -182,6 +212,12 @@ export class ProjectionThread implements Projection {
         resolve?.();
         break;
       }
+      case 'ingested': {
+        const pending = this.#ingesting.get(message.batch);
+        this.#ingesting.delete(message.batch);
+        pending?.resolve(message.results);
+        break;
+      }
       case 'live':
         this.options.onLive(message.events);
         break;
@@ -207,6 +243,12 @@ export class ProjectionThread implements Projection {
 
   #post(message: ToProjectionThread): void {
     this.#worker?.postMessage(message);
+  }
+
+  #failIngesting(): void {
+    const error = new StoreUnavailableError('the record thread ended before answering');
+    for (const pending of this.#ingesting.values()) pending.reject(error);
+    this.#ingesting.clear();
   }
 
   #wakeAllIdle(): void {

@@ -68,6 +68,8 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
     maxBatch: 256,
+    // PostgreSQL/MySQL: two batches in flight, so one's COMMIT round trip does not hold the next.
+    concurrency: options.store.engine === 'sqlite' ? 1 : 2,
     ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
     apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
   });
