@@ -1,16 +1,16 @@
 /**
- * Creating consultations and issuing their tokens while background work holds the same rows, on
- * every engine. Under load a fold, a no-show sweep or a webhook group commit can hold a
- * consultation's row past the lock timeout (seen in full-suite runs: `POST /v1/consultations`
- * answered 503, MariaDB ER_LOCK_WAIT_TIMEOUT), and the API's write to that row then failed
- * although nothing was wrong. Here Twilio's answer to the room's creation (through a proxy in
- * front of the sandbox) and some token requests arrive while a transaction holds the
+ * The tenant API's writes while background work holds the same rows, on every engine. Under load
+ * a fold, a no-show sweep or a webhook group commit can hold a consultation's row past the lock
+ * timeout (full-suite runs: `POST /v1/consultations` answered 503 on MariaDB; a loaded stress
+ * run: token requests answered 503, ER_LOCK_WAIT_TIMEOUT), and a request's write to that row then
+ * failed although nothing was wrong. Here Twilio's answer to a room's creation (through a proxy in
+ * front of the sandbox), and token and end requests, arrive while a transaction holds the
  * consultation's row a little longer than the lock timeout, as such a slow transaction does;
- * meanwhile the sweeps run back to back and the sandbox's callbacks (room-created among them,
- * which claims the room's SID) are stored and folded. Every create must answer 201 with its
- * room's SID recorded, every token 201, and no consultation may be left half-made.
- * On SQLite the holder takes the database's write lock, which writers wait for (busy timeout):
- * nothing to hold there, so only the concurrent load runs.
+ * meanwhile two sweeps run back to back and the sandbox's callbacks (room-created among them,
+ * which claims the room's SID) are stored and folded. Every request must succeed, and each
+ * create leave one consultation with its first room and its SID.
+ * On SQLite a holder would take the database's write lock, which writers wait for (busy
+ * timeout): nothing to hold there, so only the concurrent load runs.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +21,7 @@ import { createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { createTwilioRestClient } from '../../src/service/twilio/twilio-rest-client.js';
 import { listConsultationRooms } from '../../src/storage/consultation-room-repository.js';
 import { listTenantConsultationsPage } from '../../src/storage/consultation-repository.js';
+import { retryRowConflicts } from '../../src/storage/row-conflict-retry.js';
 import { lockConsultations } from '../../src/storage/row-locks.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { startSandboxHarness, type SandboxHarness } from '../support/sandbox-harness.js';
@@ -93,13 +94,16 @@ for (const engine of enginesUnderTest()) {
       new Promise<void>((locked, failed) => {
         held += 1;
         holders.push(
-          h.service.store
-            .transaction(async (trx) => {
-              await lockConsultations(trx, [consultationId]);
-              locked();
-              await pause(HOLD_MS);
-            })
-            .catch(failed),
+          // The holder too may find the row held (a fold, a sweep): it tries again.
+          retryRowConflicts(
+            () =>
+              h.service.store.transaction(async (trx) => {
+                await lockConsultations(trx, [consultationId]);
+                locked();
+                await pause(HOLD_MS);
+              }),
+            { attempts: 10 },
+          ).catch(failed),
         );
       });
     const rowLocks = () => h.service.store.capabilities.rowLocks !== 'whole-database';
@@ -130,7 +134,7 @@ for (const engine of enginesUnderTest()) {
       await proxy?.close();
     });
 
-    it('answers every create and token 201 and leaves no consultation half-made', async () => {
+    it('answers every create, token and end, and leaves no consultation half-made', async () => {
       const api = h.api(key);
       const clock = () => new Date(h.now());
       const twilio = createTwilioRestClient({
@@ -167,13 +171,19 @@ for (const engine of enginesUnderTest()) {
           if (response.status !== 201) continue;
           const consultation = response.json as { id: string; roomSid: string };
           created.push(consultation);
-          if (kind === 0) continue;
+          // Every other later request arrives while a transaction holds the consultation's row.
+          const held = async () => {
+            if (rowLocks() && n % 2 === 1) await holdRow(consultation.id);
+          };
+          if (kind !== 1) continue;
           const identity = `vet-${randomHex(3)}`;
-          // Every other token request while a transaction holds the consultation's row.
-          if (rowLocks() && n % 2 === 1) await holdRow(consultation.id);
+          await held();
           const issued = await api('POST', `/v1/consultations/${consultation.id}/access-tokens`, { identity, role: 'clinician' });
           answers.push({ what: 'token', status: issued.status, body: issued.json });
           if (issued.status === 201) h.sandbox.connect(consultation.roomSid, identity);
+          await held();
+          const ended = await api('POST', `/v1/consultations/${consultation.id}/end`);
+          answers.push({ what: 'end', status: ended.status, body: ended.json });
         }
       };
       await Promise.all(Array.from({ length: WIDTH }, client));
@@ -181,8 +191,9 @@ for (const engine of enginesUnderTest()) {
       await Promise.all(sweeps);
       await Promise.all(holders);
 
-      expect(answers.filter((answer) => answer.status !== 201)).toEqual([]);
-      if (rowLocks()) expect(held).toBeGreaterThanOrEqual(CREATES / 2);
+      const expected: Record<string, number> = { create: 201, token: 201, end: 200 };
+      expect(answers.filter((answer) => answer.status !== expected[answer.what])).toEqual([]);
+      if (rowLocks()) expect(held).toBeGreaterThanOrEqual(CREATES / 2 + 8);
       // Each create made one consultation, with its first room and the SID Twilio gave it.
       const stored = await listTenantConsultationsPage(h.service.store.db, { tenantId, limit: 100 });
       expect(stored.map((row) => row.id).sort()).toEqual(created.map((c) => c.id).sort());

@@ -19,11 +19,11 @@ import { appointmentWindow, checkWindow, tokenTtlSeconds } from '../../core/cons
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import { issueParticipant } from '../../storage/participant-repository.js';
 import type { Store } from '../../storage/store.js';
-import { retryRowConflicts } from '../../storage/row-conflict-retry.js';
 import type { AuditLog } from '../audit-log.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { HttpError } from '../errors.js';
 import { roomToJoin, type RoomReopenerOptions } from '../consultations/room-reopener.js';
+import { retriedWrite } from './retried-write.js';
 
 export interface AccessTokenRouteOptions {
   readonly store: Store;
@@ -151,21 +151,16 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
       // Its rows reference the consultation's, which a fold or a sweep may hold: a lost row
       // conflict is retried (the inserts are insert-if-absent, so running them again is safe).
-      await retryRowConflicts(
-        () =>
-          options.store.transaction((trx) =>
-            issueParticipant(trx, {
-              consultationId: consultation.id,
-              identity,
-              role,
-              issuedAt: now.toISOString(),
-              expiresAt: expiresAt.toISOString(),
-            }),
-          ),
-        {
-          onRetry: (error, attempt) =>
-            request.log.warn({ err: error, attempt, consultationId: consultation.id }, 'row conflict; retrying the write'),
-        },
+      await retriedWrite(request.log, consultation.id, () =>
+        options.store.transaction((trx) =>
+          issueParticipant(trx, {
+            consultationId: consultation.id,
+            identity,
+            role,
+            issuedAt: now.toISOString(),
+            expiresAt: expiresAt.toISOString(),
+          }),
+        ),
       );
       const token = sign(identity, roomName, now, ttlSeconds);
       options.audit.record({

@@ -9,7 +9,6 @@ import { Type } from 'typebox';
 import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
 import { StoreConstraintError } from '../../storage/store-errors.js';
-import { retryRowConflicts } from '../../storage/row-conflict-retry.js';
 import {
   cancelOpenConsultation,
   findConsultationByExternalRef,
@@ -26,6 +25,7 @@ import { listRoomCallbacksPage } from '../../storage/inbox-repository.js';
 import { consultationViews, loadConsultationView } from '../consultations/consultation-view.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, pageOf } from './page-cursor.js';
+import { retriedWrite } from './retried-write.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { twilioFailure } from '../twilio/twilio-failure.js';
 import { appointmentWindow, maxParticipantDurationSeconds } from '../../core/consultation/appointment-window.js';
@@ -88,14 +88,11 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       // The room name carries the unguessable id, so a callback can be matched by RoomName even
       // if it arrives before the room's SID is saved below.
       const roomName = `rg-${id}`;
-      // Each write below is retried when it lost a row conflict (a lock wait past the lock timeout,
-      // a deadlock) with background work holding the same rows — the sweeps, a fold, the webhook's
-      // group commit claiming the room's SID: each is a whole transaction or idempotent, so a
-      // retry is safe, and a 503 after Twilio made the room would leave that room orphaned.
-      const retryConflicts = <T>(work: () => Promise<T>) =>
-        retryRowConflicts(work, {
-          onRetry: (error, attempt) => request.log.warn({ err: error, attempt, consultationId: id }, 'row conflict; retrying the write'),
-        });
+      // Each write below is run again when it lost a row conflict (a lock wait past the lock
+      // timeout, a deadlock) with background work holding the same rows — the sweeps, a fold, the
+      // webhook's group commit claiming the room's SID: each is a whole transaction or idempotent,
+      // and a 503 after Twilio made the room would leave that room orphaned.
+      const retryConflicts = <T>(work: () => Promise<T>) => retriedWrite(request.log, id, work);
       try {
         // One transaction: a consultation never exists without its first room.
         await retryConflicts(() =>
@@ -267,7 +264,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       const spansRooms = row.window_closes_at !== null;
       if (spansRooms) {
         const now = clock().toISOString();
-        await store.transaction((trx) => closeAndProject(trx, row.id, now, now));
+        await retriedWrite(request.log, row.id, () => store.transaction((trx) => closeAndProject(trx, row.id, now, now)));
         if (row.status === 'interrupted') return current(request.tenant.id, row.id);
       }
       try {
@@ -310,7 +307,10 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
           if (failure.code !== 'CONFLICT') throw failure;
         }
       }
-      const cancelled = await cancelOpenConsultation(store.db, request.tenant.id, row.id, clock().toISOString());
+      // After Twilio completed the room, a 503 would leave the consultation open: run again on a row conflict.
+      const cancelled = await retriedWrite(request.log, row.id, () =>
+        cancelOpenConsultation(store.db, request.tenant.id, row.id, clock().toISOString()),
+      );
       if (!cancelled) throw await conflict(request.tenant.id, row.id, 'The consultation started or ended meanwhile.');
       return current(request.tenant.id, row.id);
     },
