@@ -19,9 +19,14 @@ export interface ChildServer {
   stderr(): string;
   /** VmRSS of the child in KiB, from /proc. */
   rssKiB(): number;
+  /** CPU time the child used so far (every thread, user + system), in ms, from /proc. */
+  cpuMs(): number;
   /** SIGTERM, wait (bounded) for the exit; SIGKILL if it does not come. */
   stop(): Promise<number | null>;
 }
+
+/** USER_HZ: what /proc counts CPU time in (100 on Linux, whatever the kernel's HZ). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** A port free on 127.0.0.1 right now (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -86,6 +91,12 @@ export async function startChild(options: {
     rssKiB: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? NaN);
+    },
+    cpuMs: () => {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
     },
     async stop() {
       if (exited !== undefined) return exited;
