@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import { createTwilioVerifier, type TwilioVerifier } from '../core/signature/verifier.js';
 import type { Store } from '../storage/store.js';
-import { isStoreUnavailable, StoreConstraintError } from '../storage/store-errors.js';
+import { driverErrorOrigin, isStoreUnavailable, StoreConstraintError } from '../storage/store-errors.js';
 import type { Config, TwilioAccountConfig } from './config.js';
 import { ERRORS, HttpError, errorBody, type ErrorCode } from './errors.js';
 import { bearerChallenge } from './auth/bearer-challenge.js';
@@ -480,7 +480,8 @@ export function installErrorHandling(app: FastifyInstance, { metrics }: Services
     const code = errorCodeOf(error);
     if (code === 'STORE_UNAVAILABLE') {
       metrics.storeErrors.inc({ operation: request.routeOptions.url ?? 'unknown' });
-      request.log.error({ err: error }, 'store unavailable');
+      // The driver's code (a lock wait, a deadlock, a refused connection…) says which 503 it was.
+      request.log.error({ err: error, driverError: driverErrorOrigin(error) }, 'store unavailable');
     } else if (code === 'INTERNAL') {
       request.log.error({ err: error }, 'unhandled error');
     }

@@ -75,8 +75,16 @@ export async function insertConsultations(db: Db, consultations: readonly NewCon
   }
 }
 
-/** Records the room Twilio created (and, when Twilio named it, the account that owns it). */
+/**
+ * Records the room Twilio created (and, when Twilio named it, the account that owns it). Safe to
+ * run twice. When the room's first callback overtook Twilio's answer, the webhook's screening has
+ * recorded the same SID already (claimConsultationRoomSid, both tables in one transaction) and the
+ * projector may be folding the consultation with its row locked: then nothing is written, so the
+ * API's answer does not wait behind that fold.
+ */
 export async function setConsultationRoom(db: Db, id: string, room: { roomSid: string; accountSid?: string }): Promise<void> {
+  const current = await db.selectFrom('consultations').select(['room_sid', 'account_sid']).where('id', '=', id).executeTakeFirst();
+  if (current?.room_sid === room.roomSid && (room.accountSid === undefined || current.account_sid === room.accountSid)) return;
   await db
     .updateTable('consultations')
     .set({ room_sid: room.roomSid, ...(room.accountSid ? { account_sid: room.accountSid } : {}) })

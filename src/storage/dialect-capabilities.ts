@@ -9,7 +9,11 @@ import type { ConstraintKind } from './store-errors.js';
 export type Engine = 'sqlite' | 'postgres' | 'mysql';
 
 export type ErrorClass =
-  { kind: 'unavailable' } | { kind: 'lock-timeout' } | { kind: 'constraint'; constraint: ConstraintKind } | { kind: 'other' };
+  | { kind: 'unavailable' }
+  | { kind: 'lock-timeout' }
+  | { kind: 'deadlock' }
+  | { kind: 'constraint'; constraint: ConstraintKind }
+  | { kind: 'other' };
 
 export interface DialectCapabilities {
   readonly engine: Engine;
@@ -69,6 +73,7 @@ export interface DialectCapabilities {
 
 const UNAVAILABLE = { kind: 'unavailable' } as const;
 const LOCK_TIMEOUT = { kind: 'lock-timeout' } as const;
+const DEADLOCK = { kind: 'deadlock' } as const;
 const OTHER = { kind: 'other' } as const;
 const constraint = (kind: ConstraintKind): ErrorClass => ({ kind: 'constraint', constraint: kind });
 
@@ -126,7 +131,8 @@ function classifyPostgres(error: unknown): ErrorClass {
   // cannot connect now, 40001/40P01 serialization failure / deadlock, 55P03 lock not available,
   // 57014 statement timeout.
   if (code === '55P03') return LOCK_TIMEOUT;
-  if (/^(08|53|57P)/.test(code) || ['40001', '40P01', '57014'].includes(code)) return UNAVAILABLE;
+  if (code === '40P01') return DEADLOCK;
+  if (/^(08|53|57P)/.test(code) || ['40001', '57014'].includes(code)) return UNAVAILABLE;
   if (code === '23505') return constraint('unique');
   if (code === '23503') return constraint('foreign-key');
   if (code === '23502') return constraint('not-null');
@@ -141,7 +147,6 @@ const MYSQL_UNAVAILABLE_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
   'ER_TOO_MANY_USER_CONNECTIONS',
-  'ER_LOCK_DEADLOCK',
   'ER_QUERY_TIMEOUT', // MySQL max_execution_time
   'ER_SERVER_SHUTDOWN',
   'ER_QUERY_INTERRUPTED',
@@ -156,6 +161,7 @@ function classifyMysql(error: unknown): ErrorClass {
   if (isNetworkError(error)) return UNAVAILABLE;
   const code = codeOf(error) ?? '';
   if (code === 'ER_LOCK_WAIT_TIMEOUT') return LOCK_TIMEOUT;
+  if (code === 'ER_LOCK_DEADLOCK') return DEADLOCK;
   // MariaDB's max_statement_time (1969 ER_STATEMENT_TIMEOUT), a number mysql2 has no name for.
   if ((error as { errno?: unknown } | null)?.errno === 1969) return UNAVAILABLE;
   if (MYSQL_UNAVAILABLE_CODES.has(code)) return UNAVAILABLE;

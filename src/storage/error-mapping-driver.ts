@@ -7,7 +7,7 @@
 import type { CompiledQuery, DatabaseConnection, Driver, QueryCompiler, QueryResult, TransactionSettings } from 'kysely';
 import { acquireDiscardable, currentScope, type Discard } from './connection-scope.js';
 import type { DialectCapabilities } from './dialect-capabilities.js';
-import { StoreConstraintError, StoreError, StoreLockTimeoutError, StoreUnavailableError } from './store-errors.js';
+import { StoreConstraintError, StoreDeadlockError, StoreError, StoreLockTimeoutError, StoreUnavailableError } from './store-errors.js';
 
 export interface ErrorMappingDriverOptions {
   /**
@@ -31,6 +31,11 @@ export function mapStoreError(error: unknown, capabilities: DialectCapabilities)
   const detail = error instanceof Error ? error.message : String(error);
   if (verdict.kind === 'lock-timeout') {
     return new StoreLockTimeoutError(`the ${capabilities.engine} database could not lock a row in time: ${detail}`, { cause: error });
+  }
+  if (verdict.kind === 'deadlock') {
+    return new StoreDeadlockError(`the ${capabilities.engine} database rolled this transaction back to break a deadlock: ${detail}`, {
+      cause: error,
+    });
   }
   if (verdict.kind === 'unavailable') {
     return new StoreUnavailableError(`the ${capabilities.engine} database is unavailable: ${detail}`, { cause: error });

@@ -10,8 +10,9 @@
  * then tried again alone, in its own transaction, so one bad item never costs the others their
  * commit — only the item that fails alone is rejected, with a BatchFailedError carrying the cause.
  * A lock timeout (another session holds a row an item needs: a dead host's open transaction)
- * is treated the same way: the others commit, the waiting item alone gets the
- * StoreLockTimeoutError (503, Twilio retries).
+ * or a deadlock (two batches in flight inserting the same keys in another order) is treated
+ * the same way: the others commit, an item that still conflicts alone gets the error (503,
+ * Twilio retries).
  *
  * Each transaction has a deadline (`deadlineMs`): past it, its submitters get
  * StoreUnavailableError at once and its connection is destroyed (see Store.transaction), so a
@@ -19,7 +20,7 @@
  */
 import type { StoreTransaction } from './schema.js';
 import type { Store } from './store.js';
-import { BatchFailedError, isStoreUnavailable, StoreClosedError, StoreLockTimeoutError, StoreUnavailableError } from './store-errors.js';
+import { BatchFailedError, isRowConflict, isStoreUnavailable, StoreClosedError, StoreUnavailableError } from './store-errors.js';
 
 export interface GroupCommitterOptions<I, R> {
   readonly store: Pick<Store, 'transaction'>;
@@ -129,7 +130,7 @@ export class GroupCommitter<I, R> {
         const results = await this.#commit(batch);
         batch.forEach((pending, index) => pending.resolve(results[index]!));
       } catch (error) {
-        if ((isStoreUnavailable(error) && !isLockTimeout(error)) || batch.length === 1) {
+        if ((isStoreUnavailable(error) && !isRowConflict(error)) || batch.length === 1) {
           const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(batch.length, { cause: error });
           for (const pending of batch) pending.reject(rejection);
         } else {
@@ -157,7 +158,7 @@ export class GroupCommitter<I, R> {
         pending.resolve((await this.#commit([pending]))[0]!);
       } catch (error) {
         const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(1, { cause: error });
-        if (isStoreUnavailable(error) && !isLockTimeout(error)) unavailable = rejection;
+        if (isStoreUnavailable(error) && !isRowConflict(error)) unavailable = rejection;
         pending.reject(rejection);
       }
     }
@@ -196,8 +197,4 @@ export class GroupCommitter<I, R> {
       this.#deadlineMs ? { deadlineMs: this.#deadlineMs } : undefined,
     );
   }
-}
-
-function isLockTimeout(error: unknown): boolean {
-  return error instanceof StoreLockTimeoutError;
 }

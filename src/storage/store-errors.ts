@@ -33,6 +33,44 @@ export class StoreLockTimeoutError extends StoreUnavailableError {
   override readonly name = 'StoreLockTimeoutError';
 }
 
+/**
+ * The database chose this transaction as a deadlock's victim and rolled it back (MySQL/MariaDB
+ * 1213 ER_LOCK_DEADLOCK, PostgreSQL 40P01). Like a lock timeout it concerns the rows touched, not
+ * the store: the same work run again normally succeeds (`retryRowConflicts`).
+ */
+export class StoreDeadlockError extends StoreUnavailableError {
+  override readonly name = 'StoreDeadlockError';
+}
+
+/**
+ * A conflict over rows with another session (a lock wait past the lock timeout, or a deadlock):
+ * what `retryRowConflicts` runs again. A store that is down is not one.
+ */
+export function isRowConflict(error: unknown): error is StoreLockTimeoutError | StoreDeadlockError {
+  return error instanceof StoreLockTimeoutError || error instanceof StoreDeadlockError;
+}
+
+/**
+ * The driver's own identification of the error behind a store error (mysql2 `code`, `errno`,
+ * `sqlState`; node-postgres `code`, the SQLSTATE; better-sqlite3 `code`), for logs: it tells a
+ * lock wait from a deadlock, a refused connection or a full pool. Never a message or a value.
+ */
+export function driverErrorOrigin(error: unknown): { code?: string; errno?: number; sqlState?: string } | undefined {
+  for (let current = error, depth = 0; current && depth < 8; depth += 1) {
+    if (!(current instanceof StoreError) && typeof current === 'object') {
+      const { code, errno, sqlState } = current as { code?: unknown; errno?: unknown; sqlState?: unknown };
+      const origin = {
+        ...(typeof code === 'string' ? { code } : {}),
+        ...(typeof errno === 'number' ? { errno } : {}),
+        ...(typeof sqlState === 'string' ? { sqlState } : {}),
+      };
+      return Object.keys(origin).length > 0 ? origin : undefined;
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 export type ConstraintKind = 'unique' | 'foreign-key' | 'not-null' | 'check' | 'other';
 
 /** A write broke a constraint (outside the inbox's dedupe path, which reports duplicates as `false`). */

@@ -11,8 +11,8 @@
  * are queued in the outbox under the keys the fold gives them (the database keeps each to one);
  * the billing record is unique per consultation. Returns the live events, published after commit.
  */
-import { isVideoEvent, type VideoEvent } from '../../core/consultation/consultation-event.js';
-import { parseVideoEvent } from '../../core/consultation/video-event-from-callback.js';
+import type { VideoEvent } from '../../core/consultation/consultation-event.js';
+import { videoEventOfParams } from './parsed-events.js';
 import {
   foldConsultationState,
   recordOf,
@@ -153,8 +153,8 @@ export async function projectConsultations(
  * callback of the same fact.
  */
 function eventOf(row: { params: string; source: string }): VideoEvent | undefined {
-  const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
-  if (!isVideoEvent(event)) return undefined;
+  const event = videoEventOfParams(row.params);
+  if (!event) return undefined;
   return row.source !== 'callback' ? ({ ...event, source: row.source } as VideoEvent) : event;
 }
 

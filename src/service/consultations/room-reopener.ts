@@ -11,6 +11,7 @@ import type { ConsentMode } from '../../core/consultation/consent.js';
 import { maxParticipantDurationSeconds, type AppointmentWindow } from '../../core/consultation/appointment-window.js';
 import { claimNextRoom, listConsultationRooms, makeCurrentRoom, releaseRoomClaim } from '../../storage/consultation-room-repository.js';
 import { appendTenantEvents } from '../../storage/event-log-repository.js';
+import { retryRowConflicts } from '../../storage/row-conflict-retry.js';
 import type { Store } from '../../storage/store.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { twilioFailure } from '../twilio/twilio-failure.js';
@@ -50,7 +51,12 @@ export async function roomToJoin(
 
   const sequence = latest.sequence + 1;
   const roomName = `rg-${consultation.id}-${sequence}`;
-  const claimed = await claimNextRoom(options.store.db, { consultationId: consultation.id, sequence, roomName, now: now.toISOString() });
+  // Both writes run again when they lost a row conflict (a fold or a sweep held the consultation's
+  // rows past the lock timeout): the claim is insert-if-absent, the last one a whole transaction,
+  // and a 503 after Twilio made the room would leave it claimed but never current.
+  const claimed = await retryRowConflicts(() =>
+    claimNextRoom(options.store.db, { consultationId: consultation.id, sequence, roomName, now: now.toISOString() }),
+  );
   if (!claimed) {
     const winner = (await listConsultationRooms(options.store.db, [consultation.id])).find((room) => room.sequence === sequence);
     return { roomName: winner?.roomName ?? roomName, reopened: false };
@@ -70,17 +76,19 @@ export async function roomToJoin(
     await releaseRoomClaim(options.store.db, roomName);
     throw twilioFailure(error, 'Twilio could not create the consultation’s next room.');
   }
-  await options.store.transaction(async (trx) => {
-    await makeCurrentRoom(trx, consultation.id, { roomName, roomSid: room.sid });
-    await appendTenantEvents(trx, [
-      {
-        tenantId: consultation.tenant_id,
-        consultationId: consultation.id,
-        type: 'consultation.room_opened',
-        at: now.toISOString(),
-        data: { roomSid: room.sid, roomName, sequence },
-      },
-    ]);
-  });
+  await retryRowConflicts(() =>
+    options.store.transaction(async (trx) => {
+      await makeCurrentRoom(trx, consultation.id, { roomName, roomSid: room.sid });
+      await appendTenantEvents(trx, [
+        {
+          tenantId: consultation.tenant_id,
+          consultationId: consultation.id,
+          type: 'consultation.room_opened',
+          at: now.toISOString(),
+          data: { roomSid: room.sid, roomName, sequence },
+        },
+      ]);
+    }),
+  );
   return { roomName, reopened: true };
 }

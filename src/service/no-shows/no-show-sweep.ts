@@ -10,6 +10,7 @@ import { noShowVerdict } from '../../core/consultation/no-show.js';
 import { listClosedWindowConsultations, loadPresences, markNoShow } from '../../storage/no-show-repository.js';
 import type { Store } from '../../storage/store.js';
 import { appendTenantEvents } from '../../storage/event-log-repository.js';
+import { isRowConflict } from '../../storage/store-errors.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 
 export interface NoShowSweepOptions {
@@ -31,18 +32,27 @@ export async function sweepNoShows(options: NoShowSweepOptions): Promise<{ id: s
     const verdict = noShowVerdict(await loadPresences(options.store.db, consultation.id), closesAt);
     // They met (the fold has not caught up yet): not a no-show; the fold decides.
     if (!verdict) continue;
-    const done = await options.store.transaction(async (trx) => {
-      if (!(await markNoShow(trx, consultation.id, { ...verdict, endedAt: closesAt.toISOString(), now }))) return false;
-      const base = { tenantId: consultation.tenant_id, consultationId: consultation.id, at: now };
-      // The tenant's event log, in the same transaction as the mark.
-      await appendTenantEvents(trx, [
-        ...(consultation.status !== 'no-show'
-          ? [{ ...base, type: 'consultation.status' as const, data: { from: consultation.status, to: 'no-show' } }]
-          : []),
-        { ...base, type: 'consultation.no_show', data: { endedAt: closesAt.toISOString(), ...verdict } },
-      ]);
-      return true;
-    });
+    let done: boolean;
+    try {
+      done = await options.store.transaction(async (trx) => {
+        if (!(await markNoShow(trx, consultation.id, { ...verdict, endedAt: closesAt.toISOString(), now }))) return false;
+        const base = { tenantId: consultation.tenant_id, consultationId: consultation.id, at: now };
+        // The tenant's event log, in the same transaction as the mark.
+        await appendTenantEvents(trx, [
+          ...(consultation.status !== 'no-show'
+            ? [{ ...base, type: 'consultation.status' as const, data: { from: consultation.status, to: 'no-show' } }]
+            : []),
+          { ...base, type: 'consultation.no_show', data: { endedAt: closesAt.toISOString(), ...verdict } },
+        ]);
+        return true;
+      });
+    } catch (error) {
+      if (!isRowConflict(error)) throw error;
+      // Held past the lock timeout by another transaction (a fold, a request): it stays due and
+      // the next pass names it; the consultations after it in the batch are not held up.
+      options.logger?.warn({ err: error, consultationId: consultation.id }, 'no-show: the consultation is held; named at the next pass');
+      continue;
+    }
     if (!done) continue;
     marked.push({ id: consultation.id, ...verdict });
     options.logger?.info({ consultationId: consultation.id, missing: verdict.missing }, 'no-show: the appointment window closed');

@@ -23,6 +23,7 @@ import type { AuditLog } from '../audit-log.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { HttpError } from '../errors.js';
 import { roomToJoin, type RoomReopenerOptions } from '../consultations/room-reopener.js';
+import { retriedWrite } from './retried-write.js';
 
 export interface AccessTokenRouteOptions {
   readonly store: Store;
@@ -148,14 +149,18 @@ export async function accessTokenRoutes(root: FastifyInstance, options: AccessTo
         : { roomName: consultation.room_name };
       const ttlSeconds = tokenTtlSeconds(window, now, options.ttlSeconds);
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
-      await options.store.transaction((trx) =>
-        issueParticipant(trx, {
-          consultationId: consultation.id,
-          identity,
-          role,
-          issuedAt: now.toISOString(),
-          expiresAt: expiresAt.toISOString(),
-        }),
+      // Its rows reference the consultation's, which a fold or a sweep may hold: a lost row
+      // conflict is retried (the inserts are insert-if-absent, so running them again is safe).
+      await retriedWrite(request.log, consultation.id, () =>
+        options.store.transaction((trx) =>
+          issueParticipant(trx, {
+            consultationId: consultation.id,
+            identity,
+            role,
+            issuedAt: now.toISOString(),
+            expiresAt: expiresAt.toISOString(),
+          }),
+        ),
       );
       const token = sign(identity, roomName, now, ttlSeconds);
       options.audit.record({

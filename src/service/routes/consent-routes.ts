@@ -21,6 +21,7 @@ import { RecordConsentBody } from '../api/schemas/consent.js';
 import { consentEntryView, currentConsents } from '../consultations/consent-view.js';
 import type { AuditLog } from '../audit-log.js';
 import { HttpError } from '../errors.js';
+import { retriedWrite } from './retried-write.js';
 import { APPLY_RECORDING_RULES } from '../outbox/consent-effects.js';
 
 export interface ConsentRouteOptions {
@@ -61,40 +62,44 @@ export async function consentRoutes(root: FastifyInstance, options: ConsentRoute
       const now = clock().toISOString();
       // Recording Rules follow recording consent of a consultation that records at all.
       const managed = request.tenant.consentMode !== 'off' && kind === 'recording' && Boolean(consultation.record);
-      const { entry, queued } = await store.transaction(async (trx) => {
-        const entry = await appendConsent(trx, {
-          tenantId: request.tenant.id,
-          consultationId: consultation.id,
-          identity,
-          kind,
-          decision,
-          textVersion,
-          recordedBy: recordedBy ?? null,
-          apiKeyId: request.tenant.apiKeyId,
-          recordedAt: now,
-        });
-        await appendTenantEvents(trx, [
-          {
+      // Appended with the consultation's row locked, which a fold or a sweep may hold: a lost row
+      // conflict runs the whole transaction again (it kept nothing).
+      const { entry, queued } = await retriedWrite(request.log, consultation.id, () =>
+        store.transaction(async (trx) => {
+          const entry = await appendConsent(trx, {
             tenantId: request.tenant.id,
             consultationId: consultation.id,
-            type: decision === 'given' ? 'consent.given' : 'consent.withdrawn',
-            at: now,
-            data: { identity, kind, textVersion, recordedBy: entry.recordedBy, position: entry.position, at: now },
-          },
-        ]);
-        // The rules are computed when the entry runs, from the ledger as it is then: whichever
-        // entry runs last sets the latest rules (outbox/recording-rules-handler.ts).
-        const queued =
-          managed && consultation.room_sid !== null && !FINAL.includes(consultation.status)
-            ? await enqueueOutboxEntry(trx, {
-                kind: APPLY_RECORDING_RULES,
-                key: `recording-rules:${consultation.id}:consent-${entry.position}`,
-                payload: { consultationId: consultation.id, roomSid: consultation.room_sid },
-                now,
-              })
-            : false;
-        return { entry, queued };
-      });
+            identity,
+            kind,
+            decision,
+            textVersion,
+            recordedBy: recordedBy ?? null,
+            apiKeyId: request.tenant.apiKeyId,
+            recordedAt: now,
+          });
+          await appendTenantEvents(trx, [
+            {
+              tenantId: request.tenant.id,
+              consultationId: consultation.id,
+              type: decision === 'given' ? 'consent.given' : 'consent.withdrawn',
+              at: now,
+              data: { identity, kind, textVersion, recordedBy: entry.recordedBy, position: entry.position, at: now },
+            },
+          ]);
+          // The rules are computed when the entry runs, from the ledger as it is then: whichever
+          // entry runs last sets the latest rules (outbox/recording-rules-handler.ts).
+          const queued =
+            managed && consultation.room_sid !== null && !FINAL.includes(consultation.status)
+              ? await enqueueOutboxEntry(trx, {
+                  kind: APPLY_RECORDING_RULES,
+                  key: `recording-rules:${consultation.id}:consent-${entry.position}`,
+                  payload: { consultationId: consultation.id, roomSid: consultation.room_sid },
+                  now,
+                })
+              : false;
+          return { entry, queued };
+        }),
+      );
       if (queued) options.onOutbox();
       options.audit.record({
         tenantId: request.tenant.id,

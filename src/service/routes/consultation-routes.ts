@@ -25,6 +25,7 @@ import { listRoomCallbacksPage } from '../../storage/inbox-repository.js';
 import { consultationViews, loadConsultationView } from '../consultations/consultation-view.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, pageOf } from './page-cursor.js';
+import { retriedWrite } from './retried-write.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { twilioFailure } from '../twilio/twilio-failure.js';
 import { appointmentWindow, maxParticipantDurationSeconds } from '../../core/consultation/appointment-window.js';
@@ -87,26 +88,36 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       // The room name carries the unguessable id, so a callback can be matched by RoomName even
       // if it arrives before the room's SID is saved below.
       const roomName = `rg-${id}`;
+      // Each write below is run again when it lost a row conflict (a lock wait past the lock
+      // timeout, a deadlock) with background work holding the same rows — the sweeps, a fold, the
+      // webhook's group commit claiming the room's SID: each is a whole transaction or idempotent,
+      // and a 503 after Twilio made the room would leave that room orphaned.
+      const retryConflicts = <T>(work: () => Promise<T>) => retriedWrite(request.log, id, work);
       try {
-        await insertConsultations(store.db, [
-          {
-            id,
-            roomSid: null,
-            tenantId: request.tenant.id,
-            roomName,
-            // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
-            accountSid: options.accountSid() ?? null,
-            record,
-            scheduledAt,
-            durationMinutes: body.durationMinutes ?? null,
-            waitingRoom: body.waitingRoom ?? null,
-            patientStatus: body.patientStatus ?? null,
-            windowClosesAt: window ? window.closesAt.toISOString() : null,
-            externalRef: body.externalRef ?? null,
-            metadata: body.metadata ?? null,
-            now,
-          },
-        ]);
+        // One transaction: a consultation never exists without its first room.
+        await retryConflicts(() =>
+          store.transaction((trx) =>
+            insertConsultations(trx, [
+              {
+                id,
+                roomSid: null,
+                tenantId: request.tenant.id,
+                roomName,
+                // Recorded before the room exists: its first callbacks may overtake Twilio's answer.
+                accountSid: options.accountSid() ?? null,
+                record,
+                scheduledAt,
+                durationMinutes: body.durationMinutes ?? null,
+                waitingRoom: body.waitingRoom ?? null,
+                patientStatus: body.patientStatus ?? null,
+                windowClosesAt: window ? window.closesAt.toISOString() : null,
+                externalRef: body.externalRef ?? null,
+                metadata: body.metadata ?? null,
+                now,
+              },
+            ]),
+          ),
+        );
       } catch (error) {
         if (error instanceof StoreConstraintError && error.constraint === 'unique' && body.externalRef) {
           const existing = await findConsultationByExternalRef(store.db, request.tenant.id, body.externalRef);
@@ -128,14 +139,16 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
           ...(maxParticipantDuration !== undefined ? { maxParticipantDuration } : {}),
         });
       } catch (error) {
-        await markConsultationCancelled(store.db, id, clock().toISOString());
+        await retryConflicts(() => markConsultationCancelled(store.db, id, clock().toISOString()));
         throw twilioFailure(error, 'Twilio could not create the room; the consultation was cancelled.');
       }
       // Twilio's answer names the account that really owns the room.
-      await setConsultationRoom(store.db, id, {
-        roomSid: room.sid,
-        ...(room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { accountSid: room.account_sid } : {}),
-      });
+      await retryConflicts(() =>
+        setConsultationRoom(store.db, id, {
+          roomSid: room.sid,
+          ...(room.account_sid && ACCOUNT_SID.test(room.account_sid) ? { accountSid: room.account_sid } : {}),
+        }),
+      );
       const view = await current(request.tenant.id, id);
       return reply.code(201).header('location', `/v1/consultations/${id}`).send(view);
     },
@@ -251,7 +264,7 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       const spansRooms = row.window_closes_at !== null;
       if (spansRooms) {
         const now = clock().toISOString();
-        await store.transaction((trx) => closeAndProject(trx, row.id, now, now));
+        await retriedWrite(request.log, row.id, () => store.transaction((trx) => closeAndProject(trx, row.id, now, now)));
         if (row.status === 'interrupted') return current(request.tenant.id, row.id);
       }
       try {
@@ -294,7 +307,10 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
           if (failure.code !== 'CONFLICT') throw failure;
         }
       }
-      const cancelled = await cancelOpenConsultation(store.db, request.tenant.id, row.id, clock().toISOString());
+      // After Twilio completed the room, a 503 would leave the consultation open: run again on a row conflict.
+      const cancelled = await retriedWrite(request.log, row.id, () =>
+        cancelOpenConsultation(store.db, request.tenant.id, row.id, clock().toISOString()),
+      );
       if (!cancelled) throw await conflict(request.tenant.id, row.id, 'The consultation started or ended meanwhile.');
       return current(request.tenant.id, row.id);
     },

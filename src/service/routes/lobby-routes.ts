@@ -6,7 +6,7 @@
  * is in the path of the per-identity routes: they log their pattern, never the URL.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { nextLobbyStatus, waitsInLobby, type LobbyAction, type LobbyStatus } from '../../core/consultation/lobby.js';
 import { rolesForTenantKind } from '../../core/consultation/roles.js';
@@ -23,6 +23,7 @@ import type { AuditLog } from '../audit-log.js';
 import type { AuthenticatedTenant } from '../auth/api-key-auth.js';
 import { lobbyEntryView } from '../consultations/lobby-view.js';
 import { HttpError } from '../errors.js';
+import { retriedWrite } from './retried-write.js';
 
 export interface LobbyRouteOptions {
   readonly store: Store;
@@ -44,43 +45,53 @@ export async function lobbyRoutes(root: FastifyInstance, options: LobbyRouteOpti
   const { store, clock } = options;
 
   /** Steps one identity's entry by the action in one transaction; 404 / 409 when it may not. */
-  const step = async (tenant: AuthenticatedTenant, id: string, identity: string, action: LobbyAction, role?: string) => {
+  const step = async (
+    log: FastifyBaseLogger,
+    tenant: AuthenticatedTenant,
+    id: string,
+    identity: string,
+    action: LobbyAction,
+    role?: string,
+  ) => {
     const consultation = await findTenantConsultation(store.db, tenant.id, id);
     if (!consultation) throw new HttpError('NOT_FOUND');
     if (FINAL.includes(consultation.status)) throw new HttpError('CONFLICT', `The consultation is ${consultation.status}.`);
     if (!waitingRoomOn(consultation, tenant)) throw new HttpError('CONFLICT', 'The consultation has no waiting room.');
     const now = clock().toISOString();
     try {
-      return await store.transaction(async (trx) => {
-        const current = await findLobbyEntry(trx, consultation.id, identity);
-        if (!current && action !== 'join') throw new HttpError('NOT_FOUND', 'This identity is not in the lobby.');
-        const next = nextLobbyStatus(current?.status as LobbyStatus | undefined, action);
-        if (next === null) throw new HttpError('CONFLICT', `The identity is ${current?.status ?? 'not in the lobby'}.`);
-        const rejoin = action === 'join' && next === 'waiting' && current?.status !== 'waiting';
-        const saved = {
-          consultationId: consultation.id,
-          identity,
-          role: current && !rejoin ? current.role : (role ?? current?.role ?? ''),
-          status: next,
-          joinedAt: rejoin || !current ? now : current.joinedAt,
-          decidedAt: action === 'admit' || action === 'decline' ? now : rejoin ? null : (current?.decidedAt ?? null),
-          leftAt: action === 'leave' ? now : rejoin ? null : (current?.leftAt ?? null),
-        };
-        if (!current || current.status !== next || rejoin) {
-          await saveLobbyEntry(trx, saved, current !== undefined);
-          // The tenant's event log, in the same transaction: the event exists exactly when the change does.
-          await appendTenantEvents(trx, [
-            {
-              tenantId: tenant.id,
-              consultationId: consultation.id,
-              type: LOBBY_EVENT[action],
-              at: now,
-              data: { identity, role: saved.role, at: now, waitedSeconds: lobbyEntryView(saved).waitedSeconds },
-            },
-          ]);
-        }
-        return { consultationId: consultation.id, entry: saved };
-      });
+      // The consultation's rows may be held by a fold or a sweep: a lost row conflict runs it again.
+      return await retriedWrite(log, consultation.id, () =>
+        store.transaction(async (trx) => {
+          const current = await findLobbyEntry(trx, consultation.id, identity);
+          if (!current && action !== 'join') throw new HttpError('NOT_FOUND', 'This identity is not in the lobby.');
+          const next = nextLobbyStatus(current?.status as LobbyStatus | undefined, action);
+          if (next === null) throw new HttpError('CONFLICT', `The identity is ${current?.status ?? 'not in the lobby'}.`);
+          const rejoin = action === 'join' && next === 'waiting' && current?.status !== 'waiting';
+          const saved = {
+            consultationId: consultation.id,
+            identity,
+            role: current && !rejoin ? current.role : (role ?? current?.role ?? ''),
+            status: next,
+            joinedAt: rejoin || !current ? now : current.joinedAt,
+            decidedAt: action === 'admit' || action === 'decline' ? now : rejoin ? null : (current?.decidedAt ?? null),
+            leftAt: action === 'leave' ? now : rejoin ? null : (current?.leftAt ?? null),
+          };
+          if (!current || current.status !== next || rejoin) {
+            await saveLobbyEntry(trx, saved, current !== undefined);
+            // The tenant's event log, in the same transaction: the event exists exactly when the change does.
+            await appendTenantEvents(trx, [
+              {
+                tenantId: tenant.id,
+                consultationId: consultation.id,
+                type: LOBBY_EVENT[action],
+                at: now,
+                data: { identity, role: saved.role, at: now, waitedSeconds: lobbyEntryView(saved).waitedSeconds },
+              },
+            ]);
+          }
+          return { consultationId: consultation.id, entry: saved };
+        }),
+      );
     } catch (error) {
       // Two joins at once: the second finds the first's row.
       if (error instanceof StoreConstraintError && error.constraint === 'unique')
@@ -119,7 +130,7 @@ export async function lobbyRoutes(root: FastifyInstance, options: LobbyRouteOpti
       if (!(rolesForTenantKind(request.tenant.kind) as readonly string[]).includes(role) || !waitsInLobby(role)) {
         throw new HttpError('VALIDATION_FAILED', 'role must be a care recipient’s role of the tenant kind', { details: { field: 'role' } });
       }
-      const result = await step(request.tenant, request.params.id, identity, 'join', role);
+      const result = await step(request.log, request.tenant, request.params.id, identity, 'join', role);
       record(request.tenant, result.consultationId, 'join', identity, result.entry.role);
       return reply.code(201).send(lobbyEntryView(result.entry));
     },
@@ -142,7 +153,7 @@ export async function lobbyRoutes(root: FastifyInstance, options: LobbyRouteOpti
         },
       },
       async (request) => {
-        const result = await step(request.tenant, request.params.id, request.params.identity, action);
+        const result = await step(request.log, request.tenant, request.params.id, request.params.identity, action);
         record(request.tenant, result.consultationId, action, request.params.identity, result.entry.role);
         return lobbyEntryView(result.entry);
       },

@@ -28,6 +28,7 @@ import { findIssuedIdentities } from '../../storage/participant-repository.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
 import { inboxRow } from './inbox-row.js';
+import { rememberParsedCallback } from '../consultations/parsed-events.js';
 
 type Screening =
   { status: 'accepted'; consultationId: string } | { status: 'unmatched' } | { status: 'quarantined'; reason: string; room?: Room };
@@ -113,7 +114,10 @@ async function ingestBatch(
         return inboxRow({ id: newId('cb'), callback, status: 'quarantined', processedAt: null, held: 'late' });
       // Muting and unmuting change nothing in the record: nothing to fold.
       const folded = screened === 'accepted' && !changesRecord(callback.parsed.event);
-      return inboxRow({ id: newId('cb'), callback, status: screened, processedAt: folded ? now : null });
+      const row = inboxRow({ id: newId('cb'), callback, status: screened, processedAt: folded ? now : null });
+      // The projector, in this thread, finds the event under the text it reads back: no second parse.
+      if (screened === 'accepted' && !folded && callback.parsed.ok) rememberParsedCallback(row.params, callback.parsed);
+      return row;
     }),
   );
 
