@@ -133,7 +133,10 @@ describe('IdentityScrubber', () => {
           const quarantined = scrub.callbackParams([...params, ['ParticipantIdentity', `${id}ParticipantSid${'0'.repeat(32)}`]], false);
           for (const [name, value] of quarantined) {
             expect(name).not.toContain(id);
-            if (!isMachineIdentifier(value)) expect(value).not.toContain(id);
+            // A machine-made value (a SID, the Timestamp) holding a short identity is a coincidence
+            // the scrubber leaves alone, also when read together with its name (".00" in "…00.000Z").
+            if (isMachineIdentifier(value)) continue;
+            expect(value).not.toContain(id);
             expect(name + value).not.toContain(id);
           }
         },
