@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processCpuMs } from './thread-cpu.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -24,9 +25,6 @@ export interface ChildServer {
   /** SIGTERM, wait (bounded) for the exit; SIGKILL if it does not come. */
   stop(): Promise<number | null>;
 }
-
-/** USER_HZ: what /proc counts CPU time in (100 on Linux, whatever the kernel's HZ). */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /** A port free on 127.0.0.1 right now (the OS picks it). */
 export function freePort(): Promise<number> {
@@ -92,12 +90,7 @@ export async function startChild(options: {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? NaN);
     },
-    cpuMs: () => {
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-    },
+    cpuMs: () => processCpuMs(child.pid!),
     async stop() {
       if (exited !== undefined) return exited;
       child.kill('SIGTERM');
