@@ -17,7 +17,7 @@
  * refusals per second, and checks every genuine got 204 and every forged 403 (exit 1 if not).
  */
 import { benchArgs, fmt } from './support/bench-args.js';
-import { freePort, startChild, roomgateEnv } from './support/child-server.js';
+import { freePort, startRoomgate } from './support/child-server.js';
 import { runLoad, type LoadResult } from './support/load-generator.js';
 import { freshDatabase, roomgateCounts, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
 import { startTwilioStub } from './support/twilio-stub.js';
@@ -64,13 +64,7 @@ let genuineResult: LoadResult;
 let forgedResult: LoadResult;
 try {
   await seedRoomgate(db.url, rooms);
-  const child = await startChild({
-    name: 'roomgate',
-    script: 'src/cli/main.ts',
-    args: ['serve'],
-    port,
-    env: roomgateEnv({ ...account, databaseUrl: db.url, twilioApiBaseUrl: stub.url }),
-  });
+  const child = await startRoomgate({ ...account, port, databaseUrl: db.url, twilioApiBaseUrl: stub.url });
   try {
     // Warm-up: some genuine, some forged.
     await runLoad({ port, connections: 16, requests: warmupGenuine });

@@ -18,7 +18,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { benchArgs, fmt } from './support/bench-args.js';
-import { freePort, roomgateEnv, startChild, type ChildServer } from './support/child-server.js';
+import { freePort, startChild, startRoomgate, type ChildServer } from './support/child-server.js';
 import { printProfile, summariseProfileDir, type ProfileWindow } from './support/cpu-profile.js';
 import { runLoad, type LoadResult } from './support/load-generator.js';
 import { freshDatabase, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
@@ -88,13 +88,12 @@ try {
     const profileDir = args.profile ? mkdtempSync(path.join(tmpdir(), 'roomgate-http-prof-')) : undefined;
     try {
       await seedRoomgate(db.url, rooms);
-      const child = await startChild({
-        name: 'roomgate',
-        script: 'src/cli/main.ts',
-        args: ['serve'],
+      const child = await startRoomgate({
+        ...account,
         port,
-        env: roomgateEnv({ ...account, databaseUrl: db.url, twilioApiBaseUrl: stub.url }),
-        ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
+        databaseUrl: db.url,
+        twilioApiBaseUrl: stub.url,
+        ...(profileDir ? { profileDir } : {}),
       });
       roomgate = await measure('roomgate', child);
     } finally {

@@ -28,7 +28,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { benchArgs, fmt } from './support/bench-args.js';
-import { freePort, startChild, roomgateEnv, type ChildServer } from './support/child-server.js';
+import { freePort, startChild, startRoomgate, type ChildServer } from './support/child-server.js';
 import { printProfile, summariseProfileDir } from './support/cpu-profile.js';
 import { runLoad, type LoadResult } from './support/load-generator.js';
 import { baselineCount } from './support/baseline-db.js';
@@ -117,13 +117,12 @@ try {
       console.log(
         `  Roomgate database seeded (${rooms.length} consultations, ${rooms.length * 2} issued identities) in ${((Date.now() - t) / 1000).toFixed(1)} s`,
       );
-      const child = await startChild({
-        name: 'roomgate',
-        script: 'src/cli/main.ts',
-        args: ['serve'],
+      const child = await startRoomgate({
+        ...account,
         port,
-        env: roomgateEnv({ ...account, databaseUrl: db.url, twilioApiBaseUrl: stub.url }),
-        ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
+        databaseUrl: db.url,
+        twilioApiBaseUrl: stub.url,
+        ...(profileDir ? { profileDir } : {}),
       });
       const finishedRooms = callbackParams.filter((params) => params.StatusCallbackEvent === 'room-ended').length;
       const folded = async () => {

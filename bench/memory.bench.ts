@@ -14,7 +14,7 @@
  * exactly the distinct callbacks (exit 1 if not).
  */
 import { benchArgs, fmt } from './support/bench-args.js';
-import { freePort, startChild, roomgateEnv, sleep } from './support/child-server.js';
+import { freePort, startRoomgate, sleep } from './support/child-server.js';
 import { runLoad, type LoadRequest } from './support/load-generator.js';
 import { freshDatabase, roomgateCounts, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
 import { startTwilioStub } from './support/twilio-stub.js';
@@ -51,13 +51,7 @@ try {
   let t = Date.now();
   await seedRoomgate(db.url, rooms);
   console.log(`  seeded ${fmt(rooms.length)} consultations in ${((Date.now() - t) / 1000).toFixed(1)} s`);
-  const child = await startChild({
-    name: 'roomgate',
-    script: 'src/cli/main.ts',
-    args: ['serve'],
-    port,
-    env: roomgateEnv({ ...account, databaseUrl: db.url, twilioApiBaseUrl: stub.url }),
-  });
+  const child = await startRoomgate({ ...account, port, databaseUrl: db.url, twilioApiBaseUrl: stub.url });
   try {
     await sleep(1000);
     const sample = (sent: number, perSecond: number, p99Ms: number) => {

@@ -120,6 +120,19 @@ function canConnect(port: number): Promise<boolean> {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** `roomgate serve` as a child on `port`, with roomgateEnv; `profileDir`: a CPU profile of each of its threads there. */
+export function startRoomgate(options: Parameters<typeof roomgateEnv>[0] & { port: number; profileDir?: string }): Promise<ChildServer> {
+  const { port, profileDir, ...env } = options;
+  return startChild({
+    name: 'roomgate',
+    script: 'src/cli/main.ts',
+    args: ['serve'],
+    port,
+    env: roomgateEnv(env),
+    ...(profileDir ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
+  });
+}
+
 /** Environment for a Roomgate child: a configured (non-sandbox) account, quiet logs. */
 export function roomgateEnv(options: {
   accountSid: string;
