@@ -18,13 +18,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { benchArgs, fmt } from './support/bench-args.js';
-import { freePort, startChild, startRoomgate, type ChildServer } from './support/child-server.js';
+import { startChild, startRoomgate, type ChildServer } from './support/child-server.js';
 import { printProfile, summariseProfileDir, type ProfileWindow } from './support/cpu-profile.js';
 import { runLoad, type LoadResult } from './support/load-generator.js';
 import { freshDatabase, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
 import { processCpuMs, threadCpuMs } from './support/thread-cpu.js';
 import { startTwilioStub } from './support/twilio-stub.js';
-import { benchAccount, benchRooms, CALLBACKS_PER_ROOM, signedRequest, videoCallbacks, webhookUrl } from './support/video-callbacks.js';
+import { signedWorkload } from './support/video-callbacks.js';
 
 const args = benchArgs(
   process.argv.slice(2),
@@ -39,13 +39,7 @@ const engine = args.engine as BenchEngine;
 const N = Math.floor(args.requests);
 const W = Math.floor(args.warmup);
 
-const account = benchAccount();
-const rooms = benchRooms(Math.ceil((N + W) / CALLBACKS_PER_ROOM));
-const port = await freePort();
-const url = webhookUrl(port);
-const all = videoCallbacks(account, rooms, N + W).map((params) => signedRequest(url, account.authToken, params));
-const warmup = all.slice(0, W);
-const measured = all.slice(W);
+const { account, rooms, port, warmup, measured } = await signedWorkload(N, W);
 console.log(`http-thread bench: engine ${engine}, ${fmt(N)} callbacks measured (+${fmt(W)} warm-up), ${args.connections} connections`);
 
 interface Measured {

@@ -28,13 +28,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { benchArgs, fmt } from './support/bench-args.js';
-import { freePort, startChild, startRoomgate, type ChildServer } from './support/child-server.js';
+import { startChild, startRoomgate, type ChildServer } from './support/child-server.js';
 import { printProfile, summariseProfileDir } from './support/cpu-profile.js';
 import { runLoad, type LoadResult } from './support/load-generator.js';
 import { baselineCount } from './support/baseline-db.js';
 import { freshDatabase, roomgateCounts, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
 import { startTwilioStub } from './support/twilio-stub.js';
-import { benchAccount, benchRooms, CALLBACKS_PER_ROOM, signedRequest, videoCallbacks, webhookUrl } from './support/video-callbacks.js';
+import { signedWorkload } from './support/video-callbacks.js';
 
 const args = benchArgs(
   process.argv.slice(2),
@@ -49,19 +49,11 @@ const engine = args.engine as BenchEngine;
 const N = Math.floor(args.requests);
 const W = Math.floor(args.warmup);
 
-const account = benchAccount();
-const rooms = benchRooms(Math.ceil((N + W) / CALLBACKS_PER_ROOM));
-const port = await freePort();
-const url = webhookUrl(port);
-let t = Date.now();
-const callbackParams = videoCallbacks(account, rooms, N + W);
-const all = callbackParams.map((params) => signedRequest(url, account.authToken, params));
-const warmup = all.slice(0, W);
-const measured = all.slice(W);
+const { account, rooms, port, callbackParams, warmup, measured, signingMs } = await signedWorkload(N, W);
 console.log(
   `ingest bench: engine ${engine}, ${fmt(N)} callbacks measured (+${fmt(W)} warm-up), ${rooms.length} rooms, ${args.connections} connections, port ${port}`,
 );
-console.log(`  ${fmt(N + W)} callbacks signed with twilio.getExpectedTwilioSignature in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+console.log(`  ${fmt(N + W)} callbacks signed with twilio.getExpectedTwilioSignature in ${(signingMs / 1000).toFixed(1)} s`);
 
 interface Outcome {
   readonly name: string;
@@ -112,7 +104,7 @@ try {
   {
     const db = await freshDatabase(engine, 'roomgate');
     try {
-      t = Date.now();
+      const t = Date.now();
       await seedRoomgate(db.url, rooms);
       console.log(
         `  Roomgate database seeded (${rooms.length} consultations, ${rooms.length * 2} issued identities) in ${((Date.now() - t) / 1000).toFixed(1)} s`,

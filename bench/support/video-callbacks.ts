@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import twilio from 'twilio';
 import { checkIdentity } from '../../src/core/identity/identity-policy.js';
 import type { LoadRequest } from './load-generator.js';
+import { freePort } from './child-server.js';
 
 export const WEBHOOK_PATH = '/webhooks/twilio/video';
 export const CALLBACKS_PER_ROOM = 18;
@@ -187,4 +188,27 @@ export function forgedRequest(url: string, params: Record<string, string>, tag =
 
 export function webhookUrl(port: number): string {
   return `http://127.0.0.1:${port}${WEBHOOK_PATH}`;
+}
+
+/**
+ * The ingest benches' workload: `warmup` + `measured` distinct callbacks of enough two-person
+ * rooms, signed for `port` (taken free now), their parameters in send order beside them.
+ */
+export async function signedWorkload(measuredCount: number, warmupCount: number) {
+  const account = benchAccount();
+  const rooms = benchRooms(Math.ceil((measuredCount + warmupCount) / CALLBACKS_PER_ROOM));
+  const port = await freePort();
+  const url = webhookUrl(port);
+  const started = Date.now();
+  const callbackParams = videoCallbacks(account, rooms, measuredCount + warmupCount);
+  const all = callbackParams.map((params) => signedRequest(url, account.authToken, params));
+  return {
+    account,
+    rooms,
+    port,
+    callbackParams,
+    warmup: all.slice(0, warmupCount),
+    measured: all.slice(warmupCount),
+    signingMs: Date.now() - started,
+  };
 }
