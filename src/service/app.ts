@@ -319,19 +319,7 @@ export function composeServices(options: AppOptions) {
     clock,
     logger,
     onCommitted: (ids) => projection.markDirty(ids),
-    // A wake-up only (streams and webhooks read the quarantine event from the log).
-    onTenantEvents: (tenantIds) =>
-      live
-        .publish(
-          tenantIds.map((tenantId) => ({
-            tenantId,
-            consultationId: '',
-            type: 'callback.quarantined',
-            at: clock().toISOString(),
-            data: {},
-          })),
-        )
-        .catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events')),
+    onTenantEvents: (wakeUps) => void publishLive(wakeUps),
     legacyAccountSid,
   });
   // With the record thread, the inbox commit is made there (its connection; it folds what it

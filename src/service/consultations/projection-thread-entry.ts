@@ -64,14 +64,7 @@ const ingest = createStoreIngest({
   clock: () => new Date(),
   logger,
   onCommitted: (ids) => projection.markDirty(ids),
-  // A wake-up only (streams and webhooks read the quarantine event from the log).
-  onTenantEvents: (tenantIds) => {
-    const at = new Date().toISOString();
-    post({
-      type: 'live',
-      events: tenantIds.map((tenantId) => ({ tenantId, consultationId: '', type: 'callback.quarantined', at, data: {} })),
-    });
-  },
+  onTenantEvents: (wakeUps) => post({ type: 'live', events: wakeUps }),
   legacyAccountSid: () => legacyAccountSid,
 });
 

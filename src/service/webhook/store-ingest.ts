@@ -28,6 +28,7 @@ import { findIssuedIdentities } from '../../storage/participant-repository.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
 import { inboxRow } from './inbox-row.js';
+import type { LiveEvent } from '../live/live-events.js';
 import { rememberParsedCallback } from '../consultations/parsed-events.js';
 
 type Screening =
@@ -56,8 +57,8 @@ export interface StoreIngestOptions {
   readonly logger: Logger;
   /** Called after the commit with the consultations that received new accepted callbacks. */
   readonly onCommitted: (consultationIds: string[]) => void;
-  /** Called after the commit with the tenants whose event log it appended to (a quarantine). */
-  readonly onTenantEvents?: (tenantIds: string[]) => void;
+  /** Called after the commit with a wake-up for each tenant whose event log it appended to (a quarantine). */
+  readonly onTenantEvents?: (wakeUps: LiveEvent[]) => void;
   /**
    * The account of consultations created before rooms recorded theirs (migration 0004): the
    * first configured account, whose API key created every room until then.
@@ -78,7 +79,12 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
     async submit(callback) {
       const { outcome, dirty, logged } = await committer.submit(callback);
       if (dirty) options.onCommitted([dirty]);
-      if (logged) options.onTenantEvents?.([logged]);
+      // A wake-up only: streams and webhooks read the quarantine event itself from the log.
+      if (logged) {
+        options.onTenantEvents?.([
+          { tenantId: logged, consultationId: '', type: 'callback.quarantined', at: options.clock().toISOString(), data: {} },
+        ]);
+      }
       return outcome;
     },
     health: () => committer.health,
