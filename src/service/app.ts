@@ -30,14 +30,12 @@ import { createLocalLiveEvents, type LiveEvent, type LiveEvents } from './live/l
 import { LiveStreamRegistry } from './live/live-stream-registry.js';
 import { refuseNonObjectJsonBodies } from './json-object-body.js';
 import { answerOnSocket } from './raw-http-answer.js';
-import { createCompositionHandler } from './outbox/composition-handler.js';
+import { createOutboxHandlers, type OutboxAlert } from './outbox/outbox-handlers.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
 import { accessTokenRoutes } from './routes/access-token-routes.js';
 import { tenantSettingsRoutes } from './routes/tenant-settings-routes.js';
 import { lobbyRoutes } from './routes/lobby-routes.js';
 import { consentRoutes } from './routes/consent-routes.js';
-import { createRecordingRulesHandler } from './outbox/recording-rules-handler.js';
-import { APPLY_RECORDING_RULES, REPORT_UNCONSENTED_RECORDING } from './outbox/consent-effects.js';
 import { NoShowSchedule } from './no-shows/no-show-schedule.js';
 import { apiKeyRoutes } from './routes/api-key-routes.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoint-routes.js';
@@ -133,6 +131,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
+function twilioRestOptions(config: Config) {
+  return { baseUrl: config.apiBaseUrl, apiKeySid: config.apiKey?.sid ?? 'SK-not-configured', apiKeySecret: config.apiKey?.secret ?? '' };
+}
+
+/** The outbox worker's settings for the record thread: its own Twilio client, the same pace. */
+function outboxThreadData(config: Config, options: AppOptions): NonNullable<ProjectionThreadData['outbox']> {
+  return {
+    twilio: twilioRestOptions(config),
+    pollIntervalMs: options.outboxPollIntervalMs ?? 1000,
+    leaseMs: config.outbox.leaseMs,
+    concurrency: config.outbox.concurrency,
+  };
+}
+
 /** The parts buildApp composes (step 1), handed to the other steps. */
 export type Services = ReturnType<typeof composeServices>;
 
@@ -213,11 +225,15 @@ export function composeServices(options: AppOptions) {
         ...(typeof options.retention === 'object' ? options.retention : {}),
       })
     : undefined;
-  const twilio = createTwilioRestClient({
-    baseUrl: config.apiBaseUrl,
-    apiKeySid: config.apiKey?.sid ?? 'SK-not-configured',
-    apiKeySecret: config.apiKey?.secret ?? '',
-  });
+  const twilio = createTwilioRestClient(twilioRestOptions(config));
+  // The outbox runs beside the folds in the record thread when there is one (its statements and
+  // commits off this thread); else here. Its alerts reach the operator the same way from both.
+  const outboxInThread = options.projectionThread !== undefined && options.outboxWorker !== false;
+  const raiseOutboxAlert = (alert: OutboxAlert) => {
+    metrics.alerts.inc({ kind: alert.kind });
+    if (alert.kind === 'unconsented-recording')
+      alerts?.notify({ kind: alert.kind, windowStart: clock().toISOString(), count: 1, byReason: { ...alert.byReason } });
+  };
   const outbox = new OutboxWorker({
     store,
     logger,
@@ -226,37 +242,31 @@ export function composeServices(options: AppOptions) {
     pollIntervalMs: options.outboxPollIntervalMs ?? 1000,
     leaseMs: config.outbox.leaseMs,
     concurrency: config.outbox.concurrency,
-    handlers: {
-      'request-composition': createCompositionHandler({ store, twilio, clock, statusCallbackUrl: () => settings.statusCallbackUrl() }),
-      'report-composition-failure': async (entry) => {
-        metrics.alerts.inc({ kind: 'composition-failed' });
-        logger.error({ alert: 'composition-failed', consultationId: entry.payload.consultationId }, 'composition failed after every retry');
-      },
-      [APPLY_RECORDING_RULES]: createRecordingRulesHandler({ store, twilio }),
-      // Queued by the fold with the flag, so the alert is raised once, even across a crash.
-      [REPORT_UNCONSENTED_RECORDING]: async (entry) => {
-        metrics.alerts.inc({ kind: 'unconsented-recording' });
-        logger.error(
-          { alert: 'unconsented-recording', consultationId: entry.payload.consultationId, recordingSid: entry.payload.recordingSid },
-          'Twilio recorded a participant who had not consented to recording: the recording is flagged in the record',
-        );
-        alerts?.notify({
-          kind: 'unconsented-recording',
-          windowStart: clock().toISOString(),
-          count: 1,
-          byReason: { [String(entry.payload.kind ?? 'track')]: 1 },
-        });
-      },
-    },
+    handlers: createOutboxHandlers({
+      store,
+      twilio,
+      clock,
+      logger,
+      statusCallbackUrl: () => settings.statusCallbackUrl(),
+      onAlert: raiseOutboxAlert,
+    }),
   });
   const publishLive = (events: readonly LiveEvent[]) =>
     live.publish(events).catch((error: unknown) => logger.warn({ err: error }, 'could not publish live events'));
   const projectionThread = options.projectionThread
     ? new ProjectionThread({
-        data: { commitDeadlineMs: config.commitDeadlineMs, ...options.projectionThread, logLevel: logger.level },
+        data: {
+          commitDeadlineMs: config.commitDeadlineMs,
+          ...options.projectionThread,
+          logLevel: logger.level,
+          ...(outboxInThread ? { outbox: outboxThreadData(config, options) } : {}),
+        },
         logger,
         onLive: (events) => void publishLive(events),
         onOutbox: () => outbox.wake(),
+        statusCallbackUrl: () => settings.statusCallbackUrl(),
+        onOutboxAlert: raiseOutboxAlert,
+        onOutboxGauge: (name, value) => metrics[name].set(value),
         onProjectionFailure: () => metrics.projectionFailures.inc(),
         onRestart: () => metrics.projectionThreadRestarts.inc(),
         ...(options.projectionThread.restartDelayMs ? { restartDelayMs: options.projectionThread.restartDelayMs } : {}),
@@ -272,6 +282,8 @@ export function composeServices(options: AppOptions) {
       onOutbox: () => outbox.wake(),
       onProjectionFailure: () => metrics.projectionFailures.inc(),
     });
+  /** Runs the outbox soon, wherever it runs: entries were queued on this thread. */
+  const wakeOutbox = () => (outboxInThread ? projectionThread?.wakeOutbox() : outbox.wake());
   const reconciler = new Reconciler({
     store,
     twilio: createTwilioReader({ twilio, ratePerSecond: config.reconcile.ratePerSecond, metrics }),
@@ -281,7 +293,7 @@ export function composeServices(options: AppOptions) {
     config: config.reconcile,
     defaultAccountSid: () => settings.accounts[0]?.accountSid,
     onProjected: (result) => {
-      if (result.queuedEffects) outbox.wake();
+      if (result.queuedEffects) wakeOutbox();
       if (result.live.length > 0) void publishLive(result.live);
     },
     onChanged: (change) => {
@@ -355,6 +367,7 @@ export function composeServices(options: AppOptions) {
     retention,
     twilio,
     outbox,
+    wakeOutbox,
     webhooks,
     projection,
     reconciler,
@@ -529,7 +542,7 @@ export async function registerRoutes(app: FastifyInstance, parts: Services): Pro
   });
   await app.register(lobbyRoutes, { store, clock, audit });
   await app.register(tenantSettingsRoutes, { store, audit });
-  await app.register(consentRoutes, { store, clock, audit, onOutbox: () => parts.outbox.wake() });
+  await app.register(consentRoutes, { store, clock, audit, onOutbox: parts.wakeOutbox });
   await app.register(consoleRoutes);
   await app.register(operatorRoutes, {
     store,
@@ -557,7 +570,8 @@ export function installLifecycle(app: FastifyInstance, parts: Services, options:
   const { projection, streams, outbox, webhooks, retention, reconcileSchedule, ingest, alerts, security, audit, live } = parts;
   app.addHook('onReady', async () => projection.start());
   app.addHook('onReady', async () => streams.start());
-  if (options.outboxWorker !== false) app.addHook('onReady', async () => outbox.start());
+  // With a record thread, the outbox runs there (started and stopped with it).
+  if (options.outboxWorker !== false && !options.projectionThread) app.addHook('onReady', async () => outbox.start());
   if (options.webhookWorker ?? options.outboxWorker !== false) app.addHook('onReady', async () => webhooks.start());
   if (retention) app.addHook('onReady', async () => retention.start());
   if (options.reconcile) app.addHook('onReady', async () => reconcileSchedule.start());

@@ -16,6 +16,9 @@ import type { LiveEvents } from '../live/live-events.js';
 import type { FromProjectionThread, ProjectionThreadData, ToProjectionThread } from './projection-thread-messages.js';
 import { ProjectionWorker } from './projection-worker.js';
 import { createStoreIngest } from '../webhook/store-ingest.js';
+import { createOutboxHandlers } from '../outbox/outbox-handlers.js';
+import { OutboxWorker, type OutboxMetrics } from '../outbox/outbox-worker.js';
+import { createTwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { ingestFailureOf } from '../webhook/thread-ingest.js';
 
 const port = parentPort!;
@@ -43,12 +46,46 @@ const live: LiveEvents = {
 };
 
 const store = await openStore(data.databaseUrl, { ...data.store, logger });
+const clock = () => new Date();
+
+// The HTTP thread's settings decide: the account of rooms created before rooms recorded theirs,
+// and where Twilio sends composition callbacks. Each ingest and outbox message brings them.
+let legacyAccountSid: string | undefined;
+let statusCallbackUrl = '';
+
+// The outbox beside the folds that queue its entries: its statements share this connection.
+const outboxMetrics: OutboxMetrics = {
+  alerts: { inc: ({ kind }) => post({ type: 'alert', alert: { kind } }) },
+  outboxDepth: { set: (value) => post({ type: 'gauge', name: 'outboxDepth', value }) },
+  outboxOldestAgeSeconds: { set: (value) => post({ type: 'gauge', name: 'outboxOldestAgeSeconds', value }) },
+};
+const outbox = data.outbox
+  ? new OutboxWorker({
+      store,
+      logger,
+      clock,
+      metrics: outboxMetrics,
+      pollIntervalMs: data.outbox.pollIntervalMs,
+      leaseMs: data.outbox.leaseMs,
+      concurrency: data.outbox.concurrency,
+      handlers: createOutboxHandlers({
+        store,
+        twilio: createTwilioRestClient(data.outbox.twilio),
+        clock,
+        logger,
+        statusCallbackUrl: () => statusCallbackUrl,
+        onAlert: (alert) => post({ type: 'alert', alert }),
+      }),
+    })
+  : undefined;
+let outboxStarted = false;
+
 const projection = new ProjectionWorker({
   store,
   logger,
   live,
-  clock: () => new Date(),
-  onOutbox: () => post({ type: 'outbox' }),
+  clock,
+  onOutbox: () => (outbox ? outbox.wake() : post({ type: 'outbox' })),
   onProjectionFailure: () => post({ type: 'failure' }),
   ...(data.batchSize ? { batchSize: data.batchSize } : {}),
   ...(data.sweepIntervalMs ? { sweepIntervalMs: data.sweepIntervalMs } : {}),
@@ -56,12 +93,10 @@ const projection = new ProjectionWorker({
   ...(data.pauseMs ? { pauseMs: data.pauseMs } : {}),
 });
 
-// The account of rooms created before rooms recorded theirs: the HTTP thread's settings decide.
-let legacyAccountSid: string | undefined;
 const ingest = createStoreIngest({
   store,
   ...(data.commitDeadlineMs ? { deadlineMs: data.commitDeadlineMs } : {}),
-  clock: () => new Date(),
+  clock,
   logger,
   onCommitted: (ids) => projection.markDirty(ids),
   onTenantEvents: (wakeUps) => post({ type: 'live', events: wakeUps }),
@@ -72,6 +107,7 @@ port.on('message', (message: ToProjectionThread) => {
   switch (message.type) {
     case 'ingest': {
       legacyAccountSid = message.legacyAccountSid;
+      statusCallbackUrl = message.statusCallbackUrl;
       // Submitted in one turn: they join one group commit (or the next, if one is running).
       void Promise.allSettled(message.callbacks.map((callback) => ingest.submit(callback))).then((settled) =>
         post({
@@ -84,6 +120,13 @@ port.on('message', (message: ToProjectionThread) => {
       );
       break;
     }
+    case 'outbox':
+      statusCallbackUrl = message.statusCallbackUrl;
+      // The first one (sent when this thread is ready) starts the worker: the URL is known then.
+      if (outboxStarted) outbox?.wake();
+      else outbox?.start();
+      outboxStarted = true;
+      break;
     case 'dirty':
       projection.markDirty(message.ids);
       break;
@@ -95,6 +138,7 @@ port.on('message', (message: ToProjectionThread) => {
         // The last callbacks' commits first, then their folds.
         await ingest.close();
         await projection.stop();
+        await outbox?.stop();
         await store.close();
         port.close();
       })();

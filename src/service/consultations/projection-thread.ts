@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { siblingModule, startModuleWorker } from '../../storage/module-worker.js';
 import { StoreUnavailableError } from '../../storage/store-errors.js';
 import type { LiveEvent } from '../live/live-events.js';
+import type { OutboxAlert } from '../outbox/outbox-handlers.js';
 import type { SignedCallback } from '../webhook/callback-ingest.js';
 import type { IngestChannel } from '../webhook/thread-ingest.js';
 import type { FromProjectionThread, IngestResult, ProjectionThreadData, ToProjectionThread } from './projection-thread-messages.js';
@@ -34,7 +35,13 @@ export interface ProjectionThreadOptions {
   readonly data: ProjectionThreadData;
   readonly logger: Logger;
   readonly onLive: (events: readonly LiveEvent[]) => void;
+  /** New outbox entries were committed (the HTTP thread runs the outbox: no `data.outbox`). */
   readonly onOutbox: () => void;
+  /** Where Twilio sends composition callbacks, for the thread's outbox (it changes once the server listens). */
+  readonly statusCallbackUrl: () => string;
+  /** The thread's outbox raised an alert / read its queue's gauges. */
+  readonly onOutboxAlert: (alert: OutboxAlert) => void;
+  readonly onOutboxGauge: (name: 'outboxDepth' | 'outboxOldestAgeSeconds', value: number) => void;
   readonly onProjectionFailure: () => void;
   /** The thread ended without being asked to (it is started again). */
   readonly onRestart: () => void;
@@ -101,8 +108,13 @@ export class ProjectionThread implements Projection, IngestChannel {
     const batch = this.#nextBatch++;
     return new Promise((resolve, reject) => {
       this.#ingesting.set(batch, { resolve, reject });
-      this.#post({ type: 'ingest', batch, callbacks, legacyAccountSid });
+      this.#post({ type: 'ingest', batch, callbacks, legacyAccountSid, statusCallbackUrl: this.options.statusCallbackUrl() });
     });
+  }
+
+  /** Runs the thread's outbox soon (entries queued on this thread); dropped while none runs (a new one polls at start). */
+  wakeOutbox(): void {
+    if (this.#ready) this.#post({ type: 'outbox', statusCallbackUrl: this.options.statusCallbackUrl() });
   }
 
   /** Hands over what is pending, lets the thread finish it and close its store; ends it past stopTimeoutMs. */
@@ -158,6 +170,8 @@ export class ProjectionThread implements Projection, IngestChannel {
           this.#ready = true;
           this.#logger.info({ threadId: worker.threadId }, 'projection thread started');
           this.#flush();
+          // Starts the thread's outbox, with the address Twilio's composition callbacks go to.
+          if (this.options.data.outbox) this.wakeOutbox();
           // Waiters from before a restart ask the new thread.
           for (const token of this.#idleWaiters.keys()) this.#post({ type: 'idle', token });
           resolve();
@@ -223,6 +237,12 @@ export class ProjectionThread implements Projection, IngestChannel {
         break;
       case 'outbox':
         this.options.onOutbox();
+        break;
+      case 'alert':
+        this.options.onOutboxAlert(message.alert);
+        break;
+      case 'gauge':
+        this.options.onOutboxGauge(message.name, message.value);
         break;
       case 'failure':
         this.options.onProjectionFailure();

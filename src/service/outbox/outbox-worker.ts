@@ -19,7 +19,6 @@ import {
 } from '../../storage/outbox-repository.js';
 import { GroupCommitter } from '../../storage/group-committer.js';
 import type { Store } from '../../storage/store.js';
-import type { Metrics } from '../metrics.js';
 
 export interface OutboxEntry {
   readonly id: string;
@@ -36,11 +35,18 @@ export class PermanentOutboxError extends Error {
   override readonly name = 'PermanentOutboxError';
 }
 
+/** The figures the worker keeps (prom-client's Counter and Gauges fit; the record thread relays them). */
+export interface OutboxMetrics {
+  readonly alerts: { inc(labels: { kind: 'outbox-failed' }): void };
+  readonly outboxDepth: { set(value: number): void };
+  readonly outboxOldestAgeSeconds: { set(value: number): void };
+}
+
 export interface OutboxWorkerOptions {
   readonly store: Store;
   readonly handlers: Readonly<Record<string, OutboxHandler>>;
   readonly logger: Logger;
-  readonly metrics?: Metrics;
+  readonly metrics?: OutboxMetrics;
   readonly clock?: () => Date;
   readonly pollIntervalMs?: number;
   /** Entries running at once (claimed per poll at most). Default 4. */
