@@ -4,6 +4,8 @@
  * arrived meanwhile is folded by the new one; closing the app drains it — every callback
  * acknowledged before the close is folded when close() returns.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/storage/open-store.js';
 import { ProjectionThread } from '../../src/service/consultations/projection-thread.js';
@@ -21,13 +23,14 @@ for (const engine of enginesUnderTest()) {
       service = undefined;
     });
 
-    const start = async () => {
+    const start = async (env: Record<string, string> = {}, withOutbox = false) => {
       const database = await engine.createTestDatabase();
       service = await startTestService(engine, {
         database,
+        env,
         // As serve runs it: on SQLite the HTTP thread's statements on a thread of their own too.
         sqliteThread: true,
-        app: { projectionThread: { databaseUrl: database.url, store: {}, restartDelayMs: 50 } },
+        app: { projectionThread: { databaseUrl: database.url, store: {}, restartDelayMs: 50 }, outboxWorker: withOutbox },
       });
       return { s: service, database };
     };
@@ -118,6 +121,59 @@ for (const engine of enginesUnderTest()) {
       expect(stored).toHaveLength(rooms.length * 2); // each callback once
       for (const room of rooms) expect(await status(s, room.id)).toBe('no-show'); // and folded
       expect(s.logs()).not.toMatch(/unhandled error/);
+    }, 60_000);
+
+    it('runs the outbox beside the folds: the composition names the service’s callback URL, and a refusal is an alert here', async () => {
+      // Twilio, as far as compositions go: no composition yet for the room, and a refusal (400).
+      const requests: { method: string; url: string; body: string }[] = [];
+      const twilio = createServer((request, response) => {
+        let body = '';
+        request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        request.on('end', () => {
+          requests.push({ method: request.method!, url: request.url!, body });
+          response.setHeader('content-type', 'application/json');
+          if (request.method === 'GET') response.end(JSON.stringify({ compositions: [] }));
+          else response.writeHead(400).end(JSON.stringify({ code: 53100, message: 'refused by the test' }));
+        });
+      });
+      await new Promise<void>((resolve) => twilio.listen(0, '127.0.0.1', resolve));
+      try {
+        const { s } = await start(
+          {
+            TWILIO_API_BASE_URL: `http://127.0.0.1:${(twilio.address() as AddressInfo).port}`,
+            TWILIO_API_KEY_SID: `SK${'0'.repeat(32)}`,
+            TWILIO_API_KEY_SECRET: 'test-secret',
+          },
+          true,
+        );
+        const { tenantId } = await s.seedTenant();
+        const room = await s.seedConsultation(tenantId, { identities: { 'clinician-1': 'clinician' } });
+        const participant = joined('clinician-1', `PA${'2'.repeat(32)}`);
+        const recording = { ...participant, RecordingSid: `RT${'3'.repeat(32)}`, TrackName: 'audio' };
+        for (const [event, secondsAgo, extra] of [
+          ['room-created', 60, {}],
+          ['participant-connected', 59, participant],
+          ['recording-started', 58, recording],
+          ['recording-completed', 31, { ...recording, Duration: '27', Size: '1000' }],
+          ['room-ended', 30, { RoomDuration: '30' }],
+        ] as const) {
+          expect(await callback(s, room.roomSid, event, secondsAgo, extra)).toBe(204);
+        }
+
+        for (const deadline = Date.now() + 20_000; ; await new Promise((resolve) => setTimeout(resolve, 50))) {
+          const entry = await s.store.db.selectFrom('outbox').select('status').where('kind', '=', 'request-composition').executeTakeFirst();
+          if (entry?.status === 'failed') break;
+          if (Date.now() > deadline) throw new Error(`the composition entry did not fail: ${JSON.stringify(entry)}\n${s.logs()}`);
+        }
+        const asked = requests.find((request) => request.method === 'POST');
+        expect(asked?.url).toBe('/v1/Compositions');
+        expect(new URLSearchParams(asked!.body).get('StatusCallback')).toMatch(/^http:\/\/.+\/webhooks\/twilio\/video$/);
+        // Raised in the record thread, counted and logged by this one.
+        expect(await s.metricsText()).toMatch(/^roomgate_alerts_total\{kind="outbox-failed"\} 1$/m);
+        expect(s.logs()).toMatch(/"thread":"projection".*"outbox entry failed for good"/);
+      } finally {
+        await new Promise((resolve) => twilio.close(resolve));
+      }
     }, 60_000);
 
     it('drains on close: every callback acknowledged before close() is folded when it returns', async () => {
