@@ -33,6 +33,7 @@ import { printProfile, summariseProfileDir } from './support/cpu-profile.js';
 import { runLoad, type LoadResult } from './support/load-generator.js';
 import { baselineCount } from './support/baseline-db.js';
 import { freshDatabase, roomgateCounts, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
+import { threadCpuBreakdown, threadsCpuMs } from './support/thread-cpu.js';
 import { startTwilioStub } from './support/twilio-stub.js';
 import { signedWorkload } from './support/video-callbacks.js';
 
@@ -60,6 +61,8 @@ interface Outcome {
   readonly result: LoadResult;
   /** The server's CPU time (all its threads) per 1,000 measured callbacks: holds on a noisy machine where callbacks/s does not. */
   readonly cpuMsPerThousand: number;
+  /** The same, thread by thread: where the CPU went. */
+  readonly threads: string;
   readonly checks: string[];
   readonly failures: string[];
 }
@@ -81,9 +84,11 @@ async function measure(name: string, child: ChildServer, count: () => Promise<nu
     if ((w.statuses['204'] ?? 0) !== W) fails.push(`${name}: warm-up statuses ${JSON.stringify(w.statuses)}`);
     const before = await count();
     const cpuBefore = child.cpuMs();
+    const threadsBefore = threadsCpuMs(child.pid);
     const result = await runLoad({ port, connections: args.connections, requests: measured });
     await settled?.();
     const cpuMsPerThousand = ((child.cpuMs() - cpuBefore) * 1000) / N;
+    const threads = threadCpuBreakdown(child.pid, threadsBefore, threadsCpuMs(child.pid), N);
     const after = await count();
     const ok = result.statuses['204'] ?? 0;
     if (ok !== N) fails.push(`${name}: ${ok}/${N} answered 204 ${JSON.stringify(result.statuses)}`);
@@ -92,7 +97,7 @@ async function measure(name: string, child: ChildServer, count: () => Promise<nu
       if (after - before !== N) fails.push(`${name}: database gained ${after - before} rows during the run, expected ${N}`);
       else checks.push(`rows gained = ${fmt(after - before)} = N (counted before stop)`);
     }
-    return { name, result, cpuMsPerThousand, checks, failures: fails };
+    return { name, result, cpuMsPerThousand, threads, checks, failures: fails };
   } finally {
     const code = await child.stop();
     if (code !== 0 && code !== null) fails.push(`${name}: exit code ${code}\n${child.stderr()}`);
@@ -179,6 +184,9 @@ for (const outcome of outcomes) {
   );
   failures.push(...outcome.failures);
 }
+console.log('');
+console.log('CPU ms per 1,000 callbacks by thread (main = HTTP; then the busiest others: record thread, GC and compiler helpers):');
+for (const outcome of outcomes) console.log(`  ${outcome.name.padEnd(9)} ${outcome.threads}`);
 const vsBaseline = roomgate.result.perSecond / baseline.result.perSecond;
 const vsCeiling = roomgate.result.perSecond / ceiling.result.perSecond;
 const verdict = (ok: boolean) => (ok ? 'MET' : 'MISSED');
