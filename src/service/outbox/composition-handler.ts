@@ -49,11 +49,13 @@ export function createCompositionHandler(options: {
       if (error instanceof TwilioApiError && !error.retryable) throw new PermanentOutboxError(error.message);
       throw error;
     }
-    // Two statements, no transaction (each is atomic; a row left `requested` by a failure
-    // between them is what the projector may create too, and the retry adopts the composition).
+    // One transaction: one commit (on SQLite one fsync on the record thread's connection, which
+    // the inbox's commits wait for). A retry after a failure adopts the composition anyway.
     const now = options.clock().toISOString();
-    await ensureCompositionRow(options.store.db, consultationId, now);
-    await recordRequestedComposition(options.store.db, consultationId, composition.sid, now);
+    await options.store.transaction(async (trx) => {
+      await ensureCompositionRow(trx, consultationId, now);
+      await recordRequestedComposition(trx, consultationId, composition.sid, now);
+    });
   };
 }
 
