@@ -1,10 +1,11 @@
 /**
  * The record thread (worker_threads): its own store connection — on SQLite a second
  * better-sqlite3 connection to the same WAL file, on PostgreSQL/MySQL its own pool — the
- * webhook's group commit and the same ProjectionWorker that runs in-process otherwise. The HTTP
- * thread hands it verified callbacks and answers each once its commit returned; the consultations
- * they change are folded here, without a round trip. It answers with the callbacks' outcomes,
- * wake-ups (live events, outbox) and its log lines. On SQLite the inbox commits and the folds
+ * webhook's group commit, the same ProjectionWorker that runs in-process otherwise, and (with
+ * `data.outbox`) the outbox worker the folds fill. The HTTP thread hands it verified callbacks
+ * and answers each once its commit returned; the consultations they change are folded here, and
+ * their effects run here, without a round trip. It answers with the callbacks' outcomes,
+ * wake-ups (live events), the outbox's alerts and gauges, and its log lines. On SQLite the inbox commits and the folds
  * share one connection, taking turns, so neither waits on the other's lock. Started by
  * projection-thread.ts, never imported.
  */

@@ -1,6 +1,6 @@
 /**
- * Runs the record path's database work in a worker thread — the webhook's inbox commit and the
- * projection worker — so the heavy work (statements, the fsync'd commits, folding, JSON of the
+ * Runs the record path's database work in a worker thread — the webhook's inbox commit, the
+ * projection worker and the outbox worker — so the heavy work (statements, the fsync'd commits, folding, JSON of the
  * fold state) is off the thread that verifies callbacks and answers them: both cores work. The
  * thread opens its own store connection (projection-thread-entry.ts). This side keeps the
  * ProjectionWorker's shape — start, markDirty, idle, stop — and is the channel of
