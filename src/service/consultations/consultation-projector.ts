@@ -20,6 +20,7 @@ import {
   type ConsultationFoldInput,
   type ConsultationFoldState,
   type ConsultationRecord,
+  type StatusChange,
 } from '../../core/consultation/consultation-state.js';
 import { billingSettingsOf, type BillingSettings } from './billing-settings.js';
 import { billingEvidence } from '../../core/billing/billing-evidence.js';
@@ -117,7 +118,9 @@ export async function projectConsultations(
   let refolded = 0;
   for (const row of consultations) {
     const events = eventsOf(row.id);
-    const previous = row.fold_state === null ? null : (JSON.parse(row.fold_state) as ConsultationFoldState);
+    const kept = row.fold_state === null ? undefined : keptFolds.get(row.id);
+    const hit = kept !== undefined && kept.text === row.fold_state;
+    const previous = row.fold_state === null ? null : hit ? kept.state : (JSON.parse(row.fold_state) as ConsultationFoldState);
     const closedAt = row.closed_at === null ? undefined : Date.parse(row.closed_at);
     // Nothing new: no callback, and no close the state has not folded in yet.
     if (previous && events.length === 0 && previous.closedAt === closedAt) continue;
@@ -137,14 +140,62 @@ export async function projectConsultations(
       refolded++;
     }
     const settings = billingSettingsOf(row);
-    const before = previous ? imageOfState(previous, row, consultation, settings) : await imageOfTables(trx, row);
-    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now, settings, identityOfRecording);
+    const record = recordOf(next, consultation);
+    // What the stored state wrote: kept from the fold that wrote it when the inputs are the same.
+    const inputs = JSON.stringify([consultation, settings]);
+    const before = previous
+      ? imageOfState(
+          previous,
+          row,
+          hit && kept.inputs === inputs ? kept.image : recordImage(recordOf(previous, consultation), settings, hasBillingEffect(record)),
+        )
+      : await imageOfTables(trx, row);
+    const result = await writeRecord(trx, row, before, previous, next, record, now, settings, identityOfRecording);
+    keepFold(row.id, { text: result.foldState, state: next, inputs, image: recordImage(record, settings, result.billing) });
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
   // The durable event log: in this transaction, so an event exists exactly when its change does.
   await appendTenantEvents(trx, live);
   return { live, queuedEffects, refolded, skipped };
+}
+
+/**
+ * The last state this thread wrote for each consultation, under the exact text it wrote, with the
+ * image of the tables that state stands for (and the consultation's inputs and billing settings
+ * that image was computed under). A consultation is folded again and again, a callback or two at
+ * a time: its next fold neither parses the text again nor derives the previous record and its
+ * billing evidence again. Only a row that still holds that very text uses it (another instance,
+ * a rolled-back transaction or an erasure leave other text, and it is parsed as before); the
+ * image is a pure function of the state and those inputs. Bounded in entries and in text: the
+ * least recently folded goes first.
+ */
+interface KeptFold {
+  readonly text: string;
+  readonly state: ConsultationFoldState;
+  readonly inputs: string;
+  readonly image: RecordImage;
+}
+
+const MAX_KEPT_FOLDS = 4096;
+/** The texts kept, in characters: a state grows with its rooms' participants and recordings. */
+const MAX_KEPT_CHARS = 4_000_000;
+const keptFolds = new Map<string, KeptFold>();
+let keptChars = 0;
+
+function keepFold(consultationId: string, fold: KeptFold): void {
+  forget(consultationId);
+  if (fold.text.length > MAX_KEPT_CHARS / 4) return;
+  while (keptFolds.size >= MAX_KEPT_FOLDS || keptChars + fold.text.length > MAX_KEPT_CHARS) forget(keptFolds.keys().next().value!);
+  keptFolds.set(consultationId, fold);
+  keptChars += fold.text.length;
+}
+
+function forget(consultationId: string): void {
+  const kept = keptFolds.get(consultationId);
+  if (!kept) return;
+  keptFolds.delete(consultationId);
+  keptChars -= kept.text.length;
 }
 
 /**
@@ -237,8 +288,12 @@ const recordingFields = (recording: ConsultationRecord['recordings'][number]) =>
   completed_at: iso(recording.completedAt),
 });
 
+const hasBillingEffect = (record: ConsultationRecord) => record.effects.some((effect) => effect.kind === 'record-billing');
+
+type BillingFields = NonNullable<Image['billing']>;
+
 /** The billing record's columns, with its evidence (core/billing: how the time was measured, the suggested code). */
-const billingFields = (record: ConsultationRecord, settings: BillingSettings) => {
+const billingFields = (record: ConsultationRecord, settings: BillingSettings): BillingFields | undefined => {
   const effect = record.effects.find((candidate) => candidate.kind === 'record-billing');
   if (!effect || effect.kind !== 'record-billing') return undefined;
   const evidence = billingEvidence({ sessions: record.sessions, tracks: record.tracks, billing: effect.billing, ...settings });
@@ -250,18 +305,20 @@ const billingFields = (record: ConsultationRecord, settings: BillingSettings) =>
   };
 };
 
+/** The part of an image a stored state's record decides. */
+type RecordImage = Pick<Image, 'sessions' | 'recordings' | 'composition' | 'billing' | 'outboxKeys'>;
+
 /** The tables as the stored state wrote them (state and rows commit together). */
-function imageOfState(
-  state: ConsultationFoldState,
-  row: ConsultationRow,
-  consultation: ConsultationFoldInput['consultation'],
-  settings: BillingSettings,
-): Image {
-  const record = recordOf(state, consultation);
+function imageOfState(state: ConsultationFoldState, row: ConsultationRow, image: RecordImage): Image {
+  return { status: row.status, startedAt: row.started_at, endedAt: row.ended_at, ...image, roomEnds: state.roomEnds };
+}
+
+/**
+ * The rows a record writes. `billing`: its billing columns when known; true, compute them; false,
+ * leave them out — only a fold whose record bills compares against them.
+ */
+function recordImage(record: ConsultationRecord, settings: BillingSettings, billing: BillingFields | boolean | undefined): RecordImage {
   return {
-    status: row.status,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
     sessions: new Map(record.sessions.filter((session) => session.connectedAt !== null).map((s) => [s.participantSid, sessionFields(s)])),
     recordings: new Map(
       record.recordings.map((recording) => [
@@ -277,9 +334,8 @@ function imageOfState(
             composition_sid: record.composition.compositionSid ?? null,
             media_uri: record.composition.mediaUri ?? null,
           },
-    billing: billingFields(record, settings),
+    billing: billing === true ? billingFields(record, settings) : billing === false ? undefined : billing,
     outboxKeys: new Set(record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key)),
-    roomEnds: state.roomEnds,
   };
 }
 
@@ -312,12 +368,13 @@ async function writeRecord(
   trx: StoreTransaction,
   row: ConsultationRow & { room_sid: string },
   before: Image,
+  previous: ConsultationFoldState | null,
   state: ConsultationFoldState,
   record: ConsultationRecord,
   now: string,
   settings: BillingSettings,
   identityOfRecording: ReadonlyMap<string, string>,
-): Promise<{ live: LiveEvent[]; queuedEffects: boolean }> {
+): Promise<{ live: LiveEvent[]; queuedEffects: boolean; foldState: string; billing: BillingFields | undefined }> {
   const id = row.id;
   const startedAt = iso(record.startedAt);
   const endedAt = iso(record.endedAt);
@@ -325,17 +382,29 @@ async function writeRecord(
   // arrive later (the room's end) update the fold state, never that status.
   const statusChanged =
     !row.no_show_missing && (before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt);
-  // The state is written every time (it holds the last Timestamp); the status fields, the
+  // The state is written whenever it changed (it holds the last Timestamp); the status history
+  // when the timeline did (the stored state's was written with it); the status fields, the
   // version and updated_at only when the record's status changed.
-  await updateConsultation(trx, id, {
-    fold_state: JSON.stringify(state),
-    status_history: JSON.stringify(
-      record.timeline.map((change) => ({ status: change.status, at: iso(change.at), ...(change.source ? { source: change.source } : {}) })),
-    ),
-    ...(statusChanged
-      ? { status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: row.version + 1 }
-      : {}),
-  });
+  const foldState = JSON.stringify(state);
+  const historyChanged = previous === null || !sameTimeline(previous.timeline, record.timeline);
+  if (foldState !== row.fold_state || historyChanged || statusChanged)
+    await updateConsultation(trx, id, {
+      fold_state: foldState,
+      ...(historyChanged
+        ? {
+            status_history: JSON.stringify(
+              record.timeline.map((change) => ({
+                status: change.status,
+                at: iso(change.at),
+                ...(change.source ? { source: change.source } : {}),
+              })),
+            ),
+          }
+        : {}),
+      ...(statusChanged
+        ? { status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: row.version + 1 }
+        : {}),
+    });
 
   // Only what changed is written: most callbacks touch one session or one recording.
   const keep = new Set<string>();
@@ -402,7 +471,16 @@ async function writeRecord(
   const ended = Object.entries(state.roomEnds ?? {}).filter(([roomSid]) => before.roomEnds?.[roomSid] === undefined);
   if (ended.length > 0) await markRoomsEnded(trx, id, Object.fromEntries(ended.map(([roomSid, at]) => [roomSid, iso(at)!])));
 
-  const billing = billingFields(record, settings);
+  // The same sessions and tracks (the step leaves those it does not touch as they were) bill the
+  // same: the stored state's billing columns are this record's too.
+  const billing =
+    previous !== null &&
+    before.billing !== undefined &&
+    hasBillingEffect(record) &&
+    sameItems(previous.sessions, state.sessions) &&
+    sameItems(previous.tracks, state.tracks)
+      ? before.billing
+      : billingFields(record, settings);
   // A consultation back in progress in a later room (rejoining) bills nothing in its state, yet
   // its record exists: the tables say whether this is its first record or a correction.
   const billedBefore = billing && !before.billing ? await findBillingFields(trx, id) : before.billing;
@@ -430,7 +508,25 @@ async function writeRecord(
   return {
     live: [...liveEvents(row, before, record, billed, now), ...consent.live],
     queuedEffects: queuedEffects || consent.queuedEffects,
+    foldState,
+    billing,
   };
+}
+
+function sameTimeline(previous: readonly StatusChange[], next: readonly StatusChange[]): boolean {
+  return (
+    previous.length === next.length &&
+    previous.every(
+      (change, index) => change.status === next[index]!.status && change.at === next[index]!.at && change.source === next[index]!.source,
+    )
+  );
+}
+
+/** The same objects, in the same order (none undefined: a state from before tracks were folded). */
+function sameItems<T>(previous: readonly T[] | undefined, next: readonly T[] | undefined): boolean {
+  return (
+    previous !== undefined && next !== undefined && previous.length === next.length && previous.every((item, index) => item === next[index])
+  );
 }
 
 function liveEvents(
