@@ -118,9 +118,7 @@ export async function projectConsultations(
   let refolded = 0;
   for (const row of consultations) {
     const events = eventsOf(row.id);
-    const kept = row.fold_state === null ? undefined : keptFolds.get(row.id);
-    const hit = kept !== undefined && kept.text === row.fold_state;
-    const previous = row.fold_state === null ? null : hit ? kept.state : (JSON.parse(row.fold_state) as ConsultationFoldState);
+    const previous = row.fold_state === null ? null : (JSON.parse(row.fold_state) as ConsultationFoldState);
     const closedAt = row.closed_at === null ? undefined : Date.parse(row.closed_at);
     // Nothing new: no callback, and no close the state has not folded in yet.
     if (previous && events.length === 0 && previous.closedAt === closedAt) continue;
@@ -141,61 +139,15 @@ export async function projectConsultations(
     }
     const settings = billingSettingsOf(row);
     const record = recordOf(next, consultation);
-    // What the stored state wrote: kept from the fold that wrote it when the inputs are the same.
-    const inputs = JSON.stringify([consultation, settings]);
-    const before = previous
-      ? imageOfState(
-          previous,
-          row,
-          hit && kept.inputs === inputs ? kept.image : recordImage(recordOf(previous, consultation), settings, hasBillingEffect(record)),
-        )
-      : await imageOfTables(trx, row);
+    // The previous billing columns only when this record bills: nothing else compares against them.
+    const before = previous ? imageOfState(previous, row, consultation, settings, hasBillingEffect(record)) : await imageOfTables(trx, row);
     const result = await writeRecord(trx, row, before, previous, next, record, now, settings, identityOfRecording);
-    keepFold(row.id, { text: result.foldState, state: next, inputs, image: recordImage(record, settings, result.billing) });
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
   // The durable event log: in this transaction, so an event exists exactly when its change does.
   await appendTenantEvents(trx, live);
   return { live, queuedEffects, refolded, skipped };
-}
-
-/**
- * The last state this thread wrote for each consultation, under the exact text it wrote, with the
- * image of the tables that state stands for (and the consultation's inputs and billing settings
- * that image was computed under). A consultation is folded again and again, a callback or two at
- * a time: its next fold neither parses the text again nor derives the previous record and its
- * billing evidence again. Only a row that still holds that very text uses it (another instance,
- * a rolled-back transaction or an erasure leave other text, and it is parsed as before); the
- * image is a pure function of the state and those inputs. Bounded in entries and in text: the
- * least recently folded goes first.
- */
-interface KeptFold {
-  readonly text: string;
-  readonly state: ConsultationFoldState;
-  readonly inputs: string;
-  readonly image: RecordImage;
-}
-
-const MAX_KEPT_FOLDS = 4096;
-/** The texts kept, in characters: a state grows with its rooms' participants and recordings. */
-const MAX_KEPT_CHARS = 4_000_000;
-const keptFolds = new Map<string, KeptFold>();
-let keptChars = 0;
-
-function keepFold(consultationId: string, fold: KeptFold): void {
-  forget(consultationId);
-  if (fold.text.length > MAX_KEPT_CHARS / 4) return;
-  while (keptFolds.size >= MAX_KEPT_FOLDS || keptChars + fold.text.length > MAX_KEPT_CHARS) forget(keptFolds.keys().next().value!);
-  keptFolds.set(consultationId, fold);
-  keptChars += fold.text.length;
-}
-
-function forget(consultationId: string): void {
-  const kept = keptFolds.get(consultationId);
-  if (!kept) return;
-  keptFolds.delete(consultationId);
-  keptChars -= kept.text.length;
 }
 
 /**
@@ -305,20 +257,22 @@ const billingFields = (record: ConsultationRecord, settings: BillingSettings): B
   };
 };
 
-/** The part of an image a stored state's record decides. */
-type RecordImage = Pick<Image, 'sessions' | 'recordings' | 'composition' | 'billing' | 'outboxKeys'>;
-
-/** The tables as the stored state wrote them (state and rows commit together). */
-function imageOfState(state: ConsultationFoldState, row: ConsultationRow, image: RecordImage): Image {
-  return { status: row.status, startedAt: row.started_at, endedAt: row.ended_at, ...image, roomEnds: state.roomEnds };
-}
-
 /**
- * The rows a record writes. `billing`: its billing columns when known; true, compute them; false,
- * leave them out — only a fold whose record bills compares against them.
+ * The tables as the stored state wrote them (state and rows commit together); the billing
+ * columns only `withBilling` (undefined otherwise: the evidence is the costly part).
  */
-function recordImage(record: ConsultationRecord, settings: BillingSettings, billing: BillingFields | boolean | undefined): RecordImage {
+function imageOfState(
+  state: ConsultationFoldState,
+  row: ConsultationRow,
+  consultation: ConsultationFoldInput['consultation'],
+  settings: BillingSettings,
+  withBilling: boolean,
+): Image {
+  const record = recordOf(state, consultation);
   return {
+    status: row.status,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
     sessions: new Map(record.sessions.filter((session) => session.connectedAt !== null).map((s) => [s.participantSid, sessionFields(s)])),
     recordings: new Map(
       record.recordings.map((recording) => [
@@ -334,8 +288,9 @@ function recordImage(record: ConsultationRecord, settings: BillingSettings, bill
             composition_sid: record.composition.compositionSid ?? null,
             media_uri: record.composition.mediaUri ?? null,
           },
-    billing: billing === true ? billingFields(record, settings) : billing === false ? undefined : billing,
+    billing: withBilling ? billingFields(record, settings) : undefined,
     outboxKeys: new Set(record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key)),
+    roomEnds: state.roomEnds,
   };
 }
 
@@ -374,7 +329,7 @@ async function writeRecord(
   now: string,
   settings: BillingSettings,
   identityOfRecording: ReadonlyMap<string, string>,
-): Promise<{ live: LiveEvent[]; queuedEffects: boolean; foldState: string; billing: BillingFields | undefined }> {
+): Promise<{ live: LiveEvent[]; queuedEffects: boolean }> {
   const id = row.id;
   const startedAt = iso(record.startedAt);
   const endedAt = iso(record.endedAt);
@@ -508,8 +463,6 @@ async function writeRecord(
   return {
     live: [...liveEvents(row, before, record, billed, now), ...consent.live],
     queuedEffects: queuedEffects || consent.queuedEffects,
-    foldState,
-    billing,
   };
 }
 
