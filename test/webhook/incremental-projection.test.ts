@@ -18,7 +18,10 @@ import {
   type ConsultationRecord,
 } from '../../src/core/consultation/consultation-state.js';
 import { claimNextRoom, makeCurrentRoom } from '../../src/storage/consultation-room-repository.js';
-import { updateConsultation } from '../../src/storage/consultation-repository.js';
+import { findConsultationsForProjection, updateConsultation } from '../../src/storage/consultation-repository.js';
+import { billingEvidence } from '../../src/core/billing/billing-evidence.js';
+import { canonicalJson } from '../../src/core/billing/canonical-json.js';
+import { billingSettingsOf } from '../../src/service/consultations/billing-settings.js';
 import { closeAndProject } from '../../src/service/consultations/consultation-close.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { signFormList } from '../support/signed-callback.js';
@@ -137,6 +140,25 @@ async function stored(service: TestService, consultation: Consultation) {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+async function storedEvidence(service: TestService, consultationId: string) {
+  const row = await service.store.db
+    .selectFrom('billing_records')
+    .select('evidence')
+    .where('consultation_id', '=', consultationId)
+    .executeTakeFirstOrThrow();
+  return row.evidence;
+}
+
+/** The billing evidence of the full fold's record, under the consultation's billing settings. */
+async function expectedEvidence(service: TestService, consultationId: string, record: ConsultationRecord) {
+  const [row] = await findConsultationsForProjection(service.store.db, [consultationId]);
+  const effect = record.effects.find((candidate) => candidate.kind === 'record-billing');
+  if (!row || effect?.kind !== 'record-billing') return undefined;
+  return canonicalJson(
+    billingEvidence({ sessions: record.sessions, tracks: record.tracks, billing: effect.billing, ...billingSettingsOf(row) }),
+  );
+}
+
 /** The same shape, from the full fold. */
 function expected(record: ConsultationRecord) {
   const billing = record.effects.find((effect) => effect.kind === 'record-billing');
@@ -237,7 +259,7 @@ for (const engine of enginesUnderTest()) {
                 }),
             ),
           async ({ s, roomSid, batches }) => {
-            const { actual, want, record } = await deliver(s, roomSid, batches);
+            const { actual, want, record, consultation } = await deliver(s, roomSid, batches);
             expect({
               row: { status: actual.row.status, started_at: actual.row.started_at, ended_at: actual.row.ended_at },
               sessions: actual.sessions,
@@ -247,6 +269,9 @@ for (const engine of enginesUnderTest()) {
             // withdrawn (a financial record; a request Twilio may already have): the full fold's are
             // there, and a billing record exactly as the full fold computes it when it bills.
             if (want.billing.length > 0) expect(actual.billing).toEqual(want.billing);
+            // …with the full fold's evidence (how the time was measured), however it was stepped.
+            if (want.billing.length > 0)
+              expect(await storedEvidence(service, consultation.id)).toBe(await expectedEvidence(service, consultation.id, record));
             expect(actual.outbox).toEqual(expect.arrayContaining(want.outbox));
             // The stored state is the full fold's, and so is the status history.
             const state = JSON.parse(actual.row.fold_state!) as ConsultationFoldState;

@@ -20,6 +20,7 @@ import {
   type ConsultationFoldInput,
   type ConsultationFoldState,
   type ConsultationRecord,
+  type StatusChange,
 } from '../../core/consultation/consultation-state.js';
 import { billingSettingsOf, type BillingSettings } from './billing-settings.js';
 import { billingEvidence } from '../../core/billing/billing-evidence.js';
@@ -137,8 +138,10 @@ export async function projectConsultations(
       refolded++;
     }
     const settings = billingSettingsOf(row);
-    const before = previous ? imageOfState(previous, row, consultation, settings) : await imageOfTables(trx, row);
-    const result = await writeRecord(trx, row, before, next, recordOf(next, consultation), now, settings, identityOfRecording);
+    const record = recordOf(next, consultation);
+    // The previous billing columns only when this record bills: nothing else compares against them.
+    const before = previous ? imageOfState(previous, row, consultation, settings, hasBillingEffect(record)) : await imageOfTables(trx, row);
+    const result = await writeRecord(trx, row, before, previous, next, record, now, settings, identityOfRecording);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
   }
@@ -237,8 +240,12 @@ const recordingFields = (recording: ConsultationRecord['recordings'][number]) =>
   completed_at: iso(recording.completedAt),
 });
 
+const hasBillingEffect = (record: ConsultationRecord) => record.effects.some((effect) => effect.kind === 'record-billing');
+
+type BillingFields = NonNullable<Image['billing']>;
+
 /** The billing record's columns, with its evidence (core/billing: how the time was measured, the suggested code). */
-const billingFields = (record: ConsultationRecord, settings: BillingSettings) => {
+const billingFields = (record: ConsultationRecord, settings: BillingSettings): BillingFields | undefined => {
   const effect = record.effects.find((candidate) => candidate.kind === 'record-billing');
   if (!effect || effect.kind !== 'record-billing') return undefined;
   const evidence = billingEvidence({ sessions: record.sessions, tracks: record.tracks, billing: effect.billing, ...settings });
@@ -250,12 +257,16 @@ const billingFields = (record: ConsultationRecord, settings: BillingSettings) =>
   };
 };
 
-/** The tables as the stored state wrote them (state and rows commit together). */
+/**
+ * The tables as the stored state wrote them (state and rows commit together); the billing
+ * columns only `withBilling` (undefined otherwise: the evidence is the costly part).
+ */
 function imageOfState(
   state: ConsultationFoldState,
   row: ConsultationRow,
   consultation: ConsultationFoldInput['consultation'],
   settings: BillingSettings,
+  withBilling: boolean,
 ): Image {
   const record = recordOf(state, consultation);
   return {
@@ -277,7 +288,7 @@ function imageOfState(
             composition_sid: record.composition.compositionSid ?? null,
             media_uri: record.composition.mediaUri ?? null,
           },
-    billing: billingFields(record, settings),
+    billing: withBilling ? billingFields(record, settings) : undefined,
     outboxKeys: new Set(record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key)),
     roomEnds: state.roomEnds,
   };
@@ -312,6 +323,7 @@ async function writeRecord(
   trx: StoreTransaction,
   row: ConsultationRow & { room_sid: string },
   before: Image,
+  previous: ConsultationFoldState | null,
   state: ConsultationFoldState,
   record: ConsultationRecord,
   now: string,
@@ -325,17 +337,29 @@ async function writeRecord(
   // arrive later (the room's end) update the fold state, never that status.
   const statusChanged =
     !row.no_show_missing && (before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt);
-  // The state is written every time (it holds the last Timestamp); the status fields, the
+  // The state is written whenever it changed (it holds the last Timestamp); the status history
+  // when the timeline did (the stored state's was written with it); the status fields, the
   // version and updated_at only when the record's status changed.
-  await updateConsultation(trx, id, {
-    fold_state: JSON.stringify(state),
-    status_history: JSON.stringify(
-      record.timeline.map((change) => ({ status: change.status, at: iso(change.at), ...(change.source ? { source: change.source } : {}) })),
-    ),
-    ...(statusChanged
-      ? { status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: row.version + 1 }
-      : {}),
-  });
+  const foldState = JSON.stringify(state);
+  const historyChanged = previous === null || !sameTimeline(previous.timeline, record.timeline);
+  if (foldState !== row.fold_state || historyChanged || statusChanged)
+    await updateConsultation(trx, id, {
+      fold_state: foldState,
+      ...(historyChanged
+        ? {
+            status_history: JSON.stringify(
+              record.timeline.map((change) => ({
+                status: change.status,
+                at: iso(change.at),
+                ...(change.source ? { source: change.source } : {}),
+              })),
+            ),
+          }
+        : {}),
+      ...(statusChanged
+        ? { status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: row.version + 1 }
+        : {}),
+    });
 
   // Only what changed is written: most callbacks touch one session or one recording.
   const keep = new Set<string>();
@@ -402,7 +426,16 @@ async function writeRecord(
   const ended = Object.entries(state.roomEnds ?? {}).filter(([roomSid]) => before.roomEnds?.[roomSid] === undefined);
   if (ended.length > 0) await markRoomsEnded(trx, id, Object.fromEntries(ended.map(([roomSid, at]) => [roomSid, iso(at)!])));
 
-  const billing = billingFields(record, settings);
+  // The same sessions and tracks (the step leaves those it does not touch as they were) bill the
+  // same: the stored state's billing columns are this record's too.
+  const billing =
+    previous !== null &&
+    before.billing !== undefined &&
+    hasBillingEffect(record) &&
+    sameItems(previous.sessions, state.sessions) &&
+    sameItems(previous.tracks, state.tracks)
+      ? before.billing
+      : billingFields(record, settings);
   // A consultation back in progress in a later room (rejoining) bills nothing in its state, yet
   // its record exists: the tables say whether this is its first record or a correction.
   const billedBefore = billing && !before.billing ? await findBillingFields(trx, id) : before.billing;
@@ -431,6 +464,22 @@ async function writeRecord(
     live: [...liveEvents(row, before, record, billed, now), ...consent.live],
     queuedEffects: queuedEffects || consent.queuedEffects,
   };
+}
+
+function sameTimeline(previous: readonly StatusChange[], next: readonly StatusChange[]): boolean {
+  return (
+    previous.length === next.length &&
+    previous.every(
+      (change, index) => change.status === next[index]!.status && change.at === next[index]!.at && change.source === next[index]!.source,
+    )
+  );
+}
+
+/** The same objects, in the same order (none undefined: a state from before tracks were folded). */
+function sameItems<T>(previous: readonly T[] | undefined, next: readonly T[] | undefined): boolean {
+  return (
+    previous !== undefined && next !== undefined && previous.length === next.length && previous.every((item, index) => item === next[index])
+  );
 }
 
 function liveEvents(
