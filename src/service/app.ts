@@ -50,7 +50,7 @@ import { subjectRoutes } from './routes/subject-routes.js';
 import { consoleRoutes } from './routes/console-routes.js';
 import { operatorRoutes } from './routes/operator-routes.js';
 import { webhookRoute, WEBHOOK_PATH } from './routes/webhook-route.js';
-import { createTwilioRestClient } from './twilio/twilio-rest-client.js';
+import { createTwilioRestClient, type TwilioRestClientOptions } from './twilio/twilio-rest-client.js';
 import { SecurityMonitor } from './security-monitor.js';
 import { securityEventSink } from './security-event-sink.js';
 import { RetentionSchedule } from './retention/retention-schedule.js';
@@ -131,7 +131,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app;
 }
 
-function twilioRestOptions(config: Config) {
+function twilioRestOptions(config: Config): TwilioRestClientOptions {
   return { baseUrl: config.apiBaseUrl, apiKeySid: config.apiKey?.sid ?? 'SK-not-configured', apiKeySecret: config.apiKey?.secret ?? '' };
 }
 

@@ -20,6 +20,7 @@ import {
 import { claimNextRoom, makeCurrentRoom } from '../../src/storage/consultation-room-repository.js';
 import { findConsultationsForProjection, updateConsultation } from '../../src/storage/consultation-repository.js';
 import { billingEvidence } from '../../src/core/billing/billing-evidence.js';
+import { findBillingFields } from '../../src/storage/billing-repository.js';
 import { canonicalJson } from '../../src/core/billing/canonical-json.js';
 import { billingSettingsOf } from '../../src/service/consultations/billing-settings.js';
 import { closeAndProject } from '../../src/service/consultations/consultation-close.js';
@@ -141,12 +142,7 @@ async function stored(service: TestService, consultation: Consultation) {
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 async function storedEvidence(service: TestService, consultationId: string) {
-  const row = await service.store.db
-    .selectFrom('billing_records')
-    .select('evidence')
-    .where('consultation_id', '=', consultationId)
-    .executeTakeFirstOrThrow();
-  return row.evidence;
+  return (await findBillingFields(service.store.db, consultationId))?.evidence;
 }
 
 /** The billing evidence of the full fold's record, under the consultation's billing settings. */

@@ -2,6 +2,7 @@
 import type { OpenStoreOptions } from '../../storage/open-store.js';
 import type { LiveEvent } from '../live/live-events.js';
 import type { OutboxAlert } from '../outbox/outbox-handlers.js';
+import type { TwilioRestClientOptions } from '../twilio/twilio-rest-client.js';
 import type { IngestOutcome, SignedCallback } from '../webhook/callback-ingest.js';
 
 /** Why a callback handed to the thread was not stored: the kinds of store error the route tells apart. */
@@ -28,7 +29,7 @@ export interface ProjectionThreadData {
    * neither runs its statements nor waits on their commits; absent: the HTTP thread runs it.
    */
   readonly outbox?: {
-    readonly twilio: { readonly baseUrl: string; readonly apiKeySid: string; readonly apiKeySecret: string };
+    readonly twilio: TwilioRestClientOptions;
     readonly pollIntervalMs: number;
     readonly leaseMs: number;
     readonly concurrency: number;

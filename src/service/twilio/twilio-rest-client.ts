@@ -104,12 +104,15 @@ export interface TwilioRestClient {
   listParticipants(roomSid: string): Promise<TwilioParticipant[]>;
 }
 
-export function createTwilioRestClient(options: {
-  baseUrl: string;
-  apiKeySid: string;
-  apiKeySecret: string;
-  timeoutMs?: number;
-}): TwilioRestClient {
+/** Where the client calls and as whom (plain data: the record thread receives it as a message). */
+export interface TwilioRestClientOptions {
+  readonly baseUrl: string;
+  readonly apiKeySid: string;
+  readonly apiKeySecret: string;
+  readonly timeoutMs?: number;
+}
+
+export function createTwilioRestClient(options: TwilioRestClientOptions): TwilioRestClient {
   const authorization = `Basic ${Buffer.from(`${options.apiKeySid}:${options.apiKeySecret}`).toString('base64')}`;
 
   async function call<T>(method: 'GET' | 'POST', path: string, form?: Record<string, string> | URLSearchParams): Promise<T> {
