@@ -39,6 +39,10 @@ export interface DialectCapabilities {
   readonly singleInsertIfAbsent: 'on-conflict-do-nothing' | 'catch-duplicate-error';
   /** INSERT … RETURNING is available. */
   readonly supportsReturning: boolean;
+  /** CREATE INDEX … WHERE: an index of the rows in one state only (MySQL/MariaDB have none). */
+  readonly partialIndexes: boolean;
+  /** DROP INDEX … ON table (MySQL/MariaDB); the others name the index alone. */
+  readonly dropIndexNamesTable: boolean;
   /** DDL type of JSON documents. Stored as text on every engine, so reads return the same string. */
   readonly jsonColumnType: 'text' | 'mediumtext';
   /** Appended to CREATE TABLE: MySQL tables are InnoDB, utf8mb4, binary collation so that
@@ -185,6 +189,8 @@ function classifyMysql(error: unknown): ErrorClass {
 const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freeze({
   sqlite: Object.freeze({
     engine: 'sqlite',
+    dropIndexNamesTable: false,
+    partialIndexes: true,
     insertIfAbsent: 'on-conflict-do-nothing',
     insertedRowDetection: 'returning',
     singleInsertIfAbsent: 'on-conflict-do-nothing',
@@ -199,6 +205,8 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
   }),
   postgres: Object.freeze({
     engine: 'postgres',
+    dropIndexNamesTable: false,
+    partialIndexes: true,
     insertIfAbsent: 'on-conflict-do-nothing',
     insertedRowDetection: 'returning',
     singleInsertIfAbsent: 'on-conflict-do-nothing',
@@ -213,6 +221,8 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
   }),
   mysql: Object.freeze({
     engine: 'mysql',
+    dropIndexNamesTable: true,
+    partialIndexes: false,
     insertIfAbsent: 'on-duplicate-key-noop',
     insertedRowDetection: 'read-back-by-id',
     singleInsertIfAbsent: 'catch-duplicate-error',

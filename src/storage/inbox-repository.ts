@@ -101,7 +101,7 @@ export async function acceptedCallbacksOfRooms(db: Kysely<Database>, roomSids: r
     .execute();
 }
 
-/** The accepted callbacks of these rooms that no projection has folded yet (index callbacks_room_unfolded_idx). */
+/** The accepted callbacks of these rooms that no projection has folded yet (index callbacks_unfolded_idx, partial where the engine has them). */
 export async function unfoldedCallbacksOfRooms(db: Kysely<Database>, roomSids: readonly string[]) {
   if (roomSids.length === 0) return [];
   return db

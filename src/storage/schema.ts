@@ -2,7 +2,8 @@
  * The Kysely view of Roomgate's database — one interface for all three engines.
  *
  * Conventions (the same on every engine, so queries and results never differ):
- * - ids: random strings from newId(prefix) (`ten_…`, 26 base32 chars after the prefix).
+ * - ids: unguessable, time-ordered strings from newId(prefix) (`ten_…`, 26 base32 chars after the
+ *   prefix: 50 bits of the creation time, then 80 random bits).
  * - timestamps: UTC ISO-8601 with milliseconds, `YYYY-MM-DDTHH:mm:ss.sssZ` (Date#toISOString),
  *   stored as fixed-width char(24) text. Lexical order is time order, so comparisons and
  *   ORDER BY work on the strings; no driver converts them and no session time zone applies.

@@ -21,6 +21,7 @@ import { webhookEndpoints } from './0011-webhook-endpoints.js';
 import { consultationRooms } from './0012-consultation-rooms.js';
 import { consentLedger } from './0013-consent-ledger.js';
 import { billingChain } from './0014-billing-chain.js';
+import { callbacksLeanIndexes } from './0015-callbacks-lean-indexes.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -40,6 +41,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0012_consultation_rooms': consultationRooms(capabilities),
     '0013_consent_ledger': consentLedger(capabilities),
     '0014_billing_chain': billingChain(capabilities),
+    '0015_callbacks_lean_indexes': callbacksLeanIndexes(capabilities),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,0 +1,71 @@
+/**
+ * Smaller inbox commits. Every index on `callbacks` is written by every callback, and an index
+ * whose keys arrive in random order dirties one page per row: at 28 callbacks per group commit,
+ * ≈ 200 pages (800 KB of WAL on SQLite) were written per commit. So:
+ * - `callbacks_idempotency_idx` goes: no query reads Twilio's idempotency token by value
+ *   (dedupe_key is the authority on "seen before").
+ * - Where the engine has partial indexes (SQLite, PostgreSQL), the indexes that serve one state
+ *   hold only the rows in that state: the callbacks not yet folded (the fold's read and the crash
+ *   sweep, which replaces callbacks_processed_idx), the held ones, and the rows that name a
+ *   participant or a composition. A folded callback leaves the unfolded index, so it stays a few
+ *   pages however large the table grows. MySQL/MariaDB keep their full indexes.
+ * Callback ids are also time-ordered from now on (ids.ts newSortableId), so the primary key's
+ * index is appended to instead of written at random.
+ */
+import { sql, type Kysely, type Migration } from 'kysely';
+import type { DialectCapabilities } from '../dialect-capabilities.js';
+
+export function callbacksLeanIndexes(capabilities: DialectCapabilities): Migration {
+  // DROP INDEX names its table on MySQL/MariaDB only.
+  const dropIndex = (db: Kysely<any>, name: string) =>
+    capabilities.dropIndexNamesTable ? db.schema.dropIndex(name).on('callbacks').execute() : db.schema.dropIndex(name).execute();
+  return {
+    async up(db: Kysely<any>) {
+      await dropIndex(db, 'callbacks_idempotency_idx');
+      if (!capabilities.partialIndexes) return;
+      await dropIndex(db, 'callbacks_room_unfolded_idx');
+      await dropIndex(db, 'callbacks_processed_idx');
+      await db.schema
+        .createIndex('callbacks_unfolded_idx')
+        .on('callbacks')
+        .columns(['room_sid', 'status'])
+        .where(sql.ref('processed_at'), 'is', null)
+        .execute();
+      await dropIndex(db, 'callbacks_held_idx');
+      await db.schema
+        .createIndex('callbacks_held_idx')
+        .on('callbacks')
+        .columns(['held', 'room_sid'])
+        .where(sql.ref('held'), 'is not', null)
+        .execute();
+      await dropIndex(db, 'callbacks_identity_idx');
+      await db.schema
+        .createIndex('callbacks_identity_idx')
+        .on('callbacks')
+        .column('participant_identity')
+        .where(sql.ref('participant_identity'), 'is not', null)
+        .execute();
+      await dropIndex(db, 'callbacks_composition_idx');
+      await db.schema
+        .createIndex('callbacks_composition_idx')
+        .on('callbacks')
+        .column('composition_sid')
+        .where(sql.ref('composition_sid'), 'is not', null)
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      if (capabilities.partialIndexes) {
+        await dropIndex(db, 'callbacks_composition_idx');
+        await db.schema.createIndex('callbacks_composition_idx').on('callbacks').column('composition_sid').execute();
+        await dropIndex(db, 'callbacks_identity_idx');
+        await db.schema.createIndex('callbacks_identity_idx').on('callbacks').column('participant_identity').execute();
+        await dropIndex(db, 'callbacks_held_idx');
+        await db.schema.createIndex('callbacks_held_idx').on('callbacks').columns(['held', 'room_sid']).execute();
+        await dropIndex(db, 'callbacks_unfolded_idx');
+        await db.schema.createIndex('callbacks_processed_idx').on('callbacks').columns(['processed_at', 'status']).execute();
+        await db.schema.createIndex('callbacks_room_unfolded_idx').on('callbacks').columns(['room_sid', 'processed_at']).execute();
+      }
+      await db.schema.createIndex('callbacks_idempotency_idx').on('callbacks').column('idempotency_token').execute();
+    },
+  };
+}
