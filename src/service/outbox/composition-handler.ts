@@ -49,13 +49,13 @@ export function createCompositionHandler(options: {
       if (error instanceof TwilioApiError && !error.retryable) throw new PermanentOutboxError(error.message);
       throw error;
     }
-    // One transaction: one commit (on SQLite one fsync on the record thread's connection, which
-    // the inbox's commits wait for). A retry after a failure adopts the composition anyway.
+    // Written with the entry's done mark, in one commit (on SQLite one fsync on the record
+    // thread's connection, which the inbox's commits wait for). A retry adopts the composition.
     const now = options.clock().toISOString();
-    await options.store.transaction(async (trx) => {
+    return async (trx) => {
       await ensureCompositionRow(trx, consultationId, now);
       await recordRequestedComposition(trx, consultationId, composition.sid, now);
-    });
+    };
   };
 }
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest, type TestDatabase } from '../../../test/support/engines.js';
 import { newId } from '../../storage/ids.js';
 import { openStore } from '../../storage/open-store.js';
-import { claimOutboxEntry, enqueueOutboxEntry, findDueOutboxEntries } from '../../storage/outbox-repository.js';
+import { insertAuditRows, listAuditRowsByAction } from '../../storage/audit-repository.js';
+import { claimOutboxEntry, enqueueOutboxEntry, findDueOutboxEntries, listOutboxEntries } from '../../storage/outbox-repository.js';
 import type { Store } from '../../storage/store.js';
 import { createLogger } from '../logger.js';
 import { TwilioApiError } from '../twilio/twilio-rest-client.js';
@@ -101,6 +102,33 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
         { kind: 'broken', status: 'failed', attempts: 1, last_error: 'Twilio answered 400' },
         { kind: 'flaky', status: 'done', attempts: 3, last_error: null },
       ]);
+    });
+
+    it("commits a handler's outcome with the entry's done mark: a failed write leaves neither, and the retry writes it once", async () => {
+      await enqueue(stores[0]!, 'outcome', 1);
+      let now = Date.now();
+      let attempts = 0;
+      const worker = new OutboxWorker({
+        store: stores[0]!,
+        logger,
+        clock: () => new Date(now),
+        handlers: {
+          outcome: async (entry) => async (trx) => {
+            attempts += 1;
+            const at = new Date(now).toISOString();
+            await insertAuditRows(trx, [{ tenantId: null, actor: 'outbox', action: 'outcome-test', target: entry.id, outcome: 'ok', at }]);
+            // The first attempt's write fails after its first statement: the whole transaction goes.
+            if (attempts === 1) throw new Error('the database refused the outcome');
+          },
+        },
+      });
+      await worker.runOnce();
+      expect(await listAuditRowsByAction(stores[0]!.db, 'outcome-test')).toEqual([]);
+      expect(await listOutboxEntries(stores[0]!.db, { kind: 'outcome' })).toMatchObject([{ status: 'pending', attempts: 1 }]);
+      now += 1_000;
+      await worker.runOnce();
+      expect(await listAuditRowsByAction(stores[0]!.db, 'outcome-test')).toHaveLength(1);
+      expect(await listOutboxEntries(stores[0]!.db, { kind: 'outcome' })).toMatchObject([{ status: 'done', attempts: 2 }]);
     });
 
     it("a live worker keeps its claim by heartbeat; a dead worker's claim expires after the lease", async () => {

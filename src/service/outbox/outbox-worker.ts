@@ -18,7 +18,7 @@ import {
   renewOutboxLease,
 } from '../../storage/outbox-repository.js';
 import { GroupCommitter } from '../../storage/group-committer.js';
-import type { Store } from '../../storage/store.js';
+import type { Store, StoreTransaction } from '../../storage/store.js';
 
 export interface OutboxEntry {
   readonly id: string;
@@ -28,8 +28,25 @@ export interface OutboxEntry {
   readonly attempts: number;
 }
 
-/** Runs one entry; throws to retry later. `permanent` errors are not retried. */
-export type OutboxHandler = (entry: OutboxEntry) => Promise<void>;
+/**
+ * Runs one entry; throws to retry later. `permanent` errors are not retried. May answer what to
+ * write of its outcome: that runs in the transaction that marks the entry done, so the outcome
+ * and the done mark commit together (on SQLite one fsync, shared with the other entries that
+ * finished meanwhile, not one for the outcome and another for the mark). If that write fails,
+ * the entry is retried like any failure, so the handler must be idempotent (they all are).
+ */
+export type OutboxHandler = (entry: OutboxEntry) => Promise<void | OutboxOutcomeWrite>;
+
+/** The handler's writes, run inside the done-marking transaction. */
+export type OutboxOutcomeWrite = (trx: StoreTransaction) => Promise<void>;
+
+interface DoneMark {
+  readonly id: string;
+  readonly workerId: string;
+  readonly attempts: number;
+  readonly now: string;
+  readonly write: OutboxOutcomeWrite | undefined;
+}
 
 export class PermanentOutboxError extends Error {
   override readonly name = 'PermanentOutboxError';
@@ -69,14 +86,17 @@ export class OutboxWorker {
   private readonly inFlight = new Set<Promise<void>>();
   private gaugesAt = 0;
   /** Entries that finish together are marked done in one transaction (on SQLite one fsync). */
-  private readonly done: GroupCommitter<{ id: string; workerId: string; attempts: number; now: string }, void>;
+  private readonly done: GroupCommitter<DoneMark, void>;
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
-    this.done = new GroupCommitter<{ id: string; workerId: string; attempts: number; now: string }, void>({
+    this.done = new GroupCommitter<DoneMark, void>({
       store: options.store,
       apply: async (trx, entries) => {
-        for (const entry of entries) await markOutboxEntryDone(trx, entry);
+        for (const entry of entries) {
+          await entry.write?.(trx);
+          await markOutboxEntryDone(trx, entry);
+        }
         return entries.map(() => undefined);
       },
     });
@@ -218,9 +238,9 @@ export class OutboxWorker {
     heartbeat.unref();
     try {
       if (!handler) throw new PermanentOutboxError(`no handler for outbox kind '${entry.kind}'`);
-      await handler(entry);
+      const write = await handler(entry);
       clearInterval(heartbeat);
-      await this.done.submit({ id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString() });
+      await this.done.submit({ id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString(), write: write ?? undefined });
       logger.info({ outbox: entry.kind, key: entry.dedupeKey, attempts }, 'outbox entry done');
     } catch (error) {
       clearInterval(heartbeat);
