@@ -20,20 +20,29 @@ export interface LiveEvent {
 }
 
 export interface LiveEvents {
+  /** Committed changes: wakes their tenants' streams, here and on the other instances. */
   publish(events: readonly LiveEvent[]): Promise<void>;
-  /** Calls `listener` for each event of this tenant; returns the unsubscribe function. */
-  subscribe(tenantId: string, listener: (event: LiveEvent) => void): () => void;
+  /**
+   * Calls `listener` when the tenant's log may have grown (at most once per publish, however
+   * many of its events it carried); returns the unsubscribe function.
+   */
+  subscribe(tenantId: string, listener: () => void): () => void;
   close(): Promise<void>;
 }
 
 const CHANNEL = 'roomgate_live_events';
 
-export function createLocalLiveEvents(): LiveEvents {
+/** In-process wake-ups; `wake` is also how another instance's NOTIFY reaches this one's streams. */
+export function createLocalLiveEvents(): LiveEvents & { wake(tenantIds: Iterable<string>): void } {
   const emitter = new EventEmitter();
   emitter.setMaxListeners(0);
+  const wake = (tenantIds: Iterable<string>) => {
+    for (const tenantId of new Set(tenantIds)) emitter.emit(tenantId);
+  };
   return {
+    wake,
     async publish(events) {
-      for (const event of events) emitter.emit(event.tenantId, event);
+      wake(events.map((event) => event.tenantId));
     },
     subscribe(tenantId, listener) {
       emitter.on(tenantId, listener);
@@ -61,11 +70,14 @@ export interface PostgresLiveEventsOptions {
   readonly onListening?: (listening: boolean) => void;
 }
 
-/** What travels in a NOTIFY: the event and the instance that published it. */
+/** What travels in a NOTIFY: the tenants whose logs grew, and the instance that published it. */
 interface Envelope {
   readonly origin: string;
-  readonly event: LiveEvent;
+  readonly tenants: readonly string[];
 }
+
+/** Tenants per NOTIFY: ids of up to 64 characters stay far below PostgreSQL's 8,000-byte payload limit. */
+const TENANTS_PER_NOTIFY = 100;
 
 /**
  * LISTEN/NOTIFY. Publishing delivers to this instance's own subscribers directly (they get the
@@ -102,11 +114,11 @@ export async function createPostgresLiveEvents(options: PostgresLiveEventsOption
   const deliver = (payload: string | undefined) => {
     if (!payload) return;
     try {
-      const parsed = JSON.parse(payload) as Envelope | LiveEvent;
-      // An instance of an older version sends the bare event.
-      const envelope: Envelope = 'origin' in parsed ? parsed : { origin: '', event: parsed };
-      if (envelope.origin === origin) return; // delivered locally when it was published
-      void local.publish([envelope.event]);
+      const parsed = JSON.parse(payload) as Envelope | { origin: string; event: LiveEvent } | LiveEvent;
+      if ('origin' in parsed && parsed.origin === origin) return; // delivered locally when it was published
+      // Instances of older versions send one event, bare or in an envelope.
+      const tenants = 'tenants' in parsed ? parsed.tenants : 'event' in parsed ? [parsed.event.tenantId] : [parsed.tenantId];
+      local.wake(tenants);
     } catch (error) {
       logger.warn({ err: error }, 'ignored a malformed live event notification');
     }
@@ -187,12 +199,36 @@ export async function createPostgresLiveEvents(options: PostgresLiveEventsOption
   void keepListening();
   await firstAttempt;
 
+  // Wake-ups coalesce: the tenants of publishes made while a NOTIFY is on its way wait and go
+  // together in the next one. One NOTIFY (a transaction on the server, and an echo to every
+  // listener) per moment, not one per event: a busy record thread publishes several per fold.
+  let waiting = new Set<string>();
+  let inFlight: Promise<void> = Promise.resolve();
+  let queued: Promise<void> | undefined;
+  const notify = async (tenants: readonly string[]) => {
+    for (let start = 0; start < tenants.length; start += TENANTS_PER_NOTIFY) {
+      const envelope: Envelope = { origin, tenants: tenants.slice(start, start + TENANTS_PER_NOTIFY) };
+      await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(envelope)]);
+    }
+  };
+  /** Resolves once the waiting tenants have been notified (rejects if that NOTIFY failed). */
+  const notifyWaiting = (): Promise<void> =>
+    (queued ??= inFlight
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        const tenants = [...waiting];
+        waiting = new Set();
+        inFlight = notify(tenants);
+        return inFlight;
+      }));
+
   return {
     async publish(events) {
       await local.publish(events);
-      for (const event of events) {
-        await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify({ origin, event } satisfies Envelope)]);
-      }
+      if (events.length === 0) return;
+      for (const event of events) waiting.add(event.tenantId);
+      await notifyWaiting();
     },
     subscribe: (tenantId, callback) => local.subscribe(tenantId, callback),
     async close() {
