@@ -11,6 +11,7 @@
  */
 import type { Kysely, Migration } from 'kysely';
 import type { DialectCapabilities } from '../dialect-capabilities.js';
+import { dropIndex } from './drop-index.js';
 
 const TIMESTAMP = 'char(24)';
 
@@ -34,7 +35,7 @@ export function reconciliation(capabilities: DialectCapabilities): Migration {
     async down(db: Kysely<any>) {
       await db.schema.dropTable('reconcile_leases').execute();
       await db.schema.alterTable('consultations').dropColumn('reconciled_at').execute();
-      await db.schema.dropIndex('callbacks_held_idx').on('callbacks').execute();
+      await dropIndex(db, capabilities, 'callbacks_held_idx', 'callbacks');
       await db.schema.alterTable('callbacks').dropColumn('held').execute();
       await db.schema.alterTable('callbacks').dropColumn('source').execute();
     },

@@ -8,6 +8,7 @@
  */
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { DialectCapabilities } from '../dialect-capabilities.js';
+import { dropIndex } from './drop-index.js';
 
 export function consultationFoldState(capabilities: DialectCapabilities): Migration {
   const json = sql.raw(capabilities.jsonColumnType);
@@ -18,7 +19,7 @@ export function consultationFoldState(capabilities: DialectCapabilities): Migrat
       await db.schema.createIndex('callbacks_room_unfolded_idx').on('callbacks').columns(['room_sid', 'processed_at']).execute();
     },
     async down(db: Kysely<any>) {
-      await db.schema.dropIndex('callbacks_room_unfolded_idx').on('callbacks').execute();
+      await dropIndex(db, capabilities, 'callbacks_room_unfolded_idx', 'callbacks');
       await db.schema.alterTable('consultations').dropColumn('status_history').execute();
       await db.schema.alterTable('consultations').dropColumn('fold_state').execute();
     },

@@ -10,6 +10,7 @@
  */
 import { sql, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
 import type { DialectCapabilities } from '../dialect-capabilities.js';
+import { dropIndex } from './drop-index.js';
 
 const ID = 'varchar(64)';
 const TIMESTAMP = 'char(24)';
@@ -62,10 +63,10 @@ export function tenantApiContract(capabilities: DialectCapabilities): Migration 
     },
     async down(db: Kysely<any>) {
       await db.schema.alterTable('tenants').dropColumn('rate_limit_per_minute').execute();
-      await db.schema.dropIndex('billing_records_updated_idx').on('billing_records').execute();
+      await dropIndex(db, capabilities, 'billing_records_updated_idx', 'billing_records');
       await db.schema.alterTable('billing_records').dropColumn('version').execute();
       await db.schema.alterTable('billing_records').dropColumn('updated_at').execute();
-      await db.schema.dropIndex('consultations_external_ref_uq').on('consultations').execute();
+      await dropIndex(db, capabilities, 'consultations_external_ref_uq', 'consultations');
       await db.schema.alterTable('consultations').dropColumn('metadata').execute();
       await db.schema.alterTable('consultations').dropColumn('external_ref').execute();
       await db.schema.dropTable('idempotency_keys').execute();

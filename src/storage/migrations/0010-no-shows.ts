@@ -4,8 +4,10 @@
  * (clinician, care-recipient, both) and no_show_waited_seconds.
  */
 import type { Kysely, Migration } from 'kysely';
+import type { DialectCapabilities } from '../dialect-capabilities.js';
+import { dropIndex } from './drop-index.js';
 
-export function noShows(): Migration {
+export function noShows(capabilities: DialectCapabilities): Migration {
   return {
     async up(db: Kysely<any>) {
       await db.schema.alterTable('consultations').addColumn('window_closes_at', 'char(24)').execute();
@@ -14,7 +16,7 @@ export function noShows(): Migration {
       await db.schema.createIndex('consultations_window_closes_idx').on('consultations').columns(['window_closes_at', 'status']).execute();
     },
     async down(db: Kysely<any>) {
-      await db.schema.dropIndex('consultations_window_closes_idx').on('consultations').execute();
+      await dropIndex(db, capabilities, 'consultations_window_closes_idx', 'consultations');
       await db.schema.alterTable('consultations').dropColumn('no_show_waited_seconds').execute();
       await db.schema.alterTable('consultations').dropColumn('no_show_missing').execute();
       await db.schema.alterTable('consultations').dropColumn('window_closes_at').execute();

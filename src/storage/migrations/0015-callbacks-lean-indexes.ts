@@ -14,38 +14,37 @@
  */
 import { sql, type Kysely, type Migration } from 'kysely';
 import type { DialectCapabilities } from '../dialect-capabilities.js';
+import { dropIndex } from './drop-index.js';
 
 export function callbacksLeanIndexes(capabilities: DialectCapabilities): Migration {
-  // DROP INDEX names its table on MySQL/MariaDB only.
-  const dropIndex = (db: Kysely<any>, name: string) =>
-    capabilities.dropIndexNamesTable ? db.schema.dropIndex(name).on('callbacks').execute() : db.schema.dropIndex(name).execute();
+  const drop = (db: Kysely<any>, name: string) => dropIndex(db, capabilities, name, 'callbacks');
   return {
     async up(db: Kysely<any>) {
-      await dropIndex(db, 'callbacks_idempotency_idx');
+      await drop(db, 'callbacks_idempotency_idx');
       if (!capabilities.partialIndexes) return;
-      await dropIndex(db, 'callbacks_room_unfolded_idx');
-      await dropIndex(db, 'callbacks_processed_idx');
+      await drop(db, 'callbacks_room_unfolded_idx');
+      await drop(db, 'callbacks_processed_idx');
       await db.schema
         .createIndex('callbacks_unfolded_idx')
         .on('callbacks')
         .columns(['room_sid', 'status'])
         .where(sql.ref('processed_at'), 'is', null)
         .execute();
-      await dropIndex(db, 'callbacks_held_idx');
+      await drop(db, 'callbacks_held_idx');
       await db.schema
         .createIndex('callbacks_held_idx')
         .on('callbacks')
         .columns(['held', 'room_sid'])
         .where(sql.ref('held'), 'is not', null)
         .execute();
-      await dropIndex(db, 'callbacks_identity_idx');
+      await drop(db, 'callbacks_identity_idx');
       await db.schema
         .createIndex('callbacks_identity_idx')
         .on('callbacks')
         .column('participant_identity')
         .where(sql.ref('participant_identity'), 'is not', null)
         .execute();
-      await dropIndex(db, 'callbacks_composition_idx');
+      await drop(db, 'callbacks_composition_idx');
       await db.schema
         .createIndex('callbacks_composition_idx')
         .on('callbacks')
@@ -55,13 +54,13 @@ export function callbacksLeanIndexes(capabilities: DialectCapabilities): Migrati
     },
     async down(db: Kysely<any>) {
       if (capabilities.partialIndexes) {
-        await dropIndex(db, 'callbacks_composition_idx');
+        await drop(db, 'callbacks_composition_idx');
         await db.schema.createIndex('callbacks_composition_idx').on('callbacks').column('composition_sid').execute();
-        await dropIndex(db, 'callbacks_identity_idx');
+        await drop(db, 'callbacks_identity_idx');
         await db.schema.createIndex('callbacks_identity_idx').on('callbacks').column('participant_identity').execute();
-        await dropIndex(db, 'callbacks_held_idx');
+        await drop(db, 'callbacks_held_idx');
         await db.schema.createIndex('callbacks_held_idx').on('callbacks').columns(['held', 'room_sid']).execute();
-        await dropIndex(db, 'callbacks_unfolded_idx');
+        await drop(db, 'callbacks_unfolded_idx');
         await db.schema.createIndex('callbacks_processed_idx').on('callbacks').columns(['processed_at', 'status']).execute();
         await db.schema.createIndex('callbacks_room_unfolded_idx').on('callbacks').columns(['room_sid', 'processed_at']).execute();
       }

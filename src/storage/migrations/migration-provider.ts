@@ -26,7 +26,7 @@ import { callbacksLeanIndexes } from './0015-callbacks-lean-indexes.js';
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_initial_schema': initialSchema(capabilities),
-    '0002_callbacks_pending_projection': callbacksPendingProjection(),
+    '0002_callbacks_pending_projection': callbacksPendingProjection(capabilities),
     '0004_consultation_account': consultationAccount(),
     '0005_service_heartbeats': serviceHeartbeats(capabilities),
     '0006_reconciliation': reconciliation(capabilities),
@@ -35,7 +35,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0008_tenant_api_recording_tracks': recordingTracks(),
     '0009_tenant_event_log': tenantEventLog(capabilities),
     '0010_appointment_windows': appointmentWindows(),
-    '0010_no_shows': noShows(),
+    '0010_no_shows': noShows(capabilities),
     '0010_waiting_room': waitingRoom(capabilities),
     '0011_webhook_endpoints': webhookEndpoints(capabilities),
     '0012_consultation_rooms': consultationRooms(capabilities),
