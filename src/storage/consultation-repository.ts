@@ -3,7 +3,10 @@
  * Functions take the database or a transaction (a Transaction is a Kysely).
  */
 import { sql, type Kysely } from 'kysely';
+import { initialFoldState } from '../core/consultation/consultation-state.js';
+import { statusHistoryJson } from '../core/consultation/status-history.js';
 import { insertFirstRooms } from './consultation-room-repository.js';
+import { roomsWithAcceptedCallbacks } from './inbox-repository.js';
 import type { ConsultationUpdate, Database, IsoTimestamp } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -33,13 +36,26 @@ export interface NewConsultation {
   readonly windowClosesAt?: IsoTimestamp | null;
 }
 
-/** Inserts scheduled consultations, each with its first room (one statement per 200 of each). */
+/**
+ * Inserts scheduled consultations, each with its first room (one statement per 200 of each).
+ * Each starts with the fold state of no events (and its status history), so the projector steps
+ * its first callbacks onto it instead of folding it again from the inbox — unless its room
+ * already has accepted callbacks (a fixture's, given a room SID): NULL then, and the first fold
+ * reads them all. A room SID given costs one read per 200; the API's (SID still unknown) none.
+ */
 export async function insertConsultations(db: Db, consultations: readonly NewConsultation[]): Promise<void> {
+  const initial = initialFoldState();
+  const foldStart = { fold_state: JSON.stringify(initial), status_history: statusHistoryJson(initial.timeline) };
   for (let start = 0; start < consultations.length; start += 200) {
+    const chunk = consultations.slice(start, start + 200);
+    const called = await roomsWithAcceptedCallbacks(
+      db,
+      chunk.flatMap((consultation) => (consultation.roomSid === null ? [] : [consultation.roomSid])),
+    );
     await db
       .insertInto('consultations')
       .values(
-        consultations.slice(start, start + 200).map((consultation) => ({
+        chunk.map((consultation) => ({
           id: consultation.id,
           tenant_id: consultation.tenantId,
           room_sid: consultation.roomSid,
@@ -60,12 +76,13 @@ export async function insertConsultations(db: Db, consultations: readonly NewCon
           patient_status: consultation.patientStatus ?? null,
           waiting_room:
             consultation.waitingRoom === undefined || consultation.waitingRoom === null ? null : consultation.waitingRoom ? 1 : 0,
+          ...(consultation.roomSid !== null && called.has(consultation.roomSid) ? { fold_state: null, status_history: null } : foldStart),
         })),
       )
       .execute();
     await insertFirstRooms(
       db,
-      consultations.slice(start, start + 200).map((consultation) => ({
+      chunk.map((consultation) => ({
         consultationId: consultation.id,
         roomName: consultation.roomName,
         roomSid: consultation.roomSid,

@@ -101,6 +101,19 @@ export async function acceptedCallbacksOfRooms(db: Kysely<Database>, roomSids: r
     .execute();
 }
 
+/** Those of these rooms that have an accepted callback stored (a consultation created for one cannot start from "no events"). */
+export async function roomsWithAcceptedCallbacks(db: Kysely<Database>, roomSids: readonly string[]): Promise<Set<string>> {
+  if (roomSids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('callbacks')
+    .select('room_sid')
+    .distinct()
+    .where('room_sid', 'in', roomSids)
+    .where('status', '=', 'accepted')
+    .execute();
+  return new Set(rows.map((row) => row.room_sid!));
+}
+
 /** The accepted callbacks of these rooms that no projection has folded yet (index callbacks_unfolded_idx, partial where the engine has them). */
 export async function unfoldedCallbacksOfRooms(db: Kysely<Database>, roomSids: readonly string[]) {
   if (roomSids.length === 0) return [];

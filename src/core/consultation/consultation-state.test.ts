@@ -5,6 +5,7 @@ import type { VideoEvent } from './consultation-event.js';
 import {
   foldConsultation,
   foldConsultationState,
+  initialFoldState,
   nextStatus,
   recordOf,
   stepConsultation,
@@ -471,10 +472,10 @@ describe('foldConsultation properties', () => {
  * the stored state, or — when it reaches back in time, or nothing is stored — the consultation
  * is folded again from every event stored so far. The state also goes through JSON, as stored.
  */
-function projectInBatches(c: Generated, batches: readonly (readonly VideoEvent[])[]) {
+function projectInBatches(c: Generated, batches: readonly (readonly VideoEvent[])[], start: ConsultationFoldState | null = null) {
   const consultation = { id: 'con_1', roomSid: ROOM, record: c.recorded, roundingSeconds: 60 };
   const stored: VideoEvent[] = [];
-  let state: ConsultationFoldState | null = null;
+  let state: ConsultationFoldState | null = start && (JSON.parse(JSON.stringify(start)) as ConsultationFoldState);
   let refolds = 0;
   for (const batch of batches) {
     stored.push(...batch);
@@ -569,6 +570,62 @@ describe('the incremental fold', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('from the state a new consultation is stored with, equals the full fold, for any permutation, duplication and batching', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .boolean()
+          .chain((guaranteeMeeting) => consultationArbitrary({ guaranteeMeeting }))
+          .chain((c) => fc.tuple(fc.constant(c), batched(c))),
+        ([c, batches]) => {
+          expect(projectInBatches(c, batches, initialFoldState()).record).toEqual(foldGenerated(c, c.events));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('from the state a new consultation is stored with, events in Timestamp order never refold, not even the first', () => {
+    fc.assert(
+      fc.property(consultationArbitrary({ guaranteeMeeting: true }), (c) => {
+        const byTime = new Map(c.events.map((event) => [event.timestamp, event]));
+        const ordered = [...byTime.values()].sort((a, b) => a.timestamp - b.timestamp);
+        const { record, refolds } = projectInBatches(
+          c,
+          ordered.map((event) => [event]),
+          initialFoldState(),
+        );
+        expect(refolds).toBe(0);
+        expect(record).toEqual(foldGenerated(c, ordered));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('the initial state is the full fold of no events, whatever the consultation (neither cancelled nor closed)', () => {
+    const consultations: ConsultationFoldInput['consultation'][] = [
+      { id: 'con_1', roomSid: ROOM, record: true },
+      { id: 'con_2', roomSid: 'RM2', roomSids: ['RM1', 'RM2'], record: false, roundingSeconds: 15, windowClosesAt: min(30) },
+    ];
+    for (const consultation of consultations) {
+      expect(initialFoldState()).toEqual(foldConsultationState({ consultation, events: [], roles: new Map() }));
+      expect(JSON.stringify(initialFoldState())).toBe(
+        JSON.stringify(foldConsultationState({ consultation, events: [], roles: new Map() })),
+      );
+    }
+  });
+
+  it('a cancelled consultation is not stepped from a state folded before its cancellation: the caller refolds', () => {
+    const consultation = { id: 'con_1', roomSid: ROOM, record: true, roundingSeconds: 60, cancelled: true };
+    const events = [roomEvent('room-created', min(0)), connect('PA1', 'clin-1', min(1))];
+    expect(stepConsultation(initialFoldState(), { consultation, events, roles: ROLES })).toBeNull();
+    const refolded = foldConsultationState({ consultation, events, roles: ROLES });
+    expect(refolded.status).toBe('cancelled');
+    // Folded cancelled, it is stepped on again, and stays cancelled.
+    const stepped = stepConsultation(refolded, { consultation, events: [roomEvent('room-ended', min(5))], roles: ROLES });
+    expect(stepped).toEqual(foldConsultationState({ consultation, events: [...events, roomEvent('room-ended', min(5))], roles: ROLES }));
   });
 
   it('a late event (earlier Timestamp than the state has seen) is not stepped: the caller refolds', () => {

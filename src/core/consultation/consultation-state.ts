@@ -336,8 +336,30 @@ export function foldConsultation(input: ConsultationFoldInput): ConsultationReco
 /** The full fold, as state: the same as stepping through the events in any batches. */
 export function foldConsultationState(input: ConsultationFoldInput): ConsultationFoldState {
   const { consultation } = input;
+  const state = startState(consultation);
+  const events = ownEvents(input);
+  const steps: LifecycleEvent[] = withoutSupersededFacts(events);
+  if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
+  if (consultation.closedAt !== undefined) steps.push({ type: 'closed', timestamp: consultation.closedAt });
+  walk(state, steps, input.roles, consultation, null);
+  return frozen(state, events.some(isFact), consultation.closedAt);
+}
+
+/**
+ * The full fold of no events for a consultation neither cancelled nor closed (and no scheduledAt
+ * given, as the projector folds): the same whatever else the consultation is. Stored with a new
+ * consultation, so that its first callbacks are stepped onto it rather than folded again.
+ *
+ * @example initialFoldState().timeline // [{ status: 'scheduled', at: null }]
+ */
+export function initialFoldState(): ConsultationFoldState {
+  return frozen(startState({}), false, undefined);
+}
+
+/** What the fold starts from: nothing seen, scheduled (or cancelled, for ever). */
+function startState(consultation: Pick<ConsultationFoldInput['consultation'], 'cancelled' | 'scheduledAt'>): FoldState {
   const initial: ConsultationStatus = consultation.cancelled ? 'cancelled' : 'scheduled';
-  const state: FoldState = {
+  return {
     status: initial,
     startedAt: null,
     endedAt: null,
@@ -350,12 +372,6 @@ export function foldConsultationState(input: ConsultationFoldInput): Consultatio
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
     lastTimestamp: null,
   };
-  const events = ownEvents(input);
-  const steps: LifecycleEvent[] = withoutSupersededFacts(events);
-  if (consultation.cancelledAt !== undefined) steps.push({ type: 'cancelled', timestamp: consultation.cancelledAt });
-  if (consultation.closedAt !== undefined) steps.push({ type: 'closed', timestamp: consultation.closedAt });
-  walk(state, steps, input.roles, consultation, null);
-  return frozen(state, events.some(isFact), consultation.closedAt);
 }
 
 /**
@@ -370,6 +386,9 @@ export function foldConsultationState(input: ConsultationFoldInput): Consultatio
  * session at an earlier moment, so no earlier decision changes. A same-millisecond event can.
  */
 export function stepConsultation(state: ConsultationFoldState, input: ConsultationFoldInput): ConsultationFoldState | null {
+  // A cancelled consultation is cancelled from the full fold's start (its first status): a state
+  // folded before the cancellation (a new consultation's initial state, say) cannot be stepped on.
+  if ((input.consultation.cancelled ?? false) !== (state.timeline[0]?.status === 'cancelled')) return null;
   const steps: VideoEvent[] = ownEvents(input);
   if (steps.length === 0 && state.closedAt === input.consultation.closedAt) return state;
   if (input.consultation.cancelledAt !== undefined) return null; // a cancellation is placed among the events: fold again

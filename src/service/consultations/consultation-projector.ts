@@ -1,10 +1,12 @@
 /**
  * Folds newly stored callbacks into their consultations' records, incrementally: each
  * consultation keeps its folded state (consultations.fold_state), the new callbacks are stepped
- * onto it by the pure fold in core (`stepConsultation`), and only what changed is written. A
- * late or out-of-order callback (a Timestamp at or before the state's last), or a missing state
- * (first fold, erasure, a row from before migration 0007), folds that one consultation again
- * from all its accepted callbacks. Either way the record equals the full fold of every callback.
+ * onto it by the pure fold in core (`stepConsultation`), and only what changed is written. A new
+ * consultation starts with the state of no events (insertConsultations), so its first callbacks
+ * are stepped too. A late or out-of-order callback (a Timestamp at or before the state's last),
+ * or a missing state (erasure, a row from before migration 0007, a consultation created for a
+ * room whose callbacks were already stored), folds that one consultation again from all its
+ * accepted callbacks. Either way the record equals the full fold of every callback.
  *
  * Reads are set-based per batch (consultations, new callbacks, roles: one statement each), so a
  * callback costs a constant number of statements however long its room's history. Side effects
@@ -22,6 +24,7 @@ import {
   type ConsultationRecord,
   type StatusChange,
 } from '../../core/consultation/consultation-state.js';
+import { statusHistoryJson } from '../../core/consultation/status-history.js';
 import { billingSettingsOf, type BillingSettings } from './billing-settings.js';
 import { billingEvidence } from '../../core/billing/billing-evidence.js';
 import { canonicalJson } from '../../core/billing/canonical-json.js';
@@ -55,7 +58,7 @@ export interface ProjectionResult {
   readonly live: LiveEvent[];
   /** True when new outbox entries were queued (the worker is woken after commit). */
   readonly queuedEffects: boolean;
-  /** Consultations folded again from all their callbacks in this batch (late, out-of-order or first). */
+  /** Consultations folded again from all their callbacks in this batch (late, out-of-order, cancelled or closed since, or no state stored). */
   readonly refolded: number;
   /** Consultations whose row another transaction holds: not folded now, to be tried again later. */
   readonly skipped?: readonly string[];
@@ -345,17 +348,7 @@ async function writeRecord(
   if (foldState !== row.fold_state || historyChanged || statusChanged)
     await updateConsultation(trx, id, {
       fold_state: foldState,
-      ...(historyChanged
-        ? {
-            status_history: JSON.stringify(
-              record.timeline.map((change) => ({
-                status: change.status,
-                at: iso(change.at),
-                ...(change.source ? { source: change.source } : {}),
-              })),
-            ),
-          }
-        : {}),
+      ...(historyChanged ? { status_history: statusHistoryJson(record.timeline) } : {}),
       ...(statusChanged
         ? { status: record.status, started_at: startedAt, ended_at: endedAt, updated_at: now, version: row.version + 1 }
         : {}),
