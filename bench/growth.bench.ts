@@ -127,7 +127,8 @@ async function measure(people: number) {
       legacyAccountSid: () => ACCOUNT,
     });
     const callbacks = roomCallbacks(roomSid, roomName, people, args.events);
-    const perBlock: number[] = [];
+    /** Each block's size and wall time, µs: a quarter's cost is its time over its callbacks. */
+    const perBlock: { callbacks: number; micros: number }[] = [];
     for (let offset = 0; offset < callbacks.length; offset += args.block) {
       const block = callbacks.slice(offset, offset + args.block);
       const started = process.hrtime.bigint();
@@ -150,7 +151,7 @@ async function measure(people: number) {
         }),
       );
       await projection.idle();
-      perBlock.push(Number(process.hrtime.bigint() - started) / 1e3 / block.length);
+      perBlock.push({ callbacks: block.length, micros: Number(process.hrtime.bigint() - started) / 1e3 });
     }
     const status = (await findConsultationStatus(store.db, id)) ?? 'missing';
     const stateBytes = (await findConsultationsForProjection(store.db, [id]))[0]?.fold_state?.length ?? 0;
@@ -177,8 +178,10 @@ for (const people of process.env.GROWTH_ONLY ? [Number(process.env.GROWTH_ONLY)]
   const result = await measure(people);
   const quarter = Math.max(1, Math.floor(result.perBlock.length / 4));
   const quarters = [0, 1, 2, 3].map((q) => {
+    // Weighted by callbacks: a short last block (a few callbacks, and the fold of the room's end)
+    // must not count as much as a full one — averaging blocks' own figures made it dominate.
     const slice = result.perBlock.slice(q * quarter, q === 3 ? undefined : (q + 1) * quarter);
-    return slice.reduce((a, b) => a + b, 0) / slice.length;
+    return slice.reduce((sum, block) => sum + block.micros, 0) / slice.reduce((sum, block) => sum + block.callbacks, 0);
   });
   console.log(
     `${String(people).padStart(12)}  ${String(result.callbacks).padStart(9)}  ${quarters.map((q) => fmt(q).padStart(8)).join(' ')}${' '.repeat(26)}${(quarters[3]! / quarters[0]!).toFixed(2).padStart(7)}×   ${result.status.padEnd(12)}   ${fmt(result.refoldMs).padStart(6)} ms   ${fmt(result.stateBytes / 1024)} KiB`,
