@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/twilio-client.bench.ts [--requests 5000] [--warmup 500] [--rounds 3] [--concurrency 8]
  *
- * (a) fetch: bench/support/fetch-twilio-rest-client.ts, the client as it was at 90c819d, verbatim;
+ * (a) fetch: bench/support/fetch-twilio-rest-client.ts, the request path as it was at 90c819d;
  * (b) node:http: createTwilioRestClient (src/service/twilio), its replacement.
  * Both call the same local server, a child process answering like Twilio (JSON, a composition of
  * Twilio's shape on POST /v1/Compositions, a page with one on GET), so process.cpuUsage()
@@ -25,7 +25,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createTwilioRestClient as createHttpClient } from '../src/service/twilio/twilio-rest-client.js';
 import { benchArgs, fmt } from './support/bench-args.js';
-import { createTwilioRestClient as createFetchClient } from './support/fetch-twilio-rest-client.js';
+import { createFetchTwilioClient as createFetchClient } from './support/fetch-twilio-rest-client.js';
 
 const args = benchArgs(
   process.argv.slice(2),

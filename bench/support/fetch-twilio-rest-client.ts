@@ -1,122 +1,20 @@
 /**
- * BENCH BASELINE ONLY: src/service/twilio/twilio-rest-client.ts as it was at 90c819d, over the
- * global fetch (undici), kept verbatim (but this import path) so bench/twilio-client.bench.ts
- * can compare it with the node:http client that replaced it. Not used by Roomgate.
- *
- * The slice of Twilio's Video REST API Roomgate calls (real Twilio or the sandbox): rooms and
- * compositions, form-encoded, HTTP Basic with an API key. Failures are typed: a Twilio error
- * answer (4xx with its code) is not retried; a network failure or 5xx is.
+ * The Twilio REST client's request path as it was before it moved to node:http (at 90c819d):
+ * the global fetch (undici) with AbortSignal.timeout — kept only for bench/twilio-client.bench.ts
+ * to compare against, and only for the two calls the outbox makes per composition. `call` is the
+ * old code as it was; the types and errors are the client's own.
  */
-import type { RecordingRule } from '../../src/core/consultation/consent.js';
+import {
+  parseRetryAfter,
+  TwilioApiError,
+  type TwilioComposition,
+  type TwilioRestClient,
+  type TwilioRestClientOptions,
+} from '../../src/service/twilio/twilio-rest-client.js';
 
-export interface TwilioRoom {
-  readonly sid: string;
-  /** The account the room belongs to (absent from some test doubles). */
-  readonly account_sid?: string;
-  readonly unique_name: string;
-  readonly status: string;
-  /** ISO 8601, whole seconds (Twilio's REST dates). */
-  readonly date_created?: string | null;
-  readonly end_time?: string | null;
-  /** Seconds, once completed. */
-  readonly duration?: number | null;
-}
-
-export interface TwilioParticipant {
-  readonly sid: string;
-  readonly room_sid: string;
-  readonly identity: string;
-  /** 'connected' or 'disconnected'. */
-  readonly status: string;
-  readonly start_time: string | null;
-  readonly end_time: string | null;
-  /** Seconds, once disconnected. */
-  readonly duration: number | null;
-}
-
-export interface TwilioComposition {
-  readonly sid: string;
-  readonly room_sid: string;
-  /** enqueued, processing, completed, deleted or failed. */
-  readonly status: string;
-  readonly date_created?: string | null;
-  readonly date_completed?: string | null;
-  readonly duration?: number | null;
-  readonly size?: number | null;
-}
-
-export interface TwilioRecordingRules {
-  readonly room_sid: string;
-  readonly rules: readonly RecordingRule[];
-  readonly date_created?: string | null;
-  readonly date_updated?: string | null;
-}
-
-export class TwilioApiError extends Error {
-  override readonly name = 'TwilioApiError';
-  readonly code = 'UPSTREAM_UNAVAILABLE';
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    readonly twilioCode: number | undefined,
-    /** True when trying again later may succeed (network failure, 429, 5xx). */
-    readonly retryable: boolean,
-    options?: { cause?: unknown; retryAfterMs?: number },
-  ) {
-    super(message, options);
-    this.retryAfterMs = options?.retryAfterMs;
-  }
-
-  /** How long Twilio asked us to wait (its Retry-After header on a 429 or 503), when it said. */
-  readonly retryAfterMs: number | undefined;
-}
-
-/** Retry-After: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-export interface TwilioRestClient {
-  createRoom(input: {
-    uniqueName: string;
-    statusCallback: string;
-    recordParticipantsOnConnect: boolean;
-    type?: string;
-    /** Seconds a participant may stay (600–86,400); Twilio's default when absent. */
-    maxParticipantDuration?: number;
-  }): Promise<TwilioRoom>;
-  /** Replaces the room's Recording Rules (`POST /v1/Rooms/{sid}/RecordingRules`); answers the rules in force. */
-  updateRecordingRules(roomSid: string, rules: readonly RecordingRule[]): Promise<TwilioRecordingRules>;
-  fetchRoom(sid: string): Promise<TwilioRoom>;
-  completeRoom(sid: string): Promise<TwilioRoom>;
-  /**
-   * Sources: track names (Twilio's AudioSources / VideoLayout video_sources); absent → every
-   * track (`*`). A room whose recording follows consent names only consenting participants' tracks.
-   */
-  createComposition(input: {
-    roomSid: string;
-    statusCallback: string;
-    sources?: { audio: readonly string[]; video: readonly string[] };
-  }): Promise<TwilioComposition>;
-  listCompositions(roomSid: string): Promise<TwilioComposition[]>;
-  /** The short-lived URL of a composition's media: Twilio answers the Media request with a redirect to it. */
-  compositionMediaUrl(compositionSid: string, ttlSeconds: number): Promise<string>;
-  /** Every participant the room had (connected and disconnected), up to 1000. */
-  listParticipants(roomSid: string): Promise<TwilioParticipant[]>;
-}
-
-/** Where the client calls and as whom (plain data: the record thread receives it as a message). */
-export interface TwilioRestClientOptions {
-  readonly baseUrl: string;
-  readonly apiKeySid: string;
-  readonly apiKeySecret: string;
-  readonly timeoutMs?: number;
-}
-
-export function createTwilioRestClient(options: TwilioRestClientOptions): TwilioRestClient {
+export function createFetchTwilioClient(
+  options: TwilioRestClientOptions,
+): Pick<TwilioRestClient, 'createComposition' | 'listCompositions'> {
   const authorization = `Basic ${Buffer.from(`${options.apiKeySid}:${options.apiKeySecret}`).toString('base64')}`;
 
   async function call<T>(method: 'GET' | 'POST', path: string, form?: Record<string, string> | URLSearchParams): Promise<T> {
@@ -155,24 +53,10 @@ export function createTwilioRestClient(options: TwilioRestClientOptions): Twilio
   }
 
   return {
-    createRoom: (input) =>
-      call('POST', '/v1/Rooms', {
-        UniqueName: input.uniqueName,
-        Type: input.type ?? 'group',
-        StatusCallback: input.statusCallback,
-        StatusCallbackMethod: 'POST',
-        RecordParticipantsOnConnect: String(input.recordParticipantsOnConnect),
-        ...(input.maxParticipantDuration !== undefined ? { MaxParticipantDuration: String(input.maxParticipantDuration) } : {}),
-      }),
-    updateRecordingRules: (roomSid, rules) =>
-      call('POST', `/v1/Rooms/${encodeURIComponent(roomSid)}/RecordingRules`, { Rules: JSON.stringify(rules) }),
-    fetchRoom: (sid) => call('GET', `/v1/Rooms/${encodeURIComponent(sid)}`),
-    completeRoom: (sid) => call('POST', `/v1/Rooms/${encodeURIComponent(sid)}`, { Status: 'completed' }),
     createComposition: (input) => {
       const form = new URLSearchParams({ RoomSid: input.roomSid });
       const audio = input.sources ? input.sources.audio : ['*'];
       const video = input.sources ? input.sources.video : ['*'];
-      // AudioSources is a list: one form field per track name.
       for (const name of audio) form.append('AudioSources', name);
       if (video.length > 0) form.set('VideoLayout', JSON.stringify({ grid: { video_sources: video } }));
       form.set('Format', 'mp4');
@@ -183,38 +67,7 @@ export function createTwilioRestClient(options: TwilioRestClientOptions): Twilio
     listCompositions: async (roomSid) =>
       (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`))
         .compositions,
-    compositionMediaUrl: (sid, ttlSeconds) => mediaRedirect(`/v1/Compositions/${encodeURIComponent(sid)}/Media?Ttl=${ttlSeconds}`),
-    listParticipants: async (roomSid) =>
-      (await call<{ participants: TwilioParticipant[] }>('GET', `/v1/Rooms/${encodeURIComponent(roomSid)}/Participants?PageSize=1000`))
-        .participants,
   };
-
-  /** A Media request: the answer is a redirect, whose target (never followed here) is the result. */
-  async function mediaRedirect(path: string): Promise<string> {
-    let response: Response;
-    try {
-      response = await fetch(`${options.baseUrl}${path}`, {
-        headers: { authorization },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
-      });
-    } catch (error) {
-      throw new TwilioApiError(`Twilio GET ${path} failed: ${(error as Error).message}`, undefined, undefined, true, { cause: error });
-    }
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location) {
-      await response.body?.cancel();
-      return new URL(location, options.baseUrl).toString();
-    }
-    const body = safeJson(await response.text()) as { code?: number; message?: string } | undefined;
-    const retryable = response.status === 429 || response.status >= 500 || response.ok;
-    throw new TwilioApiError(
-      `Twilio GET ${path} answered ${response.status}: ${body?.message ?? 'no redirect'}`,
-      response.status,
-      body?.code,
-      retryable,
-    );
-  }
 }
 
 function safeJson(text: string): unknown {
