@@ -2,9 +2,11 @@
  * The Twilio REST client's request path as it was before it moved to node:http (at 90c819d):
  * the global fetch (undici) with AbortSignal.timeout — kept only for bench/twilio-client.bench.ts
  * to compare against, and only for the two calls the outbox makes per composition. `call` is the
- * old code as it was; the types and errors are the client's own.
+ * old code as it was; the forms, paths, types and errors are the client's own.
  */
 import {
+  compositionForm,
+  compositionsOfRoomPath,
   parseRetryAfter,
   TwilioApiError,
   type TwilioComposition,
@@ -53,20 +55,9 @@ export function createFetchTwilioClient(
   }
 
   return {
-    createComposition: (input) => {
-      const form = new URLSearchParams({ RoomSid: input.roomSid });
-      const audio = input.sources ? input.sources.audio : ['*'];
-      const video = input.sources ? input.sources.video : ['*'];
-      for (const name of audio) form.append('AudioSources', name);
-      if (video.length > 0) form.set('VideoLayout', JSON.stringify({ grid: { video_sources: video } }));
-      form.set('Format', 'mp4');
-      form.set('StatusCallback', input.statusCallback);
-      form.set('StatusCallbackMethod', 'POST');
-      return call('POST', '/v1/Compositions', form);
-    },
+    createComposition: (input) => call('POST', '/v1/Compositions', compositionForm(input)),
     listCompositions: async (roomSid) =>
-      (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`))
-        .compositions,
+      (await call<{ compositions: TwilioComposition[] }>('GET', compositionsOfRoomPath(roomSid))).compositions,
   };
 }
 

@@ -176,21 +176,9 @@ export function createTwilioRestClient(options: TwilioRestClientOptions): Twilio
       call('POST', `/v1/Rooms/${encodeURIComponent(roomSid)}/RecordingRules`, { Rules: JSON.stringify(rules) }),
     fetchRoom: (sid) => call('GET', `/v1/Rooms/${encodeURIComponent(sid)}`),
     completeRoom: (sid) => call('POST', `/v1/Rooms/${encodeURIComponent(sid)}`, { Status: 'completed' }),
-    createComposition: (input) => {
-      const form = new URLSearchParams({ RoomSid: input.roomSid });
-      const audio = input.sources ? input.sources.audio : ['*'];
-      const video = input.sources ? input.sources.video : ['*'];
-      // AudioSources is a list: one form field per track name.
-      for (const name of audio) form.append('AudioSources', name);
-      if (video.length > 0) form.set('VideoLayout', JSON.stringify({ grid: { video_sources: video } }));
-      form.set('Format', 'mp4');
-      form.set('StatusCallback', input.statusCallback);
-      form.set('StatusCallbackMethod', 'POST');
-      return call('POST', '/v1/Compositions', form);
-    },
+    createComposition: (input) => call('POST', '/v1/Compositions', compositionForm(input)),
     listCompositions: async (roomSid) =>
-      (await call<{ compositions: TwilioComposition[] }>('GET', `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`))
-        .compositions,
+      (await call<{ compositions: TwilioComposition[] }>('GET', compositionsOfRoomPath(roomSid))).compositions,
     compositionMediaUrl: (sid, ttlSeconds) => mediaRedirect(`/v1/Compositions/${encodeURIComponent(sid)}/Media?Ttl=${ttlSeconds}`),
     listParticipants: async (roomSid) =>
       (await call<{ participants: TwilioParticipant[] }>('GET', `/v1/Rooms/${encodeURIComponent(roomSid)}/Participants?PageSize=1000`))
@@ -217,6 +205,23 @@ export function createTwilioRestClient(options: TwilioRestClientOptions): Twilio
 function header(value: string | string[] | undefined): string | null {
   return (Array.isArray(value) ? value[0] : value) ?? null;
 }
+
+/** The form of a Create Composition request. */
+export function compositionForm(input: Parameters<TwilioRestClient['createComposition']>[0]): URLSearchParams {
+  const form = new URLSearchParams({ RoomSid: input.roomSid });
+  const audio = input.sources ? input.sources.audio : ['*'];
+  const video = input.sources ? input.sources.video : ['*'];
+  // AudioSources is a list: one form field per track name.
+  for (const name of audio) form.append('AudioSources', name);
+  if (video.length > 0) form.set('VideoLayout', JSON.stringify({ grid: { video_sources: video } }));
+  form.set('Format', 'mp4');
+  form.set('StatusCallback', input.statusCallback);
+  form.set('StatusCallbackMethod', 'POST');
+  return form;
+}
+
+/** The path listing a room's compositions (one page of 50: a room has a few at most). */
+export const compositionsOfRoomPath = (roomSid: string) => `/v1/Compositions?RoomSid=${encodeURIComponent(roomSid)}&PageSize=50`;
 
 function safeJson(text: string): unknown {
   try {
