@@ -16,6 +16,13 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import type { DialectCapabilities } from '../dialect-capabilities.js';
 import { dropIndex } from './drop-index.js';
 
+/** Indexes of a sparse column, kept under their names: partial now, holding only the rows that have one. */
+const SPARSE: readonly { name: string; columns: string[]; present: string }[] = [
+  { name: 'callbacks_held_idx', columns: ['held', 'room_sid'], present: 'held' },
+  { name: 'callbacks_identity_idx', columns: ['participant_identity'], present: 'participant_identity' },
+  { name: 'callbacks_composition_idx', columns: ['composition_sid'], present: 'composition_sid' },
+];
+
 export function callbacksLeanIndexes(capabilities: DialectCapabilities): Migration {
   const drop = (db: Kysely<any>, name: string) => dropIndex(db, capabilities, name, 'callbacks');
   return {
@@ -30,36 +37,22 @@ export function callbacksLeanIndexes(capabilities: DialectCapabilities): Migrati
         .columns(['room_sid', 'status'])
         .where(sql.ref('processed_at'), 'is', null)
         .execute();
-      await drop(db, 'callbacks_held_idx');
-      await db.schema
-        .createIndex('callbacks_held_idx')
-        .on('callbacks')
-        .columns(['held', 'room_sid'])
-        .where(sql.ref('held'), 'is not', null)
-        .execute();
-      await drop(db, 'callbacks_identity_idx');
-      await db.schema
-        .createIndex('callbacks_identity_idx')
-        .on('callbacks')
-        .column('participant_identity')
-        .where(sql.ref('participant_identity'), 'is not', null)
-        .execute();
-      await drop(db, 'callbacks_composition_idx');
-      await db.schema
-        .createIndex('callbacks_composition_idx')
-        .on('callbacks')
-        .column('composition_sid')
-        .where(sql.ref('composition_sid'), 'is not', null)
-        .execute();
+      for (const index of SPARSE) {
+        await drop(db, index.name);
+        await db.schema
+          .createIndex(index.name)
+          .on('callbacks')
+          .columns(index.columns)
+          .where(sql.ref(index.present), 'is not', null)
+          .execute();
+      }
     },
     async down(db: Kysely<any>) {
       if (capabilities.partialIndexes) {
-        await drop(db, 'callbacks_composition_idx');
-        await db.schema.createIndex('callbacks_composition_idx').on('callbacks').column('composition_sid').execute();
-        await drop(db, 'callbacks_identity_idx');
-        await db.schema.createIndex('callbacks_identity_idx').on('callbacks').column('participant_identity').execute();
-        await drop(db, 'callbacks_held_idx');
-        await db.schema.createIndex('callbacks_held_idx').on('callbacks').columns(['held', 'room_sid']).execute();
+        for (const index of SPARSE) {
+          await drop(db, index.name);
+          await db.schema.createIndex(index.name).on('callbacks').columns(index.columns).execute();
+        }
         await drop(db, 'callbacks_unfolded_idx');
         await db.schema.createIndex('callbacks_processed_idx').on('callbacks').columns(['processed_at', 'status']).execute();
         await db.schema.createIndex('callbacks_room_unfolded_idx').on('callbacks').columns(['room_sid', 'processed_at']).execute();
