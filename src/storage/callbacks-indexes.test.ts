@@ -84,7 +84,7 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
           // PostgreSQL reads a table this small from start to end whatever its indexes; forbidding
           // that asks whether an index can serve the query at all.
           if (engine.name === 'postgres') await sql`set local enable_seqscan = off`.execute(trx);
-          return trx.executeQuery({ ...compiled, sql: explain + compiled.sql, query: compiled.query });
+          return trx.executeQuery({ ...compiled, sql: explain + compiled.sql });
         });
         plans.push(result.rows.map((row) => Object.values(row as object).join(' ')).join('\n'));
       }
