@@ -156,11 +156,11 @@ export function roomgateEnv(options: {
     LOG_LEVEL: 'warn',
     ROOMGATE_METRICS_PORT: 'off',
     // Compare with the threads off: ROOMGATE_PROJECTION_THREAD=off ROOMGATE_SQLITE_THREAD=off npx tsx bench/…
+    // and with request logging on (the default level): LOG_LEVEL=info npx tsx bench/…
     ...Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => ['ROOMGATE_PROJECTION_THREAD', 'ROOMGATE_SQLITE_THREAD'].includes(name)) as [
-        string,
-        string,
-      ][],
+      Object.entries(process.env).filter(([name]) =>
+        ['ROOMGATE_PROJECTION_THREAD', 'ROOMGATE_SQLITE_THREAD', 'LOG_LEVEL'].includes(name),
+      ) as [string, string][],
     ),
   };
 }
