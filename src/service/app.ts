@@ -24,6 +24,7 @@ import { AlertNotifier } from './alerts/alert-notifier.js';
 import { registerApiKeyAuth } from './auth/api-key-auth.js';
 import { createLogger } from './logger.js';
 import { lazyChildLogger } from './lazy-child-logger.js';
+import { OneRequestLine } from './request-log.js';
 import { collectPrivatePaths } from './private-paths.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalLiveEvents, type LiveEvent, type LiveEvents } from './live/live-events.js';
@@ -381,8 +382,11 @@ export function composeServices(options: AppOptions) {
 export function createHttpServer(config: Config, logger: Logger): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    // Each request's child logger is made when it first writes (a callback answered 204 writes nothing).
+    // Each request's child logger is made when it first writes (a callback answered 204 writes
+    // only its request line, which needs none).
     childLoggerFactory: lazyChildLogger,
+    // One line per request, when its response is sent (request-log.ts), instead of Fastify's two.
+    logController: new OneRequestLine(logger),
     genReqId: () => randomUUID(),
     bodyLimit: 256 * 1024,
     // A path parameter may be an identity to erase, whatever Twilio accepted; an over-long one

@@ -3,9 +3,10 @@
  * logger bound to its id; pino makes one by running the bindings through the redaction of
  * logger.ts (wildcard paths: every value is walked), a few microseconds per request — on the
  * webhook's hot path, for lines that are almost never written (a callback answered 204 writes
- * none above `info`, and none at all at `warn`). Here the request gets a stand-in that makes the
- * real child on the first line written at an enabled level, or the first use of anything else
- * that needs it (`child`, `bindings`, setting `level`); every line is the real child's own.
+ * only its request line, which request-log.ts writes without the child, and none at `warn`).
+ * Here the request gets a stand-in that makes the real child on the first line written at an
+ * enabled level, or the first use of anything else that needs it (`child`, `bindings`, setting
+ * `level`); every line is the real child's own.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
