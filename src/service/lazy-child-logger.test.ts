@@ -52,6 +52,8 @@ describe('lazyChildLogger', () => {
     await app.close();
   });
 
+  // Fastify's default log controller here (the app replaces it with request-log.ts): its two lines
+  // go through the request's child, which the stand-in makes as the default factory would.
   it("logs Fastify's own request lines at info, as the default factory does", async () => {
     const { app, lines } = await serve('info');
     await app.inject({ method: 'GET', url: '/quiet' });
