@@ -8,6 +8,7 @@ import { statusHistoryJson } from '../core/consultation/status-history.js';
 import { insertFirstRooms } from './consultation-room-repository.js';
 import { roomsWithAcceptedCallbacks } from './inbox-repository.js';
 import type { ConsultationUpdate, Database, IsoTimestamp } from './schema.js';
+import { shapedStatement } from './shaped-statement.js';
 
 type Db = Kysely<Database>;
 
@@ -281,8 +282,13 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
 }
 
 export async function updateConsultation(db: Db, id: string, fields: ConsultationUpdate): Promise<void> {
-  await db.updateTable('consultations').set(fields).where('id', '=', id).execute();
+  await updateConsultationRow(db, { id, fields });
 }
+
+// Compiled once per shape (shaped-statement.ts): the projector runs it for most callbacks.
+const updateConsultationRow = shapedStatement('updateConsultation', (db, args: { id: string; fields: ConsultationUpdate }) =>
+  db.updateTable('consultations').set(args.fields).where('id', '=', args.id),
+);
 
 /** Consultations with accepted callbacks that no projection has folded yet (left by a crash). */
 export async function consultationsWithUnfoldedCallbacks(db: Db): Promise<string[]> {

@@ -6,6 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import { capabilitiesOf } from './dialect-capabilities.js';
 import type { Database, NewCallback } from './schema.js';
+import { shapedStatement } from './shaped-statement.js';
 
 /** Rows per INSERT statement: 16 columns each stays far below every engine's parameter limit. */
 const CHUNK = 200;
@@ -36,30 +37,35 @@ export async function insertCallbacks(db: Kysely<Database>, rows: readonly NewCa
   const capabilities = capabilitiesOf(db);
   const insertedIds = new Set<string>();
   for (const chunk of chunks(candidates)) {
-    const insert = db.insertInto('callbacks').values(chunk);
-    const guarded =
-      capabilities.insertIfAbsent === 'on-conflict-do-nothing'
-        ? insert.onConflict((oc) => oc.column('dedupe_key').doNothing())
-        : insert.onDuplicateKeyUpdate({ id: sql.ref('id') }); // a no-op that raises nothing else
     if (capabilities.insertedRowDetection === 'returning') {
-      for (const row of await guarded.returning('id').execute()) insertedIds.add(row.id);
+      for (const row of (await insertReturning(db, chunk)).rows) insertedIds.add(row.id);
     } else {
-      await guarded.execute();
-      const stored = await db
-        .selectFrom('callbacks')
-        .select('id')
-        .where(
-          'id',
-          'in',
-          chunk.map((row) => row.id),
-        )
-        .execute();
-      for (const row of stored) insertedIds.add(row.id);
+      await insertGuarded(db, chunk);
+      const stored = await callbackIds(
+        db,
+        chunk.map((row) => row.id),
+      );
+      for (const row of stored.rows) insertedIds.add(row.id);
     }
   }
   for (const index of firstIndexByKey.values()) result[index] = insertedIds.has(rows[index]!.id);
   return result;
 }
+
+/** The multi-row insert, guarded against a stored (or repeated) dedupe_key. */
+function guardedInsert(db: Kysely<Database>, rows: readonly NewCallback[]) {
+  const insert = db.insertInto('callbacks').values(rows);
+  return capabilitiesOf(db).insertIfAbsent === 'on-conflict-do-nothing'
+    ? insert.onConflict((oc) => oc.column('dedupe_key').doNothing())
+    : insert.onDuplicateKeyUpdate({ id: sql.ref('id') }); // a no-op that raises nothing else
+}
+
+// Compiled once per shape — per number of rows (shaped-statement.ts): one per group commit.
+const insertReturning = shapedStatement('insertCallbacks', (db, rows: readonly NewCallback[]) => guardedInsert(db, rows).returning('id'));
+const insertGuarded = shapedStatement('insertCallbacks', guardedInsert);
+const callbackIds = shapedStatement('callbackIds', (db, ids: readonly string[]) =>
+  db.selectFrom('callbacks').select('id').where('id', 'in', ids),
+);
 
 /** Consecutive runs of at most CHUNK rows and CHUNK_BYTES of params (a larger row goes alone). */
 function chunks(rows: readonly NewCallback[]): NewCallback[][] {

@@ -3,10 +3,11 @@
  * An identity is issued (an access token) before Twilio sees it; a session is what Twilio's
  * callbacks say happened.
  */
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { newId } from './ids.js';
+import { shapedStatement } from './shaped-statement.js';
 import { insertIfAbsent } from './insert-if-absent.js';
-import type { Database, IsoTimestamp } from './schema.js';
+import type { Database, IsoTimestamp, ParticipantSessionsTable } from './schema.js';
 
 type Db = Kysely<Database>;
 
@@ -92,23 +93,31 @@ export async function listConsultationParticipants(db: Db, consultationId: strin
 /** The roles these identities were issued with in these consultations: one statement for a batch. */
 export async function findIssuedRoles(db: Db, consultationIds: readonly string[], identities: readonly string[]) {
   if (consultationIds.length === 0 || identities.length === 0) return [];
-  return db
+  return (await issuedRoles(db, { consultationIds, identities })).rows;
+}
+
+// Compiled once per shape (shaped-statement.ts): the record thread runs these for every batch.
+const issuedRoles = shapedStatement('findIssuedRoles', (db, args: { consultationIds: readonly string[]; identities: readonly string[] }) =>
+  db
     .selectFrom('issued_identities')
     .select(['consultation_id', 'identity', 'role'])
-    .where('consultation_id', 'in', consultationIds)
-    .where('identity', 'in', identities)
-    .execute();
-}
+    .where('consultation_id', 'in', args.consultationIds)
+    .where('identity', 'in', args.identities),
+);
+const issuedIdentities = shapedStatement(
+  'findIssuedIdentities',
+  (db, args: { consultationIds: readonly string[]; identities: readonly string[] }) =>
+    db
+      .selectFrom('issued_identities')
+      .select(['consultation_id', 'identity'])
+      .where('consultation_id', 'in', args.consultationIds)
+      .where('identity', 'in', args.identities),
+);
 
 /** Which of these identities were issued for which of these consultations. */
 export async function findIssuedIdentities(db: Db, consultationIds: readonly string[], identities: readonly string[]) {
   if (consultationIds.length === 0 || identities.length === 0) return [];
-  return db
-    .selectFrom('issued_identities')
-    .select(['consultation_id', 'identity'])
-    .where('consultation_id', 'in', consultationIds)
-    .where('identity', 'in', identities)
-    .execute();
+  return (await issuedIdentities(db, { consultationIds, identities })).rows;
 }
 
 /** A consultation's sessions, by connection time. */
@@ -134,26 +143,32 @@ export async function insertSessions(
   sessions: readonly { participantSid: string; fields: SessionFields }[],
 ): Promise<void> {
   if (sessions.length === 0) return;
-  await db
-    .insertInto('participant_sessions')
-    .values(
-      sessions.map(({ participantSid, fields }) => ({
-        id: newId('ps'), // the UNIQUE (consultation, participant SID) decides, not the id
-        consultation_id: consultationId,
-        participant_sid: participantSid,
-        ...fields,
-      })),
-    )
-    .execute();
+  await insertSessionRows(
+    db,
+    sessions.map(({ participantSid, fields }) => ({
+      id: newId('ps'), // the UNIQUE (consultation, participant SID) decides, not the id
+      consultation_id: consultationId,
+      participant_sid: participantSid,
+      ...fields,
+    })),
+  );
 }
 
+const insertSessionRows = shapedStatement('insertSessions', (db, rows: Insertable<ParticipantSessionsTable>[]) =>
+  db.insertInto('participant_sessions').values(rows),
+);
+const updateSessionRow = shapedStatement(
+  'updateSession',
+  (db, args: { consultationId: string; participantSid: string; fields: SessionFields }) =>
+    db
+      .updateTable('participant_sessions')
+      .set(args.fields)
+      .where('consultation_id', '=', args.consultationId)
+      .where('participant_sid', '=', args.participantSid),
+);
+
 export async function updateSession(db: Db, consultationId: string, participantSid: string, fields: SessionFields): Promise<void> {
-  await db
-    .updateTable('participant_sessions')
-    .set(fields)
-    .where('consultation_id', '=', consultationId)
-    .where('participant_sid', '=', participantSid)
-    .execute();
+  await updateSessionRow(db, { consultationId, participantSid, fields });
 }
 
 export async function deleteSessions(db: Db, consultationId: string, participantSids: readonly string[]): Promise<void> {

@@ -1,6 +1,7 @@
 /** Recordings and the composition of a consultation: every query on them, written once. */
-import type { Kysely, Updateable } from 'kysely';
+import type { Insertable, Kysely, Updateable } from 'kysely';
 import { newId } from './ids.js';
+import { shapedStatement } from './shaped-statement.js';
 import { insertIfAbsent } from './insert-if-absent.js';
 import type { CompositionsTable, Database, IsoTimestamp, RecordingsTable } from './schema.js';
 
@@ -36,21 +37,27 @@ export async function insertRecordings(
   recordings: readonly { recordingSid: string; fields: RecordingFields & { created_at: IsoTimestamp; status: string } }[],
 ): Promise<void> {
   if (recordings.length === 0) return;
-  await db
-    .insertInto('recordings')
-    .values(
-      recordings.map(({ recordingSid, fields }) => ({
-        id: newId('rec'),
-        consultation_id: consultationId,
-        recording_sid: recordingSid,
-        ...fields,
-      })),
-    )
-    .execute();
+  await insertRecordingRows(
+    db,
+    recordings.map(({ recordingSid, fields }) => ({
+      id: newId('rec'),
+      consultation_id: consultationId,
+      recording_sid: recordingSid,
+      ...fields,
+    })),
+  );
 }
 
+// Compiled once per shape (shaped-statement.ts): the projector runs these for most callbacks.
+const insertRecordingRows = shapedStatement('insertRecordings', (db, rows: Insertable<RecordingsTable>[]) =>
+  db.insertInto('recordings').values(rows),
+);
+const updateRecordingRow = shapedStatement('updateRecording', (db, args: { recordingSid: string; fields: RecordingFields }) =>
+  db.updateTable('recordings').set(args.fields).where('recording_sid', '=', args.recordingSid),
+);
+
 export async function updateRecording(db: Db, recordingSid: string, fields: RecordingFields): Promise<void> {
-  await db.updateTable('recordings').set(fields).where('recording_sid', '=', recordingSid).execute();
+  await updateRecordingRow(db, { recordingSid, fields });
 }
 
 /** The consultation's composition as the API shows it, or undefined. */
