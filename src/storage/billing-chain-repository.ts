@@ -6,7 +6,7 @@
  * two projectors, two instances — append one after the other and never fork the chain. On
  * SQLite the write transaction holds the whole database, which gives the same order.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import {
   chainHash,
   GENESIS_HASH,
@@ -16,7 +16,8 @@ import {
 } from '../core/billing/billing-chain.js';
 import { canonicalJson } from '../core/billing/canonical-json.js';
 import { capabilitiesOf } from './dialect-capabilities.js';
-import type { Database, StoreTransaction } from './schema.js';
+import type { BillingRecordVersionsTable, Database, StoreTransaction } from './schema.js';
+import { shapedStatement } from './shaped-statement.js';
 
 type Db = Kysely<Database>;
 
@@ -34,23 +35,41 @@ export async function appendBillingVersion(
   const head = await advanceHead(trx, version.tenantId);
   const entry: BillingChainEntry = { ...version, sequence: head.sequence, previousHash: head.previousHash };
   const hash = chainHash(entry);
-  await trx
-    .insertInto('billing_record_versions')
-    .values({
-      tenant_id: entry.tenantId,
-      sequence: entry.sequence,
-      billing_record_id: entry.billingRecordId,
-      consultation_id: entry.consultationId,
-      version: entry.version,
-      recorded_at: entry.recordedAt,
-      content: canonicalJson(entry.content),
-      previous_hash: entry.previousHash,
-      hash,
-    })
-    .execute();
-  await trx.updateTable('billing_chain_heads').set({ last_hash: hash }).where('tenant_id', '=', entry.tenantId).execute();
+  await insertVersion(trx, {
+    tenant_id: entry.tenantId,
+    sequence: entry.sequence,
+    billing_record_id: entry.billingRecordId,
+    consultation_id: entry.consultationId,
+    version: entry.version,
+    recorded_at: entry.recordedAt,
+    content: canonicalJson(entry.content),
+    previous_hash: entry.previousHash,
+    hash,
+  });
+  await setHeadHash(trx, { tenantId: entry.tenantId, hash });
   return { sequence: entry.sequence, hash, previousHash: entry.previousHash };
 }
+
+// A billing record's version costs these statements: compiled once (shaped-statement.ts).
+const insertVersion = shapedStatement('insertBillingVersion', (db, row: Insertable<BillingRecordVersionsTable>) =>
+  db.insertInto('billing_record_versions').values(row),
+);
+const setHeadHash = shapedStatement('setBillingChainHeadHash', (db, args: { tenantId: string; hash: string }) =>
+  db.updateTable('billing_chain_heads').set({ last_hash: args.hash }).where('tenant_id', '=', args.tenantId),
+);
+const advanceHeadStatement = shapedStatement('advanceBillingChainHead', (db, tenantId: string) => {
+  const insert = db.insertInto('billing_chain_heads').values({ tenant_id: tenantId, last_sequence: 1, last_hash: GENESIS_HASH });
+  return capabilitiesOf(db).insertIfAbsent === 'on-duplicate-key-noop'
+    ? insert.onDuplicateKeyUpdate({ last_sequence: sql<number>`last_sequence + 1` })
+    : // PostgreSQL, SQLite: the moved head comes back with the upsert (one round trip, not two);
+      // last_hash is not touched by it, so it is still the previous entry's.
+      insert
+        .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ last_sequence: sql<number>`billing_chain_heads.last_sequence + 1` }))
+        .returning(['last_sequence', 'last_hash']);
+});
+const chainHead = shapedStatement('findBillingChainHead', (db, tenantId: string) =>
+  db.selectFrom('billing_chain_heads').select(['last_sequence', 'last_hash']).where('tenant_id', '=', tenantId),
+);
 
 /**
  * Moves the tenant's head on by one (an upsert: the row lock is taken even for the tenant's first
@@ -58,23 +77,12 @@ export async function appendBillingVersion(
  * the entry must chain to (the head's hash before this entry).
  */
 async function advanceHead(trx: StoreTransaction, tenantId: string): Promise<{ sequence: number; previousHash: string }> {
-  const insert = trx.insertInto('billing_chain_heads').values({ tenant_id: tenantId, last_sequence: 1, last_hash: GENESIS_HASH });
-  if (capabilitiesOf(trx).insertIfAbsent === 'on-duplicate-key-noop') {
-    await insert.onDuplicateKeyUpdate({ last_sequence: sql<number>`last_sequence + 1` }).execute();
-  } else {
-    // PostgreSQL, SQLite: the moved head comes back with the upsert (one round trip, not two);
-    // last_hash is not touched by it, so it is still the previous entry's.
-    const row = await insert
-      .onConflict((oc) => oc.column('tenant_id').doUpdateSet({ last_sequence: sql<number>`billing_chain_heads.last_sequence + 1` }))
-      .returning(['last_sequence', 'last_hash'])
-      .executeTakeFirstOrThrow();
-    return { sequence: Number(row.last_sequence), previousHash: row.last_hash };
-  }
-  const row = await trx
-    .selectFrom('billing_chain_heads')
-    .select(['last_sequence', 'last_hash'])
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirstOrThrow();
+  const upserted = await advanceHeadStatement(trx, tenantId);
+  const row =
+    capabilitiesOf(trx).insertIfAbsent === 'on-duplicate-key-noop'
+      ? (await chainHead(trx, tenantId)).rows[0]
+      : (upserted.rows[0] as { last_sequence: number; last_hash: string } | undefined);
+  if (!row) throw new Error('billing chain head: no row after its upsert');
   return { sequence: Number(row.last_sequence), previousHash: row.last_hash };
 }
 

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import { newId } from './ids.js';
 import { insertIfAbsent } from './insert-if-absent.js';
+import { shapedStatement } from './shaped-statement.js';
 import type { BillingVersionContent } from '../core/billing/billing-chain.js';
 import { appendBillingVersion, type ChainPosition } from './billing-chain-repository.js';
 import type { Database, IsoTimestamp, JsonText, StoreTransaction } from './schema.js';
@@ -19,12 +20,19 @@ export interface BillingFields {
 
 /** The consultation's billing record as the projector compares it, or undefined. */
 export async function findBillingFields(db: Db, consultationId: string) {
-  return db
+  return (await billingFieldsOf(db, consultationId)).rows[0];
+}
+
+// The fold of a room's end runs these: compiled once (shaped-statement.ts).
+const billingFieldsOf = shapedStatement('findBillingFields', (db, consultationId: string) =>
+  db
     .selectFrom('billing_records')
     .select(['billable_seconds', 'rounded_seconds', 'intervals', 'evidence'])
-    .where('consultation_id', '=', consultationId)
-    .executeTakeFirst();
-}
+    .where('consultation_id', '=', consultationId),
+);
+const billingVersionOf = shapedStatement('billingRecordVersion', (db, consultationId: string) =>
+  db.selectFrom('billing_records').select(['id', 'version']).where('consultation_id', '=', consultationId),
+);
 
 /**
  * Writes the consultation's one billing record: inserted once, corrected in place after — and
@@ -60,11 +68,8 @@ export async function upsertBillingRecord(
       .where('consultation_id', '=', consultationId)
       .execute();
   }
-  const row = await db
-    .selectFrom('billing_records')
-    .select(['id', 'version'])
-    .where('consultation_id', '=', consultationId)
-    .executeTakeFirstOrThrow();
+  const row = (await billingVersionOf(db, consultationId)).rows[0];
+  if (!row) throw new Error('billing record: no row after its upsert');
   const version = Number(row.version);
   const chain = await appendBillingVersion(db, {
     tenantId: record.tenantId,

@@ -211,50 +211,60 @@ export async function cancelOpenConsultation(db: Db, tenantId: string, id: strin
  */
 export async function findConsultationsForRooms(db: Db, roomSids: readonly string[], roomNames: readonly string[]) {
   if (roomSids.length === 0) return [];
-  // One statement (one round trip on the inbox's hot path): every room of a consultation
-  // (rejoining, migration 0012), then — tagged — the consultations' own current room, for one
-  // written without its rooms row (fixtures, rows from before 0012 on a partial copy).
-  const rows = await db
-    .selectFrom('consultation_rooms')
-    .innerJoin('consultations', 'consultations.id', 'consultation_rooms.consultation_id')
-    .select([
-      'consultations.id',
-      'consultations.tenant_id',
-      'consultation_rooms.room_sid',
-      'consultation_rooms.room_name',
-      'consultations.account_sid',
-      sql<number>`0`.as('own_row'),
-    ])
-    .where((eb) =>
-      eb.or([
-        eb('consultation_rooms.room_sid', 'in', roomSids),
-        ...(roomNames.length
-          ? [eb.and([eb('consultation_rooms.room_sid', 'is', null), eb('consultation_rooms.room_name', 'in', roomNames)])]
-          : []),
-      ]),
-    )
-    .unionAll(
-      db
-        .selectFrom('consultations')
-        .select(['id', 'tenant_id', 'room_sid', 'room_name', 'account_sid', sql<number>`1`.as('own_row')])
-        .where((eb) =>
-          eb.or([
-            eb('room_sid', 'in', roomSids),
-            ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : []),
-          ]),
-        ),
-    )
-    .execute();
+  const { rows } = await consultationsForRooms(db, { roomSids, roomNames });
   const strip = ({ own_row: _ownRow, ...row }: (typeof rows)[number]) => row;
   const rooms = rows.filter((row) => Number(row.own_row) === 0).map(strip);
   const seen = new Set(rooms.map((row) => row.room_name));
   return [...rooms, ...rows.filter((row) => Number(row.own_row) === 1 && !seen.has(row.room_name)).map(strip)];
 }
 
+// One statement (one round trip on the inbox's hot path): every room of a consultation
+// (rejoining, migration 0012), then — tagged — the consultations' own current room, for one
+// written without its rooms row (fixtures, rows from before 0012 on a partial copy). Compiled
+// once per pair of list lengths (shaped-statement.ts): one per inbox batch.
+const consultationsForRooms = shapedStatement(
+  'findConsultationsForRooms',
+  (db, { roomSids, roomNames }: { roomSids: readonly string[]; roomNames: readonly string[] }) =>
+    db
+      .selectFrom('consultation_rooms')
+      .innerJoin('consultations', 'consultations.id', 'consultation_rooms.consultation_id')
+      .select([
+        'consultations.id',
+        'consultations.tenant_id',
+        'consultation_rooms.room_sid',
+        'consultation_rooms.room_name',
+        'consultations.account_sid',
+        sql<number>`0`.as('own_row'),
+      ])
+      .where((eb) =>
+        eb.or([
+          eb('consultation_rooms.room_sid', 'in', roomSids),
+          ...(roomNames.length
+            ? [eb.and([eb('consultation_rooms.room_sid', 'is', null), eb('consultation_rooms.room_name', 'in', roomNames)])]
+            : []),
+        ]),
+      )
+      .unionAll(
+        db
+          .selectFrom('consultations')
+          .select(['id', 'tenant_id', 'room_sid', 'room_name', 'account_sid', sql<number>`1`.as('own_row')])
+          .where((eb) =>
+            eb.or([
+              eb('room_sid', 'in', roomSids),
+              ...(roomNames.length ? [eb.and([eb('room_sid', 'is', null), eb('room_name', 'in', roomNames)])] : []),
+            ]),
+          ),
+      ),
+);
+
 /** What the projector needs of these consultations and their tenants: one statement for a batch. */
 export async function findConsultationsForProjection(db: Db, ids: readonly string[]) {
   if (ids.length === 0) return [];
-  return db
+  return (await consultationsForProjection(db, ids)).rows;
+}
+
+const consultationsForProjection = shapedStatement('findConsultationsForProjection', (db, ids: readonly string[]) =>
+  db
     .selectFrom('consultations')
     .innerJoin('tenants', 'tenants.id', 'consultations.tenant_id')
     .select([
@@ -277,9 +287,8 @@ export async function findConsultationsForProjection(db: Db, ids: readonly strin
       'tenants.billing_flat_mode',
       'tenants.consent_mode',
     ])
-    .where('consultations.id', 'in', ids)
-    .execute();
-}
+    .where('consultations.id', 'in', ids),
+);
 
 export async function updateConsultation(db: Db, id: string, fields: ConsultationUpdate): Promise<void> {
   await updateConsultationRow(db, { id, fields });

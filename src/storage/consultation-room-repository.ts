@@ -6,6 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import { insertIfAbsent } from './insert-if-absent.js';
+import { shapedStatement } from './shaped-statement.js';
 import type { Database, IsoTimestamp } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -43,13 +44,7 @@ export async function insertFirstRooms(
 /** The rooms of these consultations, in order (a consultation written without its rooms row: none). */
 export async function listConsultationRooms(db: Db, consultationIds: readonly string[]): Promise<ConsultationRoom[]> {
   if (consultationIds.length === 0) return [];
-  const rows = await db
-    .selectFrom('consultation_rooms')
-    .selectAll()
-    .where('consultation_id', 'in', consultationIds)
-    .orderBy('consultation_id')
-    .orderBy('sequence')
-    .execute();
+  const { rows } = await roomsOf(db, consultationIds);
   return rows.map((row) => ({
     consultationId: row.consultation_id,
     sequence: row.sequence,
@@ -112,16 +107,26 @@ export async function setRoomSidByName(db: Db, roomName: string, roomSid: string
 
 /** Records rooms' ends as the fold saw them (only rooms not marked yet). */
 export async function markRoomsEnded(db: Db, consultationId: string, ends: Readonly<Record<string, IsoTimestamp>>): Promise<void> {
-  for (const [roomSid, endedAt] of Object.entries(ends)) {
-    await db
-      .updateTable('consultation_rooms')
-      .set({ ended_at: endedAt })
-      .where('consultation_id', '=', consultationId)
-      .where('room_sid', '=', roomSid)
-      .where('ended_at', 'is', null)
-      .execute();
-  }
+  for (const [roomSid, endedAt] of Object.entries(ends)) await markRoomEnded(db, { consultationId, roomSid, endedAt });
 }
+
+// The fold runs these (every batch; every room's end): compiled once per shape (shaped-statement.ts).
+const roomsOf = shapedStatement('listConsultationRooms', (db, consultationIds: readonly string[]) =>
+  db
+    .selectFrom('consultation_rooms')
+    .selectAll()
+    .where('consultation_id', 'in', consultationIds)
+    .orderBy('consultation_id')
+    .orderBy('sequence'),
+);
+const markRoomEnded = shapedStatement('markRoomEnded', (db, args: { consultationId: string; roomSid: string; endedAt: IsoTimestamp }) =>
+  db
+    .updateTable('consultation_rooms')
+    .set({ ended_at: args.endedAt })
+    .where('consultation_id', '=', args.consultationId)
+    .where('room_sid', '=', args.roomSid)
+    .where('ended_at', 'is', null),
+);
 
 /** Sets the consultation's close (first one wins). True when this call set it. */
 export async function closeConsultation(db: Db, consultationId: string, at: IsoTimestamp): Promise<boolean> {

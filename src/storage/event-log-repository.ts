@@ -5,11 +5,12 @@
  * order — a reader that has seen sequence N+1 has already been able to see N. On SQLite the
  * write transaction holds the whole database, which gives the same order.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Insertable, type Kysely } from 'kysely';
 import type { TenantEvent, TenantEventDraft, TenantEventType } from '../core/events/tenant-event.js';
 import { newId } from './ids.js';
 import { capabilitiesOf } from './dialect-capabilities.js';
-import type { Database, StoreTransaction } from './schema.js';
+import type { Database, StoreTransaction, TenantEventsTable } from './schema.js';
+import { shapedStatement } from './shaped-statement.js';
 
 /** Appends the events (in the given order per tenant) and returns them with their sequences. */
 export async function appendTenantEvents(trx: StoreTransaction, drafts: readonly TenantEventDraft[]): Promise<TenantEvent[]> {
@@ -31,7 +32,7 @@ export async function appendTenantEvents(trx: StoreTransaction, drafts: readonly
       occurred_at: event.at,
       payload: JSON.stringify(event.data),
     }));
-    await trx.insertInto('tenant_events').values(rows).execute();
+    await insertEvents(trx, rows);
     appended.push(...rows.map(toEvent));
   }
   return appended;
@@ -43,23 +44,27 @@ export async function appendTenantEvents(trx: StoreTransaction, drafts: readonly
  * returns the new last sequence.
  */
 async function reserveSequences(trx: StoreTransaction, tenantId: string, count: number): Promise<number> {
-  const insert = trx.insertInto('tenant_event_counters').values({ tenant_id: tenantId, last_sequence: count });
-  if (capabilitiesOf(trx).insertIfAbsent === 'on-duplicate-key-noop') {
-    await insert.onDuplicateKeyUpdate({ last_sequence: sql<number>`last_sequence + ${count}` }).execute();
-  } else {
-    await insert
-      .onConflict((oc) =>
-        oc.column('tenant_id').doUpdateSet({ last_sequence: sql<number>`tenant_event_counters.last_sequence + ${count}` }),
-      )
-      .execute();
-  }
-  const row = await trx
-    .selectFrom('tenant_event_counters')
-    .select('last_sequence')
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirstOrThrow();
+  await moveCounter(trx, { tenantId, count });
+  const row = (await counterOf(trx, tenantId)).rows[0];
+  if (!row) throw new Error('tenant event counter: no row after its upsert');
   return Number(row.last_sequence);
 }
+
+// Every fold that changes a record appends: compiled once per shape (shaped-statement.ts).
+const moveCounter = shapedStatement('reserveTenantSequences', (db, { tenantId, count }: { tenantId: string; count: number }) => {
+  const insert = db.insertInto('tenant_event_counters').values({ tenant_id: tenantId, last_sequence: count });
+  return capabilitiesOf(db).insertIfAbsent === 'on-duplicate-key-noop'
+    ? insert.onDuplicateKeyUpdate({ last_sequence: sql<number>`last_sequence + ${count}` })
+    : insert.onConflict((oc) =>
+        oc.column('tenant_id').doUpdateSet({ last_sequence: sql<number>`tenant_event_counters.last_sequence + ${count}` }),
+      );
+});
+const counterOf = shapedStatement('tenantEventCounter', (db, tenantId: string) =>
+  db.selectFrom('tenant_event_counters').select('last_sequence').where('tenant_id', '=', tenantId),
+);
+const insertEvents = shapedStatement('insertTenantEvents', (db, rows: Insertable<TenantEventsTable>[]) =>
+  db.insertInto('tenant_events').values(rows),
+);
 
 /** The tenant's events after `after`, in sequence order, at most `limit`. */
 export async function listTenantEvents(db: Kysely<Database>, tenantId: string, after: number, limit: number): Promise<TenantEvent[]> {

@@ -99,13 +99,16 @@ export async function acceptedCallbacksOfRoom(db: Kysely<Database>, roomSid: str
 /** The accepted callbacks of a consultation's rooms (rejoining: every room it had): what the fold reads. */
 export async function acceptedCallbacksOfRooms(db: Kysely<Database>, roomSids: readonly string[]) {
   if (roomSids.length === 0) return [];
-  return db
+  return (await acceptedOfRooms(db, roomSids)).rows;
+}
+
+const acceptedOfRooms = shapedStatement('acceptedCallbacksOfRooms', (db, roomSids: readonly string[]) =>
+  db
     .selectFrom('callbacks')
     .select(['id', 'params', 'processed_at', 'source'])
     .where('status', '=', 'accepted')
-    .where('room_sid', 'in', roomSids)
-    .execute();
-}
+    .where('room_sid', 'in', roomSids),
+);
 
 /** Those of these rooms that have an accepted callback stored (a consultation created for one cannot start from "no events"). */
 export async function roomsWithAcceptedCallbacks(db: Kysely<Database>, roomSids: readonly string[]): Promise<Set<string>> {
@@ -123,24 +126,25 @@ export async function roomsWithAcceptedCallbacks(db: Kysely<Database>, roomSids:
 /** The accepted callbacks of these rooms that no projection has folded yet (index callbacks_unfolded_idx, partial where the engine has them). */
 export async function unfoldedCallbacksOfRooms(db: Kysely<Database>, roomSids: readonly string[]) {
   if (roomSids.length === 0) return [];
-  return db
+  return (await unfoldedOfRooms(db, roomSids)).rows;
+}
+
+// The fold's batch statements, compiled once per list length (shaped-statement.ts).
+const unfoldedOfRooms = shapedStatement('unfoldedCallbacksOfRooms', (db, roomSids: readonly string[]) =>
+  db
     .selectFrom('callbacks')
     .select(['id', 'room_sid', 'params', 'source'])
     .where('room_sid', 'in', roomSids)
     .where('processed_at', 'is', null)
-    .where('status', '=', 'accepted')
-    .execute();
-}
+    .where('status', '=', 'accepted'),
+);
+const markProcessed = shapedStatement('markCallbacksProcessed', (db, args: { ids: readonly string[]; now: string }) =>
+  db.updateTable('callbacks').set({ processed_at: args.now }).where('id', 'in', args.ids),
+);
 
 /** Marks callbacks as folded into their consultation. */
 export async function markCallbacksProcessed(db: Kysely<Database>, ids: readonly string[], now: string): Promise<void> {
-  for (let start = 0; start < ids.length; start += 500) {
-    await db
-      .updateTable('callbacks')
-      .set({ processed_at: now })
-      .where('id', 'in', ids.slice(start, start + 500))
-      .execute();
-  }
+  for (let start = 0; start < ids.length; start += 500) await markProcessed(db, { ids: ids.slice(start, start + 500), now });
 }
 
 /**

@@ -5,6 +5,7 @@
 import type { Kysely } from 'kysely';
 import { newId } from './ids.js';
 import { insertIfAbsent } from './insert-if-absent.js';
+import { shapedStatement } from './shaped-statement.js';
 import type { Database, IsoTimestamp, OutboxStatus } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -12,9 +13,14 @@ type Db = Kysely<Database>;
 /** Which of these keys the outbox already holds. */
 export async function existingOutboxKeys(db: Db, keys: readonly string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const rows = await db.selectFrom('outbox').select('dedupe_key').where('dedupe_key', 'in', keys).execute();
+  const { rows } = await outboxKeys(db, keys);
   return new Set(rows.map((row) => row.dedupe_key));
 }
+
+// The fold asks for every effect it would queue: compiled once per list length (shaped-statement.ts).
+const outboxKeys = shapedStatement('existingOutboxKeys', (db, keys: readonly string[]) =>
+  db.selectFrom('outbox').select('dedupe_key').where('dedupe_key', 'in', keys),
+);
 
 /** Queues an effect unless its key is already there; true if this call queued it. */
 export async function enqueueOutboxEntry(

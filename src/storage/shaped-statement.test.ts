@@ -7,9 +7,18 @@
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest, type TestDatabase } from '../../test/support/engines.js';
-import { insertConsultations, updateConsultation } from './consultation-repository.js';
+import { appendTenantEvents } from './event-log-repository.js';
+import { upsertBillingRecord } from './billing-repository.js';
+import {
+  findConsultationsForProjection,
+  findConsultationsForRooms,
+  insertConsultations,
+  updateConsultation,
+} from './consultation-repository.js';
+import { listConsultationRooms, markRoomsEnded } from './consultation-room-repository.js';
+import { existingOutboxKeys } from './outbox-repository.js';
 import { newId } from './ids.js';
-import { insertCallbacks } from './inbox-repository.js';
+import { acceptedCallbacksOfRooms, insertCallbacks, markCallbacksProcessed, unfoldedCallbacksOfRooms } from './inbox-repository.js';
 import { insertIfAbsent } from './insert-if-absent.js';
 import { openStore } from './open-store.js';
 import {
@@ -34,11 +43,13 @@ const LENGTHS = [1, 3, 2, 7, 1, 12, 3, 5, 1, 2];
 /** The same work under a prefix (its own consultations and keys; Q<digit>x, found in no other value): what it returned, and the rows it left. */
 async function workload(store: Store, prefix: string) {
   const consultations = Array.from({ length: 12 }, (_, i) => `${prefix}-con-${i}`);
+  const tenantId = `${prefix}-ten`;
+  await store.db.insertInto('tenants').values({ id: tenantId, slug: tenantId, name: tenantId, kind: 'human', created_at: NOW }).execute();
   await insertConsultations(
     store.db,
     consultations.map((id, i) => ({
       id,
-      tenantId: 'ten_shape',
+      tenantId,
       roomName: `rg-${id}`,
       roomSid: `RM${prefix}${i}`,
       accountSid: null,
@@ -140,6 +151,48 @@ async function workload(store: Store, prefix: string) {
       const rows: NewCallback[] = Array.from({ length }, (_, i) => callbackRow(`${prefix}-dk-${(step + i) % 9}`, `RM${prefix}${i}`));
       if (length > 1) rows.push(callbackRow(`${prefix}-dk-${step % 9}`, `RM${prefix}0`));
       returned.push(await insertCallbacks(trx, rows));
+
+      // The fold's batch reads and writes.
+      const roomSids = consultations.map((_, i) => `RM${prefix}${i}`);
+      const names = consultations.map((id) => `rg-${id}`);
+      returned.push(sorted(await findConsultationsForRooms(trx, roomSids.slice(step % 4, (step % 4) + length), names.slice(0, step % 3))));
+      returned.push(sorted(await findConsultationsForProjection(trx, some)));
+      returned.push(await listConsultationRooms(trx, some));
+      const unfolded = await unfoldedCallbacksOfRooms(trx, roomSids.slice(0, length));
+      returned.push(sorted(unfolded.map(withoutIds)));
+      await markCallbacksProcessed(
+        trx,
+        // By room, not by row order (none is asked for).
+        unfolded.filter((row) => roomSids.indexOf(row.room_sid!) % 2 === 0).map((row) => row.id),
+        LATER,
+      );
+      returned.push(sorted((await acceptedCallbacksOfRooms(trx, roomSids.slice(1, 1 + length))).map(withoutIds)));
+      returned.push(
+        [
+          ...(await existingOutboxKeys(
+            trx,
+            Array.from({ length }, (_, i) => `${prefix}-key-${i}`),
+          )),
+        ].sort(),
+      );
+      await markRoomsEnded(trx, consultationId, { [`RM${prefix}${step}`]: LATER, [`RM${prefix}none`]: LATER });
+      const events = await appendTenantEvents(
+        trx,
+        Array.from({ length }, (_, i) => ({ tenantId, consultationId, type: 'participant.joined' as const, at: NOW, data: { i, step } })),
+      );
+      returned.push(events.map(withoutIds));
+      const billed = await upsertBillingRecord(trx, {
+        consultationId: consultations[step % 4]!,
+        tenantId,
+        now: NOW,
+        fields: {
+          billable_seconds: step,
+          rounded_seconds: step * 60,
+          intervals: '[]',
+          ...(step % 2 ? { evidence: `{"step":${step}}` } : {}),
+        },
+      });
+      returned.push([billed.version, billed.chain.sequence]);
     }
   });
   return {
@@ -147,6 +200,8 @@ async function workload(store: Store, prefix: string) {
     tables: await tablesOf(store, prefix, consultations),
   };
 }
+
+const withoutIds = (row: object) => Object.fromEntries(Object.entries(row).filter(([key]) => key !== 'id'));
 
 function callbackRow(dedupeKey: string, roomSid: string): NewCallback {
   return {
@@ -168,11 +223,16 @@ function callbackRow(dedupeKey: string, roomSid: string): NewCallback {
   };
 }
 
+const GENERATED = new Set(['id', 'billing_record_id', 'hash', 'previous_hash']);
+
 /** The rows the workload left, its prefix and generated ids taken out so two prefixes compare. */
 async function tablesOf(store: Store, prefix: string, consultations: string[]) {
   const strip = (rows: object[]) =>
     rows
-      .map((row) => JSON.stringify(Object.fromEntries(Object.entries(row).filter(([key]) => key !== 'id'))).replaceAll(prefix, 'Q0x'))
+      // Ids are drawn fresh; the chain's hashes hash the (prefixed) ids.
+      .map((row) =>
+        JSON.stringify(Object.fromEntries(Object.entries(row).filter(([key]) => !GENERATED.has(key)))).replaceAll(prefix, 'Q0x'),
+      )
       .sort();
   const db = store.db;
   return {
@@ -187,6 +247,13 @@ async function tablesOf(store: Store, prefix: string, consultations: string[]) {
     recordings: strip(await db.selectFrom('recordings').selectAll().where('consultation_id', 'in', consultations).execute()),
     outbox: strip(await db.selectFrom('outbox').selectAll().where('dedupe_key', 'like', `${prefix}-%`).execute()),
     callbacks: strip(await db.selectFrom('callbacks').selectAll().where('dedupe_key', 'like', `${prefix}-%`).execute()),
+    rooms: strip(await db.selectFrom('consultation_rooms').selectAll().where('consultation_id', 'in', consultations).execute()),
+    events: strip(await db.selectFrom('tenant_events').selectAll().where('tenant_id', '=', `${prefix}-ten`).execute()),
+    billing: strip(await db.selectFrom('billing_records').selectAll().where('consultation_id', 'in', consultations).execute()),
+    chain: strip(await db.selectFrom('billing_record_versions').selectAll().where('tenant_id', '=', `${prefix}-ten`).execute()),
+    heads: strip(
+      await db.selectFrom('billing_chain_heads').select(['tenant_id', 'last_sequence']).where('tenant_id', '=', `${prefix}-ten`).execute(),
+    ),
   };
 }
 
@@ -199,10 +266,6 @@ for (const engine of enginesUnderTest()) {
       database = await engine.createTestDatabase();
       store = await openStore(database.url);
       await store.migrate();
-      await store.db
-        .insertInto('tenants')
-        .values({ id: 'ten_shape', slug: 'shape', name: 'Shape', kind: 'human', created_at: NOW })
-        .execute();
     });
     afterAll(async () => {
       await store?.close();
@@ -227,6 +290,9 @@ for (const engine of enginesUnderTest()) {
       expect(built.tables.sessions.length).toBeGreaterThan(10);
       expect(built.tables.callbacks.length).toBe(9);
       expect(built.returned.filter((value) => value === true).length).toBe(4);
+      expect(built.tables.events.length).toBe(LENGTHS.reduce((sum, n) => sum + n, 0));
+      expect(built.tables.chain.length).toBe(LENGTHS.length);
+      expect(built.tables.rooms.filter((row) => row.includes(LATER)).length).toBeGreaterThan(0);
     });
 
     it('keeps at most MAX_SHAPES_PER_STATEMENT shapes, and answers right after starting over', async () => {
