@@ -8,6 +8,7 @@
  * (`shaped`: storage/shaped-statement.ts), the same callbacks in each run.
  *
  *   npx tsx bench/record-statements.bench.ts [--rooms 200] [--runs 3] [--engine sqlite|postgres] [--counts]
+ *     [--calls 3000] [--only builder|shaped]
  *
  * Prints per run the process CPU (user + system) per callback from submit to the last fold
  * (the fsync waits are not CPU) and statements per callback; `--counts` lists the statements
@@ -19,7 +20,7 @@ import { ProjectionWorker } from '../src/service/consultations/projection-worker
 import { createLocalLiveEvents } from '../src/service/live/live-events.js';
 import { createLogger } from '../src/service/logger.js';
 import { createStoreIngest } from '../src/service/webhook/store-ingest.js';
-import { updateConsultation } from '../src/storage/consultation-repository.js';
+import { findConsultationsForProjection, updateConsultation } from '../src/storage/consultation-repository.js';
 import { insertCallbacks } from '../src/storage/inbox-repository.js';
 import { newId } from '../src/storage/ids.js';
 import { openStore } from '../src/storage/open-store.js';
@@ -35,8 +36,8 @@ import { benchAccount, benchRooms, videoCallbacks } from './support/video-callba
 
 const args = benchArgs(
   process.argv.slice(2),
-  { rooms: 200, runs: 3, engine: 'sqlite', counts: false, calls: 3000 },
-  'tsx bench/record-statements.bench.ts [--rooms 200] [--runs 3] [--engine sqlite|postgres] [--counts] [--calls 3000]',
+  { rooms: 200, runs: 3, engine: 'sqlite', counts: false, calls: 3000, only: '' },
+  'tsx bench/record-statements.bench.ts [--rooms 200] [--runs 3] [--engine sqlite|postgres] [--counts] [--calls 3000] [--only builder|shaped]',
 );
 
 // Statements by SQL text, lists and row groups folded (a measurement-only wrapper, this process only).
@@ -141,6 +142,7 @@ async function perStatement(): Promise<void> {
     media_uri: null,
     completed_at: now,
   };
+  const consultationIds = rooms.slice(0, 100).map((room) => room.consultationId);
   const cases: [string, (trx: StoreTransaction, i: number) => Promise<unknown>][] = [
     ['updateRecording (8 columns)', (trx, i) => updateRecording(trx, `RT${i}`, recording)],
     [
@@ -170,6 +172,7 @@ async function perStatement(): Promise<void> {
           rooms.slice(0, 40).map((room) => room.patient),
         ),
     ],
+    ['findConsultationsForProjection (100 ids)', (trx) => findConsultationsForProjection(trx, consultationIds)],
     ['insertCallbacks (32 rows)', (trx) => insertCallbacks(trx, rows(32))],
   ];
   const calls = args.calls;
@@ -204,15 +207,15 @@ async function perStatement(): Promise<void> {
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-await perStatement();
+if (args.calls > 0) await perStatement();
 
 if (args.runs > 0)
   console.log(`record statements bench: ${args.engine}, ${fmt(callbacks.length)} callbacks of ${fmt(args.rooms)} rooms per run\n`);
-await measure(true); // warm-up: V8's compilation of both paths, not counted
-await measure(false);
+const modes = args.only ? [args.only as 'builder' | 'shaped'] : (['builder', 'shaped'] as const);
+if (args.runs > 0) for (const mode of modes) await measure(mode === 'shaped'); // warm-up: V8's compilation of each path, not counted
 const results: Record<'builder' | 'shaped', number[]> = { builder: [], shaped: [] };
 for (let i = 0; i < args.runs; i++) {
-  for (const mode of i % 2 === 0 ? (['builder', 'shaped'] as const) : (['shaped', 'builder'] as const)) {
+  for (const mode of i % 2 === 0 ? modes : [...modes].reverse()) {
     const result = await measure(mode === 'shaped');
     results[mode].push(result.cpuMicros);
     const perCallback = args.engine === 'sqlite' ? `, ${result.statements.toFixed(2)} statements/callback` : '';
@@ -220,7 +223,7 @@ for (let i = 0; i < args.runs; i++) {
   }
 }
 const [before, after] = [median(results.builder), median(results.shaped)];
-if (args.runs > 0)
+if (args.runs > 0 && !args.only)
   console.log(
     `\nmedian CPU µs/callback: builder ${fmt(before)}, shaped ${fmt(after)} (${(((after - before) / before) * 100).toFixed(1)} %)`,
   );
