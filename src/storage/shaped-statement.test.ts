@@ -4,7 +4,7 @@
  * engine, for lists and row groups of varied lengths and update shapes — and their cache is
  * bounded however many shapes arrive.
  */
-import { sql } from 'kysely';
+import { createQueryId, sql, type KyselyPlugin } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest, type TestDatabase } from '../../test/support/engines.js';
 import { appendTenantEvents } from './event-log-repository.js';
@@ -317,6 +317,23 @@ for (const engine of enginesUnderTest()) {
         expect(select.shapes(store.db)).toBeLessThanOrEqual(MAX_SHAPES_PER_STATEMENT);
       }
       expect(select.shapes(store.db)).toBeGreaterThan(0);
+    });
+
+    it('builds every call through a database with plugins: each plugin sees the call’s own tree and values', async () => {
+      const select = shapedStatement('test: tenant by id', (db, id: string) => db.selectFrom('tenants').select('id').where('id', '=', id));
+      await select(store.db, 'Q1x-ten'); // the shape is compiled and kept
+      const seen: unknown[][] = [];
+      const capture: KyselyPlugin = {
+        transformQuery: ({ node }) => {
+          seen.push(store.db.getExecutor().compileQuery(node, createQueryId()).parameters.slice());
+          return node;
+        },
+        transformResult: async ({ result }) => result,
+      };
+      const withCapture = store.db.withPlugin(capture);
+      expect((await select(withCapture, 'Q1x-ten')).rows).toEqual([{ id: 'Q1x-ten' }]);
+      expect((await select(withCapture, 'no-such-tenant')).rows).toEqual([]);
+      expect(seen).toEqual([['Q1x-ten'], ['no-such-tenant']]);
     });
 
     it('builds a call whose arguments hold an expression through Kysely, and refuses an object parameter', async () => {
