@@ -313,10 +313,18 @@ for (const engine of enginesUnderTest()) {
       ]);
       await c.consent(c.pt, 'withdrawn');
       await c.rulesBecome([{ type: 'exclude', all: true }]);
+      // The shared clock moves on while we wait, as a real one would: an entry whose run failed for
+      // a moment (a lock conflict on its done mark, say) is due again after its backoff.
+      const waitStarted = { real: Date.now(), clock: now };
+      let seen: unknown[] = [];
       await waitFor('every outbox entry of the consultation done', async () => {
-        const rows = await service.store.db.selectFrom('outbox').select(['dedupe_key', 'status']).execute();
+        now = Math.max(now, waitStarted.clock + (Date.now() - waitStarted.real));
+        const rows = await service.store.db.selectFrom('outbox').select(['dedupe_key', 'status', 'attempts', 'last_error']).execute();
         const mine = rows.filter((row) => row.dedupe_key.includes(c.id));
+        seen = mine;
         return mine.length >= 3 && mine.every((row) => row.status === 'done') ? mine : undefined;
+      }).catch((error: Error) => {
+        throw new Error(`${error.message}; the consultation's entries: ${JSON.stringify(seen)}`);
       });
       expect(sandbox.state.getRecordingRules(c.roomSid).rules).toEqual([{ type: 'exclude', all: true }]);
     });
