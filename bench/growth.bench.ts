@@ -13,14 +13,13 @@
  * Each participant connects, adds and toggles its tracks, records, and disconnects; track
  * events are stored but change nothing in the record (they are not folded).
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseVideoEvent } from '../src/core/consultation/video-event-from-callback.js';
 import { foldConsultationState } from '../src/core/consultation/consultation-state.js';
 import { isVideoEvent } from '../src/core/consultation/consultation-event.js';
-import { parseCallback, type CallbackParam } from '../src/core/webhook/callback-schema.js';
+import type { CallbackParam } from '../src/core/webhook/callback-schema.js';
 import { ProjectionWorker } from '../src/service/consultations/projection-worker.js';
 import { createLocalLiveEvents } from '../src/service/live/live-events.js';
 import { createLogger } from '../src/service/logger.js';
@@ -30,6 +29,7 @@ import { findConsultationsForProjection, findConsultationStatus, insertConsultat
 import { acceptedCallbacksOfRoom } from '../src/storage/inbox-repository.js';
 import { openStore } from '../src/storage/open-store.js';
 import { insertIssuedParticipants } from '../src/storage/participant-repository.js';
+import { inProcessCallback } from './support/in-process-callback.js';
 import { benchArgs, fmt } from './support/bench-args.js';
 
 const args = benchArgs(
@@ -137,15 +137,7 @@ async function measure(people: number) {
         Array.from({ length: args.concurrency }, async () => {
           while (next < block.length) {
             const params = block[next++]!;
-            const outcome = await ingest.submit({
-              params,
-              parsed: parseCallback(params),
-              bodySha256: createHash('sha256').update(JSON.stringify(params)).digest('hex'),
-              secretId: 'bench',
-              idempotencyToken: undefined,
-              receivedAt: new Date(),
-              remoteAddress: '127.0.0.1',
-            });
+            const outcome = await ingest.submit(inProcessCallback(params));
             if (outcome.outcome !== 'stored') throw new Error(`callback ${outcome.outcome}: ${JSON.stringify(outcome)}`);
           }
         }),

@@ -14,8 +14,7 @@
  * (the fsync waits are not CPU) and statements per callback; `--counts` lists the statements
  * of the last run by SQL text (SQLite only), most frequent first.
  */
-import { createHash } from 'node:crypto';
-import { parseCallback, type CallbackParam } from '../src/core/webhook/callback-schema.js';
+import type { CallbackParam } from '../src/core/webhook/callback-schema.js';
 import { ProjectionWorker } from '../src/service/consultations/projection-worker.js';
 import { createLocalLiveEvents } from '../src/service/live/live-events.js';
 import { createLogger } from '../src/service/logger.js';
@@ -30,6 +29,7 @@ import { updateRecording } from '../src/storage/recording-repository.js';
 import { shapedStatements } from '../src/storage/shaped-statement.js';
 import type { StoreTransaction } from '../src/storage/store.js';
 import { StatementRunner } from '../src/storage/sqlite-backend.js';
+import { inProcessCallback } from './support/in-process-callback.js';
 import { benchArgs, fmt } from './support/bench-args.js';
 import { freshDatabase, seedRoomgate, type BenchEngine } from './support/roomgate-db.js';
 import { benchAccount, benchRooms, videoCallbacks } from './support/video-callbacks.js';
@@ -84,15 +84,7 @@ async function measure(shaped: boolean): Promise<{ cpuMicros: number; statements
       Array.from({ length: 32 }, async () => {
         while (next < callbacks.length) {
           const params = callbacks[next++]!;
-          const outcome = await ingest.submit({
-            params,
-            parsed: parseCallback(params),
-            bodySha256: createHash('sha256').update(JSON.stringify(params)).digest('hex'),
-            secretId: 'bench',
-            idempotencyToken: undefined,
-            receivedAt: new Date(),
-            remoteAddress: '127.0.0.1',
-          });
+          const outcome = await ingest.submit(inProcessCallback(params));
           if (outcome.outcome !== 'stored') throw new Error(`callback ${outcome.outcome}`);
         }
       }),
