@@ -131,6 +131,42 @@ for (const engine of enginesUnderTest().filter((candidate) => candidate.name !==
       expect(await listOutboxEntries(stores[0]!.db, { kind: 'outcome' })).toMatchObject([{ status: 'done', attempts: 2 }]);
     });
 
+    it('a done mark that waits past the lock timeout for a row another session holds is retried, not counted as a failed attempt', async () => {
+      await enqueue(stores[0]!, 'held', 1);
+      const [entry] = await listOutboxEntries(stores[0]!.db, { kind: 'held' });
+      const shortWait = await openStore(database.url, { lockTimeoutMs: 1000 });
+      let runs = 0;
+      let held: Promise<void> | undefined;
+      try {
+        const worker = new OutboxWorker({
+          store: shortWait,
+          logger,
+          handlers: {
+            held: async () => {
+              runs += 1;
+              // Another session takes the entry's row as the handler returns and keeps it past
+              // one lock timeout (a fold or a second instance in a long transaction).
+              let locked!: () => void;
+              const taken = new Promise<void>((resolve) => (locked = resolve));
+              held = stores[1]!.db.transaction().execute(async (trx) => {
+                await trx.selectFrom('outbox').select('id').where('id', '=', entry!.id).forUpdate().execute();
+                locked();
+                await new Promise((resolve) => setTimeout(resolve, 1_500));
+              });
+              await taken;
+            },
+          },
+        });
+        await worker.runOnce();
+        await held;
+        expect(runs).toBe(1);
+        expect(await listOutboxEntries(stores[0]!.db, { kind: 'held' })).toMatchObject([{ status: 'done', attempts: 1, last_error: null }]);
+      } finally {
+        await held?.catch(() => undefined);
+        await shortWait.close();
+      }
+    });
+
     it("a live worker keeps its claim by heartbeat; a dead worker's claim expires after the lease", async () => {
       await enqueue(stores[0]!, 'slow', 1);
       const runs: string[] = [];

@@ -18,6 +18,7 @@ import {
   renewOutboxLease,
 } from '../../storage/outbox-repository.js';
 import { GroupCommitter } from '../../storage/group-committer.js';
+import { retryRowConflicts } from '../../storage/row-conflict-retry.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 
 export interface OutboxEntry {
@@ -240,7 +241,16 @@ export class OutboxWorker {
       if (!handler) throw new PermanentOutboxError(`no handler for outbox kind '${entry.kind}'`);
       const write = await handler(entry);
       clearInterval(heartbeat);
-      await this.done.submit({ id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString(), write: write ?? undefined });
+      // The handler's work is done (Twilio has answered): a row conflict over the done mark is
+      // not the entry's failure. Marked again at once, so the handler is not run a second time.
+      const mark = { id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString(), write: write ?? undefined };
+      await retryRowConflicts(() => this.done.submit(mark), {
+        onRetry: (error, attempt) =>
+          logger.warn(
+            { err: error, outbox: entry.kind, key: entry.dedupeKey, attempt },
+            'outbox done mark lost a row conflict; marking again',
+          ),
+      });
       logger.info({ outbox: entry.kind, key: entry.dedupeKey, attempts }, 'outbox entry done');
     } catch (error) {
       clearInterval(heartbeat);
