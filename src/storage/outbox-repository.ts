@@ -3,6 +3,7 @@
  * (UNIQUE dedupe_key), claimed by workers with a compare-and-set on its lock.
  */
 import type { Kysely } from 'kysely';
+import { capabilitiesOf } from './dialect-capabilities.js';
 import { newId } from './ids.js';
 import { insertIfAbsent } from './insert-if-absent.js';
 import { shapedStatement } from './shaped-statement.js';
@@ -61,11 +62,21 @@ export async function findDueOutboxEntries(db: Db, now: IsoTimestamp, limit: num
     .execute();
 }
 
-/** Compare-and-set: true only for the one worker whose UPDATE found the entry still unlocked. */
+/**
+ * Compare-and-set: true only for the one worker whose UPDATE found the entry still unlocked.
+ * Where rows are locked one by one (PostgreSQL, MySQL), an entry whose row another transaction
+ * holds is not claimed now — never waited for: a dead host's open transaction holding one entry
+ * (until the server ends its session) would otherwise fail every poll's claims at the lock
+ * timeout, and the whole outbox would wait with it. The entry stays due for a later poll.
+ */
 export async function claimOutboxEntry(
   db: Db,
   claim: { id: string; workerId: string; now: IsoTimestamp; lockedUntil: IsoTimestamp },
 ): Promise<boolean> {
+  if (capabilitiesOf(db).rowLocks === 'for-update') {
+    const free = await db.selectFrom('outbox').select('id').where('id', '=', claim.id).forUpdate().skipLocked().execute();
+    if (free.length === 0) return false;
+  }
   const result = await db
     .updateTable('outbox')
     .set({ locked_by: claim.workerId, locked_until: claim.lockedUntil })

@@ -11,6 +11,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { TenantEvent, TenantEventType } from '../core/events/tenant-event.js';
+import { capabilitiesOf } from './dialect-capabilities.js';
 import { newId } from './ids.js';
 import type { Database, IsoTimestamp, StoreTransaction, WebhookAttemptStatus, WebhookMessageStatus } from './schema.js';
 
@@ -212,6 +213,10 @@ export async function endpointsBehindLog(db: Db, limit: number) {
 
 /** Compare-and-set of an endpoint's cursor: true only for the one transaction that found it at `from`. */
 export async function advanceEndpointCursor(trx: StoreTransaction, cursor: { id: string; from: number; to: number }): Promise<boolean> {
+  // An endpoint whose row another transaction holds (an edit under way, or a dead host's open
+  // transaction until the server ends it) is not waited for: false, as if its cursor had moved —
+  // the fan-out passes it over this time, and the other endpoints' messages go on.
+  if (!(await lockFreeRows(trx, 'webhook_endpoints', [cursor.id])).length) return false;
   const result = await trx
     .updateTable('webhook_endpoints')
     .set({ log_cursor: cursor.to })
@@ -323,10 +328,15 @@ export async function claimWebhookMessages(
   claim: { ids: readonly string[]; workerId: string; now: IsoTimestamp; lockedUntil: IsoTimestamp },
 ): Promise<{ messageId: string; attemptId: string }[]> {
   if (claim.ids.length === 0) return [];
+  // Messages whose rows another transaction holds (another worker's claim, a dead host's open
+  // transaction) are passed over, never waited for: one held row must not fail every poll's
+  // claims at the lock timeout and stop every tenant's deliveries. They stay due.
+  const free = await lockFreeRows(trx, 'webhook_messages', claim.ids);
+  if (free.length === 0) return [];
   await trx
     .updateTable('webhook_messages')
     .set({ locked_by: claim.workerId, locked_until: claim.lockedUntil })
-    .where('id', 'in', claim.ids)
+    .where('id', 'in', free)
     .where('status', '=', 'pending')
     .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', claim.now)]))
     .execute();
@@ -584,4 +594,25 @@ export async function purgeFinishedWebhookMessages(trx: StoreTransaction, tenant
     removed += Number(result.numDeletedRows);
   }
   return removed;
+}
+
+/**
+ * Locks those of the rows no other transaction holds (FOR UPDATE SKIP LOCKED, PostgreSQL and
+ * MySQL) and returns their ids; on SQLite the write transaction holds the whole database: all.
+ */
+async function lockFreeRows(
+  trx: StoreTransaction,
+  table: 'webhook_endpoints' | 'webhook_messages',
+  ids: readonly string[],
+): Promise<string[]> {
+  if (capabilitiesOf(trx).rowLocks === 'whole-database') return [...ids];
+  const rows = await trx
+    .selectFrom(table)
+    .select('id')
+    .where('id', 'in', [...ids].sort())
+    .orderBy('id')
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  return rows.map((row) => row.id);
 }

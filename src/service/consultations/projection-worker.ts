@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { consultationsWithUnfoldedCallbacks } from '../../storage/consultation-repository.js';
-import { isStoreUnavailable } from '../../storage/store-errors.js';
+import { isRowConflict, isStoreUnavailable } from '../../storage/store-errors.js';
 import type { Store } from '../../storage/store.js';
 import type { LiveEvents } from '../live/live-events.js';
 import { projectConsultations } from './consultation-projector.js';
@@ -114,6 +114,23 @@ export class ProjectionWorker {
         await this.project(ids);
         if (this.options.pauseMs && this.dirty.size > 0) await new Promise((resolve) => setTimeout(resolve, this.options.pauseMs));
       } catch (error) {
+        if (isRowConflict(error)) {
+          // A row the fold needs besides the consultation's own — the tenant's event log counter
+          // or billing chain head — is held by another session (a dead host's open transaction,
+          // until the server ends it), or this fold lost a deadlock. That concerns these rows, not
+          // the store: the batch's other consultations (other tenants') must not wait for it.
+          if (ids.length > 1) {
+            for (const id of ids) this.dirty.add(id);
+            this.isolate = new Set([...this.isolate, ...ids]);
+            continue;
+          }
+          this.options.logger.warn(
+            { err: error, consultationId: ids[0] },
+            'projection: a row the fold needs is held by another transaction; the consultation is folded again later',
+          );
+          this.retryLater(ids, { alone: true });
+          continue;
+        }
         if (isStoreUnavailable(error) || ids.length === 1) {
           if (!isStoreUnavailable(error)) {
             // One consultation that cannot be folded (a constraint its data breaks): it must not
@@ -150,10 +167,12 @@ export class ProjectionWorker {
     }
   }
 
-  private retryLater(ids: readonly string[]): void {
+  /** `alone`: folded in a transaction of its own when it comes back (it held back a batch once). */
+  private retryLater(ids: readonly string[], options: { alone?: boolean } = {}): void {
     for (const id of ids) this.skipped.add(id);
     const timer = setTimeout(() => {
       for (const id of ids) this.skipped.delete(id);
+      if (options.alone) for (const id of ids) this.isolate.add(id);
       if (!this.stopped) this.markDirty(ids);
       this.wakeIdleWaiters();
     }, this.options.retryDelayMs ?? 500);

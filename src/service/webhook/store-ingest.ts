@@ -147,7 +147,16 @@ async function ingestBatch(
   return callbacks.map((callback, index): BatchOutcome => {
     const event = callback.parsed.event ?? 'unknown';
     const screening = screenings[index]!;
-    if (!inserted[index]) return { outcome: { outcome: 'duplicate', event } };
+    if (!inserted[index]) {
+      // A duplicate is usually folded already. But when its first copy's COMMIT went through and
+      // its answer was lost (503: the connection dropped, the deadline passed), nothing marked
+      // the consultation: Twilio's retry does, or the record would wait for the sweep. A fold
+      // that finds nothing new writes nothing.
+      const refold = screening.status === 'accepted' && !callback.late && changesRecord(event);
+      return refold
+        ? { outcome: { outcome: 'duplicate', event }, dirty: screening.consultationId }
+        : { outcome: { outcome: 'duplicate', event } };
+    }
     if (callback.late && screening.status === 'accepted') return { outcome: { outcome: 'late', event } };
     if (screening.status === 'quarantined') {
       return {
