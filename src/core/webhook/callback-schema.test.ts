@@ -206,13 +206,17 @@ describe('parseCallback', () => {
     expect(parsed.fields[name]).toBeUndefined();
   });
 
-  it('checks the fields the fold reads when present (durations, sizes, media links, track names)', () => {
+  it('checks the fields the fold reads when present (durations, sizes, media links, track names, kinds)', () => {
     const [completed] = fc.sample(genuine('recording-completed'), { numRuns: 1, seed: 2 }) as [Param[]];
     const set = (name: string, value: string) => completed.map(([key, old]) => [key, key === name ? value : old] as Param);
     expect(parseCallback(set('Duration', '2147483648'))).toMatchObject({ reason: 'schema-malformed-field:Duration' });
     expect(parseCallback(set('Size', '9007199254740992'))).toMatchObject({ reason: 'schema-malformed-field:Size' });
     expect(parseCallback(set('MediaUri', 'x'.repeat(2049)))).toMatchObject({ reason: 'schema-malformed-field:MediaUri' });
     expect(parseCallback(set('TrackName', 'a\nb'))).toMatchObject({ reason: 'schema-malformed-field:TrackName' });
+    // A recording's kind is stored in a varchar(16): longer, or holding a NUL, it is malformed.
+    expect(parseCallback(set('Type', 'x'.repeat(17)))).toMatchObject({ reason: 'schema-malformed-field:Type' });
+    expect(parseCallback(set('Type', 'a\u0000b'))).toMatchObject({ reason: 'schema-malformed-field:Type' });
+    expect(parseCallback(set('Type', 'data')).ok).toBe(true);
     // Absent or empty, they are simply unknown.
     expect(parseCallback(set('Duration', '')).ok).toBe(true);
     expect(parseCallback(completed.filter(([key]) => key !== 'Size')).ok).toBe(true);
