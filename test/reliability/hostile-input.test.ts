@@ -96,6 +96,9 @@ const bodyArb = fc.oneof(
 );
 const junkSegment = fc.oneof(
   fc.constantFrom('%ZZ', '%C0%AF', '%FF', '%E0%A4%A', '%', '%00', '%2F', 'a%20b'),
+  // Empty (a trailing slash: `GET /v1/consultations/`) or longer than any id: still an id that
+  // names nothing (404), never a 422 or the router's 400 (both once answered here).
+  fc.constantFrom('', 'a'.repeat(65), 'b'.repeat(1001), 'c'.repeat(4000)),
   fc.string({ unit: 'binary', maxLength: 20 }).map((text) => encodeURIComponent(text).slice(0, 60)),
   fc.stringMatching(/^[a-z0-9_]{1,30}$/),
 );
@@ -402,6 +405,24 @@ describe('hostile input on sqlite', () => {
         };
         const response = await service.app.inject({ method: c.method as 'GET', url: c.url, headers: c.headers });
         if (!c.expected.includes(response.statusCode)) failures.push(`${c.label} → ${response.statusCode} ${response.body.slice(0, 120)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('answers 404 for an id that is empty or longer than any id, on every route that takes one (exhaustive)', async () => {
+    const failures: string[] = [];
+    const idRoutes = v1Routes().filter((route) => !('stream' in route) && route.path('X') !== route.path('Y') && route.method !== 'DELETE');
+    for (const route of idRoutes) {
+      for (const id of ['', 'a'.repeat(65), 'b'.repeat(1001), 'c'.repeat(4000)]) {
+        const response = await service.app.inject({
+          method: route.method as 'GET',
+          url: route.path(id),
+          headers: { authorization: `Bearer ${key}`, ...(route.method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+          ...(route.method === 'POST' ? { payload: '{}' } : {}),
+        });
+        if (response.statusCode !== 404 || response.json().error.code !== 'NOT_FOUND')
+          failures.push(`${route.method} ${route.path(`<${id.length}>`)} → ${response.statusCode} ${response.body.slice(0, 120)}`);
       }
     }
     expect(failures).toEqual([]);
