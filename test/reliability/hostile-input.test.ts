@@ -428,6 +428,33 @@ describe('hostile input on sqlite', () => {
     expect(failures).toEqual([]);
   });
 
+  it('answers 422 naming the field for a query integer beyond any sequence or version, never a 5xx', async () => {
+    const { tenantId } = await service.seedTenant('human', ['events:read', 'billing:read']);
+    const reader = (await service.seedKey(tenantId, ['events:read', 'billing:read'])).key;
+    const cases = [
+      { url: `/v1/events?after=${'9'.repeat(400)}`, field: 'after' },
+      { url: '/v1/events?after=99999999999999999999', field: 'after' },
+      { url: '/v1/events?after=9007199254740992', field: 'after' },
+      { url: `/v1/billing-records/bil_x/evidence?version=${'9'.repeat(400)}`, field: 'version' },
+      { url: '/v1/billing-records/bil_x/evidence?version=2147483648', field: 'version' },
+    ];
+    for (const c of cases) {
+      const response = await service.app.inject({
+        method: 'GET',
+        url: c.url,
+        headers: { authorization: `Bearer ${reader}`, accept: 'application/json' },
+      });
+      expect(response.statusCode, `${c.url.slice(0, 60)} → ${response.body.slice(0, 200)}`).toBe(422);
+      expect(response.json().error).toMatchObject({ code: 'VALIDATION_FAILED', field: c.field });
+    }
+    const last = await service.app.inject({
+      method: 'GET',
+      url: '/v1/events?after=9007199254740991',
+      headers: { authorization: `Bearer ${reader}`, accept: 'application/json' },
+    });
+    expect(last.statusCode).toBe(200);
+  });
+
   it('answers the same over real HTTP (a few hundred requests, keep-alive)', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     // A server may close a keep-alive connection after answering early (a body it refused
