@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest } from '../support/engines.js';
-import { signForm } from '../support/signed-callback.js';
+import { signForm, signJsonText } from '../support/signed-callback.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/spawn-service.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -453,6 +453,35 @@ describe('hostile input on sqlite', () => {
       headers: { authorization: `Bearer ${reader}`, accept: 'application/json' },
     });
     expect(last.statusCode).toBe(200);
+  });
+
+  it('stores a signed JSON callback nested deeper than JSON.stringify can write as quarantined (204), never a 5xx', async () => {
+    const quarantined = async () =>
+      (
+        await service.store.db
+          .selectFrom('callbacks')
+          .select('id')
+          .where('room_sid', '=', roomSid)
+          .where('status', '=', 'quarantined')
+          .execute()
+      ).length;
+    const before = await quarantined();
+    const fields = `"AccountSid":"${service.accountSid}","RoomSid":"${roomSid}","StatusCallbackEvent":"room-ended"`;
+    for (const body of [
+      `{${fields},"Timestamp":"${new Date().toISOString()}","Deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
+      `{${fields},"Timestamp":${'{"a":'.repeat(8_000)}1${'}'.repeat(8_000)}}`,
+    ]) {
+      const signed = signJsonText(`http://localhost:80${WEBHOOK}`, service.authToken, body);
+      const response = await service.app.inject({
+        method: 'POST',
+        url: signed.url.slice('http://localhost:80'.length),
+        headers: signed.headers,
+        payload: signed.body,
+      });
+      expect(response.statusCode, response.body.slice(0, 200)).toBe(204);
+    }
+    await service.app.roomgate.drain();
+    expect(await quarantined()).toBe(before + 2);
   });
 
   it('answers the same over real HTTP (a few hundred requests, keep-alive)', async () => {

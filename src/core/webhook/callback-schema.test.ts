@@ -277,6 +277,16 @@ describe('readJsonCallback', () => {
     expect(extra.parsed.fields.RoomSid).toBe(json.RoomSid);
   });
 
+  it('quarantines a value nested deeper than JSON.stringify can write, and keeps a marker for it', () => {
+    const deep = JSON.parse(
+      `{"Deep":${'['.repeat(20_000)}${']'.repeat(20_000)},"Timestamp":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`,
+    ) as object;
+    const read = readJsonCallback({ ...json, ...deep });
+    expect(read.parsed).toMatchObject({ ok: false, reason: 'schema-non-scalar:Timestamp' });
+    expect(read.params).toContainEqual(['Deep', '[nested too deep]']);
+    expect(read.params).toContainEqual(['Timestamp', '[nested too deep]']);
+  });
+
   it('quarantines a body that is not an object', () => {
     for (const body of [[], 'x', 1, null, [json]])
       expect(readJsonCallback(body).parsed).toMatchObject({ ok: false, reason: 'schema-not-an-object' });

@@ -368,13 +368,26 @@ export function readJsonCallback(json: unknown): { params: CallbackParam[]; pars
       params.push(param);
       scalars.push(param);
     } else {
-      params.push([name, JSON.stringify(value) ?? '']);
+      params.push([name, jsonText(value)]);
       nonScalar ??= Object.hasOwn(FIELD_FORMATS, name) ? `schema-non-scalar:${name}` : 'schema-non-scalar';
     }
   }
   const parsed = parseCallback(scalars);
   if (nonScalar === undefined) return { params, parsed };
   return { params, parsed: { ok: false, reason: nonScalar, fields: parsed.fields, event: parsed.event, timestamp: parsed.timestamp } };
+}
+
+/**
+ * A non-scalar value's JSON text. JSON.stringify recurses: a value nested a few thousand levels
+ * deep (a 20 KiB body, well under the limit) throws RangeError — kept as a marker instead, the
+ * callback being quarantined as non-scalar anyway (it once answered 500).
+ */
+function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return '[nested too deep]';
+  }
 }
 
 /** `name` is what is left of `field`, or `field` grown, after a name/value boundary moved. */
