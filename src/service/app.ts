@@ -30,6 +30,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalLiveEvents, type LiveEvent, type LiveEvents } from './live/live-events.js';
 import { LiveStreamRegistry } from './live/live-stream-registry.js';
 import { refuseNonObjectJsonBodies } from './json-object-body.js';
+import { refuseUnstorableText } from './storable-text.js';
 import { answerOnSocket } from './raw-http-answer.js';
 import { createOutboxHandlers, type OutboxAlert } from './outbox/outbox-handlers.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
@@ -421,6 +422,7 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
   // Only JSON bodies on the API (the webhook registers its own raw parsers): text/plain is 415.
   app.removeContentTypeParser('text/plain');
   refuseNonObjectJsonBodies(app);
+  refuseUnstorableText(app);
 
   return app;
 }

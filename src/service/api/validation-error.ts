@@ -43,7 +43,12 @@ export function describeSchemaRefusal(error: FastifyError): FieldRefusal {
  */
 export function refusesResourcePath(error: FastifyError): boolean {
   if (error.validationContext !== 'params' || !isSchemaRefusal(error)) return false;
-  return /^(id|name)$|Id$/.test(describeSchemaRefusal(error).field);
+  return isResourcePathField(describeSchemaRefusal(error).field);
+}
+
+/** A path parameter that locates a resource (`id`, `deliveryId`, `name`), not one that carries a value (an identity). */
+export function isResourcePathField(field: string): boolean {
+  return /^(id|name)$|Id$/.test(field);
 }
 
 function decodePointer(segment: string): string {
