@@ -31,6 +31,7 @@ import { createLocalLiveEvents, type LiveEvent, type LiveEvents } from './live/l
 import { LiveStreamRegistry } from './live/live-stream-registry.js';
 import { refuseNonObjectJsonBodies } from './json-object-body.js';
 import { refuseUnstorableText } from './storable-text.js';
+import { refuseNonDecimalQueryIntegers } from './canonical-integers.js';
 import { answerOnSocket } from './raw-http-answer.js';
 import { createOutboxHandlers, type OutboxAlert } from './outbox/outbox-handlers.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
@@ -423,6 +424,7 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
   app.removeContentTypeParser('text/plain');
   refuseNonObjectJsonBodies(app);
   refuseUnstorableText(app);
+  refuseNonDecimalQueryIntegers(app);
 
   return app;
 }
