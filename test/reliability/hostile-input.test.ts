@@ -484,6 +484,25 @@ describe('hostile input on sqlite', () => {
     expect(await quarantined()).toBe(before + 2);
   });
 
+  it('fingerprints a body nested a hundred thousand levels deep for Idempotency-Key without a 5xx', async () => {
+    // …/end and …/cancel ignore their body but fingerprint it: the recursive fingerprint overflowed.
+    for (const body of [`{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`]) {
+      for (const action of ['end', 'cancel']) {
+        const response = await service.app.inject({
+          method: 'POST',
+          url: `/v1/consultations/con_doesnotexist/${action}`,
+          headers: {
+            authorization: `Bearer ${key}`,
+            'content-type': 'application/json',
+            'idempotency-key': `deep-${action}-${body.length}`,
+          },
+          payload: body,
+        });
+        expect(response.statusCode, `${action} ${body.length} → ${response.body.slice(0, 200)}`).toBe(404);
+      }
+    }
+  });
+
   it('answers the same over real HTTP (a few hundred requests, keep-alive)', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     // A server may close a keep-alive connection after answering early (a body it refused
