@@ -13,7 +13,7 @@ import { driverErrorOrigin, isStoreUnavailable, StoreConstraintError } from '../
 import type { Config, TwilioAccountConfig } from './config.js';
 import { ERRORS, HttpError, errorBody, type ErrorCode } from './errors.js';
 import { bearerChallenge } from './auth/bearer-challenge.js';
-import { describeSchemaRefusal, isSchemaRefusal } from './api/validation-error.js';
+import { describeSchemaRefusal, isSchemaRefusal, refusesResourcePath } from './api/validation-error.js';
 import { registerApiContract } from './api/api-contract.js';
 import { API_MODELS } from './api/schemas/models.js';
 import { registerIdempotency } from './api/idempotency.js';
@@ -30,6 +30,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createLocalLiveEvents, type LiveEvent, type LiveEvents } from './live/live-events.js';
 import { LiveStreamRegistry } from './live/live-stream-registry.js';
 import { refuseNonObjectJsonBodies } from './json-object-body.js';
+import { refuseUnstorableText } from './storable-text.js';
+import { refuseNonDecimalQueryIntegers } from './canonical-integers.js';
 import { answerOnSocket } from './raw-http-answer.js';
 import { createOutboxHandlers, type OutboxAlert } from './outbox/outbox-handlers.js';
 import { OutboxWorker } from './outbox/outbox-worker.js';
@@ -389,9 +391,10 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
     logController: new OneRequestLine(logger),
     genReqId: () => randomUUID(),
     bodyLimit: 256 * 1024,
-    // A path parameter may be an identity to erase, whatever Twilio accepted; an over-long one
-    // reaches its route and gets 422.
-    routerOptions: { maxParamLength: 1000 },
+    // A path parameter may be an identity to erase, whatever Twilio accepted: an over-long one
+    // reaches its route and gets 422, an over-long id 404 (api/validation-error.ts), whatever its
+    // length — the request line is bounded by Node's header limit (431), not by the router.
+    routerOptions: { maxParamLength: 16 * 1024 },
     // Ready once the projection thread has opened its own store and swept: a busy host (or a
     // thread compiled on the fly under tsx) needs longer than Fastify's 10 s; still bounded.
     pluginTimeout: 60_000,
@@ -403,7 +406,7 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
       headersTimeout: config.headersTimeoutMs,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
     },
-    // The router's own refusals (bad percent-encoding, over-long parameter) get the same envelope.
+    // The router's own refusals (bad percent-encoding) get the same envelope.
     frameworkErrors: (_error, request, reply) =>
       (reply as FastifyReply).code(400).header('x-request-id', request.id).send(errorBody('BAD_REQUEST', request.id)),
     // What Node's HTTP parser itself refuses (bad method, NUL in the path, conflicting lengths,
@@ -420,6 +423,8 @@ export function createHttpServer(config: Config, logger: Logger): FastifyInstanc
   // Only JSON bodies on the API (the webhook registers its own raw parsers): text/plain is 415.
   app.removeContentTypeParser('text/plain');
   refuseNonObjectJsonBodies(app);
+  refuseUnstorableText(app);
+  refuseNonDecimalQueryIntegers(app);
 
   return app;
 }
@@ -478,6 +483,7 @@ export function installRequestAccounting(app: FastifyInstance, { metrics, audit 
 /** Step 5: the one error handler (errors become the envelope) and the 404. */
 export function installErrorHandling(app: FastifyInstance, { metrics }: Services): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (refusesResourcePath(error)) return reply.code(404).send(errorBody('NOT_FOUND', request.id));
     if (isSchemaRefusal(error)) {
       const refusal = describeSchemaRefusal(error);
       return reply.code(422).send(errorBody('VALIDATION_FAILED', request.id, refusal.message, { field: refusal.field }));

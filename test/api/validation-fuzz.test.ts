@@ -33,7 +33,10 @@ const badBody = fc.oneof(
     .map((name) => ({ body: { [name]: 1 }, blame: [name] })),
 );
 const badQuery = fc.oneof(
-  fc.constantFrom('0', '-1', '501', 'abc', '1.5', '').map((limit) => ({ query: `limit=${limit}`, blame: 'limit' })),
+  // Not decimal digits, though Number() reads them (they once answered 200): hex, exponent, sign, spaces.
+  fc
+    .constantFrom('0', '-1', '501', 'abc', '1.5', '', '0x10', '1e1', '%2B5', '+5', '%205', '5%20', '0b11', 'Infinity')
+    .map((limit) => ({ query: `limit=${limit}`, blame: 'limit' })),
   fc
     .string({ minLength: 1, maxLength: 10 })
     .filter((status) => !['scheduled', 'waiting', 'in-progress', 'completed', 'cancelled', 'no-show'].includes(status))

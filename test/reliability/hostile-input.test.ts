@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enginesUnderTest } from '../support/engines.js';
-import { signForm } from '../support/signed-callback.js';
+import { signForm, signJsonText } from '../support/signed-callback.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/spawn-service.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -96,6 +96,9 @@ const bodyArb = fc.oneof(
 );
 const junkSegment = fc.oneof(
   fc.constantFrom('%ZZ', '%C0%AF', '%FF', '%E0%A4%A', '%', '%00', '%2F', 'a%20b'),
+  // Empty (a trailing slash: `GET /v1/consultations/`) or longer than any id: still an id that
+  // names nothing (404), never a 422 or the router's 400 (both once answered here).
+  fc.constantFrom('', 'a'.repeat(65), 'b'.repeat(1001), 'c'.repeat(4000)),
   fc.string({ unit: 'binary', maxLength: 20 }).map((text) => encodeURIComponent(text).slice(0, 60)),
   fc.stringMatching(/^[a-z0-9_]{1,30}$/),
 );
@@ -405,6 +408,99 @@ describe('hostile input on sqlite', () => {
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it('answers 404 for an id that is empty or longer than any id, on every route that takes one (exhaustive)', async () => {
+    const failures: string[] = [];
+    const idRoutes = v1Routes().filter((route) => !('stream' in route) && route.path('X') !== route.path('Y') && route.method !== 'DELETE');
+    for (const route of idRoutes) {
+      for (const id of ['', 'a'.repeat(65), 'b'.repeat(1001), 'c'.repeat(4000)]) {
+        const response = await service.app.inject({
+          method: route.method as 'GET',
+          url: route.path(id),
+          headers: { authorization: `Bearer ${key}`, ...(route.method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+          ...(route.method === 'POST' ? { payload: '{}' } : {}),
+        });
+        if (response.statusCode !== 404 || response.json().error.code !== 'NOT_FOUND')
+          failures.push(`${route.method} ${route.path(`<${id.length}>`)} → ${response.statusCode} ${response.body.slice(0, 120)}`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('answers 422 naming the field for a query integer beyond any sequence or version, never a 5xx', async () => {
+    const { tenantId } = await service.seedTenant('human', ['events:read', 'billing:read']);
+    const reader = (await service.seedKey(tenantId, ['events:read', 'billing:read'])).key;
+    const cases = [
+      { url: `/v1/events?after=${'9'.repeat(400)}`, field: 'after' },
+      { url: '/v1/events?after=99999999999999999999', field: 'after' },
+      { url: '/v1/events?after=9007199254740992', field: 'after' },
+      { url: `/v1/billing-records/bil_x/evidence?version=${'9'.repeat(400)}`, field: 'version' },
+      { url: '/v1/billing-records/bil_x/evidence?version=2147483648', field: 'version' },
+    ];
+    for (const c of cases) {
+      const response = await service.app.inject({
+        method: 'GET',
+        url: c.url,
+        headers: { authorization: `Bearer ${reader}`, accept: 'application/json' },
+      });
+      expect(response.statusCode, `${c.url.slice(0, 60)} → ${response.body.slice(0, 200)}`).toBe(422);
+      expect(response.json().error).toMatchObject({ code: 'VALIDATION_FAILED', field: c.field });
+    }
+    const last = await service.app.inject({
+      method: 'GET',
+      url: '/v1/events?after=9007199254740991',
+      headers: { authorization: `Bearer ${reader}`, accept: 'application/json' },
+    });
+    expect(last.statusCode).toBe(200);
+  });
+
+  it('stores a signed JSON callback nested deeper than JSON.stringify can write as quarantined (204), never a 5xx', async () => {
+    const quarantined = async () =>
+      (
+        await service.store.db
+          .selectFrom('callbacks')
+          .select('id')
+          .where('room_sid', '=', roomSid)
+          .where('status', '=', 'quarantined')
+          .execute()
+      ).length;
+    const before = await quarantined();
+    const fields = `"AccountSid":"${service.accountSid}","RoomSid":"${roomSid}","StatusCallbackEvent":"room-ended"`;
+    for (const body of [
+      `{${fields},"Timestamp":"${new Date().toISOString()}","Deep":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
+      `{${fields},"Timestamp":${'{"a":'.repeat(8_000)}1${'}'.repeat(8_000)}}`,
+    ]) {
+      const signed = signJsonText(`http://localhost:80${WEBHOOK}`, service.authToken, body);
+      const response = await service.app.inject({
+        method: 'POST',
+        url: signed.url.slice('http://localhost:80'.length),
+        headers: signed.headers,
+        payload: signed.body,
+      });
+      expect(response.statusCode, response.body.slice(0, 200)).toBe(204);
+    }
+    await service.app.roomgate.drain();
+    expect(await quarantined()).toBe(before + 2);
+  });
+
+  it('fingerprints a body nested a hundred thousand levels deep for Idempotency-Key without a 5xx', async () => {
+    // …/end and …/cancel ignore their body but fingerprint it: the recursive fingerprint overflowed.
+    for (const body of [`{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`, `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`]) {
+      for (const action of ['end', 'cancel']) {
+        const response = await service.app.inject({
+          method: 'POST',
+          url: `/v1/consultations/con_doesnotexist/${action}`,
+          headers: {
+            authorization: `Bearer ${key}`,
+            'content-type': 'application/json',
+            'idempotency-key': `deep-${action}-${body.length}`,
+          },
+          payload: body,
+        });
+        expect(response.statusCode, `${action} ${body.length} → ${response.body.slice(0, 200)}`).toBe(404);
+      }
+    }
   });
 
   it('answers the same over real HTTP (a few hundred requests, keep-alive)', async () => {

@@ -45,7 +45,11 @@ export function signFormList(url: string, token: string, params: readonly (reado
  * signature over that URL and no parameters. Returns the URL to POST to as well.
  */
 export function signJson(url: string, token: string, json: unknown): SignedCallbackRequest & { url: string } {
-  const body = JSON.stringify(json);
+  return signJsonText(url, token, JSON.stringify(json));
+}
+
+/** signJson for a body given as text (one JSON.stringify could not write, or not JSON at all). */
+export function signJsonText(url: string, token: string, body: string): SignedCallbackRequest & { url: string } {
   const signedUrl = `${url}${url.includes('?') ? '&' : '?'}bodySHA256=${createHash('sha256').update(body).digest('hex')}`;
   return {
     url: signedUrl,

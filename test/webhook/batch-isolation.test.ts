@@ -3,9 +3,10 @@
  * genuine callbacks mixed with hostile ones — random bytes in every field, huge values, repeated
  * fields, bad timestamps, over-long unsigned headers, non-scalar JSON — all validly signed and
  * sent at once, so they share group commits. Every genuine callback gets 204 and is stored and
- * applied; no hostile one gets a 5xx. (Today's main lost whole batches: a repeated Timestamp
- * whose last value does not parse threw in the middle of the commit; on PostgreSQL and MariaDB
- * an idempotency token or identity longer than its column failed the INSERT.)
+ * applied; no hostile one gets a 5xx, nor holds back its consultation's projection. (Today's main
+ * lost whole batches: a repeated Timestamp whose last value does not parse threw in the middle of
+ * the commit; on PostgreSQL and MariaDB an idempotency token or identity longer than its column
+ * failed the INSERT, and a recording's Type longer than recordings.kind failed every later fold.)
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +125,25 @@ for (const engine of enginesUnderTest()) {
           const signed = sign(params);
           return { request: { ...signed, headers: { ...signed.headers, 'i-twilio-idempotency-token': token } } };
         }),
+        // A recording of a known participant whose optional values are hostile: the fold writes
+        // them to bounded columns (a Type over recordings.kind's 16 characters, or holding a NUL,
+        // once failed every later projection of its consultation on PostgreSQL and MariaDB).
+        fc
+          .tuple(
+            genuineLike,
+            fc.constantFrom('recording-started', 'recording-completed', 'recording-failed'),
+            fc.constantFrom('Type', 'TrackName', 'MediaUri', 'Codec', 'Container', 'FailedOperation', 'SourceSid'),
+            fc.oneof(hostileText, fc.constantFrom('x'.repeat(17), 'a\u0000b', 'audio\u0000')),
+          )
+          .map(([params, event, name, value]) => ({
+            request: sign([
+              ...params
+                .filter(([key]) => key !== 'ParticipantStatus')
+                .map(([key, old]): Param => [key, key === 'StatusCallbackEvent' ? event : old]),
+              ['RecordingSid', `RT${randomHex(16)}`],
+              [name, value],
+            ]),
+          })),
         // JSON with non-scalar values or the wrong shape.
         fc
           .tuple(genuineLike, fc.oneof(fc.jsonValue(), fc.constant({ nested: { deep: [1, 2, 3] } })), fc.boolean())
@@ -210,6 +230,49 @@ for (const engine of enginesUnderTest()) {
         .where('event_type', '=', 'participant-connected')
         .executeTakeFirstOrThrow();
       expect(Number(sessions.n)).toBe(Number(accepted.n));
+    });
+
+    it('never lets a recording value longer than its column, or holding a NUL, hold back its consultation', async () => {
+      const room = await service.seedConsultation(tenantId, { identities: { 'clin-1': 'clinician' } });
+      const first = `PA${randomHex(16)}`;
+      const later = `PA${randomHex(16)}`;
+      const send = (params: Param[]) => http.post(signFormList(http.webhookUrl, service.authToken, params));
+      expect(await send(connected(room, 'clin-1', first))).toBe(204);
+      await service.app.roomgate.drain();
+      const recording = (event: string, name: string, value: string): Param[] => [
+        ...base(room, event),
+        ['RecordingSid', `RT${randomHex(16)}`],
+        ['ParticipantSid', first],
+        ['ParticipantIdentity', 'clin-1'],
+        ['TrackName', 'audio-1'],
+        [name, value],
+      ];
+      // recordings.kind is varchar(16): these once failed every later fold of the consultation.
+      expect(await send(recording('recording-started', 'Type', 'x'.repeat(17)))).toBe(204);
+      expect(await send(recording('recording-completed', 'Type', 'a\u0000b'))).toBe(204);
+      expect(await send(recording('recording-started', 'Type', 'audio'))).toBe(204);
+      expect(await send(connected(room, 'clin-1', later))).toBe(204);
+      await service.app.roomgate.drain();
+      const sessions = await service.store.db
+        .selectFrom('participant_sessions')
+        .select('participant_sid')
+        .where('participant_sid', 'in', [first, later])
+        .execute();
+      expect(sessions.map((session) => session.participant_sid).sort()).toEqual([first, later].sort());
+      const recordings = await service.store.db
+        .selectFrom('recordings')
+        .innerJoin('consultations', 'consultations.id', 'recordings.consultation_id')
+        .select('recordings.kind')
+        .where('consultations.room_sid', '=', room.roomSid)
+        .execute();
+      expect(recordings).toEqual([{ kind: 'audio' }]);
+      const quarantined = await service.store.db
+        .selectFrom('callbacks')
+        .select('event_type')
+        .where('room_sid', '=', room.roomSid)
+        .where('status', '=', 'quarantined')
+        .execute();
+      expect(quarantined.map((row) => row.event_type).sort()).toEqual(['recording-completed', 'recording-started']);
     });
 
     it('records the security event of every refused callback, whatever one of them claimed', async () => {

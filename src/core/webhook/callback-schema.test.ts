@@ -206,13 +206,17 @@ describe('parseCallback', () => {
     expect(parsed.fields[name]).toBeUndefined();
   });
 
-  it('checks the fields the fold reads when present (durations, sizes, media links, track names)', () => {
+  it('checks the fields the fold reads when present (durations, sizes, media links, track names, kinds)', () => {
     const [completed] = fc.sample(genuine('recording-completed'), { numRuns: 1, seed: 2 }) as [Param[]];
     const set = (name: string, value: string) => completed.map(([key, old]) => [key, key === name ? value : old] as Param);
     expect(parseCallback(set('Duration', '2147483648'))).toMatchObject({ reason: 'schema-malformed-field:Duration' });
     expect(parseCallback(set('Size', '9007199254740992'))).toMatchObject({ reason: 'schema-malformed-field:Size' });
     expect(parseCallback(set('MediaUri', 'x'.repeat(2049)))).toMatchObject({ reason: 'schema-malformed-field:MediaUri' });
     expect(parseCallback(set('TrackName', 'a\nb'))).toMatchObject({ reason: 'schema-malformed-field:TrackName' });
+    // A recording's kind is stored in a varchar(16): longer, or holding a NUL, it is malformed.
+    expect(parseCallback(set('Type', 'x'.repeat(17)))).toMatchObject({ reason: 'schema-malformed-field:Type' });
+    expect(parseCallback(set('Type', 'a\u0000b'))).toMatchObject({ reason: 'schema-malformed-field:Type' });
+    expect(parseCallback(set('Type', 'data')).ok).toBe(true);
     // Absent or empty, they are simply unknown.
     expect(parseCallback(set('Duration', '')).ok).toBe(true);
     expect(parseCallback(completed.filter(([key]) => key !== 'Size')).ok).toBe(true);
@@ -271,6 +275,16 @@ describe('readJsonCallback', () => {
     expect(extra.params).toContainEqual(['Nested', '{"a":1}']);
     // What is still sound is kept for the quarantined row.
     expect(extra.parsed.fields.RoomSid).toBe(json.RoomSid);
+  });
+
+  it('quarantines a value nested deeper than JSON.stringify can write, and keeps a marker for it', () => {
+    const deep = JSON.parse(
+      `{"Deep":${'['.repeat(20_000)}${']'.repeat(20_000)},"Timestamp":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}`,
+    ) as object;
+    const read = readJsonCallback({ ...json, ...deep });
+    expect(read.parsed).toMatchObject({ ok: false, reason: 'schema-non-scalar:Timestamp' });
+    expect(read.params).toContainEqual(['Deep', '[nested too deep]']);
+    expect(read.params).toContainEqual(['Timestamp', '[nested too deep]']);
   });
 
   it('quarantines a body that is not an object', () => {

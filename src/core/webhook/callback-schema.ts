@@ -26,7 +26,9 @@
  *
  * "Needed" (required) fields are those that screening, the dedupe key, freshness or the fold read
  * and without which the event means nothing; the fold's optional fields (durations, sizes, media
- * links, track names) are checked when present. An empty optional field counts as absent.
+ * links, track names, a recording's kind) are checked when present: every value the fold writes to
+ * a bounded column is bounded here, so no signed value can make a projection's INSERT fail on
+ * PostgreSQL or MariaDB (over its varchar, a NUL) and hold its consultation back. An empty optional field counts as absent.
  * Parameters the schema does not document are kept as received and ignored — Twilio may add some.
  */
 import {
@@ -132,7 +134,8 @@ const FIELD_FORMATS: Readonly<Record<string, Check>> = Object.freeze({
   RecordingUri: anything,
   Container: anything,
   Codec: anything,
-  Type: anything,
+  // The recording's kind (audio|video|data): the fold stores it in recordings.kind, varchar(16).
+  Type: text(16),
   OffsetFromTwilioVideoEpoch: anything,
   MediaUri: text(2048),
   Duration: whole(INT32_MAX),
@@ -365,13 +368,26 @@ export function readJsonCallback(json: unknown): { params: CallbackParam[]; pars
       params.push(param);
       scalars.push(param);
     } else {
-      params.push([name, JSON.stringify(value) ?? '']);
+      params.push([name, jsonText(value)]);
       nonScalar ??= Object.hasOwn(FIELD_FORMATS, name) ? `schema-non-scalar:${name}` : 'schema-non-scalar';
     }
   }
   const parsed = parseCallback(scalars);
   if (nonScalar === undefined) return { params, parsed };
   return { params, parsed: { ok: false, reason: nonScalar, fields: parsed.fields, event: parsed.event, timestamp: parsed.timestamp } };
+}
+
+/**
+ * A non-scalar value's JSON text. JSON.stringify recurses: a value nested a few thousand levels
+ * deep (a 20 KiB body, well under the limit) throws RangeError — kept as a marker instead, the
+ * callback being quarantined as non-scalar anyway (it once answered 500).
+ */
+function jsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? '';
+  } catch {
+    return '[nested too deep]';
+  }
 }
 
 /** `name` is what is left of `field`, or `field` grown, after a name/value boundary moved. */

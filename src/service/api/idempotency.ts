@@ -149,11 +149,38 @@ function fingerprintOf(request: FastifyRequest): string {
     .digest('hex');
 }
 
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+/**
+ * JSON with every object's keys sorted. Iterative: a route that ignores its body (`…/end`,
+ * `…/cancel`) still fingerprints it, and a body nested a hundred thousand levels deep (256 KiB of
+ * `[`) overflowed the stack of the recursive version (500). The same text as that version.
+ */
+function canonicalJson(root: unknown): string {
+  const out: string[] = [];
+  // Pending work, last first: a value still to write, or text to write as it is.
+  const stack: ({ readonly text: string } | { readonly value: unknown })[] = [{ value: root }];
+  while (stack.length > 0) {
+    const task = stack.pop()!;
+    if ('text' in task) {
+      out.push(task.text);
+      continue;
+    }
+    const value = task.value;
+    if (value === null || typeof value !== 'object') {
+      out.push(JSON.stringify(value));
+      continue;
+    }
+    const pending: ({ readonly text: string } | { readonly value: unknown })[] = [];
+    if (Array.isArray(value)) {
+      pending.push({ text: '[' });
+      value.forEach((item, index) => pending.push(...(index > 0 ? [{ text: ',' }] : []), { value: item }));
+      pending.push({ text: ']' });
+    } else {
+      const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      pending.push({ text: '{' });
+      entries.forEach(([key, item], index) => pending.push({ text: `${index > 0 ? ',' : ''}${JSON.stringify(key)}:` }, { value: item }));
+      pending.push({ text: '}' });
+    }
+    for (let at = pending.length - 1; at >= 0; at--) stack.push(pending[at]!);
   }
-  return JSON.stringify(value);
+  return out.join('');
 }

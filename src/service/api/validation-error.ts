@@ -36,6 +36,21 @@ export function describeSchemaRefusal(error: FastifyError): FieldRefusal {
   return { field: field === '' && where === 'body' ? '' : field, message: `${label} ${what ?? 'is not valid'}` };
 }
 
+/**
+ * A path parameter that locates a resource (`id`, `deliveryId`, an asset's `name`) which its
+ * schema refuses — empty (`GET /v1/consultations/`) or longer than any id — names nothing that
+ * exists: 404 NOT_FOUND, the answer an unknown id of the right shape gets, not 422.
+ */
+export function refusesResourcePath(error: FastifyError): boolean {
+  if (error.validationContext !== 'params' || !isSchemaRefusal(error)) return false;
+  return isResourcePathField(describeSchemaRefusal(error).field);
+}
+
+/** A path parameter that locates a resource (`id`, `deliveryId`, `name`), not one that carries a value (an identity). */
+export function isResourcePathField(field: string): boolean {
+  return /^(id|name)$|Id$/.test(field);
+}
+
 function decodePointer(segment: string): string {
   return segment.replace(/~1/g, '/').replace(/~0/g, '~');
 }

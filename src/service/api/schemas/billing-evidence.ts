@@ -77,7 +77,11 @@ const EvidenceDocument = Type.Object(
 export const BillingEvidenceQuery = Type.Object(
   {
     version: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'An earlier version (1 = as first recorded); absent: the current one.' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: 2_147_483_647,
+        description: 'An earlier version (1 = as first recorded); absent: the current one.',
+      }),
     ),
   },
   { additionalProperties: false },

@@ -146,7 +146,12 @@ export const TenantEventSchema = Type.Union(
 export const EventsQuery = Type.Object(
   {
     after: Type.Optional(
-      Type.Integer({ minimum: 0, description: 'Events with a higher sequence than this (default 0; for SSE: `Last-Event-ID` wins).' }),
+      Type.Integer({
+        minimum: 0,
+        // A sequence is a bigint: beyond what a double holds exactly it names no event (422, never a 500).
+        maximum: Number.MAX_SAFE_INTEGER,
+        description: 'Events with a higher sequence than this (default 0; for SSE: `Last-Event-ID` wins).',
+      }),
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100, description: 'Events per page (JSON only).' })),
   },
