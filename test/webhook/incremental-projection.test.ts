@@ -105,6 +105,28 @@ function params(event: VideoEvent, accountSid: string, roomName: string, sequenc
   return out;
 }
 
+/**
+ * How a callback is delivered again: as sent; its parameters in another order (the signature and
+ * the event are the same); with another SequenceNumber (Twilio's internal counter: a distinct
+ * inbox row, the same event); with its Timestamp written to the microsecond (another inbox row,
+ * the same instant).
+ */
+type Redelivery = 'same' | 'reordered' | 'sequence' | 'timestamp';
+const REDELIVERIES: readonly Redelivery[] = ['same', 'reordered', 'sequence', 'timestamp'];
+
+function redelivered(list: [string, string][], how: Redelivery): [string, string][] {
+  switch (how) {
+    case 'same':
+      return list;
+    case 'reordered':
+      return [...list].reverse();
+    case 'sequence':
+      return list.map(([name, value]) => [name, name === 'SequenceNumber' ? String(Number(value) + 1000) : value]);
+    case 'timestamp':
+      return list.map(([name, value]) => [name, name === 'Timestamp' ? value.replace(/Z$/, '000Z') : value]);
+  }
+}
+
 /** What the tables hold, in the fold's own terms. */
 async function stored(service: TestService, consultation: Consultation) {
   const db = service.store.db;
@@ -209,14 +231,19 @@ for (const engine of enginesUnderTest()) {
     });
     afterAll(async () => service?.close());
 
-    /** Seeds a consultation, delivers the batches (each one's callbacks at once), returns what is stored and expected. */
-    async function deliver(s: Scenario, roomSid: string, batches: readonly (readonly number[])[]) {
+    /**
+     * Seeds a consultation, delivers the batches (each one's callbacks at once; an entry is an
+     * event's index, or an index and how it is delivered again), returns what is stored and expected.
+     */
+    async function deliver(s: Scenario, roomSid: string, batches: readonly (readonly (number | readonly [number, Redelivery])[])[]) {
       const consultation = await service.seedConsultation(tenantId, { roomSid, identities: Object.fromEntries(s.roles) });
-      const requests = s.events.map((event, index) =>
-        signFormList(http.webhookUrl, service.authToken, params(event, service.accountSid, consultation.roomName, index)),
-      );
+      const request = (entry: number | readonly [number, Redelivery]) => {
+        const [index, how] = typeof entry === 'number' ? [entry, 'same' as const] : entry;
+        const list = redelivered(params(s.events[index]!, service.accountSid, consultation.roomName, index), how);
+        return signFormList(http.webhookUrl, service.authToken, list);
+      };
       for (const batch of batches) {
-        const statuses = await Promise.all(batch.map((index) => http.post(requests[index]!)));
+        const statuses = await Promise.all(batch.map((entry) => http.post(request(entry))));
         expect(statuses.every((status) => status === 204)).toBe(true);
         await service.app.roomgate.drain();
       }
@@ -228,7 +255,7 @@ for (const engine of enginesUnderTest()) {
       return { actual: await stored(service, consultation), want: expected(record), record, consultation };
     }
 
-    it('for any permutation, duplication and batching of the callbacks, the database holds the full fold', async () => {
+    it('for any permutation, duplication (also redelivered in another form) and batching of the callbacks, the database holds the full fold', async () => {
       const t0 = Date.now() - 10 * 60_000;
       await fc.assert(
         fc.asyncProperty(
@@ -245,11 +272,11 @@ for (const engine of enginesUnderTest()) {
                     s.events.map((_, index) => index),
                     { minLength: s.events.length, maxLength: s.events.length },
                   ),
-                  fc.array(fc.nat(s.events.length - 1), { maxLength: 5 }),
+                  fc.array(fc.tuple(fc.nat(s.events.length - 1), fc.constantFrom(...REDELIVERIES)), { maxLength: 5 }),
                   fc.uniqueArray(fc.nat(s.events.length + 5), { maxLength: 5 }),
                 )
                 .map(([order, duplicates, cuts]) => {
-                  const all = [...order, ...duplicates];
+                  const all: (number | readonly [number, Redelivery])[] = [...order, ...duplicates];
                   const points = [0, ...cuts.filter((cut) => cut < all.length).sort((a, b) => a - b), all.length];
                   return { s, roomSid, batches: points.slice(1).map((end, i) => all.slice(points[i]!, end)) };
                 }),
