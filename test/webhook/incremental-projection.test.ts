@@ -18,7 +18,8 @@ import {
   type ConsultationRecord,
 } from '../../src/core/consultation/consultation-state.js';
 import { claimNextRoom, makeCurrentRoom } from '../../src/storage/consultation-room-repository.js';
-import { findConsultationsForProjection, updateConsultation } from '../../src/storage/consultation-repository.js';
+import { cancelOpenConsultation, findConsultationsForProjection, updateConsultation } from '../../src/storage/consultation-repository.js';
+import { loadConsultationView } from '../../src/service/consultations/consultation-view.js';
 import { billingEvidence } from '../../src/core/billing/billing-evidence.js';
 import { findBillingFields } from '../../src/storage/billing-repository.js';
 import { canonicalJson } from '../../src/core/billing/canonical-json.js';
@@ -407,6 +408,41 @@ for (const engine of enginesUnderTest()) {
         { numRuns: engine.name === 'sqlite' ? 20 : 8, endOnFailure: true },
       );
     }, 300_000);
+
+    it('a consultation cancelled through the API keeps its end and status history when its room\u2019s callbacks are folded after the cancel', async () => {
+      // POST …/cancel completes the room at Twilio, then marks the row: the room-ended that the
+      // completion causes (and a callback stored before the cancel, folded after it) arrive later.
+      const roomSid = `RM${randomHex(16)}`;
+      const t0 = Date.now() - 5 * 60_000;
+      const clinician = { participantSid: `PA${randomHex(16)}`, identity: 'clinician-0' };
+      const events: VideoEvent[] = [
+        { type: 'room-created', timestamp: t0, roomSid },
+        { type: 'participant-connected', timestamp: t0 + 10_000, roomSid, ...clinician },
+        { type: 'room-ended', timestamp: t0 + 30_000, roomSid },
+      ];
+      const { consultation } = await deliver({ roles: new Map([['clinician-0', 'clinician']]), events }, roomSid, [[0]]);
+      const cancelledAt = new Date(t0 + 20_000).toISOString();
+      expect(await cancelOpenConsultation(service.store.db, tenantId, consultation.id, cancelledAt)).toBe(true);
+      const atCancel = await loadConsultationView(service.store, tenantId, consultation.id);
+      expect(atCancel).toMatchObject({ status: 'cancelled', endedAt: cancelledAt });
+      expect(atCancel!.statusHistory.map((entry) => [entry.status, entry.at])).toEqual([
+        ['scheduled', atCancel!.createdAt],
+        ['waiting', new Date(t0).toISOString()],
+        ['cancelled', cancelledAt],
+      ]);
+      for (const index of [1, 2]) {
+        const request = signFormList(
+          http.webhookUrl,
+          service.authToken,
+          params(events[index]!, service.accountSid, consultation.roomName, index),
+        );
+        expect(await http.post(request)).toBe(204);
+        await service.app.roomgate.drain();
+      }
+      const after = await loadConsultationView(service.store, tenantId, consultation.id);
+      expect(after).toMatchObject({ status: 'cancelled', endedAt: cancelledAt, updatedAt: atCancel!.updatedAt });
+      expect(after!.statusHistory).toEqual(atCancel!.statusHistory);
+    });
 
     it('a late callback (earlier Timestamp than the state has seen) refolds the consultation: the meeting that never was', async () => {
       // In order, the clinician seems present when the patient joins at 60 s; their disconnect,
