@@ -18,7 +18,8 @@ import {
   type ConsultationRecord,
 } from '../../src/core/consultation/consultation-state.js';
 import { claimNextRoom, makeCurrentRoom } from '../../src/storage/consultation-room-repository.js';
-import { findConsultationsForProjection, updateConsultation } from '../../src/storage/consultation-repository.js';
+import { cancelOpenConsultation, findConsultationsForProjection, updateConsultation } from '../../src/storage/consultation-repository.js';
+import { loadConsultationView } from '../../src/service/consultations/consultation-view.js';
 import { billingEvidence } from '../../src/core/billing/billing-evidence.js';
 import { findBillingFields } from '../../src/storage/billing-repository.js';
 import { canonicalJson } from '../../src/core/billing/canonical-json.js';
@@ -103,6 +104,28 @@ function params(event: VideoEvent, accountSid: string, roomName: string, sequenc
     if (event.duration !== undefined) out.push(['Duration', String(event.duration)]);
   }
   return out;
+}
+
+/**
+ * How a callback is delivered again: as sent; its parameters in another order (the signature and
+ * the event are the same); with another SequenceNumber (Twilio's internal counter: a distinct
+ * inbox row, the same event); with its Timestamp written to the microsecond (another inbox row,
+ * the same instant).
+ */
+type Redelivery = 'same' | 'reordered' | 'sequence' | 'timestamp';
+const REDELIVERIES: readonly Redelivery[] = ['same', 'reordered', 'sequence', 'timestamp'];
+
+function redelivered(list: [string, string][], how: Redelivery): [string, string][] {
+  switch (how) {
+    case 'same':
+      return list;
+    case 'reordered':
+      return [...list].reverse();
+    case 'sequence':
+      return list.map(([name, value]) => [name, name === 'SequenceNumber' ? String(Number(value) + 1000) : value]);
+    case 'timestamp':
+      return list.map(([name, value]) => [name, name === 'Timestamp' ? value.replace(/Z$/, '000Z') : value]);
+  }
 }
 
 /** What the tables hold, in the fold's own terms. */
@@ -209,14 +232,19 @@ for (const engine of enginesUnderTest()) {
     });
     afterAll(async () => service?.close());
 
-    /** Seeds a consultation, delivers the batches (each one's callbacks at once), returns what is stored and expected. */
-    async function deliver(s: Scenario, roomSid: string, batches: readonly (readonly number[])[]) {
+    /**
+     * Seeds a consultation, delivers the batches (each one's callbacks at once; an entry is an
+     * event's index, or an index and how it is delivered again), returns what is stored and expected.
+     */
+    async function deliver(s: Scenario, roomSid: string, batches: readonly (readonly (number | readonly [number, Redelivery])[])[]) {
       const consultation = await service.seedConsultation(tenantId, { roomSid, identities: Object.fromEntries(s.roles) });
-      const requests = s.events.map((event, index) =>
-        signFormList(http.webhookUrl, service.authToken, params(event, service.accountSid, consultation.roomName, index)),
-      );
+      const request = (entry: number | readonly [number, Redelivery]) => {
+        const [index, how] = typeof entry === 'number' ? [entry, 'same' as const] : entry;
+        const list = redelivered(params(s.events[index]!, service.accountSid, consultation.roomName, index), how);
+        return signFormList(http.webhookUrl, service.authToken, list);
+      };
       for (const batch of batches) {
-        const statuses = await Promise.all(batch.map((index) => http.post(requests[index]!)));
+        const statuses = await Promise.all(batch.map((entry) => http.post(request(entry))));
         expect(statuses.every((status) => status === 204)).toBe(true);
         await service.app.roomgate.drain();
       }
@@ -228,7 +256,7 @@ for (const engine of enginesUnderTest()) {
       return { actual: await stored(service, consultation), want: expected(record), record, consultation };
     }
 
-    it('for any permutation, duplication and batching of the callbacks, the database holds the full fold', async () => {
+    it('for any permutation, duplication (also redelivered in another form) and batching of the callbacks, the database holds the full fold', async () => {
       const t0 = Date.now() - 10 * 60_000;
       await fc.assert(
         fc.asyncProperty(
@@ -245,11 +273,11 @@ for (const engine of enginesUnderTest()) {
                     s.events.map((_, index) => index),
                     { minLength: s.events.length, maxLength: s.events.length },
                   ),
-                  fc.array(fc.nat(s.events.length - 1), { maxLength: 5 }),
+                  fc.array(fc.tuple(fc.nat(s.events.length - 1), fc.constantFrom(...REDELIVERIES)), { maxLength: 5 }),
                   fc.uniqueArray(fc.nat(s.events.length + 5), { maxLength: 5 }),
                 )
                 .map(([order, duplicates, cuts]) => {
-                  const all = [...order, ...duplicates];
+                  const all: (number | readonly [number, Redelivery])[] = [...order, ...duplicates];
                   const points = [0, ...cuts.filter((cut) => cut < all.length).sort((a, b) => a - b), all.length];
                   return { s, roomSid, batches: points.slice(1).map((end, i) => all.slice(points[i]!, end)) };
                 }),
@@ -380,6 +408,41 @@ for (const engine of enginesUnderTest()) {
         { numRuns: engine.name === 'sqlite' ? 20 : 8, endOnFailure: true },
       );
     }, 300_000);
+
+    it('a consultation cancelled through the API keeps its end and status history when its room\u2019s callbacks are folded after the cancel', async () => {
+      // POST …/cancel completes the room at Twilio, then marks the row: the room-ended that the
+      // completion causes (and a callback stored before the cancel, folded after it) arrive later.
+      const roomSid = `RM${randomHex(16)}`;
+      const t0 = Date.now() - 5 * 60_000;
+      const clinician = { participantSid: `PA${randomHex(16)}`, identity: 'clinician-0' };
+      const events: VideoEvent[] = [
+        { type: 'room-created', timestamp: t0, roomSid },
+        { type: 'participant-connected', timestamp: t0 + 10_000, roomSid, ...clinician },
+        { type: 'room-ended', timestamp: t0 + 30_000, roomSid },
+      ];
+      const { consultation } = await deliver({ roles: new Map([['clinician-0', 'clinician']]), events }, roomSid, [[0]]);
+      const cancelledAt = new Date(t0 + 20_000).toISOString();
+      expect(await cancelOpenConsultation(service.store.db, tenantId, consultation.id, cancelledAt)).toBe(true);
+      const atCancel = await loadConsultationView(service.store, tenantId, consultation.id);
+      expect(atCancel).toMatchObject({ status: 'cancelled', endedAt: cancelledAt });
+      expect(atCancel!.statusHistory.map((entry) => [entry.status, entry.at])).toEqual([
+        ['scheduled', atCancel!.createdAt],
+        ['waiting', new Date(t0).toISOString()],
+        ['cancelled', cancelledAt],
+      ]);
+      for (const index of [1, 2]) {
+        const request = signFormList(
+          http.webhookUrl,
+          service.authToken,
+          params(events[index]!, service.accountSid, consultation.roomName, index),
+        );
+        expect(await http.post(request)).toBe(204);
+        await service.app.roomgate.drain();
+      }
+      const after = await loadConsultationView(service.store, tenantId, consultation.id);
+      expect(after).toMatchObject({ status: 'cancelled', endedAt: cancelledAt, updatedAt: atCancel!.updatedAt });
+      expect(after!.statusHistory).toEqual(atCancel!.statusHistory);
+    });
 
     it('a late callback (earlier Timestamp than the state has seen) refolds the consultation: the meeting that never was', async () => {
       // In order, the clinician seems present when the patient joins at 60 s; their disconnect,

@@ -462,11 +462,25 @@ function openEndedAt(state: ConsultationFoldState, consultation: ConsultationFol
   return consultation.windowClosesAt === undefined ? state.endedAt : null;
 }
 
-/** The rooms' own events (parse errors and other rooms' events are skipped). */
+/**
+ * The rooms' own events (parse errors and other rooms' events are skipped), each once: a
+ * redelivery that differs only by its SequenceNumber (Twilio's internal counter, not part of the
+ * fact) is the same event, and only the copy with the lowest SequenceNumber is kept — otherwise
+ * the copy would be walked again at another place among same-millisecond events, and the record
+ * would depend on which copies arrived, not on the set of events.
+ */
 function ownEvents(input: ConsultationFoldInput): VideoEvent[] {
   const rooms = new Set(input.consultation.roomSids ?? [input.consultation.roomSid]);
   rooms.add(input.consultation.roomSid);
-  return input.events.filter((event): event is VideoEvent => isVideoEvent(event) && rooms.has(event.roomSid));
+  const own = input.events.filter((event): event is VideoEvent => isVideoEvent(event) && rooms.has(event.roomSid));
+  if (own.length < 2) return own;
+  const kept = new Map<string, VideoEvent>();
+  for (const event of own) {
+    const key = canonical({ ...event, sequenceNumber: undefined });
+    const other = kept.get(key);
+    if (other === undefined || (event.sequenceNumber ?? -1) < (other.sequenceNumber ?? -1)) kept.set(key, event);
+  }
+  return kept.size === own.length ? own : [...kept.values()];
 }
 
 /**
@@ -608,9 +622,11 @@ function applyParticipant(state: FoldState, event: ParticipantEvent, roles: Read
     return;
   }
   if (existing?.disconnectedAt != null) return; // already closed: by itself, or by the room's end
-  // Its connect never arrived: Twilio's ParticipantDuration (whole seconds) says when it was.
-  const inferred =
+  // Its connect never arrived: Twilio's ParticipantDuration (whole seconds) says when it was —
+  // unless that is after its room's end: such a connect is ignored, inferred or not.
+  const reported =
     existing?.connectedAt == null && event.participantDuration !== undefined ? event.timestamp - event.participantDuration * 1000 : null;
+  const inferred = reported !== null && roomEnd !== null && reported > roomEnd ? null : reported;
   state.sessions.set(event.participantSid, {
     participantSid: event.participantSid,
     identity,

@@ -337,14 +337,19 @@ async function writeRecord(
   const startedAt = iso(record.startedAt);
   const endedAt = iso(record.endedAt);
   // A no-show named when the appointment window closed (no-show sweep) is final: callbacks that
-  // arrive later (the room's end) update the fold state, never that status.
+  // arrive later (the room's end) update the fold state, never that status. So is a cancellation
+  // (POST …/cancel, or a room Twilio could not create): the room-ended its completion causes, or
+  // a callback stored before it and folded after, leaves the status, its end (the cancel's moment)
+  // and the status history as the cancel left them — the API closes that history with the
+  // cancellation at the row's update (consultation-view.ts).
+  const cancelled = row.status === 'cancelled';
   const statusChanged =
-    !row.no_show_missing && (before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt);
+    !row.no_show_missing && !cancelled && (before.status !== record.status || before.startedAt !== startedAt || before.endedAt !== endedAt);
   // The state is written whenever it changed (it holds the last Timestamp); the status history
   // when the timeline did (the stored state's was written with it); the status fields, the
   // version and updated_at only when the record's status changed.
   const foldState = JSON.stringify(state);
-  const historyChanged = previous === null || !sameTimeline(previous.timeline, record.timeline);
+  const historyChanged = !cancelled && (previous === null || !sameTimeline(previous.timeline, record.timeline));
   if (foldState !== row.fold_state || historyChanged || statusChanged)
     await updateConsultation(trx, id, {
       fold_state: foldState,
