@@ -24,6 +24,7 @@ import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
 import { randomHex, startTestService, type TestService } from '../support/test-service.js';
 import { startTripwireProxy, type TripwireProxy } from './support/tripwire-proxy.js';
+import { eventually } from './support/eventually.js';
 
 const PATH = '/webhooks/twilio/video';
 const COMMIT_DEADLINE_MS = 2000;
@@ -32,16 +33,6 @@ const servers = enginesUnderTest().filter((engine) => engine.server && engine.vi
 // The fold marks the callbacks it folds; the inbox inserts them. Quoted "…" (PostgreSQL) or `…` (MySQL).
 const FOLD = /update ["`]callbacks["`] set ["`]processed_at["`]/;
 const INBOX = /insert into ["`]callbacks["`]/;
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 for (const engine of servers) {
   describe(`a COMMIT lost or hung between the service and ${engine.name}`, () => {

@@ -11,19 +11,10 @@ import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/spawn-service.js';
 import { randomHex, startTestService, type TestService } from '../support/test-service.js';
+import { eventually } from './support/eventually.js';
 
 const PATH = '/webhooks/twilio/video';
 const servers = enginesUnderTest().filter((engine) => engine.server);
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 for (const engine of servers) {
   describe(`an outbox row held by a dead host on ${engine.name}`, () => {

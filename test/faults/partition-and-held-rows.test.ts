@@ -22,21 +22,12 @@ import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { randomHex, startTestService, type TestService } from '../support/test-service.js';
+import { eventually } from './support/eventually.js';
 
 const PATH = '/webhooks/twilio/video';
 const COMMIT_DEADLINE_MS = 2000;
 
 const servers = enginesUnderTest().filter((engine) => engine.server && engine.viaAddress);
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 for (const engine of servers) {
   describe(`faults between the service and ${engine.name}`, () => {

@@ -25,21 +25,12 @@ import { openSse } from '../support/live-clients.js';
 import { signForm } from '../support/signed-callback.js';
 import { freePort, spawnService, type SpawnedService } from '../support/spawn-service.js';
 import { createOwnPostgres, type OwnPostgres } from './support/own-postgres.js';
+import { eventually } from './support/eventually.js';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const WEBHOOK = '/webhooks/twilio/video';
 const CONSULTATIONS = 40;
 const postgres = enginesUnderTest().some((engine) => engine.name === 'postgres');
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** An SSE subscription (the stream must open): the event names and data received so far. */
 async function subscribe(url: string, key: string) {

@@ -19,21 +19,12 @@ import { enginesUnderTest, type TestDatabase } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
 import { freePort, spawnService, type SpawnedService } from '../support/spawn-service.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import { eventually } from './support/eventually.js';
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const WEBHOOK = '/webhooks/twilio/video';
 const CONSULTATIONS = 12;
 const servers = enginesUnderTest().filter((engine) => engine.server && engine.viaAddress);
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 for (const engine of servers) {
   describe(`serve on ${engine.name} through a partition and a cut`, () => {

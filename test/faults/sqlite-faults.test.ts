@@ -19,19 +19,10 @@ import { eventDedupeKey } from '../../src/core/consultation/consultation-event.j
 import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
 import { randomHex, startTestService, type TestService } from '../support/test-service.js';
+import { eventually } from './support/eventually.js';
 
 const PATH = '/webhooks/twilio/video';
 const sqlite = enginesUnderTest().find((engine) => engine.name === 'sqlite');
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function trackEvents(service: TestService, roomSid: string, identity: string, count: number): Record<string, string>[] {
   return Array.from({ length: count }, (_, index) => ({

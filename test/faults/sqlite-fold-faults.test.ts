@@ -16,19 +16,10 @@ import { eventDedupeKey } from '../../src/core/consultation/consultation-event.j
 import { enginesUnderTest } from '../support/engines.js';
 import { signForm } from '../support/signed-callback.js';
 import { randomHex, startTestService } from '../support/test-service.js';
+import { eventually } from './support/eventually.js';
 
 const PATH = '/webhooks/twilio/video';
 const sqlite = enginesUnderTest().find((engine) => engine.name === 'sqlite');
-
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, limitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Writes to `file` until the filesystem has not one byte left. */
 function fill(file: string): void {
@@ -138,7 +129,7 @@ describe.runIf(sqlite)('sqlite: the disk full between the inbox commit and the f
     fill(filler);
     const fullAt = Date.now();
 
-    await eventually('readyz 503 on a full disk', async () => ((await readyz()) === 503 ? true : undefined));
+    await eventually('readyz 503 on a full disk', async () => ((await readyz()) === 503 ? true : undefined), 20_000);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the fold has tried, and failed
     const during = await outcome(underFault);
     console.log(`[faults] sqlite: disk full before the fold → after ${Date.now() - fullAt} ms: ${JSON.stringify(during)}`);
@@ -147,15 +138,19 @@ describe.runIf(sqlite)('sqlite: the disk full between the inbox commit and the f
 
     unlinkSync(filler);
     const freedAt = Date.now();
-    const after = await eventually('the last callback folded once space is back', async () => {
-      const result = await outcome(underFault);
-      return result.unfolded === 0 && result.status === 'completed' ? result : undefined;
-    });
+    const after = await eventually(
+      'the last callback folded once space is back',
+      async () => {
+        const result = await outcome(underFault);
+        return result.unfolded === 0 && result.status === 'completed' ? result : undefined;
+      },
+      20_000,
+    );
     console.log(`[faults] sqlite: space freed → folded after ${Date.now() - freedAt} ms`);
     expect(after.keys).toEqual(callbacks.map(eventDedupeKey).sort());
     expect(after.versions).toBe(1);
     expect(after.joinedAndLeft).toBe(4);
-    await eventually('readyz 200 once space is free', async () => ((await readyz()) === 200 ? true : undefined));
+    await eventually('readyz 200 once space is free', async () => ((await readyz()) === 200 ? true : undefined), 20_000);
     // The record thread lived through it (a fold that cannot write is retried, not a crash).
     expect(await service.metricsText()).toMatch(/^roomgate_projection_thread_restarts_total 0$/m);
     expect(service.logs()).not.toContain('projection thread ended unexpectedly');
