@@ -3,9 +3,9 @@
  * (UNIQUE dedupe_key), claimed by workers with a compare-and-set on its lock.
  */
 import type { Kysely } from 'kysely';
-import { capabilitiesOf } from './dialect-capabilities.js';
 import { newId } from './ids.js';
 import { insertIfAbsent } from './insert-if-absent.js';
+import { lockFreeRows } from './row-locks.js';
 import { shapedStatement } from './shaped-statement.js';
 import type { Database, IsoTimestamp, OutboxStatus } from './schema.js';
 
@@ -73,10 +73,7 @@ export async function claimOutboxEntry(
   db: Db,
   claim: { id: string; workerId: string; now: IsoTimestamp; lockedUntil: IsoTimestamp },
 ): Promise<boolean> {
-  if (capabilitiesOf(db).rowLocks === 'for-update') {
-    const free = await db.selectFrom('outbox').select('id').where('id', '=', claim.id).forUpdate().skipLocked().execute();
-    if (free.length === 0) return false;
-  }
+  if ((await lockFreeRows(db, 'outbox', [claim.id])).length === 0) return false;
   const result = await db
     .updateTable('outbox')
     .set({ locked_by: claim.workerId, locked_until: claim.lockedUntil })

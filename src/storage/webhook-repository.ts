@@ -11,8 +11,8 @@
  */
 import type { Kysely } from 'kysely';
 import type { TenantEvent, TenantEventType } from '../core/events/tenant-event.js';
-import { capabilitiesOf } from './dialect-capabilities.js';
 import { newId } from './ids.js';
+import { lockFreeRows } from './row-locks.js';
 import type { Database, IsoTimestamp, StoreTransaction, WebhookAttemptStatus, WebhookMessageStatus } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -594,25 +594,4 @@ export async function purgeFinishedWebhookMessages(trx: StoreTransaction, tenant
     removed += Number(result.numDeletedRows);
   }
   return removed;
-}
-
-/**
- * Locks those of the rows no other transaction holds (FOR UPDATE SKIP LOCKED, PostgreSQL and
- * MySQL) and returns their ids; on SQLite the write transaction holds the whole database: all.
- */
-async function lockFreeRows(
-  trx: StoreTransaction,
-  table: 'webhook_endpoints' | 'webhook_messages',
-  ids: readonly string[],
-): Promise<string[]> {
-  if (capabilitiesOf(trx).rowLocks === 'whole-database') return [...ids];
-  const rows = await trx
-    .selectFrom(table)
-    .select('id')
-    .where('id', 'in', [...ids].sort())
-    .orderBy('id')
-    .forUpdate()
-    .skipLocked()
-    .execute();
-  return rows.map((row) => row.id);
 }
