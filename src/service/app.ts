@@ -501,7 +501,7 @@ export function installErrorHandling(app: FastifyInstance, { metrics }: Services
     const challenge = bearerChallenge(code, request.headers.authorization, details.scope);
     if (challenge) reply.header('www-authenticate', challenge);
     // Twilio retries a 503 anyway; other clients learn when it is worth it.
-    if (code === 'STORE_UNAVAILABLE') void reply.header('retry-after', '1');
+    if (ERRORS[code].status === 503) void reply.header('retry-after', '1');
     return reply.code(ERRORS[code].status).send(errorBody(code, request.id, message, details));
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send(errorBody('NOT_FOUND', request.id)));

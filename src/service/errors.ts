@@ -25,6 +25,7 @@ export const ERRORS = {
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
   TOO_MANY_STREAMS: { status: 429, message: 'Too many live streams are open for this API key or tenant.' },
   STORE_UNAVAILABLE: { status: 503, message: 'Storage is unavailable; retry later.' },
+  RECORD_CATCHING_UP: { status: 503, message: "The consultation's record is still folding callbacks Twilio already sent; retry later." },
   UPSTREAM_UNAVAILABLE: { status: 502, message: 'Twilio failed (5xx) or did not answer; retry later.' },
   TWILIO_REJECTED: { status: 502, message: 'Twilio refused the request (4xx).' },
   INTERNAL: { status: 500, message: 'Internal error.' },

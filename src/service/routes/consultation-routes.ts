@@ -9,8 +9,10 @@ import { Type } from 'typebox';
 import { newId } from '../../storage/ids.js';
 import type { Store } from '../../storage/store.js';
 import { StoreConstraintError } from '../../storage/store-errors.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   cancelOpenConsultation,
+  hasUnfoldedCallbacks,
   findConsultationByExternalRef,
   findTenantConsultation,
   insertConsultations,
@@ -44,6 +46,9 @@ export interface ConsultationRouteOptions {
 
 const ACCOUNT_SID = /^AC[0-9a-fA-F]{32}$/;
 const FINAL = ['completed', 'cancelled', 'no-show'];
+/** How long a cancel waits for callbacks already answered to be folded (the fold follows within ≈ 20 ms). */
+const FOLD_WAIT_MS = 3_000;
+const FOLD_POLL_MS = 20;
 const consultation = Type.Ref('Consultation');
 
 export async function consultationRoutes(root: FastifyInstance, options: ConsultationRouteOptions): Promise<void> {
@@ -287,15 +292,19 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       schema: {
         summary: 'Cancel a scheduled or waiting consultation.',
         description:
-          'Completes its room at Twilio if one exists (a room Twilio ended already is fine), then records the consultation as cancelled. Once in progress or ended → 409 with `current`.',
+          'First folds the callbacks Twilio already sent (so one that started or ended the consultation decides: 409), then completes its room at Twilio if one exists (a room Twilio ended already is fine) and records the consultation as cancelled. Once in progress or ended → 409 with `current`. Callbacks not folded within 3 s → 503 `RECORD_CATCHING_UP`, nothing changed.',
         params: IdParams,
         headers: IdempotencyHeaders,
         response: withErrors({ 200: consultation }, 404, 409, 502),
       },
     },
     async (request) => {
-      const row = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
-      if (!row) throw new HttpError('NOT_FOUND');
+      const found = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
+      if (!found) throw new HttpError('NOT_FOUND');
+      // A callback answered 204 before this request may have started (or ended) it: its status
+      // is read once those are folded, not before.
+      await untilCallbacksFolded(found.id);
+      const row = (await findTenantConsultation(store.db, request.tenant.id, found.id))!;
       if (row.status !== 'scheduled' && row.status !== 'waiting')
         throw await conflict(request.tenant.id, row.id, `The consultation is ${row.status}.`);
       if (row.room_sid) {
@@ -315,6 +324,15 @@ export async function consultationRoutes(root: FastifyInstance, options: Consult
       return current(request.tenant.id, row.id);
     },
   );
+
+  /** Waits (bounded) until no accepted callback of the consultation's rooms is left unfolded. */
+  async function untilCallbacksFolded(id: string): Promise<void> {
+    const deadline = Date.now() + FOLD_WAIT_MS;
+    while (await hasUnfoldedCallbacks(store.db, id)) {
+      if (Date.now() >= deadline) throw new HttpError('RECORD_CATCHING_UP');
+      await delay(FOLD_POLL_MS);
+    }
+  }
 
   async function conflict(tenantId: string, id: string, message: string): Promise<HttpError> {
     return new HttpError('CONFLICT', message, { details: { current: await current(tenantId, id) } });

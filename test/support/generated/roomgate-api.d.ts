@@ -959,7 +959,7 @@ export interface paths {
     put?: never;
     /**
      * Cancel a scheduled or waiting consultation.
-     * @description Completes its room at Twilio if one exists (a room Twilio ended already is fine), then records the consultation as cancelled. Once in progress or ended → 409 with `current`.
+     * @description First folds the callbacks Twilio already sent (so one that started or ended the consultation decides: 409), then completes its room at Twilio if one exists (a room Twilio ended already is fine) and records the consultation as cancelled. Once in progress or ended → 409 with `current`. Callbacks not folded within 3 s → 503 `RECORD_CATCHING_UP`, nothing changed.
      *
      *     Scope: `consultations:write`.
      */
