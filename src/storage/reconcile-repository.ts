@@ -50,6 +50,7 @@ export async function findOverdueConsultations(db: Kysely<Database>, query: Over
       .selectFrom('compositions')
       .innerJoin('consultations', 'consultations.id', 'compositions.consultation_id')
       .select('consultations.id')
+      .distinct() // a row per room: a consultation once
       .where('compositions.status', 'in', ['enqueued', 'started'])
       .where('compositions.updated_at', '<', query.compositionBefore)
       .where((eb) =>
