@@ -336,6 +336,7 @@ for (const engine of enginesUnderTest()) {
         ['StatusCallbackEvent', type],
         ['Timestamp', new Date(t0 + seconds * 1000).toISOString()],
         ['CompositionSid', sid],
+        ['SequenceNumber', String(seconds)],
       ];
       const failedSid = `CJ${consultation.tag}04`;
       const retrySid = `CJ${consultation.tag}05`;
