@@ -110,6 +110,19 @@ const acceptedOfRooms = shapedStatement('acceptedCallbacksOfRooms', (db, roomSid
     .where('room_sid', 'in', roomSids),
 );
 
+/** The participants (PA…) the room's accepted callbacks name: Twilio gives each connection to a room its own SID. */
+export async function participantSidsOfRoom(db: Kysely<Database>, roomSid: string): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('callbacks')
+    .select('participant_sid')
+    .distinct()
+    .where('room_sid', '=', roomSid)
+    .where('status', '=', 'accepted')
+    .where('participant_sid', 'is not', null)
+    .execute();
+  return new Set(rows.map((row) => row.participant_sid!));
+}
+
 /** Those of these rooms that have an accepted callback stored (a consultation created for one cannot start from "no events"). */
 export async function roomsWithAcceptedCallbacks(db: Kysely<Database>, roomSids: readonly string[]): Promise<Set<string>> {
   if (roomSids.length === 0) return new Set();

@@ -50,6 +50,7 @@ export async function findOverdueConsultations(db: Kysely<Database>, query: Over
       .selectFrom('compositions')
       .innerJoin('consultations', 'consultations.id', 'compositions.consultation_id')
       .select('consultations.id')
+      .distinct() // a row per room: a consultation once
       .where('compositions.status', 'in', ['enqueued', 'started'])
       .where('compositions.updated_at', '<', query.compositionBefore)
       .where((eb) =>
@@ -178,7 +179,7 @@ export async function markReconciled(db: Kysely<Database>, id: string, now: stri
 
 /** What the reconciler compares before and after, to know whether it changed the record. */
 export async function recordDigest(db: Kysely<Database>, id: string): Promise<string> {
-  const [row, sessions, composition, billing] = await Promise.all([
+  const [row, sessions, compositions, billing] = await Promise.all([
     db.selectFrom('consultations').select(['status', 'started_at', 'ended_at']).where('id', '=', id).executeTakeFirst(),
     db
       .selectFrom('participant_sessions')
@@ -186,10 +187,15 @@ export async function recordDigest(db: Kysely<Database>, id: string): Promise<st
       .where('consultation_id', '=', id)
       .orderBy('participant_sid')
       .execute(),
-    db.selectFrom('compositions').select(['status', 'composition_sid']).where('consultation_id', '=', id).executeTakeFirst(),
+    db
+      .selectFrom('compositions')
+      .select(['room_sid', 'status', 'composition_sid'])
+      .where('consultation_id', '=', id)
+      .orderBy('room_sid')
+      .execute(),
     db.selectFrom('billing_records').select(['billable_seconds', 'rounded_seconds']).where('consultation_id', '=', id).executeTakeFirst(),
   ]);
-  return JSON.stringify([row, sessions, composition ?? null, billing ?? null]);
+  return JSON.stringify([row, sessions, compositions, billing ?? null]);
 }
 
 /** The Timestamp of the room's last applied event (ISO), if any: where an operator's completion closes the record. */

@@ -1,4 +1,4 @@
-/** Recordings and the composition of a consultation: every query on them, written once. */
+/** Recordings and the compositions (one per room) of a consultation: every query on them, written once. */
 import type { Insertable, Kysely, Updateable } from 'kysely';
 import { newId } from './ids.js';
 import { shapedStatement } from './shaped-statement.js';
@@ -60,27 +60,48 @@ export async function updateRecording(db: Db, recordingSid: string, fields: Reco
   await updateRecordingRow(db, { recordingSid, fields });
 }
 
-/** The consultation's composition as the API shows it, or undefined. */
-export async function findConsultationComposition(db: Db, consultationId: string) {
-  return db
+/**
+ * The consultation's compositions, one per room that was composed, in the rooms' order
+ * (consultation_rooms.sequence; a room not listed there last).
+ */
+export async function findConsultationCompositions(db: Db, consultationId: string) {
+  const rows = await db
     .selectFrom('compositions')
-    .select(['composition_sid', 'status', 'attempts', 'media_uri', 'updated_at'])
-    .where('consultation_id', '=', consultationId)
-    .executeTakeFirst();
+    .leftJoin('consultation_rooms', 'consultation_rooms.room_sid', 'compositions.room_sid')
+    .select([
+      'compositions.room_sid',
+      'compositions.composition_sid',
+      'compositions.status',
+      'compositions.attempts',
+      'compositions.media_uri',
+      'compositions.updated_at',
+      'consultation_rooms.sequence',
+    ])
+    .where('compositions.consultation_id', '=', consultationId)
+    .execute();
+  return rows
+    .sort((a, b) => (a.sequence ?? Number.MAX_SAFE_INTEGER) - (b.sequence ?? Number.MAX_SAFE_INTEGER) || (a.room_sid < b.room_sid ? -1 : 1))
+    .map(({ sequence: _sequence, ...row }) => row);
+}
+
+/** The latest room's composition (what `composition` meant before rooms), or undefined. */
+export async function findConsultationComposition(db: Db, consultationId: string) {
+  return (await findConsultationCompositions(db, consultationId)).at(-1);
 }
 
 /**
- * The consultation's one compositions row, created if absent. Both the outbox handler (after
- * asking Twilio) and the projector (after Twilio's callbacks) write to it, in either order.
+ * The room's compositions row, created if absent. Both the outbox handler (after asking Twilio)
+ * and the projector (after Twilio's callbacks) write to it, in either order.
  */
-export async function ensureCompositionRow(db: Db, consultationId: string, now: IsoTimestamp): Promise<void> {
+export async function ensureCompositionRow(db: Db, consultationId: string, roomSid: string, now: IsoTimestamp): Promise<void> {
   await insertIfAbsent(
     db,
     'compositions',
-    { consultation_id: consultationId },
+    { consultation_id: consultationId, room_sid: roomSid },
     {
       id: newId('cmp'),
       consultation_id: consultationId,
+      room_sid: roomSid,
       composition_sid: null,
       status: 'requested',
       attempts: 0,
@@ -91,24 +112,32 @@ export async function ensureCompositionRow(db: Db, consultationId: string, now: 
   );
 }
 
-export async function updateConsultationComposition(
+export async function updateRoomComposition(
   db: Db,
   consultationId: string,
-  fields: Omit<Updateable<CompositionsTable>, 'id' | 'consultation_id'>,
+  roomSid: string,
+  fields: Omit<Updateable<CompositionsTable>, 'id' | 'consultation_id' | 'room_sid'>,
 ): Promise<void> {
-  await db.updateTable('compositions').set(fields).where('consultation_id', '=', consultationId).execute();
+  await db.updateTable('compositions').set(fields).where('consultation_id', '=', consultationId).where('room_sid', '=', roomSid).execute();
 }
 
 /**
- * The composition Twilio was asked for (or adopted) is now the consultation's: one compare-and-set
+ * The composition Twilio was asked for (or adopted) is now the room's: one compare-and-set
  * UPDATE — nothing when the row already names it, else the SID, `enqueued` and one more attempt.
  * The row must exist (ensureCompositionRow).
  */
-export async function recordRequestedComposition(db: Db, consultationId: string, compositionSid: string, now: IsoTimestamp): Promise<void> {
+export async function recordRequestedComposition(
+  db: Db,
+  consultationId: string,
+  roomSid: string,
+  compositionSid: string,
+  now: IsoTimestamp,
+): Promise<void> {
   await db
     .updateTable('compositions')
     .set((eb) => ({ composition_sid: compositionSid, status: 'enqueued', attempts: eb('attempts', '+', 1), updated_at: now }))
     .where('consultation_id', '=', consultationId)
+    .where('room_sid', '=', roomSid)
     .where((eb) => eb.or([eb('composition_sid', 'is', null), eb('composition_sid', '<>', compositionSid)]))
     .execute();
 }

@@ -233,9 +233,11 @@ export interface ConsentsTable {
   recorded_at: IsoTimestamp;
 }
 
+/** One row per room that was composed (UNIQUE consultation_id, room_sid: migration 0016). */
 export interface CompositionsTable {
   id: string;
   consultation_id: string;
+  room_sid: string;
   composition_sid: string | null;
   status: string;
   attempts: number;

@@ -89,7 +89,7 @@ describe('a client generated from the OpenAPI document', () => {
     expect(token.data!.roomName).toBe(consultation.roomName);
 
     const recordings = await client.GET('/v1/consultations/{id}/recordings', { params: { path: { id: consultation.id } } });
-    expect(recordings.data).toEqual({ recordings: [], composition: null });
+    expect(recordings.data).toEqual({ recordings: [], composition: null, compositions: [] });
 
     const billing = await client.GET('/v1/billing-records', { params: { query: { updatedSince: '2020-01-01T00:00:00Z' } } });
     expect(billing.data!.data).toEqual([]);

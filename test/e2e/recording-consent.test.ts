@@ -229,7 +229,11 @@ for (const engine of enginesUnderTest()) {
         return answer.status === 'completed' ? answer : undefined;
       });
       expect(view.consents).toEqual([]);
-      expect((await c.api('GET', `/v1/consultations/${c.id}/recordings`)).json).toEqual({ recordings: [], composition: null });
+      expect((await c.api('GET', `/v1/consultations/${c.id}/recordings`)).json).toEqual({
+        recordings: [],
+        composition: null,
+        compositions: [],
+      });
       expect(sandbox.state.listCompositions({ roomSid: c.roomSid })).toEqual([]);
     });
 

@@ -325,5 +325,48 @@ for (const engine of enginesUnderTest()) {
       expect(stored.row.status_history).toBe(cancelledHistory);
       expect(await history()).toBe(statusHistoryJson([{ status: 'scheduled', at: null }]));
     });
+
+    it('a state stored with one composition for every room is folded again at the next callback, into a row per room', async () => {
+      const t0 = Date.now() - 10 * 60_000;
+      const consultation = await create();
+      const batches = meeting(consultation.tag, consultation.roomName, t0);
+      const composition = (type: string, seconds: number, sid: string): [string, string][] => [
+        ['AccountSid', ACCOUNT],
+        ['RoomSid', consultation.roomSid],
+        ['StatusCallbackEvent', type],
+        ['Timestamp', new Date(t0 + seconds * 1000).toISOString()],
+        ['CompositionSid', sid],
+        ['SequenceNumber', String(seconds)],
+      ];
+      const failedSid = `CJ${consultation.tag}04`;
+      const retrySid = `CJ${consultation.tag}05`;
+      const before = [
+        ...batches.flat(),
+        composition('composition-enqueued', 430, failedSid),
+        composition('composition-failed', 440, failedSid),
+      ];
+      await receive(store, before);
+      await project(consultation.id);
+      // As the previous version stored it: one composition, one list of failures, for the whole consultation.
+      const [row] = await store.db.selectFrom('consultations').select('fold_state').where('id', '=', consultation.id).execute();
+      const { roomCompositions, ...rest } = JSON.parse(row!.fold_state!) as ConsultationFoldState;
+      const own = roomCompositions![consultation.roomSid]!;
+      const legacy = { ...rest, composition: { status: own.status, compositionSid: own.compositionSid }, failedCompositions: own.failed };
+      await updateConsultation(store.db, consultation.id, { fold_state: JSON.stringify(legacy) });
+
+      const after = [composition('composition-enqueued', 450, retrySid), composition('composition-available', 460, retrySid)];
+      await receive(store, after);
+      expect((await project(consultation.id)).refolded).toBe(1);
+      const { state, record } = fullFold(consultation, [...before, ...after]);
+      const [folded] = await store.db.selectFrom('consultations').select('fold_state').where('id', '=', consultation.id).execute();
+      expect(JSON.parse(folded!.fold_state!)).toEqual(JSON.parse(JSON.stringify(state)));
+      const rows = await store.db
+        .selectFrom('compositions')
+        .select(['room_sid', 'composition_sid', 'status'])
+        .where('consultation_id', '=', consultation.id)
+        .execute();
+      expect(rows).toEqual([{ room_sid: consultation.roomSid, composition_sid: retrySid, status: 'available' }]);
+      expect(record.compositions).toMatchObject([{ roomSid: consultation.roomSid, compositionSid: retrySid, failures: 1 }]);
+    });
   });
 }

@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VideoEvent } from '../../src/core/consultation/consultation-event.js';
 import {
+  MAX_COMPOSITION_ATTEMPTS,
   foldConsultation,
   recordOf as recordOfState,
   type ConsultationFoldState,
@@ -85,6 +86,31 @@ function scenario(roomSid: string, t0: number, scale = 1) {
     });
 }
 
+type CompositionOutcome = 'none' | 'composes' | 'fails-then-composes' | 'fails-past-bound';
+
+/** A room's composition callbacks after its end: each attempt enqueued, then failed or available. */
+function compositionEvents(roomSid: string, endedAt: number, outcome: CompositionOutcome): VideoEvent[] {
+  const failures = { none: -1, composes: 0, 'fails-then-composes': 1, 'fails-past-bound': MAX_COMPOSITION_ATTEMPTS }[outcome];
+  const events: VideoEvent[] = [];
+  for (let attempt = 0; attempt <= Math.min(failures, MAX_COMPOSITION_ATTEMPTS - 1); attempt++) {
+    const compositionSid = `CJ${roomSid.slice(2, 18)}${String(attempt).padStart(16, '0')}`;
+    const at = endedAt + 5_000 * (attempt + 1);
+    events.push({ type: 'composition-enqueued', timestamp: at, roomSid, compositionSid });
+    events.push(
+      attempt < failures
+        ? { type: 'composition-failed', timestamp: at + 1_000, roomSid, compositionSid }
+        : {
+            type: 'composition-available',
+            timestamp: at + 1_000,
+            roomSid,
+            compositionSid,
+            mediaUri: `/v1/Compositions/${compositionSid}/Media`,
+          },
+    );
+  }
+  return events;
+}
+
 /** The event as Twilio's parameters. */
 function params(event: VideoEvent, accountSid: string, roomName: string, sequence: number): [string, string][] {
   const out: [string, string][] = [
@@ -98,6 +124,8 @@ function params(event: VideoEvent, accountSid: string, roomName: string, sequenc
   ];
   if ('participantSid' in event && event.participantSid) out.push(['ParticipantSid', event.participantSid]);
   if ('identity' in event && event.identity) out.push(['ParticipantIdentity', event.identity]);
+  if ('compositionSid' in event && event.compositionSid) out.push(['CompositionSid', event.compositionSid]);
+  if (event.type === 'composition-available' && event.mediaUri) out.push(['MediaUri', event.mediaUri]);
   if ('recordingSid' in event) {
     out.push(['RecordingSid', event.recordingSid]);
     if (event.trackName) out.push(['TrackName', event.trackName]);
@@ -319,15 +347,24 @@ for (const engine of enginesUnderTest()) {
           lastLive: fc.boolean(),
           window: fc.integer({ min: 0, max: 700 }),
           closed: fc.option(fc.integer({ min: 0, max: 700 }), { nil: undefined }),
+          // Each room's composition (a room that recorded and ended): Twilio's callbacks per attempt.
+          outcomes: fc.array(fc.constantFrom<CompositionOutcome>('none', 'composes', 'fails-then-composes', 'fails-past-bound'), {
+            minLength: 3,
+            maxLength: 3,
+          }),
         })
-        .chain(({ rooms, lastLive, window, closed }) => {
+        .chain(({ rooms, lastLive, window, closed, outcomes }) => {
           const roomSids = Array.from({ length: rooms }, () => `RM${randomHex(16)}`);
           return fc.tuple(...roomSids.map((roomSid, r) => scenario(roomSid, t0 + r * roomSpacing, 0.3))).map((parts) => {
             const roles = new Map(parts.flatMap((part) => [...part.roles]));
-            const events = parts.flatMap((part, r) =>
-              r === rooms - 1 && lastLive ? part.events.filter((event) => event.type !== 'room-ended') : part.events,
-            );
+            const events = parts.flatMap((part, r) => {
+              if (r === rooms - 1 && lastLive) return part.events.filter((event) => event.type !== 'room-ended');
+              const ended = part.events.find((event) => event.type === 'room-ended')!;
+              const recorded = part.events.some((event) => event.type === 'recording-completed');
+              return [...part.events, ...(recorded ? compositionEvents(roomSids[r]!, ended.timestamp, outcomes[r]!) : [])];
+            });
             return {
+              outcomes,
               roomSids,
               s: { roles, events },
               windowClosesAt: t0 + window * 1000,
@@ -354,7 +391,7 @@ for (const engine of enginesUnderTest()) {
             }),
         );
       await fc.assert(
-        fc.asyncProperty(multi, async ({ roomSids, s, windowClosesAt, closedAt, batches, closeAfter }) => {
+        fc.asyncProperty(multi, async ({ outcomes, roomSids, s, windowClosesAt, closedAt, batches, closeAfter }) => {
           // The consultation and its rooms, as the API and the token route leave them.
           const seeded = await service.seedConsultation(tenantId, { roomSid: roomSids[0]!, identities: Object.fromEntries(s.roles) });
           const db = service.store.db;
@@ -404,6 +441,34 @@ for (const engine of enginesUnderTest()) {
           expect(recordOfState(state, input).sessions).toEqual(record.sessions);
           expect(state.status).toBe(record.status);
           expect(JSON.parse(actual.row.status_history!)).toEqual(want.history);
+          // A composition row per room, each with its own room's SID; retries only for the room that failed.
+          const compositions = await db
+            .selectFrom('compositions')
+            .select(['room_sid', 'composition_sid', 'status', 'media_uri'])
+            .where('consultation_id', '=', seeded.id)
+            .orderBy('room_sid')
+            .execute();
+          expect(compositions).toEqual(
+            [...record.compositions]
+              .sort((a, b) => (a.roomSid < b.roomSid ? -1 : 1))
+              .map((c) => ({
+                room_sid: c.roomSid,
+                composition_sid: c.compositionSid ?? null,
+                status: c.status,
+                media_uri: c.mediaUri ?? null,
+              })),
+          );
+          for (const row of compositions) expect(row.composition_sid?.slice(2, 18)).toBe(row.room_sid.slice(2, 18));
+          roomSids.forEach((roomSid, r) => {
+            const retries = actual.outbox.filter((key) => key.startsWith(`composition:${roomSid}:retry-`));
+            const reported = actual.outbox.includes(`composition-failed:${roomSid}`);
+            const outcome = s.events.some((event) => event.roomSid === roomSid && event.type.startsWith('composition-'))
+              ? outcomes[r]!
+              : 'none';
+            const bound = { none: 0, composes: 0, 'fails-then-composes': 1, 'fails-past-bound': MAX_COMPOSITION_ATTEMPTS - 1 }[outcome];
+            expect(retries.length, `room ${r + 1} (${outcome}): retries`).toBeLessThanOrEqual(bound);
+            expect(reported, `room ${r + 1} (${outcome}): reported`).toBe(outcome === 'fails-past-bound');
+          });
         }),
         { numRuns: engine.name === 'sqlite' ? 20 : 8, endOnFailure: true },
       );

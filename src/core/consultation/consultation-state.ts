@@ -95,6 +95,19 @@ export interface CompositionState {
   readonly failures: number;
 }
 
+/** One room's composition: each room that recorded is composed on its own (rejoining). */
+export interface RoomCompositionState extends CompositionState {
+  readonly roomSid: string;
+}
+
+/** A room's composition as the fold state keeps it: the failed SIDs (sorted) count its retries. */
+export interface FoldedComposition {
+  readonly status: CompositionState['status'];
+  readonly compositionSid: string | undefined;
+  readonly mediaUri: string | undefined;
+  readonly failed: readonly string[];
+}
+
 export interface StatusChange {
   readonly status: ConsultationStatus;
   /** ms since the epoch; null for the initial status when no scheduled time is known. */
@@ -122,7 +135,10 @@ export interface ConsultationRecord {
   readonly recordings: readonly RecordingState[];
   /** The tracks published, ordered by publication (billing evidence). */
   readonly tracks: readonly TrackSpan[];
+  /** The latest room's composition (the last to end of those with one): what clients read before rooms. */
   readonly composition: CompositionState;
+  /** Each room's composition, in the order the rooms ended. */
+  readonly compositions: readonly RoomCompositionState[];
   /** Every status the consultation went through, in order, with the moment it did. */
   readonly timeline: readonly StatusChange[];
   /** The side effects the record requires, each under a key that makes it happen at most once. */
@@ -287,8 +303,8 @@ interface FoldState {
   readonly sessions: Map<string, ParticipantSession>;
   readonly recordings: Map<string, RecordingState>;
   readonly tracks: Map<string, TrackSpan>;
-  composition: Omit<CompositionState, 'failures'>;
-  readonly failedCompositions: Set<string>;
+  /** roomSid → that room's composition (its callbacks carry its RoomSid). */
+  readonly compositions: Map<string, FoldedComposition>;
   readonly timeline: StatusChange[];
   lastTimestamp: number | null;
 }
@@ -311,8 +327,15 @@ export interface ConsultationFoldState {
   readonly recordings: readonly RecordingState[];
   /** Absent in a state stored before tracks were folded: the next fold starts again from the callbacks. */
   readonly tracks?: readonly TrackSpan[];
-  readonly composition: Omit<CompositionState, 'failures'>;
-  readonly failedCompositions: readonly string[];
+  /**
+   * Each room's composition, by room SID. Absent in a state stored when one composition stood for
+   * the whole consultation (`composition`, `failedCompositions`): the next fold starts again.
+   */
+  readonly roomCompositions?: Readonly<Record<string, FoldedComposition>>;
+  /** @deprecated A state from before compositions were kept per room. */
+  readonly composition?: Omit<CompositionState, 'failures'>;
+  /** @deprecated A state from before compositions were kept per room. */
+  readonly failedCompositions?: readonly string[];
   readonly timeline: readonly StatusChange[];
   /** The greatest event Timestamp folded in; null before the first. */
   readonly lastTimestamp: number | null;
@@ -326,7 +349,7 @@ export interface ConsultationFoldState {
  *
  * @example
  * foldConsultation({ consultation: { id: 'con_1', roomSid: 'RM1', record: true }, events, roles: new Map([['clin-1', 'clinician'], ['pt-1', 'patient']]) })
- * // { status: 'completed', startedAt, endedAt, sessions, recordings, composition, timeline,
+ * // { status: 'completed', startedAt, endedAt, sessions, recordings, composition, compositions, timeline,
  * //   effects: [{ kind: 'request-composition', key: 'composition:RM1', attempt: 0 }, { kind: 'record-billing', key: 'billing:con_1', billing }] }
  */
 export function foldConsultation(input: ConsultationFoldInput): ConsultationRecord {
@@ -367,8 +390,7 @@ function startState(consultation: Pick<ConsultationFoldInput['consultation'], 'c
     sessions: new Map(),
     recordings: new Map(),
     tracks: new Map(),
-    composition: { status: 'none', compositionSid: undefined, mediaUri: undefined },
-    failedCompositions: new Set(),
+    compositions: new Map(),
     timeline: [{ status: initial, at: consultation.scheduledAt ?? null }],
     lastTimestamp: null,
   };
@@ -402,6 +424,7 @@ export function stepConsultation(state: ConsultationFoldState, input: Consultati
   // the set: not a step. Nor is the real connect of a session whose connect was inferred.
   if (state.facts || steps.some(isFact)) return null;
   if (state.tracks === undefined) return null; // stored before tracks were folded
+  if (state.roomCompositions === undefined) return null; // stored with one composition for every room
   const inferred = new Set(state.sessions.filter((session) => session.connectInferred).map((session) => session.participantSid));
   if (steps.some((event) => event.type === 'participant-connected' && inferred.has(event.participantSid))) return null;
   const working: FoldState = {
@@ -412,8 +435,7 @@ export function stepConsultation(state: ConsultationFoldState, input: Consultati
     sessions: new Map(state.sessions.map((session) => [session.participantSid, session])),
     recordings: new Map(state.recordings.map((recording) => [recording.recordingSid, recording])),
     tracks: new Map(state.tracks.map((track) => [track.trackSid, track])),
-    composition: state.composition,
-    failedCompositions: new Set(state.failedCompositions),
+    compositions: new Map(Object.entries(state.roomCompositions)),
     timeline: [...state.timeline],
     lastTimestamp: state.lastTimestamp,
   };
@@ -434,8 +456,12 @@ export function recordOf(state: ConsultationFoldState, consultation: Consultatio
   const tracks = [...(state.tracks ?? [])].sort(
     (a, b) => (a.publishedAt ?? 0) - (b.publishedAt ?? 0) || compareText(a.trackSid, b.trackSid),
   );
-  const composition: CompositionState = { ...state.composition, failures: state.failedCompositions.length };
-  const effects = requiredEffects(consultation, state, recordings, composition, sessions);
+  const compositions = roomCompositionsOf(state, consultation);
+  const latest = compositions.at(-1);
+  const composition: CompositionState = latest
+    ? { status: latest.status, compositionSid: latest.compositionSid, mediaUri: latest.mediaUri, failures: latest.failures }
+    : { status: 'none', compositionSid: undefined, mediaUri: undefined, failures: 0 };
+  const effects = requiredEffects(consultation, state, recordings, compositions, sessions);
   return {
     status: state.status,
     startedAt: state.startedAt,
@@ -448,9 +474,32 @@ export function recordOf(state: ConsultationFoldState, consultation: Consultatio
     recordings,
     tracks,
     composition,
+    compositions,
     timeline: state.timeline,
     effects,
   };
+}
+
+/**
+ * Each room's composition, in the order the rooms ended (a room not yet ended last), then by SID.
+ * A state from before compositions were kept per room held one: it is the current room's.
+ */
+function roomCompositionsOf(state: ConsultationFoldState, consultation: ConsultationFoldInput['consultation']): RoomCompositionState[] {
+  const folded: Record<string, FoldedComposition> =
+    state.roomCompositions ??
+    (state.composition && state.composition.status !== 'none'
+      ? { [consultation.roomSid]: { ...state.composition, failed: state.failedCompositions ?? [] } }
+      : {});
+  const endOf = (roomSid: string) => state.roomEnds?.[roomSid] ?? Number.POSITIVE_INFINITY;
+  return Object.entries(folded)
+    .sort(([a], [b]) => endOf(a) - endOf(b) || compareText(a, b))
+    .map(([roomSid, composition]) => ({
+      roomSid,
+      status: composition.status,
+      compositionSid: composition.compositionSid,
+      mediaUri: composition.mediaUri,
+      failures: composition.failed.length,
+    }));
 }
 
 const isTrackSpanEvent = (event: VideoEvent) => event.type === 'track-added' || event.type === 'track-removed';
@@ -543,8 +592,7 @@ function frozen(state: FoldState, facts: boolean, closedAt: number | undefined):
     recordings: [...state.recordings.values()],
     // By SID, not arrival: a stepped late track event must leave the state the full fold makes.
     tracks: [...state.tracks.values()].sort((a, b) => compareText(a.trackSid, b.trackSid)),
-    composition: state.composition,
-    failedCompositions: [...state.failedCompositions],
+    roomCompositions: Object.fromEntries([...state.compositions].sort(([a], [b]) => compareText(a, b))),
     timeline: state.timeline,
     lastTimestamp: state.lastTimestamp,
   };
@@ -657,37 +705,46 @@ function applyRecording(state: FoldState, event: RecordingEvent): void {
   });
 }
 
+/** A composition callback changes its own room's composition only (Twilio names the room in it). */
 function applyComposition(state: FoldState, event: CompositionEvent): void {
-  const current = state.composition;
+  const current = state.compositions.get(event.roomSid) ?? { status: 'none', compositionSid: undefined, mediaUri: undefined, failed: [] };
+  const sid = event.compositionSid ?? current.compositionSid;
   switch (event.type) {
     case 'composition-available':
-      state.composition = {
+      state.compositions.set(event.roomSid, {
+        ...current,
         status: 'available',
-        compositionSid: event.compositionSid ?? current.compositionSid,
+        compositionSid: sid,
         mediaUri: event.mediaUri ?? current.mediaUri,
-      };
+      });
       return;
     case 'composition-failed':
-    case 'composition-hook-failed':
-      state.failedCompositions.add(event.compositionSid ?? `${event.type}@${event.timestamp}`);
-      if (current.status !== 'available')
-        state.composition = { ...current, status: 'failed', compositionSid: event.compositionSid ?? current.compositionSid };
+    case 'composition-hook-failed': {
+      const failedSid = event.compositionSid ?? `${event.type}@${event.timestamp}`;
+      // Sorted: the state must not depend on the order the failures arrived in.
+      const failed = current.failed.includes(failedSid) ? current.failed : [...current.failed, failedSid].sort(compareText);
+      state.compositions.set(
+        event.roomSid,
+        current.status === 'available' ? { ...current, failed } : { ...current, status: 'failed', compositionSid: sid, failed },
+      );
       return;
+    }
     default:
       if (current.status === 'available') return;
-      state.composition = {
+      state.compositions.set(event.roomSid, {
         ...current,
         status: event.type === 'composition-enqueued' ? 'enqueued' : 'started',
-        compositionSid: event.compositionSid ?? current.compositionSid,
-      };
+        compositionSid: sid,
+      });
   }
 }
 
 /**
  * - request-composition (`composition:<roomSid>`), for each room of the consultation: the room
  *   ended, it recorded, every recording of that room has settled and at least one completed. A
- *   failed composition is retried under `composition:<roomSid>:retry-N` (for the latest room that
- *   asked for one), then reported, MAX_COMPOSITION_ATTEMPTS requests in all.
+ *   room's failed composition is retried for that room under `composition:<roomSid>:retry-N`,
+ *   then reported (`composition-failed:<roomSid>`), MAX_COMPOSITION_ATTEMPTS requests per room;
+ *   another room's composition never stands for it.
  * - record-billing (`billing:<consultation id>`): the consultation completed, or was interrupted
  *   (a room ended, another may follow: billed so far, corrected as later rooms end). One key: one
  *   record, summed over every room.
@@ -696,7 +753,7 @@ function requiredEffects(
   consultation: ConsultationFoldInput['consultation'],
   state: Pick<ConsultationFoldState, 'endedAt' | 'status' | 'roomEnds'>,
   recordings: readonly RecordingState[],
-  composition: CompositionState,
+  compositions: readonly RoomCompositionState[],
   sessions: readonly ParticipantSession[],
 ): ConsultationEffect[] {
   const effects: ConsultationEffect[] = [];
@@ -705,20 +762,23 @@ function requiredEffects(
     const ended = Object.entries(state.roomEnds ?? (state.endedAt !== null ? { [consultation.roomSid]: state.endedAt } : {})).sort(
       ([a, x], [b, y]) => x - y || compareText(a, b),
     );
-    let lastRequested: string | undefined;
+    const requested: string[] = [];
     for (const [roomSid] of ended) {
       const own = recordings.filter((recording) => inRoom(recording, roomSid));
       const settled = own.length > 0 && own.every((recording) => recording.status !== 'started');
       if (!settled || !own.some((recording) => recording.status === 'completed')) continue;
       effects.push({ kind: 'request-composition', key: `composition:${roomSid}`, attempt: 0, ...roomOf(roomSid, consultation) });
-      lastRequested = roomSid;
+      requested.push(roomSid);
     }
-    const retries = Math.min(composition.failures, MAX_COMPOSITION_ATTEMPTS);
-    for (let attempt = 1; lastRequested !== undefined && attempt <= retries && composition.status !== 'available'; attempt++) {
-      const room = roomOf(lastRequested, consultation);
-      if (attempt < MAX_COMPOSITION_ATTEMPTS)
-        effects.push({ kind: 'request-composition', key: `composition:${lastRequested}:retry-${attempt}`, attempt, ...room });
-      else effects.push({ kind: 'report-composition-failure', key: `composition-failed:${lastRequested}`, ...room });
+    for (const roomSid of requested) {
+      const composition = compositions.find((candidate) => candidate.roomSid === roomSid);
+      if (composition === undefined || composition.status === 'available') continue;
+      const room = roomOf(roomSid, consultation);
+      for (let attempt = 1; attempt <= Math.min(composition.failures, MAX_COMPOSITION_ATTEMPTS); attempt++) {
+        if (attempt < MAX_COMPOSITION_ATTEMPTS)
+          effects.push({ kind: 'request-composition', key: `composition:${roomSid}:retry-${attempt}`, attempt, ...room });
+        else effects.push({ kind: 'report-composition-failure', key: `composition-failed:${roomSid}`, ...room });
+      }
     }
   }
   if (state.status === 'completed' || state.status === 'interrupted') {

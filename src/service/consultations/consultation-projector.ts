@@ -43,11 +43,11 @@ import {
 } from '../../storage/participant-repository.js';
 import {
   ensureCompositionRow,
-  findConsultationComposition,
+  findConsultationCompositions,
   insertRecordings,
   listConsultationRecordings,
-  updateConsultationComposition,
   updateRecording,
+  updateRoomComposition,
 } from '../../storage/recording-repository.js';
 import { lockFreeConsultations } from '../../storage/row-locks.js';
 import type { StoreTransaction } from '../../storage/store.js';
@@ -143,7 +143,11 @@ export async function projectConsultations(
     const settings = billingSettingsOf(row);
     const record = recordOf(next, consultation);
     // The previous billing columns only when this record bills: nothing else compares against them.
-    const before = previous ? imageOfState(previous, row, consultation, settings, hasBillingEffect(record)) : await imageOfTables(trx, row);
+    // A state stored with one composition for every room says nothing per room: the tables do.
+    const before =
+      previous?.roomCompositions !== undefined
+        ? imageOfState(previous, row, consultation, settings, hasBillingEffect(record))
+        : await imageOfTables(trx, row);
     const result = await writeRecord(trx, row, before, previous, next, record, now, settings, identityOfRecording);
     live.push(...result.live);
     queuedEffects ||= result.queuedEffects;
@@ -206,7 +210,8 @@ interface Image {
   readonly sessions: ReadonlyMap<string, { identity: string; connected_at: string; disconnected_at: string | null }>;
   /** created_at undefined: as stored, unknown here (the recording's start was never seen). */
   readonly recordings: ReadonlyMap<string, RecordingImage>;
-  readonly composition: { status: string; composition_sid: string | null; media_uri: string | null } | undefined;
+  /** roomSid → that room's composition row. */
+  readonly compositions: ReadonlyMap<string, { status: string; composition_sid: string | null; media_uri: string | null }>;
   readonly billing: { billable_seconds: number; rounded_seconds: number; intervals: string; evidence: string | null } | undefined;
   /** The outbox keys known to exist; undefined: ask the outbox. */
   readonly outboxKeys: ReadonlySet<string> | undefined;
@@ -283,14 +288,12 @@ function imageOfState(
         { ...recordingFields(recording), created_at: iso(recording.startedAt) ?? undefined },
       ]),
     ),
-    composition:
-      record.composition.status === 'none'
-        ? undefined
-        : {
-            status: record.composition.status,
-            composition_sid: record.composition.compositionSid ?? null,
-            media_uri: record.composition.mediaUri ?? null,
-          },
+    compositions: new Map(
+      record.compositions.map((composition) => [
+        composition.roomSid,
+        { status: composition.status, composition_sid: composition.compositionSid ?? null, media_uri: composition.mediaUri ?? null },
+      ]),
+    ),
     billing: withBilling ? billingFields(record, settings) : undefined,
     outboxKeys: new Set(record.effects.filter((effect) => effect.kind !== 'record-billing').map((effect) => effect.key)),
     roomEnds: state.roomEnds,
@@ -299,10 +302,10 @@ function imageOfState(
 
 /** The tables as they are: when no state is stored, the writes compare against the rows. */
 async function imageOfTables(trx: StoreTransaction, row: ConsultationRow): Promise<Image> {
-  const [sessions, recordings, composition, billing] = await Promise.all([
+  const [sessions, recordings, compositions, billing] = await Promise.all([
     listConsultationSessions(trx, row.id),
     listConsultationRecordings(trx, row.id),
-    findConsultationComposition(trx, row.id),
+    findConsultationCompositions(trx, row.id),
     findBillingFields(trx, row.id),
   ]);
   return {
@@ -311,7 +314,7 @@ async function imageOfTables(trx: StoreTransaction, row: ConsultationRow): Promi
     endedAt: row.ended_at,
     sessions: new Map(sessions.map((session) => [session.participant_sid, session])),
     recordings: new Map(recordings.map((recording) => [recording.recording_sid, recording])),
-    composition,
+    compositions: new Map(compositions.map((composition) => [composition.room_sid, composition])),
     billing,
     outboxKeys: undefined,
   };
@@ -404,15 +407,17 @@ async function writeRecord(
     now,
   });
 
-  const composition = record.composition;
-  const compositionUnchanged =
-    composition.status === 'none' ||
-    (before.composition?.status === composition.status &&
-      before.composition.media_uri === (composition.mediaUri ?? null) &&
-      (!composition.compositionSid || before.composition.composition_sid === composition.compositionSid));
-  if (!compositionUnchanged) {
-    await ensureCompositionRow(trx, id, now);
-    await updateConsultationComposition(trx, id, {
+  // Each room's composition in its own row: a callback of one room never writes another's.
+  for (const composition of record.compositions) {
+    const stored = before.compositions.get(composition.roomSid);
+    const unchanged =
+      composition.status === 'none' ||
+      (stored?.status === composition.status &&
+        stored.media_uri === (composition.mediaUri ?? null) &&
+        (!composition.compositionSid || stored.composition_sid === composition.compositionSid));
+    if (unchanged) continue;
+    await ensureCompositionRow(trx, id, composition.roomSid, now);
+    await updateRoomComposition(trx, id, composition.roomSid, {
       status: composition.status,
       ...(composition.compositionSid ? { composition_sid: composition.compositionSid } : {}),
       media_uri: composition.mediaUri ?? null,
@@ -510,8 +515,13 @@ function liveEvents(
       live.push({ ...base, type: 'recording.available', data: { recordingSid: recording.recordingSid } });
     }
   }
-  if (record.composition.status === 'available' && before.composition?.status !== 'available') {
-    live.push({ ...base, type: 'composition.available', data: { compositionSid: record.composition.compositionSid } });
+  for (const composition of record.compositions) {
+    if (composition.status === 'available' && before.compositions.get(composition.roomSid)?.status !== 'available')
+      live.push({
+        ...base,
+        type: 'composition.available',
+        data: { compositionSid: composition.compositionSid, roomSid: composition.roomSid },
+      });
   }
   const billing = record.effects.find((effect) => effect.kind === 'record-billing');
   if (billing && billing.kind === 'record-billing' && billed !== 'no')

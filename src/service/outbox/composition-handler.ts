@@ -6,12 +6,14 @@
  * callback, or by reconciliation when Twilio left it stuck in `enqueued` — is never adopted: a
  * retry asks for a new one.
  *
- * A room whose recording follows consent (issue 20) is composed from the tracks of the
- * participants who consent when the composition is asked for — a participant who withdrew is
- * absent, and a recording flagged as not consented is never a source.
+ * A consultation that rejoined has one composition per room: the entry names its room, and only
+ * that room's row is written. A room whose recording follows consent (issue 20) is composed from
+ * the tracks, in that room, of the participants who consent when the composition is asked for — a
+ * participant who withdrew is absent, and a recording flagged as not consented is never a source.
  */
 import { ensureCompositionRow, recordRequestedComposition } from '../../storage/recording-repository.js';
 import { failedCompositionSids } from '../../storage/reconcile-repository.js';
+import { participantSidsOfRoom } from '../../storage/inbox-repository.js';
 import type { Store } from '../../storage/store.js';
 import { consentingIdentities, consentModeOf } from '../../core/consultation/consent.js';
 import { findConsentContext, listConsents } from '../../storage/consent-repository.js';
@@ -30,7 +32,7 @@ export function createCompositionHandler(options: {
 }): OutboxHandler {
   return async (entry) => {
     const { consultationId, roomSid } = entry.payload as { consultationId: string; roomSid: string };
-    const sources = await consentedSources(options.store, consultationId);
+    const sources = await consentedSources(options.store, consultationId, roomSid);
     if (sources && sources.audio.length === 0 && sources.video.length === 0) {
       throw new PermanentOutboxError('no consenting participant has a track to compose');
     }
@@ -53,20 +55,25 @@ export function createCompositionHandler(options: {
     // thread's connection, which the inbox's commits wait for). A retry adopts the composition.
     const now = options.clock().toISOString();
     return async (trx) => {
-      await ensureCompositionRow(trx, consultationId, now);
-      await recordRequestedComposition(trx, consultationId, composition.sid, now);
+      await ensureCompositionRow(trx, consultationId, roomSid, now);
+      await recordRequestedComposition(trx, consultationId, roomSid, composition.sid, now);
     };
   };
 }
 
-/** The track names of consenting participants' recordings; undefined: consent off, every track. */
-async function consentedSources(store: Store, consultationId: string): Promise<{ audio: string[]; video: string[] } | undefined> {
+/** The track names of consenting participants' recordings in the room; undefined: consent off, every track. */
+async function consentedSources(
+  store: Store,
+  consultationId: string,
+  roomSid: string,
+): Promise<{ audio: string[]; video: string[] } | undefined> {
   const context = await findConsentContext(store.db, consultationId);
   if (!context || consentModeOf(context.consent_mode) === 'off') return undefined;
-  const [entries, recordings, sessions] = await Promise.all([
+  const [entries, recordings, sessions, inRoom] = await Promise.all([
     listConsents(store.db, [consultationId]),
     listConsultationRecordings(store.db, consultationId),
     listConsultationSessions(store.db, consultationId),
+    participantSidsOfRoom(store.db, roomSid),
   ]);
   const consenting = consentingIdentities(consentFacts(entries), 'recording');
   const identityOf = new Map(sessions.map((session) => [session.participant_sid, session.identity]));
@@ -74,6 +81,7 @@ async function consentedSources(store: Store, consultationId: string): Promise<{
   for (const recording of recordings) {
     const identity = recording.participant_sid ? identityOf.get(recording.participant_sid) : undefined;
     if (recording.status !== 'completed' || recording.consent_flag || !recording.track_name) continue;
+    if (!recording.participant_sid || !inRoom.has(recording.participant_sid)) continue; // another room's track
     if (identity === undefined || !consenting.has(identity)) continue;
     if (recording.kind === 'audio') sources.audio.push(recording.track_name);
     else if (recording.kind === 'video') sources.video.push(recording.track_name);

@@ -167,6 +167,7 @@ for (const engine of enginesUnderTest()) {
         .values({
           id: compositionRowId,
           consultation_id: id,
+          room_sid: roomSid,
           composition_sid: compositionSid,
           status: 'available',
           attempts: 1,

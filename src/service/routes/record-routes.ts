@@ -1,4 +1,4 @@
-/** Recordings and the composition of one consultation; the tenant's billing records. */
+/** Recordings and the compositions (one per room) of one consultation; the tenant's billing records. */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
@@ -8,12 +8,12 @@ import { chainHash, type StoredChainEntry } from '../../core/billing/billing-cha
 import { canonicalJson } from '../../core/billing/canonical-json.js';
 import { findTenantConsultation } from '../../storage/consultation-repository.js';
 import { listConsultationSessions } from '../../storage/participant-repository.js';
-import { findConsultationComposition, listConsultationRecordings } from '../../storage/recording-repository.js';
+import { findConsultationCompositions, listConsultationRecordings } from '../../storage/recording-repository.js';
 import type { TwilioRestClient } from '../twilio/twilio-rest-client.js';
 import { twilioFailure } from '../twilio/twilio-failure.js';
 import type { Store } from '../../storage/store.js';
 import { IdParams, page, withErrors } from '../api/schemas/common.js';
-import { ListBillingQuery } from '../api/schemas/records.js';
+import { CompositionMediaQuery, ListBillingQuery } from '../api/schemas/records.js';
 import { BillingEvidenceQuery } from '../api/schemas/billing-evidence.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, pageOf } from './page-cursor.js';
@@ -31,8 +31,9 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
     {
       config: { scope: 'recordings:read' },
       schema: {
-        summary: "The consultation's recordings and its composition.",
-        description: 'A media link is shown only once the recording completed / the composition is available.',
+        summary: "The consultation's recordings and its compositions (one per room that recorded).",
+        description:
+          "A media link is shown only once the recording completed / the composition is available. `composition` is the latest room's; `compositions` lists every room's.",
         params: IdParams,
         response: withErrors({ 200: Type.Ref('Recordings') }, 404),
       },
@@ -40,12 +41,26 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
     async (request) => {
       const consultation = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
       if (!consultation) throw new HttpError('NOT_FOUND');
-      const [recordings, composition, sessions] = await Promise.all([
+      const [recordings, compositions, sessions] = await Promise.all([
         listConsultationRecordings(store.db, consultation.id),
-        findConsultationComposition(store.db, consultation.id),
+        findConsultationCompositions(store.db, consultation.id),
         listConsultationSessions(store.db, consultation.id),
       ]);
       const identityOf = new Map(sessions.map((session) => [session.participant_sid, session.identity]));
+      const latest = compositions.at(-1);
+      const view = (composition: (typeof compositions)[number]) => ({
+        roomSid: composition.room_sid,
+        compositionSid: composition.composition_sid,
+        status: composition.status,
+        attempts: composition.attempts,
+        // Once Twilio said composition-available: this service's media route, which needs
+        // only the tenant's key (Twilio's own link needs the Twilio account's credentials).
+        mediaUri:
+          composition.status !== 'available'
+            ? null
+            : `/v1/consultations/${consultation.id}/composition/media${composition === latest ? '' : `?roomSid=${encodeURIComponent(composition.room_sid)}`}`,
+        updatedAt: composition.updated_at,
+      });
       return {
         recordings: recordings.map((row) => ({
           recordingSid: row.recording_sid,
@@ -60,17 +75,8 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
           completedAt: row.completed_at,
           consentFlag: row.consent_flag === 'not-consented' ? ('not-consented' as const) : null,
         })),
-        composition: composition
-          ? {
-              compositionSid: composition.composition_sid,
-              status: composition.status,
-              attempts: composition.attempts,
-              // Once Twilio said composition-available: this service's media route, which needs
-              // only the tenant's key (Twilio's own link needs the Twilio account's credentials).
-              mediaUri: composition.status === 'available' ? `/v1/consultations/${consultation.id}/composition/media` : null,
-              updatedAt: composition.updated_at,
-            }
-          : null,
+        composition: latest ? view(latest) : null,
+        compositions: compositions.map(view),
       };
     },
   );
@@ -80,9 +86,10 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
     {
       config: { scope: 'recordings:read' },
       schema: {
-        summary: "Redirect to the composition's media.",
+        summary: "Redirect to the composition's media (the latest room's, or `roomSid`'s).",
         description: `Answers 302 to Twilio's short-lived media URL (valid ${MEDIA_URL_TTL_SECONDS / 60} minutes), fetched with the Twilio account's credentials so the caller needs none. No composition available yet → 409 with its state.`,
         params: IdParams,
+        querystring: CompositionMediaQuery,
         response: withErrors(
           {
             302: {
@@ -100,7 +107,9 @@ export async function recordRoutes(root: FastifyInstance, options: { store: Stor
     async (request, reply) => {
       const consultation = await findTenantConsultation(store.db, request.tenant.id, request.params.id);
       if (!consultation) throw new HttpError('NOT_FOUND');
-      const composition = await findConsultationComposition(store.db, consultation.id);
+      const compositions = await findConsultationCompositions(store.db, consultation.id);
+      const { roomSid } = request.query;
+      const composition = roomSid === undefined ? compositions.at(-1) : compositions.find((candidate) => candidate.room_sid === roomSid);
       if (!composition || composition.status !== 'available' || !composition.composition_sid) {
         throw new HttpError('CONFLICT', `The composition is ${composition?.status ?? 'not requested'}; its media is not available yet.`);
       }

@@ -22,6 +22,7 @@ import { consultationRooms } from './0012-consultation-rooms.js';
 import { consentLedger } from './0013-consent-ledger.js';
 import { billingChain } from './0014-billing-chain.js';
 import { callbacksLeanIndexes } from './0015-callbacks-lean-indexes.js';
+import { compositionsPerRoom } from './0016-compositions-per-room.js';
 
 export function migrationProvider(capabilities: DialectCapabilities): MigrationProvider {
   const migrations: Record<string, Migration> = {
@@ -42,6 +43,7 @@ export function migrationProvider(capabilities: DialectCapabilities): MigrationP
     '0013_consent_ledger': consentLedger(capabilities),
     '0014_billing_chain': billingChain(capabilities),
     '0015_callbacks_lean_indexes': callbacksLeanIndexes(capabilities),
+    '0016_compositions_per_room': compositionsPerRoom(capabilities),
   };
   return { getMigrations: async () => migrations };
 }

@@ -1110,8 +1110,8 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * The consultation's recordings and its composition.
-     * @description A media link is shown only once the recording completed / the composition is available.
+     * The consultation's recordings and its compositions (one per room that recorded).
+     * @description A media link is shown only once the recording completed / the composition is available. `composition` is the latest room's; `compositions` lists every room's.
      *
      *     Scope: `recordings:read`.
      */
@@ -1243,14 +1243,17 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Redirect to the composition's media.
+     * Redirect to the composition's media (the latest room's, or `roomSid`'s).
      * @description Answers 302 to Twilio's short-lived media URL (valid 10 minutes), fetched with the Twilio account's credentials so the caller needs none. No composition available yet → 409 with its state.
      *
      *     Scope: `recordings:read`.
      */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description The room whose composition to fetch; absent: the latest room's. */
+          roomSid?: string;
+        };
         header?: never;
         path: {
           id: string;
@@ -6004,7 +6007,10 @@ export interface components {
         /** @description not-consented: Twilio recorded this participant while they had not consented to recording (an alert was raised; never composed). Null otherwise. */
         consentFlag: 'not-consented' | null;
       }[];
+      /** @description The latest room's composition (the last of `compositions`); null before any was requested. */
       composition: {
+        /** @description The room composed: a consultation that rejoined has one composition per room that recorded. */
+        roomSid: string;
         compositionSid: string | null;
         status: string;
         attempts: number;
@@ -6015,6 +6021,20 @@ export interface components {
          */
         updatedAt: string;
       } | null;
+      /** @description One per room that was composed, in the order of the rooms. */
+      compositions: {
+        /** @description The room composed: a consultation that rejoined has one composition per room that recorded. */
+        roomSid: string;
+        compositionSid: string | null;
+        status: string;
+        attempts: number;
+        mediaUri: string | null;
+        /**
+         * Format: date-time
+         * @example 2026-03-01T09:30:00.000Z
+         */
+        updatedAt: string;
+      }[];
     };
     /** BillingRecord */
     BillingRecord: {
@@ -6563,6 +6583,8 @@ export interface components {
           at: string;
           data: {
             compositionSid: string | null;
+            /** @description The room composed (a consultation has one composition per room that recorded). */
+            roomSid?: string;
           };
         }
       | {

@@ -89,7 +89,15 @@ export const EVENT_PAYLOADS = {
       description: 'Twilio reported a recording of a participant who had not consented to recording: flagged in the record, alert raised.',
     },
   ),
-  'composition.available': Type.Object({ compositionSid: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
+  'composition.available': Type.Object(
+    {
+      compositionSid: Type.Union([Type.String(), Type.Null()]),
+      roomSid: Type.Optional(
+        Type.String({ description: 'The room composed (a consultation has one composition per room that recorded).' }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
   'billing.recorded': Type.Object({ billableSeconds: Seconds, roundedSeconds: Seconds }, { additionalProperties: false }),
   'billing.corrected': Type.Object(
     { billableSeconds: Seconds, roundedSeconds: Seconds },

@@ -37,6 +37,7 @@ export const Recording = Type.Object(
 
 export const Composition = Type.Object(
   {
+    roomSid: Type.String({ description: 'The room composed: a consultation that rejoined has one composition per room that recorded.' }),
     compositionSid: Type.Union([Type.String(), Type.Null()]),
     status: Type.String(),
     attempts: Type.Integer(),
@@ -47,7 +48,13 @@ export const Composition = Type.Object(
 );
 
 export const Recordings = Type.Object(
-  { recordings: Type.Array(Recording), composition: Type.Union([Composition, Type.Null()]) },
+  {
+    recordings: Type.Array(Recording),
+    composition: Type.Union([Composition, Type.Null()], {
+      description: "The latest room's composition (the last of `compositions`); null before any was requested.",
+    }),
+    compositions: Type.Array(Composition, { description: 'One per room that was composed, in the order of the rooms.' }),
+  },
   { additionalProperties: false, $id: 'Recordings', title: 'Recordings' },
 );
 
@@ -132,4 +139,9 @@ export const ErasureResult = Type.Object(
     title: 'Erasure',
     description: 'Counts of the rows this call changed; zeros on a repeat.',
   },
+);
+
+export const CompositionMediaQuery = Type.Object(
+  { roomSid: Type.Optional(Type.String({ description: "The room whose composition to fetch; absent: the latest room's." })) },
+  { additionalProperties: false },
 );
