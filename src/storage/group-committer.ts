@@ -14,6 +14,10 @@
  * the same way: the others commit, an item that still conflicts alone gets the error (503,
  * Twilio retries).
  *
+ * Other work on the same connection can ride along (`alongside`): it runs in the next
+ * transaction after the batch's items and is answered at its COMMIT, so it costs no fsync of
+ * its own while items keep coming (the outbox's claims and done marks beside the inbox's).
+ *
  * Each transaction has a deadline (`deadlineMs`): past it, its submitters get
  * StoreUnavailableError at once and its connection is destroyed (see Store.transaction), so a
  * silent database never holds a request longer than that.
@@ -44,6 +48,19 @@ interface Pending<I, R> {
   readonly reject: (error: unknown) => void;
 }
 
+/** Work riding along in a batch's transaction; `item` is its marker, never given to apply. */
+interface Rider {
+  readonly item: typeof RIDER;
+  readonly work: (trx: StoreTransaction) => Promise<unknown>;
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+const RIDER = Symbol('rider');
+
+/** Work that rides along in the committer's next transaction (see GroupCommitter.alongside). */
+export type CommitAlongside = <T>(work: (trx: StoreTransaction) => Promise<T>) => Promise<T>;
+
 export interface GroupCommitterStats {
   /** Transactions committed or attempted (an isolating retry counts each of its transactions). */
   readonly batches: number;
@@ -65,7 +82,7 @@ export class GroupCommitter<I, R> {
   readonly #apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
   readonly #maxBatch: number;
   readonly #concurrency: number;
-  #queue: Pending<I, R>[] = [];
+  #queue: (Pending<I, R> | Rider)[] = [];
   /** Runners taking batches from the queue (at most #concurrency). */
   #running = 0;
   #closed = false;
@@ -99,15 +116,26 @@ export class GroupCommitter<I, R> {
 
   submit(item: I): Promise<R> {
     if (this.#closed) return Promise.reject(new StoreClosedError('the group committer'));
-    return new Promise<R>((resolve, reject) => {
-      this.#queue.push({ item, resolve, reject });
-      if (this.#running < this.#concurrency) {
-        this.#running += 1;
-        // setImmediate, not a microtask: submits from the other I/O callbacks of this event-loop
-        // turn (requests that arrived together) join the first batch.
-        setImmediate(() => void this.#run());
-      }
-    });
+    return new Promise<R>((resolve, reject) => this.#enqueue({ item, resolve, reject }));
+  }
+
+  /**
+   * Runs `work` in the next transaction, after that batch's items, and resolves with its result
+   * once the COMMIT returned. If the batch fails, the work is tried again alone, like an item.
+   */
+  readonly alongside: CommitAlongside = <T>(work: (trx: StoreTransaction) => Promise<T>): Promise<T> => {
+    if (this.#closed) return Promise.reject(new StoreClosedError('the group committer'));
+    return new Promise<T>((resolve, reject) => this.#enqueue({ item: RIDER, work, resolve: resolve as (result: unknown) => void, reject }));
+  };
+
+  #enqueue(pending: Pending<I, R> | Rider): void {
+    this.#queue.push(pending);
+    if (this.#running < this.#concurrency) {
+      this.#running += 1;
+      // setImmediate, not a microtask: submits from the other I/O callbacks of this event-loop
+      // turn (requests that arrived together) join the first batch.
+      setImmediate(() => void this.#run());
+    }
   }
 
   /** Resolves once everything submitted so far has been committed or rejected. */
@@ -128,7 +156,7 @@ export class GroupCommitter<I, R> {
       this.#stats.largestBatch = Math.max(this.#stats.largestBatch, batch.length);
       try {
         const results = await this.#commit(batch);
-        batch.forEach((pending, index) => pending.resolve(results[index]!));
+        batch.forEach((pending, index) => (pending.resolve as (result: unknown) => void)(results[index]));
       } catch (error) {
         if ((isStoreUnavailable(error) && !isRowConflict(error)) || batch.length === 1) {
           const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(batch.length, { cause: error });
@@ -146,7 +174,7 @@ export class GroupCommitter<I, R> {
   }
 
   /** Isolates the item(s) that made a batch fail: each alone, in its own transaction. */
-  async #commitOneByOne(batch: readonly Pending<I, R>[]): Promise<void> {
+  async #commitOneByOne(batch: readonly (Pending<I, R> | Rider)[]): Promise<void> {
     let unavailable: unknown;
     for (const pending of batch) {
       // Once the store is gone, the rest would only wait for it too.
@@ -155,7 +183,7 @@ export class GroupCommitter<I, R> {
         continue;
       }
       try {
-        pending.resolve((await this.#commit([pending]))[0]!);
+        (pending.resolve as (result: unknown) => void)((await this.#commit([pending]))[0]);
       } catch (error) {
         const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(1, { cause: error });
         if (isStoreUnavailable(error) && !isRowConflict(error)) unavailable = rejection;
@@ -164,7 +192,7 @@ export class GroupCommitter<I, R> {
     }
   }
 
-  async #commit(batch: readonly Pending<I, R>[]): Promise<R[]> {
+  async #commit(batch: readonly (Pending<I, R> | Rider)[]): Promise<unknown[]> {
     this.#stats.batches += 1;
     this.#stats.items += batch.length;
     const started = { since: Date.now() };
@@ -181,18 +209,23 @@ export class GroupCommitter<I, R> {
     }
   }
 
-  #transaction(batch: readonly Pending<I, R>[]): Promise<R[]> {
+  #transaction(batch: readonly (Pending<I, R> | Rider)[]): Promise<unknown[]> {
+    const items = batch.filter((pending): pending is Pending<I, R> => pending.item !== RIDER).map((pending) => pending.item);
     return this.#store.transaction(
       async (trx) => {
-        const out = await this.#apply(
-          trx,
-          batch.map((pending) => pending.item),
-        );
+        const out = items.length > 0 ? await this.#apply(trx, items) : [];
         // Checked inside the transaction, so a wrong count rolls the batch back.
-        if (!Array.isArray(out) || out.length !== batch.length) {
-          throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${batch.length} items`);
+        if (!Array.isArray(out) || out.length !== items.length) {
+          throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${items.length} items`);
         }
-        return out;
+        // The items' results in their places, then each rider's after the items' writes.
+        const results: unknown[] = [];
+        let next = 0;
+        for (const pending of batch) results.push(pending.item === RIDER ? undefined : out[next++]);
+        for (const [index, pending] of batch.entries()) {
+          if (pending.item === RIDER) results[index] = await (pending as Rider).work(trx);
+        }
+        return results;
       },
       this.#deadlineMs ? { deadlineMs: this.#deadlineMs } : undefined,
     );

@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
-import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
+import { GroupCommitter, type CommitAlongside, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { claimConsultationRoomSid, findConsultationsForRooms } from '../../storage/consultation-repository.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
@@ -39,6 +39,12 @@ export interface StoreIngest extends CallbackIngest {
   health(): GroupCommitterHealth;
   drain(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The ingest on this thread's connection: other work there can commit with its next batch. */
+export interface LocalStoreIngest extends StoreIngest {
+  /** Committed with the next batch (the record thread's outbox claims and done marks). */
+  readonly alongside: CommitAlongside;
 }
 
 interface BatchOutcome {
@@ -66,7 +72,7 @@ export interface StoreIngestOptions {
   readonly legacyAccountSid: () => string | undefined;
 }
 
-export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
+export function createStoreIngest(options: StoreIngestOptions): LocalStoreIngest {
   const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
     maxBatch: 256,
@@ -88,6 +94,7 @@ export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
       return outcome;
     },
     health: () => committer.health,
+    alongside: committer.alongside,
     drain: () => committer.drain(),
     close: () => committer.close(),
   };
