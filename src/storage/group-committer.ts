@@ -16,7 +16,8 @@
  *
  * Other work on the same connection can ride along (`alongside`): it runs in the next
  * transaction after the batch's items and is answered at its COMMIT, so it costs no fsync of
- * its own while items keep coming (the outbox's claims and done marks beside the inbox's).
+ * its own while items keep coming (the outbox's claims and done marks beside the inbox's). It
+ * waits up to `alongsideWaitMs` for items to ride with, then commits without them.
  *
  * Each transaction has a deadline (`deadlineMs`): past it, its submitters get
  * StoreUnavailableError at once and its connection is destroyed (see Store.transaction), so a
@@ -40,6 +41,8 @@ export interface GroupCommitterOptions<I, R> {
    * COMMIT travels, instead of queueing behind it. Never above 1 on SQLite (one writer).
    */
   readonly concurrency?: number;
+  /** How long work alongside waits for an item's transaction before it starts one. Default 0. */
+  readonly alongsideWaitMs?: number;
 }
 
 interface Pending<I, R> {
@@ -57,6 +60,8 @@ interface Rider {
 }
 
 const RIDER = Symbol('rider');
+
+const isItem = <I, R>(pending: Pending<I, R> | Rider): pending is Pending<I, R> => pending.item !== RIDER;
 
 /** Work that rides along in the committer's next transaction (see GroupCommitter.alongside). */
 export type CommitAlongside = <T>(work: (trx: StoreTransaction) => Promise<T>) => Promise<T>;
@@ -89,6 +94,11 @@ export class GroupCommitter<I, R> {
   #idleWaiters: (() => void)[] = [];
   #stats = { batches: 0, items: 0, largestBatch: 0 };
   readonly #deadlineMs: number | undefined;
+  readonly #alongsideWaitMs: number;
+  /** Starts a transaction for riders that found no item to go with. */
+  #alongsideTimer: NodeJS.Timeout | undefined;
+  /** The wait is over: riders commit with the next transaction, with or without items. */
+  #alongsideDue = false;
   #health: { lastCommitAt: number | undefined; lastFailureAt: number | undefined } = {
     lastCommitAt: undefined,
     lastFailureAt: undefined,
@@ -102,6 +112,7 @@ export class GroupCommitter<I, R> {
     this.#apply = options.apply;
     this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
+    this.#alongsideWaitMs = Math.max(0, options.alongsideWaitMs ?? 0);
   }
 
   get stats(): GroupCommitterStats {
@@ -125,8 +136,24 @@ export class GroupCommitter<I, R> {
    */
   readonly alongside: CommitAlongside = <T>(work: (trx: StoreTransaction) => Promise<T>): Promise<T> => {
     if (this.#closed) return Promise.reject(new StoreClosedError('the group committer'));
-    return new Promise<T>((resolve, reject) => this.#enqueue({ item: RIDER, work, resolve: resolve as (result: unknown) => void, reject }));
+    return new Promise<T>((resolve, reject) => {
+      const rider: Rider = { item: RIDER, work, resolve: resolve as (result: unknown) => void, reject };
+      if (this.#alongsideWaitMs === 0) return this.#enqueue(rider);
+      this.#queue.push(rider);
+      // A batch under way (or the next item's) takes it; else it goes alone after the wait.
+      this.#alongsideTimer ??= setTimeout(() => this.#startAlongside(), this.#alongsideWaitMs);
+    });
   };
+
+  #startAlongside(): void {
+    clearTimeout(this.#alongsideTimer);
+    this.#alongsideTimer = undefined;
+    this.#alongsideDue = true;
+    if (this.#queue.length > 0 && this.#running === 0) {
+      this.#running += 1;
+      void this.#run();
+    }
+  }
 
   #enqueue(pending: Pending<I, R> | Rider): void {
     this.#queue.push(pending);
@@ -147,12 +174,19 @@ export class GroupCommitter<I, R> {
   /** Refuses new submits (StoreClosedError) and drains. */
   close(): Promise<void> {
     this.#closed = true;
+    this.#startAlongside();
     return this.drain();
   }
 
   async #run(): Promise<void> {
-    while (this.#queue.length > 0) {
+    while (this.#queue.length > 0 && (this.#alongsideDue || this.#alongsideWaitMs === 0 || this.#queue.some(isItem))) {
       const batch = this.#queue.splice(0, this.#maxBatch);
+      if (!this.#queue.some((pending) => pending.item === RIDER)) {
+        // Every rider is on board: the next one waits its own full time.
+        clearTimeout(this.#alongsideTimer);
+        this.#alongsideTimer = undefined;
+        this.#alongsideDue = false;
+      }
       this.#stats.largestBatch = Math.max(this.#stats.largestBatch, batch.length);
       try {
         const results = await this.#commit(batch);
@@ -167,7 +201,8 @@ export class GroupCommitter<I, R> {
       }
     }
     this.#running -= 1;
-    if (this.#running > 0) return;
+    // Riders left waiting for an item: the timer's run answers the drain.
+    if (this.#running > 0 || this.#queue.length > 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -210,7 +245,7 @@ export class GroupCommitter<I, R> {
   }
 
   #transaction(batch: readonly (Pending<I, R> | Rider)[]): Promise<unknown[]> {
-    const items = batch.filter((pending): pending is Pending<I, R> => pending.item !== RIDER).map((pending) => pending.item);
+    const items = batch.filter(isItem).map((pending) => pending.item);
     return this.#store.transaction(
       async (trx) => {
         const out = items.length > 0 ? await this.#apply(trx, items) : [];

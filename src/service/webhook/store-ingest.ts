@@ -72,6 +72,9 @@ export interface StoreIngestOptions {
   readonly legacyAccountSid: () => string | undefined;
 }
 
+/** Under load a batch commits every few ms; idle, the outbox loses at most this per commit. */
+const ALONGSIDE_WAIT_MS = 50;
+
 export function createStoreIngest(options: StoreIngestOptions): LocalStoreIngest {
   const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
@@ -79,6 +82,8 @@ export function createStoreIngest(options: StoreIngestOptions): LocalStoreIngest
     // PostgreSQL/MySQL: two batches in flight, so one's COMMIT round trip does not hold the next.
     concurrency: options.store.engine === 'sqlite' ? 1 : 2,
     ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
+    // Work alongside (the outbox's) waits this long for a batch of callbacks to commit with.
+    alongsideWaitMs: ALONGSIDE_WAIT_MS,
     apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
   });
   return {
