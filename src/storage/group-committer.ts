@@ -14,11 +14,6 @@
  * the same way: the others commit, an item that still conflicts alone gets the error (503,
  * Twilio retries).
  *
- * Other work on the same connection can ride along (`alongside`): it runs in the next
- * transaction after the batch's items and is answered at its COMMIT, so it costs no fsync of
- * its own while items keep coming (the outbox's claims and done marks beside the inbox's). It
- * waits up to `alongsideWaitMs` for items to ride with, then commits without them.
- *
  * Each transaction has a deadline (`deadlineMs`): past it, its submitters get
  * StoreUnavailableError at once and its connection is destroyed (see Store.transaction), so a
  * silent database never holds a request longer than that.
@@ -41,8 +36,6 @@ export interface GroupCommitterOptions<I, R> {
    * COMMIT travels, instead of queueing behind it. Never above 1 on SQLite (one writer).
    */
   readonly concurrency?: number;
-  /** How long work alongside waits for an item's transaction before it starts one. Default 0. */
-  readonly alongsideWaitMs?: number;
 }
 
 interface Pending<I, R> {
@@ -50,21 +43,6 @@ interface Pending<I, R> {
   readonly resolve: (result: R) => void;
   readonly reject: (error: unknown) => void;
 }
-
-/** Work riding along in a batch's transaction; `item` is its marker, never given to apply. */
-interface Rider {
-  readonly item: typeof RIDER;
-  readonly work: (trx: StoreTransaction) => Promise<unknown>;
-  readonly resolve: (result: unknown) => void;
-  readonly reject: (error: unknown) => void;
-}
-
-const RIDER = Symbol('rider');
-
-const isItem = <I, R>(pending: Pending<I, R> | Rider): pending is Pending<I, R> => pending.item !== RIDER;
-
-/** Work that rides along in the committer's next transaction (see GroupCommitter.alongside). */
-export type CommitAlongside = <T>(work: (trx: StoreTransaction) => Promise<T>) => Promise<T>;
 
 export interface GroupCommitterStats {
   /** Transactions committed or attempted (an isolating retry counts each of its transactions). */
@@ -87,18 +65,13 @@ export class GroupCommitter<I, R> {
   readonly #apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
   readonly #maxBatch: number;
   readonly #concurrency: number;
-  #queue: (Pending<I, R> | Rider)[] = [];
+  #queue: Pending<I, R>[] = [];
   /** Runners taking batches from the queue (at most #concurrency). */
   #running = 0;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   #stats = { batches: 0, items: 0, largestBatch: 0 };
   readonly #deadlineMs: number | undefined;
-  readonly #alongsideWaitMs: number;
-  /** Starts a transaction for riders that found no item to go with. */
-  #alongsideTimer: NodeJS.Timeout | undefined;
-  /** The wait is over: riders commit with the next transaction, with or without items. */
-  #alongsideDue = false;
   #health: { lastCommitAt: number | undefined; lastFailureAt: number | undefined } = {
     lastCommitAt: undefined,
     lastFailureAt: undefined,
@@ -112,7 +85,6 @@ export class GroupCommitter<I, R> {
     this.#apply = options.apply;
     this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
-    this.#alongsideWaitMs = Math.max(0, options.alongsideWaitMs ?? 0);
   }
 
   get stats(): GroupCommitterStats {
@@ -127,42 +99,15 @@ export class GroupCommitter<I, R> {
 
   submit(item: I): Promise<R> {
     if (this.#closed) return Promise.reject(new StoreClosedError('the group committer'));
-    return new Promise<R>((resolve, reject) => this.#enqueue({ item, resolve, reject }));
-  }
-
-  /**
-   * Runs `work` in the next transaction, after that batch's items, and resolves with its result
-   * once the COMMIT returned. If the batch fails, the work is tried again alone, like an item.
-   */
-  readonly alongside: CommitAlongside = <T>(work: (trx: StoreTransaction) => Promise<T>): Promise<T> => {
-    if (this.#closed) return Promise.reject(new StoreClosedError('the group committer'));
-    return new Promise<T>((resolve, reject) => {
-      const rider: Rider = { item: RIDER, work, resolve: resolve as (result: unknown) => void, reject };
-      if (this.#alongsideWaitMs === 0) return this.#enqueue(rider);
-      this.#queue.push(rider);
-      // A batch under way (or the next item's) takes it; else it goes alone after the wait.
-      this.#alongsideTimer ??= setTimeout(() => this.#startAlongside(), this.#alongsideWaitMs);
+    return new Promise<R>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      if (this.#running < this.#concurrency) {
+        this.#running += 1;
+        // setImmediate, not a microtask: submits from the other I/O callbacks of this event-loop
+        // turn (requests that arrived together) join the first batch.
+        setImmediate(() => void this.#run());
+      }
     });
-  };
-
-  #startAlongside(): void {
-    clearTimeout(this.#alongsideTimer);
-    this.#alongsideTimer = undefined;
-    this.#alongsideDue = true;
-    if (this.#queue.length > 0 && this.#running === 0) {
-      this.#running += 1;
-      void this.#run();
-    }
-  }
-
-  #enqueue(pending: Pending<I, R> | Rider): void {
-    this.#queue.push(pending);
-    if (this.#running < this.#concurrency) {
-      this.#running += 1;
-      // setImmediate, not a microtask: submits from the other I/O callbacks of this event-loop
-      // turn (requests that arrived together) join the first batch.
-      setImmediate(() => void this.#run());
-    }
   }
 
   /** Resolves once everything submitted so far has been committed or rejected. */
@@ -174,23 +119,16 @@ export class GroupCommitter<I, R> {
   /** Refuses new submits (StoreClosedError) and drains. */
   close(): Promise<void> {
     this.#closed = true;
-    this.#startAlongside();
     return this.drain();
   }
 
   async #run(): Promise<void> {
-    while (this.#queue.length > 0 && (this.#alongsideDue || this.#alongsideWaitMs === 0 || this.#queue.some(isItem))) {
+    while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
-      if (!this.#queue.some((pending) => pending.item === RIDER)) {
-        // Every rider is on board: the next one waits its own full time.
-        clearTimeout(this.#alongsideTimer);
-        this.#alongsideTimer = undefined;
-        this.#alongsideDue = false;
-      }
       this.#stats.largestBatch = Math.max(this.#stats.largestBatch, batch.length);
       try {
         const results = await this.#commit(batch);
-        batch.forEach((pending, index) => (pending.resolve as (result: unknown) => void)(results[index]));
+        batch.forEach((pending, index) => pending.resolve(results[index]!));
       } catch (error) {
         if ((isStoreUnavailable(error) && !isRowConflict(error)) || batch.length === 1) {
           const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(batch.length, { cause: error });
@@ -201,15 +139,14 @@ export class GroupCommitter<I, R> {
       }
     }
     this.#running -= 1;
-    // Riders left waiting for an item: the timer's run answers the drain.
-    if (this.#running > 0 || this.#queue.length > 0) return;
+    if (this.#running > 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
   /** Isolates the item(s) that made a batch fail: each alone, in its own transaction. */
-  async #commitOneByOne(batch: readonly (Pending<I, R> | Rider)[]): Promise<void> {
+  async #commitOneByOne(batch: readonly Pending<I, R>[]): Promise<void> {
     let unavailable: unknown;
     for (const pending of batch) {
       // Once the store is gone, the rest would only wait for it too.
@@ -218,7 +155,7 @@ export class GroupCommitter<I, R> {
         continue;
       }
       try {
-        (pending.resolve as (result: unknown) => void)((await this.#commit([pending]))[0]);
+        pending.resolve((await this.#commit([pending]))[0]!);
       } catch (error) {
         const rejection = error instanceof StoreUnavailableError ? error : new BatchFailedError(1, { cause: error });
         if (isStoreUnavailable(error) && !isRowConflict(error)) unavailable = rejection;
@@ -227,7 +164,7 @@ export class GroupCommitter<I, R> {
     }
   }
 
-  async #commit(batch: readonly (Pending<I, R> | Rider)[]): Promise<unknown[]> {
+  async #commit(batch: readonly Pending<I, R>[]): Promise<R[]> {
     this.#stats.batches += 1;
     this.#stats.items += batch.length;
     const started = { since: Date.now() };
@@ -244,23 +181,18 @@ export class GroupCommitter<I, R> {
     }
   }
 
-  #transaction(batch: readonly (Pending<I, R> | Rider)[]): Promise<unknown[]> {
-    const items = batch.filter(isItem).map((pending) => pending.item);
+  #transaction(batch: readonly Pending<I, R>[]): Promise<R[]> {
     return this.#store.transaction(
       async (trx) => {
-        const out = items.length > 0 ? await this.#apply(trx, items) : [];
+        const out = await this.#apply(
+          trx,
+          batch.map((pending) => pending.item),
+        );
         // Checked inside the transaction, so a wrong count rolls the batch back.
-        if (!Array.isArray(out) || out.length !== items.length) {
-          throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${items.length} items`);
+        if (!Array.isArray(out) || out.length !== batch.length) {
+          throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${batch.length} items`);
         }
-        // The items' results in their places, then each rider's after the items' writes.
-        const results: unknown[] = [];
-        let next = 0;
-        for (const pending of batch) results.push(pending.item === RIDER ? undefined : out[next++]);
-        for (const [index, pending] of batch.entries()) {
-          if (pending.item === RIDER) results[index] = await (pending as Rider).work(trx);
-        }
-        return results;
+        return out;
       },
       this.#deadlineMs ? { deadlineMs: this.#deadlineMs } : undefined,
     );

@@ -344,66 +344,6 @@ for (const engine of enginesUnderTest()) {
       await committer.close();
     });
 
-    it('commits work alongside in the next batch, after its items; a failing rider is tried alone and costs the items nothing', async () => {
-      const store = await migrated();
-      let transactions = 0;
-      const committer = new GroupCommitter({
-        store: { transaction: (work, options) => ((transactions += 1), store.transaction(work, options)) },
-        apply: (trx, rows: NewCallback[]) => insertCallbacks(trx, rows),
-      });
-      const countIn = async (trx: Parameters<Parameters<Store['transaction']>[0]>[0]) =>
-        Number(
-          (
-            await trx
-              .selectFrom('callbacks')
-              .select((eb) => eb.fn.countAll<number>().as('n'))
-              .executeTakeFirstOrThrow()
-          ).n,
-        );
-      // Submitted in one turn: one transaction; a rider runs after the items and sees their rows.
-      const [inserted, seen, poisoned, alone] = await Promise.allSettled([
-        committer.submit(callback('rider-1')),
-        committer.alongside(countIn),
-        committer.alongside(async (trx) => {
-          await insertCallbacks(trx, [callback('rider-poison')]);
-          throw new Error('poisoned rider');
-        }),
-        committer.alongside(async (trx) => (await insertCallbacks(trx, [callback('rider-2')]))[0]),
-      ]);
-      expect(seen).toEqual({ status: 'fulfilled', value: 1 });
-      expect(inserted).toEqual({ status: 'fulfilled', value: true });
-      expect(alone).toEqual({ status: 'fulfilled', value: true });
-      expect((poisoned as PromiseRejectedResult).reason).toBeInstanceOf(BatchFailedError);
-      // The batch together, then each alone (the poisoned rider's retry included).
-      expect(transactions).toBe(5);
-      const stored = await store.db.selectFrom('callbacks').select('dedupe_key').orderBy('dedupe_key').execute();
-      expect(stored.map((row) => row.dedupe_key)).toEqual(['rider-1', 'rider-2']);
-      // Riders alone commit too, in one transaction.
-      transactions = 0;
-      expect(await Promise.all([committer.alongside(countIn), committer.alongside(countIn)])).toEqual([2, 2]);
-      expect(transactions).toBe(1);
-      await committer.close();
-      await expect(committer.alongside(countIn)).rejects.toMatchObject({ code: 'STORE_CLOSED' });
-
-      // With a wait, a rider waits for the next item's transaction; alone, it commits after the wait.
-      transactions = 0;
-      const waiting = new GroupCommitter({
-        store: { transaction: (work, options) => ((transactions += 1), store.transaction(work, options)) },
-        alongsideWaitMs: 300,
-        apply: (trx, rows: NewCallback[]) => insertCallbacks(trx, rows),
-      });
-      const rider = waiting.alongside(countIn);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(await waiting.submit(callback('rider-3'))).toBe(true);
-      expect(await rider).toBe(3);
-      expect(transactions).toBe(1);
-      const started = Date.now();
-      expect(await waiting.alongside(countIn)).toBe(3);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-      expect(transactions).toBe(2);
-      await waiting.close();
-    });
-
     it('rejects every submitter when the store is unavailable, without retrying them one by one', async () => {
       let transactions = 0;
       const committer = new GroupCommitter({

@@ -69,9 +69,6 @@ const outbox = data.outbox
       pollIntervalMs: data.outbox.pollIntervalMs,
       leaseMs: data.outbox.leaseMs,
       concurrency: data.outbox.concurrency,
-      // Its claims and done marks commit with the next inbox batch (declared below; the worker
-      // starts at the first 'outbox' message, after this module has run).
-      alongside: (work) => ingest.alongside(work),
       handlers: createOutboxHandlers({
         store,
         twilio: createTwilioRestClient(data.outbox.twilio),
@@ -139,11 +136,10 @@ port.on('message', (message: ToProjectionThread) => {
       break;
     case 'stop':
       void (async () => {
-        // The entries in hand first (their done marks ride the inbox's commits), then the last
-        // callbacks' commits, then their folds.
-        await outbox?.stop();
+        // The last callbacks' commits first, then their folds.
         await ingest.close();
         await projection.stop();
+        await outbox?.stop();
         await store.close();
         port.close();
       })();

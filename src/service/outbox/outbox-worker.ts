@@ -17,7 +17,7 @@ import {
   pendingOutboxDepth,
   renewOutboxLease,
 } from '../../storage/outbox-repository.js';
-import { GroupCommitter, type CommitAlongside } from '../../storage/group-committer.js';
+import { GroupCommitter } from '../../storage/group-committer.js';
 import { retryRowConflicts } from '../../storage/row-conflict-retry.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 
@@ -73,12 +73,6 @@ export interface OutboxWorkerOptions {
   /** How long a claim holds without a heartbeat; renewed every third of it. Default 15 s. */
   readonly leaseMs?: number;
   readonly workerId?: string;
-  /**
-   * Where the claims and done marks commit: the inbox's group commit on the same connection (the
-   * record thread), so they cost no fsync of their own while callbacks arrive. Default: the
-   * worker's own transactions (done marks of entries that finish together share one).
-   */
-  readonly alongside?: CommitAlongside;
 }
 
 export const DEFAULT_OUTBOX_LEASE_MS = 15_000;
@@ -94,8 +88,6 @@ export class OutboxWorker {
   private gaugesAt = 0;
   /** Entries that finish together are marked done in one transaction (on SQLite one fsync). */
   private readonly done: GroupCommitter<DoneMark, void>;
-  /** Runs a claim or a done mark in a transaction: the inbox's next one, or its own. */
-  private readonly commit: CommitAlongside;
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.workerId = options.workerId ?? `worker-${randomUUID()}`;
@@ -109,7 +101,6 @@ export class OutboxWorker {
         return entries.map(() => undefined);
       },
     });
-    this.commit = options.alongside ?? ((work) => options.store.transaction(work));
   }
 
   start(): void {
@@ -210,8 +201,7 @@ export class OutboxWorker {
     if (candidates.length === 0) return [];
     // One transaction for the poll's claims (each still a compare-and-set: only one worker's
     // UPDATE finds the entry unlocked): one commit — on SQLite one fsync — not one per entry.
-    // An entry runs only once its claim has committed.
-    const won = await this.commit(async (trx) => {
+    const won = await store.transaction(async (trx) => {
       const ids = new Set<string>();
       for (const row of candidates) {
         if (await claimOutboxEntry(trx, { id: row.id, workerId: this.workerId, now, lockedUntil })) ids.add(row.id);
@@ -254,7 +244,7 @@ export class OutboxWorker {
       // The handler's work is done (Twilio has answered): a row conflict over the done mark is
       // not the entry's failure. Marked again at once, so the handler is not run a second time.
       const mark = { id: entry.id, workerId: this.workerId, attempts, now: this.now().toISOString(), write: write ?? undefined };
-      await retryRowConflicts(() => this.markDone(mark), {
+      await retryRowConflicts(() => this.done.submit(mark), {
         onRetry: (error, attempt) =>
           logger.warn(
             { err: error, outbox: entry.kind, key: entry.dedupeKey, attempt },
@@ -288,14 +278,6 @@ export class OutboxWorker {
         logger.warn({ outbox: entry.kind, key: entry.dedupeKey, attempts, backoffMs, error: message }, 'outbox entry failed; will retry');
       }
     }
-  }
-
-  private markDone(mark: DoneMark): Promise<void> {
-    if (!this.options.alongside) return this.done.submit(mark);
-    return this.commit(async (trx) => {
-      await mark.write?.(trx);
-      await markOutboxEntryDone(trx, mark);
-    });
   }
 
   private async updateGauges(): Promise<void> {

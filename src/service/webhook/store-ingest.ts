@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
-import { GroupCommitter, type CommitAlongside, type GroupCommitterHealth } from '../../storage/group-committer.js';
+import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { claimConsultationRoomSid, findConsultationsForRooms } from '../../storage/consultation-repository.js';
 import { insertCallbacks } from '../../storage/inbox-repository.js';
@@ -39,12 +39,6 @@ export interface StoreIngest extends CallbackIngest {
   health(): GroupCommitterHealth;
   drain(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** The ingest on this thread's connection: other work there can commit with its next batch. */
-export interface LocalStoreIngest extends StoreIngest {
-  /** Committed with the next batch (the record thread's outbox claims and done marks). */
-  readonly alongside: CommitAlongside;
 }
 
 interface BatchOutcome {
@@ -72,18 +66,13 @@ export interface StoreIngestOptions {
   readonly legacyAccountSid: () => string | undefined;
 }
 
-/** Under load a batch commits every few ms; idle, the outbox loses at most this per commit. */
-const ALONGSIDE_WAIT_MS = 50;
-
-export function createStoreIngest(options: StoreIngestOptions): LocalStoreIngest {
+export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
   const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
     store: options.store,
     maxBatch: 256,
     // PostgreSQL/MySQL: two batches in flight, so one's COMMIT round trip does not hold the next.
     concurrency: options.store.engine === 'sqlite' ? 1 : 2,
     ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
-    // Work alongside (the outbox's) waits this long for a batch of callbacks to commit with.
-    alongsideWaitMs: ALONGSIDE_WAIT_MS,
     apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
   });
   return {
@@ -99,7 +88,6 @@ export function createStoreIngest(options: StoreIngestOptions): LocalStoreIngest
       return outcome;
     },
     health: () => committer.health,
-    alongside: committer.alongside,
     drain: () => committer.drain(),
     close: () => committer.close(),
   };
