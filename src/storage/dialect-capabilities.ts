@@ -57,6 +57,12 @@ export interface DialectCapabilities {
   /** DDL is transactional: a failed migration leaves nothing behind. */
   readonly transactionalDdl: boolean;
   /**
+   * BEGIN and COMMIT are each a network round trip (PostgreSQL, MySQL), so work whose writes are
+   * one statement runs that statement on its own (it commits alone, atomically) instead of in a
+   * transaction. On SQLite they cost nothing but the commit's fsync, which a lone statement pays too.
+   */
+  readonly loneStatementsCommitAlone: boolean;
+  /**
    * How a transaction serialises work on some rows against other connections: `for-update` row
    * locks (PostgreSQL; MySQL, whose sessions run READ COMMITTED so that a read after the lock
    * sees what the lock waited for), or nothing to do because a SQLite write transaction already
@@ -199,6 +205,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     createTableSuffix: null,
     migrationLock: 'begin-immediate',
     transactionalDdl: true,
+    loneStatementsCommitAlone: false,
     rowLocks: 'whole-database',
     afterErasure: 'wal-checkpoint-truncate',
     classifyError: classifySqlite,
@@ -215,6 +222,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     createTableSuffix: null,
     migrationLock: 'advisory-lock',
     transactionalDdl: true,
+    loneStatementsCommitAlone: true,
     rowLocks: 'for-update',
     afterErasure: 'server-managed',
     classifyError: classifyPostgres,
@@ -231,6 +239,7 @@ const CAPABILITIES: Readonly<Record<Engine, DialectCapabilities>> = Object.freez
     createTableSuffix: sql.raw('engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin'),
     migrationLock: 'get-lock',
     transactionalDdl: false,
+    loneStatementsCommitAlone: true,
     rowLocks: 'for-update',
     afterErasure: 'server-managed',
     classifyError: classifyMysql,

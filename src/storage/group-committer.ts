@@ -14,20 +14,39 @@
  * the same way: the others commit, an item that still conflicts alone gets the error (503,
  * Twilio retries).
  *
+ * With `unit: 'session'` a batch runs on one connection outside a transaction instead (PostgreSQL,
+ * MySQL: BEGIN and COMMIT are two round trips of the batch's few): `apply` then makes its writes
+ * atomic itself — one statement, or a transaction it opens — and an item is answered once they
+ * committed, as above. The isolating retry is the same.
+ *
  * Each transaction has a deadline (`deadlineMs`): past it, its submitters get
  * StoreUnavailableError at once and its connection is destroyed (see Store.transaction), so a
  * silent database never holds a request longer than that.
  */
-import type { StoreTransaction } from './schema.js';
+import type { Kysely } from 'kysely';
+import type { Database, StoreTransaction } from './schema.js';
 import type { Store } from './store.js';
 import { BatchFailedError, isRowConflict, isStoreUnavailable, StoreClosedError, StoreUnavailableError } from './store-errors.js';
 
-export interface GroupCommitterOptions<I, R> {
-  readonly store: Pick<Store, 'transaction'>;
+export type GroupCommitterOptions<I, R> = GroupCommitterSettings &
+  (
+    | {
+        readonly store: Pick<Store, 'transaction'>;
+        readonly unit?: 'transaction';
+        /** Does the work of a batch inside its transaction; returns one result per item, in order. */
+        readonly apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
+      }
+    | {
+        readonly store: Pick<Store, 'session'>;
+        readonly unit: 'session';
+        /** Does the work of a batch on one connection, its writes atomic; returns one result per item, in order. */
+        readonly apply: (db: Kysely<Database>, items: I[]) => Promise<R[]>;
+      }
+  );
+
+interface GroupCommitterSettings {
   /** A transaction not committed within this long fails (StoreUnavailableError). Default: none. */
   readonly deadlineMs?: number;
-  /** Does the work of a batch inside its transaction; returns one result per item, in order. */
-  readonly apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
   /** Most items per transaction. Default 256. */
   readonly maxBatch?: number;
   /**
@@ -61,8 +80,8 @@ export interface GroupCommitterHealth {
 }
 
 export class GroupCommitter<I, R> {
-  readonly #store: Pick<Store, 'transaction'>;
-  readonly #apply: (trx: StoreTransaction, items: I[]) => Promise<R[]>;
+  /** Runs apply on a batch in its unit (a transaction or a session), with the deadline. */
+  readonly #unit: (items: I[]) => Promise<R[]>;
   readonly #maxBatch: number;
   readonly #concurrency: number;
   #queue: Pending<I, R>[] = [];
@@ -71,7 +90,6 @@ export class GroupCommitter<I, R> {
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   #stats = { batches: 0, items: 0, largestBatch: 0 };
-  readonly #deadlineMs: number | undefined;
   #health: { lastCommitAt: number | undefined; lastFailureAt: number | undefined } = {
     lastCommitAt: undefined,
     lastFailureAt: undefined,
@@ -80,9 +98,14 @@ export class GroupCommitter<I, R> {
   readonly #inFlight = new Set<{ readonly since: number }>();
 
   constructor(options: GroupCommitterOptions<I, R>) {
-    this.#store = options.store;
-    this.#deadlineMs = options.deadlineMs;
-    this.#apply = options.apply;
+    const deadline = options.deadlineMs ? { deadlineMs: options.deadlineMs } : undefined;
+    if (options.unit === 'session') {
+      const { store, apply } = options;
+      this.#unit = (items) => store.session((db) => checked(apply(db, items), items.length), deadline);
+    } else {
+      const { store, apply } = options;
+      this.#unit = (items) => store.transaction((trx) => checked(apply(trx, items), items.length), deadline);
+    }
     this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
     this.#concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
   }
@@ -182,19 +205,15 @@ export class GroupCommitter<I, R> {
   }
 
   #transaction(batch: readonly Pending<I, R>[]): Promise<R[]> {
-    return this.#store.transaction(
-      async (trx) => {
-        const out = await this.#apply(
-          trx,
-          batch.map((pending) => pending.item),
-        );
-        // Checked inside the transaction, so a wrong count rolls the batch back.
-        if (!Array.isArray(out) || out.length !== batch.length) {
-          throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${batch.length} items`);
-        }
-        return out;
-      },
-      this.#deadlineMs ? { deadlineMs: this.#deadlineMs } : undefined,
-    );
+    return this.#unit(batch.map((pending) => pending.item));
   }
+}
+
+/** Checked inside the unit, so a wrong count rolls a transaction's batch back. */
+async function checked<R>(results: Promise<R[]>, expected: number): Promise<R[]> {
+  const out = await results;
+  if (!Array.isArray(out) || out.length !== expected) {
+    throw new TypeError(`apply returned ${Array.isArray(out) ? out.length : typeof out} results for ${expected} items`);
+  }
+  return out;
 }

@@ -52,6 +52,11 @@ export async function insertCallbacks(db: Kysely<Database>, rows: readonly NewCa
   return result;
 }
 
+/** insertCallbacks(rows) is one INSERT (on its own, it commits atomically). */
+export function insertsInOneStatement(rows: readonly NewCallback[]): boolean {
+  return chunks(rows).length <= 1;
+}
+
 /** The multi-row insert, guarded against a stored (or repeated) dedupe_key. */
 function guardedInsert(db: Kysely<Database>, rows: readonly NewCallback[]) {
   const insert = db.insertInto('callbacks').values(rows);

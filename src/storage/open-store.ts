@@ -333,21 +333,28 @@ export async function openStore(databaseUrl: string, options: OpenStoreOptions =
     },
 
     transaction<T>(fn: (trx: StoreTransaction) => Promise<T>, transactionOptions?: TransactionOptions): Promise<T> {
-      const deadlineMs = transactionOptions?.deadlineMs;
-      if (!deadlineMs) return db.transaction().execute(fn);
-      const scope = new ConnectionScope();
-      const work = runInScope(scope, () => db.transaction().execute(fn));
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          // Its connection is destroyed, not returned: it may be the one that never answers.
-          scope.expire();
-          reject(new StoreUnavailableError(`the ${engine} transaction did not commit within ${deadlineMs} ms`));
-        }, deadlineMs);
-      });
-      work.catch(() => undefined); // settles after the deadline's answer, if at all
-      return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+      return withDeadline(() => db.transaction().execute(fn), transactionOptions?.deadlineMs);
+    },
+
+    session<T>(fn: (connection: Kysely<Database>) => Promise<T>, sessionOptions?: TransactionOptions): Promise<T> {
+      return withDeadline(() => db.connection().execute(fn), sessionOptions?.deadlineMs);
     },
   };
   return Object.freeze(store);
+
+  function withDeadline<T>(run: () => Promise<T>, deadlineMs: number | undefined): Promise<T> {
+    if (!deadlineMs) return run();
+    const scope = new ConnectionScope();
+    const work = runInScope(scope, run);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Its connection is destroyed, not returned: it may be the one that never answers.
+        scope.expire();
+        reject(new StoreUnavailableError(`the ${engine} transaction did not commit within ${deadlineMs} ms`));
+      }, deadlineMs);
+    });
+    work.catch(() => undefined); // settles after the deadline's answer, if at all
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
 }

@@ -20,6 +20,11 @@ export interface Store {
   close(): Promise<void>;
   /** fn's work commits together or not at all. Driver failures arrive as StoreUnavailableError. */
   transaction<T>(fn: (trx: StoreTransaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * fn's statements on one connection, outside a transaction: each commits on its own (fn may
+   * open one with `db.transaction()`). The deadline works as for `transaction`.
+   */
+  session<T>(fn: (db: Kysely<Database>) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
 
 export interface TransactionOptions {

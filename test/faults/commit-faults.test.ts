@@ -6,10 +6,12 @@
  * - the fold's COMMIT answer lost (it committed; the client cannot know and folds again), or the
  *   connection silent from the fold's COMMIT on (the server keeps the transaction and its row
  *   locks until its idle-in-transaction timeout);
- * - the inbox's connection silent from its COMMIT on: 503 within the commit deadline, and the
- *   retries wait out the rows the server still holds;
- * - the inbox's COMMIT answer lost for a consultation's last callback: committed, answered 503,
- *   Twilio's retry is a duplicate (204) — and the callback is folded at once, not by the sweep;
+ * - the inbox's connection silent from its commit on: 503 within the commit deadline, and the
+ *   retries find the rows committed (duplicates);
+ * - the inbox's commit answer lost for a consultation's last callback: committed, answered 503,
+ *   Twilio's retry is a duplicate (204) — and the callback is folded at once, not by the sweep.
+ *   The inbox's commit is its INSERT: on these engines a batch whose only write is the INSERT
+ *   runs it alone, outside a transaction (store-ingest.ts), so the wire strikes at the INSERT;
  * - a slow database (every packet late) past the commit deadline: 503, never 500, and 204 again
  *   once it is fast.
  *
@@ -218,7 +220,7 @@ for (const engine of servers) {
         await control();
         const consultation = await seed();
         const callbacks = consultationCallbacks(consultation.roomSid);
-        const struck = proxy.arm({ armedBy: INBOX, action, times: 2 });
+        const struck = proxy.arm({ armedBy: INBOX, at: 'statement', action, times: 2 });
         const first = await Promise.all(callbacks.slice(0, 3).map(send));
         const statuses = first.map((answer) => answer.statusCode);
         console.log(`[faults] ${engine.name}: inbox COMMIT ${action}: answers ${statuses.join(' ')}; struck ${proxy.struck}`);
@@ -239,7 +241,7 @@ for (const engine of servers) {
       for (const params of callbacks.slice(0, -1)) await deliver(params);
       await service.app.roomgate.drain(); // all folded: nothing else will fold this consultation
       const last = callbacks.at(-1)!;
-      const struck = proxy.arm({ armedBy: INBOX, action: 'drop-answer' });
+      const struck = proxy.arm({ armedBy: INBOX, at: 'statement', action: 'drop-answer' });
       expect((await send(last)).statusCode).toBe(503);
       await struck;
       // Committed although answered 503: the retry is a duplicate, answered 204 — and folded soon,

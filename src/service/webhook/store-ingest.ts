@@ -21,10 +21,12 @@ import type { ParsedCallback } from '../../core/webhook/callback-schema.js';
 import { GroupCommitter, type GroupCommitterHealth } from '../../storage/group-committer.js';
 import { newId } from '../../storage/ids.js';
 import { claimConsultationRoomSid, findConsultationsForRooms } from '../../storage/consultation-repository.js';
-import { insertCallbacks } from '../../storage/inbox-repository.js';
+import { insertCallbacks, insertsInOneStatement } from '../../storage/inbox-repository.js';
 import { appendTenantEvents } from '../../storage/event-log-repository.js';
 import type { TenantEventDraft } from '../../core/events/tenant-event.js';
 import { findIssuedIdentities } from '../../storage/participant-repository.js';
+import type { Kysely } from 'kysely';
+import type { Database, NewCallback } from '../../storage/schema.js';
 import type { Store, StoreTransaction } from '../../storage/store.js';
 import type { CallbackIngest, IngestOutcome, SignedCallback } from './callback-ingest.js';
 import { inboxRow } from './inbox-row.js';
@@ -67,14 +69,27 @@ export interface StoreIngestOptions {
 }
 
 export function createStoreIngest(options: StoreIngestOptions): StoreIngest {
-  const committer = new GroupCommitter<SignedCallback, BatchOutcome>({
-    store: options.store,
+  const settings = {
     maxBatch: 256,
     // PostgreSQL/MySQL: two batches in flight, so one's COMMIT round trip does not hold the next.
     concurrency: options.store.engine === 'sqlite' ? 1 : 2,
     ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
-    apply: (trx, callbacks) => ingestBatch(trx, callbacks, options),
-  });
+  };
+  // PostgreSQL/MySQL: the screening reads outside a transaction (READ COMMITTED reads the same
+  // inside), and a batch whose only write is its INSERT runs it alone: it commits atomically by
+  // itself, so BEGIN and COMMIT — two of the batch's five round trips — are saved.
+  const committer = options.store.capabilities.loneStatementsCommitAlone
+    ? new GroupCommitter<SignedCallback, BatchOutcome>({
+        ...settings,
+        store: options.store,
+        unit: 'session',
+        apply: (session, callbacks) => ingestBatch({ session }, callbacks, options),
+      })
+    : new GroupCommitter<SignedCallback, BatchOutcome>({
+        ...settings,
+        store: options.store,
+        apply: (trx, callbacks) => ingestBatch({ trx }, callbacks, options),
+      });
   return {
     async submit(callback) {
       const { outcome, dirty, logged } = await committer.submit(callback);
@@ -103,30 +118,52 @@ function changesRecord(event: string | undefined): boolean {
   return !INERT_EVENTS.includes(event ?? '');
 }
 
-async function ingestBatch(
+type IngestOptions = { clock: () => Date; logger: Logger; legacyAccountSid: () => string | undefined };
+
+/**
+ * The batch's unit: its transaction, or a connection outside one (`session`), where the reads
+ * run as they are and the writes go in one statement or in a transaction opened here — the
+ * whole batch in one when a room's SID is to be claimed.
+ */
+type BatchUnit = { readonly trx: StoreTransaction } | { readonly session: Kysely<Database> };
+
+async function ingestBatch(unit: BatchUnit, callbacks: readonly SignedCallback[], options: IngestOptions): Promise<BatchOutcome[]> {
+  const db = 'trx' in unit ? unit.trx : unit.session;
+  const screenings = await screen(db, callbacks, options.legacyAccountSid(), 'trx' in unit);
+  if (screenings === CLAIM_NEEDED) return db.transaction().execute((trx) => ingestBatch({ trx }, callbacks, options));
+  const now = options.clock().toISOString();
+  const rows = callbacks.map((callback, index) => {
+    const screened = screenings[index]!.status;
+    // A late callback that would be accepted is held: kept, never applied, until the
+    // reconciler confirmed it against Twilio's REST API (its status is then 'accepted').
+    if (callback.late && screened === 'accepted')
+      return inboxRow({ id: newId('cb'), callback, status: 'quarantined', processedAt: null, held: 'late' });
+    // Muting and unmuting change nothing in the record: nothing to fold.
+    const folded = screened === 'accepted' && !changesRecord(callback.parsed.event);
+    const row = inboxRow({ id: newId('cb'), callback, status: screened, processedAt: folded ? now : null });
+    // The projector, in this thread, finds the event under the text it reads back: no second parse.
+    if (screened === 'accepted' && !folded && callback.parsed.ok) rememberParsedCallback(row.params, callback.parsed);
+    return row;
+  });
+  const logsQuarantine = screenings.some((screening) => screening.status === 'quarantined' && screening.room);
+  const inserted =
+    'trx' in unit
+      ? await writeBatch(unit.trx, callbacks, screenings, rows, now)
+      : !logsQuarantine && insertsInOneStatement(rows)
+        ? await insertCallbacks(unit.session, rows)
+        : await unit.session.transaction().execute((trx) => writeBatch(trx, callbacks, screenings, rows, now));
+  return outcomes(callbacks, screenings, inserted, options.logger);
+}
+
+/** The batch's rows, and its quarantines' events in the same transaction; which rows were new. */
+async function writeBatch(
   trx: StoreTransaction,
   callbacks: readonly SignedCallback[],
-  options: { clock: () => Date; logger: Logger; legacyAccountSid: () => string | undefined },
-): Promise<BatchOutcome[]> {
-  const screenings = await screen(trx, callbacks, options.legacyAccountSid());
-  const now = options.clock().toISOString();
-  const inserted = await insertCallbacks(
-    trx,
-    callbacks.map((callback, index) => {
-      const screened = screenings[index]!.status;
-      // A late callback that would be accepted is held: kept, never applied, until the
-      // reconciler confirmed it against Twilio's REST API (its status is then 'accepted').
-      if (callback.late && screened === 'accepted')
-        return inboxRow({ id: newId('cb'), callback, status: 'quarantined', processedAt: null, held: 'late' });
-      // Muting and unmuting change nothing in the record: nothing to fold.
-      const folded = screened === 'accepted' && !changesRecord(callback.parsed.event);
-      const row = inboxRow({ id: newId('cb'), callback, status: screened, processedAt: folded ? now : null });
-      // The projector, in this thread, finds the event under the text it reads back: no second parse.
-      if (screened === 'accepted' && !folded && callback.parsed.ok) rememberParsedCallback(row.params, callback.parsed);
-      return row;
-    }),
-  );
-
+  screenings: readonly Screening[],
+  rows: readonly NewCallback[],
+  now: string,
+): Promise<boolean[]> {
+  const inserted = await insertCallbacks(trx, rows);
   // A quarantined callback of a known consultation is the tenant's business too: an event in its
   // log, in this transaction (without the identity: one that broke the policy may be personal data).
   const quarantines = callbacks.flatMap((callback, index): TenantEventDraft[] => {
@@ -143,7 +180,15 @@ async function ingestBatch(
     ];
   });
   await appendTenantEvents(trx, quarantines);
+  return inserted;
+}
 
+function outcomes(
+  callbacks: readonly SignedCallback[],
+  screenings: readonly Screening[],
+  inserted: readonly boolean[],
+  logger: Logger,
+): BatchOutcome[] {
   return callbacks.map((callback, index): BatchOutcome => {
     const event = callback.parsed.event ?? 'unknown';
     const screening = screenings[index]!;
@@ -165,7 +210,7 @@ async function ingestBatch(
       };
     }
     if (screening.status === 'unmatched') {
-      options.logger.warn(
+      logger.warn(
         { alert: 'unmatched-callback', event, roomSid: callback.parsed.fields.RoomSid },
         'callback for a room Roomgate does not know',
       );
@@ -184,16 +229,20 @@ interface Room {
   readonly accountSid: string | undefined;
 }
 
+/** screen() found a room SID to claim outside a transaction: the batch is run again in one. */
+const CLAIM_NEEDED = Symbol('claim needed');
+
 /** Decides, per callback, whether it may be applied — trusting nothing but its signed, parsed fields. */
 async function screen(
-  trx: StoreTransaction,
+  db: Kysely<Database>,
   callbacks: readonly SignedCallback[],
   legacyAccountSid: string | undefined,
-): Promise<Screening[]> {
+  inTransaction: boolean,
+): Promise<Screening[] | typeof CLAIM_NEEDED> {
   const sound = callbacks.map((callback) => callback.parsed).filter((parse): parse is ParsedCallback => parse.ok);
   const roomSids = [...new Set(sound.map((callback) => callback.roomSid))];
   const roomNames = [...new Set(sound.map((callback) => callback.fields.RoomName).filter((name): name is string => name !== undefined))];
-  const consultations = await findConsultationsForRooms(trx, roomSids, roomNames);
+  const consultations = await findConsultationsForRooms(db, roomSids, roomNames);
   const byRoom = new Map<string, Room>();
   for (const row of consultations) {
     if (row.room_sid) {
@@ -210,7 +259,9 @@ async function screen(
       (callback) => callback.fields.RoomName === row.room_name && callback.accountSid === accountSid && !byRoom.has(callback.roomSid),
     );
     if (!match) continue;
-    await claimConsultationRoomSid(trx, row.id, match.roomSid, row.room_name);
+    // The claim commits with the batch's rows.
+    if (!inTransaction) return CLAIM_NEEDED;
+    await claimConsultationRoomSid(db, row.id, match.roomSid, row.room_name);
     byRoom.set(match.roomSid, { consultationId: row.id, tenantId: row.tenant_id, accountSid });
   }
 
@@ -228,7 +279,7 @@ async function screen(
   const issued = new Set<string>();
   if (identities.length > 0) {
     const rows = await findIssuedIdentities(
-      trx,
+      db,
       [...new Set(identities.map((entry) => entry.room.consultationId))],
       [...new Set(identities.map((entry) => entry.identity))],
     );

@@ -10,6 +10,11 @@
  * - `hang`: nothing more passes on that connection either way until heal() (a partition that
  *   starts at the COMMIT; the server keeps the transaction open until its session times out).
  *
+ * With `at: 'statement'` the armed statement is itself the moment: one that commits alone,
+ * outside a transaction (the inbox's INSERT on PostgreSQL/MySQL). `drop-answer` lets it reach
+ * the server (it commits) and swallows its answer; `hang` lets it reach the server, then nothing
+ * more passes (committed, never answered); `drop-commit` never sends it.
+ *
  * `latencyMs` delays every chunk in both directions (a slow, not dead, database). Bytes are
  * read as latin1 to look for statements; PostgreSQL sends the SQL text of each statement in its
  * Parse / Query message, MySQL in COM_QUERY / COM_STMT_PREPARE, so a plain search finds them.
@@ -24,6 +29,8 @@ export interface Tripwire {
   readonly action: TripAction;
   /** How many COMMITs to strike (default 1). */
   readonly times?: number;
+  /** Strike at the armed statement's COMMIT (default) or at the statement itself. */
+  readonly at?: 'commit' | 'statement';
 }
 
 export interface TripwireProxy {
@@ -86,7 +93,8 @@ export async function startTripwireProxy(target: { host: string; port: number })
       const text = chunk.toString('latin1');
       const wire = tripwire;
       if (wire && wire.armedBy.test(text)) pair.armed = true;
-      if (wire && pair.armed && isCommit(text)) {
+      const atStatement = wire?.at === 'statement';
+      if (wire && pair.armed && (atStatement || isCommit(text))) {
         pair.armed = false;
         struck += 1;
         if (struck >= (wire.times ?? 1)) {
@@ -96,6 +104,7 @@ export async function startTripwireProxy(target: { host: string; port: number })
         if (wire.action === 'drop-commit') return end(pair);
         if (wire.action === 'hang') {
           pair.hung = true;
+          if (atStatement && !upstream.destroyed) upstream.write(chunk);
           return;
         }
         pair.swallowAnswer = true;
