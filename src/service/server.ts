@@ -64,11 +64,15 @@ export async function startServer(
       mkdirSync(dirname(config.databaseUrl.slice('sqlite:'.length)), { recursive: true });
     }
     const { startupWaitMs, ...timeouts } = config.database;
-    const store = await openStore(config.databaseUrl, { logger, ...timeouts, sqliteThread: config.sqliteThread }).catch(
-      (error: unknown) => {
-        throw new StartupError(`cannot open the database ${database}: ${reason(error)}`, { cause: error });
-      },
-    );
+    const metrics = createMetrics();
+    const store = await openStore(config.databaseUrl, {
+      logger,
+      ...timeouts,
+      sqliteThread: config.sqliteThread,
+      onSqliteThreadRestart: () => metrics.sqliteThreadRestarts.inc(),
+    }).catch((error: unknown) => {
+      throw new StartupError(`cannot open the database ${database}: ${reason(error)}`, { cause: error });
+    });
     opened.push(store);
     // A database that is down (restarting, failing over, not up yet) is waited for, within bounds.
     const applied = await untilDatabaseAnswers(() => store.migrate(), { waitMs: startupWaitMs, logger, database }).catch(
@@ -77,7 +81,6 @@ export async function startServer(
       },
     );
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
-    const metrics = createMetrics();
     const live =
       store.engine === 'postgres'
         ? await createPostgresLiveEvents({

@@ -37,6 +37,8 @@ export interface OpenStoreOptions {
    * (nor COMMIT's fsync) holds the caller's event loop. Default false: on the caller's thread.
    */
   readonly sqliteThread?: boolean;
+  /** Called (after a warning is logged) when the SQLite statement thread died and was started again. */
+  readonly onSqliteThreadRestart?: () => void;
   /**
    * Server-side bound on one statement: PostgreSQL `statement_timeout`, MariaDB
    * `max_statement_time`, MySQL `max_execution_time`. Default 10 000 ms.
@@ -118,9 +120,7 @@ interface SessionBounds {
 
 const NO_SESSION_BOUNDS: SessionBounds = { lift: [], restore: [] };
 
-function mysqlBoundStatements(
-  options: Required<Omit<OpenStoreOptions, 'logger' | 'poolSize' | 'busyTimeoutMs' | 'queryTimeoutMs' | 'sqliteThread'>>,
-) {
+function mysqlBoundStatements(options: Record<keyof typeof DEFAULT_STORE_TIMEOUTS, number>) {
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
   return [
     // MariaDB (seconds, fractions allowed) and MySQL 8 (ms, SELECT only); each ignores the other's.
@@ -177,6 +177,10 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): { dia
           'pragma busy_timeout = 0',
         ],
         busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+        onReopen: () => {
+          options.logger?.warn('SQLite statement thread ended unexpectedly; started it again');
+          options.onSqliteThreadRestart?.();
+        },
       });
       return { dialect, bounds: NO_SESSION_BOUNDS };
     }
