@@ -102,7 +102,16 @@ export async function startServer(
       ...(live ? { live } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(projectionThread(config, options.clock !== undefined)
-        ? { projectionThread: { databaseUrl: config.databaseUrl, store: { ...timeouts, poolSize: 4 }, ...projectionPace(store.engine) } }
+        ? {
+            projectionThread: {
+              databaseUrl: config.databaseUrl,
+              store: { ...timeouts, poolSize: 4 },
+              // Half the shutdown budget: a fold stuck on a silent database is cut, not waited
+              // out past ROOMGATE_SHUTDOWN_TIMEOUT (the next start's sweep folds what is left).
+              stopTimeoutMs: Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)),
+              ...projectionPace(store.engine),
+            },
+          }
         : {}),
     });
     opened.push(app);
