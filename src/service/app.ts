@@ -600,20 +600,32 @@ export function installLifecycle(app: FastifyInstance, parts: Services, options:
       })
     : undefined;
   if (noShows) app.addHook('onReady', async () => noShows.start());
+  // A request still in flight when the stop begins is answered with `Connection: close`: its
+  // keep-alive connection (Twilio's, a client's) would otherwise stay open and idle, and the
+  // server's close wait for it past ROOMGATE_SHUTDOWN_TIMEOUT (idle ones are closed only once, at
+  // the start of the stop).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onClose', async () => {
     await streams.stop();
     await ingest.close();
-    await projection.stop();
-    // Background work waits at most STOP_GRACE_MS: a poll or a write stuck on a silent database
-    // (up to the query timeout) must not hold the shutdown past ROOMGATE_SHUTDOWN_TIMEOUT. What is
-    // cut off is abandoned as a crash would leave it (leases expire, transactions roll back).
+    // Folds and background work wait at most STOP_GRACE_MS, side by side: a fold, a poll or a
+    // write stuck on a silent database (up to the query timeout) must not hold the shutdown past
+    // ROOMGATE_SHUTDOWN_TIMEOUT. What is cut off is left as a crash would leave it (the next
+    // start folds what is unfolded, leases expire, transactions roll back).
     const { logger } = parts;
     await stopWithin(
-      'background workers',
-      [outbox.stop(), webhooks.stop(), reconcileSchedule.stop(), noShows?.stop(), retention?.stop()],
+      'folds and background workers',
+      [projection.stop(), outbox.stop(), webhooks.stop(), reconcileSchedule.stop(), noShows?.stop(), retention?.stop()],
       logger,
     );
-    await stopWithin('alert, security and audit writes', [alerts?.drain(), security.drain(), audit.drain()], logger);
+    await stopWithin('alert, security and audit writes', [alerts?.drain(), security.drain(), audit.drain()], logger, 500);
     if (!options.live) await live.close();
   });
 }

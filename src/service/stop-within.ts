@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 
-export const STOP_GRACE_MS = 2000;
+export const STOP_GRACE_MS = 1000;
 
 export async function stopWithin(
   what: string,
