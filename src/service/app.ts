@@ -27,6 +27,7 @@ import { lazyChildLogger } from './lazy-child-logger.js';
 import { OneRequestLine } from './request-log.js';
 import { collectPrivatePaths } from './private-paths.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { stopWithin } from './stop-within.js';
 import { createLocalLiveEvents, type LiveEvent, type LiveEvents } from './live/live-events.js';
 import { LiveStreamRegistry } from './live/live-stream-registry.js';
 import { refuseNonObjectJsonBodies } from './json-object-body.js';
@@ -91,7 +92,10 @@ export interface AppOptions {
    * Fold callbacks in a worker thread with its own connection to this database (server.ts, with
    * ROOMGATE_PROJECTION_THREAD on); absent: on this thread, through `store` (tests, embedding).
    */
-  readonly projectionThread?: Omit<ProjectionThreadData, 'logLevel'> & { readonly restartDelayMs?: number };
+  readonly projectionThread?: Omit<ProjectionThreadData, 'logLevel'> & {
+    readonly restartDelayMs?: number;
+    readonly stopTimeoutMs?: number;
+  };
 }
 
 export interface RoomgateContext {
@@ -273,6 +277,7 @@ export function composeServices(options: AppOptions) {
         onProjectionFailure: () => metrics.projectionFailures.inc(),
         onRestart: () => metrics.projectionThreadRestarts.inc(),
         ...(options.projectionThread.restartDelayMs ? { restartDelayMs: options.projectionThread.restartDelayMs } : {}),
+        ...(options.projectionThread.stopTimeoutMs ? { stopTimeoutMs: options.projectionThread.stopTimeoutMs } : {}),
       })
     : undefined;
   const projection: Projection =
@@ -595,18 +600,32 @@ export function installLifecycle(app: FastifyInstance, parts: Services, options:
       })
     : undefined;
   if (noShows) app.addHook('onReady', async () => noShows.start());
+  // A request still in flight when the stop begins is answered with `Connection: close`: its
+  // keep-alive connection (Twilio's, a client's) would otherwise stay open and idle, and the
+  // server's close wait for it past ROOMGATE_SHUTDOWN_TIMEOUT (idle ones are closed only once, at
+  // the start of the stop).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onClose', async () => {
     await streams.stop();
     await ingest.close();
-    await projection.stop();
-    await outbox.stop();
-    await webhooks.stop();
-    await reconcileSchedule.stop();
-    await noShows?.stop();
-    await retention?.stop();
-    await alerts?.drain();
-    await security.drain();
-    await audit.drain();
+    // Folds and background work wait at most STOP_GRACE_MS, side by side: a fold, a poll or a
+    // write stuck on a silent database (up to the query timeout) must not hold the shutdown past
+    // ROOMGATE_SHUTDOWN_TIMEOUT. What is cut off is left as a crash would leave it (the next
+    // start folds what is unfolded, leases expire, transactions roll back).
+    const { logger } = parts;
+    await stopWithin(
+      'folds and background workers',
+      [projection.stop(), outbox.stop(), webhooks.stop(), reconcileSchedule.stop(), noShows?.stop(), retention?.stop()],
+      logger,
+    );
+    await stopWithin('alert, security and audit writes', [alerts?.drain(), security.drain(), audit.drain()], logger, 500);
     if (!options.live) await live.close();
   });
 }

@@ -37,6 +37,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Times the projection thread ended without being asked to and was started again.',
       registers: [registry],
     }),
+    sqliteThreadRestarts: new Counter({
+      name: 'roomgate_sqlite_thread_restarts_total',
+      help: 'Times the SQLite statement thread (ROOMGATE_SQLITE_THREAD=on) ended without being asked to and was started again.',
+      registers: [registry],
+    }),
     storeErrors: new Counter({
       name: 'roomgate_store_errors_total',
       help: 'Operations that failed because the store was unavailable.',

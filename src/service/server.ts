@@ -64,11 +64,15 @@ export async function startServer(
       mkdirSync(dirname(config.databaseUrl.slice('sqlite:'.length)), { recursive: true });
     }
     const { startupWaitMs, ...timeouts } = config.database;
-    const store = await openStore(config.databaseUrl, { logger, ...timeouts, sqliteThread: config.sqliteThread }).catch(
-      (error: unknown) => {
-        throw new StartupError(`cannot open the database ${database}: ${reason(error)}`, { cause: error });
-      },
-    );
+    const metrics = createMetrics();
+    const store = await openStore(config.databaseUrl, {
+      logger,
+      ...timeouts,
+      sqliteThread: config.sqliteThread,
+      onSqliteThreadRestart: () => metrics.sqliteThreadRestarts.inc(),
+    }).catch((error: unknown) => {
+      throw new StartupError(`cannot open the database ${database}: ${reason(error)}`, { cause: error });
+    });
     opened.push(store);
     // A database that is down (restarting, failing over, not up yet) is waited for, within bounds.
     const applied = await untilDatabaseAnswers(() => store.migrate(), { waitMs: startupWaitMs, logger, database }).catch(
@@ -77,7 +81,6 @@ export async function startServer(
       },
     );
     if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
-    const metrics = createMetrics();
     const live =
       store.engine === 'postgres'
         ? await createPostgresLiveEvents({
@@ -99,7 +102,17 @@ export async function startServer(
       ...(live ? { live } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
       ...(projectionThread(config, options.clock !== undefined)
-        ? { projectionThread: { databaseUrl: config.databaseUrl, store: { ...timeouts, poolSize: 4 }, ...projectionPace(store.engine) } }
+        ? {
+            projectionThread: {
+              databaseUrl: config.databaseUrl,
+              store: { ...timeouts, poolSize: 4 },
+              // A fifth of the shutdown budget (2 s of 10), after the requests' commit deadline: a
+              // fold stuck on a silent database is cut, not waited out past
+              // ROOMGATE_SHUTDOWN_TIMEOUT (the next start's sweep folds what is left).
+              stopTimeoutMs: Math.max(1000, Math.floor(config.shutdownTimeoutMs / 5)),
+              ...projectionPace(store.engine),
+            },
+          }
         : {}),
     });
     opened.push(app);
@@ -122,9 +135,8 @@ export async function startServer(
           // Stop accepting first; then what the app used (sandbox, metrics, live, store).
           await app.close();
           for (const companion of options.companions ?? []) await companion.close();
-          await metricsApp.close();
-          await live?.close();
-          await store.close();
+          // Side by side: each waits at most 1 s for a silent database (storage/pool-sockets.ts).
+          await Promise.all([metricsApp.close(), live?.close(), store.close()]);
         })();
         return closing;
       },

@@ -9,7 +9,8 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { CompiledQuery, Kysely, Migrator, MysqlDialect, PostgresDialect, sql, type Dialect } from 'kysely';
+import type { Socket } from 'node:net';
+import { CompiledQuery, Kysely, Migrator, MysqlDialect, PostgresDialect, sql, type Dialect, type MysqlPool } from 'kysely';
 import { createPool as createMysqlPool } from 'mysql2';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -17,6 +18,7 @@ import { capabilitiesFor, registerCapabilities, type DialectCapabilities, type E
 import { ConnectionScope, discardableMysqlPool, discardablePostgresPool, runInScope } from './connection-scope.js';
 import { ErrorMappingDriver, mapStoreError, type ErrorMappingDriverOptions } from './error-mapping-driver.js';
 import { migrationProvider } from './migrations/migration-provider.js';
+import { PoolSockets } from './pool-sockets.js';
 import type { Database, StoreTransaction } from './schema.js';
 import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
 import { localSqliteBackend } from './sqlite-backend.js';
@@ -37,6 +39,8 @@ export interface OpenStoreOptions {
    * (nor COMMIT's fsync) holds the caller's event loop. Default false: on the caller's thread.
    */
   readonly sqliteThread?: boolean;
+  /** Called (after a warning is logged) when the SQLite statement thread died and was started again. */
+  readonly onSqliteThreadRestart?: () => void;
   /**
    * Server-side bound on one statement: PostgreSQL `statement_timeout`, MariaDB
    * `max_statement_time`, MySQL `max_execution_time`. Default 10 000 ms.
@@ -118,9 +122,7 @@ interface SessionBounds {
 
 const NO_SESSION_BOUNDS: SessionBounds = { lift: [], restore: [] };
 
-function mysqlBoundStatements(
-  options: Required<Omit<OpenStoreOptions, 'logger' | 'poolSize' | 'busyTimeoutMs' | 'queryTimeoutMs' | 'sqliteThread'>>,
-) {
+function mysqlBoundStatements(options: Record<keyof typeof DEFAULT_STORE_TIMEOUTS, number>) {
   const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
   return [
     // MariaDB (seconds, fractions allowed) and MySQL 8 (ms, SELECT only); each ignores the other's.
@@ -177,6 +179,10 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): { dia
           'pragma busy_timeout = 0',
         ],
         busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+        onReopen: () => {
+          options.logger?.warn('SQLite statement thread ended unexpectedly; started it again');
+          options.onSqliteThreadRestart?.();
+        },
       });
       return { dialect, bounds: NO_SESSION_BOUNDS };
     }
@@ -200,11 +206,14 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): { dia
       // ones on themselves. Without listeners the process would crash. The failed query rejects
       // anyway, and pg-pool drops a client that is no longer queryable when it is released.
       pool.on('error', (error) => options.logger?.warn({ err: error }, 'postgres: idle connection lost'));
+      const sockets = new PoolSockets();
       pool.on('connect', (client) => {
         client.on('error', (error) => options.logger?.warn({ err: error }, 'postgres: connection lost'));
+        sockets.add((client as unknown as { connection?: { stream?: Socket } }).connection?.stream);
       });
+      const bounded = { connect: () => pool.connect(), end: () => sockets.end(() => pool.end()) };
       return {
-        dialect: new PostgresDialect({ pool: discardablePostgresPool(pool) }),
+        dialect: new PostgresDialect({ pool: discardablePostgresPool(bounded) }),
         bounds: {
           lift: ['set statement_timeout = 0', 'set lock_timeout = 0'],
           restore: ['reset statement_timeout', 'reset lock_timeout'],
@@ -224,12 +233,19 @@ function createDialect(target: DatabaseTarget, options: OpenStoreOptions): { dia
       });
       // mysql2 listens for a pooled connection's first 'error' only (once): a second one, or
       // one on a connection it no longer tracks, would end the process.
+      const sockets = new PoolSockets();
       pool.on('connection', (connection) => {
         connection.on('error', (error) => options.logger?.warn({ err: error }, 'mysql: connection lost'));
+        sockets.add((connection as unknown as { stream?: Socket }).stream);
       });
+      const bounded: MysqlPool = {
+        getConnection: (callback) => pool.getConnection(callback),
+        // A connection cut past the grace fails its goodbye (COM_QUIT): closing anyway.
+        end: (callback) => void sockets.end(() => new Promise<void>((resolve) => pool.end(() => resolve()))).then(() => callback(null)),
+      };
       const sessionBounds = mysqlBoundStatements(bounds);
       const dialect = new MysqlDialect({
-        pool: discardableMysqlPool(pool),
+        pool: discardableMysqlPool(bounded),
         onCreateConnection: async (connection) => {
           await connection.executeQuery(CompiledQuery.raw("set time_zone = '+00:00'"));
           // As PostgreSQL: each statement sees what committed before it (see rowLocks).

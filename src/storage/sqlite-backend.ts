@@ -16,6 +16,8 @@ export interface SqliteBackend {
   run(sql: string, parameters: readonly unknown[]): SqliteRunResult | Promise<SqliteRunResult>;
   /** Whether the connection is inside a transaction, as of the last statement. */
   readonly inTransaction: boolean;
+  /** The connection is gone for good (its thread died): every statement fails; open another. */
+  readonly ended?: boolean;
   close(): void | Promise<void>;
 }
 

@@ -35,7 +35,12 @@ export interface SqliteImmediateDialectConfig {
   readonly setup: readonly string[];
   /** How long to keep retrying while another connection holds the lock. */
   readonly busyTimeoutMs: number;
+  /** Called when an ended connection (a statement thread that died) has been opened again. */
+  readonly onReopen?: () => void;
 }
+
+/** An ended connection is opened again at most this often (a thread that dies at once). */
+const REOPEN_INTERVAL_MS = 1000;
 
 class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
@@ -84,21 +89,23 @@ class SqliteImmediateDriver implements Driver {
   #connection: SqliteImmediateConnection | undefined;
   #queue: Promise<void> = Promise.resolve();
   #release: (() => void) | undefined;
+  #reopenedAt = 0;
 
   constructor(private readonly config: SqliteImmediateDialectConfig) {}
 
   async init(): Promise<void> {
-    this.#db = this.config.open();
-    this.#connection = new SqliteImmediateConnection(this.#db, this.config.busyTimeoutMs);
+    const db = this.config.open();
+    const connection = new SqliteImmediateConnection(db, this.config.busyTimeoutMs);
     try {
-      for (const statement of this.config.setup) await this.#connection.executeQuery(CompiledQuery.raw(statement));
+      for (const statement of this.config.setup) await connection.executeQuery(CompiledQuery.raw(statement));
     } catch (error) {
       // Kysely never calls destroy() after a failed init: close here, or a statement thread
       // (sqlite-thread-backend.ts) keeps the process alive after a start-up failure.
-      await this.#db.close();
-      this.#db = undefined;
+      await db.close();
       throw error;
     }
+    this.#db = db;
+    this.#connection = connection;
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -107,7 +114,27 @@ class SqliteImmediateDriver implements Driver {
     this.#queue = new Promise<void>((resolve) => (release = resolve));
     await previous;
     this.#release = release;
+    await this.#reopenIfEnded();
     return this.#connection!;
+  }
+
+  /**
+   * A connection that ended (its statement thread died) is replaced here, between two users of
+   * the mutex: a transaction the dead one had begun fails to its end on the dead one, so none of
+   * its statements runs on the new connection outside a transaction. A reopen that fails leaves
+   * the ended one (its statements fail: StoreUnavailable) and is tried again a second later.
+   */
+  async #reopenIfEnded(): Promise<void> {
+    const ended = this.#db;
+    if (!ended?.ended || Date.now() - this.#reopenedAt < REOPEN_INTERVAL_MS) return;
+    this.#reopenedAt = Date.now();
+    try {
+      await ended.close();
+      await this.init();
+      this.config.onReopen?.();
+    } catch {
+      // Left ended: the caller's statements fail as the store being unavailable.
+    }
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {

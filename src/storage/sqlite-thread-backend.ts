@@ -3,8 +3,9 @@
  * never held by a statement or a COMMIT's fsync (on a busy disk, milliseconds each), so the
  * thread that answers HTTP keeps verifying and reading requests while the inbox commits. One
  * statement is in flight at a time, as on any connection (the dialect's mutex). A statement
- * thread that dies fails what was in flight and every later statement (StoreUnavailable): the
- * process is then unhealthy (/readyz), as with a lost database.
+ * thread that dies fails what was in flight and every later statement (StoreUnavailable) and
+ * reports itself `ended`: the dialect then opens another before its next use
+ * (sqlite-immediate-dialect.ts), never inside a transaction the dead one had begun.
  */
 import type { Worker } from 'node:worker_threads';
 import { siblingModule, startModuleWorker } from './module-worker.js';
@@ -66,6 +67,9 @@ export function threadSqliteBackend(file: string): SqliteBackend {
     },
     get inTransaction() {
       return inTransaction;
+    },
+    get ended() {
+      return ended !== undefined;
     },
     async close() {
       if (!ended) worker.postMessage('close');

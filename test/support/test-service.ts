@@ -11,6 +11,7 @@ import { buildApp, type AppOptions } from '../../src/service/app.js';
 import { loadConfig, type Config } from '../../src/service/config.js';
 import { createLogger } from '../../src/service/logger.js';
 import { buildMetricsApp } from '../../src/service/metrics-app.js';
+import { createMetrics } from '../../src/service/metrics.js';
 import { createApiKey, createTenant } from '../../src/service/tenants/tenant-admin.js';
 import { newId } from '../../src/storage/ids.js';
 import { insertConsultations } from '../../src/storage/consultation-repository.js';
@@ -89,14 +90,16 @@ export async function startTestService(
   });
   const logger = createLogger({ level: 'debug', destination });
   const { startupWaitMs: _startupWait, ...timeouts } = config.database;
+  const metrics = options.app?.metrics ?? createMetrics();
   const store = await openStore(storeUrl, {
     logger,
     ...timeouts,
     ...(options.busyTimeoutMs ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
     ...(options.sqliteThread ? { sqliteThread: true } : {}),
+    onSqliteThreadRestart: () => metrics.sqliteThreadRestarts.inc(),
   });
   await store.migrate();
-  const app = await buildApp({ config, store, logger, outboxWorker: false, ...options.app });
+  const app = await buildApp({ config, store, logger, outboxWorker: false, metrics, ...options.app });
   await app.ready();
   checkAnswersAgainstDocument(app);
   const metricsApp = buildMetricsApp({ metrics: app.roomgate.metrics, logger });

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { TenantEventType } from '../../core/events/tenant-event.js';
+import { PoolSockets } from '../../storage/pool-sockets.js';
 
 export interface LiveEvent {
   readonly tenantId: string;
@@ -103,7 +104,11 @@ export async function createPostgresLiveEvents(options: PostgresLiveEventsOption
   });
   // Without these a restarting server's 'error' on an idle or checked-out client ends the process.
   pool.on('error', (error) => logger.warn({ err: error }, 'live events: idle publish connection lost'));
-  pool.on('connect', (client) => client.on('error', (error) => logger.warn({ err: error }, 'live events: publish connection lost')));
+  const sockets = new PoolSockets();
+  pool.on('connect', (client) => {
+    client.on('error', (error) => logger.warn({ err: error }, 'live events: publish connection lost'));
+    sockets.add((client as unknown as { connection?: { stream?: Socket } }).connection?.stream);
+  });
 
   let closed = false;
   let listener: pg.Client | undefined;
@@ -235,7 +240,7 @@ export async function createPostgresLiveEvents(options: PostgresLiveEventsOption
       closed = true;
       wakeSleep?.();
       if (listener) destroy(listener);
-      await pool.end().catch(() => undefined);
+      await sockets.end(() => pool.end()).catch(() => undefined);
       await local.close();
     },
   };
