@@ -107,6 +107,17 @@ export async function loadRoomInbox(db: Kysely<Database>, roomSid: string) {
     .execute();
 }
 
+/** The rooms of a consultation whose composition was requested and is not available or failed yet. */
+export async function roomsWithCompositionWaiting(db: Kysely<Database>, consultationId: string): Promise<Set<string>> {
+  const rows = await db
+    .selectFrom('compositions')
+    .select('room_sid')
+    .where('consultation_id', '=', consultationId)
+    .where('status', 'in', ['enqueued', 'started'])
+    .execute();
+  return new Set(rows.map((row) => row.room_sid));
+}
+
 export async function loadIssuedIdentities(db: Kysely<Database>, consultationId: string): Promise<Set<string>> {
   const rows = await db.selectFrom('issued_identities').select('identity').where('consultation_id', '=', consultationId).execute();
   return new Set(rows.map((row) => row.identity));

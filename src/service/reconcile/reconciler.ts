@@ -2,15 +2,21 @@
  * The reconciler: Twilio delivers callbacks at least once, but not always. For a consultation
  * whose record is overdue (late callbacks held, a room quiet past the empty-room timeout, an
  * ended room never compared, a composition not available in time) it asks Twilio's REST API what
- * happened, and what it learns enters the record through the same fold as callbacks: synthetic
- * inbox rows (`source: reconciled`), one per fact, keyed so that writing a fact twice is a no-op,
- * and superseded in the fold by a callback of the same fact. Confirmed late callbacks are
- * released. Effects keep their keys (billing per consultation, composition per room): exactly
- * once, whatever arrives later. A change to a record raises an alert: callbacks are being lost.
+ * happened in each of its rooms (rejoining: every room, not only the current one), and what it
+ * learns enters the record through the same fold as callbacks: synthetic inbox rows (`source:
+ * reconciled`), one per fact, keyed so that writing a fact twice is a no-op, and superseded in
+ * the fold by a callback of the same fact. Confirmed late callbacks are released. Effects keep
+ * their keys (billing per consultation, composition per room): exactly once, whatever arrives
+ * later. A change to a record raises an alert: callbacks are being lost.
  */
 import type { Logger } from 'pino';
 import { isVideoEvent, type VideoEvent } from '../../core/consultation/consultation-event.js';
-import { planReconciliation, type ReconcilePlan, type RestParticipant } from '../../core/consultation/reconciled-facts.js';
+import {
+  planReconciliation,
+  type ReconcileInput,
+  type ReconcilePlan,
+  type RestParticipant,
+} from '../../core/consultation/reconciled-facts.js';
 import { parseVideoEvent } from '../../core/consultation/video-event-from-callback.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
 import {
@@ -23,14 +29,16 @@ import {
   reconciledRow,
   recordDigest,
   releaseHeldCallbacks,
+  roomsWithCompositionWaiting,
   type OverdueReason,
 } from '../../storage/reconcile-repository.js';
+import { listConsultationRooms } from '../../storage/consultation-room-repository.js';
 import { lockConsultations } from '../../storage/row-locks.js';
 import type { Store } from '../../storage/store.js';
 import type { ReconcileConfig } from '../config.js';
 import { projectConsultations, type ProjectionResult } from '../consultations/consultation-projector.js';
 import type { Metrics } from '../metrics.js';
-import { TwilioApiError } from '../twilio/twilio-rest-client.js';
+import { TwilioApiError, type TwilioComposition, type TwilioParticipant, type TwilioRoom } from '../twilio/twilio-rest-client.js';
 import type { TwilioReader } from './twilio-reader.js';
 
 export type ReconcileOutcome =
@@ -116,34 +124,44 @@ export class Reconciler {
       if (!consultation) return result('not-found');
       const now = this.options.clock();
       if (!consultation.room_sid) return result('no-room');
-      const roomSid = consultation.room_sid;
+      const currentSid = consultation.room_sid;
       const accountSid = consultation.account_sid ?? this.options.defaultAccountSid();
-      const inbox = await loadRoomInbox(store.db, roomSid);
-      const parsed = inbox.map((row) => ({ row, event: parseVideoEvent(JSON.parse(row.params) as [string, string][]) }));
-      const known: VideoEvent[] = [];
-      const held: { id: string; event: VideoEvent }[] = [];
-      for (const { row, event } of parsed) {
-        if (!isVideoEvent(event)) continue;
-        if (row.held === 'late') held.push({ id: row.id, event });
-        else known.push(event);
-      }
+      // Every room of the consultation, oldest first (rejoining): a callback lost for an earlier
+      // room counts as much as one of the current room. (No rooms rows: the current one alone.)
+      const rooms = (await listConsultationRooms(store.db, [id])).flatMap(({ roomSid, endedAt }) =>
+        roomSid !== null && roomSid !== currentSid ? [{ roomSid, endedAt }] : [],
+      );
+      const waiting = consultation.record ? await roomsWithCompositionWaiting(store.db, id) : new Set<string>();
+      const issued = await loadIssuedIdentities(store.db, id);
+      const planned: { roomSid: string; accountSid: string; plan: ReconcilePlan }[] = [];
+      for (const { roomSid, endedAt } of [...rooms, { roomSid: currentSid, endedAt: null }]) {
+        const current = roomSid === currentSid;
+        const inbox = await loadRoomInbox(store.db, roomSid);
+        const known: VideoEvent[] = [];
+        const held: { id: string; event: VideoEvent }[] = [];
+        for (const row of inbox) {
+          const event = parseVideoEvent(JSON.parse(row.params) as [string, string][]);
+          if (!isVideoEvent(event)) continue;
+          if (row.held === 'late') held.push({ id: row.id, event });
+          else known.push(event);
+        }
 
-      // An ended room whose every session closed by its own disconnect, with nothing held and
-      // no composition waiting, has nothing Twilio could add: no REST read.
-      if (reason === 'ended' && held.length === 0 && !missesDisconnects(known)) {
-        if (!dryRun) await markReconciled(store.db, id, now.toISOString());
-        metrics.reconcileChecks.inc({ outcome: 'unchanged' });
-        return result('unchanged');
-      }
+        // An ended room whose every session closed by its own disconnect, with nothing held and
+        // no composition waiting, has nothing Twilio could add: no REST read. (The current room
+        // counts as ended when the consultation does; an earlier one when its end is known.)
+        const ended = current ? reason === 'ended' : endedAt !== null || known.some((event) => event.type === 'room-ended');
+        if (ended && held.length === 0 && !missesDisconnects(known) && !waiting.has(roomSid)) continue;
 
-      let room;
-      try {
-        room = await this.options.twilio.fetchRoom(roomSid);
-      } catch (error) {
-        if (error instanceof TwilioApiError && error.status === 404) {
+        let room;
+        try {
+          room = await this.options.twilio.fetchRoom(roomSid);
+        } catch (error) {
+          if (!(error instanceof TwilioApiError && error.status === 404)) throw error;
+          // An earlier room Twilio no longer knows adds nothing; the others are still read.
+          if (!current) continue;
           // Twilio answers 404 for a room fetched right after it ended (twilio-node #593): try
           // again at a later pass; long after, the room is unknown to Twilio (an operator can
-          // finish the consultation: `roomgate consultation complete`).
+          // finish the consultation: `roomgate consultation complete`). Nothing is written.
           // (A lost room-ended leaves no ended_at: the room's last callback says when it was alive.)
           const lastActivity = Math.max(
             Date.parse(consultation.updated_at),
@@ -156,47 +174,34 @@ export class Reconciler {
           if (!dryRun && outcome === 'room-unknown') await markReconciled(store.db, id, now.toISOString());
           return result(outcome);
         }
-        throw error;
+        // Any room of another account: nothing of the consultation is written.
+        if (accountSid === undefined || (room.account_sid !== undefined && room.account_sid !== accountSid)) {
+          metrics.reconcileChecks.inc({ outcome: 'account-mismatch' });
+          logger.error({ alert: 'reconcile-account-mismatch', consultationId: id, roomSid }, 'the room belongs to another Twilio account');
+          return result('account-mismatch');
+        }
+        const participants = await this.options.twilio.listParticipants(roomSid);
+        const compositions = consultation.record ? await this.options.twilio.listCompositions(roomSid) : [];
+        const roomPlan = planReconciliation({
+          accountSid,
+          ...fromRest(room, participants, compositions),
+          known,
+          held,
+          stuckBefore: now.getTime() - 2 * this.options.config.compositionMs,
+          admits: (identity) => checkIdentity(identity).ok && issued.has(identity),
+        });
+        planned.push({ roomSid, accountSid, plan: roomPlan });
       }
-      if (accountSid === undefined || (room.account_sid !== undefined && room.account_sid !== accountSid)) {
-        metrics.reconcileChecks.inc({ outcome: 'account-mismatch' });
-        logger.error({ alert: 'reconcile-account-mismatch', consultationId: id }, 'the room belongs to another Twilio account');
-        return result('account-mismatch');
+      if (planned.length === 0) {
+        if (!dryRun) await markReconciled(store.db, id, now.toISOString());
+        metrics.reconcileChecks.inc({ outcome: 'unchanged' });
+        return result('unchanged');
       }
-      const participants = await this.options.twilio.listParticipants(roomSid);
-      const compositions = consultation.record ? await this.options.twilio.listCompositions(roomSid) : [];
-      const issued = await loadIssuedIdentities(store.db, id);
-      const plan = planReconciliation({
-        accountSid,
-        room: {
-          sid: room.sid,
-          uniqueName: room.unique_name,
-          status: room.status,
-          createdAt: ms(room.date_created),
-          endedAt: ms(room.end_time),
-          duration: room.duration ?? null,
-        },
-        participants: participants.map((p): RestParticipant => ({
-          sid: p.sid,
-          identity: p.identity,
-          status: p.status,
-          startedAt: ms(p.start_time),
-          endedAt: ms(p.end_time),
-          duration: p.duration,
-        })),
-        compositions: compositions.map((c) => ({
-          sid: c.sid,
-          status: c.status,
-          createdAt: ms(c.date_created),
-          completedAt: ms(c.date_completed),
-          duration: c.duration ?? null,
-          size: c.size ?? null,
-        })),
-        known,
-        held,
-        stuckBefore: now.getTime() - 2 * this.options.config.compositionMs,
-        admits: (identity) => checkIdentity(identity).ok && issued.has(identity),
-      });
+      const plan: ReconcilePlan = {
+        facts: planned.flatMap((room) => room.plan.facts),
+        confirmed: planned.flatMap((room) => room.plan.confirmed),
+        unconfirmed: planned.flatMap((room) => room.plan.unconfirmed),
+      };
       const changes = plan.facts.length + plan.confirmed.length;
       if (dryRun) return result(changes > 0 ? 'would-change' : 'unchanged', plan);
 
@@ -204,8 +209,10 @@ export class Reconciler {
       const { changed, projection } = await store.transaction(async (trx) => {
         await lockConsultations(trx, [id]);
         const before = await recordDigest(trx, id);
-        const rows = plan.facts.map((fact) =>
-          reconciledRow({ roomSid, accountSid, fact: fact.fact, event: fact.event, params: fact.params, now: stamp }),
+        const rows = planned.flatMap(({ roomSid, accountSid, plan: own }) =>
+          own.facts.map((fact) =>
+            reconciledRow({ roomSid, accountSid, fact: fact.fact, event: fact.event, params: fact.params, now: stamp }),
+          ),
         );
         const inserted = await insertReconciledFacts(trx, rows);
         const released = await releaseHeldCallbacks(trx, plan.confirmed);
@@ -242,6 +249,40 @@ function missesDisconnects(events: readonly VideoEvent[]): boolean {
     events.filter((e) => e.type === 'participant-disconnected').map((e) => (e as { participantSid: string }).participantSid),
   );
   return events.some((e) => e.type === 'participant-connected' && !left.has((e as { participantSid: string }).participantSid));
+}
+
+/** The REST resources in the pure planner's terms (dates in ms). */
+function fromRest(
+  room: TwilioRoom,
+  participants: readonly TwilioParticipant[],
+  compositions: readonly TwilioComposition[],
+): Pick<ReconcileInput, 'room' | 'participants' | 'compositions'> {
+  return {
+    room: {
+      sid: room.sid,
+      uniqueName: room.unique_name,
+      status: room.status,
+      createdAt: ms(room.date_created),
+      endedAt: ms(room.end_time),
+      duration: room.duration ?? null,
+    },
+    participants: participants.map((p): RestParticipant => ({
+      sid: p.sid,
+      identity: p.identity,
+      status: p.status,
+      startedAt: ms(p.start_time),
+      endedAt: ms(p.end_time),
+      duration: p.duration,
+    })),
+    compositions: compositions.map((c) => ({
+      sid: c.sid,
+      status: c.status,
+      createdAt: ms(c.date_created),
+      completedAt: ms(c.date_completed),
+      duration: c.duration ?? null,
+      size: c.size ?? null,
+    })),
+  };
 }
 
 function ms(value: string | null | undefined): number | null {
