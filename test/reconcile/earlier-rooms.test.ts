@@ -3,10 +3,14 @@
  * recorded consultation over two rooms loses, for its first room, the patient's disconnect and
  * the composition's available callback. Reconciling it — asked for, and in the overdue pass —
  * heals room 1's part of the record (the session's true end, the billing it makes, room 1's
- * composition available) and leaves room 2's as it was; one composition request per room.
+ * composition available) and leaves room 2's as it was; one composition request per room. Room
+ * 1 answered as another account's writes nothing; room 1 unknown to Twilio (404) is skipped.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Reconciler, type ReconcilerOptions } from '../../src/service/reconcile/reconciler.js';
+import type { TwilioReader } from '../../src/service/reconcile/twilio-reader.js';
 import { createTenant } from '../../src/service/tenants/tenant-admin.js';
+import { TwilioApiError } from '../../src/service/twilio/twilio-rest-client.js';
 import { enginesUnderTest } from '../support/engines.js';
 import { startSandboxHarness, type SandboxHarness } from '../support/sandbox-harness.js';
 import { randomHex } from '../support/test-service.js';
@@ -57,7 +61,12 @@ for (const engine of enginesUnderTest()) {
       return { status, sessions, compositions, billing: billing.map((b) => b.billable_seconds) };
     };
 
-    it('heals the lost callbacks of an earlier room and keeps the current room right', { timeout: 60_000 }, async () => {
+    /**
+     * A recorded consultation over two rooms; room 1 loses the patient's disconnect (at 5 of its
+     * 10 minutes) and its composition-available; room 2 (5 minutes) loses nothing.
+     */
+    async function twoRooms() {
+      h.sandbox.callbackFaults.clear();
       const start = h.now() + 2 * MINUTE;
       const created = await api('POST', '/v1/consultations', {
         scheduledAt: new Date(start).toISOString(),
@@ -86,7 +95,12 @@ for (const engine of enginesUnderTest()) {
       h.advance(6 * MINUTE);
       h.sandbox.state.checkTimeouts();
       await h.settle();
-      expect(h.sandbox.callbackFaults.faults.map((f) => f.event).sort()).toEqual(['composition-available', 'participant-disconnected']);
+      expect(
+        h.sandbox.callbackFaults.faults
+          .slice(-2)
+          .map((f) => f.event)
+          .sort(),
+      ).toEqual(['composition-available', 'participant-disconnected']);
 
       // Room 2: opened by the next token inside the window; five minutes; the consultation ends.
       h.advance(4 * MINUTE);
@@ -111,6 +125,11 @@ for (const engine of enginesUnderTest()) {
           [room2, true],
         ].sort(([a], [b]) => (a! < b! ? -1 : 1)),
       );
+      return { id, room1, room2, patient1, at, lost };
+    }
+
+    it('heals the lost callbacks of an earlier room and keeps the current room right', { timeout: 60_000 }, async () => {
+      const { id, room1, room2, patient1, at, lost } = await twoRooms();
       const room2Before = lost.compositions.find((c) => c.room_sid === room2);
 
       h.advance(3 * MINUTE);
@@ -141,6 +160,32 @@ for (const engine of enginesUnderTest()) {
       const pass = await h.service.app.roomgate.reconciler.run();
       expect(pass.consultations.filter((c) => c.outcome !== 'unchanged')).toEqual([]);
       expect(await recordOf(id)).toEqual(healed);
+    });
+
+    it('an earlier room of another account writes nothing; an earlier room Twilio no longer knows is skipped', async () => {
+      const { id, room1, lost } = await twoRooms();
+      h.advance(3 * MINUTE);
+      // The app's reconciler with its reader wrapped: room 1 answered as another account's, then 404.
+      const { options } = h.service.app.roomgate.reconciler as unknown as { options: ReconcilerOptions };
+      let room1Answer: 'other-account' | 'not-found' = 'other-account';
+      const reader: TwilioReader = {
+        ...options.twilio,
+        fetchRoom: async (sid) => {
+          if (sid !== room1) return options.twilio.fetchRoom(sid);
+          if (room1Answer === 'not-found') throw new TwilioApiError('not found', 404, 20404, false);
+          return { ...(await options.twilio.fetchRoom(sid)), account_sid: `AC${'0'.repeat(32)}` };
+        },
+      };
+      const reconciler = new Reconciler({ ...options, twilio: reader });
+      const reconciled = () => h.service.store.db.selectFrom('callbacks').select('id').where('source', '=', 'reconciled').execute();
+      const before = (await reconciled()).length;
+
+      expect((await reconciler.run({ consultationId: id })).consultations).toMatchObject([{ outcome: 'account-mismatch', facts: [] }]);
+      room1Answer = 'not-found';
+      expect((await reconciler.run({ consultationId: id })).consultations).toMatchObject([{ outcome: 'unchanged', facts: [] }]);
+      await h.settle();
+      expect((await reconciled()).length).toBe(before);
+      expect(await recordOf(id)).toEqual(lost);
     });
   });
 }
