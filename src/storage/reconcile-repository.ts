@@ -29,22 +29,22 @@ export async function findOverdueConsultations(db: Kysely<Database>, query: Over
   const add = (rows: { id: string }[], reason: OverdueReason) => {
     for (const row of rows) if (!found.has(row.id) && found.size < query.limit) found.set(row.id, reason);
   };
-  add(
-    await db
-      .selectFrom('callbacks')
-      .innerJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
-      .select('consultations.id')
-      .distinct()
-      .where('callbacks.held', '=', 'late')
-      // Held since the last comparison: one Twilio did not confirm then is not asked about again
-      // at every pass (it stays held; a newer late callback brings the consultation back).
-      .where((eb) =>
-        eb.or([eb('consultations.reconciled_at', 'is', null), eb('consultations.reconciled_at', '<', eb.ref('callbacks.received_at'))]),
-      )
-      .limit(query.limit)
-      .execute(),
-    'late-callbacks',
-  );
+  // A late callback of any room of the consultation: its current one, or an earlier one
+  // (rejoining) through consultation_rooms — two joins on an index each, not one on an OR.
+  for (const late of [lateOfCurrentRoom(db), lateOfAnyRoom(db)]) {
+    add(
+      await late
+        .where('callbacks.held', '=', 'late')
+        // Held since the last comparison: one Twilio did not confirm then is not asked about again
+        // at every pass (it stays held; a newer late callback brings the consultation back).
+        .where((eb) =>
+          eb.or([eb('consultations.reconciled_at', 'is', null), eb('consultations.reconciled_at', '<', eb.ref('callbacks.received_at'))]),
+        )
+        .limit(query.limit)
+        .execute(),
+      'late-callbacks',
+    );
+  }
   add(
     await db
       .selectFrom('compositions')
@@ -88,6 +88,21 @@ export async function findOverdueConsultations(db: Kysely<Database>, query: Over
   );
   return found;
 }
+
+const lateOfCurrentRoom = (db: Kysely<Database>) =>
+  db
+    .selectFrom('callbacks')
+    .innerJoin('consultations', 'consultations.room_sid', 'callbacks.room_sid')
+    .select('consultations.id')
+    .distinct();
+
+const lateOfAnyRoom = (db: Kysely<Database>) =>
+  db
+    .selectFrom('callbacks')
+    .innerJoin('consultation_rooms', 'consultation_rooms.room_sid', 'callbacks.room_sid')
+    .innerJoin('consultations', 'consultations.id', 'consultation_rooms.consultation_id')
+    .select('consultations.id')
+    .distinct();
 
 export async function loadConsultationForReconcile(db: Kysely<Database>, id: string) {
   return db
