@@ -205,7 +205,7 @@ export async function markReconciled(db: Kysely<Database>, id: string, now: stri
 
 /** What the reconciler compares before and after, to know whether it changed the record. */
 export async function recordDigest(db: Kysely<Database>, id: string): Promise<string> {
-  const [row, sessions, compositions, billing] = await Promise.all([
+  const [row, sessions, recordings, compositions, billing] = await Promise.all([
     db.selectFrom('consultations').select(['status', 'started_at', 'ended_at']).where('id', '=', id).executeTakeFirst(),
     db
       .selectFrom('participant_sessions')
@@ -213,6 +213,7 @@ export async function recordDigest(db: Kysely<Database>, id: string): Promise<st
       .where('consultation_id', '=', id)
       .orderBy('participant_sid')
       .execute(),
+    db.selectFrom('recordings').select(['recording_sid', 'status']).where('consultation_id', '=', id).orderBy('recording_sid').execute(),
     db
       .selectFrom('compositions')
       .select(['room_sid', 'status', 'composition_sid'])
@@ -221,7 +222,7 @@ export async function recordDigest(db: Kysely<Database>, id: string): Promise<st
       .execute(),
     db.selectFrom('billing_records').select(['billable_seconds', 'rounded_seconds']).where('consultation_id', '=', id).executeTakeFirst(),
   ]);
-  return JSON.stringify([row, sessions, compositions, billing ?? null]);
+  return JSON.stringify([row, sessions, recordings, compositions, billing ?? null]);
 }
 
 /** The Timestamp of the room's last applied event (ISO), if any: where an operator's completion closes the record. */

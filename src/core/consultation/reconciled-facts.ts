@@ -38,11 +38,31 @@ export interface RestComposition {
   readonly size: number | null;
 }
 
+/** A track recording as the REST API shows it (RoomRecording; no completion date: created + duration). */
+export interface RestRecording {
+  readonly sid: string;
+  /** processing, completed, deleted or failed. */
+  readonly status: string;
+  readonly createdAt: number | null;
+  /** Seconds, once completed. */
+  readonly duration: number | null;
+  readonly size: number | null;
+  readonly participantSid: string | null;
+  readonly trackName: string | null;
+  readonly sourceSid: string | null;
+  /** audio, video or data. */
+  readonly kind: string | null;
+  readonly container: string | null;
+  readonly codec: string | null;
+}
+
 export interface ReconcileInput {
   readonly accountSid: string;
   readonly room: RestRoom;
   readonly participants: readonly RestParticipant[];
   readonly compositions: readonly RestComposition[];
+  /** The room's track recordings (a recorded room): a lost recording-completed keeps its composition from being requested. */
+  readonly recordings?: readonly RestRecording[];
   /** The facts the record has already (accepted rows, from callbacks or an earlier reconciliation). */
   readonly known: readonly VideoEvent[];
   /** Callbacks held as late, by inbox row id. */
@@ -138,6 +158,46 @@ export function planReconciliation(input: ReconcileInput): ReconcilePlan {
       roomParams('room-ended', room.endedAt, room.duration !== null ? [['RoomDuration', String(room.duration)]] : []),
     );
   }
+  for (const recording of input.recordings ?? []) {
+    // The participant it records, as the REST API names it (the recording shows only its SID).
+    const participant = input.participants.find((p) => p.sid === recording.participantSid);
+    if (!participant || !input.admits(participant.identity) || recording.createdAt === null) continue;
+    const about: CallbackParam[] = [
+      ['RecordingSid', recording.sid],
+      ['ParticipantSid', participant.sid],
+      ['ParticipantIdentity', participant.identity],
+      ['RecordingUri', `/v1/Recordings/${recording.sid}`],
+      ...optionalParams([
+        ['SourceSid', recording.sourceSid],
+        ['TrackName', recording.trackName],
+        ['Type', recording.kind],
+        ['Container', recording.container],
+        ['Codec', recording.codec],
+      ]),
+    ];
+    add('recording-started', `recording-started ${recording.sid}`, roomParams('recording-started', recording.createdAt, about));
+    if (recording.status === 'completed' && recording.duration !== null) {
+      add(
+        'recording-completed',
+        `recording-completed ${recording.sid}`,
+        roomParams('recording-completed', recording.createdAt + recording.duration * 1000, [
+          ...about,
+          ['MediaUri', `/v1/Recordings/${recording.sid}/Media`],
+          ['Duration', String(recording.duration)],
+          ...optionalParams([['Size', recording.size === null ? null : String(recording.size)]]),
+        ]),
+      );
+    } else if (recording.status === 'failed') {
+      add(
+        'recording-failed',
+        `recording-failed ${recording.sid}`,
+        roomParams('recording-failed', recording.createdAt + (recording.duration ?? 0) * 1000, [
+          ...about,
+          ['FailedOperation', 'recording'],
+        ]),
+      );
+    }
+  }
   for (const composition of input.compositions) {
     const base = (event: string, at: number, extra: CallbackParam[] = []): CallbackParam[] => [
       ['AccountSid', input.accountSid],
@@ -184,6 +244,11 @@ export function planReconciliation(input: ReconcileInput): ReconcilePlan {
     }
   }
   return { facts, confirmed, unconfirmed };
+}
+
+/** The parameters whose value the REST API gave. */
+function optionalParams(entries: readonly (readonly [string, string | null])[]): CallbackParam[] {
+  return entries.filter((entry): entry is [string, string] => entry[1] !== null && entry[1] !== '');
 }
 
 /** Whether the REST API shows the held callback's fact, at its moment. */

@@ -16,6 +16,7 @@ import {
   type ReconcileInput,
   type ReconcilePlan,
   type RestParticipant,
+  type RestRecording,
 } from '../../core/consultation/reconciled-facts.js';
 import { parseVideoEvent } from '../../core/consultation/video-event-from-callback.js';
 import { checkIdentity } from '../../core/identity/identity-policy.js';
@@ -38,7 +39,13 @@ import type { Store } from '../../storage/store.js';
 import type { ReconcileConfig } from '../config.js';
 import { projectConsultations, type ProjectionResult } from '../consultations/consultation-projector.js';
 import type { Metrics } from '../metrics.js';
-import { TwilioApiError, type TwilioComposition, type TwilioParticipant, type TwilioRoom } from '../twilio/twilio-rest-client.js';
+import {
+  TwilioApiError,
+  type TwilioComposition,
+  type TwilioParticipant,
+  type TwilioRoom,
+  type TwilioRoomRecording,
+} from '../twilio/twilio-rest-client.js';
 import type { TwilioReader } from './twilio-reader.js';
 
 export type ReconcileOutcome =
@@ -146,11 +153,11 @@ export class Reconciler {
           else known.push(event);
         }
 
-        // An ended room whose every session closed by its own disconnect, with nothing held and
-        // no composition waiting, has nothing Twilio could add: no REST read. (The current room
+        // An ended room whose every session closed by its own disconnect, every recording settled,
+        // with nothing held and no composition waiting, has nothing Twilio could add: no REST read. (The current room
         // counts as ended when the consultation does; an earlier one when its end is known.)
         const ended = current ? reason === 'ended' : endedAt !== null || known.some((event) => event.type === 'room-ended');
-        if (ended && held.length === 0 && !missesDisconnects(known) && !waiting.has(roomSid)) continue;
+        if (ended && held.length === 0 && !missesDisconnects(known) && !missesRecordingEnds(known) && !waiting.has(roomSid)) continue;
 
         let room;
         try {
@@ -182,9 +189,12 @@ export class Reconciler {
         }
         const participants = await this.options.twilio.listParticipants(roomSid);
         const compositions = consultation.record ? await this.options.twilio.listCompositions(roomSid) : [];
+        // A lost recording-completed would keep the room's composition from ever being requested.
+        const recordings = consultation.record ? await this.options.twilio.listRecordings(roomSid) : [];
         const roomPlan = planReconciliation({
           accountSid,
           ...fromRest(room, participants, compositions),
+          recordings: recordings.map(recordingFromRest),
           known,
           held,
           stuckBefore: now.getTime() - 2 * this.options.config.compositionMs,
@@ -249,6 +259,32 @@ function missesDisconnects(events: readonly VideoEvent[]): boolean {
     events.filter((e) => e.type === 'participant-disconnected').map((e) => (e as { participantSid: string }).participantSid),
   );
   return events.some((e) => e.type === 'participant-connected' && !left.has((e as { participantSid: string }).participantSid));
+}
+
+/** True when a recording started but neither its completion nor its failure is known. */
+function missesRecordingEnds(events: readonly VideoEvent[]): boolean {
+  const settled = new Set(
+    events
+      .filter((e) => e.type === 'recording-completed' || e.type === 'recording-failed')
+      .map((e) => (e as { recordingSid: string }).recordingSid),
+  );
+  return events.some((e) => e.type === 'recording-started' && !settled.has((e as { recordingSid: string }).recordingSid));
+}
+
+function recordingFromRest(r: TwilioRoomRecording): RestRecording {
+  return {
+    sid: r.sid,
+    status: r.status,
+    createdAt: ms(r.date_created),
+    duration: r.duration ?? null,
+    size: r.size ?? null,
+    participantSid: r.grouping_sids?.participant_sid ?? null,
+    trackName: r.track_name ?? null,
+    sourceSid: r.source_sid ?? null,
+    kind: r.type ?? null,
+    container: r.container ?? null,
+    codec: r.codec ?? null,
+  };
 }
 
 /** The REST resources in the pure planner's terms (dates in ms). */

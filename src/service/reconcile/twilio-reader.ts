@@ -11,6 +11,7 @@ import {
   type TwilioParticipant,
   type TwilioRestClient,
   type TwilioRoom,
+  type TwilioRoomRecording,
 } from '../twilio/twilio-rest-client.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -18,6 +19,7 @@ export interface TwilioReader {
   fetchRoom(sid: string): Promise<TwilioRoom>;
   listParticipants(roomSid: string): Promise<TwilioParticipant[]>;
   listCompositions(roomSid: string): Promise<TwilioComposition[]>;
+  listRecordings(roomSid: string): Promise<TwilioRoomRecording[]>;
 }
 
 const MAX_ATTEMPTS = 5;
@@ -56,5 +58,6 @@ export function createTwilioReader(options: {
     fetchRoom: (sid) => read(() => options.twilio.fetchRoom(sid)),
     listParticipants: (roomSid) => read(() => options.twilio.listParticipants(roomSid)),
     listCompositions: (roomSid) => read(() => options.twilio.listCompositions(roomSid)),
+    listRecordings: (roomSid) => read(() => options.twilio.listRoomRecordings(roomSid)),
   };
 }

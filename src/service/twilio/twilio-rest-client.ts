@@ -33,6 +33,24 @@ export interface TwilioParticipant {
   readonly duration: number | null;
 }
 
+/** A track recording of a room (Twilio's RoomRecording). */
+export interface TwilioRoomRecording {
+  readonly sid: string;
+  /** processing, completed, deleted or failed. */
+  readonly status: string;
+  readonly date_created: string | null;
+  /** Seconds, once completed. */
+  readonly duration: number | null;
+  readonly size: number | null;
+  /** audio, video or data. */
+  readonly type?: string | null;
+  readonly track_name?: string | null;
+  readonly source_sid?: string | null;
+  readonly container?: string | null;
+  readonly codec?: string | null;
+  readonly grouping_sids?: { readonly participant_sid?: string | null } | null;
+}
+
 export interface TwilioComposition {
   readonly sid: string;
   readonly room_sid: string;
@@ -105,6 +123,8 @@ export interface TwilioRestClient {
   compositionMediaUrl(compositionSid: string, ttlSeconds: number): Promise<string>;
   /** Every participant the room had (connected and disconnected), up to 1000. */
   listParticipants(roomSid: string): Promise<TwilioParticipant[]>;
+  /** The room's track recordings (`GET /v1/Rooms/{sid}/Recordings`). */
+  listRoomRecordings(roomSid: string): Promise<TwilioRoomRecording[]>;
 }
 
 /** An answer larger than this is refused: a broken or hostile upstream must not fill the heap. */
@@ -183,6 +203,9 @@ export function createTwilioRestClient(options: TwilioRestClientOptions): Twilio
     listParticipants: async (roomSid) =>
       (await call<{ participants: TwilioParticipant[] }>('GET', `/v1/Rooms/${encodeURIComponent(roomSid)}/Participants?PageSize=1000`))
         .participants,
+    listRoomRecordings: async (roomSid) =>
+      (await call<{ recordings: TwilioRoomRecording[] }>('GET', `/v1/Rooms/${encodeURIComponent(roomSid)}/Recordings?PageSize=1000`))
+        .recordings,
   };
 
   /** A Media request: the answer is a redirect, whose target (never followed here) is the result. */
