@@ -206,25 +206,6 @@ export async function cancelOpenConsultation(db: Db, tenantId: string, id: strin
 }
 
 /**
- * Whether an accepted callback of one of the consultation's rooms is stored (answered 204) but
- * not yet folded into its record: until it is, the record's status may be behind what Twilio
- * said (a decision on the status — a cancel — waits for it).
- */
-export async function hasUnfoldedCallbacks(db: Db, id: string): Promise<boolean> {
-  const rooms = db.selectFrom('consultation_rooms').select('room_sid').where('consultation_id', '=', id);
-  const current = db.selectFrom('consultations').select('room_sid').where('id', '=', id).where('room_sid', 'is not', null);
-  const row = await db
-    .selectFrom('callbacks')
-    .select('id')
-    .where('status', '=', 'accepted')
-    .where('processed_at', 'is', null)
-    .where((eb) => eb.or([eb('room_sid', 'in', rooms), eb('room_sid', 'in', current)]))
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
-/**
  * The consultations a batch of callbacks may belong to, one row per matching room (any of a
  * consultation's rooms, migration 0012): by room SID, or by room name while the SID is unknown.
  */

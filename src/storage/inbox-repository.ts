@@ -141,6 +141,25 @@ export async function roomsWithAcceptedCallbacks(db: Kysely<Database>, roomSids:
   return new Set(rows.map((row) => row.room_sid!));
 }
 
+/**
+ * Whether an accepted callback of one of the consultation's rooms is stored (answered 204) but
+ * not yet folded into its record: until it is, the record's status may be behind what Twilio
+ * said (a decision on the status — a cancel — waits for it).
+ */
+export async function hasUnfoldedCallbacks(db: Kysely<Database>, id: string): Promise<boolean> {
+  const rooms = db.selectFrom('consultation_rooms').select('room_sid').where('consultation_id', '=', id);
+  const current = db.selectFrom('consultations').select('room_sid').where('id', '=', id).where('room_sid', 'is not', null);
+  const row = await db
+    .selectFrom('callbacks')
+    .select('id')
+    .where('status', '=', 'accepted')
+    .where('processed_at', 'is', null)
+    .where((eb) => eb.or([eb('room_sid', 'in', rooms), eb('room_sid', 'in', current)]))
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** The accepted callbacks of these rooms that no projection has folded yet (index callbacks_unfolded_idx, partial where the engine has them). */
 export async function unfoldedCallbacksOfRooms(db: Kysely<Database>, roomSids: readonly string[]) {
   if (roomSids.length === 0) return [];

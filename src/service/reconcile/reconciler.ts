@@ -255,20 +255,33 @@ export class Reconciler {
 
 /** True when a participant connected but its disconnect is not known (the room's end closed it). */
 function missesDisconnects(events: readonly VideoEvent[]): boolean {
-  const left = new Set(
-    events.filter((e) => e.type === 'participant-disconnected').map((e) => (e as { participantSid: string }).participantSid),
+  return startsWithoutEnd(
+    events,
+    ['participant-connected'],
+    ['participant-disconnected'],
+    (e) => (e as { participantSid: string }).participantSid,
   );
-  return events.some((e) => e.type === 'participant-connected' && !left.has((e as { participantSid: string }).participantSid));
 }
 
 /** True when a recording started but neither its completion nor its failure is known. */
 function missesRecordingEnds(events: readonly VideoEvent[]): boolean {
-  const settled = new Set(
-    events
-      .filter((e) => e.type === 'recording-completed' || e.type === 'recording-failed')
-      .map((e) => (e as { recordingSid: string }).recordingSid),
+  return startsWithoutEnd(
+    events,
+    ['recording-started'],
+    ['recording-completed', 'recording-failed'],
+    (e) => (e as { recordingSid: string }).recordingSid,
   );
-  return events.some((e) => e.type === 'recording-started' && !settled.has((e as { recordingSid: string }).recordingSid));
+}
+
+/** Whether something (named by `id`) has a start event among these and no end event. */
+function startsWithoutEnd(
+  events: readonly VideoEvent[],
+  starts: readonly string[],
+  ends: readonly string[],
+  id: (event: VideoEvent) => string,
+): boolean {
+  const ended = new Set(events.filter((e) => ends.includes(e.type)).map(id));
+  return events.some((e) => starts.includes(e.type) && !ended.has(id(e)));
 }
 
 function recordingFromRest(r: TwilioRoomRecording): RestRecording {

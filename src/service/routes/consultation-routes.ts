@@ -12,7 +12,6 @@ import { StoreConstraintError } from '../../storage/store-errors.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   cancelOpenConsultation,
-  hasUnfoldedCallbacks,
   findConsultationByExternalRef,
   findTenantConsultation,
   insertConsultations,
@@ -23,7 +22,7 @@ import {
 import { IdempotencyHeaders } from '../api/idempotency.js';
 import { IdParams, page, withErrors } from '../api/schemas/common.js';
 import { CreateConsultationBody, ListCallbacksQuery, ListConsultationsQuery } from '../api/schemas/consultation.js';
-import { listRoomCallbacksPage } from '../../storage/inbox-repository.js';
+import { hasUnfoldedCallbacks, listRoomCallbacksPage } from '../../storage/inbox-repository.js';
 import { consultationViews, loadConsultationView } from '../consultations/consultation-view.js';
 import { HttpError } from '../errors.js';
 import { decodeCursor, pageOf } from './page-cursor.js';
